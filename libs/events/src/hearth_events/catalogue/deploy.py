@@ -1,0 +1,241 @@
+"""Events of the ``deploy`` context: one deployment, step by step, and rollbacks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hearth_events.base import EventData, register
+
+__all__ = [
+    "BackupTaken",
+    "ChangedFile",
+    "ConfigFetched",
+    "ConfigValidated",
+    "DeployRequested",
+    "DeploymentCancelRequested",
+    "DeploymentCancelled",
+    "DeploymentFailed",
+    "DeploymentLogged",
+    "DeploymentPlanned",
+    "DeploymentStarted",
+    "DeploymentSucceeded",
+    "DeploymentSuperseded",
+    "FilesDeployed",
+    "HealthCheckFailed",
+    "HealthCheckPassed",
+    "HostCheckFailed",
+    "HostCheckPassed",
+    "LogLine",
+    "RollbackCompleted",
+    "RollbackFailed",
+    "RollbackRequested",
+    "RollbackStarted",
+    "ServiceRestarted",
+    "ValidationFailed",
+    "ValidationIssue",
+]
+
+Step = Literal[
+    "fetch",
+    "validate",
+    "plan",
+    "backup",
+    "upload",
+    "host_check",
+    "restart",
+    "health_check",
+    "rollback",
+    "report",
+]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ValidationIssue(_Frozen):
+    path: str
+    line: int | None = None
+    column: int | None = None
+    message: str
+
+
+class ChangedFile(_Frozen):
+    path: str
+    sha256: str | None = None
+    size: int | None = None
+    mode: int | None = None
+
+
+class LogLine(_Frozen):
+    at: datetime
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    step: str | None = None
+    message: str
+
+
+class _DeployEvent(EventData):
+    context: ClassVar[str] = "deploy"
+    key_field: ClassVar[str] = "target"
+
+    deployment_id: str
+    target: str
+
+
+@register
+class DeployRequested(_DeployEvent):
+    repo: str
+    commit: str | None = Field(default=None, description="exact commit; None = head of branch")
+    branch: str | None = None
+    trigger: Literal["push", "manual", "rollback", "schedule"]
+    dry_run: bool = False
+
+
+@register
+class DeploymentStarted(_DeployEvent):
+    commit: str | None = None
+
+
+@register
+class ConfigFetched(_DeployEvent):
+    commit: str
+    files: int
+    bytes: int
+    via: Literal["git", "github"] = "git"
+
+
+@register
+class ConfigValidated(_DeployEvent):
+    files_checked: int
+    warnings: tuple[ValidationIssue, ...] = ()
+
+
+@register
+class ValidationFailed(_DeployEvent):
+    severity: ClassVar[str] = "failure"
+    errors: tuple[ValidationIssue, ...]
+
+
+@register
+class DeploymentPlanned(_DeployEvent):
+    added: tuple[ChangedFile, ...] = ()
+    changed: tuple[ChangedFile, ...] = ()
+    removed: tuple[ChangedFile, ...] = ()
+    diff: str = Field(default="", description="unified diff of text files")
+    diff_truncated: bool = False
+
+
+@register
+class BackupTaken(_DeployEvent):
+    backup_id: str
+    remote_path: str
+    sha256: str
+    files: int
+    bytes: int
+
+
+@register
+class FilesDeployed(_DeployEvent):
+    written: int
+    removed: int
+    bytes: int
+
+
+@register
+class HostCheckPassed(_DeployEvent):
+    check: str
+    warnings: str | None = None
+
+
+@register
+class HostCheckFailed(_DeployEvent):
+    severity: ClassVar[str] = "failure"
+    check: str
+    errors: str
+
+
+@register
+class ServiceRestarted(_DeployEvent):
+    service: str
+    method: Literal["restart", "reload", "command"] = "restart"
+    domains: tuple[str, ...] = ()
+
+
+@register
+class HealthCheckPassed(_DeployEvent):
+    check: str
+    duration_ms: int
+
+
+@register
+class HealthCheckFailed(_DeployEvent):
+    severity: ClassVar[str] = "failure"
+    check: str
+    detail: str
+    duration_ms: int
+
+
+@register
+class DeploymentSucceeded(_DeployEvent):
+    severity: ClassVar[str] = "success"
+    commit: str
+    duration_ms: int
+
+
+@register
+class DeploymentFailed(_DeployEvent):
+    severity: ClassVar[str] = "failure"
+    step: Step
+    reason: str
+    rolled_back: bool = False
+
+
+@register
+class DeploymentSuperseded(_DeployEvent):
+    superseded_by: str
+
+
+@register
+class DeploymentCancelRequested(_DeployEvent):
+    reason: str = ""
+
+
+@register
+class DeploymentCancelled(_DeployEvent):
+    severity: ClassVar[str] = "warning"
+    reason: str = ""
+    rolled_back: bool = False
+
+
+@register
+class RollbackRequested(_DeployEvent):
+    to_backup: str | None = None
+    to_commit: str | None = None
+    reason: str = ""
+
+
+@register
+class RollbackStarted(_DeployEvent):
+    backup_id: str | None = None
+    commit: str | None = None
+
+
+@register
+class RollbackCompleted(_DeployEvent):
+    severity: ClassVar[str] = "warning"
+    backup_id: str | None = None
+    commit: str | None = None
+
+
+@register
+class RollbackFailed(_DeployEvent):
+    severity: ClassVar[str] = "failure"
+    reason: str
+
+
+@register
+class DeploymentLogged(_DeployEvent):
+    lines: tuple[LogLine, ...]

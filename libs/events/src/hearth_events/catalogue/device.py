@@ -1,0 +1,123 @@
+"""Events of the ``device`` context: Shelly devices, their status, config and firmware."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from hearth_events.base import EventData, register
+
+__all__ = [
+    "DesiredConfigChanged",
+    "DeviceAdopted",
+    "DeviceConfigApplied",
+    "DeviceConfigApplyFailed",
+    "DeviceConfigImported",
+    "DeviceDiscovered",
+    "DeviceDrifted",
+    "DeviceOffline",
+    "DeviceOnline",
+    "DriftResolved",
+    "FieldDiff",
+    "FirmwareUpdateAvailable",
+    "FirmwareUpdateStarted",
+    "FirmwareUpdated",
+]
+
+
+class FieldDiff(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    path: str
+    desired: Any = None
+    actual: Any = None
+
+
+class _DeviceEvent(EventData):
+    context: ClassVar[str] = "device"
+    key_field: ClassVar[str] = "device_id"
+
+    device_id: str
+
+
+@register
+class DeviceDiscovered(_DeviceEvent):
+    model: str
+    generation: int
+    mac: str
+    address: str
+    name: str | None = None
+    firmware: str | None = None
+
+
+@register
+class DeviceAdopted(_DeviceEvent):
+    name: str
+    site: str | None = None
+
+
+@register
+class DeviceOnline(_DeviceEvent):
+    address: str
+
+
+@register
+class DeviceOffline(_DeviceEvent):
+    severity: ClassVar[str] = "warning"
+    last_seen: datetime | None = None
+    site: str | None = None
+
+
+@register
+class DesiredConfigChanged(_DeviceEvent):
+    repo: str
+    commit: str
+    config: dict[str, Any]
+
+
+@register
+class DeviceDrifted(_DeviceEvent):
+    severity: ClassVar[str] = "warning"
+    differences: tuple[FieldDiff, ...]
+
+
+@register
+class DriftResolved(_DeviceEvent):
+    how: Literal["applied", "imported", "changed_back"]
+
+
+@register
+class DeviceConfigApplied(_DeviceEvent):
+    commit: str | None = None
+    fields: tuple[str, ...] = ()
+
+
+@register
+class DeviceConfigApplyFailed(_DeviceEvent):
+    severity: ClassVar[str] = "failure"
+    reason: str
+
+
+@register
+class DeviceConfigImported(_DeviceEvent):
+    config: dict[str, Any]
+
+
+@register
+class FirmwareUpdateAvailable(_DeviceEvent):
+    current: str
+    available: str
+    channel: Literal["stable", "beta"] = "stable"
+
+
+@register
+class FirmwareUpdateStarted(_DeviceEvent):
+    from_version: str
+    to_version: str
+
+
+@register
+class FirmwareUpdated(_DeviceEvent):
+    version: str

@@ -1,0 +1,78 @@
+"""Events of the ``git`` context: what happened in the repositories Hearth follows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hearth_events.base import EventData, register
+
+__all__ = ["CiCompleted", "CommitInfo", "PushReceived"]
+
+GitSha = str  # 40 hex digits (or 64 for SHA-256 repositories)
+
+
+class CommitInfo(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: GitSha
+    message: str = ""
+    timestamp: datetime | None = None
+    author: str = ""
+    url: str | None = None
+    added: tuple[str, ...] = ()
+    modified: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+
+
+class _GitEvent(EventData):
+    context: ClassVar[str] = "git"
+    key_field: ClassVar[str] = "repo"
+
+
+@register
+class PushReceived(_GitEvent):
+    """A push to a followed repository, from a webhook delivery or from polling."""
+
+    delivery_id: str = Field(
+        description="X-GitHub-Delivery, or an id derived from repo+before+after for polls"
+    )
+    repo: str = Field(description="owner/name for GitHub, or the Git URL")
+    ref: str
+    branch: str | None = Field(default=None, description="set for branch pushes")
+    tag: str | None = Field(default=None, description="set for tag pushes")
+    before: GitSha
+    after: GitSha
+    pusher: str = ""
+    commits: tuple[CommitInfo, ...] = ()
+    commits_truncated: bool = Field(default=False, description="GitHub caps commits[] at 2048")
+    created: bool = False
+    deleted: bool = False
+    forced: bool = False
+    compare_url: str | None = None
+    source: Literal["webhook", "poll"] = "webhook"
+
+
+@register
+class CiCompleted(_GitEvent):
+    """A CI run (workflow run or check suite) finished for a commit."""
+
+    delivery_id: str
+    repo: str
+    commit: GitSha
+    branch: str | None = None
+    name: str = ""
+    conclusion: Literal[
+        "success",
+        "failure",
+        "neutral",
+        "cancelled",
+        "skipped",
+        "timed_out",
+        "action_required",
+        "stale",
+        "startup_failure",
+    ]
+    url: str | None = None

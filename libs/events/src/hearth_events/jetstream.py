@@ -1,0 +1,211 @@
+"""The one place where Hearth's streams, durable consumers and KV buckets are defined.
+
+Every service calls :func:`ensure` at start with what it uses; declaring is idempotent,
+so any instance of any service may start first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    DiscardPolicy,
+    KeyValueConfig,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
+from nats.js.errors import BadRequestError, NotFoundError
+
+from hearth_events.subjects import EVENTS_PREFIX, TASKS_PREFIX, event_filter
+
+EVENTS_STREAM = "HEARTH_EVENTS"
+TASKS_STREAM = "HEARTH_TASKS"
+
+LOCKS_BUCKET = "hearth_locks"
+AGENTS_BUCKET = "hearth_agents"
+DEVICE_STATUS_BUCKET = "hearth_device_status"
+
+DUPLICATE_WINDOW_S = 15 * 60
+LOCK_TTL_S = 30.0
+AGENT_HEARTBEAT_TTL_S = 30.0
+
+STREAMS: dict[str, StreamConfig] = {
+    EVENTS_STREAM: StreamConfig(
+        name=EVENTS_STREAM,
+        description="Every Hearth event, in order; the source of every read model",
+        subjects=[f"{EVENTS_PREFIX}.>"],
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        discard=DiscardPolicy.OLD,
+        duplicate_window=DUPLICATE_WINDOW_S,
+        deny_delete=True,
+        deny_purge=True,
+        allow_direct=True,
+    ),
+    TASKS_STREAM: StreamConfig(
+        name=TASKS_STREAM,
+        description="Work handed to one worker each (provisioning tasks per site)",
+        subjects=[f"{TASKS_PREFIX}.>"],
+        retention=RetentionPolicy.WORK_QUEUE,
+        storage=StorageType.FILE,
+        duplicate_window=DUPLICATE_WINDOW_S,
+    ),
+}
+
+BUCKETS: dict[str, KeyValueConfig] = {
+    LOCKS_BUCKET: KeyValueConfig(
+        bucket=LOCKS_BUCKET,
+        description="Per-target deployment leases; a lease lapses unless renewed",
+        history=1,
+        ttl=LOCK_TTL_S,
+        storage=StorageType.FILE,
+    ),
+    AGENTS_BUCKET: KeyValueConfig(
+        bucket=AGENTS_BUCKET,
+        description="Provisioner agent heartbeats; an agent is online while its key lives",
+        history=1,
+        ttl=AGENT_HEARTBEAT_TTL_S,
+        storage=StorageType.FILE,
+    ),
+    DEVICE_STATUS_BUCKET: KeyValueConfig(
+        bucket=DEVICE_STATUS_BUCKET,
+        description="Live status of each device, last value wins",
+        history=1,
+        storage=StorageType.FILE,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class DurableConsumer:
+    """A durable pull consumer shared by every instance of one service."""
+
+    stream: str
+    name: str
+    filter_subjects: tuple[str, ...]
+    description: str = ""
+    ack_wait_s: float = 60.0
+    max_ack_pending: int = 1000
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def config(self) -> ConsumerConfig:
+        filters = list(self.filter_subjects)
+        return ConsumerConfig(
+            durable_name=self.name,
+            description=self.description or None,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=self.ack_wait_s,
+            max_deliver=-1,
+            max_ack_pending=self.max_ack_pending,
+            filter_subject=filters[0] if len(filters) == 1 else None,
+            filter_subjects=filters if len(filters) > 1 else None,
+            **self.extra,
+        )
+
+
+CONSUMERS: dict[str, DurableConsumer] = {
+    c.name: c
+    for c in (
+        DurableConsumer(
+            EVENTS_STREAM,
+            "deployer",
+            (
+                event_filter("git", "PushReceived"),
+                event_filter("git", "CiCompleted"),
+                event_filter("deploy", "DeployRequested"),
+                event_filter("deploy", "RollbackRequested"),
+                event_filter("deploy", "DeploymentCancelRequested"),
+            ),
+            "Pushes and deployment commands for the deployer",
+        ),
+        DurableConsumer(
+            EVENTS_STREAM,
+            "device-manager",
+            (
+                event_filter("git", "PushReceived"),
+                event_filter("provision", "DeviceProvisioned"),
+            ),
+            "Pushes (desired device config) and newly provisioned devices",
+        ),
+        DurableConsumer(
+            EVENTS_STREAM,
+            "notifier",
+            (event_filter(),),
+            "Every event, routed to people by the notifier",
+        ),
+        DurableConsumer(
+            EVENTS_STREAM,
+            "query-api-projections",
+            (event_filter(),),
+            "Every event, projected into the query API's read models",
+            max_ack_pending=10_000,
+        ),
+    )
+}
+
+
+class DeclarationConflict(RuntimeError):
+    """An existing stream or bucket cannot be changed into what Hearth needs."""
+
+
+async def ensure(
+    js: Any,
+    *,
+    streams: tuple[str, ...] = (),
+    buckets: tuple[str, ...] = (),
+    consumers: tuple[str, ...] = (),
+) -> None:
+    """Declare the named streams, buckets and consumers; leave matching ones alone.
+
+    ``js`` is a ``nats.js.JetStreamContext``.
+    """
+    for name in streams:
+        await _ensure_stream(js, STREAMS[name])
+    for name in buckets:
+        await _ensure_bucket(js, BUCKETS[name])
+    for name in consumers:
+        consumer = CONSUMERS[name]
+        await js.add_consumer(consumer.stream, config=consumer.config())
+
+
+async def _ensure_stream(js: Any, config: StreamConfig) -> None:
+    try:
+        info = await js.stream_info(config.name)
+    except NotFoundError:
+        await js.add_stream(config=config)
+        return
+    if _differs(info.config, config):
+        try:
+            await js.update_stream(config=config)
+        except BadRequestError as exc:
+            raise DeclarationConflict(
+                f"stream {config.name} exists with settings that cannot be changed to "
+                f"Hearth's ({exc.description}); inspect it with `nats stream info "
+                f"{config.name}`"
+            ) from exc
+
+
+def _differs(current: StreamConfig, wanted: StreamConfig) -> bool:
+    keys = (
+        "subjects",
+        "retention",
+        "storage",
+        "duplicate_window",
+        "deny_delete",
+        "deny_purge",
+        "description",
+    )
+    return any(getattr(current, k) != getattr(wanted, k) for k in keys)
+
+
+async def _ensure_bucket(js: Any, config: KeyValueConfig) -> None:
+    try:
+        await js.key_value(config.bucket)
+    except NotFoundError:  # BucketNotFoundError is a NotFoundError
+        await js.create_key_value(config=config)

@@ -1,0 +1,1 @@
+"""Event-sourced applications on PostgreSQL and the lossless relay of their events to JetStream."""

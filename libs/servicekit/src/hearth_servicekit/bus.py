@@ -1,0 +1,102 @@
+"""The NATS connection a service lives on: reconnect forever, log every state change."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import nats
+from nats.aio.client import Client
+
+from hearth_servicekit.logging import get_logger
+from hearth_servicekit.metrics import ServiceMetrics
+from hearth_servicekit.settings import ServiceSettings
+
+log = get_logger("hearth.bus")
+
+
+async def connect_bus(
+    settings: ServiceSettings,
+    *,
+    name: str,
+    metrics: ServiceMetrics | None = None,
+    stop: asyncio.Event | None = None,
+    max_initial_attempts: int | None = None,
+) -> Client:
+    """Connect to NATS, retrying the first connection with backoff until ``stop`` is set.
+
+    nats-py gives up after 60 reconnects by default; a service never should.
+    """
+
+    async def on_error(exc: Exception) -> None:
+        log.warning("nats error", error=str(exc) or type(exc).__name__)
+
+    async def on_disconnected() -> None:
+        log.warning("nats disconnected")
+        if metrics:
+            metrics.nats_connected.set(0)
+
+    async def on_reconnected() -> None:
+        log.info("nats reconnected")
+        if metrics:
+            metrics.nats_connected.set(1)
+            metrics.nats_reconnects.inc()
+
+    options: dict[str, Any] = {
+        "servers": settings.nats_servers(),
+        "name": name,
+        "max_reconnect_attempts": -1,
+        "reconnect_time_wait": 1,
+        "connect_timeout": 3,
+        "error_cb": on_error,
+        "disconnected_cb": on_disconnected,
+        "reconnected_cb": on_reconnected,
+        "inbox_prefix": f"_INBOX_{name}".encode(),
+    }
+    if settings.nats_user:
+        options["user"] = settings.nats_user
+        options["password"] = (
+            settings.nats_password.get_secret_value() if settings.nats_password else ""
+        )
+    delay, attempt = 0.5, 0
+    while True:
+        attempt += 1
+        try:
+            client = await nats.connect(**options)
+        except Exception as exc:  # nats-py raises several unrelated types for "no server"
+            if max_initial_attempts is not None and attempt >= max_initial_attempts:
+                raise
+            log.warning(
+                "nats unreachable, retrying",
+                url=settings.nats_url,
+                error=str(exc) or type(exc).__name__,
+                retry_in_s=round(delay, 1),
+            )
+            if stop is not None:
+                try:
+                    await asyncio.wait_for(stop.wait(), delay)
+                except TimeoutError:
+                    pass
+                else:
+                    raise asyncio.CancelledError("stopped before NATS was reachable") from exc
+            else:
+                await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0) * random.uniform(0.8, 1.2)  # noqa: S311
+            continue
+        if metrics:
+            metrics.nats_connected.set(1)
+        log.info("nats connected", url=client.connected_url.netloc if client.connected_url else "")
+        return client
+
+
+ReadinessProbe = Callable[[], Awaitable[bool]]
+
+
+def nats_probe(client_ref: Callable[[], Client | None]) -> ReadinessProbe:
+    async def probe() -> bool:
+        client = client_ref()
+        return client is not None and client.is_connected
+
+    return probe

@@ -1,0 +1,144 @@
+"""A durable pull consumer loop with explicit acks.
+
+A message is acked only after its handler returned, i.e. after the work is durable. A
+handler that raises gets the message back later (nak with backoff); a message that is not a
+valid Hearth event is terminated and logged, since no retry can make it valid. On stop, the
+message in hand is finished and the rest of the batch is handed back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from hearth_events import BadEvent, Envelope, parse_event
+from hearth_events.jetstream import CONSUMERS
+from hearth_servicekit.logging import get_logger
+from hearth_servicekit.metrics import ServiceMetrics
+
+log = get_logger("hearth.consumer")
+
+Handler = Callable[[Envelope], Awaitable[None]]
+MAX_NAK_DELAY_S = 60.0
+
+
+class EventConsumer:
+    def __init__(
+        self,
+        js: Any,
+        consumer: str,
+        handler: Handler,
+        *,
+        metrics: ServiceMetrics | None = None,
+        batch: int = 20,
+        fetch_timeout_s: float = 2.0,
+    ) -> None:
+        self._js = js
+        self._definition = CONSUMERS[consumer]
+        self._handler = handler
+        self._metrics = metrics
+        self._batch = batch
+        self._fetch_timeout_s = fetch_timeout_s
+        self.handled = 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        name = self._definition.name
+        subscription: Any = None
+        while not stop.is_set():
+            try:
+                if subscription is None:
+                    subscription = await self._js.pull_subscribe_bind(
+                        durable=name, stream=self._definition.stream
+                    )
+                messages = await subscription.fetch(self._batch, timeout=self._fetch_timeout_s)
+            except TimeoutError:
+                continue
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # Pull subscriptions can go stale across a server restart: start afresh.
+                log.warning(
+                    "fetch failed, resubscribing",
+                    consumer=name,
+                    error=str(exc) or type(exc).__name__,
+                )
+                await _unsubscribe_quietly(subscription)
+                subscription = None
+                await _sleep_unless(stop, 1.0)
+                continue
+            for index, message in enumerate(messages):
+                if stop.is_set():
+                    await _hand_back(messages[index:])
+                    break
+                await self._handle(message)
+        await _unsubscribe_quietly(subscription)
+
+    async def _handle(self, message: Any) -> None:
+        consumer = self._definition.name
+        started = time.perf_counter()
+        try:
+            envelope = parse_event(message.data)
+        except BadEvent as exc:
+            log.error(
+                "dropping a message that is not a valid event",
+                consumer=consumer,
+                subject=message.subject,
+                reason=str(exc),
+            )
+            await message.term()
+            self._count("invalid")
+            return
+        try:
+            await self._handler(envelope)
+        except asyncio.CancelledError:
+            await _hand_back([message])
+            raise
+        except Exception as exc:
+            deliveries = message.metadata.num_delivered or 1
+            delay = min(2.0 ** min(deliveries, 6), MAX_NAK_DELAY_S)
+            log.exception(
+                "handler failed; the message will be redelivered",
+                consumer=consumer,
+                event_id=str(envelope.event_id),
+                correlation_id=envelope.correlation_id,
+                type=envelope.type,
+                deliveries=deliveries,
+                retry_in_s=delay,
+                error=str(exc),
+            )
+            await message.nak(delay=delay)
+            self._count("retry")
+            return
+        await message.ack()
+        self.handled += 1
+        self._count("ok")
+        if self._metrics:
+            self._metrics.handle_seconds.labels(consumer).observe(time.perf_counter() - started)
+
+    def _count(self, outcome: str) -> None:
+        if self._metrics:
+            self._metrics.messages_handled.labels(self._definition.name, outcome).inc()
+
+
+async def _hand_back(messages: list[Any]) -> None:
+    for message in messages:
+        try:
+            await message.nak()
+        except Exception:  # the server redelivers after ack_wait anyway
+            log.debug("could not nak on shutdown")
+
+
+async def _unsubscribe_quietly(subscription: Any) -> None:
+    if subscription is not None:
+        try:
+            await subscription.unsubscribe()
+        except Exception:  # already gone with the old connection
+            log.debug("unsubscribe failed")
+
+
+async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)

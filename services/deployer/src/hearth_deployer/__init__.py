@@ -1,0 +1,1 @@
+"""The deployer: targets and deployments, event-sourced."""

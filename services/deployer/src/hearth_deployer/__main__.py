@@ -1,0 +1,12 @@
+"""Entry point: `python -m hearth_deployer` (or `hearth-deployer`)."""
+
+from hearth_deployer.bootstrap import bootstrap
+from hearth_servicekit import run_service
+
+
+def main() -> None:
+    run_service(bootstrap, name="deployer", default_port=8181)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The device manager: Shelly devices, event-sourced."""

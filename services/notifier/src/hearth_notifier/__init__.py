@@ -1,0 +1,1 @@
+"""The notifier: routes chosen events to people through Apprise URLs."""

@@ -1,0 +1,1 @@
+"""The provisioner: an edge agent that onboards factory-fresh Shelly devices."""

@@ -1,0 +1,1 @@
+"""The query API: read models, REST API, live feed and dashboard."""

@@ -1,0 +1,1 @@
+"""The webhook gateway: verified GitHub webhooks and repository polling become git events."""

@@ -1,0 +1,1 @@
+"""Servers Hearth runs itself on one machine: NATS and PostgreSQL from their wheels."""

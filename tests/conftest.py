@@ -1,0 +1,82 @@
+"""Session fixtures: a private NATS (JetStream) and a private PostgreSQL for the test run.
+
+``HEARTH_TEST_NATS_URL`` / ``HEARTH_TEST_DATABASE_URL`` point the shared fixtures at
+existing servers instead; tests that must stop or kill a server always start their own.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import nats
+import psycopg
+import pytest
+
+from hearth.embedded.nats import EmbeddedNats
+from hearth.embedded.postgres import EmbeddedPostgres
+from hearth.embedded.process import free_port
+
+
+@pytest.fixture(scope="session")
+def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if url := os.environ.get("HEARTH_TEST_NATS_URL"):
+        yield url
+        return
+    server = EmbeddedNats(tmp_path_factory.mktemp("nats"), port=free_port())
+    server.start()
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture
+def nats_factory(tmp_path: Path) -> Iterator[Callable[..., EmbeddedNats]]:
+    """Start private NATS servers that a test may stop, kill and restart."""
+    started: list[EmbeddedNats] = []
+
+    def make(**options: Any) -> EmbeddedNats:
+        server = EmbeddedNats(tmp_path / f"nats-{len(started)}", port=free_port(), **options)
+        server.start()
+        started.append(server)
+        return server
+
+    yield make
+    for server in started:
+        server.kill()
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if url := os.environ.get("HEARTH_TEST_DATABASE_URL"):
+        yield url
+        return
+    server = EmbeddedPostgres(tmp_path_factory.mktemp("postgres"), port=free_port())
+    server.start()
+    yield server.dsn()
+    server.stop(mode="immediate")
+
+
+@pytest.fixture
+def database_url(postgres_admin_url: str) -> Iterator[str]:
+    """A fresh, empty database for one test, dropped afterwards."""
+    name = f"hearth_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield psycopg.conninfo.make_conninfo(postgres_admin_url, dbname=name)
+    with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+async def nc(nats_url: str) -> AsyncIterator[Any]:
+    client = await nats.connect(nats_url)
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+async def js(nc: Any) -> Any:
+    return nc.jetstream()
