@@ -1,0 +1,125 @@
+"""The consumer loop's delivery promises, against a real JetStream."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import pytest
+from nats.js.errors import NotFoundError
+
+from hearth_events import Envelope, new_event
+from hearth_events.catalogue import DeploymentFailed
+from hearth_events.jetstream import CONSUMERS, EVENTS_STREAM, ensure
+from hearth_events.publish import publish_event
+from hearth_servicekit.consumer import EventConsumer
+
+pytestmark = pytest.mark.integration
+
+
+def failed(target: str, n: int) -> Envelope:
+    return new_event(
+        DeploymentFailed(deployment_id=f"d{n}", target=target, step="upload", reason=str(n)),
+        source="test",
+        actor="test",
+    )
+
+
+async def fresh_bus(js: Any) -> None:
+    """Each test starts with an empty stream and a fresh notifier consumer."""
+    with contextlib.suppress(NotFoundError):
+        await js.delete_stream(EVENTS_STREAM)
+    await ensure(js, streams=(EVENTS_STREAM,), consumers=("notifier",))
+
+
+async def run_until(consumer: EventConsumer, condition: Any, timeout: float = 15.0) -> None:
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop))
+    try:
+        async with asyncio.timeout(timeout):
+            while not condition():
+                await asyncio.sleep(0.02)
+    finally:
+        stop.set()
+        await task
+
+
+async def test_acks_only_after_the_handler_returns(js: Any) -> None:
+    await fresh_bus(js)
+    for n in range(5):
+        await publish_event(js, failed("ha", n))
+    seen: list[str] = []
+
+    async def handle(envelope: Envelope) -> None:
+        seen.append(envelope.data.reason)  # type: ignore[attr-defined]
+
+    consumer = EventConsumer(js, "notifier", handle, fetch_timeout_s=0.2)
+    await run_until(consumer, lambda: len(seen) == 5)
+    assert seen == ["0", "1", "2", "3", "4"]
+    info = await js.consumer_info(EVENTS_STREAM, CONSUMERS["notifier"].name)
+    assert info.num_ack_pending == 0
+    assert info.num_pending == 0
+
+
+async def test_a_failing_handler_gets_the_message_again(js: Any) -> None:
+    await fresh_bus(js)
+    await publish_event(js, failed("ha", 1))
+    attempts: list[int] = []
+
+    async def flaky(envelope: Envelope) -> None:
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise RuntimeError("transient")
+
+    consumer = EventConsumer(js, "notifier", flaky, fetch_timeout_s=0.2)
+    # nak delays grow as 2, 4, ... seconds; two failures then success.
+    await run_until(consumer, lambda: consumer.handled == 1, timeout=20)
+    assert len(attempts) == 3
+
+
+async def test_an_invalid_message_is_terminated_not_retried(js: Any) -> None:
+    await fresh_bus(js)
+    await js.publish("hearth.evt.deploy.DeploymentFailed.ha", b"{not json", stream=EVENTS_STREAM)
+    await publish_event(js, failed("ha", 2))
+    seen: list[str] = []
+
+    async def handle(envelope: Envelope) -> None:
+        seen.append(envelope.data.reason)  # type: ignore[attr-defined]
+
+    consumer = EventConsumer(js, "notifier", handle, fetch_timeout_s=0.2)
+    await run_until(consumer, lambda: seen == ["2"])
+    info = await js.consumer_info(EVENTS_STREAM, CONSUMERS["notifier"].name)
+    assert info.num_ack_pending == 0
+
+
+async def test_stop_finishes_the_message_in_hand_and_hands_back_the_rest(js: Any) -> None:
+    await fresh_bus(js)
+    for n in range(10):
+        await publish_event(js, failed("ha", n))
+    stop = asyncio.Event()
+    first_started = asyncio.Event()
+    finished: list[str] = []
+
+    async def slow(envelope: Envelope) -> None:
+        first_started.set()
+        await asyncio.sleep(0.3)
+        finished.append(envelope.data.reason)  # type: ignore[attr-defined]
+
+    consumer = EventConsumer(js, "notifier", slow, batch=10, fetch_timeout_s=0.2)
+    task = asyncio.create_task(consumer.run(stop))
+    await first_started.wait()
+    stop.set()
+    await task
+    assert finished == ["0"]
+
+    # The rest were handed back: a new consumer instance gets exactly those, in order.
+    rest: list[str] = []
+
+    async def collect(envelope: Envelope) -> None:
+        rest.append(envelope.data.reason)  # type: ignore[attr-defined]
+
+    await run_until(
+        EventConsumer(js, "notifier", collect, fetch_timeout_s=0.2), lambda: len(rest) == 9
+    )
+    assert rest == [str(n) for n in range(1, 10)]

@@ -1,0 +1,186 @@
+"""Every service, as its own process: starts, gets ready, reports health, stops cleanly."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hearth.embedded.nats import EmbeddedNats
+from hearth.embedded.process import free_port
+
+pytestmark = pytest.mark.integration
+
+SERVICES = {
+    "webhook-gw": "hearth_webhook_gw",
+    "deployer": "hearth_deployer",
+    "device-manager": "hearth_device_manager",
+    "provisioner": "hearth_provisioner",
+    "notifier": "hearth_notifier",
+    "query-api": "hearth_query_api",
+}
+
+
+class ServiceProcess:
+    def __init__(self, module: str, env: dict[str, str], log: Path) -> None:
+        port = env["HEARTH_HTTP_PORT"]
+        self.port = int(port) if port.isdigit() else 0
+        self.log = log
+        self._log_file = log.open("wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", module],
+            env={**os.environ, **env},
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+        )
+
+    def get(self, path: str) -> tuple[int, Any]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=3) as r:
+                body = r.read()
+                status = r.status
+        except urllib.error.HTTPError as err:
+            body, status = err.read(), err.code
+        try:
+            return status, json.loads(body)
+        except ValueError:
+            return status, body.decode()
+
+    def wait_for(self, path: str, status: int, timeout: float = 30.0) -> Any:
+        deadline = time.monotonic() + timeout
+        last: Any = None
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, f"exited early:\n{self.output()}"
+            try:
+                code, last = self.get(path)
+                if code == status:
+                    return last
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError(f"{path} never answered {status}; last {last}\n{self.output()}")
+
+    def terminate(self, timeout: float = 15.0) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        code = self.process.wait(timeout)
+        self._log_file.close()
+        return code
+
+    def output(self) -> str:
+        self._log_file.flush()
+        return self.log.read_text(errors="replace")[-4000:]
+
+
+@pytest.fixture
+def start_service(tmp_path: Path) -> Iterator[Callable[..., ServiceProcess]]:
+    started: list[ServiceProcess] = []
+
+    def start(name: str, **env: str) -> ServiceProcess:
+        full = {
+            "HEARTH_HTTP_PORT": str(free_port()),
+            "HEARTH_LOG_FORMAT": "json",
+            "HEARTH_DATA_DIR": str(tmp_path / "data"),
+            "HEARTH_INSTANCE": f"test-{name}",
+            **env,
+        }
+        service = ServiceProcess(SERVICES[name], full, tmp_path / f"{name}-{len(started)}.log")
+        started.append(service)
+        return service
+
+    yield start
+    for service in started:
+        if service.process.poll() is None:
+            service.process.kill()
+            service.process.wait()
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_service_gets_ready_reports_health_and_stops_on_sigterm(
+    name: str, nats_url: str, database_url: str, start_service: Callable[..., ServiceProcess]
+) -> None:
+    service = start_service(name, HEARTH_NATS_URL=nats_url, HEARTH_DATABASE_URL=database_url)
+    ready = service.wait_for("/readyz", 200)
+    assert ready["status"] == "ready"
+    assert ready["checks"]["nats"] is True
+    status, alive = service.get("/healthz")
+    assert (status, alive["service"]) == (200, name)
+    status, metrics = service.get("/metrics")
+    assert status == 200
+    assert f'hearth_service_up{{service="{name}"}} 1.0' in metrics
+    assert "hearth_nats_connected 1.0" in metrics
+
+    assert service.terminate() == 0
+    lines = [json.loads(line) for line in service.log.read_text().splitlines() if line.strip()]
+    assert lines, "no log lines"
+    assert all(line.get("service") == name for line in lines)
+    assert any(line["event"] == "stopped" for line in lines)
+
+
+def test_database_services_report_the_database_in_readiness(
+    nats_url: str, database_url: str, start_service: Callable[..., ServiceProcess]
+) -> None:
+    service = start_service("query-api", HEARTH_NATS_URL=nats_url, HEARTH_DATABASE_URL=database_url)
+    ready = service.wait_for("/readyz", 200)
+    assert ready["checks"]["database"] is True
+
+
+def test_readiness_follows_nats_through_an_outage(
+    nats_factory: Callable[..., EmbeddedNats], start_service: Callable[..., ServiceProcess]
+) -> None:
+    server = nats_factory()
+    server.stop()
+    service = start_service("notifier", HEARTH_NATS_URL=server.url)
+
+    # Alive at once, not ready while NATS has never been reachable.
+    service.wait_for("/healthz", 200)
+    status, body = service.get("/readyz")
+    assert status == 503
+    assert body["checks"]["nats"] is False
+
+    server.start()
+    service.wait_for("/readyz", 200)
+
+    server.stop()
+    service.wait_for("/readyz", 503)
+    server.start()
+    service.wait_for("/readyz", 200)
+    assert service.terminate() == 0
+
+
+def test_port_already_taken_is_one_clear_line(
+    nats_url: str, start_service: Callable[..., ServiceProcess]
+) -> None:
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen()
+        port = blocker.getsockname()[1]
+        service = start_service("notifier", HEARTH_NATS_URL=nats_url, HEARTH_HTTP_PORT=str(port))
+        assert service.process.wait(15) == 1
+    output = service.output()
+    assert "Traceback" not in output
+    assert f"port 127.0.0.1:{port} is not available" in output
+    assert "HEARTH_HTTP_PORT" in output
+
+
+def test_an_invalid_setting_is_one_clear_line(
+    nats_url: str, start_service: Callable[..., ServiceProcess]
+) -> None:
+    service = start_service("notifier", HEARTH_NATS_URL=nats_url, HEARTH_HTTP_PORT="eighty")
+    assert service.process.wait(15) == 1
+    output = service.output().strip()
+    assert "Traceback" not in output
+    assert output.splitlines() == [
+        "notifier: setting HEARTH_HTTP_PORT is invalid: "
+        "Input should be a valid integer, unable to parse string as an integer"
+    ]
