@@ -7,6 +7,7 @@ import contextlib
 from typing import Any
 
 import pytest
+import structlog
 from nats.js.errors import NotFoundError
 
 from hearth_events import Envelope, new_event
@@ -123,3 +124,19 @@ async def test_stop_finishes_the_message_in_hand_and_hands_back_the_rest(js: Any
         EventConsumer(js, "notifier", collect, fetch_timeout_s=0.2), lambda: len(rest) == 9
     )
     assert rest == [str(n) for n in range(1, 10)]
+
+
+async def test_log_lines_inside_a_handler_carry_the_event_ids(js: Any) -> None:
+    await fresh_bus(js)
+    envelope = failed("ha", 7)
+    await publish_event(js, envelope)
+    bound: list[dict[str, Any]] = []
+
+    async def handle(_: Envelope) -> None:
+        bound.append(structlog.contextvars.get_contextvars())
+
+    consumer = EventConsumer(js, "notifier", handle, fetch_timeout_s=0.2)
+    await run_until(consumer, lambda: consumer.handled == 1)
+    assert bound[0]["event_id"] == str(envelope.event_id)
+    assert bound[0]["correlation_id"] == envelope.correlation_id
+    assert "event_id" not in structlog.contextvars.get_contextvars()

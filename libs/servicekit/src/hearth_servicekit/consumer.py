@@ -14,6 +14,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import structlog
+
 from hearth_events import BadEvent, Envelope, parse_event
 from hearth_events.jetstream import CONSUMERS
 from hearth_servicekit.logging import get_logger
@@ -92,7 +94,10 @@ class EventConsumer:
             self._count("invalid")
             return
         try:
-            await self._handler(envelope)
+            with structlog.contextvars.bound_contextvars(
+                event_id=str(envelope.event_id), correlation_id=envelope.correlation_id
+            ):
+                await self._handler(envelope)
         except asyncio.CancelledError:
             await _hand_back([message])
             raise
