@@ -9,6 +9,7 @@ from hearth_events import (
     BadEvent,
     EventData,
     all_event_classes,
+    derived_event_id,
     new_event,
     parse_event,
     to_message,
@@ -200,3 +201,12 @@ def test_uuid7_is_time_ordered_and_versioned() -> None:
     assert ids == sorted(ids)
     assert len(set(ids)) == len(ids)
     assert all(i.version == 7 for i in ids)
+
+
+def test_derived_ids_are_stable_distinct_and_shaped_like_uuid7() -> None:
+    a = derived_event_id("push", "me/ha", "0" * 40, "1" * 40)
+    assert a == derived_event_id("push", "me/ha", "0" * 40, "1" * 40)
+    assert a != derived_event_id("push", "me/ha", "1" * 40, "2" * 40)
+    assert (a.version, a.variant) == (7, "specified in RFC 4122")
+    # Parts are separated, so different splits of the same text differ.
+    assert derived_event_id("ab", "c") != derived_event_id("a", "bc")

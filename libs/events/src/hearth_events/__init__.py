@@ -17,7 +17,7 @@ from hearth_events.envelope import (
     parse_event,
     to_message,
 )
-from hearth_events.ids import uuid7
+from hearth_events.ids import derived_event_id, uuid7
 from hearth_events.subjects import (
     command_subject,
     escape_token,
@@ -40,6 +40,7 @@ __all__ = [
     "all_event_classes",
     "catalogue",
     "command_subject",
+    "derived_event_id",
     "escape_token",
     "event_class",
     "event_filter",
