@@ -19,6 +19,7 @@ import pytest
 from hearth.embedded.nats import EmbeddedNats
 from hearth.embedded.postgres import EmbeddedPostgres
 from hearth.embedded.process import free_port
+from tests.support.services import start_service  # noqa: F401  (a fixture)
 
 
 @pytest.fixture(scope="session")

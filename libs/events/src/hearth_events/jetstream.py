@@ -29,6 +29,7 @@ TASKS_STREAM = "HEARTH_TASKS"
 LOCKS_BUCKET = "hearth_locks"
 AGENTS_BUCKET = "hearth_agents"
 DEVICE_STATUS_BUCKET = "hearth_device_status"
+SECRETS_BUCKET = "hearth_secrets"
 
 DUPLICATE_WINDOW_S = 15 * 60
 LOCK_TTL_S = 30.0
@@ -75,6 +76,12 @@ BUCKETS: dict[str, KeyValueConfig] = {
     DEVICE_STATUS_BUCKET: KeyValueConfig(
         bucket=DEVICE_STATUS_BUCKET,
         description="Live status of each device, last value wins",
+        history=1,
+        storage=StorageType.FILE,
+    ),
+    SECRETS_BUCKET: KeyValueConfig(
+        bucket=SECRETS_BUCKET,
+        description="Secrets by name, each value encrypted with the installation's key",
         history=1,
         storage=StorageType.FILE,
     ),

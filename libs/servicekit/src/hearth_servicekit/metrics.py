@@ -32,9 +32,15 @@ class ServiceMetrics:
             ["consumer"],
             registry=self.registry,
         )
-        self.events_published = Counter(
+        self.events_published: Counter = Counter(
             "hearth_events_published",
             "Events acknowledged by JetStream",
             ["type"],
             registry=self.registry,
         )
+
+    def counter(self, name: str, documentation: str, labels: list[str]) -> Counter:
+        return Counter(name, documentation, labels, registry=self.registry)
+
+    def gauge(self, name: str, documentation: str, labels: list[str] | None = None) -> Gauge:
+        return Gauge(name, documentation, labels or [], registry=self.registry)

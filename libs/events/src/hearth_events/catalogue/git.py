@@ -9,7 +9,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hearth_events.base import EventData, register
 
-__all__ = ["CiCompleted", "CommitInfo", "PushReceived"]
+__all__ = [
+    "CiCompleted",
+    "CommitInfo",
+    "PushReceived",
+    "RepositoryRegistered",
+    "RepositoryRemoved",
+    "RepositorySpec",
+    "RepositoryUpdated",
+]
 
 GitSha = str  # 40 hex digits (or 64 for SHA-256 repositories)
 
@@ -25,6 +33,21 @@ class CommitInfo(BaseModel):
     added: tuple[str, ...] = ()
     modified: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
+
+
+class RepositorySpec(BaseModel):
+    """A repository Hearth follows, as declared in ``hearth.yaml``. Secrets by name only."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(description="owner/name for GitHub; any name for other Git hosts")
+    url: str = Field(description="clone URL: https://, ssh:// or file://")
+    provider: Literal["github", "git"] = "git"
+    webhook_secret: str | None = Field(default=None, description="secret name")
+    token_secret: str | None = Field(default=None, description="secret name of an API token")
+    api_url: str = "https://api.github.com"
+    poll_interval_s: int | None = Field(default=None, ge=10, description="None = no polling")
+    branches: tuple[str, ...] = Field(default=(), description="branches to poll; () = default")
 
 
 class _GitEvent(EventData):
@@ -76,3 +99,21 @@ class CiCompleted(_GitEvent):
         "startup_failure",
     ]
     url: str | None = None
+
+
+@register
+class RepositoryRegistered(_GitEvent):
+    repo: str
+    spec: RepositorySpec
+
+
+@register
+class RepositoryUpdated(_GitEvent):
+    repo: str
+    spec: RepositorySpec
+    changed_fields: tuple[str, ...] = ()
+
+
+@register
+class RepositoryRemoved(_GitEvent):
+    repo: str

@@ -1,0 +1,162 @@
+"""The webhook gateway as a real process on a real JetStream, fed GitHub-shaped deliveries."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+import nats
+import pytest
+
+from hearth.embedded.nats import EmbeddedNats
+from hearth_events import parse_event
+from hearth_events.catalogue import PushReceived
+from hearth_events.jetstream import EVENTS_STREAM, ensure
+from hearth_servicekit.secrets import SecretBox, SecretStore
+from tests.support.github import delivery_headers, encode, push_payload, sha
+from tests.support.services import TEST_SECRET_KEY, ServiceProcess
+
+pytestmark = pytest.mark.integration
+
+SECRET = b"webhook-secret-of-alice"
+REPO = {
+    "name": "alice/home-config",
+    "url": "https://github.com/alice/home-config.git",
+    "provider": "github",
+    "webhook_secret": "alice-webhook",
+}
+
+
+def post(port: int, event: str, body: bytes, headers: dict[str, str]) -> tuple[int, Any]:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/webhooks/github", data=body, headers=headers, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=15) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+async def setup_bus(url: str) -> None:
+    nc = await nats.connect(url)
+    js = nc.jetstream()
+    await ensure(js, streams=(EVENTS_STREAM,), buckets=("hearth_secrets",))
+    await SecretStore(js, SecretBox(TEST_SECRET_KEY)).put("alice-webhook", SECRET)
+    await nc.close()
+
+
+async def apply_repositories(url: str, repositories: list[dict[str, Any]]) -> dict[str, Any]:
+    nc = await nats.connect(url)
+    reply = await nc.request(
+        "hearth.cmd.git.ApplyRepositories",
+        json.dumps({"repositories": repositories}).encode(),
+        timeout=10,
+    )
+    await nc.close()
+    result: dict[str, Any] = json.loads(reply.data)
+    return result
+
+
+async def stored_pushes(url: str) -> list[tuple[str, str]]:
+    """(Nats-Msg-Id, after) of every PushReceived in the stream."""
+    nc = await nats.connect(url)
+    js = nc.jetstream()
+    sub = await js.subscribe("hearth.evt.git.PushReceived.>", ordered_consumer=True)
+    found: list[tuple[str, str]] = []
+    info = await js.stream_info(EVENTS_STREAM)
+    try:
+        while True:
+            message = await sub.next_msg(timeout=0.5)
+            envelope = parse_event(message.data)
+            assert isinstance(envelope.data, PushReceived)
+            msg_id = (message.headers or {}).get("Nats-Msg-Id", "")
+            assert msg_id == str(envelope.event_id)
+            found.append((msg_id, envelope.data.after))
+    except nats.errors.TimeoutError:
+        pass
+    await nc.close()
+    assert info.config.name == EVENTS_STREAM
+    return found
+
+
+async def test_signed_pushes_are_stored_once_and_forgeries_never(
+    nats_factory: Callable[..., EmbeddedNats], start_service: Callable[..., ServiceProcess]
+) -> None:
+    server = nats_factory()
+    await setup_bus(server.url)
+    gateway = start_service("webhook-gw", HEARTH_NATS_URL=server.url)
+    gateway.wait_for("/readyz", 200)
+
+    reply = await apply_repositories(server.url, [REPO])
+    assert reply == {
+        "ok": True,
+        "dry_run": False,
+        "changes": [{"type": "RepositoryRegistered", "repo": "alice/home-config"}],
+    }
+
+    body = encode(push_payload())
+    headers = delivery_headers("push", body, SECRET)
+    status, first = post(gateway.port, "push", body, headers)
+    assert (status, first["duplicate"]) == (202, False)
+
+    # GitHub's "Redeliver" button sends the same delivery again: acknowledged, stored once.
+    status, again = post(gateway.port, "push", body, headers)
+    assert (status, again["duplicate"], again["event_id"]) == (202, True, first["event_id"])
+
+    forged = encode(push_payload(after=sha("evil")))
+    status, _ = post(gateway.port, "push", forged, delivery_headers("push", forged, b"x"))
+    assert status == 401
+
+    assert await stored_pushes(server.url) == [(first["event_id"], sha("after"))]
+
+    # A restarted gateway rebuilds its repository registry from the stream.
+    assert gateway.terminate() == 0
+    gateway = start_service("webhook-gw", HEARTH_NATS_URL=server.url)
+    gateway.wait_for("/readyz", 200)
+    second = encode(push_payload(before=sha("after"), after=sha("next")))
+    status, _ = post(gateway.port, "push", second, delivery_headers("push", second, SECRET))
+    assert status == 202
+    assert [after for _, after in await stored_pushes(server.url)] == [sha("after"), sha("next")]
+
+
+async def test_a_bus_outage_answers_503_in_time_for_github_to_redeliver(
+    nats_factory: Callable[..., EmbeddedNats], start_service: Callable[..., ServiceProcess]
+) -> None:
+    server = nats_factory()
+    await setup_bus(server.url)
+    gateway = start_service("webhook-gw", HEARTH_NATS_URL=server.url)
+    gateway.wait_for("/readyz", 200)
+    await apply_repositories(server.url, [REPO])
+
+    server.stop()
+    body = encode(push_payload())
+    headers = delivery_headers("push", body, SECRET)
+    started = time.monotonic()
+    status, reply = post(gateway.port, "push", body, headers)
+    assert status == 503, reply
+    assert time.monotonic() - started < 10, "GitHub gives up after 10 s"
+
+    server.start()
+    gateway.wait_for("/readyz", 200)
+    status, reply = post(gateway.port, "push", body, headers)  # GitHub's redelivery
+    assert (status, reply["duplicate"]) == (202, False)  # the 503 had stored nothing
+    assert [after for _, after in await stored_pushes(server.url)] == [sha("after")]
+
+
+async def test_repository_declarations_are_validated(
+    nats_url: str, start_service: Callable[..., ServiceProcess]
+) -> None:
+    await setup_bus(nats_url)
+    gateway = start_service("webhook-gw", HEARTH_NATS_URL=nats_url)
+    gateway.wait_for("/readyz", 200)
+    reply = await apply_repositories(nats_url, [{**REPO, "provider": "gitlab", "colour": "red"}])
+    assert reply["ok"] is False
+    assert "repositories.0.provider" in reply["error"]
+    assert "repositories.0.colour: Extra inputs are not permitted" in reply["error"]
+    reply = await apply_repositories(nats_url, [REPO, {**REPO, "name": "Alice/Home-Config"}])
+    assert reply == {"ok": False, "error": "repositories declared twice: alice/home-config"}

@@ -1,0 +1,104 @@
+"""Run a Hearth service as its own process, as the embedded stack does, and talk to it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hearth.embedded.process import free_port
+
+SERVICES = {
+    "webhook-gw": "hearth_webhook_gw",
+    "deployer": "hearth_deployer",
+    "device-manager": "hearth_device_manager",
+    "provisioner": "hearth_provisioner",
+    "notifier": "hearth_notifier",
+    "query-api": "hearth_query_api",
+}
+
+TEST_SECRET_KEY = "q7x0eT6ZPWgGx7jM9V1Rk0qPHAhF5r8g0w3Yb2Tn4sE="
+
+
+class ServiceProcess:
+    def __init__(self, module: str, env: dict[str, str], log: Path) -> None:
+        port = env["HEARTH_HTTP_PORT"]
+        self.port = int(port) if port.isdigit() else 0
+        self.log = log
+        self._log_file = log.open("wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", module],
+            env={**os.environ, **env},
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+        )
+
+    def get(self, path: str) -> tuple[int, Any]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=3) as r:
+                body = r.read()
+                status = r.status
+        except urllib.error.HTTPError as err:
+            body, status = err.read(), err.code
+        try:
+            return status, json.loads(body)
+        except ValueError:
+            return status, body.decode()
+
+    def wait_for(self, path: str, status: int, timeout: float = 30.0) -> Any:
+        deadline = time.monotonic() + timeout
+        last: Any = None
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, f"exited early:\n{self.output()}"
+            try:
+                code, last = self.get(path)
+                if code == status:
+                    return last
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError(f"{path} never answered {status}; last {last}\n{self.output()}")
+
+    def terminate(self, timeout: float = 15.0) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        code = self.process.wait(timeout)
+        self._log_file.close()
+        return code
+
+    def output(self) -> str:
+        self._log_file.flush()
+        return self.log.read_text(errors="replace")[-4000:]
+
+
+@pytest.fixture
+def start_service(tmp_path: Path) -> Iterator[Callable[..., ServiceProcess]]:
+    started: list[ServiceProcess] = []
+
+    def start(name: str, **env: str) -> ServiceProcess:
+        full = {
+            "HEARTH_HTTP_PORT": str(free_port()),
+            "HEARTH_LOG_FORMAT": "json",
+            "HEARTH_DATA_DIR": str(tmp_path / "data"),
+            "HEARTH_INSTANCE": f"test-{name}",
+            "HEARTH_SECRET_KEY": TEST_SECRET_KEY,
+            **env,
+        }
+        service = ServiceProcess(SERVICES[name], full, tmp_path / f"{name}-{len(started)}.log")
+        started.append(service)
+        return service
+
+    yield start
+    for service in started:
+        if service.process.poll() is None:
+            service.process.kill()
+            service.process.wait()
