@@ -81,3 +81,20 @@ async def nc(nats_url: str) -> AsyncIterator[Any]:
 @pytest.fixture
 async def js(nc: Any) -> Any:
     return nc.jetstream()
+
+
+@pytest.fixture
+async def github_sim() -> AsyncIterator[Any]:
+    """A local GitHub-compatible API on a free port (``sim.base_url``)."""
+    from aiohttp import web
+
+    from tests.support.github_sim import GitHubSim
+
+    sim = GitHubSim()
+    runner = web.AppRunner(sim.app())
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    sim.base_url = f"http://127.0.0.1:{port}"
+    yield sim
+    await runner.cleanup()

@@ -6,14 +6,17 @@ from typing import Any, ClassVar
 
 from aiohttp import web
 
-from hearth_events import command_subject
+from hearth_events import Envelope, command_subject, event_filter
+from hearth_events.catalogue import RepositorySpec
 from hearth_servicekit import BusService, ServiceMetrics, ServiceSettings
 from hearth_servicekit.commands import serve_command
 from hearth_servicekit.follower import StreamFollower
 from hearth_servicekit.secrets import SecretBox, SecretStore
 from hearth_webhook_gw.adapters import JetStreamSink, RegistrySecrets
+from hearth_webhook_gw.heads import GitHubRefs, GitLsRemote
 from hearth_webhook_gw.http import add_webhook_routes
 from hearth_webhook_gw.intake import Delivery, Reply, accept_delivery
+from hearth_webhook_gw.polling import KnownHeads, Poller
 from hearth_webhook_gw.registry import REGISTRY_SUBJECTS, RepositoryRegistry
 from hearth_webhook_gw.repositories import ApplyRepositories, apply_repositories
 
@@ -29,7 +32,9 @@ class WebhookGateway(BusService):
     def __init__(self, settings: ServiceSettings, metrics: ServiceMetrics, box: SecretBox) -> None:
         super().__init__(settings, metrics)
         self.registry = RepositoryRegistry()
+        self.known_heads = KnownHeads()
         self._box = box
+        self._store: SecretStore | None = None
         self._secrets: RegistrySecrets | None = None
         self._sink: JetStreamSink | None = None
         self._deliveries = metrics.counter(
@@ -37,16 +42,24 @@ class WebhookGateway(BusService):
             "Webhook deliveries by GitHub event and reply status",
             ["event", "status"],
         )
+        self._polls = metrics.counter(
+            "hearth_repository_polls", "Repository polls by outcome", ["repo", "outcome"]
+        )
 
     @property
     def source(self) -> str:
         return f"{self.name}/{self.settings.instance}"
 
     async def on_start(self) -> None:
-        follower = StreamFollower(self.js, REGISTRY_SUBJECTS, self.registry.apply)
+        # Repositories and the heads already seen come from the stream; catch up first so
+        # neither a webhook nor a poll acts on stale knowledge.
+        follower = StreamFollower(
+            self.js, [*REGISTRY_SUBJECTS, event_filter("git", "PushReceived")], self._follow
+        )
         await follower.catch_up()
         self.spawn(follower.run(self.stopping), "follow-repositories")
-        self._secrets = RegistrySecrets(self.registry, SecretStore(self.js, self._box))
+        self._store = SecretStore(self.js, self._box)
+        self._secrets = RegistrySecrets(self.registry, self._store)
         self._sink = JetStreamSink(self.js)
         await serve_command(
             self.nc,
@@ -55,6 +68,26 @@ class WebhookGateway(BusService):
             self._apply_repositories,
             queue=self.name,
         )
+        poller = Poller(
+            repositories=self.registry.all,
+            sources={"git": GitLsRemote(), "github": GitHubRefs()},
+            token_for=self._token_for,
+            known=self.known_heads,
+            sink=self._sink,
+            source_name=self.source,
+            on_result=lambda repo, outcome: self._polls.labels(repo, outcome).inc(),
+        )
+        self.spawn(poller.run(self.stopping), "poll-repositories")
+
+    def _follow(self, envelope: Envelope) -> None:
+        self.registry.apply(envelope)
+        self.known_heads.apply(envelope)
+
+    async def _token_for(self, spec: RepositorySpec) -> str | None:
+        if spec.token_secret is None or self._store is None:
+            return None
+        token = await self._store.get(spec.token_secret)
+        return token.decode() if token is not None else None
 
     async def _apply_repositories(self, request: ApplyRepositories) -> dict[str, Any]:
         assert self._sink is not None

@@ -47,7 +47,7 @@ class RepositorySpec(BaseModel):
     token_secret: str | None = Field(default=None, description="secret name of an API token")
     api_url: str = "https://api.github.com"
     poll_interval_s: int | None = Field(default=None, ge=10, description="None = no polling")
-    branches: tuple[str, ...] = Field(default=(), description="branches to poll; () = default")
+    branches: tuple[str, ...] = Field(default=(), description="branches to poll; () = every branch")
 
 
 class _GitEvent(EventData):
