@@ -98,3 +98,16 @@ async def github_sim() -> AsyncIterator[Any]:
     sim.base_url = f"http://127.0.0.1:{port}"
     yield sim
     await runner.cleanup()
+
+
+@pytest.fixture
+async def ha_sim(tmp_path: Path) -> AsyncIterator[Any]:
+    """A simulated Home Assistant judging the files in ``sim.config_dir``."""
+    from tests.support.ha_sim import HomeAssistantSim
+
+    config_dir = tmp_path / "ha-config"
+    config_dir.mkdir()
+    sim = HomeAssistantSim(config_dir=config_dir)
+    await sim.start()
+    yield sim
+    await sim.stop()
