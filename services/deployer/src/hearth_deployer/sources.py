@@ -1,0 +1,235 @@
+"""Fetch the exact commit a deployment needs into a local directory.
+
+Plain Git: a cached bare mirror per repository, updated with ``git fetch`` and exported
+with ``git archive`` (``file://`` works, which is how the demo and the tests run).
+GitHub: the tarball of the exact commit through the REST API (githubkit), with a token
+and a configurable API base URL (GitHub Enterprise, or a local test server).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import hashlib
+import io
+import os
+import re
+import shutil
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from githubkit import GitHub, TokenAuthStrategy, UnauthAuthStrategy
+from githubkit.exception import RequestError, RequestFailed
+
+from hearth_deployer.paths import UnsafePath, safe_relative
+from hearth_events.catalogue import RepositorySpec
+
+GIT_TIMEOUT_S = 300.0
+_SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+
+
+class FetchError(Exception):
+    """The configuration could not be fetched; the message says what to check."""
+
+
+@dataclass(frozen=True)
+class FetchedTree:
+    commit: str
+    root: Path
+    files: int
+    bytes: int
+
+
+class ConfigSource(Protocol):
+    async def fetch(
+        self,
+        repo: RepositorySpec,
+        *,
+        commit: str | None,
+        branch: str,
+        subdirectory: str,
+        dest: Path,
+        token: str | None,
+    ) -> FetchedTree: ...
+
+
+async def _git(*args: str, cwd: Path | None = None, timeout: float = GIT_TIMEOUT_S) -> bytes:
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true", "LC_ALL": "C"}
+    process = await asyncio.create_subprocess_exec(
+        "git",
+        *args,
+        cwd=cwd,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        out, err = await asyncio.wait_for(process.communicate(), timeout)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        raise FetchError(f"git {args[0]} took longer than {timeout:.0f}s") from None
+    if process.returncode != 0:
+        lines = err.decode(errors="replace").strip().splitlines()
+        raise FetchError(f"git {args[0]} failed: {lines[-1] if lines else 'no output'}")
+    return out
+
+
+def _subdirectory(subdirectory: str) -> str:
+    if subdirectory.strip("/") in ("", "."):
+        return ""
+    try:
+        return safe_relative(subdirectory)
+    except UnsafePath as exc:
+        raise FetchError(f"subdirectory {subdirectory!r} is not inside the repository") from exc
+
+
+def _extract(archive: bytes, dest: Path, *, strip: str, compressed: bool) -> tuple[int, int]:
+    """Extract regular files under ``dest``; keep symlinks as links for validation to refuse.
+
+    Symlinks are created last and never followed, so no file can be written through one.
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    if compressed:
+        archive = gzip.decompress(archive)
+    files = size = 0
+    links: list[tuple[str, str]] = []
+    with tarfile.open(fileobj=io.BytesIO(archive), mode="r:") as tar:
+        members = []
+        for member in tar.getmembers():
+            name = member.name
+            if strip:
+                if not (name + "/").startswith(strip + "/"):
+                    continue
+                name = name[len(strip) :].lstrip("/")
+            if not name or member.isdir():
+                continue
+            try:
+                name = safe_relative(name)
+            except UnsafePath as exc:
+                raise FetchError(f"the archive holds an unsafe path: {exc}") from None
+            if member.issym() or member.islnk():
+                links.append((name, member.linkname))
+                continue
+            member.name = name
+            members.append(member)
+            files += 1
+            size += member.size
+        tar.extractall(dest, members=members, filter="data")
+    for name, target in links:
+        (dest / name).parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(target, dest / name)
+    return files, size
+
+
+class GitMirrors:
+    """One bare mirror per repository under ``cache_dir``, reused across deployments."""
+
+    def __init__(self, cache_dir: Path) -> None:
+        self._cache = cache_dir
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def _mirror(self, repo: RepositorySpec) -> Path:
+        digest = hashlib.sha256(repo.url.encode()).hexdigest()[:16]
+        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", repo.name)[:60]
+        return self._cache / f"{safe}-{digest}.git"
+
+    async def _update(self, repo: RepositorySpec) -> Path:
+        mirror = self._mirror(repo)
+        if not (mirror / "HEAD").exists():
+            mirror.parent.mkdir(parents=True, exist_ok=True)
+            shutil.rmtree(mirror, ignore_errors=True)
+            await _git("clone", "--quiet", "--mirror", "--", repo.url, str(mirror))
+        else:
+            await _git("fetch", "--quiet", "--prune", "origin", cwd=mirror)
+        return mirror
+
+    async def resolve(self, repo: RepositorySpec, *, commit: str | None, branch: str) -> str:
+        async with self._locks.setdefault(repo.url, asyncio.Lock()):
+            mirror = await self._update(repo)
+            ref = commit or f"refs/heads/{branch}"
+            try:
+                out = await _git(
+                    "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", cwd=mirror
+                )
+            except FetchError:
+                what = f"commit {commit}" if commit else f"branch {branch}"
+                raise FetchError(f"{what} does not exist in {repo.url}") from None
+            return out.decode().strip()
+
+    async def fetch(
+        self,
+        repo: RepositorySpec,
+        *,
+        commit: str | None,
+        branch: str,
+        subdirectory: str,
+        dest: Path,
+        token: str | None,
+    ) -> FetchedTree:
+        del token  # plain Git takes credentials from the URL or the Git configuration
+        resolved = await self.resolve(repo, commit=commit, branch=branch)
+        sub = _subdirectory(subdirectory)
+        treeish = f"{resolved}:{sub}" if sub else resolved
+        async with self._locks.setdefault(repo.url, asyncio.Lock()):
+            try:
+                archive = await _git("archive", "--format=tar", treeish, cwd=self._mirror(repo))
+            except FetchError:
+                raise FetchError(
+                    f"subdirectory {sub!r} does not exist at {resolved[:12]} in {repo.url}"
+                ) from None
+        files, size = _extract(archive, dest, strip="", compressed=False)
+        return FetchedTree(resolved, dest, files, size)
+
+    async def changed_paths(self, repo: RepositorySpec, before: str, after: str) -> list[str]:
+        """Paths that differ between two commits (for pushes that list no files)."""
+        async with self._locks.setdefault(repo.url, asyncio.Lock()):
+            mirror = await self._update(repo)
+            out = await _git("diff", "--name-only", "-z", before, after, cwd=mirror)
+        return [p for p in out.decode().split("\0") if p]
+
+
+class GitHubTarballs:
+    """The tarball of an exact commit from the GitHub REST API."""
+
+    async def fetch(
+        self,
+        repo: RepositorySpec,
+        *,
+        commit: str | None,
+        branch: str,
+        subdirectory: str,
+        dest: Path,
+        token: str | None,
+    ) -> FetchedTree:
+        owner, _, name = repo.name.partition("/")
+        auth = TokenAuthStrategy(token) if token else UnauthAuthStrategy()
+        sub = _subdirectory(subdirectory)
+        async with GitHub(auth, base_url=repo.api_url, http_cache=False, timeout=120) as github:
+            try:
+                if commit is None or not _SHA.match(commit):
+                    ref = await github.rest.git.async_get_ref(
+                        owner, name, f"heads/{commit or branch}"
+                    )
+                    commit = ref.parsed_data.object_.sha
+                response = await github.rest.repos.async_download_tarball_archive(
+                    owner, name, commit
+                )
+            except RequestFailed as exc:
+                raise FetchError(
+                    f"GitHub API answered {exc.response.status_code} for {repo.name} "
+                    f"at {commit or branch}"
+                ) from None
+            except RequestError as exc:
+                raise FetchError(f"GitHub API {repo.api_url} unreachable: {exc.exc!r}") from None
+        archive = response.content
+        with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
+            first = next((m.name for m in tar.getmembers()), "")
+        top = first.split("/", 1)[0]
+        strip = f"{top}/{sub}" if sub else top
+        files, size = _extract(archive, dest, strip=strip, compressed=True)
+        if files == 0 and sub:
+            raise FetchError(f"subdirectory {sub!r} does not exist at {commit[:12]} in {repo.name}")
+        return FetchedTree(commit, dest, files, size)
