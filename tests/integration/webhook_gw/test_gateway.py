@@ -96,7 +96,7 @@ async def test_signed_pushes_are_stored_once_and_forgeries_never(
     assert reply == {
         "ok": True,
         "dry_run": False,
-        "changes": [{"type": "RepositoryRegistered", "repo": "alice/home-config"}],
+        "changes": [{"type": "RepositoryRegistered", "name": "alice/home-config"}],
     }
 
     body = encode(push_payload())
@@ -159,4 +159,4 @@ async def test_repository_declarations_are_validated(
     assert "repositories.0.provider" in reply["error"]
     assert "repositories.0.colour: Extra inputs are not permitted" in reply["error"]
     reply = await apply_repositories(nats_url, [REPO, {**REPO, "name": "Alice/Home-Config"}])
-    assert reply == {"ok": False, "error": "repositories declared twice: alice/home-config"}
+    assert reply == {"ok": False, "error": "declared twice: alice/home-config"}

@@ -7,12 +7,8 @@ import pytest
 
 from hearth_events import Envelope
 from hearth_events.catalogue import CiCompleted, PushReceived
-from hearth_webhook_gw.intake import (
-    MAX_BODY_BYTES,
-    BusUnavailable,
-    Delivery,
-    accept_delivery,
-)
+from hearth_servicekit.publishing import BusUnavailable
+from hearth_webhook_gw.intake import MAX_BODY_BYTES, Delivery, accept_delivery
 from hearth_webhook_gw.signature import sign, signature_matches
 from tests.support.github import ZERO, delivery_headers, encode, push_payload, sha
 from tests.support.github import workflow_run_payload as run_payload

@@ -6,7 +6,7 @@ from hearth_events.catalogue import (
     RepositorySpec,
     RepositoryUpdated,
 )
-from hearth_webhook_gw.registry import RepositoryRegistry, plan_repositories
+from hearth_webhook_gw.registry import RepositoryRegistry
 
 
 def spec(name: str, **fields: object) -> RepositorySpec:
@@ -22,8 +22,7 @@ def registry_with(*specs: RepositorySpec) -> RepositoryRegistry:
 
 def test_new_changed_and_dropped_repositories_become_events() -> None:
     registry = registry_with(spec("a/one"), spec("a/two"), spec("a/gone"))
-    changes = plan_repositories(
-        registry,
+    changes = registry.plan(
         [spec("a/one"), spec("a/two", poll_interval_s=60), spec("a/new")],
         prune=True,
     )
@@ -39,18 +38,18 @@ def test_new_changed_and_dropped_repositories_become_events() -> None:
 
 def test_without_prune_nothing_is_removed() -> None:
     registry = registry_with(spec("a/kept"))
-    assert plan_repositories(registry, [], prune=False) == []
+    assert registry.plan([], prune=False) == []
 
 
 def test_applying_the_same_declaration_twice_changes_nothing() -> None:
     registry = RepositoryRegistry()
-    for change in plan_repositories(registry, [spec("a/one")], prune=True):
+    for change in registry.plan([spec("a/one")], prune=True):
         registry.apply_data(change)
-    assert plan_repositories(registry, [spec("a/one")], prune=True) == []
+    assert registry.plan([spec("a/one")], prune=True) == []
 
 
 def test_names_are_case_insensitive_like_githubs() -> None:
     registry = registry_with(spec("Alice/Home"))
     assert registry.get("alice/home") is not None
     with pytest.raises(ValueError, match="declared twice: alice/home"):
-        plan_repositories(registry, [spec("alice/home"), spec("ALICE/HOME")], prune=True)
+        registry.plan([spec("alice/home"), spec("ALICE/HOME")], prune=True)

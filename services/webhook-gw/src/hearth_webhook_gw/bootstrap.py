@@ -11,8 +11,9 @@ from hearth_events.catalogue import RepositorySpec
 from hearth_servicekit import BusService, ServiceMetrics, ServiceSettings
 from hearth_servicekit.commands import serve_command
 from hearth_servicekit.follower import StreamFollower
+from hearth_servicekit.publishing import JetStreamSink
 from hearth_servicekit.secrets import SecretBox, SecretStore
-from hearth_webhook_gw.adapters import JetStreamSink, RegistrySecrets
+from hearth_webhook_gw.adapters import RegistrySecrets
 from hearth_webhook_gw.heads import GitHubRefs, GitLsRemote
 from hearth_webhook_gw.http import add_webhook_routes
 from hearth_webhook_gw.intake import Delivery, Reply, accept_delivery

@@ -13,9 +13,10 @@ from uuid import UUID
 
 from pydantic import ValidationError
 
-from hearth_events import Envelope, EventData, derived_event_id, new_event
+from hearth_events import EventData, derived_event_id, new_event
 from hearth_events.catalogue import PushReceived
 from hearth_servicekit import get_logger
+from hearth_servicekit.publishing import BusUnavailable, EventSink
 from hearth_webhook_gw.payloads import (
     CheckSuitePayload,
     PushPayload,
@@ -30,21 +31,12 @@ log = get_logger("hearth.webhook")
 MAX_BODY_BYTES = 25 * 1024 * 1024
 
 
-class BusUnavailable(Exception):
-    """The event bus did not answer in time; nothing is known to be stored."""
-
-
 class WebhookSecrets(Protocol):
     async def secret_for(self, repo: str) -> bytes | None:
         """The webhook secret of ``repo`` (``owner/name``), or None if Hearth has none.
 
         Raises BusUnavailable when the secret store cannot be reached.
         """
-
-
-class EventSink(Protocol):
-    async def publish(self, envelope: Envelope) -> bool:
-        """Store ``envelope`` durably; True if it was a duplicate. Raises BusUnavailable."""
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from hearth_events import Envelope, EventData, derived_event_id, new_event
 from hearth_events.catalogue import PushReceived, RepositorySpec
 from hearth_servicekit import get_logger
+from hearth_servicekit.publishing import BusUnavailable, EventSink
 from hearth_webhook_gw.heads import Heads, HeadSource, PollError
-from hearth_webhook_gw.intake import BusUnavailable, EventSink
 from hearth_webhook_gw.payloads import ZERO_SHA
 
 log = get_logger("hearth.polling")

@@ -1,0 +1,130 @@
+"""Things declared in ``hearth.yaml`` (repositories, targets, routes) and their events.
+
+A service that owns a kind of declaration keeps a registry rebuilt from its
+``<Kind>Registered/Updated/Removed`` events, and turns an ``Apply<Kinds>`` command into
+the events that make the registry equal to the declaration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel
+
+from hearth_events import Envelope, EventData, new_event
+from hearth_servicekit.commands import CommandRejected
+from hearth_servicekit.publishing import BusUnavailable, EventSink
+
+Spec = TypeVar("Spec", bound=BaseModel)
+
+
+def _name_of(spec: BaseModel) -> str:
+    """Every declared spec has a ``name`` field."""
+    return str(spec.name)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class DeclarationEvents:
+    """The three event classes of one kind and the field that names the thing."""
+
+    registered: type[EventData]
+    updated: type[EventData]
+    removed: type[EventData]
+    name_field: str
+    case_insensitive: bool = False
+
+
+class Declarations(Generic[Spec]):
+    def __init__(self, events: DeclarationEvents) -> None:
+        self.events = events
+        self._specs: dict[str, Spec] = {}
+
+    def _key(self, name: str) -> str:
+        return name.lower() if self.events.case_insensitive else name
+
+    def apply(self, envelope: Envelope) -> None:
+        self.apply_data(envelope.data)
+
+    def apply_data(self, data: EventData) -> None:
+        name = getattr(data, self.events.name_field, None)
+        if name is None:
+            return
+        if isinstance(data, self.events.registered | self.events.updated):
+            self._specs[self._key(name)] = data.spec  # type: ignore[attr-defined]
+        elif isinstance(data, self.events.removed):
+            self._specs.pop(self._key(name), None)
+
+    def get(self, name: str) -> Spec | None:
+        return self._specs.get(self._key(name))
+
+    def all(self) -> list[Spec]:
+        return sorted(self._specs.values(), key=_name_of)
+
+    def plan(self, desired: list[Spec], *, prune: bool) -> list[EventData]:
+        """The events that turn this registry into ``desired``."""
+        names = [self._key(_name_of(s)) for s in desired]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"declared twice: {', '.join(duplicates)}")
+        field = self.events.name_field
+        changes: list[EventData] = []
+        for spec in desired:
+            name = _name_of(spec)
+            current = self.get(name)
+            if current is None:
+                changes.append(self.events.registered.model_validate({field: name, "spec": spec}))
+            elif current != spec:
+                changed = tuple(
+                    f for f in type(spec).model_fields if getattr(current, f) != getattr(spec, f)
+                )
+                changes.append(
+                    self.events.updated.model_validate(
+                        {field: name, "spec": spec, "changed_fields": changed}
+                    )
+                )
+        if prune:
+            wanted = set(names)
+            changes.extend(
+                self.events.removed.model_validate({field: _name_of(s)})
+                for s in self.all()
+                if self._key(_name_of(s)) not in wanted
+            )
+        return changes
+
+
+async def apply_declarations(
+    declarations: Declarations[Any],
+    desired: list[Any],
+    sink: EventSink,
+    *,
+    prune: bool,
+    dry_run: bool,
+    actor: str,
+    request_id: str | None,
+    source: str,
+) -> dict[str, Any]:
+    """Publish the planned events one by one; the registry follows each acknowledged one."""
+    try:
+        changes = declarations.plan(desired, prune=prune)
+    except ValueError as exc:
+        raise CommandRejected(str(exc)) from None
+    summary = {
+        "changes": [{"type": c.type_name(), "name": c.key()} for c in changes],
+        "dry_run": dry_run,
+    }
+    if dry_run:
+        return summary
+    correlation = request_id
+    for change in changes:
+        envelope = new_event(change, source=source, actor=actor, correlation_id=correlation)
+        correlation = envelope.correlation_id
+        try:
+            await sink.publish(envelope)
+        except BusUnavailable:
+            raise CommandRejected(
+                f"the event bus did not acknowledge; {change.type_name()} {change.key()} and "
+                "what follows were not applied — run the command again"
+            ) from None
+        declarations.apply_data(change)
+    return summary

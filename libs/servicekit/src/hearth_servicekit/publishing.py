@@ -1,0 +1,35 @@
+"""Publishing events from a service, with one error for "the bus did not answer"."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from nats.errors import ConnectionClosedError, NoRespondersError
+from nats.errors import TimeoutError as NatsTimeoutError
+
+from hearth_events import Envelope
+from hearth_events.publish import publish_event
+
+BUS_ERRORS = (NatsTimeoutError, TimeoutError, NoRespondersError, ConnectionClosedError)
+
+
+class BusUnavailable(Exception):
+    """The event bus did not answer in time; nothing is known to be stored."""
+
+
+class EventSink(Protocol):
+    async def publish(self, envelope: Envelope) -> bool:
+        """Store ``envelope`` durably; True if it was a duplicate. Raises BusUnavailable."""
+
+
+class JetStreamSink:
+    def __init__(self, js: Any, timeout: float = 5.0) -> None:
+        self._js = js
+        self._timeout = timeout
+
+    async def publish(self, envelope: Envelope) -> bool:
+        try:
+            ack = await publish_event(self._js, envelope, timeout=self._timeout)
+        except BUS_ERRORS as exc:
+            raise BusUnavailable(type(exc).__name__) from exc
+        return bool(ack.duplicate)
