@@ -53,7 +53,7 @@ def _value_for(annotation: Any, name: str) -> Any:
         return "2026-11-22T10:00:00+00:00"
     if name == "kind":
         return "files"
-    return f"{name}.value"
+    return f"{name}-value"
 
 
 @pytest.mark.parametrize("type_name", sorted(all_event_classes()))

@@ -27,6 +27,14 @@ Handler = Callable[[Envelope], Awaitable[None]]
 MAX_NAK_DELAY_S = 60.0
 
 
+class RetryLater(Exception):
+    """Raised by a handler that wants the message again after ``delay_s`` (not a failure)."""
+
+    def __init__(self, delay_s: float, reason: str = "") -> None:
+        super().__init__(reason or f"retry in {delay_s:.0f}s")
+        self.delay_s = delay_s
+
+
 class EventConsumer:
     def __init__(
         self,
@@ -37,6 +45,7 @@ class EventConsumer:
         metrics: ServiceMetrics | None = None,
         batch: int = 20,
         fetch_timeout_s: float = 2.0,
+        concurrent: bool = False,
     ) -> None:
         self._js = js
         self._definition = CONSUMERS[consumer]
@@ -44,6 +53,7 @@ class EventConsumer:
         self._metrics = metrics
         self._batch = batch
         self._fetch_timeout_s = fetch_timeout_s
+        self._concurrent = concurrent
         self.handled = 0
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -71,6 +81,10 @@ class EventConsumer:
                 subscription = None
                 await _sleep_unless(stop, 1.0)
                 continue
+            if self._concurrent:
+                # Each message is still acked on its own, once its own handler returns.
+                await asyncio.gather(*(self._handle(message) for message in messages))
+                continue
             for index, message in enumerate(messages):
                 if stop.is_set():
                     await _hand_back(messages[index:])
@@ -97,10 +111,18 @@ class EventConsumer:
             with structlog.contextvars.bound_contextvars(
                 event_id=str(envelope.event_id), correlation_id=envelope.correlation_id
             ):
-                await self._handler(envelope)
+                keepalive = asyncio.create_task(self._keep_alive(message))
+                try:
+                    await self._handler(envelope)
+                finally:
+                    keepalive.cancel()
         except asyncio.CancelledError:
             await _hand_back([message])
             raise
+        except RetryLater as later:
+            await message.nak(delay=later.delay_s)
+            self._count("later")
+            return
         except Exception as exc:
             deliveries = message.metadata.num_delivered or 1
             delay = min(2.0 ** min(deliveries, 6), MAX_NAK_DELAY_S)
@@ -122,6 +144,14 @@ class EventConsumer:
         self._count("ok")
         if self._metrics:
             self._metrics.handle_seconds.labels(consumer).observe(time.perf_counter() - started)
+
+    async def _keep_alive(self, message: Any) -> None:
+        """Tell the server a slow handler is still working, so it does not redeliver."""
+        interval = max(self._definition.ack_wait_s / 3, 1.0)
+        while True:
+            await asyncio.sleep(interval)
+            with contextlib.suppress(Exception):
+                await message.in_progress()
 
     def _count(self, outcome: str) -> None:
         if self._metrics:
