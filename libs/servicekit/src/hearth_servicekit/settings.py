@@ -30,6 +30,7 @@ class ServiceSettings(BaseSettings):
     log_level: str = "info"
     log_format: str | None = Field(default=None, description="json or console; default by TTY")
     shutdown_grace_s: float = 20.0
+    public_url: str = Field(default="http://127.0.0.1:8080", description="dashboard URL for links")
 
     def nats_servers(self) -> list[str]:
         return [url.strip() for url in self.nats_url.split(",") if url.strip()]
