@@ -111,3 +111,23 @@ async def ha_sim(tmp_path: Path) -> AsyncIterator[Any]:
     await sim.start()
     yield sim
     await sim.stop()
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Any]:
+    from tests.support.receivers import HttpReceiver
+
+    server = HttpReceiver()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[Any]:
+    from tests.support.receivers import SmtpServer
+
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()

@@ -145,6 +145,8 @@ CONSUMERS: dict[str, DurableConsumer] = {
             "notifier",
             (event_filter(),),
             "Every event, routed to people by the notifier",
+            # Short, so a crashed notifier's events come back soon; slow work keeps alive.
+            ack_wait_s=15.0,
         ),
         DurableConsumer(
             EVENTS_STREAM,

@@ -59,7 +59,11 @@ class EventConsumer:
     async def run(self, stop: asyncio.Event) -> None:
         name = self._definition.name
         subscription: Any = None
+        in_flight: set[asyncio.Task[None]] = set()
         while not stop.is_set():
+            if self._concurrent and len(in_flight) >= self._definition.max_ack_pending:
+                await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+                continue
             try:
                 if subscription is None:
                     subscription = await self._js.pull_subscribe_bind(
@@ -82,14 +86,20 @@ class EventConsumer:
                 await _sleep_unless(stop, 1.0)
                 continue
             if self._concurrent:
-                # Each message is still acked on its own, once its own handler returns.
-                await asyncio.gather(*(self._handle(message) for message in messages))
+                # Keep fetching while handlers wait (e.g. for a burst to close); each
+                # message is still acked on its own, once its own handler returns.
+                for message in messages:
+                    task = asyncio.create_task(self._handle(message))
+                    in_flight.add(task)
+                    task.add_done_callback(in_flight.discard)
                 continue
             for index, message in enumerate(messages):
                 if stop.is_set():
                     await _hand_back(messages[index:])
                     break
                 await self._handle(message)
+        if in_flight:
+            await asyncio.gather(*in_flight, return_exceptions=True)
         await _unsubscribe_quietly(subscription)
 
     async def _handle(self, message: Any) -> None:
