@@ -23,7 +23,8 @@ from hearth_servicekit.metrics import ServiceMetrics
 
 log = get_logger("hearth.consumer")
 
-Handler = Callable[[Envelope], Awaitable[None]]
+Handler = Callable[[Envelope], Awaitable[object]]
+SequencedHandler = Callable[[Envelope, int], Awaitable[object]]
 MAX_NAK_DELAY_S = 60.0
 
 
@@ -40,12 +41,13 @@ class EventConsumer:
         self,
         js: Any,
         consumer: str,
-        handler: Handler,
+        handler: Handler | SequencedHandler,
         *,
         metrics: ServiceMetrics | None = None,
         batch: int = 20,
         fetch_timeout_s: float = 2.0,
         concurrent: bool = False,
+        with_sequence: bool = False,
     ) -> None:
         self._js = js
         self._definition = CONSUMERS[consumer]
@@ -54,6 +56,7 @@ class EventConsumer:
         self._batch = batch
         self._fetch_timeout_s = fetch_timeout_s
         self._concurrent = concurrent
+        self._with_sequence = with_sequence
         self.handled = 0
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -123,7 +126,10 @@ class EventConsumer:
             ):
                 keepalive = asyncio.create_task(self._keep_alive(message))
                 try:
-                    await self._handler(envelope)
+                    if self._with_sequence:  # e.g. projections record their stream position
+                        await self._handler(envelope, message.metadata.sequence.stream)  # type: ignore[call-arg]
+                    else:
+                        await self._handler(envelope)  # type: ignore[call-arg]
                 finally:
                     keepalive.cancel()
         except asyncio.CancelledError:

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from hearth_events.jetstream import ensure
 from hearth_servicekit.bus import connect_bus
-from hearth_servicekit.consumer import EventConsumer, Handler
+from hearth_servicekit.consumer import EventConsumer, Handler, SequencedHandler
 from hearth_servicekit.database import postgres_probe
 from hearth_servicekit.http import ReadinessProbe, add_health_routes, start_http
 from hearth_servicekit.logging import configure_logging, get_logger
@@ -77,7 +77,9 @@ class BusService:
         task.add_done_callback(self._on_task_done)
         self._tasks.append(task)
 
-    def consume(self, consumer: str, handler: Handler, **options: Any) -> EventConsumer:
+    def consume(
+        self, consumer: str, handler: Handler | SequencedHandler, **options: Any
+    ) -> EventConsumer:
         loop = EventConsumer(self.js, consumer, handler, metrics=self.metrics, **options)
         self.spawn(loop.run(self.stopping), f"consume:{consumer}")
         return loop

@@ -1,9 +1,16 @@
-"""Composition root of the query-api service: real adapters by default, fakes in tests."""
+"""Composition root of the query API: read models, REST API, live feed, dashboard."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+import asyncio
+import contextlib
+from typing import Any, ClassVar
 
+import asyncpg
+
+from hearth_events.jetstream import EVENTS_STREAM
+from hearth_query_api.projector import Projector
+from hearth_query_api.schema import SCHEMA, migrate
 from hearth_servicekit import BusService, ServiceMetrics, ServiceSettings
 
 
@@ -13,6 +20,61 @@ class QueryApi(BusService):
     buckets: ClassVar[tuple[str, ...]] = ()
     consumers: ClassVar[tuple[str, ...]] = ("query-api-projections",)
     uses_database: ClassVar[bool] = True
+
+    def __init__(self, settings: ServiceSettings, metrics: ServiceMetrics) -> None:
+        super().__init__(settings, metrics)
+        self.pool: Any = None
+        self.projector: Projector | None = None
+        self._stream_last_seq = 0
+        self._lag = metrics.gauge(
+            "hearth_projection_lag_events", "Events in the stream not yet projected"
+        )
+
+    async def on_start(self) -> None:
+        if self.settings.database_url is None:
+            raise RuntimeError("HEARTH_DATABASE_URL is not set; the query API needs PostgreSQL")
+        self.pool = await asyncpg.create_pool(
+            self.settings.database_url.get_secret_value(),
+            min_size=1,
+            max_size=10,
+            server_settings={"search_path": SCHEMA},
+        )
+        async with self.pool.acquire() as conn:
+            await migrate(conn)
+        self.projector = Projector(self.pool)
+        await self.projector.load_position()
+        self.consume("query-api-projections", self._project, with_sequence=True, batch=256)
+        self.spawn(self._watch_lag(), "watch-lag")
+
+    async def _project(self, envelope: Any, seq: int) -> None:
+        assert self.projector is not None
+        await self.projector.apply(envelope, seq)
+
+    async def _watch_lag(self) -> None:
+        while not self.stopping.is_set():
+            with contextlib.suppress(Exception):
+                self._stream_last_seq = (await self.js.stream_info(EVENTS_STREAM)).state.last_seq
+                self._lag.set(self.lag())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), 1.0)
+
+    def lag(self) -> int:
+        position = self.projector.position if self.projector else 0
+        return max(self._stream_last_seq - position, 0)
+
+    def details(self) -> dict[str, object]:
+        position = self.projector.position if self.projector else 0
+        return {
+            "projection": {
+                "position": position,
+                "stream_last_seq": self._stream_last_seq,
+                "lag": self.lag(),
+            }
+        }
+
+    async def on_stop(self) -> None:
+        if self.pool is not None:
+            await self.pool.close()
 
 
 def bootstrap(settings: ServiceSettings, metrics: ServiceMetrics) -> QueryApi:

@@ -1,0 +1,160 @@
+"""Deployments: status, every step, log lines, plan and diff, backups."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hearth_events import Envelope, EventData
+from hearth_events.catalogue import (
+    BackupTaken,
+    DeploymentCancelled,
+    DeploymentFailed,
+    DeploymentLogged,
+    DeploymentPlanned,
+    DeploymentStarted,
+    DeploymentSucceeded,
+    DeploymentSuperseded,
+    DeployRequested,
+    RollbackCompleted,
+    RollbackFailed,
+    RollbackStarted,
+)
+
+# Terminal statuses end the deployment; the others say where it is.
+STATUS_OF: dict[type[EventData], str] = {
+    DeploymentStarted: "running",
+    RollbackStarted: "rolling_back",
+    DeploymentSucceeded: "succeeded",
+    DeploymentFailed: "failed",
+    DeploymentSuperseded: "superseded",
+    DeploymentCancelled: "cancelled",
+    RollbackCompleted: "rolled_back",
+    RollbackFailed: "rollback_failed",
+}
+TERMINAL = {"succeeded", "failed", "superseded", "cancelled", "rolled_back", "rollback_failed"}
+STEP_OF = {
+    "DeploymentStarted": "start",
+    "ConfigFetched": "fetch",
+    "ConfigValidated": "validate",
+    "ValidationFailed": "validate",
+    "DeploymentPlanned": "plan",
+    "BackupTaken": "backup",
+    "FilesDeployed": "upload",
+    "HostCheckPassed": "host_check",
+    "HostCheckFailed": "host_check",
+    "ServiceRestarted": "restart",
+    "HealthCheckPassed": "health_check",
+    "HealthCheckFailed": "health_check",
+    "RollbackStarted": "rollback",
+}
+
+
+async def project(conn: Any, envelope: Envelope, seq: int) -> None:
+    data = envelope.data
+    if data.context != "deploy":
+        return
+    deployment_id: str = data.deployment_id  # type: ignore[attr-defined]
+    if isinstance(data, DeployRequested):
+        await conn.execute(
+            """INSERT INTO deployments (id, seq, target, repo, commit, branch,
+                    trigger, dry_run, status, requested_at, correlation_id, actor)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'queued', $9, $10, $11)
+                ON CONFLICT (id) DO NOTHING""",
+            deployment_id,
+            seq,
+            data.target,
+            data.repo,
+            data.commit,
+            data.branch,
+            data.trigger,
+            data.dry_run,
+            envelope.occurred_at,
+            envelope.correlation_id,
+            envelope.actor,
+        )
+        return
+    if isinstance(data, DeploymentLogged):
+        await conn.executemany(
+            """INSERT INTO deployment_logs (deployment_id, seq, line_no, at, level,
+                    step, message) VALUES ($1, $2, $3, $4, $5, $6, $7)
+                ON CONFLICT DO NOTHING""",
+            [
+                (deployment_id, seq, n, line.at, line.level, line.step, line.message)
+                for n, line in enumerate(data.lines)
+            ],
+        )
+        return
+    await conn.execute(
+        """INSERT INTO deployment_steps (deployment_id, seq, type, at, data)
+            VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING""",
+        deployment_id,
+        seq,
+        envelope.type,
+        envelope.occurred_at,
+        data.model_dump_json(),
+    )
+    await _update_deployment(conn, envelope, deployment_id)
+    if isinstance(data, BackupTaken):
+        await conn.execute(
+            """INSERT INTO backups (backup_id, target, deployment_id, remote_path,
+                    sha256, files, bytes, taken_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                ON CONFLICT (backup_id) DO NOTHING""",
+            data.backup_id,
+            data.target,
+            deployment_id,
+            data.remote_path,
+            data.sha256,
+            data.files,
+            data.bytes,
+            envelope.occurred_at,
+        )
+
+
+async def _update_deployment(conn: Any, envelope: Envelope, deployment_id: str) -> None:
+    data = envelope.data
+    status = STATUS_OF.get(type(data))
+    sets = ["step = coalesce($2, step)"]
+    values: list[Any] = [deployment_id, STEP_OF.get(envelope.type)]
+
+    def put(column: str, value: Any) -> None:
+        values.append(value)
+        sets.append(f"{column} = ${len(values)}")
+
+    if status is not None:
+        put("status", status)
+        if status in TERMINAL:
+            put("finished_at", envelope.occurred_at)
+            sets.append(
+                "duration_ms = (extract(epoch FROM "
+                f"${len(values)}::timestamptz - requested_at) * 1000)::bigint"
+            )
+    if isinstance(data, DeploymentStarted):
+        put("started_at", envelope.occurred_at)
+        if data.commit:
+            put("commit", data.commit)
+    elif isinstance(data, DeploymentPlanned):
+        plan = {
+            "added": [f.model_dump() for f in data.added],
+            "changed": [f.model_dump() for f in data.changed],
+            "removed": [f.model_dump() for f in data.removed],
+        }
+        put("plan", json.dumps(plan))
+        put("diff", data.diff)
+        put("diff_truncated", data.diff_truncated)
+    elif isinstance(data, DeploymentSucceeded):
+        put("commit", data.commit)
+    elif isinstance(data, DeploymentFailed | RollbackFailed):
+        put("reason", data.reason)
+        if isinstance(data, DeploymentFailed):
+            put("rolled_back", data.rolled_back)
+    elif isinstance(data, DeploymentCancelled):
+        put("reason", data.reason or "cancelled")
+        put("rolled_back", data.rolled_back)
+    elif isinstance(data, DeploymentSuperseded):
+        put("superseded_by", data.superseded_by)
+    elif isinstance(data, RollbackCompleted):
+        put("rolled_back", True)
+    # Column names come from this module, values are parameters.
+    sql = f"UPDATE deployments SET {', '.join(sets)} WHERE id = $1"  # noqa: S608
+    await conn.execute(sql, *values)

@@ -1,0 +1,66 @@
+"""Targets as declared, with what they run and how their last deployment ended."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hearth_events import Envelope
+from hearth_events.catalogue import (
+    DeploymentFailed,
+    DeploymentSucceeded,
+    RollbackCompleted,
+    RollbackFailed,
+    TargetRegistered,
+    TargetRemoved,
+    TargetUpdated,
+)
+
+LAST_STATUS = {
+    DeploymentSucceeded: "succeeded",
+    DeploymentFailed: "failed",
+    RollbackCompleted: "rolled_back",
+    RollbackFailed: "rollback_failed",
+}
+
+
+async def project(conn: Any, envelope: Envelope, seq: int) -> None:
+    data = envelope.data
+    if isinstance(data, TargetRegistered | TargetUpdated):
+        spec = data.spec
+        await conn.execute(
+            """INSERT INTO targets (name, kind, host, repo, branch, subdirectory,
+                    auto_deploy, spec, registered_at, updated_at, removed)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, false)
+                ON CONFLICT (name) DO UPDATE SET kind = $2, host = $3, repo = $4, branch = $5,
+                    subdirectory = $6, auto_deploy = $7, spec = $8, updated_at = $9,
+                    removed = false""",
+            data.target,
+            spec.kind,
+            spec.host,
+            spec.repo,
+            spec.branch,
+            spec.subdirectory,
+            spec.auto_deploy,
+            spec.model_dump_json(),
+            envelope.occurred_at,
+        )
+    elif isinstance(data, TargetRemoved):
+        await conn.execute(
+            "UPDATE targets SET removed = true, updated_at = $2 WHERE name = $1",
+            data.target,
+            envelope.occurred_at,
+        )
+    elif isinstance(
+        data, DeploymentSucceeded | DeploymentFailed | RollbackCompleted | RollbackFailed
+    ):
+        commit = data.commit if isinstance(data, DeploymentSucceeded) else None
+        await conn.execute(
+            """UPDATE targets SET last_deployment_id = $2, last_status = $3,
+                    last_finished_at = $4, current_commit = coalesce($5, current_commit)
+                WHERE name = $1""",
+            data.target,
+            data.deployment_id,
+            LAST_STATUS[type(data)],
+            envelope.occurred_at,
+            commit,
+        )

@@ -1,0 +1,93 @@
+"""Apply events to the read models exactly once, and rebuild them from the stream.
+
+The stream position is stored in the same transaction as the rows an event produced, so a
+redelivered or replayed event changes nothing. A rebuild empties the tables and replays the
+stream from its first message while live projection waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import nats.errors
+
+from hearth_events import BadEvent, Envelope, parse_event
+from hearth_events.jetstream import EVENTS_STREAM
+from hearth_events.subjects import event_filter
+from hearth_query_api.projections import PROJECTIONS
+from hearth_query_api.schema import READ_TABLES
+from hearth_servicekit import get_logger
+
+log = get_logger("hearth.projector")
+REBUILD_BATCH = 500
+
+
+class Projector:
+    def __init__(self, pool: Any) -> None:
+        self._pool = pool
+        self._lock = asyncio.Lock()
+        self.position = 0
+
+    async def load_position(self) -> int:
+        async with self._pool.acquire() as conn:
+            self.position = await conn.fetchval(
+                "SELECT position FROM projection_position WHERE name = 'main'"
+            )
+        return self.position
+
+    async def apply(self, envelope: Envelope, seq: int) -> bool:
+        """Project one event; False if it was applied before (a redelivery)."""
+        async with self._lock:
+            return await self._apply_batch([(envelope, seq)]) > 0
+
+    async def _apply_batch(self, batch: list[tuple[Envelope, int]]) -> int:
+        applied = 0
+        async with self._pool.acquire() as conn, conn.transaction():
+            position = await conn.fetchval(
+                "SELECT position FROM projection_position WHERE name = 'main' FOR UPDATE"
+            )
+            for envelope, seq in batch:
+                if seq <= position:
+                    continue
+                for project in PROJECTIONS:
+                    await project(conn, envelope, seq)
+                position = seq
+                applied += 1
+            await conn.execute(
+                "UPDATE projection_position SET position = $1 WHERE name = 'main'", position
+            )
+        self.position = position
+        return applied
+
+    async def rebuild(self, js: Any) -> int:
+        """Drop every read model and replay the whole stream; returns events applied."""
+        async with self._lock:
+            last = (await js.stream_info(EVENTS_STREAM)).state.last_seq
+            async with self._pool.acquire() as conn, conn.transaction():
+                await conn.execute(f"TRUNCATE {', '.join(READ_TABLES)}")
+                await conn.execute("UPDATE projection_position SET position = 0")
+            self.position = 0
+            if last == 0:
+                return 0
+            subscription = await js.subscribe(event_filter(), ordered_consumer=True)
+            applied, batch, seq = 0, [], 0
+            try:
+                while seq < last:
+                    try:
+                        message = await subscription.next_msg(timeout=5)
+                    except nats.errors.TimeoutError:
+                        break  # the stream ends before `last` (messages were removed)
+                    seq = message.metadata.sequence.stream
+                    try:
+                        batch.append((parse_event(message.data), seq))
+                    except BadEvent as exc:
+                        log.error("skipping an invalid event", seq=seq, reason=str(exc))
+                    if len(batch) >= REBUILD_BATCH:
+                        applied += await self._apply_batch(batch)
+                        batch = []
+                applied += await self._apply_batch(batch)
+            finally:
+                await subscription.unsubscribe()
+            log.info("projections rebuilt", events=applied, last_seq=last)
+            return applied

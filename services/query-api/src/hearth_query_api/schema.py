@@ -1,0 +1,172 @@
+"""The query API's read models: one schema, created and migrated at start.
+
+Connections use ``search_path = query_api``, so queries name tables without the schema.
+
+Every table can be rebuilt from the event stream; ``projection_position`` records the
+last stream sequence applied, in the same transaction as the rows it produced.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+SCHEMA = "query_api"
+
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE projection_position (
+        name text PRIMARY KEY,
+        position bigint NOT NULL
+    );
+    INSERT INTO projection_position VALUES ('main', 0);
+
+    CREATE TABLE events (
+        seq bigint PRIMARY KEY,
+        event_id uuid NOT NULL UNIQUE,
+        type text NOT NULL,
+        context text NOT NULL,
+        key text NOT NULL,
+        occurred_at timestamptz NOT NULL,
+        actor text NOT NULL,
+        source text NOT NULL,
+        correlation_id text NOT NULL,
+        causation_id text,
+        data jsonb NOT NULL
+    );
+    CREATE INDEX ON events (type, seq);
+    CREATE INDEX ON events (key, seq);
+    CREATE INDEX ON events (correlation_id);
+    CREATE INDEX ON events (occurred_at);
+
+    CREATE TABLE pushes (
+        event_id uuid PRIMARY KEY,
+        seq bigint NOT NULL,
+        repo text NOT NULL,
+        ref text NOT NULL,
+        branch text,
+        tag text,
+        before text NOT NULL,
+        after text NOT NULL,
+        pusher text NOT NULL,
+        source text NOT NULL,
+        commits int NOT NULL,
+        deleted boolean NOT NULL,
+        received_at timestamptz NOT NULL,
+        delivery_id text NOT NULL
+    );
+    CREATE INDEX ON pushes (repo, seq);
+
+    CREATE TABLE targets (
+        name text PRIMARY KEY,
+        kind text NOT NULL,
+        host text NOT NULL,
+        repo text NOT NULL,
+        branch text NOT NULL,
+        subdirectory text NOT NULL,
+        auto_deploy boolean NOT NULL,
+        spec jsonb NOT NULL,
+        registered_at timestamptz NOT NULL,
+        updated_at timestamptz NOT NULL,
+        removed boolean NOT NULL DEFAULT false,
+        current_commit text,
+        last_deployment_id text,
+        last_status text,
+        last_finished_at timestamptz
+    );
+
+    CREATE TABLE deployments (
+        id text PRIMARY KEY,
+        seq bigint NOT NULL,
+        target text NOT NULL,
+        repo text NOT NULL,
+        commit text,
+        branch text,
+        trigger text NOT NULL,
+        dry_run boolean NOT NULL,
+        status text NOT NULL,
+        step text,
+        requested_at timestamptz NOT NULL,
+        started_at timestamptz,
+        finished_at timestamptz,
+        duration_ms bigint,
+        reason text,
+        rolled_back boolean NOT NULL DEFAULT false,
+        superseded_by text,
+        correlation_id text NOT NULL,
+        actor text NOT NULL,
+        plan jsonb,
+        diff text,
+        diff_truncated boolean NOT NULL DEFAULT false
+    );
+    CREATE INDEX ON deployments (target, seq);
+    CREATE INDEX ON deployments (status, seq);
+
+    CREATE TABLE deployment_steps (
+        deployment_id text NOT NULL,
+        seq bigint NOT NULL,
+        type text NOT NULL,
+        at timestamptz NOT NULL,
+        data jsonb NOT NULL,
+        PRIMARY KEY (deployment_id, seq)
+    );
+
+    CREATE TABLE deployment_logs (
+        deployment_id text NOT NULL,
+        seq bigint NOT NULL,
+        line_no int NOT NULL,
+        at timestamptz NOT NULL,
+        level text NOT NULL,
+        step text,
+        message text NOT NULL,
+        PRIMARY KEY (deployment_id, seq, line_no)
+    );
+
+    CREATE TABLE backups (
+        backup_id text PRIMARY KEY,
+        target text NOT NULL,
+        deployment_id text NOT NULL,
+        remote_path text NOT NULL,
+        sha256 text NOT NULL,
+        files int NOT NULL,
+        bytes bigint NOT NULL,
+        taken_at timestamptz NOT NULL
+    );
+    CREATE INDEX ON backups (target, taken_at);
+
+    CREATE TABLE notifications (
+        notification_id text PRIMARY KEY,
+        route text NOT NULL,
+        scheme text NOT NULL,
+        ok boolean NOT NULL,
+        title text NOT NULL,
+        attempts int NOT NULL,
+        reason text,
+        event_ids text[] NOT NULL,
+        at timestamptz NOT NULL
+    );
+    """,
+]
+
+READ_TABLES = (
+    "events",
+    "pushes",
+    "targets",
+    "deployments",
+    "deployment_steps",
+    "deployment_logs",
+    "backups",
+    "notifications",
+)
+
+
+async def migrate(conn: Any) -> int:
+    """Apply what is missing, under a lock so concurrent instances agree; returns version."""
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext('hearth.query_api.migrate'))")
+        await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
+        await conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version int NOT NULL)")
+        version = await conn.fetchval("SELECT max(version) FROM schema_version") or 0
+        for number, sql in enumerate(MIGRATIONS[version:], start=version + 1):
+            await conn.execute(sql)
+            await conn.execute("INSERT INTO schema_version VALUES ($1)", number)
+        return len(MIGRATIONS)
