@@ -4,14 +4,30 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from typing import Any, ClassVar
 
 import asyncpg
+from aiohttp import web
 
+from hearth_events import command_subject
 from hearth_events.jetstream import EVENTS_STREAM
+from hearth_query_api.api.endpoints import Endpoints
+from hearth_query_api.api.framework import add_routes
+from hearth_query_api.api.openapi import build_openapi
 from hearth_query_api.projector import Projector
 from hearth_query_api.schema import SCHEMA, migrate
+from hearth_query_api.token_commands import (
+    CreateToken,
+    ListTokens,
+    RevokeToken,
+    handle_create,
+    handle_list,
+    handle_revoke,
+)
 from hearth_servicekit import BusService, ServiceMetrics, ServiceSettings
+from hearth_servicekit.commands import serve_command
+from hearth_servicekit.publishing import JetStreamSink
 
 
 class QueryApi(BusService):
@@ -26,6 +42,7 @@ class QueryApi(BusService):
         self.pool: Any = None
         self.projector: Projector | None = None
         self._stream_last_seq = 0
+        self.endpoints = Endpoints(None, None, f"{self.name}/{settings.instance}")  # type: ignore[arg-type]
         self._lag = metrics.gauge(
             "hearth_projection_lag_events", "Events in the stream not yet projected"
         )
@@ -41,10 +58,34 @@ class QueryApi(BusService):
         )
         async with self.pool.acquire() as conn:
             await migrate(conn)
+        self.endpoints.pool = self.pool
+        self.endpoints.sink = JetStreamSink(self.js)
         self.projector = Projector(self.pool)
         await self.projector.load_position()
+        for command, model, handler in (
+            ("CreateToken", CreateToken, handle_create),
+            ("ListTokens", ListTokens, handle_list),
+            ("RevokeToken", RevokeToken, handle_revoke),
+        ):
+            await serve_command(
+                self.nc,
+                command_subject("query", command),
+                model,
+                functools.partial(handler, self.pool),
+                queue=self.name,
+            )
         self.consume("query-api-projections", self._project, with_sequence=True, batch=256)
         self.spawn(self._watch_lag(), "watch-lag")
+
+    def routes(self, app: web.Application) -> None:
+        routes = self.endpoints.routes()
+        add_routes(app, routes, lambda: self.endpoints.pool if self.started.is_set() else None)
+        document = build_openapi(routes, version="0.1.0")
+
+        async def openapi(_: web.Request) -> web.Response:
+            return web.json_response(document)
+
+        app.router.add_get("/api/openapi.json", openapi)
 
     async def _project(self, envelope: Any, seq: int) -> None:
         assert self.projector is not None

@@ -145,6 +145,17 @@ MIGRATIONS: list[str] = [
         at timestamptz NOT NULL
     );
     """,
+    """
+    CREATE TABLE api_tokens (
+        name text PRIMARY KEY,
+        token_hash bytea NOT NULL UNIQUE,
+        role text NOT NULL CHECK (role IN ('viewer', 'operator', 'admin')),
+        created_at timestamptz NOT NULL DEFAULT now(),
+        created_by text NOT NULL,
+        revoked_at timestamptz,
+        last_used_at timestamptz
+    );
+    """,
 ]
 
 READ_TABLES = (

@@ -1,0 +1,396 @@
+"""The REST endpoints of ``/api/v1``: reads from the read models, commands as events."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hearth_events import new_event, uuid7
+from hearth_events.catalogue import (
+    DeploymentCancelRequested,
+    DeployRequested,
+    RollbackRequested,
+)
+from hearth_query_api.api.framework import ApiError, Call, Route
+from hearth_query_api.api.models import (
+    AcceptedOut,
+    BackupOut,
+    CancelIn,
+    DeployIn,
+    DeploymentDetailOut,
+    DeploymentOut,
+    EventOut,
+    ItemsOut,
+    LogLineOut,
+    Page,
+    PushOut,
+    RollbackIn,
+    StatsOut,
+    StepOut,
+    TargetOut,
+    TargetStatsOut,
+)
+from hearth_query_api.api.queries import (
+    STATS_SQL,
+    BadCursor,
+    DeploymentQuery,
+    EventQuery,
+    RepoFilter,
+    TargetFilter,
+    page,
+)
+from hearth_servicekit.publishing import BusUnavailable, EventSink
+
+TERMINAL = {"succeeded", "failed", "superseded", "cancelled", "rolled_back", "rollback_failed"}
+V1 = "/api/v1"
+
+
+def target_status(row: Any) -> str:
+    if row["removed"]:
+        return "grey"
+    return {"succeeded": "green", "rolled_back": "amber", None: "grey"}.get(
+        row["last_status"], "red"
+    )
+
+
+def _loads(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _deployment(row: Any) -> DeploymentOut:
+    return DeploymentOut.model_validate({k: row[k] for k in DeploymentOut.model_fields})
+
+
+class Endpoints:
+    def __init__(self, pool: Any, sink: EventSink, source: str) -> None:
+        self.pool = pool
+        self.sink = sink
+        self.source = source
+
+    async def _paged(self, table: str, query: Any, conditions: list[tuple[str, Any]]) -> Any:
+        try:
+            async with self.pool.acquire() as conn:
+                return await page(conn, table, query, conditions)
+        except BadCursor as exc:
+            raise ApiError(400, "bad query", f"query parameter 'cursor': {exc}") from None
+
+    # -- reads -----------------------------------------------------------------------
+    async def list_targets(self, call: Call) -> ItemsOut[TargetOut]:
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch("SELECT * FROM targets ORDER BY name")
+        return ItemsOut[TargetOut](
+            items=[
+                TargetOut.model_validate(
+                    {
+                        **{k: row[k] for k in TargetOut.model_fields if k != "status"},
+                        "status": target_status(row),
+                    }
+                )
+                for row in rows
+            ]
+        )
+
+    async def get_target(self, call: Call) -> TargetOut:
+        for target in (await self.list_targets(call)).items:
+            if target.name == call.path["name"]:
+                return target
+        raise ApiError(404, "not found", f"no target named {call.path['name']!r}")
+
+    async def list_deployments(self, call: Call) -> Page[DeploymentOut]:
+        q: DeploymentQuery = call.query
+        rows, cursor = await self._paged(
+            "deployments",
+            q,
+            [
+                ("target = ?", q.target),
+                ("status = ?", q.status),
+                ("requested_at >= ?", q.since),
+                ("requested_at < ?", q.until),
+            ],
+        )
+        return Page[DeploymentOut](items=[_deployment(r) for r in rows], next_cursor=cursor)
+
+    async def get_deployment(self, call: Call) -> DeploymentDetailOut:
+        deployment_id = call.path["id"]
+        async with self.pool.acquire() as conn:
+            row = await conn.fetchrow("SELECT * FROM deployments WHERE id = $1", deployment_id)
+            if row is None:
+                raise ApiError(404, "not found", f"no deployment {deployment_id!r}")
+            steps = await conn.fetch(
+                "SELECT * FROM deployment_steps WHERE deployment_id = $1 ORDER BY seq",
+                deployment_id,
+            )
+            logs = await conn.fetch(
+                "SELECT * FROM deployment_logs WHERE deployment_id = $1 ORDER BY seq, line_no",
+                deployment_id,
+            )
+        return DeploymentDetailOut(
+            **_deployment(row).model_dump(),
+            plan=_loads(row["plan"]),
+            diff=row["diff"],
+            diff_truncated=row["diff_truncated"],
+            steps=[
+                StepOut(seq=s["seq"], type=s["type"], at=s["at"], data=_loads(s["data"]))
+                for s in steps
+            ],
+            logs=[
+                LogLineOut.model_validate({k: entry[k] for k in LogLineOut.model_fields})
+                for entry in logs
+            ],
+        )
+
+    async def deployment_stats(self, call: Call) -> StatsOut:
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch(STATS_SQL)
+        return StatsOut(
+            targets=[
+                TargetStatsOut(
+                    target=r["target"],
+                    deployments=r["deployments"],
+                    succeeded=r["succeeded"],
+                    failed=r["failed"],
+                    rollbacks=r["rollbacks"],
+                    success_rate=(r["succeeded"] / r["deployments"]) if r["deployments"] else None,
+                    mean_duration_ms=float(r["mean_duration_ms"])
+                    if r["mean_duration_ms"]
+                    else None,
+                )
+                for r in rows
+            ]
+        )
+
+    async def list_backups(self, call: Call) -> ItemsOut[BackupOut]:
+        q: TargetFilter = call.query
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT * FROM backups WHERE ($1::text IS NULL OR target = $1) "
+                "ORDER BY taken_at DESC LIMIT $2",
+                q.target,
+                q.limit,
+            )
+        return ItemsOut[BackupOut](items=[BackupOut.model_validate(dict(r)) for r in rows])
+
+    async def list_pushes(self, call: Call) -> Page[PushOut]:
+        q: RepoFilter = call.query
+        rows, cursor = await self._paged("pushes", q, [("repo = ?", q.repo)])
+        items = [
+            PushOut.model_validate(
+                {**{k: r[k] for k in PushOut.model_fields}, "event_id": str(r["event_id"])}
+            )
+            for r in rows
+        ]
+        return Page[PushOut](items=items, next_cursor=cursor)
+
+    async def list_events(self, call: Call) -> Page[EventOut]:
+        q: EventQuery = call.query
+        rows, cursor = await self._paged(
+            "events",
+            q,
+            [
+                ("type = ?", q.type),
+                ("key = ?", q.key),
+                ("correlation_id = ?", q.correlation_id),
+                ("actor = ?", q.actor),
+                ("occurred_at >= ?", q.since),
+                ("occurred_at < ?", q.until),
+                ("(data::text ILIKE '%' || ? || '%' OR key ILIKE '%' || ? || '%')", q.q),
+            ],
+        )
+        items = [
+            EventOut.model_validate(
+                {
+                    **{k: r[k] for k in EventOut.model_fields},
+                    "event_id": str(r["event_id"]),
+                    "data": _loads(r["data"]),
+                }
+            )
+            for r in rows
+        ]
+        return Page[EventOut](items=items, next_cursor=cursor)
+
+    # -- commands --------------------------------------------------------------------
+    async def _target_row(self, name: str) -> Any:
+        async with self.pool.acquire() as conn:
+            row = await conn.fetchrow("SELECT * FROM targets WHERE name = $1 AND NOT removed", name)
+        if row is None:
+            raise ApiError(404, "not found", f"no target named {name!r}")
+        return row
+
+    async def _publish(self, call: Call, data: Any) -> AcceptedOut:
+        envelope = new_event(data, source=self.source, actor=f"token:{call.principal.name}")
+        try:
+            await self.sink.publish(envelope)
+        except BusUnavailable:
+            raise ApiError(
+                503, "event bus unavailable", "the command was not recorded; try again"
+            ) from None
+        return AcceptedOut(
+            deployment_id=data.deployment_id,
+            event_id=str(envelope.event_id),
+            correlation_id=envelope.correlation_id,
+            follow=f"{V1}/deployments/{data.deployment_id}",
+        )
+
+    async def request_deploy(self, call: Call) -> AcceptedOut:
+        body: DeployIn = call.body
+        target = await self._target_row(body.target)
+        return await self._publish(
+            call,
+            DeployRequested(
+                deployment_id=str(uuid7()),
+                target=body.target,
+                repo=target["repo"],
+                commit=body.commit,
+                branch=body.branch or target["branch"],
+                trigger="manual",
+                dry_run=body.dry_run,
+            ),
+        )
+
+    async def request_rollback(self, call: Call) -> AcceptedOut:
+        body: RollbackIn = call.body
+        if body.to_backup and body.to_commit:
+            raise ApiError(400, "bad body", "give to_backup or to_commit, not both")
+        await self._target_row(call.path["name"])
+        return await self._publish(
+            call,
+            RollbackRequested(
+                deployment_id=str(uuid7()),
+                target=call.path["name"],
+                to_backup=body.to_backup,
+                to_commit=body.to_commit,
+                reason=body.reason,
+            ),
+        )
+
+    async def request_cancel(self, call: Call) -> AcceptedOut:
+        body: CancelIn = call.body
+        async with self.pool.acquire() as conn:
+            row = await conn.fetchrow(
+                "SELECT target, status FROM deployments WHERE id = $1", call.path["id"]
+            )
+        if row is None:
+            raise ApiError(404, "not found", f"no deployment {call.path['id']!r}")
+        if row["status"] in TERMINAL:
+            raise ApiError(
+                409, "already finished", f"deployment {call.path['id']} is {row['status']}"
+            )
+        return await self._publish(
+            call,
+            DeploymentCancelRequested(
+                deployment_id=call.path["id"], target=row["target"], reason=body.reason
+            ),
+        )
+
+    def routes(self) -> list[Route]:
+        return [
+            Route(
+                "GET",
+                f"{V1}/targets",
+                "viewer",
+                "Every target and its status",
+                self.list_targets,
+                ItemsOut[TargetOut],
+                tags=("targets",),
+            ),
+            Route(
+                "GET",
+                f"{V1}/targets/{{name}}",
+                "viewer",
+                "One target",
+                self.get_target,
+                TargetOut,
+                tags=("targets",),
+            ),
+            Route(
+                "POST",
+                f"{V1}/targets/{{name}}/rollback",
+                "operator",
+                "Roll a target back to a backup or a commit",
+                self.request_rollback,
+                AcceptedOut,
+                body=RollbackIn,
+                status=202,
+                tags=("commands",),
+            ),
+            Route(
+                "GET",
+                f"{V1}/deployments",
+                "viewer",
+                "Deployments, newest first",
+                self.list_deployments,
+                Page[DeploymentOut],
+                query=DeploymentQuery,
+                tags=("deployments",),
+            ),
+            Route(
+                "POST",
+                f"{V1}/deployments",
+                "operator",
+                "Deploy a commit or branch",
+                self.request_deploy,
+                AcceptedOut,
+                body=DeployIn,
+                status=202,
+                tags=("commands",),
+            ),
+            Route(
+                "GET",
+                f"{V1}/deployments/stats",
+                "viewer",
+                "Success rate, mean time to deploy and rollbacks per target",
+                self.deployment_stats,
+                StatsOut,
+                tags=("deployments",),
+            ),
+            Route(
+                "GET",
+                f"{V1}/deployments/{{id}}",
+                "viewer",
+                "One deployment with its steps, logs, plan and diff",
+                self.get_deployment,
+                DeploymentDetailOut,
+                tags=("deployments",),
+            ),
+            Route(
+                "POST",
+                f"{V1}/deployments/{{id}}/cancel",
+                "operator",
+                "Cancel a deployment (rolled back if it touched the target)",
+                self.request_cancel,
+                AcceptedOut,
+                body=CancelIn,
+                status=202,
+                tags=("commands",),
+            ),
+            Route(
+                "GET",
+                f"{V1}/backups",
+                "viewer",
+                "Backups, newest first",
+                self.list_backups,
+                ItemsOut[BackupOut],
+                query=TargetFilter,
+                tags=("targets",),
+            ),
+            Route(
+                "GET",
+                f"{V1}/pushes",
+                "viewer",
+                "Pushes, newest first",
+                self.list_pushes,
+                Page[PushOut],
+                query=RepoFilter,
+                tags=("git",),
+            ),
+            Route(
+                "GET",
+                f"{V1}/events",
+                "viewer",
+                "The audit log, newest first",
+                self.list_events,
+                Page[EventOut],
+                query=EventQuery,
+                tags=("events",),
+            ),
+        ]

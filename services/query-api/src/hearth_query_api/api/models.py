@@ -1,0 +1,174 @@
+"""What the REST API answers: pydantic models, so the OpenAPI document is exact."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Item = TypeVar("Item", bound=BaseModel)
+Role = Literal["viewer", "operator", "admin"]
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorOut(Out):
+    error: str
+    detail: str
+
+
+class Page(Out, Generic[Item]):
+    items: list[Item]
+    next_cursor: str | None = Field(description="pass as ?cursor= for the next page")
+
+
+class ItemsOut(Out, Generic[Item]):
+    items: list[Item]
+
+
+class TargetOut(Out):
+    name: str
+    kind: str
+    host: str
+    repo: str
+    branch: str
+    subdirectory: str
+    auto_deploy: bool
+    removed: bool
+    current_commit: str | None
+    last_deployment_id: str | None
+    last_status: str | None
+    last_finished_at: datetime | None
+    status: Literal["green", "amber", "red", "grey"]
+
+
+class DeploymentOut(Out):
+    id: str
+    target: str
+    repo: str
+    commit: str | None
+    branch: str | None
+    trigger: str
+    dry_run: bool
+    status: str
+    step: str | None
+    requested_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_ms: int | None
+    reason: str | None
+    rolled_back: bool
+    superseded_by: str | None
+    correlation_id: str
+    actor: str
+
+
+class StepOut(Out):
+    seq: int
+    type: str
+    at: datetime
+    data: dict[str, Any]
+
+
+class LogLineOut(Out):
+    seq: int
+    line_no: int
+    at: datetime
+    level: str
+    step: str | None
+    message: str
+
+
+class DeploymentDetailOut(DeploymentOut):
+    plan: dict[str, Any] | None
+    diff: str | None
+    diff_truncated: bool
+    steps: list[StepOut]
+    logs: list[LogLineOut]
+
+
+class BackupOut(Out):
+    backup_id: str
+    target: str
+    deployment_id: str
+    remote_path: str
+    sha256: str
+    files: int
+    bytes: int
+    taken_at: datetime
+
+
+class PushOut(Out):
+    event_id: str
+    repo: str
+    ref: str
+    branch: str | None
+    tag: str | None
+    before: str
+    after: str
+    pusher: str
+    source: str
+    commits: int
+    deleted: bool
+    received_at: datetime
+
+
+class EventOut(Out):
+    seq: int
+    event_id: str
+    type: str
+    context: str
+    key: str
+    occurred_at: datetime
+    actor: str
+    source: str
+    correlation_id: str
+    causation_id: str | None
+    data: dict[str, Any]
+
+
+class TargetStatsOut(Out):
+    target: str
+    deployments: int
+    succeeded: int
+    failed: int
+    rollbacks: int
+    success_rate: float | None
+    mean_duration_ms: float | None
+
+
+class StatsOut(Out):
+    targets: list[TargetStatsOut]
+
+
+class DeployIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    target: str
+    commit: str | None = Field(default=None, pattern=r"^[0-9a-f]{7,64}$")
+    branch: str | None = None
+    dry_run: bool = False
+
+
+class RollbackIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    to_backup: str | None = None
+    to_commit: str | None = Field(default=None, pattern=r"^[0-9a-f]{7,64}$")
+    reason: str = ""
+
+
+class CancelIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = ""
+
+
+class AcceptedOut(Out):
+    deployment_id: str
+    event_id: str
+    correlation_id: str
+    follow: str = Field(description="where to watch progress")

@@ -1,0 +1,92 @@
+"""The OpenAPI 3.1 document, generated from the route table and the pydantic models."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
+
+from hearth_query_api.api.framework import Route
+from hearth_query_api.api.models import ErrorOut
+
+_PARAM = re.compile(r"\{([^}]+)\}")
+REF = "#/components/schemas/{model}"
+
+
+def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
+    schema = model.model_json_schema(ref_template=REF)
+    params = []
+    for name, prop in schema.get("properties", {}).items():
+        clean = {k: v for k, v in prop.items() if k != "title"}
+        params.append(
+            {
+                "name": name,
+                "in": "query",
+                "required": name in schema.get("required", []),
+                "schema": clean,
+            }
+        )
+    return params
+
+
+def build_openapi(routes: list[Route], version: str) -> dict[str, Any]:
+    keys: list[tuple[type[BaseModel], JsonSchemaMode]] = [(ErrorOut, "serialization")]
+    for route in routes:
+        if route.response is not None and (route.response, "serialization") not in keys:
+            keys.append((route.response, "serialization"))
+        if route.body is not None and (route.body, "validation") not in keys:
+            keys.append((route.body, "validation"))
+    refs, definitions = models_json_schema(keys, ref_template=REF)
+    error = {"content": {"application/json": {"schema": refs[(ErrorOut, "serialization")]}}}
+    paths: dict[str, Any] = {}
+    for route in routes:
+        responses: dict[str, Any] = {
+            "400": {"description": "bad input", **error},
+            "401": {"description": "no or unknown token", **error},
+            "403": {"description": "the token's role may not do this", **error},
+            "404": {"description": "not found", **error},
+            "503": {"description": "starting", **error},
+        }
+        ok: dict[str, Any] = {"description": "ok"}
+        if route.response is not None:
+            ok["content"] = {
+                "application/json": {"schema": refs[(route.response, "serialization")]}
+            }
+        responses[str(route.status)] = ok
+        if route.status == 202:
+            responses["409"] = {"description": "conflicts with the current state", **error}
+        operation: dict[str, Any] = {
+            "summary": route.summary,
+            "operationId": route.handler.__name__,
+            "tags": list(route.tags),
+            "security": [{"bearer": []}],
+            "x-hearth-role": route.role,
+            "parameters": [
+                {"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
+                for n in _PARAM.findall(route.path)
+            ],
+            "responses": responses,
+        }
+        if route.query is not None:
+            operation["parameters"] += _query_parameters(route.query)
+        if route.body is not None:
+            operation["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": refs[(route.body, "validation")]}},
+            }
+        paths.setdefault(route.path, {})[route.method.lower()] = operation
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Hearth API",
+            "version": version,
+            "description": "Read models, commands and the live feed of Hearth.",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": definitions.get("$defs", {}),
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+    }

@@ -1,0 +1,83 @@
+"""API tokens with roles: stored as SHA-256 hashes, shown once when created.
+
+Tokens carry 256 random bits, so a fast hash is enough: nobody can guess a preimage, and
+the lookup by hash costs nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+Role = Literal["viewer", "operator", "admin"]
+RANK: dict[str, int] = {"viewer": 0, "operator": 1, "admin": 2}
+PREFIX = "hth_"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+
+
+class TokenError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Principal:
+    name: str
+    role: str
+
+    def may(self, role: str) -> bool:
+        return RANK[self.role] >= RANK[role]
+
+
+def hash_token(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+async def create_token(conn: Any, name: str, role: str, created_by: str) -> str:
+    if not _NAME.match(name):
+        raise TokenError(f"token name {name!r} is invalid: letters, digits and ._@- only")
+    if role not in RANK:
+        raise TokenError(f"role {role!r} is not one of viewer, operator, admin")
+    token = PREFIX + secrets.token_urlsafe(32)
+    inserted = await conn.fetchval(
+        """INSERT INTO api_tokens (name, token_hash, role, created_by) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (name) DO NOTHING RETURNING name""",
+        name,
+        hash_token(token),
+        role,
+        created_by,
+    )
+    if inserted is None:
+        raise TokenError(f"a token named {name!r} exists; revoke it first or pick another name")
+    return token
+
+
+async def authenticate(conn: Any, token: str) -> Principal | None:
+    if not token.startswith(PREFIX):
+        return None
+    row = await conn.fetchrow(
+        """UPDATE api_tokens SET last_used_at = now()
+           WHERE token_hash = $1 AND revoked_at IS NULL RETURNING name, role""",
+        hash_token(token),
+    )
+    return Principal(row["name"], row["role"]) if row else None
+
+
+async def list_tokens(conn: Any) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        "SELECT name, role, created_at, created_by, revoked_at, last_used_at FROM api_tokens "
+        "ORDER BY name"
+    )
+    return [dict(row) for row in rows]
+
+
+async def revoke_token(conn: Any, name: str) -> datetime | None:
+    revoked: datetime | None = await conn.fetchval(
+        "UPDATE api_tokens SET revoked_at = now() WHERE name = $1 AND revoked_at IS NULL "
+        "RETURNING revoked_at",
+        name,
+    )
+    return revoked

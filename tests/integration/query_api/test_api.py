@@ -1,0 +1,221 @@
+"""The REST API of the real query-api process over read models built from real events."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.error
+import urllib.request
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import nats
+import pytest
+
+from hearth.embedded.nats import EmbeddedNats
+from hearth_events import parse_event
+from hearth_events.jetstream import EVENTS_STREAM, STREAMS, ensure
+from hearth_events.publish import publish_event
+from tests.support.history import history
+from tests.support.services import ServiceProcess
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass
+class Api:
+    base: str
+    nats_url: str
+    tokens: dict[str, str]
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        token: str | None = "viewer",
+        body: dict[str, Any] | None = None,
+    ) -> tuple[int, Any]:
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {self.tokens.get(token, token)}"
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(
+            self.base + path, data=data, headers=headers, method=method
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as err:
+            return err.code, json.loads(err.read())
+
+
+async def command(url: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
+    nc = await nats.connect(url)
+    reply = await nc.request(f"hearth.cmd.query.{name}", json.dumps(body).encode(), timeout=10)
+    await nc.close()
+    result: dict[str, Any] = json.loads(reply.data)
+    return result
+
+
+@pytest.fixture
+async def api(
+    nats_factory: Callable[..., EmbeddedNats],
+    database_url: str,
+    start_service: Callable[..., ServiceProcess],
+) -> AsyncIterator[Api]:
+    server = nats_factory()
+    nc = await nats.connect(server.url)
+    js = nc.jetstream()
+    await ensure(js, streams=tuple(STREAMS))
+    events = history()
+    for envelope in events:
+        await publish_event(js, envelope)
+    await nc.close()
+    service = start_service(
+        "query-api", HEARTH_NATS_URL=server.url, HEARTH_DATABASE_URL=database_url
+    )
+    service.wait_for("/readyz", 200)
+    async with asyncio.timeout(20):
+        while service.get("/readyz")[1]["projection"]["position"] < len(events):
+            await asyncio.sleep(0.1)
+    tokens = {}
+    for role, name in (("viewer", "viewer"), ("operator", "ops"), ("admin", "root")):
+        reply = await command(server.url, "CreateToken", {"name": name, "role": role})
+        assert reply["ok"], reply
+        tokens[role] = reply["token"]
+    yield Api(f"http://127.0.0.1:{service.port}", server.url, tokens)
+
+
+async def test_reads_answer_from_the_read_models(api: Api) -> None:
+    status, targets = api.call("GET", "/api/v1/targets")
+    assert status == 200
+    assert {t["name"]: t["status"] for t in targets["items"]} == {"garage": "red", "ha": "green"}
+    status, target = api.call("GET", "/api/v1/targets/garage")
+    assert (status, target["branch"], target["last_deployment_id"]) == (200, "stable", "dep-3")
+
+    status, detail = api.call("GET", "/api/v1/deployments/dep-3")
+    assert status == 200
+    assert (detail["status"], detail["rolled_back"], detail["step"]) == ("failed", True, "rollback")
+    assert [s["type"] for s in detail["steps"]][:3] == [
+        "DeploymentStarted",
+        "ConfigFetched",
+        "ConfigValidated",
+    ]
+    assert detail["logs"][0]["message"] == "line 0 of dep-3"
+    assert detail["plan"]["changed"][0]["path"] == "automations.yaml"
+    assert detail["diff"].startswith("--- a/automations.yaml")
+
+    status, stats = api.call("GET", "/api/v1/deployments/stats")
+    by_target = {s["target"]: s for s in stats["targets"]}
+    assert by_target["ha"]["success_rate"] == 1.0
+    assert by_target["garage"]["rollbacks"] == 1
+
+    status, backups = api.call("GET", "/api/v1/backups?target=garage")
+    assert [b["backup_id"] for b in backups["items"]] == ["bk-3"]
+    status, pushes = api.call("GET", "/api/v1/pushes?repo=alice/home-config")
+    assert len(pushes["items"]) == 1
+
+
+async def test_lists_filter_and_page_with_cursors(api: Api) -> None:
+    status, first = api.call("GET", "/api/v1/deployments?limit=2")
+    assert status == 200
+    assert [d["id"] for d in first["items"]] == ["dep-3", "dep-2"]
+    status, second = api.call("GET", f"/api/v1/deployments?limit=2&cursor={first['next_cursor']}")
+    assert [d["id"] for d in second["items"]] == ["dep-1"]
+    assert second["next_cursor"] is None
+    status, failed = api.call("GET", "/api/v1/deployments?status=failed&target=garage")
+    assert [d["id"] for d in failed["items"]] == ["dep-3"]
+    status, found = api.call("GET", "/api/v1/events?q=automation&type=DeploymentPlanned")
+    assert {e["key"] for e in found["items"]} == {"ha", "garage"}
+
+
+@pytest.mark.parametrize(
+    ("path", "detail"),
+    [
+        ("/api/v1/deployments?limit=0", "query parameter 'limit': Input should be greater"),
+        ("/api/v1/deployments?limit=ten", "query parameter 'limit': Input should be a valid"),
+        ("/api/v1/deployments?colour=red", "query parameter 'colour' is not known"),
+        ("/api/v1/deployments?cursor=zzz", "query parameter 'cursor': cursor is not one"),
+        ("/api/v1/events?since=yesterday", "query parameter 'since'"),
+        ("/api/v1/targets?x=1", "query parameter 'x' is not known"),
+    ],
+)
+async def test_bad_parameters_get_400_naming_the_parameter(
+    api: Api, path: str, detail: str
+) -> None:
+    status, body = api.call("GET", path)
+    assert status == 400
+    assert body["error"] == "bad query"
+    assert body["detail"].startswith(detail)
+
+
+async def test_tokens_and_roles_are_enforced(api: Api) -> None:
+    assert api.call("GET", "/api/v1/targets", token=None)[0] == 401
+    assert api.call("GET", "/api/v1/targets", token="hth_not-a-real-token")[0] == 401
+    status, body = api.call("POST", "/api/v1/deployments", token="viewer", body={"target": "ha"})
+    assert status == 403
+    assert body["detail"] == (
+        "POST /api/v1/deployments needs the operator role; token 'viewer' has viewer"
+    )
+    assert api.call("GET", "/api/v1/targets", token="admin")[0] == 200
+    reply = await command(api.nats_url, "RevokeToken", {"name": "viewer"})
+    assert reply["ok"]
+    assert api.call("GET", "/api/v1/targets")[0] == 401
+    listed = await command(api.nats_url, "ListTokens", {})
+    assert {t["name"]: t["revoked_at"] is not None for t in listed["tokens"]} == {
+        "viewer": True,
+        "ops": False,
+        "root": False,
+    }
+    assert "token" not in json.dumps(listed["tokens"]).replace('"token_', "")
+
+
+async def test_commands_become_events(api: Api) -> None:
+    status, accepted = api.call(
+        "POST", "/api/v1/deployments", token="operator", body={"target": "ha", "dry_run": True}
+    )
+    assert status == 202
+    assert accepted["follow"] == f"/api/v1/deployments/{accepted['deployment_id']}"
+    status, _ = api.call(
+        "POST", "/api/v1/targets/garage/rollback", token="operator", body={"to_backup": "bk-3"}
+    )
+    assert status == 202
+    status, body = api.call("POST", "/api/v1/deployments/dep-1/cancel", token="operator", body={})
+    assert (status, body["error"]) == (409, "already finished")
+    status, body = api.call(
+        "POST", "/api/v1/deployments", token="operator", body={"target": "nowhere"}
+    )
+    assert status == 404
+    status, body = api.call(
+        "POST",
+        "/api/v1/deployments",
+        token="operator",
+        body={"target": "ha", "commit": "not-a-sha"},
+    )
+    assert (status, body["error"]) == (400, "bad body")
+    assert "commit" in body["detail"]
+
+    nc = await nats.connect(api.nats_url)
+    js = nc.jetstream()
+    info = await js.stream_info(EVENTS_STREAM)
+    last = await js.get_msg(EVENTS_STREAM, info.state.last_seq)
+    before_last = await js.get_msg(EVENTS_STREAM, info.state.last_seq - 1)
+    assert last.data is not None and before_last.data is not None
+    rollback = parse_event(last.data)
+    first = parse_event(before_last.data)
+    await nc.close()
+    assert (first.type, first.actor, first.data.dry_run) == (  # type: ignore[attr-defined]
+        "DeployRequested",
+        "token:ops",
+        True,
+    )
+    assert (rollback.type, rollback.data.to_backup) == ("RollbackRequested", "bk-3")  # type: ignore[attr-defined]
+
+
+async def test_the_openapi_document_is_served(api: Api) -> None:
+    status, document = api.call("GET", "/api/openapi.json", token=None)
+    assert status == 200
+    assert document["openapi"] == "3.1.0"
+    assert "/api/v1/deployments/{id}" in document["paths"]
+    assert document["paths"]["/api/v1/deployments"]["post"]["x-hearth-role"] == "operator"
