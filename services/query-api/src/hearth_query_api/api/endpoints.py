@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from hearth_events import new_event, uuid7
@@ -32,7 +33,6 @@ from hearth_query_api.api.models import (
 )
 from hearth_query_api.api.queries import (
     STATS_SQL,
-    BadCursor,
     DeploymentQuery,
     EventQuery,
     RepoFilter,
@@ -41,6 +41,7 @@ from hearth_query_api.api.queries import (
 )
 from hearth_servicekit.publishing import BusUnavailable, EventSink
 
+COMMIT = re.compile(r"[0-9a-f]{7,64}")
 TERMINAL = {"succeeded", "failed", "superseded", "cancelled", "rolled_back", "rollback_failed"}
 V1 = "/api/v1"
 
@@ -68,11 +69,8 @@ class Endpoints:
         self.source = source
 
     async def _paged(self, table: str, query: Any, conditions: list[tuple[str, Any]]) -> Any:
-        try:
-            async with self.pool.acquire() as conn:
-                return await page(conn, table, query, conditions)
-        except BadCursor as exc:
-            raise ApiError(400, "bad query", f"query parameter 'cursor': {exc}") from None
+        async with self.pool.acquire() as conn:
+            return await page(conn, table, query, conditions)
 
     # -- reads -----------------------------------------------------------------------
     async def list_targets(self, call: Call) -> ItemsOut[TargetOut]:
@@ -249,16 +247,15 @@ class Endpoints:
 
     async def request_rollback(self, call: Call) -> AcceptedOut:
         body: RollbackIn = call.body
-        if body.to_backup and body.to_commit:
-            raise ApiError(400, "bad body", "give to_backup or to_commit, not both")
+        is_commit = body.to is not None and COMMIT.fullmatch(body.to) is not None
         await self._target_row(call.path["name"])
         return await self._publish(
             call,
             RollbackRequested(
                 deployment_id=str(uuid7()),
                 target=call.path["name"],
-                to_backup=body.to_backup,
-                to_commit=body.to_commit,
+                to_backup=None if is_commit else body.to,
+                to_commit=body.to if is_commit else None,
                 reason=body.reason,
             ),
         )

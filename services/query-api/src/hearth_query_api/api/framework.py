@@ -98,9 +98,11 @@ def dispatch(
                 name = next(iter(request.query))
                 raise ApiError(400, "bad query", f"query parameter {name!r} is not known")
             if route.body is not None:
+                raw = await request.read()
+                if not raw.strip():
+                    raise ApiError(400, "bad body", "a JSON body is required ({} for defaults)")
                 try:
-                    raw = await request.read()
-                    call.body = route.body.model_validate_json(raw or b"{}")
+                    call.body = route.body.model_validate_json(raw)
                 except ValidationError as exc:
                     raise ApiError(400, "bad body", _first_problem(exc, "body")) from None
             result = await route.handler(call)

@@ -22,7 +22,7 @@ class ErrorOut(Out):
 
 class Page(Out, Generic[Item]):
     items: list[Item]
-    next_cursor: str | None = Field(description="pass as ?cursor= for the next page")
+    next_cursor: int | None = Field(description="pass as ?cursor= for the next page")
 
 
 class ItemsOut(Out, Generic[Item]):
@@ -156,8 +156,11 @@ class DeployIn(BaseModel):
 class RollbackIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    to_backup: str | None = None
-    to_commit: str | None = Field(default=None, pattern=r"^[0-9a-f]{7,64}$")
+    to: str | None = Field(
+        default=None,
+        min_length=1,
+        description=("a backup id, or a commit (7-64 hex digits); none = the newest backup"),
+    )
     reason: str = ""
 
 

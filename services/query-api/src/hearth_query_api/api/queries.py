@@ -2,45 +2,42 @@
 
 from __future__ import annotations
 
-import base64
+import re
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 MAX_LIMIT = 200
 
 
-class BadCursor(ValueError):
-    pass
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
 
-def encode_cursor(seq: int) -> str:
-    return base64.urlsafe_b64encode(f"s{seq}".encode()).decode().rstrip("=")
+def _iso_only(value: Any) -> Any:
+    """Times are ISO 8601 only: pydantic would also take a number as a Unix time."""
+    if not isinstance(value, str | datetime) or (
+        isinstance(value, str) and not _ISO_DATE.match(value)
+    ):
+        raise ValueError("use an ISO 8601 time such as 2026-11-22T10:00:00Z")
+    return value
 
 
-def decode_cursor(cursor: str) -> int:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if not raw.startswith("s"):
-            raise ValueError(raw)
-        return int(raw[1:])
-    except (ValueError, UnicodeDecodeError):
-        raise BadCursor("cursor is not one this API gave out") from None
+IsoTime = Annotated[datetime, BeforeValidator(_iso_only)]
 
 
 class PageQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    cursor: str | None = None
+    cursor: int | None = Field(default=None, ge=1, description="next_cursor of the last page")
     limit: int = Field(default=50, ge=1, le=MAX_LIMIT)
 
 
 class DeploymentQuery(PageQuery):
     target: str | None = None
     status: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
+    since: IsoTime | None = None
+    until: IsoTime | None = None
 
 
 class EventQuery(PageQuery):
@@ -49,8 +46,8 @@ class EventQuery(PageQuery):
     correlation_id: str | None = None
     actor: str | None = None
     q: str | None = Field(default=None, description="text to find anywhere in the event")
-    since: datetime | None = None
-    until: datetime | None = None
+    since: IsoTime | None = None
+    until: IsoTime | None = None
 
 
 class TargetFilter(PageQuery):
@@ -80,10 +77,9 @@ async def page(
     query: PageQuery,
     conditions: list[tuple[str, Any]],
     order_key: str = "seq",
-) -> tuple[list[Any], str | None]:
+) -> tuple[list[Any], int | None]:
     """Newest first, ``limit`` rows, and the cursor of the next page."""
-    before = decode_cursor(query.cursor) if query.cursor else None
-    where, values = _where(conditions, before)
+    where, values = _where(conditions, query.cursor)
     values.append(query.limit + 1)
     rows = await conn.fetch(
         f"SELECT * FROM {table}{where} ORDER BY {order_key} DESC LIMIT ${len(values)}",  # noqa: S608
@@ -91,7 +87,7 @@ async def page(
     )
     more = len(rows) > query.limit
     rows = rows[: query.limit]
-    return rows, encode_cursor(rows[-1]["seq"]) if more and rows else None
+    return rows, rows[-1]["seq"] if more and rows else None
 
 
 STATS_SQL = """
