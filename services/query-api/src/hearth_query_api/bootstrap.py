@@ -15,6 +15,7 @@ from hearth_events.jetstream import EVENTS_STREAM
 from hearth_query_api.api.endpoints import Endpoints
 from hearth_query_api.api.framework import add_routes
 from hearth_query_api.api.openapi import build_openapi
+from hearth_query_api.feed import feed_item
 from hearth_query_api.projector import Projector
 from hearth_query_api.schema import SCHEMA, migrate
 from hearth_query_api.token_commands import (
@@ -89,7 +90,8 @@ class QueryApi(BusService):
 
     async def _project(self, envelope: Any, seq: int) -> None:
         assert self.projector is not None
-        await self.projector.apply(envelope, seq)
+        if await self.projector.apply(envelope, seq):
+            self.endpoints.broadcaster.publish(feed_item(envelope, seq))
 
     async def _watch_lag(self) -> None:
         while not self.stopping.is_set():

@@ -6,6 +6,8 @@ import json
 import re
 from typing import Any
 
+from aiohttp import web
+
 from hearth_events import new_event, uuid7
 from hearth_events.catalogue import (
     DeploymentCancelRequested,
@@ -32,13 +34,16 @@ from hearth_query_api.api.models import (
     TargetStatsOut,
 )
 from hearth_query_api.api.queries import (
+    MAX_SEQ,
     STATS_SQL,
     DeploymentQuery,
     EventQuery,
+    FeedQuery,
     RepoFilter,
     TargetFilter,
     page,
 )
+from hearth_query_api.feed import Broadcaster, FeedFilter, stream_events
 from hearth_servicekit.publishing import BusUnavailable, EventSink
 
 COMMIT = re.compile(r"[0-9a-f]{7,64}")
@@ -67,6 +72,22 @@ class Endpoints:
         self.pool = pool
         self.sink = sink
         self.source = source
+        self.broadcaster = Broadcaster()
+
+    async def stream_events(self, call: Call) -> web.StreamResponse:
+        q: FeedQuery = call.query
+        header = call.request.headers.get("Last-Event-ID")
+        if header is not None and (not header.strip().isdigit() or int(header) > MAX_SEQ):
+            raise ApiError(400, "bad header", "Last-Event-ID must be an event's seq number")
+        last_id = int(header) if header is not None else q.last_event_id
+        types = frozenset(t.strip() for t in (q.type or "").split(",") if t.strip())
+        return await stream_events(
+            call.request,
+            self.pool,
+            self.broadcaster,
+            FeedFilter(types, q.target, q.device),
+            last_id,
+        )
 
     async def _paged(self, table: str, query: Any, conditions: list[tuple[str, Any]]) -> Any:
         async with self.pool.acquire() as conn:
@@ -379,6 +400,16 @@ class Endpoints:
                 Page[PushOut],
                 query=RepoFilter,
                 tags=("git",),
+            ),
+            Route(
+                "GET",
+                f"{V1}/events/stream",
+                "viewer",
+                "Live feed of new events (Server-Sent Events, resumable with Last-Event-ID)",
+                self.stream_events,
+                query=FeedQuery,
+                tags=("events",),
+                media_type="text/event-stream",
             ),
             Route(
                 "GET",

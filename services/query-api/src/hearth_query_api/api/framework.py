@@ -46,6 +46,7 @@ class Route:
     body: type[BaseModel] | None = None
     status: int = 200
     tags: tuple[str, ...] = field(default=())
+    media_type: str = "application/json"
 
 
 def error_response(status: int, error: str, detail: str) -> web.Response:
@@ -73,6 +74,36 @@ async def _principal(request: web.Request, pool: Any) -> Principal:
     return principal
 
 
+def _parse_query(route: Route, request: web.Request) -> Any:
+    # PostgreSQL text cannot hold NUL; refuse it here rather than fail there.
+    for name, value in [*request.query.items(), *request.match_info.items()]:
+        if "\x00" in value:
+            raise ApiError(400, "bad query", f"parameter {name!r} contains a NUL byte")
+    if route.query is None:
+        if request.query:
+            name = next(iter(request.query))
+            raise ApiError(400, "bad query", f"query parameter {name!r} is not known")
+        return None
+    try:
+        return route.query.model_validate(dict(request.query))
+    except ValidationError as exc:
+        raise ApiError(400, "bad query", _first_problem(exc, "query")) from None
+
+
+async def _parse_body(route: Route, request: web.Request) -> Any:
+    if route.body is None:
+        return None
+    raw = await request.read()
+    if not raw.strip():
+        raise ApiError(400, "bad body", "a JSON body is required ({} for defaults)")
+    if b"\\u0000" in raw:
+        raise ApiError(400, "bad body", "strings may not contain NUL (\\u0000)")
+    try:
+        return route.body.model_validate_json(raw)
+    except ValidationError as exc:
+        raise ApiError(400, "bad body", _first_problem(exc, "body")) from None
+
+
 def dispatch(
     route: Route, pool: Callable[[], Any]
 ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
@@ -88,23 +119,13 @@ def dispatch(
                     f"{route.method} {route.path} needs the {route.role} role; "
                     f"token {principal.name!r} has {principal.role}",
                 )
-            call = Call(request, principal, dict(request.match_info))
-            if route.query is not None:
-                try:
-                    call.query = route.query.model_validate(dict(request.query))
-                except ValidationError as exc:
-                    raise ApiError(400, "bad query", _first_problem(exc, "query")) from None
-            elif request.query:
-                name = next(iter(request.query))
-                raise ApiError(400, "bad query", f"query parameter {name!r} is not known")
-            if route.body is not None:
-                raw = await request.read()
-                if not raw.strip():
-                    raise ApiError(400, "bad body", "a JSON body is required ({} for defaults)")
-                try:
-                    call.body = route.body.model_validate_json(raw)
-                except ValidationError as exc:
-                    raise ApiError(400, "bad body", _first_problem(exc, "body")) from None
+            call = Call(
+                request,
+                principal,
+                dict(request.match_info),
+                _parse_query(route, request),
+                await _parse_body(route, request),
+            )
             result = await route.handler(call)
         except ApiError as exc:
             return error_response(exc.status, exc.error, exc.detail)

@@ -147,9 +147,9 @@ class StatsOut(Out):
 class DeployIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    target: str
+    target: str = Field(pattern=r"^[^\x00]+$")
     commit: str | None = Field(default=None, pattern=r"^[0-9a-f]{7,64}$")
-    branch: str | None = None
+    branch: str | None = Field(default=None, pattern=r"^[^\x00]+$")
     dry_run: bool = False
 
 
@@ -167,7 +167,7 @@ class RollbackIn(BaseModel):
 class CancelIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = ""
+    reason: str = Field(default="", pattern=r"^[^\x00]*$")
 
 
 class AcceptedOut(Out):

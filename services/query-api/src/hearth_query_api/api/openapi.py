@@ -50,7 +50,16 @@ def build_openapi(routes: list[Route], version: str) -> dict[str, Any]:
             "503": {"description": "starting", **error},
         }
         ok: dict[str, Any] = {"description": "ok"}
-        if route.response is not None:
+        if route.media_type != "application/json":
+            ok["content"] = {
+                route.media_type: {
+                    "schema": {
+                        "type": "object",
+                        "description": "each event's data: the envelope and its seq",
+                    }
+                }
+            }
+        elif route.response is not None:
             ok["content"] = {
                 "application/json": {"schema": refs[(route.response, "serialization")]}
             }

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 MAX_LIMIT = 200
+MAX_SEQ = 2**63 - 1  # a PostgreSQL bigint
 
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
@@ -24,38 +25,42 @@ def _iso_only(value: Any) -> Any:
 
 
 IsoTime = Annotated[datetime, BeforeValidator(_iso_only)]
+# PostgreSQL text cannot hold NUL, so no parameter may carry one.
+Text = Annotated[str, Field(pattern=r"^[^\x00]*$")]
 
 
 class PageQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    cursor: int | None = Field(default=None, ge=1, description="next_cursor of the last page")
+    cursor: int | None = Field(
+        default=None, ge=1, le=MAX_SEQ, description="next_cursor of the last page"
+    )
     limit: int = Field(default=50, ge=1, le=MAX_LIMIT)
 
 
 class DeploymentQuery(PageQuery):
-    target: str | None = None
-    status: str | None = None
+    target: Text | None = None
+    status: Text | None = None
     since: IsoTime | None = None
     until: IsoTime | None = None
 
 
 class EventQuery(PageQuery):
-    type: str | None = None
-    key: str | None = None
-    correlation_id: str | None = None
-    actor: str | None = None
-    q: str | None = Field(default=None, description="text to find anywhere in the event")
+    type: Text | None = None
+    key: Text | None = None
+    correlation_id: Text | None = None
+    actor: Text | None = None
+    q: Text | None = Field(default=None, description="text to find anywhere in the event")
     since: IsoTime | None = None
     until: IsoTime | None = None
 
 
 class TargetFilter(PageQuery):
-    target: str | None = None
+    target: Text | None = None
 
 
 class RepoFilter(PageQuery):
-    repo: str | None = None
+    repo: Text | None = None
 
 
 def _where(conditions: list[tuple[str, Any]], seq_before: int | None) -> tuple[str, list[Any]]:
@@ -99,3 +104,14 @@ SELECT target,
        avg(duration_ms) FILTER (WHERE status = 'succeeded' AND NOT dry_run) AS mean_duration_ms
 FROM deployments GROUP BY target ORDER BY target
 """
+
+
+class FeedQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Text | None = Field(default=None, description="comma-separated event types")
+    target: Text | None = None
+    device: Text | None = None
+    last_event_id: int | None = Field(
+        default=None, ge=0, le=MAX_SEQ, description="as the Last-Event-ID header: resume after"
+    )

@@ -1,0 +1,169 @@
+"""The live feed: Server-Sent Events of new events, resumable without gap or duplicate.
+
+The SSE id is the stream sequence. A client that reconnects with ``Last-Event-ID`` first
+gets what it missed from the audit log, then live events as the projector applies them;
+live events are buffered from before the catch-up query, so none slips between the two.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from hearth_events import Envelope
+
+KEEPALIVE_S = 15.0
+QUEUE_LIMIT = 10_000
+
+
+@dataclass(frozen=True)
+class FeedItem:
+    seq: int
+    type: str
+    context: str
+    key: str
+    target: str | None
+    device: str | None
+    payload: str
+
+
+def feed_item(envelope: Envelope, seq: int) -> FeedItem:
+    data = envelope.data
+    body = json.loads(envelope.to_json())
+    body["seq"] = seq
+    return FeedItem(
+        seq,
+        envelope.type,
+        data.context,
+        envelope.key,
+        getattr(data, "target", None),
+        getattr(data, "device_id", None),
+        json.dumps(body),
+    )
+
+
+class Broadcaster:
+    """Fans applied events out to every connected feed."""
+
+    def __init__(self) -> None:
+        self._queues: set[asyncio.Queue[FeedItem | None]] = set()
+
+    def publish(self, item: FeedItem) -> None:
+        for queue in list(self._queues):
+            try:
+                queue.put_nowait(item)
+            except asyncio.QueueFull:
+                # A client too slow to keep up is ended; it resumes with Last-Event-ID.
+                self._queues.discard(queue)
+                while not queue.empty():
+                    queue.get_nowait()
+                queue.put_nowait(None)
+
+    @contextlib.contextmanager
+    def subscribe(self) -> Any:
+        queue: asyncio.Queue[FeedItem | None] = asyncio.Queue(QUEUE_LIMIT)
+        self._queues.add(queue)
+        try:
+            yield queue
+        finally:
+            self._queues.discard(queue)
+
+
+@dataclass(frozen=True)
+class FeedFilter:
+    types: frozenset[str]
+    target: str | None
+    device: str | None
+
+    def wants(self, item: FeedItem) -> bool:
+        return (
+            (not self.types or item.type in self.types)
+            and (self.target is None or item.target == self.target)
+            and (self.device is None or item.device == self.device)
+        )
+
+
+async def _missed(pool: Any, after: int) -> list[FeedItem]:
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(
+            "SELECT seq, event_id, type, context, key, occurred_at, actor, source, "
+            "correlation_id, causation_id, data FROM events WHERE seq > $1 ORDER BY seq",
+            after,
+        )
+    items = []
+    for row in rows:
+        data = json.loads(row["data"])
+        body = {
+            "event_id": str(row["event_id"]),
+            "type": row["type"],
+            "occurred_at": row["occurred_at"].isoformat(),
+            "key": row["key"],
+            "actor": row["actor"],
+            "source": row["source"],
+            "correlation_id": row["correlation_id"],
+            "causation_id": row["causation_id"],
+            "data": data,
+            "seq": row["seq"],
+        }
+        items.append(
+            FeedItem(
+                row["seq"],
+                row["type"],
+                row["context"],
+                row["key"],
+                data.get("target"),
+                data.get("device_id"),
+                json.dumps(body),
+            )
+        )
+    return items
+
+
+async def stream_events(
+    request: web.Request,
+    pool: Any,
+    broadcaster: Broadcaster,
+    feed_filter: FeedFilter,
+    last_id: int | None,
+) -> web.StreamResponse:
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no",
+        }
+    )
+    await response.prepare(request)
+    sent = last_id or 0
+    with broadcaster.subscribe() as queue:
+        if last_id is not None:
+            for item in await _missed(pool, last_id):
+                sent = await _send(response, item, feed_filter, sent)
+        await response.write(b": connected\n\n")
+        while True:
+            try:
+                live = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
+            except TimeoutError:
+                await response.write(b": keep-alive\n\n")
+                continue
+            if live is None:
+                break  # dropped for being slow; the client reconnects with Last-Event-ID
+            sent = await _send(response, live, feed_filter, sent)
+    return response
+
+
+async def _send(
+    response: web.StreamResponse, item: FeedItem, feed_filter: FeedFilter, sent: int
+) -> int:
+    if item.seq <= sent:
+        return sent  # already delivered by the catch-up
+    if feed_filter.wants(item):
+        await response.write(
+            f"id: {item.seq}\nevent: {item.type}\ndata: {item.payload}\n\n".encode()
+        )
+    return item.seq
