@@ -26,16 +26,20 @@ class NatsUser:
     password: str
     publish: tuple[str, ...] = ()
     subscribe: tuple[str, ...] = ()
+    publish_deny: tuple[str, ...] = ()
+    allow_responses: bool = False
 
     def as_config(self) -> dict[str, Any]:
-        return {
-            "user": self.user,
-            "password": self.password,
-            "permissions": {
-                "publish": {"allow": list(self.publish)},
-                "subscribe": {"allow": list(self.subscribe)},
-            },
+        publish: dict[str, Any] = {"allow": list(self.publish)}
+        if self.publish_deny:
+            publish["deny"] = list(self.publish_deny)
+        permissions: dict[str, Any] = {
+            "publish": publish,
+            "subscribe": {"allow": list(self.subscribe)},
         }
+        if self.allow_responses:
+            permissions["allow_responses"] = True
+        return {"user": self.user, "password": self.password, "permissions": permissions}
 
 
 def nats_server_binary() -> Path:

@@ -1,0 +1,286 @@
+"""The ``hearth`` command: thin entry points over small handlers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import click
+import nats
+from rich.console import Console
+from rich.table import Table
+
+from hearth.stack.layout import DataDir
+from hearth.stack.up import (
+    StackError,
+    UpOptions,
+    preflight,
+    record_state,
+    start_servers,
+    start_services,
+    stop_servers,
+    supervise_until_stopped,
+)
+
+console = Console(stderr=True)
+EXIT_CONFIG = 2
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("HEARTH_DATA_DIR", ".hearth"))
+
+
+def fail(message: str, code: int = EXIT_CONFIG) -> None:
+    console.print(f"[bold red]hearth:[/] {message}", highlight=False, soft_wrap=True)
+    sys.exit(code)
+
+
+@click.group()
+@click.version_option(package_name="hearth")
+def main() -> None:
+    """Hearth: GitOps for your homelab."""
+
+
+@main.command()
+@click.option("--nats-port", type=int, default=4223, show_default=True)
+@click.option("--postgres-port", type=int, default=5433, show_default=True)
+@click.option("--port-offset", type=int, default=0, help="shift every service port by this")
+def up(nats_port: int, postgres_port: int, port_offset: int) -> None:
+    """Run Hearth on this machine: NATS, PostgreSQL and all six services."""
+    options = UpOptions(
+        data_dir=data_dir(),
+        nats_url=os.environ.get("HEARTH_NATS_URL") or None,
+        database_url=os.environ.get("HEARTH_DATABASE_URL") or None,
+        nats_port=nats_port,
+        postgres_port=postgres_port,
+        port_offset=port_offset,
+    )
+    try:
+        preflight(options)
+        with console.status("starting NATS and PostgreSQL…"):
+            stack = start_servers(options)
+    except StackError as exc:
+        fail(str(exc))
+        return
+    try:
+        with console.status("starting services…"):
+            start_services(stack)
+            state = record_state(stack, pid=os.getpid())
+            ready = wait_ready(state, timeout=60)
+        print_summary(state, ready, stack.layout)
+        supervise_until_stopped(stack, lambda message: console.print(message, highlight=False))
+    except BaseException:
+        stop_servers(stack)
+        raise
+
+
+def wait_ready(state: dict[str, Any], timeout: float) -> dict[str, bool]:
+    deadline = time.monotonic() + timeout
+    ready = {name: False for name in state["services"]}
+    while time.monotonic() < deadline and not all(ready.values()):
+        for name, service in state["services"].items():
+            if not ready[name]:
+                ready[name] = probe(service["url"] + "/readyz")[0] == 200
+        time.sleep(0.3)
+    return ready
+
+
+def probe(url: str) -> tuple[int, dict[str, Any]]:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (our own URLs)
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        try:
+            return err.code, json.loads(err.read())
+        except ValueError:
+            return err.code, {}
+    except (OSError, ValueError):
+        return 0, {}
+
+
+def print_summary(state: dict[str, Any], ready: dict[str, bool], layout: DataDir) -> None:
+    table = Table(title="Hearth is up", show_header=True, header_style="bold")
+    table.add_column("service")
+    table.add_column("ready")
+    table.add_column("url")
+    for name, service in state["services"].items():
+        table.add_row(name, "[green]yes[/]" if ready[name] else "[red]no[/]", service["url"])
+    console.print(table)
+    services = state["services"]
+    console.print(f"dashboard & API  {services['query-api']['url']}", highlight=False)
+    console.print(
+        f"GitHub webhooks  {services['webhook-gw']['url']}/webhooks/github", highlight=False
+    )
+    console.print(f"NATS             {state['nats_url']}", highlight=False)
+    console.print(
+        f"inspect with     nats --context {layout.inspector_context} stream ls", highlight=False
+    )
+    console.print(f"logs             {layout.logs_dir}/", highlight=False)
+    console.print("Ctrl-C stops everything.")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+def status(as_json: bool) -> None:
+    """Health of every component of the running stack (non-zero exit if one is down)."""
+    layout = DataDir(data_dir())
+    state = layout.read_state()
+    if state is None:
+        fail(
+            f"Hearth is not running from {layout.root} (no stack.json); start it with `hearth up`",
+            code=1,
+        )
+        return
+    rows = {name: probe(service["url"] + "/readyz") for name, service in state["services"].items()}
+    report = {
+        "nats": {"url": state["nats_url"]},
+        "services": {
+            name: {
+                "ready": code == 200,
+                "url": state["services"][name]["url"],
+                "checks": body.get("checks", {}),
+            }
+            for name, (code, body) in rows.items()
+        },
+    }
+    healthy = all(s["ready"] for s in report["services"].values())
+    if as_json:
+        click.echo(json.dumps({"healthy": healthy, **report}, indent=2))
+    else:
+        table = Table(title=f"Hearth at {layout.root}")
+        table.add_column("component")
+        table.add_column("state")
+        table.add_column("details")
+        for name, info in report["services"].items():
+            checks = ", ".join(f"{k} {'ok' if v else 'DOWN'}" for k, v in info["checks"].items())
+            table.add_row(
+                name,
+                "[green]ready[/]" if info["ready"] else "[red]not ready[/]",
+                checks or "no answer",
+            )
+        Console().print(table)
+    sys.exit(0 if healthy else 1)
+
+
+def admin_request(subject: str, body: dict[str, Any]) -> dict[str, Any]:
+    layout = DataDir(data_dir())
+    state = layout.read_state()
+    if state is None:
+        fail("Hearth is not running here; start it with `hearth up`", code=1)
+        raise AssertionError  # unreachable: fail exits
+    credentials = (
+        {"user": "admin", "password": layout.bus_passwords()["admin"]}
+        if state["embedded_nats"]
+        else {}
+    )
+
+    async def send() -> dict[str, Any]:
+        nc = await nats.connect(state["nats_url"], connect_timeout=5, **credentials)
+        try:
+            reply = await nc.request(subject, json.dumps(body).encode(), timeout=15)
+        finally:
+            await nc.close()
+        result: dict[str, Any] = json.loads(reply.data)
+        return result
+
+    try:
+        return asyncio.run(send())
+    except Exception as exc:
+        fail(f"no answer on {subject}: {exc or type(exc).__name__}", code=1)
+        raise AssertionError from exc
+
+
+@main.group()
+def token() -> None:
+    """API tokens (viewer, operator, admin)."""
+
+
+@token.command("create")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["viewer", "operator", "admin"]), default="viewer")
+def token_create(name: str, role: str) -> None:
+    """Create a token; it is shown once."""
+    reply = admin_request(
+        "hearth.cmd.query.CreateToken", {"name": name, "role": role, "actor": "cli"}
+    )
+    if not reply.get("ok"):
+        fail(reply.get("error", "refused"), code=1)
+    click.echo(reply["token"])
+    console.print(f"token {name!r} ({role}); shown once — store it now", highlight=False)
+
+
+@token.command("ls")
+def token_ls() -> None:
+    """List tokens (never their values)."""
+    reply = admin_request("hearth.cmd.query.ListTokens", {})
+    table = Table()
+    for column in ("name", "role", "created_at", "last_used_at", "revoked_at"):
+        table.add_column(column)
+    for t in reply.get("tokens", []):
+        table.add_row(
+            *(
+                str(t.get(c) or "")
+                for c in ("name", "role", "created_at", "last_used_at", "revoked_at")
+            )
+        )
+    Console().print(table)
+
+
+@token.command("revoke")
+@click.argument("name")
+def token_revoke(name: str) -> None:
+    """Revoke a token at once."""
+    reply = admin_request("hearth.cmd.query.RevokeToken", {"name": name})
+    if not reply.get("ok"):
+        fail(reply.get("error", "refused"), code=1)
+    console.print(f"revoked {name}")
+
+
+@main.group()
+def secret() -> None:
+    """Secrets (webhook secrets, tokens, Apprise URLs): stored encrypted."""
+
+
+@secret.command("set")
+@click.argument("name")
+def secret_set(name: str) -> None:
+    """Store NAME from standard input (never from the command line)."""
+    from hearth_servicekit.secrets import SecretBox, SecretError, SecretStore
+
+    value = sys.stdin.buffer.read().rstrip(b"\n")
+    if not value:
+        fail("no value on standard input; e.g. `printf %s 'value' | hearth secret set NAME`")
+    layout = DataDir(data_dir())
+    state = layout.read_state()
+    if state is None:
+        fail("Hearth is not running here; start it with `hearth up`", code=1)
+        return
+    credentials = (
+        {"user": "admin", "password": layout.bus_passwords()["admin"]}
+        if state["embedded_nats"]
+        else {}
+    )
+
+    async def store() -> None:
+        nc = await nats.connect(state["nats_url"], connect_timeout=5, **credentials)
+        try:
+            await SecretStore(nc.jetstream(), SecretBox(layout.secret_key())).put(name, value)
+        finally:
+            await nc.close()
+
+    try:
+        asyncio.run(store())
+    except SecretError as exc:
+        fail(str(exc))
+    console.print(f"secret {name!r} stored (encrypted)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The embedded one-machine stack behind ``hearth up``."""

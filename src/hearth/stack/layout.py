@@ -1,0 +1,71 @@
+"""Where the embedded stack keeps its data, credentials and state under HEARTH_DATA_DIR."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hearth_events.permissions import all_users
+from hearth_servicekit.secrets import new_secret_key
+
+
+def write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+
+
+@dataclass(frozen=True)
+class DataDir:
+    root: Path
+
+    @property
+    def nats_dir(self) -> Path:
+        return self.root / "nats"
+
+    @property
+    def postgres_dir(self) -> Path:
+        return self.root / "postgres"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def inspector_context(self) -> Path:
+        return self.nats_dir / "inspector.context.json"
+
+    @property
+    def state_file(self) -> Path:
+        return self.root / "stack.json"
+
+    def secret_key(self) -> str:
+        """The installation's secret-store key, created once (0600)."""
+        path = self.root / "secret.key"
+        if not path.exists():
+            write_private(path, new_secret_key())
+        return path.read_text().strip()
+
+    def bus_passwords(self) -> dict[str, str]:
+        """One random password per NATS user, created once and reused (0600)."""
+        path = self.nats_dir / "passwords.json"
+        known: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+        wanted = {user.name for user in all_users()}
+        if not wanted <= set(known):
+            known.update({n: secrets.token_urlsafe(24) for n in wanted - set(known)})
+            write_private(path, json.dumps(known, indent=2))
+        return known
+
+    def write_state(self, state: dict[str, Any]) -> None:
+        write_private(self.state_file, json.dumps(state, indent=2))
+
+    def read_state(self) -> dict[str, Any] | None:
+        if not self.state_file.exists():
+            return None
+        loaded: dict[str, Any] = json.loads(self.state_file.read_text())
+        return loaded

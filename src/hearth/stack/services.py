@@ -1,0 +1,122 @@
+"""The six services as processes: how to start each, and a supervisor that restarts them."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hearth_servicekit import get_logger
+
+log = get_logger("hearth.stack")
+
+
+@dataclass(frozen=True)
+class ServiceDef:
+    name: str
+    module: str
+    port: int
+    uses_database: bool = False
+    uses_secrets: bool = False
+
+
+SERVICES = (
+    ServiceDef("query-api", "hearth_query_api", 8080, uses_database=True),
+    ServiceDef("webhook-gw", "hearth_webhook_gw", 8090, uses_secrets=True),
+    ServiceDef("deployer", "hearth_deployer", 8181, uses_database=True, uses_secrets=True),
+    ServiceDef(
+        "device-manager", "hearth_device_manager", 8182, uses_database=True, uses_secrets=True
+    ),
+    ServiceDef("provisioner", "hearth_provisioner", 8183, uses_secrets=True),
+    ServiceDef("notifier", "hearth_notifier", 8184, uses_secrets=True),
+)
+
+MAX_BACKOFF_S = 30.0
+
+
+@dataclass
+class Supervised:
+    definition: ServiceDef
+    env: dict[str, str]
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    next_start: float = 0.0
+    started_at: float = 0.0
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", self.definition.module],
+                env={**os.environ, **self.env},
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.started_at = time.monotonic()
+
+
+@dataclass
+class Supervisor:
+    services: list[Supervised] = field(default_factory=list)
+
+    def start_all(self) -> None:
+        for service in self.services:
+            service.start()
+
+    def check(self) -> list[str]:
+        """Restart crashed services with backoff; returns what happened, for the console."""
+        events = []
+        now = time.monotonic()
+        for service in self.services:
+            process = service.process
+            if process is None or process.poll() is None:
+                continue
+            if service.next_start == 0.0:
+                # A service that ran a while before dying starts again at once.
+                stable = now - service.started_at > 60
+                service.restarts = 0 if stable else service.restarts + 1
+                delay = 0.0 if stable else min(2.0**service.restarts, MAX_BACKOFF_S)
+                service.next_start = now + delay
+                events.append(
+                    f"{service.definition.name} exited with {process.returncode}; "
+                    f"restarting in {delay:.0f}s (log: {service.log_path})"
+                )
+                log.warning(
+                    "service exited",
+                    service=service.definition.name,
+                    code=process.returncode,
+                    restart_in_s=delay,
+                )
+            elif now >= service.next_start:
+                service.next_start = 0.0
+                service.start()
+                events.append(f"{service.definition.name} restarted")
+        return events
+
+    def stop_all(self, grace_s: float = 20.0) -> None:
+        running = [s.process for s in self.services if s.process and s.process.poll() is None]
+        for process in running:
+            _signal_group(process, signal.SIGTERM)
+        deadline = time.monotonic() + grace_s
+        for process in running:
+            try:
+                process.wait(max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                _signal_group(process, signal.SIGKILL)
+                process.wait()
+
+    def pids(self) -> dict[str, int]:
+        return {s.definition.name: s.process.pid for s in self.services if s.process}
+
+
+def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, sig)

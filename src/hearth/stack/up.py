@@ -1,0 +1,285 @@
+"""``hearth up``: check, start the servers, declare the bus, run and supervise services."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import nats
+import psycopg
+
+from hearth.embedded.nats import EmbeddedNats, NatsUser
+from hearth.embedded.postgres import EmbeddedPostgres
+from hearth.embedded.process import EmbeddedServerError, port_in_use, port_is_open
+from hearth.stack.layout import DataDir, write_private
+from hearth.stack.services import SERVICES, ServiceDef, Supervised, Supervisor
+from hearth_events.jetstream import BUCKETS, STREAMS, ensure
+from hearth_events.permissions import all_users
+from hearth_servicekit.database import describe_connect_error
+
+DATABASE = "hearth"
+
+
+class StackError(Exception):
+    """A problem a person must fix before Hearth can start; the message says how."""
+
+
+@dataclass(frozen=True)
+class UpOptions:
+    data_dir: Path
+    nats_url: str | None = None
+    database_url: str | None = None
+    nats_port: int = 4223
+    postgres_port: int = 5433
+    port_offset: int = 0
+    host: str = "127.0.0.1"
+
+
+@dataclass
+class Stack:
+    options: UpOptions
+    layout: DataDir
+    nats_url: str
+    database_url: str
+    nats: EmbeddedNats | None = None
+    postgres: EmbeddedPostgres | None = None
+    supervisor: Supervisor | None = None
+
+    def service_port(self, base: int) -> int:
+        return base + self.options.port_offset
+
+
+def clean_up_after_a_crash(options: UpOptions) -> None:
+    """Stop the NATS and PostgreSQL a killed ``hearth up`` left running on this data dir."""
+    layout = DataDir(options.data_dir.resolve())
+    state = layout.read_state()
+    if state is None or _alive(state.get("pid")):
+        return
+    nats_pid = state.get("nats_pid")
+    if nats_pid and _alive(nats_pid):
+        os.kill(nats_pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while _alive(nats_pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    if state.get("embedded_postgres"):
+        EmbeddedPostgres(layout.postgres_dir, port=options.postgres_port).stop()
+    for pid in state.get("pids", {}).values():
+        if _alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+    layout.state_file.unlink(missing_ok=True)
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def preflight(options: UpOptions) -> None:
+    clean_up_after_a_crash(options)
+    taken = [(name, port) for name, port in _ports(options) if port_in_use(options.host, port)]
+    if taken:
+        name, port = taken[0]
+        raise StackError(
+            f"port {options.host}:{port} for {name} is already taken; stop what "
+            f"uses it (`ss -ltnp 'sport = :{port}'`), or is Hearth already up?"
+        )
+    if options.nats_url:
+        parts = urlsplit(options.nats_url.split(",")[0])
+        if not port_is_open(parts.hostname or "127.0.0.1", parts.port or 4222, timeout=3):
+            raise StackError(
+                f"NATS at {options.nats_url} is not reachable; start it, or unset "
+                "HEARTH_NATS_URL to run the embedded one"
+            )
+    if options.database_url:
+        try:
+            with psycopg.connect(options.database_url, connect_timeout=5):
+                pass
+        except psycopg.Error as exc:
+            raise StackError(describe_connect_error(exc)) from None
+
+
+def _ports(options: UpOptions) -> list[tuple[str, int]]:
+    ports = [(s.name, s.port + options.port_offset) for s in SERVICES]
+    if not options.nats_url:
+        ports.append(("NATS", options.nats_port))
+    if not options.database_url:
+        ports.append(("PostgreSQL", options.postgres_port))
+    return ports
+
+
+def start_servers(options: UpOptions) -> Stack:
+    layout = DataDir(options.data_dir.resolve())
+    passwords = layout.bus_passwords()
+    nats_url = options.nats_url or f"nats://{options.host}:{options.nats_port}"
+    stack = Stack(options, layout, nats_url, options.database_url or "")
+    try:
+        if not options.nats_url:
+            users = [
+                NatsUser(
+                    u.name,
+                    passwords[u.name],
+                    u.publish_allow,
+                    u.subscribe_allow,
+                    u.publish_deny,
+                    u.allow_responses,
+                )
+                for u in all_users()
+            ]
+            stack.nats = EmbeddedNats(
+                layout.nats_dir, port=options.nats_port, host=options.host, users=users
+            )
+            stack.nats.start()
+        if not options.database_url:
+            stack.postgres = EmbeddedPostgres(
+                layout.postgres_dir, port=options.postgres_port, host=options.host
+            )
+            stack.postgres.start()
+            _create_database(stack.postgres.dsn(), DATABASE)
+            stack.database_url = stack.postgres.dsn(DATABASE)
+    except EmbeddedServerError as exc:
+        stop_servers(stack)
+        raise StackError(str(exc)) from None
+    asyncio.run(_declare_bus(stack, passwords))
+    _write_inspector_context(stack, passwords)
+    return stack
+
+
+def _create_database(admin_dsn: str, name: str) -> None:
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def _bus_credentials(stack: Stack, passwords: dict[str, str], user: str) -> dict[str, Any]:
+    return {"user": user, "password": passwords[user]} if stack.nats else {}
+
+
+async def _declare_bus(stack: Stack, passwords: dict[str, str]) -> None:
+    try:
+        nc = await nats.connect(
+            stack.nats_url,
+            connect_timeout=5,
+            max_reconnect_attempts=2,
+            **_bus_credentials(stack, passwords, "admin"),
+        )
+    except Exception as exc:
+        raise StackError(f"cannot connect to NATS at {stack.nats_url}: {exc}") from None
+    try:
+        await ensure(nc.jetstream(), streams=tuple(STREAMS), buckets=tuple(BUCKETS))
+    finally:
+        await nc.close()
+
+
+def _write_inspector_context(stack: Stack, passwords: dict[str, str]) -> None:
+    context: dict[str, Any] = {"url": stack.nats_url, "description": "Hearth, read-only"}
+    if stack.nats:
+        context.update(user="inspector", password=passwords["inspector"])
+    write_private(stack.layout.inspector_context, json.dumps(context, indent=2))
+
+
+def service_env(stack: Stack, passwords: dict[str, str], service: ServiceDef) -> dict[str, str]:
+    name, port = service.name, stack.service_port(service.port)
+    env = {
+        "HEARTH_NATS_URL": stack.nats_url,
+        "HEARTH_HTTP_HOST": stack.options.host,
+        "HEARTH_HTTP_PORT": str(port),
+        "HEARTH_DATA_DIR": str(stack.layout.root / "services" / name),
+        "HEARTH_INSTANCE": f"{name}-embedded",
+        "HEARTH_LOG_FORMAT": "json",
+        "HEARTH_PUBLIC_URL": f"http://{stack.options.host}:{stack.service_port(8080)}",
+    }
+    if stack.nats:
+        env.update(HEARTH_NATS_USER=name, HEARTH_NATS_PASSWORD=passwords[name])
+    if service.uses_database:
+        env["HEARTH_DATABASE_URL"] = stack.database_url
+    if service.uses_secrets:
+        env["HEARTH_SECRET_KEY"] = stack.layout.secret_key()
+    return env
+
+
+def start_services(stack: Stack) -> Supervisor:
+    passwords = stack.layout.bus_passwords()
+    supervisor = Supervisor(
+        [
+            Supervised(s, service_env(stack, passwords, s), stack.layout.logs_dir / f"{s.name}.log")
+            for s in SERVICES
+        ]
+    )
+    supervisor.start_all()
+    stack.supervisor = supervisor
+    return supervisor
+
+
+def record_state(stack: Stack, pid: int) -> dict[str, Any]:
+    state = {
+        "pid": pid,
+        "nats_url": stack.nats_url,
+        "embedded_nats": stack.nats is not None,
+        "nats_pid": stack.nats.pid if stack.nats else None,
+        "embedded_postgres": stack.postgres is not None,
+        "database": _without_credentials(stack.database_url),
+        "services": {
+            s.name: {
+                "port": stack.service_port(s.port),
+                "url": f"http://{stack.options.host}:{stack.service_port(s.port)}",
+            }
+            for s in SERVICES
+        },
+        "pids": stack.supervisor.pids() if stack.supervisor else {},
+        "inspector_context": str(stack.layout.inspector_context),
+    }
+    stack.layout.write_state(state)
+    return state
+
+
+def _without_credentials(url: str) -> str | None:
+    if not url:
+        return None
+    parts = urlsplit(url)
+    host = f"{parts.hostname}:{parts.port}" if parts.port else (parts.hostname or "")
+    return parts._replace(netloc=host).geturl()
+
+
+def stop_servers(stack: Stack) -> None:
+    if stack.supervisor is not None:
+        stack.supervisor.stop_all()
+    if stack.postgres is not None:
+        stack.postgres.stop()
+    if stack.nats is not None:
+        stack.nats.stop()
+    if stack.layout.state_file.exists():
+        stack.layout.state_file.unlink()
+
+
+def supervise_until_stopped(stack: Stack, say: Any) -> None:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    assert stack.supervisor is not None
+    while not stop.wait(0.5):
+        events = stack.supervisor.check()
+        for message in events:
+            say(message)
+        if events:
+            record_state(stack, pid=os.getpid())
+    say("stopping Hearth…")
+    started = time.monotonic()
+    stop_servers(stack)
+    say(f"stopped in {time.monotonic() - started:.1f}s")

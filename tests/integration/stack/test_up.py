@@ -1,0 +1,239 @@
+"""``hearth up`` as a person runs it: everything comes up healthy, inspectable read-only,
+crashed services come back, Ctrl-C leaves nothing behind, and a second run reuses the data."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import nats
+import psutil
+import pytest
+from nats.js.api import RetentionPolicy, StorageType
+
+from hearth.embedded.process import free_port
+
+pytestmark = pytest.mark.integration
+
+HEARTH = [sys.executable, "-m", "hearth.cli"]
+
+
+class Up:
+    def __init__(self, data_dir: Path, ports: dict[str, int]) -> None:
+        self.data_dir = data_dir
+        self.ports = ports
+        self.env = {**os.environ, "HEARTH_DATA_DIR": str(data_dir)}
+        self.env.pop("HEARTH_NATS_URL", None)
+        self.env.pop("HEARTH_DATABASE_URL", None)
+        self.log = (data_dir.parent / f"up-{time.monotonic_ns()}.log").open("wb")
+        self.process = subprocess.Popen(
+            [
+                *HEARTH,
+                "up",
+                "--nats-port",
+                str(ports["nats"]),
+                "--postgres-port",
+                str(ports["postgres"]),
+                "--port-offset",
+                str(ports["offset"]),
+            ],
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def status(self) -> tuple[int, dict[str, Any]]:
+        result = subprocess.run(
+            [*HEARTH, "status", "--json"], env=self.env, capture_output=True, text=True, check=False
+        )
+        try:
+            return result.returncode, json.loads(result.stdout)
+        except ValueError:
+            return result.returncode, {}
+
+    def wait_healthy(self, timeout: float = 90) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, self.output()
+            code, report = self.status()
+            if code == 0 and report.get("healthy"):
+                return report
+            time.sleep(0.5)
+        raise AssertionError(f"not healthy: {self.status()}\n{self.output()}")
+
+    def output(self) -> str:
+        self.log.flush()
+        return Path(self.log.name).read_text(errors="replace")[-4000:]
+
+    def descendants(self) -> list[Any]:
+        return list(psutil.Process(self.process.pid).children(recursive=True))
+
+    def interrupt(self) -> int:
+        self.process.send_signal(signal.SIGINT)
+        return self.process.wait(60)
+
+
+@pytest.fixture
+def ports() -> dict[str, int]:
+    base = free_port()
+    # Offset every service port into a free-looking range away from 8080/8090.
+    return {"nats": free_port(), "postgres": free_port(), "offset": 20000 + base % 20000}
+
+
+@pytest.fixture
+def runs(tmp_path: Path) -> Iterator[list[Up]]:
+    started: list[Up] = []
+    yield started
+    for run in started:
+        if run.process.poll() is None:
+            run.process.send_signal(signal.SIGINT)
+            run.process.wait(60)
+
+
+def inspector(data_dir: Path) -> dict[str, Any]:
+    context: dict[str, Any] = json.loads((data_dir / "nats" / "inspector.context.json").read_text())
+    return context
+
+
+async def test_hearth_up_runs_everything_and_stops_clean(
+    tmp_path: Path, ports: dict[str, int], runs: list[Up]
+) -> None:
+    data_dir = tmp_path / "data"
+    up = Up(data_dir, ports)
+    runs.append(up)
+    report = up.wait_healthy()
+    assert set(report["services"]) == {
+        "query-api",
+        "webhook-gw",
+        "deployer",
+        "device-manager",
+        "provisioner",
+        "notifier",
+    }
+    assert report["services"]["query-api"]["checks"] == {"nats": True, "database": True}
+
+    # The read-only inspector sees what the architecture says is there...
+    context = inspector(data_dir)
+    assert set(context) >= {"url", "user", "password"}
+    assert (data_dir / "nats" / "inspector.context.json").stat().st_mode & 0o077 == 0
+    nc = await nats.connect(context["url"], user=context["user"], password=context["password"])
+    js = nc.jetstream()
+    events = (await js.stream_info("HEARTH_EVENTS")).config
+    assert events.subjects == ["hearth.evt.>"]
+    assert events.storage == StorageType.FILE
+    assert events.duplicate_window >= 600
+    assert events.deny_delete and events.deny_purge
+    tasks = (await js.stream_info("HEARTH_TASKS")).config
+    assert tasks.retention == RetentionPolicy.WORK_QUEUE
+    for bucket in ("hearth_locks", "hearth_agents", "hearth_device_status"):
+        assert (await js.stream_info(f"KV_{bucket}")).config.name == f"KV_{bucket}"
+    # ...and cannot change anything.
+    with pytest.raises(Exception, match=r"[Pp]ermissions|[Tt]imeout|no responders"):
+        await js.publish("hearth.evt.git.PushReceived.x", b"{}", timeout=2)
+    with pytest.raises(Exception):  # noqa: B017 (a permissions violation, as nats-py reports it)
+        await js.delete_stream("HEARTH_EVENTS")
+    await nc.close()
+
+    # A crashed service is restarted by the supervisor.
+    state = json.loads((data_dir / "stack.json").read_text())
+    notifier_pid = state["pids"]["notifier"]
+    os.kill(notifier_pid, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        state = json.loads((data_dir / "stack.json").read_text())
+        if state["pids"]["notifier"] != notifier_pid:
+            break
+        time.sleep(0.3)
+    assert state["pids"]["notifier"] != notifier_pid, up.output()
+    up.wait_healthy()
+
+    # Ctrl-C stops everything, leaving no process behind.
+    everything = up.descendants()
+    server_pids = [state["nats_pid"]]
+    assert up.interrupt() == 0, up.output()
+    time.sleep(0.5)
+    assert [p.pid for p in everything if p.is_running() and p.status() != "zombie"] == []
+    assert not any(psutil.pid_exists(pid) for pid in server_pids)
+    assert not [
+        p
+        for p in psutil.process_iter(["cmdline"])
+        if str(data_dir) in " ".join(p.info["cmdline"] or [])
+    ]
+
+    # A second `hearth up` on the same data dir reuses the data.
+    again = Up(data_dir, ports)
+    runs.append(again)
+    again.wait_healthy()
+    assert inspector(data_dir)["password"] == context["password"]
+    assert again.interrupt() == 0
+
+
+def run_up(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    full = {**os.environ, "HEARTH_DATA_DIR": str(tmp_path / "data"), **env}
+    return subprocess.run(
+        [*HEARTH, "up", *args], env=full, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def one_line(result: subprocess.CompletedProcess[str]) -> str:
+    assert "Traceback" not in result.stderr + result.stdout
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def test_a_taken_port_is_one_clear_line(tmp_path: Path, ports: dict[str, int]) -> None:
+    import socket
+
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen()
+        taken = blocker.getsockname()[1]
+        result = run_up(
+            tmp_path,
+            "--nats-port",
+            str(taken),
+            "--postgres-port",
+            str(ports["postgres"]),
+            "--port-offset",
+            str(ports["offset"]),
+        )
+    assert result.returncode == 2
+    assert f"port 127.0.0.1:{taken} for NATS is already taken" in one_line(result)
+
+
+def test_an_unreachable_nats_url_is_one_clear_line(tmp_path: Path, ports: dict[str, int]) -> None:
+    result = run_up(
+        tmp_path,
+        "--port-offset",
+        str(ports["offset"]),
+        HEARTH_NATS_URL=f"nats://127.0.0.1:{free_port()}",
+    )
+    assert result.returncode == 2
+    assert "is not reachable; start it, or unset HEARTH_NATS_URL" in one_line(result)
+
+
+def test_a_wrong_database_password_is_one_clear_line(
+    tmp_path: Path, ports: dict[str, int], postgres_admin_url: str, nats_url: str
+) -> None:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(postgres_admin_url)
+    wrong = parts._replace(netloc=f"{parts.username}:wrong@{parts.hostname}:{parts.port}")
+    result = run_up(
+        tmp_path,
+        "--port-offset",
+        str(ports["offset"]),
+        HEARTH_NATS_URL=nats_url,
+        HEARTH_DATABASE_URL=wrong.geturl(),
+    )
+    assert result.returncode == 2
+    assert "PostgreSQL refused the credentials" in one_line(result)
+    assert "wrong" not in result.stderr
