@@ -18,21 +18,37 @@ async def test_generated_requests_never_break_the_api(api: Api, tmp_path: Path) 
     st = Path(sys.executable).parent / "st"
     log = tmp_path / "schemathesis.log"
     command = [
-        str(st), "run", f"{api.base}/api/openapi.json", "--checks", "all",
-        "--max-examples", "30", "--seed", "20261122", "--workers", "1", "--no-color",
-        "--request-timeout", "10",
-        "-H", f"Authorization: Bearer {api.tokens['admin']}",
+        str(st),
+        "run",
+        f"{api.base}/api/openapi.json",
+        "--checks",
+        "all",
+        "--max-examples",
+        "30",
+        "--seed",
+        "20261122",
+        "--workers",
+        "1",
+        "--no-color",
+        "--request-timeout",
+        "10",
+        "-H",
+        f"Authorization: Bearer {api.tokens['admin']}",
         # Commands answer 202 Accepted: the deployment they name appears once the event is
         # projected, so "a created resource is readable at once" does not apply.
-        "--exclude-checks", "ensure_resource_availability",
+        "--exclude-checks",
+        "ensure_resource_availability",
         # The live feed never ends by design; test_feed.py covers it.
-        "--exclude-operation-id", "stream_events",
-        "--report-dir", str(tmp_path),
+        "--exclude-operation-id",
+        "stream_events",
+        "--report-dir",
+        str(tmp_path),
     ]
     with log.open("w") as out:
         try:
-            code = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, timeout=240,
-                                  check=False).returncode
+            code = subprocess.run(
+                command, stdout=out, stderr=subprocess.STDOUT, timeout=240, check=False
+            ).returncode
         except subprocess.TimeoutExpired:
             code = -1
     assert code == 0, log.read_text()[-6000:]

@@ -1,0 +1,1 @@
+"""Benchmarks: each measurement beside a baseline taken in the same run."""
