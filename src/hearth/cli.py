@@ -17,6 +17,8 @@ import nats
 from rich.console import Console
 from rich.table import Table
 
+from hearth.apply import apply_config
+from hearth.config import ConfigError, load_config
 from hearth.stack.layout import DataDir
 from hearth.stack.up import (
     StackError,
@@ -52,8 +54,23 @@ def main() -> None:
 @click.option("--nats-port", type=int, default=4223, show_default=True)
 @click.option("--postgres-port", type=int, default=5433, show_default=True)
 @click.option("--port-offset", type=int, default=0, help="shift every service port by this")
-def up(nats_port: int, postgres_port: int, port_offset: int) -> None:
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    default=Path("hearth.yaml"),
+    show_default=True,
+    help="applied once the services are ready, if the file exists",
+)
+def up(nats_port: int, postgres_port: int, port_offset: int, config_path: Path) -> None:
     """Run Hearth on this machine: NATS, PostgreSQL and all six services."""
+    config = None
+    if config_path.exists():
+        try:
+            config = load_config(config_path)
+        except ConfigError as exc:
+            fail(str(exc))
+            return
     options = UpOptions(
         data_dir=data_dir(),
         nats_url=os.environ.get("HEARTH_NATS_URL") or None,
@@ -75,6 +92,10 @@ def up(nats_port: int, postgres_port: int, port_offset: int) -> None:
             state = record_state(stack, pid=os.getpid())
             ready = wait_ready(state, timeout=60)
         print_summary(state, ready, stack.layout)
+        if config is not None:
+            for result in apply_config(config, admin_request, dry_run=False):
+                outcome = "applied" if result.get("ok") else f"NOT applied: {result['error']}"
+                console.print(f"{config_path} {result['section']}: {outcome}", highlight=False)
         supervise_until_stopped(stack, lambda message: console.print(message, highlight=False))
     except BaseException:
         stop_servers(stack)
@@ -195,6 +216,37 @@ def admin_request(subject: str, body: dict[str, Any]) -> dict[str, Any]:
     except Exception as exc:
         fail(f"no answer on {subject}: {exc or type(exc).__name__}", code=1)
         raise AssertionError from exc
+
+
+@main.command()
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    default=Path("hearth.yaml"),
+    show_default=True,
+)
+@click.option("--dry-run", is_flag=True, help="show the changes without making them")
+def apply(config_path: Path, dry_run: bool) -> None:
+    """Make the running Hearth equal to hearth.yaml (repositories, notification routes)."""
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        fail(str(exc))
+        return
+    results = apply_config(config, admin_request, dry_run=dry_run)
+    table = Table(title="hearth apply" + (" (dry run)" if dry_run else ""))
+    for column in ("section", "result", "changes"):
+        table.add_column(column)
+    for result in results:
+        changes = "\n".join(f"{c['type']} {c['name']}" for c in result.get("changes", []))
+        table.add_row(
+            result["section"],
+            "[green]ok[/]" if result.get("ok") else f"[red]{result.get('error', 'failed')}[/]",
+            changes or "no changes",
+        )
+    Console().print(table)
+    sys.exit(0 if all(r.get("ok") for r in results) else 1)
 
 
 @main.group()

@@ -141,6 +141,47 @@ async def test_hearth_up_runs_everything_and_stops_clean(
         await js.delete_stream("HEARTH_EVENTS")
     await nc.close()
 
+    # The CLI talks to the running stack: secrets, declarations, tokens.
+    secret = subprocess.run(
+        [*HEARTH, "secret", "set", "home-webhook"],
+        input="s3cret",
+        env=up.env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert secret.returncode == 0, secret.stderr
+    config = tmp_path / "hearth.yaml"
+    config.write_text(
+        "repositories:\n  - name: alice/home\n    url: file:///srv/home.git\n"
+        "    webhook_secret: home-webhook\n"
+    )
+    applied = subprocess.run(
+        [*HEARTH, "apply", "--config", str(config)],
+        env=up.env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert "RepositoryRegistered alice/home" in applied.stdout
+    again_applied = subprocess.run(
+        [*HEARTH, "apply", "--config", str(config)],
+        env=up.env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "no changes" in again_applied.stdout
+    created = subprocess.run(
+        [*HEARTH, "token", "create", "alice", "--role", "operator"],
+        env=up.env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert created.returncode == 0 and created.stdout.startswith("hth_"), created.stderr
+
     # A crashed service is restarted by the supervisor.
     state = json.loads((data_dir / "stack.json").read_text())
     notifier_pid = state["pids"]["notifier"]
@@ -237,3 +278,16 @@ def test_a_wrong_database_password_is_one_clear_line(
     assert result.returncode == 2
     assert "PostgreSQL refused the credentials" in one_line(result)
     assert "wrong" not in result.stderr
+
+
+def test_an_unknown_key_in_hearth_yaml_is_one_clear_line(
+    tmp_path: Path, ports: dict[str, int]
+) -> None:
+    config = tmp_path / "hearth.yaml"
+    config.write_text("repositories: []\ntagets: []\n")
+    result = run_up(tmp_path, "--config", str(config), "--port-offset", str(ports["offset"]))
+    assert result.returncode == 2
+    assert one_line(result).endswith(
+        "hearth.yaml:2: unknown key 'tagets' (did you mean 'targets'?)"
+    )
+    assert not (tmp_path / "data" / "nats").exists()  # nothing was started

@@ -1,0 +1,127 @@
+"""``hearth.yaml``: the one declarative file. Loaded with errors that point at the line.
+
+Unknown keys are refused (``hearth.yaml:12: unknown key 'tagets' (did you mean
+'targets'?)``), as are values of the wrong kind; secrets appear by name only.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from hearth_events.catalogue import RepositorySpec, RouteSpec, TargetSpec
+
+
+class ConfigError(Exception):
+    """One line a person can act on: file:line: what is wrong."""
+
+
+class Notifications(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    default_urls: tuple[str, ...] = Field(default=(), description="secret names")
+    include_success: bool = False
+    offline_after_s: int = Field(default=300, ge=0)
+    routes: list[RouteSpec] = []
+
+
+class HearthConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    repositories: list[RepositorySpec] = []
+    targets: list[TargetSpec] = []
+    notifications: Notifications = Notifications()
+    devices: list[dict[str, Any]] = []
+    agents: list[dict[str, Any]] = []
+
+
+def load_config(path: Path) -> HearthConfig:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot be read: {exc}") from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line = f":{mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}{line}: invalid YAML: {exc.problem}") from None
+    if data is None:
+        return HearthConfig()
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{path}:1: the file must be a mapping of sections (repositories, "
+            "targets, notifications, devices, agents)"
+        )
+    try:
+        return HearthConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(path, node, exc)) from None
+
+
+def _describe(path: Path, root: Any, exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    loc = list(err["loc"])
+    if err["type"] == "extra_forbidden":
+        parent, key = loc[:-1], str(loc[-1])
+        node = _key_node(_node_at(root, parent), key)
+        line = node.start_mark.line + 1 if node is not None else _line(_node_at(root, parent))
+        known = list(_fields_at(parent))
+        hint = difflib.get_close_matches(key, known, n=1)
+        suggestion = (
+            f" (did you mean {hint[0]!r}?)"
+            if hint
+            else (f" (known: {', '.join(known)})" if known else "")
+        )
+        return f"{path}:{line}: unknown key {key!r}{suggestion}"
+    where = ".".join(str(p) for p in loc)
+    return f"{path}:{_line(_node_at(root, loc))}: {where}: {err['msg']}"
+
+
+def _node_at(node: Any, loc: list[Any]) -> Any:
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            found = next((v for k, v in node.value if k.value == str(part)), None)
+        elif (
+            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
+        ):
+            found = node.value[part]
+        else:
+            found = None
+        if found is None:
+            return node
+        node = found
+    return node
+
+
+def _key_node(node: Any, key: str) -> Any:
+    if isinstance(node, yaml.MappingNode):
+        return next((k for k, _ in node.value if k.value == key), None)
+    return None
+
+
+def _line(node: Any) -> int:
+    return node.start_mark.line + 1 if node is not None else 1
+
+
+def _fields_at(loc: list[Any]) -> list[str]:
+    model: Any = HearthConfig
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(str(part)) if hasattr(model, "model_fields") else None
+        if field is None:
+            return []
+        annotation = field.annotation
+        args = getattr(annotation, "__args__", ())
+        model = next((a for a in (annotation, *args) if hasattr(a, "model_fields")), None)
+        if model is None:
+            return []
+    return list(model.model_fields) if hasattr(model, "model_fields") else []

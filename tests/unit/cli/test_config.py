@@ -1,0 +1,78 @@
+"""hearth.yaml errors point at the line and say what to change."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hearth.config import ConfigError, load_config
+
+GOOD = """\
+repositories:
+  - name: alice/home-config
+    url: https://github.com/alice/home-config.git
+    provider: github
+    webhook_secret: home-config-webhook
+    poll_interval_s: 60
+notifications:
+  default_urls: [ops-discord]
+  routes:
+    - name: garage
+      events: ["Device*"]
+      devices: ["shelly-garage-*"]
+      urls: [garage-telegram]
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "hearth.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_a_good_file_loads(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, GOOD))
+    assert config.repositories[0].poll_interval_s == 60
+    assert config.notifications.routes[0].devices == ("shelly-garage-*",)
+
+
+def test_an_empty_file_is_an_empty_configuration(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, "")).repositories == []
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("tagets: []\n", ":1: unknown key 'tagets' (did you mean 'targets'?)"),
+        (
+            GOOD.replace("    provider: github\n", "    provder: github\n"),
+            ":4: unknown key 'provder' (did you mean 'provider'?)",
+        ),
+        (
+            GOOD.replace("  default_urls:", "  defaults_urls:"),
+            ":8: unknown key 'defaults_urls' (did you mean 'default_urls'?)",
+        ),
+        (
+            GOOD.replace("poll_interval_s: 60", "poll_interval_s: 5"),
+            ":6: repositories.0.poll_interval_s: Input should be greater than or equal to 10",
+        ),
+        (
+            GOOD.replace("provider: github", "provider: gitlab"),
+            ":4: repositories.0.provider: Input should be 'github' or 'git'",
+        ),
+        ("repositories: [\n", ":2: invalid YAML"),
+        ("- just\n- a list\n", ":1: the file must be a mapping of sections"),
+    ],
+)
+def test_errors_say_where_and_what(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_config(write(tmp_path, text))
+    assert str(error.value).startswith(str(tmp_path / "hearth.yaml"))
+    assert message in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+def test_a_missing_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no such file"):
+        load_config(tmp_path / "nope.yaml")
