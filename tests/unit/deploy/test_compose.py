@@ -1,0 +1,97 @@
+"""compose.yaml, validated without a Docker engine: against the published Compose
+Specification schema, against the workspace, and against the architecture's ports."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from hearth.stack.natsconf import password_variable, render_compose_nats_config
+from hearth.stack.services import SERVICES
+from hearth_events.permissions import all_users
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    return loaded
+
+
+def test_compose_matches_the_compose_specification(compose: dict[str, Any]) -> None:
+    import json
+
+    schema = json.loads((ROOT / "tests" / "data" / "compose-spec.json").read_text())
+    validator = jsonschema.Draft7Validator(schema)
+    validator.validate(compose)
+    # The schema is strict enough to catch a slip.
+    assert not validator.is_valid({**compose, "servics": {}})
+    broken = {
+        **compose,
+        "services": {
+            **compose["services"],
+            "nats": {**compose["services"]["nats"], "healthcheck": {"interval": 5}},
+        },
+    }
+    assert not validator.is_valid(broken)
+
+
+def test_every_service_is_a_workspace_package_and_back(compose: dict[str, Any]) -> None:
+    app_services = {n for n in compose["services"] if n not in ("nats", "postgres")}
+    workspace = {p.name for p in (ROOT / "services").iterdir() if (p / "pyproject.toml").is_file()}
+    assert app_services == workspace
+    for name in app_services:
+        args = compose["services"][name]["build"]["args"]
+        pyproject = (ROOT / "services" / name / "pyproject.toml").read_text()
+        assert f'name = "{args["PACKAGE"]}"' in pyproject
+        assert (ROOT / "services" / name / "src" / args["MODULE"] / "__main__.py").is_file()
+
+
+def test_the_dockerfile_takes_the_arguments_compose_passes() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"^ARG PACKAGE$", dockerfile, re.M)
+    assert re.search(r"^ARG MODULE$", dockerfile, re.M)
+    assert "uv sync --frozen --no-dev --no-editable --package" in dockerfile
+    assert re.search(r"^USER hearth$", dockerfile, re.M)
+
+
+def test_ports_health_checks_and_secrets(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    published = {name: s.get("ports", []) for name, s in services.items()}
+    assert published["query-api"] == ["8080:8080"]
+    assert published["webhook-gw"] == ["8090:8090"]
+    assert all(
+        not ports for name, ports in published.items() if name not in ("query-api", "webhook-gw")
+    )
+    for definition in SERVICES:
+        service = services[definition.name]
+        assert service["environment"]["HEARTH_HTTP_PORT"] == str(definition.port)
+        assert f"{definition.port}/healthz" in " ".join(service["healthcheck"]["test"])
+        assert service["depends_on"]["nats"]["condition"] == "service_healthy"
+        assert ("HEARTH_DATABASE_URL" in service["environment"]) == definition.uses_database
+        assert ("HEARTH_SECRET_KEY" in service["environment"]) == definition.uses_secrets
+    assert "healthcheck" in services["nats"] and "healthcheck" in services["postgres"]
+    text = (ROOT / "compose.yaml").read_text()
+    assert "password" not in re.sub(r"\$\{[^}]*\}|PASSWORD", "", text).lower()
+
+
+def test_the_nats_configuration_is_fresh_and_valid() -> None:
+    path = ROOT / "deploy" / "nats" / "nats.conf"
+    assert path.read_text() == render_compose_nats_config(), (
+        "stale: run `uv run python -m hearth.stack.natsconf > deploy/nats/nats.conf`"
+    )
+    env = {**os.environ, **{password_variable(u.name): "x" for u in all_users()}}
+    binary = Path(sys.executable).parent / "nats-server"
+    result = subprocess.run(
+        [str(binary), "-c", str(path), "-t"], env=env, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
