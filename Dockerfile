@@ -2,7 +2,7 @@
 #   --build-arg MODULE=hearth_deployer .   (compose.yaml passes both per service)
 FROM python:3.11-slim AS build
 ARG PACKAGE
-RUN pip install --no-cache-dir uv
+RUN pip install --no-cache-dir "uv==0.13.9"
 WORKDIR /src
 COPY pyproject.toml uv.lock ./
 COPY libs ./libs

@@ -43,3 +43,12 @@ def test_real_envelopes_validate_against_their_schema(type_name: str) -> None:
     wrong["type"] = "SomethingElse"
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(wrong, schema)
+
+
+def test_the_asyncapi_document_is_valid_asyncapi_3() -> None:
+    schema = json.loads((DOCS.parent / "tests" / "data" / "asyncapi-3.0.0.json").read_text())
+    validator = jsonschema.Draft7Validator(schema)
+    document = json.loads((DOCS / "asyncapi.json").read_text())
+    errors = [f"{list(e.path)}: {e.message}" for e in validator.iter_errors(document)]
+    assert errors == []
+    assert not validator.is_valid({**document, "asyncapi": "2.6.0"})

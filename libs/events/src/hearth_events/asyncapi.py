@@ -1,6 +1,6 @@
 """The AsyncAPI 3.0 document and one JSON Schema per event, generated from the catalogue.
 
-``python -m hearth_events.asyncapi --write`` regenerates ``docs/asyncapi.yaml`` and
+``python -m hearth_events.asyncapi --write`` regenerates ``docs/asyncapi.json`` and
 ``docs/schemas/``; ``--check`` exits 1 naming what is stale.
 """
 
