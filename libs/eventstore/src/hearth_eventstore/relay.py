@@ -1,0 +1,150 @@
+"""The relay: stored events reach JetStream in store order, none lost, none twice.
+
+It follows the application's notification log. Each event is published with
+``Nats-Msg-Id`` = its event id and the position is saved only after the PubAck, so a crash
+or an outage delays events but never loses or reorders them; a publish repeated after a
+crash between ack and save is dropped by JetStream's de-duplication. Only the holder of a
+PostgreSQL advisory lock relays, so two relays never interleave; the lock goes with the
+holder's connection if it dies. New events are found by polling every ``poll_s``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from hearth_events.publish import publish_event
+from hearth_eventstore.store import HearthAggregate, HearthApplication, to_envelope
+from hearth_servicekit import get_logger
+from hearth_servicekit.publishing import BUS_ERRORS
+
+log = get_logger("hearth.relay")
+SECTION = 10  # eventsourcing's default log_section_size
+
+
+class Relay:
+    def __init__(
+        self,
+        app: HearthApplication,
+        dsn: str,
+        js: Any,
+        *,
+        source: str,
+        poll_s: float = 0.2,
+        on_lag: Callable[[int], None] | None = None,
+    ) -> None:
+        self._app = app
+        self._dsn = dsn
+        self._js = js
+        self._source = source
+        self._poll_s = poll_s
+        self._on_lag = on_lag
+        self._schema = app.schema
+        self._table_schema = sql.Identifier(app.schema)
+        self.position = 0
+        self.leader = asyncio.Event()
+        self.published = 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                async with await psycopg.AsyncConnection.connect(
+                    self._dsn, autocommit=True
+                ) as conn:
+                    if not await self._lead(conn, stop):
+                        return
+                    await self._relay(conn, stop)
+            except psycopg.OperationalError as exc:
+                log.warning("relay lost its database connection", error=str(exc))
+                self.leader.clear()
+                await _sleep_unless(stop, 1.0)
+
+    async def _lead(self, conn: Any, stop: asyncio.Event) -> bool:
+        await conn.execute(
+            sql.SQL(
+                "CREATE TABLE IF NOT EXISTS {}.hearth_relay_position "
+                "(name text PRIMARY KEY, position bigint NOT NULL)"
+            ).format(self._table_schema)
+        )
+        while not stop.is_set():
+            locked = (
+                await (
+                    await conn.execute(
+                        "SELECT pg_try_advisory_lock(hashtext(%s))",
+                        (f"hearth.relay.{self._schema}",),
+                    )
+                ).fetchone()
+            )[0]
+            if locked:
+                row = await (
+                    await conn.execute(
+                        sql.SQL(
+                            "SELECT position FROM {}.hearth_relay_position WHERE name = 'main'"
+                        ).format(self._table_schema)
+                    )
+                ).fetchone()
+                self.position = row[0] if row else 0
+                self.leader.set()
+                log.info("relay leading", schema=self._schema, position=self.position)
+                return True
+            await _sleep_unless(stop, 1.0)
+        return False
+
+    async def _relay(self, conn: Any, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            notifications = await asyncio.to_thread(
+                self._app.recorder.select_notifications, self.position + 1, SECTION
+            )
+            if not notifications:
+                await self._report_lag()
+                await _sleep_unless(stop, self._poll_s)
+                continue
+            for notification in notifications:
+                event = self._app.mapper.to_domain_event(notification)
+                # Only recorded catalogue events leave the store; an aggregate's own
+                # Created event is bookkeeping of the event-sourcing library.
+                if isinstance(event, HearthAggregate.Recorded):
+                    await self._publish_until_acked(to_envelope(event, self._source), stop)
+                    if stop.is_set():
+                        return
+                    self.published += 1
+                await conn.execute(
+                    sql.SQL(
+                        "INSERT INTO {}.hearth_relay_position VALUES ('main', %s) "
+                        "ON CONFLICT (name) DO UPDATE SET position = excluded.position"
+                    ).format(self._table_schema),
+                    (notification.id,),
+                )
+                self.position = notification.id
+
+    async def _publish_until_acked(self, envelope: Any, stop: asyncio.Event) -> None:
+        delay = 0.5
+        while not stop.is_set():
+            try:
+                await publish_event(self._js, envelope, timeout=5.0)
+                return
+            except BUS_ERRORS as exc:
+                log.warning(
+                    "bus unavailable, holding events",
+                    error=type(exc).__name__,
+                    retry_in_s=delay,
+                    position=self.position,
+                )
+                await _sleep_unless(stop, delay)
+                delay = min(delay * 2, 10.0)
+
+    async def _report_lag(self) -> None:
+        if self._on_lag is None:
+            return
+        head = await asyncio.to_thread(self._app.recorder.max_notification_id) or 0
+        self._on_lag(max(head - self.position, 0))
+
+
+async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)

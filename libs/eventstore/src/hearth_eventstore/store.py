@@ -1,0 +1,112 @@
+"""Event-sourced applications whose stored events are Hearth's catalogue events.
+
+Every aggregate event is one ``Recorded`` event: the catalogue type name, its payload (the
+pydantic model as JSON data) and the envelope metadata decided when it was recorded
+(event id, correlation, causation, actor). So the relay can turn any stored event into the
+exact envelope, with the same ``Nats-Msg-Id`` however often it is sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import unquote, urlsplit
+from uuid import UUID
+
+import psycopg
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate
+from psycopg import sql
+
+from hearth_events import Envelope, EventData, event_class, new_event, uuid7
+
+
+@dataclass(frozen=True)
+class Meta:
+    """Who and what caused the events a command records."""
+
+    actor: str
+    correlation_id: str | None = None
+    causation_id: str | None = None
+
+
+class HearthAggregate(Aggregate):
+    class Recorded(Aggregate.Event):
+        type_name: str
+        payload: dict[str, Any]
+        event_id: str
+        correlation_id: str | None
+        causation_id: str | None
+        actor: str
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, HearthAggregate)
+            aggregate.when(self.data())
+
+        def data(self) -> EventData:
+            return event_class(self.type_name).model_validate(self.payload)
+
+    def record(self, data: EventData, meta: Meta) -> None:
+        """Record a catalogue event on this aggregate (and apply it)."""
+        self.trigger_event(
+            self.Recorded,
+            type_name=data.type_name(),
+            payload=data.model_dump(mode="json"),
+            event_id=str(uuid7()),
+            correlation_id=meta.correlation_id,
+            causation_id=meta.causation_id,
+            actor=meta.actor,
+        )
+
+    def when(self, data: EventData) -> None:
+        """Change state for one event; subclasses dispatch on the event's type."""
+
+
+def postgres_env(dsn: str, schema: str) -> dict[str, str]:
+    """eventsourcing's settings for a PostgreSQL DSN, in its own schema."""
+    parts = urlsplit(dsn)
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": parts.path.lstrip("/") or "postgres",
+        "POSTGRES_HOST": parts.hostname or "127.0.0.1",
+        "POSTGRES_PORT": str(parts.port or 5432),
+        "POSTGRES_USER": unquote(parts.username or "postgres"),
+        "POSTGRES_PASSWORD": unquote(parts.password or ""),
+        "POSTGRES_SCHEMA": schema,
+        "CREATE_TABLE": "y",
+    }
+
+
+App = TypeVar("App", bound="HearthApplication")
+
+
+def open_application(cls: type[App], dsn: str, schema: str) -> App:
+    """Create the application's schema if needed, then the application (and its tables)."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+    return cls(env=postgres_env(dsn, schema))
+
+
+class HearthApplication(Application[UUID]):
+    """An application on PostgreSQL; construct with ``env=postgres_env(dsn, schema)``."""
+
+    is_snapshotting_enabled = False
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        super().__init__(env=env)
+        self.schema = env["POSTGRES_SCHEMA"]
+
+
+def to_envelope(recorded: HearthAggregate.Recorded, source: str) -> Envelope:
+    return new_event(
+        recorded.data(),
+        source=source,
+        actor=recorded.actor,
+        correlation_id=recorded.correlation_id,
+        causation_id=recorded.causation_id,
+        aggregate_id=str(recorded.originator_id),
+        aggregate_version=recorded.originator_version,
+        event_id=UUID(recorded.event_id),
+        occurred_at=recorded.timestamp,
+    )

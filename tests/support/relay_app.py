@@ -1,0 +1,71 @@
+"""A small event-sourced application for the relay tests, and a relay process to kill.
+
+Run as ``python -m tests.support.relay_app DSN SCHEMA NATS_URL`` to relay until killed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from datetime import UTC, datetime
+from uuid import UUID
+
+import nats
+
+from hearth_events import EventData
+from hearth_events.catalogue import DeploymentLogged, LogLine
+from hearth_eventstore.relay import Relay
+from hearth_eventstore.store import HearthAggregate, HearthApplication, Meta, open_application
+
+
+class Journal(HearthAggregate):
+    """Keeps numbered log lines; each ``write`` records one DeploymentLogged."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.lines = 0
+
+    def write(self, n: int) -> None:
+        self.record(
+            DeploymentLogged(
+                deployment_id=self.name,
+                target="relay-test",
+                lines=(LogLine(at=datetime(2026, 11, 22, tzinfo=UTC), message=f"line {n}"),),
+            ),
+            Meta(actor="test"),
+        )
+
+    def when(self, data: EventData) -> None:
+        if isinstance(data, DeploymentLogged):
+            self.lines += 1
+
+
+class JournalApp(HearthApplication):
+    def start(self, name: str) -> UUID:
+        journal = Journal(name)
+        self.save(journal)
+        return journal.id
+
+    def append(self, journal_id: UUID, count: int, first: int = 0) -> None:
+        journal: Journal = self.repository.get(journal_id)
+        for n in range(first, first + count):
+            journal.write(n)
+        self.save(journal)
+
+
+def journal_app(dsn: str, schema: str) -> JournalApp:
+    return open_application(JournalApp, dsn, schema)
+
+
+async def relay_forever(dsn: str, schema: str, nats_url: str) -> None:
+    app = journal_app(dsn, schema)
+    nc = await nats.connect(nats_url, max_reconnect_attempts=-1, reconnect_time_wait=0.5)
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    await Relay(app, dsn, nc.jetstream(), source="relay-test", poll_s=0.05).run(stop)
+    await nc.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(relay_forever(*sys.argv[1:4]))
