@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from collections.abc import Callable
 
 import pytest
@@ -93,3 +94,36 @@ def test_an_invalid_setting_is_one_clear_line(
         "notifier: setting HEARTH_HTTP_PORT is invalid: "
         "Input should be a valid integer, unable to parse string as an integer"
     ]
+
+
+def test_the_deployer_relays_from_its_own_schema(
+    nats_url: str, database_url: str, start_service: Callable[..., ServiceProcess]
+) -> None:
+    service = start_service("deployer", HEARTH_NATS_URL=nats_url, HEARTH_DATABASE_URL=database_url)
+    ready = service.wait_for("/readyz", 200)
+    assert ready["relay"]["leader"] is True
+    import psycopg
+
+    with psycopg.connect(database_url) as conn:
+        schemas = {
+            row[0] for row in conn.execute("SELECT schema_name FROM information_schema.schemata")
+        }
+    assert "deployer" in schemas
+    assert service.terminate() == 0
+
+
+def test_an_unreachable_database_keeps_the_service_alive_and_not_ready(
+    nats_url: str, start_service: Callable[..., ServiceProcess]
+) -> None:
+    from hearth.embedded.process import free_port
+
+    url = f"postgresql://hearth:x@127.0.0.1:{free_port()}/hearth"
+    service = start_service("device-manager", HEARTH_NATS_URL=nats_url, HEARTH_DATABASE_URL=url)
+    service.wait_for("/healthz", 200)
+    time.sleep(2)
+    status, body = service.get("/readyz")
+    assert status == 503
+    assert body["checks"]["database"] is False
+    assert "PostgreSQL is not reachable" in service.output()
+    assert "Traceback" not in service.output()
+    assert service.terminate() == 0
