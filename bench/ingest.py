@@ -40,7 +40,7 @@ def _percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100)[int(q) - 1] * 1000 if len(values) > 1 else 0.0
 
 
-async def _raw_publish(url: str, bodies: list[bytes]) -> Row:
+async def raw_publish(url: str, bodies: list[bytes]) -> Row:
     nc = await nats.connect(url)
     js = nc.jetstream()
     latencies: list[float] = []
@@ -150,7 +150,7 @@ async def run_ingest(count: int) -> list[Row]:
             body = encode(push_payload("bench/home", before=sha(f"b{i}"), after=sha(f"a{i}")))
             deliveries.append((body, delivery_headers("push", body, SECRET)))
         webhook_row = await _webhooks(port, deliveries)
-        raw_row = await _raw_publish(server.url, [body for body, _ in deliveries])
+        raw_row = await raw_publish(server.url, [body for body, _ in deliveries])
         return [raw_row, webhook_row]
     finally:
         if gateway is not None:
