@@ -296,6 +296,32 @@ def token_revoke(name: str) -> None:
 
 
 @main.group()
+def notify() -> None:
+    """Notifications."""
+
+
+@notify.command("test")
+@click.argument("route", required=False)
+def notify_test(route: str | None) -> None:
+    """Send a test message through ROUTE (or every route) and report per URL."""
+    reply = admin_request("hearth.cmd.notify.TestNotification", {"route": route} if route else {})
+    if not reply.get("ok"):
+        fail(reply.get("error", "refused"), code=1)
+    table = Table(title="hearth notify test")
+    for column in ("route", "secret", "service", "result"):
+        table.add_column(column)
+    for result in reply["results"]:
+        table.add_row(
+            result["route"],
+            result["secret"],
+            result["scheme"],
+            "[green]sent[/]" if result["ok"] else f"[red]{result['reason']}[/]",
+        )
+    Console().print(table)
+    sys.exit(0 if all(r["ok"] for r in reply["results"]) else 1)
+
+
+@main.group()
 def secret() -> None:
     """Secrets (webhook secrets, tokens, Apprise URLs): stored encrypted."""
 

@@ -147,3 +147,10 @@ async def test_the_openapi_document_is_served(api: Api) -> None:
     assert document["openapi"] == "3.1.0"
     assert "/api/v1/deployments/{id}" in document["paths"]
     assert document["paths"]["/api/v1/deployments"]["post"]["x-hearth-role"] == "operator"
+
+
+async def test_the_notification_test_button_is_for_admins(api: Api) -> None:
+    status, _ = api.call("POST", "/api/v1/notifications/test", token="operator", body={})
+    assert status == 403
+    status, body = api.call("POST", "/api/v1/notifications/test", token="admin", body={})
+    assert (status, body["error"]) == (503, "notifier unavailable")  # none runs in this test

@@ -182,6 +182,12 @@ async def test_hearth_up_runs_everything_and_stops_clean(
     )
     assert created.returncode == 0 and created.stdout.startswith("hth_"), created.stderr
 
+    tested = subprocess.run(
+        [*HEARTH, "notify", "test"], env=up.env, capture_output=True, text=True, check=False
+    )
+    assert tested.returncode == 1
+    assert "no routes are declared" in tested.stderr
+
     # A crashed service is restarted by the supervisor.
     state = json.loads((data_dir / "stack.json").read_text())
     notifier_pid = state["pids"]["notifier"]

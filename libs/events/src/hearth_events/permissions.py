@@ -76,6 +76,7 @@ SERVICE_USERS: dict[str, BusUser] = {
                 "hearth.evt.deploy.DeployRequested.>",
                 "hearth.evt.deploy.RollbackRequested.>",
                 "hearth.evt.deploy.DeploymentCancelRequested.>",
+                "hearth.cmd.notify.TestNotification",  # the API's admin test button
             ),
             commands=("hearth.cmd.query.>",),
         ),

@@ -60,6 +60,7 @@ class QueryApi(BusService):
         async with self.pool.acquire() as conn:
             await migrate(conn)
         self.endpoints.pool = self.pool
+        self.endpoints.nc = self.nc
         self.endpoints.sink = JetStreamSink(self.js)
         self.projector = Projector(self.pool)
         await self.projector.load_position()

@@ -25,6 +25,9 @@ from hearth_query_api.api.models import (
     EventOut,
     ItemsOut,
     LogLineOut,
+    NotifyResultOut,
+    NotifyTestIn,
+    NotifyTestOut,
     Page,
     PushOut,
     RollbackIn,
@@ -73,6 +76,27 @@ class Endpoints:
         self.sink = sink
         self.source = source
         self.broadcaster = Broadcaster()
+        self.nc: Any = None
+
+    async def test_notifications(self, call: Call) -> NotifyTestOut:
+        body: NotifyTestIn = call.body
+        request = {"route": body.route} if body.route else {}
+        try:
+            reply = await self.nc.request(
+                "hearth.cmd.notify.TestNotification", json.dumps(request).encode(), timeout=60
+            )
+        except Exception as exc:  # no notifier running, or it did not answer in time
+            raise ApiError(
+                503, "notifier unavailable", f"the notifier did not answer: {type(exc).__name__}"
+            ) from None
+        answer = json.loads(reply.data)
+        if not answer.get("ok"):
+            raise ApiError(
+                404 if "no route named" in answer.get("error", "") else 409,
+                "cannot test",
+                answer.get("error", "refused"),
+            )
+        return NotifyTestOut(results=[NotifyResultOut.model_validate(r) for r in answer["results"]])
 
     async def stream_events(self, call: Call) -> web.StreamResponse:
         q: FeedQuery = call.query
@@ -400,6 +424,16 @@ class Endpoints:
                 Page[PushOut],
                 query=RepoFilter,
                 tags=("git",),
+            ),
+            Route(
+                "POST",
+                f"{V1}/notifications/test",
+                "admin",
+                "Send a test notification through a route (or all) and report per URL",
+                self.test_notifications,
+                NotifyTestOut,
+                body=NotifyTestIn,
+                tags=("notifications",),
             ),
             Route(
                 "GET",

@@ -175,3 +175,21 @@ class AcceptedOut(Out):
     event_id: str
     correlation_id: str
     follow: str = Field(description="where to watch progress")
+
+
+class NotifyTestIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    route: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+
+
+class NotifyResultOut(Out):
+    route: str
+    secret: str
+    scheme: str
+    ok: bool
+    reason: str
+
+
+class NotifyTestOut(Out):
+    results: list[NotifyResultOut]

@@ -64,7 +64,7 @@ def build_openapi(routes: list[Route], version: str) -> dict[str, Any]:
                 "application/json": {"schema": refs[(route.response, "serialization")]}
             }
         responses[str(route.status)] = ok
-        if route.status == 202:
+        if route.method != "GET":
             responses["409"] = {"description": "conflicts with the current state", **error}
         operation: dict[str, Any] = {
             "summary": route.summary,
