@@ -138,3 +138,38 @@ def smtp_server() -> Iterator[Any]:
     server.start()
     yield server
     server.stop()
+
+
+# -- OpenSSH sshd on loopback (deployer remote-host layer) ------------------------------
+
+
+@pytest.fixture(scope="session")
+def ssh_client_key(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """One ed25519 client key for the whole run (``.path``, ``.public_line``)."""
+    from tests.support.sshd import ClientKey
+
+    return ClientKey.generate(tmp_path_factory.mktemp("ssh-client"))
+
+
+@pytest.fixture
+def sshd_factory(ssh_client_key: Any) -> Iterator[Callable[..., Any]]:
+    """Start private sshd instances: ``sshd_factory(user=..., max_sessions=...)``."""
+    from tests.support.sshd import cleanup, start_sshd
+
+    started: list[Any] = []
+
+    def make(**options: Any) -> Any:
+        server = start_sshd(ssh_client_key, **options)
+        started.append(server)
+        return server
+
+    yield make
+    for server in started:
+        cleanup(server)
+
+
+@pytest.fixture
+def sshd(sshd_factory: Callable[..., Any]) -> Any:
+    """A running sshd for the current user: host, port, user, client_key, host_key_line,
+    remote_root (an empty directory the user owns)."""
+    return sshd_factory()

@@ -1,0 +1,441 @@
+"""SSH connections to target hosts: one per (host, port, user), shared and bounded.
+
+OpenSSH refuses the 11th concurrent channel on a connection (``MaxSessions`` 10), so every
+channel (a command, an SFTP session) is opened through a per-connection slot; the default
+of 8 leaves headroom for anything else sharing the server's limit. Connects retry with
+exponential backoff on network failures only: a refused key or a wrong host key will not
+fix itself, and retrying an auth failure can get the client banned by fail2ban.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+import asyncssh
+
+from hearth_deployer.remote.errors import (
+    AuthenticationFailed,
+    CommandTimedOut,
+    ConnectionDropped,
+    HostKeyMismatch,
+    HostKeyUnknown,
+    HostUnreachable,
+    RemoteError,
+)
+from hearth_deployer.remote.hostkeys import HostKeyCheck, fingerprint, key_line, parse_host_keys
+
+if TYPE_CHECKING:
+    from hearth_deployer.remote.host import RemoteHost
+
+log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+#: How sshd refuses a session channel beyond MaxSessions: OpenSSH answers
+#: OPEN_CONNECT_FAILED "open failed" (and logs "no more sessions"); other servers use the
+#: other two. We only open session channels, so these codes mean "no free session".
+_SESSION_LIMIT_CODES = (
+    asyncssh.OPEN_CONNECT_FAILED,
+    asyncssh.OPEN_ADMINISTRATIVELY_PROHIBITED,
+    asyncssh.OPEN_RESOURCE_SHORTAGE,
+)
+
+
+@dataclass(frozen=True)
+class SSHTarget:
+    """Where and as whom to connect. ``client_key`` is a key file path or the key itself."""
+
+    host: str
+    user: str
+    client_key: Path | str | bytes = field(repr=False)
+    port: int = 22
+    #: ``ssh-ed25519 AAAA...`` (one or more lines); ``None`` only with trust on first use.
+    known_host_key: str | None = None
+    trust_on_first_use: bool = False
+    passphrase: str | None = field(default=None, repr=False)
+
+    @property
+    def key(self) -> tuple[str, int, str]:
+        return (self.host, self.port, self.user)
+
+    @property
+    def label(self) -> str:
+        return f"{self.user}@{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class PoolSettings:
+    #: Concurrent channels per connection; keep it below the server's ``MaxSessions``.
+    max_channels_per_connection: int = 8
+    #: TCP connect + key exchange + authentication, per attempt.
+    connect_timeout: float = 10.0
+    connect_attempts: int = 4
+    backoff_initial: float = 0.5
+    backoff_max: float = 8.0
+    #: A connection nobody used for this long is closed.
+    idle_timeout: float = 60.0
+    keepalive_interval: float = 15.0
+    #: New connections in flight at once, across hosts: sshd drops handshakes beyond
+    #: ``MaxStartups`` (10 by default), which would look like a flaky network.
+    max_concurrent_connects: int = 8
+    #: How long to keep retrying a channel the server refused for lack of sessions. sshd
+    #: frees a session slot only after reaping the session's process, a moment after the
+    #: channel closed, so a slot we just released can still count against MaxSessions.
+    channel_retry_seconds: float = 2.0
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    exit_status: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_status == 0
+
+
+@dataclass(frozen=True)
+class RawCommandResult:
+    exit_status: int
+    stdout: bytes
+    stderr: bytes
+
+
+class _PooledConnection:
+    def __init__(self, conn: asyncssh.SSHClientConnection, max_channels: int) -> None:
+        self.conn = conn
+        self.lost = False
+        self.active = 0
+        self.peak = 0
+        self.last_used = time.monotonic()
+        self._slots = asyncio.Semaphore(max_channels)
+
+    @contextlib.asynccontextmanager
+    async def slot(self) -> AsyncIterator[asyncssh.SSHClientConnection]:
+        async with self._slots:
+            self.active += 1
+            self.peak = max(self.peak, self.active)
+            try:
+                yield self.conn
+            finally:
+                self.active -= 1
+                self.last_used = time.monotonic()
+
+
+def _load_client_key(target: SSHTarget) -> asyncssh.SSHKey:
+    try:
+        if isinstance(target.client_key, bytes):
+            return asyncssh.import_private_key(target.client_key, target.passphrase)
+        text = str(target.client_key)
+        if "PRIVATE KEY" in text:
+            return asyncssh.import_private_key(text, target.passphrase)
+        return asyncssh.read_private_key(text, target.passphrase)
+    except (OSError, asyncssh.KeyImportError, asyncssh.KeyEncryptionError) as exc:
+        # The message names the file at most, never the key material.
+        where = (
+            ""
+            if isinstance(target.client_key, bytes) or "PRIVATE KEY" in str(target.client_key)
+            else f" {target.client_key}"
+        )
+        raise RemoteError(
+            f"cannot load the SSH client key{where} for {target.label}: {exc}"
+        ) from None
+
+
+class HostPool:
+    """Shared SSH connections; use ``async with HostPool() as pool`` or call :meth:`close`."""
+
+    def __init__(
+        self,
+        settings: PoolSettings | None = None,
+        *,
+        on_host_key_learned: Callable[[SSHTarget, str], None] | None = None,
+    ) -> None:
+        self.settings = settings or PoolSettings()
+        self._on_host_key_learned = on_host_key_learned
+        self._connections: dict[tuple[str, int, str], _PooledConnection] = {}
+        self._connect_locks: dict[tuple[str, int, str], asyncio.Lock] = {}
+        self._connect_slots = asyncio.Semaphore(self.settings.max_concurrent_connects)
+        #: Host keys accepted on first use, by (host, port): later connects must match.
+        self.learned_host_keys: dict[tuple[str, int], str] = {}
+        self._reaper: asyncio.Task[None] | None = None
+        self._closed = False
+
+    async def __aenter__(self) -> HostPool:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    def host(self, target: SSHTarget) -> RemoteHost:
+        from hearth_deployer.remote.host import RemoteHost
+
+        return RemoteHost(self, target)
+
+    def peak_channels(self, target: SSHTarget) -> int:
+        """Most channels that were open at once on the target's current connection."""
+        pooled = self._connections.get(target.key)
+        return pooled.peak if pooled else 0
+
+    def connection_count(self) -> int:
+        return sum(1 for pooled in self._connections.values() if not pooled.lost)
+
+    @contextlib.asynccontextmanager
+    async def channel(self, target: SSHTarget) -> AsyncIterator[asyncssh.SSHClientConnection]:
+        """The shared connection, holding one channel slot: open exactly one channel in it."""
+        pooled = await self._connection(target)
+        async with pooled.slot() as conn:
+            try:
+                yield conn
+            except (asyncssh.ConnectionLost, asyncssh.SFTPConnectionLost, ConnectionError) as exc:
+                # Never hand this connection out again; the next operation reconnects.
+                pooled.lost = True
+                raise ConnectionDropped(
+                    host=target.host, port=target.port, reason=str(exc) or type(exc).__name__
+                ) from None
+
+    @contextlib.asynccontextmanager
+    async def sftp(self, target: SSHTarget) -> AsyncIterator[asyncssh.SFTPClient]:
+        async with self.channel(target) as conn:
+            try:
+                client = await self._retry_refused_channel(conn.start_sftp_client)
+            except (asyncssh.ChannelOpenError, asyncssh.SFTPError) as exc:
+                raise RemoteError(f"cannot start SFTP on {target.label}: {exc}") from None
+            async with client:
+                yield client
+
+    async def run_raw(
+        self,
+        target: SSHTarget,
+        command: str,
+        *,
+        timeout: float | None = None,
+        stdin: bytes | None = None,
+    ) -> RawCommandResult:
+        async with self.channel(target) as conn:
+
+            def start() -> Awaitable[asyncssh.SSHCompletedProcess]:
+                return conn.run(command, check=False, timeout=timeout, input=stdin, encoding=None)
+
+            try:
+                result = await self._retry_refused_channel(start)
+            except asyncssh.TimeoutError:
+                raise CommandTimedOut(command, host=target.label, timeout=timeout or 0) from None
+            except asyncssh.ChannelOpenError as exc:
+                raise RemoteError(f"cannot run a command on {target.label}: {exc}") from None
+        stdout = result.stdout if isinstance(result.stdout, bytes) else b""
+        stderr = result.stderr if isinstance(result.stderr, bytes) else b""
+        # A command killed by a signal has no exit status; report it as failed.
+        status = result.exit_status if result.exit_status is not None else -1
+        return RawCommandResult(status, stdout, stderr)
+
+    async def run(
+        self, target: SSHTarget, command: str, *, timeout: float | None = None
+    ) -> CommandResult:
+        raw = await self.run_raw(target, command, timeout=timeout)
+        return CommandResult(
+            raw.exit_status,
+            raw.stdout.decode("utf-8", "replace"),
+            raw.stderr.decode("utf-8", "replace"),
+        )
+
+    async def _retry_refused_channel(self, open_channel: Callable[[], Awaitable[_T]]) -> _T:
+        """Open a channel, retrying briefly while the server refuses it for lack of sessions.
+
+        A refused open never started anything on the server, so retrying is safe."""
+        deadline = time.monotonic() + self.settings.channel_retry_seconds
+        delay = 0.01
+        while True:
+            try:
+                return await open_channel()
+            except asyncssh.ChannelOpenError as exc:
+                if exc.code not in _SESSION_LIMIT_CODES or time.monotonic() + delay > deadline:
+                    raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.2)
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._reaper:
+            self._reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reaper
+        connections = list(self._connections.values())
+        self._connections.clear()
+        for pooled in connections:
+            pooled.conn.close()
+        for pooled in connections:
+            with contextlib.suppress(Exception):
+                await pooled.conn.wait_closed()
+
+    async def _connection(self, target: SSHTarget) -> _PooledConnection:
+        if self._closed:
+            raise RemoteError("the SSH connection pool is closed")
+        pooled = self._connections.get(target.key)
+        if pooled and not pooled.lost:
+            pooled.last_used = time.monotonic()  # so the idle reaper leaves it alone
+            return pooled
+        lock = self._connect_locks.setdefault(target.key, asyncio.Lock())
+        async with lock:
+            pooled = self._connections.get(target.key)
+            if pooled and not pooled.lost:
+                return pooled
+            pooled = await self._connect_with_retries(target)
+            self._connections[target.key] = pooled
+            if self._reaper is None or self._reaper.done():
+                self._reaper = asyncio.create_task(self._reap_idle(), name="ssh-idle-reaper")
+            return pooled
+
+    def _pinned_keys(self, target: SSHTarget) -> list[asyncssh.SSHKey]:
+        if target.known_host_key:
+            return parse_host_keys(target.known_host_key)
+        learned = self.learned_host_keys.get((target.host, target.port))
+        return parse_host_keys(learned) if learned else []
+
+    async def _connect_with_retries(self, target: SSHTarget) -> _PooledConnection:
+        settings = self.settings
+        client_key = _load_client_key(target)
+        pinned = self._pinned_keys(target)
+        if not pinned and not target.trust_on_first_use:
+            # Refuse before connecting: without a pinned key, any server would be trusted.
+            raise RemoteError(
+                f"{target.label} has no known host key and trust on first use is off: "
+                "set the target's known host key"
+            )
+        delay = settings.backoff_initial
+        reason = "no attempt made"
+        for attempt in range(1, settings.connect_attempts + 1):
+            try:
+                return await self._connect_once(target, client_key, pinned)
+            except _TransientConnectError as exc:
+                reason = exc.reason
+                log.info("connect to %s failed (%s), attempt %d", target.label, reason, attempt)
+            if attempt < settings.connect_attempts:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, settings.backoff_max)
+        raise HostUnreachable(
+            host=target.host, port=target.port, reason=reason, attempts=settings.connect_attempts
+        )
+
+    async def _connect_once(
+        self, target: SSHTarget, client_key: asyncssh.SSHKey, pinned: list[asyncssh.SSHKey]
+    ) -> _PooledConnection:
+        check = HostKeyCheck(pinned, trust_on_first_use=target.trust_on_first_use)
+        holder: list[_PooledConnection] = []
+
+        def mark_lost() -> None:
+            for pooled in holder:
+                pooled.lost = True
+
+        try:
+            async with self._connect_slots:
+                conn = await asyncio.wait_for(
+                    asyncssh.connect(
+                        target.host,
+                        target.port,
+                        username=target.user,
+                        client_keys=[client_key],
+                        known_hosts=check.known_hosts,
+                        client_factory=check.client_factory(mark_lost),
+                        # Nothing from the deployer's own environment leaks in: no
+                        # ~/.ssh/config, no agent keys, no password prompts.
+                        config=[],
+                        agent_path=None,
+                        password=None,
+                        kbdint_auth=False,
+                        preferred_auth="publickey",
+                        connect_timeout=self.settings.connect_timeout,
+                        login_timeout=self.settings.connect_timeout,
+                        keepalive_interval=self.settings.keepalive_interval,
+                    ),
+                    timeout=self.settings.connect_timeout,
+                )
+        except asyncssh.PermissionDenied:
+            raise AuthenticationFailed(
+                user=target.user,
+                host=target.host,
+                port=target.port,
+                key_fingerprint=client_key.get_fingerprint("sha256"),
+            ) from None
+        except asyncssh.HostKeyNotVerifiable:
+            got = fingerprint(check.presented) if check.presented else "an unreadable key"
+            if pinned:
+                raise HostKeyMismatch(
+                    host=target.host,
+                    port=target.port,
+                    expected=[fingerprint(key) for key in pinned],
+                    got=got,
+                ) from None
+            raise HostKeyUnknown(host=target.host, port=target.port, got=got) from None
+        except asyncssh.KeyExchangeFailed as exc:
+            if pinned and "host key" in str(exc.reason).lower():
+                # The server has no key of the pinned type at all.
+                raise HostKeyMismatch(
+                    host=target.host,
+                    port=target.port,
+                    expected=[fingerprint(key) for key in pinned],
+                    got=f"no key of type {', '.join(k.get_algorithm() for k in pinned)}",
+                ) from None
+            raise RemoteError(f"SSH key exchange with {target.label} failed: {exc}") from None
+        except (asyncssh.ConnectionLost, asyncssh.ServiceNotAvailable) as exc:
+            # sshd drops handshakes beyond MaxStartups, and a restarting host looks the same.
+            raise _TransientConnectError(f"connection lost during handshake: {exc}") from None
+        except asyncssh.DisconnectError as exc:
+            raise RemoteError(f"SSH server {target.label} refused the session: {exc}") from None
+        except TimeoutError:
+            raise _TransientConnectError(
+                f"timed out after {self.settings.connect_timeout:g} s"
+            ) from None
+        except OSError as exc:
+            raise _TransientConnectError(_describe_network_error(exc)) from None
+
+        pooled = _PooledConnection(conn, self.settings.max_channels_per_connection)
+        holder.append(pooled)
+        if check.learned is not None:
+            line = key_line(check.learned)
+            self.learned_host_keys[(target.host, target.port)] = line
+            log.warning(
+                "trusting %s on first use: host key %s", target.label, fingerprint(check.learned)
+            )
+            if self._on_host_key_learned:
+                self._on_host_key_learned(target, line)
+        return pooled
+
+    async def _reap_idle(self) -> None:
+        interval = max(0.05, self.settings.idle_timeout / 4)
+        while True:
+            await asyncio.sleep(interval)
+            now = time.monotonic()
+            for key, pooled in list(self._connections.items()):
+                idle = pooled.active == 0 and now - pooled.last_used >= self.settings.idle_timeout
+                if pooled.lost or idle:
+                    del self._connections[key]
+                    pooled.conn.close()
+            if not self._connections:
+                return
+
+
+def _describe_network_error(exc: OSError) -> str:
+    # asyncio's own messages ("Connect call failed (...)") hide the cause.
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, socket.gaierror):
+        return f"cannot resolve the host name: {exc.strerror}"
+    if exc.errno:
+        return os.strerror(exc.errno).lower()
+    return str(exc)
+
+
+class _TransientConnectError(Exception):
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)

@@ -1,0 +1,131 @@
+"""Backups on the target and exact restores, against a real sshd."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import pytest
+
+from hearth_deployer.remote import BackupCorrupt, RemoteHost, RemotePathError, UploadFile
+from tests.integration.remote.conftest import local_manifest
+
+pytestmark = pytest.mark.integration
+
+BEFORE = {
+    "configuration.yaml": b"homeassistant:\n  name: Home\n",
+    "automations.yaml": b"- id: lights\n",
+    "scripts/night mode.sh": b"#!/bin/sh\n",
+    "odd/new\nline.yaml": b"x: 1\n",
+    "untouched.yaml": b"stays\n",
+    "--remove-files": b"a name tar must not read as an option\n",
+}
+
+
+async def seed(remote: RemoteHost, root: str) -> None:
+    await remote.upload(root, [UploadFile(p, data=d) for p, d in BEFORE.items()])
+    await remote.upload(
+        root, [UploadFile("scripts/night mode.sh", data=b"#!/bin/sh\n", mode=0o755)]
+    )
+
+
+async def test_backup_modify_restore_is_byte_identical(remote: RemoteHost, sshd: Any) -> None:
+    root, backups = str(sshd.remote_root), str(sshd.workdir / "backups")
+    await seed(remote, root)
+    before = await remote.manifest(root)
+
+    # What a deployment plans to touch: two changes, one removal, one new file.
+    touched = [
+        "configuration.yaml",
+        "scripts/night mode.sh",
+        "odd/new\nline.yaml",
+        "automations.yaml",
+        "packages/new.yaml",
+    ]
+    info = await remote.backup(root, touched, backups, "deploy-1")
+    assert info.file_count == 4
+    assert info.absent == ("packages/new.yaml",)
+    archive = sshd.workdir / "backups" / "deploy-1.tar.gz"
+    assert info.sha256 == hashlib.sha256(archive.read_bytes()).hexdigest()
+    assert info.size == archive.stat().st_size
+    assert oct(archive.stat().st_mode & 0o777) == "0o600"  # backups can hold secrets
+
+    # The deployment half-happens.
+    await remote.upload(
+        root,
+        [
+            UploadFile("configuration.yaml", data=b"broken: [\n"),
+            UploadFile("scripts/night mode.sh", data=b"changed", mode=0o600),
+            UploadFile("packages/new.yaml", data=b"new: true\n"),
+        ],
+    )
+    await remote.remove(root, ["automations.yaml", "odd/new\nline.yaml"])
+    assert await remote.manifest(root) != before
+
+    result = await remote.restore(root, info, touched=touched)
+    assert sorted(result.restored) == sorted(p for p in touched if p != "packages/new.yaml")
+    assert result.removed == ("packages/new.yaml",)
+    after = await remote.manifest(root)
+    assert after == before
+    assert after == local_manifest(sshd.remote_root)
+    assert after["scripts/night mode.sh"].mode == 0o755
+    # No staging directory is left behind.
+    assert not [p for p in sshd.remote_root.iterdir() if p.name.startswith(".hearth")]
+
+
+async def test_whole_tree_backup_respects_ignores(remote: RemoteHost, sshd: Any) -> None:
+    root, backups = str(sshd.remote_root), str(sshd.workdir / "backups")
+    await seed(remote, root)
+    await remote.upload(root, [UploadFile(".storage/core.config", data=b"{}")])
+    info = await remote.backup(root, None, backups, "full-1", ignore=(".storage/",))
+    assert sorted(info.files) == sorted(BEFORE)
+    listing = await remote.run(f"tar -tzf {info.archive} | wc -l")
+    # GNU tar escapes the newline in "odd/new\nline.yaml", so one line per member.
+    assert listing.stdout.strip() == str(len(BEFORE))
+
+    (sshd.remote_root / "configuration.yaml").write_text("wrecked")
+    await remote.restore(root, info)
+    assert (sshd.remote_root / "configuration.yaml").read_bytes() == BEFORE["configuration.yaml"]
+    assert (sshd.remote_root / ".storage/core.config").read_bytes() == b"{}"
+
+
+async def test_only_the_newest_backups_are_kept(remote: RemoteHost, sshd: Any) -> None:
+    root, backups = str(sshd.remote_root), str(sshd.workdir / "backups")
+    await seed(remote, root)
+    for number in range(5):
+        await remote.backup(root, ["configuration.yaml"], backups, f"b{number}", keep=3)
+    listed = await remote.list_backups(backups)
+    assert [b.backup_id for b in listed] == ["b4", "b3", "b2"]
+    assert sorted(p.name for p in (sshd.workdir / "backups").iterdir()) == sorted(
+        f"b{n}.{ext}" for n in (2, 3, 4) for ext in ("tar.gz", "json")
+    )
+    assert await remote.prune_backups(backups, keep=1) == ["b3", "b2"]
+    assert [b.backup_id for b in await remote.list_backups(backups)] == ["b4"]
+
+
+async def test_a_corrupted_backup_is_refused_before_touching_files(
+    remote: RemoteHost, sshd: Any
+) -> None:
+    root, backups = str(sshd.remote_root), str(sshd.workdir / "backups")
+    await seed(remote, root)
+    info = await remote.backup(root, ["configuration.yaml"], backups, "b1")
+    archive = sshd.workdir / "backups" / "b1.tar.gz"
+    data = bytearray(archive.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    archive.write_bytes(bytes(data))
+    (sshd.remote_root / "configuration.yaml").write_text("current")
+    with pytest.raises(BackupCorrupt, match="sha256 is"):
+        await remote.restore(root, info, touched=["configuration.yaml"])
+    assert (sshd.remote_root / "configuration.yaml").read_text() == "current"
+
+
+async def test_backup_directory_inside_the_root_is_refused(remote: RemoteHost, sshd: Any) -> None:
+    root = str(sshd.remote_root)
+    await seed(remote, root)
+    with pytest.raises(RemotePathError, match="lies inside"):
+        await remote.backup(root, None, f"{root}/.backups", "b1")
+
+
+async def test_bad_backup_ids_are_refused(remote: RemoteHost, sshd: Any) -> None:
+    with pytest.raises(ValueError, match="backup id"):
+        await remote.backup(str(sshd.remote_root), None, str(sshd.workdir / "b"), "../x")

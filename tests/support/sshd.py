@@ -1,0 +1,217 @@
+"""Private OpenSSH ``sshd`` instances on loopback for the tests.
+
+Each instance gets its own directory (host key, config, ``authorized_keys``, pid file,
+log) and a free port on 127.0.0.1; nothing touches the machine's own sshd. Keys are
+generated with asyncssh in-process (milliseconds), the client key once per session.
+
+Run as root (here and in CI) an instance can log in as another local user, which is how
+the permission tests get a user that root's file permissions actually apply to. Run as
+anyone else, the instance serves only that user (sshd cannot switch users without root).
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncssh
+
+from hearth.embedded.process import free_port
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+#: OpenSSH's default; the pool must stay below it.
+MAX_SESSIONS = 10
+
+
+def sshd_binary() -> str:
+    """The sshd to run, installing Debian's openssh-server first when it is missing."""
+    found = shutil.which("sshd") or (
+        "/usr/sbin/sshd" if os.access("/usr/sbin/sshd", os.X_OK) else None
+    )
+    if found:
+        return found
+    subprocess.run([str(REPO_ROOT / "scripts" / "ensure-test-deps")], check=True)
+    found = shutil.which("sshd") or "/usr/sbin/sshd"
+    if not os.access(found, os.X_OK):
+        raise RuntimeError("sshd is still missing after scripts/ensure-test-deps")
+    return found
+
+
+@dataclass(frozen=True)
+class ClientKey:
+    path: Path
+    public_line: str
+
+    @classmethod
+    def generate(cls, directory: Path, name: str = "id_ed25519") -> ClientKey:
+        key = asyncssh.generate_private_key("ssh-ed25519", comment=f"hearth-test-{name}")
+        path = directory / name
+        key.write_private_key(str(path))
+        path.chmod(0o600)
+        public = key.export_public_key("openssh").decode().strip()
+        (directory / f"{name}.pub").write_text(public + "\n")
+        return cls(path, public)
+
+
+@dataclass
+class SshServer:
+    """A running sshd: connect as ``user`` with ``client_key`` and pin ``host_key_line``."""
+
+    host: str
+    port: int
+    user: str
+    client_key: Path
+    host_key_line: str
+    remote_root: Path
+    workdir: Path
+    process: subprocess.Popen[bytes] = field(repr=False)
+
+    @property
+    def log(self) -> str:
+        path = self.workdir / "sshd.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def _config(workdir: Path, port: int, user: str, max_sessions: int) -> str:
+    return "\n".join(
+        [
+            f"Port {port}",
+            "ListenAddress 127.0.0.1",
+            f"HostKey {workdir / 'ssh_host_ed25519_key'}",
+            f"PidFile {workdir / 'sshd.pid'}",
+            f"AuthorizedKeysFile {workdir / 'authorized_keys'}",
+            "UsePAM no",
+            # The temp directories are not root-owned 0755 all the way up.
+            "StrictModes no",
+            "PubkeyAuthentication yes",
+            "PasswordAuthentication no",
+            "KbdInteractiveAuthentication no",
+            "PermitRootLogin prohibit-password",
+            f"AllowUsers {user}",
+            f"MaxSessions {max_sessions}",
+            # In-process SFTP: no dependency on the sftp-server binary's path, and it
+            # works for users whose shell is nologin.
+            "Subsystem sftp internal-sftp",
+            "LogLevel VERBOSE",
+            "",
+        ]
+    )
+
+
+def _wait_for_banner(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"sshd exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+                if sock.recv(64).startswith(b"SSH-2.0-"):
+                    return
+        except OSError:
+            time.sleep(0.02)
+    raise RuntimeError(f"sshd on port {port} did not answer:\n{log.read_text()}")
+
+
+def start_sshd(
+    client_key: ClientKey,
+    *,
+    user: str | None = None,
+    max_sessions: int = MAX_SESSIONS,
+    port: int | None = None,
+) -> SshServer:
+    """Start sshd for ``user`` (default: whoever runs the tests), with a new host key.
+
+    Pass the ``port`` of a stopped instance to simulate a reinstalled host."""
+    binary = sshd_binary()
+    me = pwd.getpwuid(os.getuid()).pw_name
+    user = user or me
+    if user != me and os.getuid() != 0:
+        raise RuntimeError(f"only root can run an sshd that logs in as {user}")
+    if os.getuid() == 0:
+        # sshd's privilege separation needs this directory; Debian creates it at boot only.
+        Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
+    # Under /tmp rather than pytest's 0700 tmp_path: sshd reads authorized_keys as the
+    # login user, who may not be the one running the tests.
+    workdir = Path(tempfile.mkdtemp(prefix="hearth-sshd-"))
+    workdir.chmod(0o755)
+    host_key = asyncssh.generate_private_key("ssh-ed25519")
+    host_key_path = workdir / "ssh_host_ed25519_key"
+    host_key.write_private_key(str(host_key_path))
+    host_key_path.chmod(0o600)
+    host_key_line = " ".join(host_key.export_public_key("openssh").decode().split()[:2])
+    authorized = workdir / "authorized_keys"
+    authorized.write_text(client_key.public_line + "\n")
+    authorized.chmod(0o644)
+    remote_root = workdir / "root"
+    remote_root.mkdir()
+    if user != me:
+        account = pwd.getpwnam(user)
+        os.chown(remote_root, account.pw_uid, account.pw_gid)
+    port = port or free_port()
+    config = workdir / "sshd_config"
+    config.write_text(_config(workdir, port, user, max_sessions))
+    log = workdir / "sshd.log"
+    with log.open("wb") as log_file:
+        process = subprocess.Popen(
+            [binary, "-D", "-e", "-f", str(config)],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    _wait_for_banner(port, process, log)
+    return SshServer(
+        host="127.0.0.1",
+        port=port,
+        user=user,
+        client_key=client_key.path,
+        host_key_line=host_key_line,
+        remote_root=remote_root,
+        workdir=workdir,
+        process=process,
+    )
+
+
+def cleanup(server: SshServer) -> None:
+    server.stop()
+    shutil.rmtree(server.workdir, ignore_errors=True)
+
+
+class TinyFilesystem:
+    """A size-limited tmpfs mounted for a disk-full test (needs root with CAP_SYS_ADMIN,
+    which the test container and CI have)."""
+
+    def __init__(self, mountpoint: Path, size_bytes: int) -> None:
+        self.mountpoint = mountpoint
+        self.size_bytes = size_bytes
+
+    def __enter__(self) -> TinyFilesystem:
+        self.mountpoint.mkdir(parents=True, exist_ok=True)
+        command = ["mount", "-t", "tmpfs", "-o", f"size={self.size_bytes}"]
+        command += ["tmpfs", str(self.mountpoint)]
+        result = subprocess.run(command, check=False, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise RuntimeError(
+                "the disk-full test mounts a tiny tmpfs and needs root with CAP_SYS_ADMIN: "
+                + result.stderr.strip()
+            )
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        subprocess.run(["umount", "-l", str(self.mountpoint)], check=False)
