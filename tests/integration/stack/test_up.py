@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -82,9 +83,16 @@ class Up:
 
 @pytest.fixture
 def ports() -> dict[str, int]:
-    base = free_port()
-    # Offset every service port into a free-looking range away from 8080/8090.
-    return {"nats": free_port(), "postgres": free_port(), "offset": 20000 + base % 20000}
+    """Free ports for NATS and PostgreSQL, and an offset whose service ports are all free."""
+    from hearth.embedded.process import port_in_use
+    from hearth.stack.services import SERVICES
+
+    rng = random.Random()
+    for _ in range(100):
+        offset = rng.randint(20000, 40000)
+        if not any(port_in_use("127.0.0.1", s.port + offset) for s in SERVICES):
+            return {"nats": free_port(), "postgres": free_port(), "offset": offset}
+    raise AssertionError("no free range of service ports found")
 
 
 @pytest.fixture
