@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from hearth_events import EventData, derived_event_id, new_event
 from hearth_events.catalogue import PushReceived
 from hearth_servicekit import get_logger
+from hearth_servicekit.commands import describe_validation
 from hearth_servicekit.publishing import BusUnavailable, EventSink
 from hearth_webhook_gw.payloads import (
     CheckSuitePayload,
@@ -135,7 +136,7 @@ async def _record(
     try:
         data = _event_data(delivery.event, delivery.delivery_id, payload)
     except ValidationError as exc:
-        return _error(400, f"malformed {delivery.event} payload", _describe(exc))
+        return _error(400, f"malformed {delivery.event} payload", describe_validation(exc, limit=3))
     if data is None:
         log.info(
             "webhook ignored",
@@ -234,9 +235,3 @@ def _event_id(data: EventData, delivery_id: str) -> UUID:
     if isinstance(data, PushReceived):
         return derived_event_id("push", data.repo, data.ref, data.before, data.after)
     return derived_event_id("github-delivery", delivery_id)
-
-
-def _describe(exc: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()[:3]
-    )

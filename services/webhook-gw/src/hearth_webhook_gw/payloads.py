@@ -7,11 +7,10 @@ ones Hearth needs, so a malformed payload is refused with the field that is wron
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hearth_events.catalogue import CiCompleted, CommitInfo, PushReceived
+from hearth_events.catalogue import CiCompleted, CiConclusion, CommitInfo, PushReceived
 
 GITHUB_COMMITS_CAP = 2048
 ZERO_SHA = "0" * 40
@@ -128,19 +127,6 @@ def push_received(delivery_id: str, payload: PushPayload) -> PushReceived:
         compare_url=payload.compare,
         source="webhook",
     )
-
-
-CiConclusion = Literal[
-    "success",
-    "failure",
-    "neutral",
-    "cancelled",
-    "skipped",
-    "timed_out",
-    "action_required",
-    "stale",
-    "startup_failure",
-]
 
 
 def ci_completed(

@@ -11,6 +11,7 @@ from hearth_events.base import EventData, register
 
 __all__ = [
     "CiCompleted",
+    "CiConclusion",
     "CommitInfo",
     "PushReceived",
     "RepositoryRegistered",
@@ -50,6 +51,19 @@ class RepositorySpec(BaseModel):
     branches: tuple[str, ...] = Field(default=(), description="branches to poll; () = every branch")
 
 
+CiConclusion = Literal[
+    "success",
+    "failure",
+    "neutral",
+    "cancelled",
+    "skipped",
+    "timed_out",
+    "action_required",
+    "stale",
+    "startup_failure",
+]
+
+
 class _GitEvent(EventData):
     context: ClassVar[str] = "git"
     key_field: ClassVar[str] = "repo"
@@ -87,17 +101,7 @@ class CiCompleted(_GitEvent):
     commit: GitSha
     branch: str | None = None
     name: str = ""
-    conclusion: Literal[
-        "success",
-        "failure",
-        "neutral",
-        "cancelled",
-        "skipped",
-        "timed_out",
-        "action_required",
-        "stale",
-        "startup_failure",
-    ]
+    conclusion: CiConclusion
     url: str | None = None
 
 
