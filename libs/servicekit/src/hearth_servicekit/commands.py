@@ -57,4 +57,8 @@ async def serve_command(
         if message.reply:
             await message.respond(json.dumps(reply).encode())
 
-    return await nc.subscribe(subject, queue=queue, cb=on_message)
+    subscription = await nc.subscribe(subject, queue=queue, cb=on_message)
+    # Until the server has the SUB, a request gets "no responders": a service that says it
+    # started must already answer.
+    await nc.flush()
+    return subscription
