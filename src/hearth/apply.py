@@ -35,12 +35,13 @@ def apply_config(config: HearthConfig, request: Request, *, dry_run: bool) -> li
         },
     )
     results.append({"section": "notifications", **routes})
-    if config.targets:
-        results.append(
-            {
-                "section": "targets",
-                "ok": False,
-                "error": "not applied: the deployer does not take target declarations yet",
-            }
-        )
+    targets = request(
+        "hearth.cmd.target.ApplyTargets",
+        {
+            "targets": [t.model_dump(mode="json") for t in config.targets],
+            "dry_run": dry_run,
+            "actor": "hearth apply",
+        },
+    )
+    results.append({"section": "targets", **targets})
     return results

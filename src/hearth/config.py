@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from hearth_events.catalogue import RepositorySpec, RouteSpec, TargetSpec
 
@@ -37,6 +44,20 @@ class HearthConfig(BaseModel):
     notifications: Notifications = Notifications()
     devices: list[dict[str, Any]] = []
     agents: list[dict[str, Any]] = []
+
+    @field_validator("targets")
+    @classmethod
+    def _targets_name_declared_repositories(
+        cls, targets: list[TargetSpec], info: ValidationInfo
+    ) -> list[TargetSpec]:
+        declared = {r.name.lower() for r in info.data.get("repositories", [])}
+        for target in targets:
+            if target.repo.lower() not in declared:
+                raise ValueError(
+                    f"target {target.name}: repository {target.repo!r} is not declared "
+                    "under repositories:"
+                )
+        return targets
 
 
 def load_config(path: Path) -> HearthConfig:

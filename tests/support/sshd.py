@@ -15,20 +15,17 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncssh
 
+from hearth.demo.sshd import MAX_SESSIONS, sshd_config, wait_for_banner
 from hearth.embedded.process import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-#: OpenSSH's default; the pool must stay below it.
-MAX_SESSIONS = 10
 
 
 def sshd_binary() -> str:
@@ -89,46 +86,6 @@ class SshServer:
                 self.process.wait()
 
 
-def _config(workdir: Path, port: int, user: str, max_sessions: int) -> str:
-    return "\n".join(
-        [
-            f"Port {port}",
-            "ListenAddress 127.0.0.1",
-            f"HostKey {workdir / 'ssh_host_ed25519_key'}",
-            f"PidFile {workdir / 'sshd.pid'}",
-            f"AuthorizedKeysFile {workdir / 'authorized_keys'}",
-            "UsePAM no",
-            # The temp directories are not root-owned 0755 all the way up.
-            "StrictModes no",
-            "PubkeyAuthentication yes",
-            "PasswordAuthentication no",
-            "KbdInteractiveAuthentication no",
-            "PermitRootLogin prohibit-password",
-            f"AllowUsers {user}",
-            f"MaxSessions {max_sessions}",
-            # In-process SFTP: no dependency on the sftp-server binary's path, and it
-            # works for users whose shell is nologin.
-            "Subsystem sftp internal-sftp",
-            "LogLevel VERBOSE",
-            "",
-        ]
-    )
-
-
-def _wait_for_banner(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"sshd exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
-                if sock.recv(64).startswith(b"SSH-2.0-"):
-                    return
-        except OSError:
-            time.sleep(0.02)
-    raise RuntimeError(f"sshd on port {port} did not answer:\n{log.read_text()}")
-
-
 def start_sshd(
     client_key: ClientKey,
     *,
@@ -166,7 +123,7 @@ def start_sshd(
         os.chown(remote_root, account.pw_uid, account.pw_gid)
     port = port or free_port()
     config = workdir / "sshd_config"
-    config.write_text(_config(workdir, port, user, max_sessions))
+    config.write_text(sshd_config(workdir, port, user, max_sessions))
     log = workdir / "sshd.log"
     with log.open("wb") as log_file:
         process = subprocess.Popen(
@@ -175,7 +132,7 @@ def start_sshd(
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
-    _wait_for_banner(port, process, log)
+    wait_for_banner(port, process, log)
     return SshServer(
         host="127.0.0.1",
         port=port,

@@ -69,3 +69,8 @@ class DataDir:
             return None
         loaded: dict[str, Any] = json.loads(self.state_file.read_text())
         return loaded
+
+
+def data_dir() -> Path:
+    """``HEARTH_DATA_DIR``, default ``./.hearth``."""
+    return Path(os.environ.get("HEARTH_DATA_DIR", ".hearth"))

@@ -32,18 +32,20 @@ async def test_one_deployment_per_target(js: Any) -> None:
     await other_target.release()
 
 
-async def test_the_recovering_instance_takes_over_its_own_deployments_lease(js: Any) -> None:
+async def test_the_restarted_instance_takes_over_its_own_deployments_lease(js: Any) -> None:
     kv = await locks(js)
-    crashed = TargetLease(kv, "garage", "dep-9", "deployer-old-pid")
+    crashed = TargetLease(kv, "garage", "dep-9", "deployer-1")
     await crashed.acquire()
     if crashed._renewer:  # the process died: nobody renews or releases
         crashed._renewer.cancel()
     with pytest.raises(LeaseBusy):
-        await TargetLease(kv, "garage", "dep-10", "deployer-new").acquire(take_over_own=True)
-    recovered = TargetLease(kv, "garage", "dep-9", "deployer-new")
+        await TargetLease(kv, "garage", "dep-10", "deployer-1").acquire(take_over_own=True)
+    with pytest.raises(LeaseBusy):  # another live instance is never robbed
+        await TargetLease(kv, "garage", "dep-9", "deployer-2").acquire(take_over_own=True)
+    recovered = TargetLease(kv, "garage", "dep-9", "deployer-1")
     await recovered.acquire(take_over_own=True)
     holder = await recovered.current_holder()
-    assert holder is not None and holder[0].owner == "deployer-new"
+    assert holder is not None and holder[0].owner == "deployer-1"
     await recovered.release()
     assert await recovered.current_holder() is None
 

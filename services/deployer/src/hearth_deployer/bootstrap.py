@@ -2,33 +2,165 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, ClassVar
 
-from hearth_deployer.store import SCHEMA, DeployerApplication
+import aiohttp
+
+from hearth_deployer.context import DeployContext, SecretLookup, Timing
+from hearth_deployer.dispatcher import Dispatcher
+from hearth_deployer.handlers import DeployerHandlers
+from hearth_deployer.lease import open_locks
+from hearth_deployer.remote.pool import HostPool, SSHTarget
+from hearth_deployer.sources import ConfigSource, GitHubTarballs, GitMirrors
+from hearth_deployer.status import report_commit_status
+from hearth_deployer.store import SCHEMA, DeployerApplication, DeployerStore
+from hearth_deployer.targets import ApplyTargets, apply_targets
+from hearth_events import command_subject, event_filter
+from hearth_events.catalogue import (
+    RepositoryRegistered,
+    RepositoryRemoved,
+    RepositorySpec,
+    RepositoryUpdated,
+)
 from hearth_eventstore.relay import Relay
 from hearth_eventstore.service import open_when_reachable, start_relay
+from hearth_eventstore.store import Meta
 from hearth_servicekit import BusService, ServiceMetrics, ServiceSettings
+from hearth_servicekit.commands import serve_command
+from hearth_servicekit.declarations import DeclarationEvents, Declarations
+from hearth_servicekit.follower import StreamFollower
+from hearth_servicekit.secrets import SecretBox, SecretStore
+
+REPOSITORY_EVENTS = DeclarationEvents(
+    RepositoryRegistered, RepositoryUpdated, RepositoryRemoved, "repo", case_insensitive=True
+)
+FOLLOWED = [
+    event_filter("git", "RepositoryRegistered"),
+    event_filter("git", "RepositoryUpdated"),
+    event_filter("git", "RepositoryRemoved"),
+]
+HTTP_CHECK_TIMEOUT = aiohttp.ClientTimeout(total=10)
+
+
+async def http_check(url: str) -> str | None:
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=HTTP_CHECK_TIMEOUT) as session,
+            session.get(url) as reply,
+        ):
+            if 200 <= reply.status < 300:
+                return None
+            return f"HTTP {reply.status}"
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        return f"{type(exc).__name__}: {exc}"
 
 
 class Deployer(BusService):
     name: ClassVar[str] = "deployer"
     streams: ClassVar[tuple[str, ...]] = ("HEARTH_EVENTS",)
-    buckets: ClassVar[tuple[str, ...]] = ("hearth_locks",)
+    buckets: ClassVar[tuple[str, ...]] = ("hearth_locks", "hearth_secrets")
     consumers: ClassVar[tuple[str, ...]] = ("deployer",)
     uses_database: ClassVar[bool] = True
 
-    app: DeployerApplication | None = None
-    relay: Relay | None = None
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        metrics: ServiceMetrics,
+        box: SecretBox,
+        *,
+        timing: Timing | None = None,
+        secrets: SecretLookup | None = None,
+    ) -> None:
+        super().__init__(settings, metrics)
+        self.repositories: Declarations[RepositorySpec] = Declarations(REPOSITORY_EVENTS)
+        self._box = box
+        self._timing = timing or Timing()
+        self._secrets = secrets
+        self.app: DeployerApplication | None = None
+        self.relay: Relay | None = None
+        self.dispatcher: Dispatcher | None = None
+        self.handlers: DeployerHandlers | None = None
+        self.pool = HostPool(on_host_key_learned=self._host_key_learned)
+        self._store: DeployerStore | None = None
+        self._mirrors = GitMirrors(settings.data_dir / "deployer" / "mirrors")
+        #: Called between steps with the step's name; tests stop a run at an exact point.
+        self.checkpoint: Callable[[str], Awaitable[None]] | None = None
+
+    @property
+    def source(self) -> str:
+        return f"{self.name}/{self.settings.instance}"
+
+    def _source_for(self, repo: RepositorySpec) -> ConfigSource:
+        return GitHubTarballs() if repo.provider == "github" else self._mirrors
 
     async def on_start(self) -> None:
+        follower = StreamFollower(self.js, FOLLOWED, self.repositories.apply)
+        await follower.catch_up()
+        self.spawn(follower.run(self.stopping), "follow-repositories")
         self.app = await open_when_reachable(self, DeployerApplication, SCHEMA)
         self.relay = start_relay(self, self.app)
+        store = self._store = DeployerStore(self.app)
+        self.pool.learned_host_keys.update(await store.read(self.app.known_hosts))
+        ctx = DeployContext(
+            store=store,
+            pool=self.pool,
+            secrets=self._secrets or SecretStore(self.js, self._box),
+            repository=self.repositories.get,
+            source_for=self._source_for,
+            workdir=Path(self.settings.data_dir) / "deployer" / "work",
+            http_check=http_check,
+            report_status=report_commit_status,
+            source_name=self.source,
+            public_url=self.settings.public_url,
+            timing=self._timing,
+            checkpoint=self.checkpoint,
+        )
+        self.dispatcher = Dispatcher(ctx, await open_locks(self.js), self.settings.instance)
+        handlers = self.handlers = DeployerHandlers(store, self.dispatcher, self.repositories.get)
+
+        async def on_apply(request: ApplyTargets) -> dict[str, Any]:
+            meta = Meta(actor=request.actor, correlation_id=request.request_id)
+            return await apply_targets(request, store, meta=meta)
+
+        await serve_command(
+            self.nc,
+            command_subject("target", "ApplyTargets"),
+            ApplyTargets,
+            on_apply,
+            queue=self.name,
+        )
+        self.consume("deployer", handlers.handle)
+        self.spawn(self.dispatcher.sweep_forever(self.stopping), "sweep")
+
+    def _host_key_learned(self, target: SSHTarget, line: str) -> None:
+        """Keep a key trusted on first use pinned across restarts."""
+        if self._store is not None:
+            store = self._store
+            self.spawn(
+                store.write(store.app.learn_host_key, target.host, target.port, line),
+                "pin-host-key",
+            )
+
+    async def on_stop(self) -> None:
+        if self.dispatcher is not None:
+            await self.dispatcher.stop()
+        await self.pool.close()
 
     def details(self) -> dict[str, object]:
-        if self.relay is None:
-            return {}
-        return {"relay": {"leader": self.relay.leader.is_set(), "position": self.relay.position}}
+        found: dict[str, object] = {}
+        if self.relay is not None:
+            found["relay"] = {"leader": self.relay.leader.is_set(), "position": self.relay.position}
+        if self.dispatcher is not None:
+            found["running"] = sorted(self.dispatcher.running)
+        return found
 
 
 def bootstrap(settings: ServiceSettings, metrics: ServiceMetrics) -> Deployer:
-    return Deployer(settings, metrics)
+    if settings.secret_key is None:
+        raise SystemExit(
+            "deployer: HEARTH_SECRET_KEY is not set; SSH keys and tokens cannot be read "
+            "without it (`hearth up` creates one in the data dir)"
+        )
+    return Deployer(settings, metrics, SecretBox(settings.secret_key.get_secret_value()))

@@ -75,7 +75,9 @@ class TargetLease:
         return LeaseHolder(data["deployment_id"], data["owner"]), entry.revision
 
     async def acquire(self, *, take_over_own: bool = False) -> None:
-        """Take the lease; with ``take_over_own``, also from a dead holder of this deployment."""
+        """Take the lease; with ``take_over_own``, also when this owner already holds it for
+        this deployment (the same instance, restarted with the same ``HEARTH_INSTANCE``).
+        Any other holder keeps it until it lapses, so a live instance is never robbed."""
         try:
             self._revision = await self._kv.create(self.key, self._value())
         except KeyWrongLastSequenceError:
@@ -84,7 +86,7 @@ class TargetLease:
                 self._revision = await self._kv.create(self.key, self._value())
             else:
                 holder, revision = found
-                if not (take_over_own and holder.deployment_id == self.holder.deployment_id):
+                if not (take_over_own and holder == self.holder):
                     raise LeaseBusy(self.target, holder) from None
                 self._revision = await self._kv.update(self.key, self._value(), last=revision)
         self._renewer = asyncio.create_task(self._renew_forever())

@@ -36,6 +36,12 @@ class TargetSpec(BaseModel):
     ha_url: str | None = None
     ha_token_secret: str | None = None
     backups_kept: int = Field(default=10, ge=1)
+    backup_path: str | None = Field(
+        default=None, description="backup directory on the host; default beside remote_path"
+    )
+    health_timeout_s: int = Field(
+        default=180, ge=1, description="how long the service may take to come back healthy"
+    )
 
 
 class _TargetEvent(EventData):

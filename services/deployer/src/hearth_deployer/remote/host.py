@@ -102,6 +102,35 @@ class RemoteHost:
             raise RemotePathError(f"{root} on {self.label} is not a directory", path=root)
         return real
 
+    async def read_files(
+        self, root: str, paths: Iterable[str], *, limit: int
+    ) -> dict[str, bytes | None]:
+        """Contents of small files under ``root`` (for diffs); None when missing or larger
+        than ``limit``. Symlinked parents that leave the root read as missing."""
+        wanted = [confine(p, root) for p in paths]
+        found: dict[str, bytes | None] = {}
+        async with self.pool.sftp(self.target) as sftp:
+            real_root = await self.real_root(sftp, root)
+            guard = DirectoryGuard(sftp, real_root, host=self.label, user=self.target.user)
+            for rel in wanted:
+                found[rel] = None
+                if await guard.parent(rel, create=False) is None:
+                    continue
+                path = guard.absolute(rel)
+                try:
+                    attrs = await sftp.lstat(path)
+                    if attrs.type != asyncssh.FILEXFER_TYPE_REGULAR or (attrs.size or 0) > limit:
+                        continue
+                    async with sftp.open(path, "rb") as handle:
+                        found[rel] = _as_bytes(await handle.read())
+                except (asyncssh.SFTPNoSuchFile, asyncssh.SFTPNoSuchPath):
+                    continue
+                except asyncssh.SFTPError as exc:
+                    raise sftp_error(
+                        exc, path, host=self.label, user=self.target.user, action="read"
+                    ) from None
+        return found
+
     async def manifest(self, root: str, ignore: Iterable[str] = ()) -> dict[str, FileEntry]:
         """sha256, size and mode of every regular file under ``root`` that is not ignored."""
         patterns = tuple(ignore)
@@ -267,6 +296,22 @@ class RemoteHost:
             await sftp.remove(path)
         except asyncssh.SFTPError:
             log.debug("could not remove %s on %s", path, self.label)
+
+    async def remove_temporaries(self, root: str) -> None:
+        """Delete half-written upload files a killed deployer left under ``root``."""
+        command = (
+            f"find {shlex.quote(check_root(root))} -xdev -type f "
+            f"-name {shlex.quote(TEMP_PREFIX + '*')} -delete"
+        )
+        result = await self.run_raw(command)
+        if result.exit_status != 0:
+            stderr = result.stderr.decode("utf-8", "replace")
+            raise RemoteCommandFailed(
+                "find (temporary files)",
+                host=self.label,
+                exit_status=result.exit_status,
+                stderr=stderr,
+            )
 
     async def remove(self, root: str, paths: Iterable[str]) -> list[str]:
         """Delete files under ``root``; returns those that existed. Missing ones are fine,

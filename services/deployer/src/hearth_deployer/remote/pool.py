@@ -18,7 +18,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import asyncssh
 
@@ -222,9 +222,12 @@ class HostPool:
         stdin: bytes | None = None,
     ) -> RawCommandResult:
         async with self.channel(target) as conn:
+            # Empty input must still reach EOF: asyncssh writes nothing for b"", and a
+            # command reading stdin would wait forever.
+            feed: dict[str, Any] = {"input": stdin} if stdin else {"stdin": asyncssh.DEVNULL}
 
             def start() -> Awaitable[asyncssh.SSHCompletedProcess]:
-                return conn.run(command, check=False, timeout=timeout, input=stdin, encoding=None)
+                return conn.run(command, check=False, timeout=timeout, encoding=None, **feed)
 
             try:
                 result = await self._retry_refused_channel(start)

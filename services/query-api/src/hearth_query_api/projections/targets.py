@@ -1,4 +1,5 @@
-"""Targets as declared, with what they run and how their last deployment ended."""
+"""Targets as declared, with what they run and how their last deployment ended (a dry
+run changes neither)."""
 
 from __future__ import annotations
 
@@ -57,7 +58,8 @@ async def project(conn: Any, envelope: Envelope, seq: int) -> None:
         await conn.execute(
             """UPDATE targets SET last_deployment_id = $2, last_status = $3,
                     last_finished_at = $4, current_commit = coalesce($5, current_commit)
-                WHERE name = $1""",
+                WHERE name = $1 AND NOT EXISTS (
+                    SELECT 1 FROM deployments WHERE id = $2 AND dry_run)""",
             data.target,
             data.deployment_id,
             LAST_STATUS[type(data)],

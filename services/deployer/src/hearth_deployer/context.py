@@ -1,0 +1,89 @@
+"""What a deployment needs from the world, gathered once by the composition root."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from hearth_deployer.homeassistant import HomeAssistantClient
+from hearth_deployer.remote.pool import HostPool, SSHTarget
+from hearth_deployer.sources import ConfigSource
+from hearth_deployer.status import State
+from hearth_deployer.store import DeployerStore
+from hearth_events.catalogue import RepositorySpec, TargetSpec
+
+
+class SecretLookup(Protocol):
+    async def get(self, name: str) -> bytes | None: ...
+
+
+class HttpCheck(Protocol):
+    async def __call__(self, url: str) -> str | None:
+        """None when the URL answers 2xx; otherwise why not."""
+
+
+class StatusReporter(Protocol):
+    async def __call__(
+        self,
+        repo: RepositorySpec,
+        commit: str,
+        *,
+        token: str,
+        state: State,
+        target: str,
+        description: str,
+        target_url: str | None = None,
+    ) -> bool: ...
+
+
+class MissingSecret(Exception):
+    def __init__(self, target: str, name: str, what: str) -> None:
+        super().__init__(
+            f"target {target}: the secret {name!r} ({what}) does not exist; "
+            f"store it with `hearth secret set {name}`"
+        )
+
+
+@dataclass
+class Timing:
+    """Intervals a test may shorten; the defaults suit real hosts."""
+
+    health_interval_s: float = 2.0
+    restart_settle_s: float = 5.0
+
+
+@dataclass
+class DeployContext:
+    store: DeployerStore
+    pool: HostPool
+    secrets: SecretLookup
+    repository: Callable[[str], RepositorySpec | None]
+    source_for: Callable[[RepositorySpec], ConfigSource]
+    workdir: Path
+    http_check: HttpCheck
+    report_status: StatusReporter
+    home_assistant: Callable[[str, str], HomeAssistantClient] = HomeAssistantClient
+    source_name: str = "deployer"
+    public_url: str | None = None
+    timing: Timing = field(default_factory=Timing)
+    #: Called between steps; tests use it to stop the process at an exact point.
+    checkpoint: Callable[[str], Awaitable[None]] | None = None
+
+    async def secret(self, target: str, name: str, what: str) -> str:
+        value = await self.secrets.get(name)
+        if value is None:
+            raise MissingSecret(target, name, what)
+        return value.decode()
+
+    async def ssh_target(self, spec: TargetSpec) -> SSHTarget:
+        key = await self.secret(spec.name, spec.key_secret, "the SSH private key")
+        return SSHTarget(
+            host=spec.host,
+            port=spec.port,
+            user=spec.user,
+            client_key=key.encode(),
+            known_host_key=spec.known_host_key,
+            trust_on_first_use=spec.trust_on_first_use,
+        )

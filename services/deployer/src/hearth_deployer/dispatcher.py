@@ -1,0 +1,156 @@
+"""Runs each target's deployments one at a time, under the target's lease.
+
+Whatever this instance knows of (a new request, the end of a run, a periodic sweep), it
+"kicks" the target: if the target has an active deployment nobody runs (its holder died)
+or a waiting one and no active one, this instance takes the lease and runs it. So after a
+crash every non-terminal deployment is resumed or compensated, by this instance after a
+restart or by another one once the dead holder's lease lapsed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from hearth_deployer.context import DeployContext
+from hearth_deployer.domain import Deployment
+from hearth_deployer.lease import LeaseBusy, LeaseLost, TargetLease
+from hearth_deployer.workflow import DeploymentRun
+from hearth_events.catalogue import DeploymentFailed
+from hearth_eventstore.store import Meta
+from hearth_servicekit import get_logger
+
+log = get_logger("hearth.dispatcher")
+SWEEP_EVERY_S = 15.0
+
+
+def run_meta(deployment: Deployment, actor: str) -> Meta:
+    """Events of a run correlate with the request that started it."""
+    return Meta(
+        actor=actor,
+        correlation_id=deployment.request.get("correlation_id"),
+        causation_id=deployment.request.get("causation_id"),
+    )
+
+
+class Dispatcher:
+    def __init__(self, ctx: DeployContext, locks: Any, owner: str) -> None:
+        self.ctx = ctx
+        self.locks = locks
+        self.owner = owner
+        self.running: dict[str, asyncio.Task[None]] = {}
+        self._kicking: dict[str, asyncio.Lock] = {}
+        self.idle = asyncio.Event()
+        self.idle.set()
+
+    @property
+    def store(self) -> Any:
+        return self.ctx.store
+
+    async def kick(self, target: str) -> None:
+        async with self._kicking.setdefault(target, asyncio.Lock()):
+            if target in self.running:
+                return
+            line = await self.store.read(self.store.app.line, target)
+            deployment_id = line.active or line.waiting
+            if deployment_id is None:
+                return
+            lease = TargetLease(self.locks, target, deployment_id, self.owner)
+            try:
+                await lease.acquire(take_over_own=True)
+            except LeaseBusy:
+                return  # another instance runs it; the sweep looks again
+            if line.active is None:
+                began = await self.store.write(self.store.app.begin_next, target)
+                if began is None or began.deployment_id != deployment_id:
+                    await lease.release()
+                    return
+            self.idle.clear()
+            task = asyncio.create_task(self._run(target, deployment_id, lease))
+            self.running[target] = task
+
+    async def _run(self, target: str, deployment_id: str, lease: TargetLease) -> None:
+        finished = False
+        try:
+            finished = await self._carry(target, deployment_id, lease)
+        except LeaseLost:
+            log.warning("lease lost; leaving the deployment to its new holder", target=target)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("deployment run stopped; it resumes at the next sweep", target=target)
+        finally:
+            await lease.release()
+            self.running.pop(target, None)
+            if not self.running:
+                self.idle.set()
+        if finished:
+            await self.kick(target)
+
+    async def _carry(self, target: str, deployment_id: str, lease: TargetLease) -> bool:
+        store = self.store
+        deployment: Deployment | None = await store.read(store.app.deployment, deployment_id)
+        if deployment is None:
+            raise LookupError(f"deployment {deployment_id} is queued but not stored")
+        actor = self.ctx.source_name.split("/")[0]
+        meta = run_meta(deployment, actor)
+        if deployment.terminal is None:
+            spec = await store.read(store.app.target, target)
+            if spec is None:
+                deployment = await store.write(
+                    store.app.record,
+                    deployment_id,
+                    [
+                        DeploymentFailed(
+                            deployment_id=deployment_id,
+                            target=target,
+                            step="fetch",
+                            reason=f"target {target} is no longer declared",
+                        )
+                    ],
+                    meta,
+                )
+            else:
+                line = await store.read(store.app.line, target)
+                run = DeploymentRun(
+                    self.ctx, deployment, spec, managed=line.managed, lease=lease, meta=meta
+                )
+                deployment = await run.run()
+        assert deployment is not None
+        succeeded = deployment.terminal == "DeploymentSucceeded" and not deployment.dry_run
+        commit = deployment.commit if succeeded else None
+        managed = deployment.managed_after if succeeded else None
+        await store.write(
+            store.app.change_line,
+            target,
+            lambda line: line.end(deployment_id, commit=commit, managed=managed),
+        )
+        log.info(
+            "deployment finished",
+            target=target,
+            deployment_id=deployment_id,
+            outcome=deployment.terminal,
+        )
+        return True
+
+    async def sweep(self) -> None:
+        targets = await self.store.read(self.store.app.targets)
+        for spec in targets:
+            await self.kick(spec.name)
+
+    async def sweep_forever(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self.sweep()
+            except Exception:
+                log.exception("sweep failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), SWEEP_EVERY_S)
+
+    async def stop(self) -> None:
+        """Stop running deployments where they stand; a restart resumes them."""
+        tasks = list(self.running.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

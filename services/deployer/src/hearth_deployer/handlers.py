@@ -1,0 +1,270 @@
+"""The deployer's reactions to events on the bus: pushes, CI results, requests, cancels.
+
+Each handler stores what it decided before the message is acknowledged, then lets the
+dispatcher run the work; a redelivered message finds its deployment stored and changes
+nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from uuid import uuid5
+
+from hearth_deployer.dispatcher import Dispatcher
+from hearth_deployer.domain import NAMESPACE, TargetLine
+from hearth_deployer.paths import is_ignored
+from hearth_deployer.store import DeployerStore
+from hearth_events import Envelope
+from hearth_events.catalogue import (
+    CiCompleted,
+    DeploymentCancelled,
+    DeploymentCancelRequested,
+    DeployRequested,
+    PushReceived,
+    RepositorySpec,
+    RollbackRequested,
+    TargetSpec,
+)
+from hearth_eventstore.store import Meta
+from hearth_servicekit import get_logger
+
+log = get_logger("hearth.deployer")
+
+
+def push_deployment_id(push_event_id: str, target: str) -> str:
+    """The same push always asks for the same deployment of a target (redeliveries)."""
+    return str(uuid5(NAMESPACE, f"push:{push_event_id}:{target}"))
+
+
+def touches_subdirectory(push: PushReceived, subdirectory: str) -> bool:
+    sub = subdirectory.strip("/")
+    if not sub or not push.commits or push.commits_truncated:
+        return True  # unknown: deploy, and let the plan find out what changed
+    paths = [p for c in push.commits for p in (*c.added, *c.modified, *c.removed)]
+    return any(is_ignored(p, (f"{sub}/",)) for p in paths)
+
+
+def targets_for_push(
+    push: PushReceived,
+    targets: list[TargetSpec],
+    repository: Callable[[str], RepositorySpec | None],
+) -> list[TargetSpec]:
+    if push.branch is None or push.deleted:
+        return []  # tags and branch deletions are recorded, and trigger nothing
+
+    def same_repo(spec: TargetSpec) -> bool:
+        declared = repository(spec.repo)
+        return push.repo == spec.repo or (declared is not None and push.repo == declared.url)
+
+    return [
+        t
+        for t in targets
+        if t.auto_deploy
+        and t.branch == push.branch
+        and same_repo(t)
+        and touches_subdirectory(push, t.subdirectory)
+    ]
+
+
+class DeployerHandlers:
+    def __init__(
+        self,
+        store: DeployerStore,
+        dispatcher: Dispatcher,
+        repository: Callable[[str], RepositorySpec | None],
+        actor: str = "deployer",
+    ) -> None:
+        self.store = store
+        self.dispatcher = dispatcher
+        self.repository = repository
+        self.actor = actor
+
+    @property
+    def app(self) -> Any:
+        return self.store.app
+
+    async def handle(self, envelope: Envelope) -> None:
+        data = envelope.data
+        if isinstance(data, PushReceived):
+            await self.on_push(data, envelope)
+        elif isinstance(data, CiCompleted):
+            await self.on_ci(data, envelope)
+        elif isinstance(data, DeployRequested):
+            await self.on_deploy_requested(data, envelope)
+        elif isinstance(data, RollbackRequested):
+            await self.on_rollback_requested(data, envelope)
+        elif isinstance(data, DeploymentCancelRequested):
+            await self.on_cancel_requested(data, envelope)
+
+    def _meta(self, envelope: Envelope) -> Meta:
+        return Meta(
+            actor=self.actor,
+            correlation_id=envelope.correlation_id,
+            causation_id=str(envelope.event_id),
+        )
+
+    def _request(self, envelope: Envelope, **fields: Any) -> dict[str, Any]:
+        return {
+            **fields,
+            "correlation_id": envelope.correlation_id,
+            "causation_id": str(envelope.event_id),
+            "requested_by": envelope.actor,
+        }
+
+    async def _queue(
+        self,
+        deployment_id: str,
+        target: str,
+        *,
+        kind: str,
+        request: dict[str, Any],
+        envelope: Envelope,
+        announce: DeployRequested | None,
+    ) -> None:
+        meta = Meta(
+            actor=envelope.actor if announce is not None else self.actor,
+            correlation_id=envelope.correlation_id,
+            causation_id=str(envelope.event_id),
+        )
+        queued = await self.store.write(
+            self.app.queue_deployment,
+            deployment_id,
+            target,
+            kind=kind,
+            request=request,
+            meta=meta,
+            announce=announce,
+        )
+        if queued.created:
+            log.info("deployment queued", target=target, deployment_id=deployment_id, kind=kind)
+        if queued.superseded:
+            log.info("deployment superseded", target=target, deployment_id=queued.superseded)
+        await self.dispatcher.kick(target)
+
+    # -- pushes and CI ---------------------------------------------------------------
+    async def on_push(self, push: PushReceived, envelope: Envelope) -> None:
+        targets = await self.store.read(self.app.targets)
+        for spec in targets_for_push(push, targets, self.repository):
+            deployment_id = push_deployment_id(str(envelope.event_id), spec.name)
+            request = self._request(
+                envelope, commit=push.after, branch=push.branch, trigger="push", repo=spec.repo
+            )
+            if spec.require_ci:
+                line: TargetLine = await self.store.read(self.app.line, spec.name)
+                if line.ci_results.get(push.after) != "success":
+                    request["deployment_id"] = deployment_id
+                    await self.store.write(
+                        self.app.change_line,
+                        spec.name,
+                        lambda line, r=request: line.await_ci(push.after, r),
+                    )
+                    log.info("push waits for CI", target=spec.name, commit=push.after)
+                    continue
+            await self._queue_push(deployment_id, spec, request, envelope)
+
+    async def _queue_push(
+        self, deployment_id: str, spec: TargetSpec, request: dict[str, Any], envelope: Envelope
+    ) -> None:
+        announce = DeployRequested(
+            deployment_id=deployment_id,
+            target=spec.name,
+            repo=spec.repo,
+            commit=request["commit"],
+            branch=request["branch"],
+            trigger="push",
+        )
+        await self._queue(
+            deployment_id,
+            spec.name,
+            kind="deploy",
+            request=request,
+            envelope=envelope,
+            announce=announce,
+        )
+
+    async def on_ci(self, ci: CiCompleted, envelope: Envelope) -> None:
+        targets = await self.store.read(self.app.targets)
+        for spec in targets:
+            declared = self.repository(spec.repo)
+            if not spec.require_ci or ci.repo not in (spec.repo, declared and declared.url):
+                continue
+            released = await self.store.write(
+                self.app.change_line,
+                spec.name,
+                lambda line: line.ci_finished(ci.commit, ci.conclusion),
+            )
+            if released is not None:
+                request = {k: v for k, v in released.items() if k != "deployment_id"}
+                await self._queue_push(released["deployment_id"], spec, request, envelope)
+            elif ci.conclusion != "success":
+                log.info("CI did not pass; not deploying", target=spec.name, commit=ci.commit)
+
+    # -- requests from people --------------------------------------------------------
+    async def on_deploy_requested(self, data: DeployRequested, envelope: Envelope) -> None:
+        request = self._request(
+            envelope,
+            commit=data.commit,
+            branch=data.branch,
+            trigger=data.trigger,
+            dry_run=data.dry_run,
+            repo=data.repo,
+        )
+        # Our own announcements come back from the bus; they are already stored.
+        await self._queue(
+            data.deployment_id,
+            data.target,
+            kind="deploy",
+            request=request,
+            envelope=envelope,
+            announce=None,
+        )
+
+    async def on_rollback_requested(self, data: RollbackRequested, envelope: Envelope) -> None:
+        spec = await self.store.read(self.app.target, data.target)
+        if spec is None:
+            log.warning("rollback of an unknown target ignored", target=data.target)
+            return
+        kind = "deploy" if data.to_commit else "restore"
+        request = self._request(
+            envelope,
+            commit=data.to_commit,
+            trigger="rollback",
+            repo=spec.repo,
+            backup_id=data.to_backup,
+            reason=data.reason,
+        )
+        announce = DeployRequested(
+            deployment_id=data.deployment_id,
+            target=data.target,
+            repo=spec.repo,
+            commit=data.to_commit,
+            trigger="rollback",
+        )
+        await self._queue(
+            data.deployment_id,
+            data.target,
+            kind=kind,
+            request=request,
+            envelope=envelope,
+            announce=announce,
+        )
+
+    async def on_cancel_requested(
+        self, data: DeploymentCancelRequested, envelope: Envelope
+    ) -> None:
+        reason = data.reason or f"cancelled by {envelope.actor}"
+        cancelled = DeploymentCancelled(
+            deployment_id=data.deployment_id, target=data.target, reason=reason
+        )
+        if await self.store.write(
+            self.app.cancel_waiting, data.deployment_id, [cancelled], self._meta(envelope)
+        ):
+            log.info("waiting deployment cancelled", deployment_id=data.deployment_id)
+            return
+        deployment = await self.store.read(self.app.deployment, data.deployment_id)
+        if deployment is None or deployment.terminal is not None:
+            return
+        await self.store.write(
+            self.app.change, data.deployment_id, lambda d: d.ask_to_cancel(reason)
+        )

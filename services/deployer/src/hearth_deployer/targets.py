@@ -1,0 +1,102 @@
+"""The ``ApplyTargets`` command: declare the hosts Hearth deploys to."""
+
+from __future__ import annotations
+
+from posixpath import isabs, normpath
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hearth_deployer.store import DeployerApplication, DeployerStore
+from hearth_events.catalogue import TargetSpec
+from hearth_eventstore.store import Meta
+from hearth_servicekit.commands import CommandRejected
+
+#: Never deployed over or deleted on a Home Assistant target: its runtime state.
+HOMEASSISTANT_IGNORES = (
+    ".storage/",
+    ".cloud/",
+    "deps/",
+    "tts/",
+    "backups/",
+    ".HA_VERSION",
+    "home-assistant_v2.db*",
+    "home-assistant.log*",
+    "*.db-shm",
+    "*.db-wal",
+)
+
+
+class ApplyTargets(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    targets: list[TargetSpec]
+    prune: bool = Field(default=True, description="remove targets no longer declared")
+    dry_run: bool = False
+    actor: str = "hearth"
+    request_id: str | None = None
+
+
+def ignored_paths(spec: TargetSpec) -> tuple[str, ...]:
+    defaults = HOMEASSISTANT_IGNORES if spec.kind == "homeassistant" else ()
+    return (*defaults, *spec.ignore)
+
+
+def backup_dir(spec: TargetSpec) -> str:
+    """Where a target's backups live: beside its root, never inside it."""
+    if spec.backup_path:
+        return spec.backup_path
+    root = normpath(spec.remote_path)
+    parent, _, name = root.rpartition("/")
+    return f"{parent or ''}/.hearth-backups/{name}"
+
+
+def check_target(spec: TargetSpec) -> list[str]:
+    """Every reason a declared target cannot work, each naming the target."""
+    problems = []
+    name = spec.name
+    if not isabs(spec.remote_path) or normpath(spec.remote_path) == "/":
+        problems.append(f"target {name}: remote_path must be an absolute directory other than /")
+    if spec.backup_path is not None:
+        backups = normpath(spec.backup_path)
+        root = normpath(spec.remote_path)
+        if not isabs(backups):
+            problems.append(f"target {name}: backup_path must be absolute")
+        elif backups == root or backups.startswith(root.rstrip("/") + "/"):
+            problems.append(f"target {name}: backup_path must lie outside remote_path")
+    if spec.kind == "homeassistant" and not (spec.ha_url and spec.ha_token_secret):
+        problems.append(
+            f"target {name}: a homeassistant target needs ha_url and ha_token_secret "
+            "(a long-lived access token stored with `hearth secret set`)"
+        )
+    if spec.known_host_key is None and not spec.trust_on_first_use:
+        problems.append(
+            f"target {name}: give known_host_key (the line from `ssh-keyscan -t ed25519 "
+            f"{spec.host}`) or set trust_on_first_use: true"
+        )
+    if spec.health_check is not None and not spec.health_check.strip():
+        problems.append(f"target {name}: health_check is empty")
+    return problems
+
+
+async def apply_targets(
+    request: ApplyTargets, store: DeployerStore, *, meta: Meta
+) -> dict[str, Any]:
+    problems = [p for spec in request.targets for p in check_target(spec)]
+    if problems:
+        raise CommandRejected("; ".join(problems))
+
+    def plan(app: DeployerApplication) -> list[Any]:
+        try:
+            return app.target_book().registry.plan(request.targets, prune=request.prune)
+        except ValueError as exc:
+            raise CommandRejected(str(exc)) from None
+
+    changes = await store.read(plan, store.app)
+    summary = {
+        "changes": [{"type": c.type_name(), "name": c.key()} for c in changes],
+        "dry_run": request.dry_run,
+    }
+    if not request.dry_run and changes:
+        await store.write(store.app.record_target_changes, changes, meta)
+    return summary

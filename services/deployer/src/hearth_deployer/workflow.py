@@ -1,0 +1,570 @@
+"""One deployment, step by step: every step an event, every step's log lines kept.
+
+The run reads where the deployment stood from its aggregate, so the same code starts a
+new deployment and resumes one after a crash. Until the upload begins the target is
+untouched and the run simply continues; a crash during the upload is compensated by
+restoring the backup; after the upload the new tree is whole and the run goes on.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from hearth_deployer.apply import ServiceApplier
+from hearth_deployer.context import DeployContext
+from hearth_deployer.domain import Deployment
+from hearth_deployer.lease import TargetLease
+from hearth_deployer.plan import (
+    TEXT_LIMIT_BYTES,
+    Plan,
+    local_manifest,
+    plan_changes,
+    unified_diff,
+)
+from hearth_deployer.remote.backup import BackupInfo
+from hearth_deployer.remote.host import RemoteHost, UploadFile
+from hearth_deployer.sources import FetchedTree
+from hearth_deployer.status import State
+from hearth_deployer.targets import backup_dir, ignored_paths
+from hearth_deployer.validation.tree import SECRETS_FILE, validate_tree
+from hearth_events import EventData
+from hearth_events.catalogue import (
+    BackupTaken,
+    ConfigFetched,
+    ConfigValidated,
+    DeploymentCancelled,
+    DeploymentFailed,
+    DeploymentPlanned,
+    DeploymentStarted,
+    DeploymentSucceeded,
+    FilesDeployed,
+    LogLine,
+    RollbackFailed,
+    TargetSpec,
+    ValidationFailed,
+)
+from hearth_eventstore.store import Meta
+
+Level = Literal["debug", "info", "warning", "error"]
+TERMINAL_STATUS: dict[str, State] = {
+    "DeploymentSucceeded": "success",
+    "DeploymentFailed": "failure",
+    "RollbackCompleted": "failure",
+    "RollbackFailed": "error",
+    "DeploymentCancelled": "error",
+}
+
+
+class StepFailed(Exception):
+    def __init__(self, step: str, reason: str) -> None:
+        super().__init__(reason)
+        self.step = step
+        self.reason = reason
+
+
+class CancelledByUser(Exception):
+    pass
+
+
+class DeploymentRun:
+    def __init__(
+        self,
+        ctx: DeployContext,
+        deployment: Deployment,
+        spec: TargetSpec,
+        *,
+        managed: list[str],
+        lease: TargetLease,
+        meta: Meta,
+    ) -> None:
+        self.ctx = ctx
+        self.d = deployment
+        self.spec = spec
+        self.managed = managed
+        self.lease = lease
+        self.meta = meta
+        self.ignore = ignored_paths(spec)
+        self.backups = backup_dir(spec)
+        self.workdir = ctx.workdir / deployment.deployment_id
+        self.started = time.monotonic()
+        self._lines: list[LogLine] = []
+        self._host: RemoteHost | None = None
+        self.tree_root = self.workdir / "tree"
+        self.applier: ServiceApplier | None = None
+
+    # -- recording -----------------------------------------------------------------------
+    def log(self, message: str, *, step: str | None = None, level: Level = "info") -> None:
+        self._lines.append(LogLine(at=datetime.now(UTC), level=level, step=step, message=message))
+
+    async def record(self, *events: EventData) -> None:
+        from hearth_events.catalogue import DeploymentLogged
+
+        batch: list[EventData] = []
+        if self._lines:
+            batch.append(
+                DeploymentLogged(
+                    deployment_id=self.d.deployment_id,
+                    target=self.spec.name,
+                    lines=tuple(self._lines),
+                )
+            )
+            self._lines = []
+        batch.extend(events)
+        if batch:
+            self.d = await self.ctx.store.write(
+                self.ctx.store.app.record, self.d.deployment_id, batch, self.meta
+            )
+
+    async def checkpoint(self, name: str) -> None:
+        self.lease.check()
+        if self.ctx.checkpoint is not None:
+            await self.ctx.checkpoint(name)
+
+    def ids(self) -> dict[str, str]:
+        return {"deployment_id": self.d.deployment_id, "target": self.spec.name}
+
+    async def host(self) -> RemoteHost:
+        if self._host is None:
+            self._host = self.ctx.pool.host(await self.ctx.ssh_target(self.spec))
+        return self._host
+
+    def elapsed_ms(self) -> int:
+        return int((time.monotonic() - self.started) * 1000)
+
+    # -- the run -------------------------------------------------------------------------
+    async def run(self) -> Deployment:
+        """Carry the deployment to a terminal event and return it."""
+        try:
+            self.applier = ServiceApplier(self)
+            if self.d.kind == "restore":
+                await self._restore_run()
+            else:
+                await self._deploy_run()
+        except StepFailed as failure:
+            await self._fail(failure)
+        except _Finished:
+            pass
+        finally:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+        await self._report()
+        return self.d
+
+    async def _deploy_run(self) -> None:
+        d = self.d
+        if d.rollback_begun:
+            assert self.applier is not None
+            await self.applier.rollback("the deployer restarted during a rollback")
+            return
+        if d.upload_begun and not d.has(FilesDeployed):
+            self.log("the deployer stopped during the upload; restoring the backup", step="upload")
+            await self._restore_files()
+            await self.record(
+                DeploymentFailed(
+                    **self.ids(),
+                    step="upload",
+                    reason="the deployer stopped during the upload; the target was restored "
+                    "from its backup",
+                    rolled_back=True,
+                )
+            )
+            return
+        if not d.has(DeploymentStarted):
+            self.log(
+                f"deploying {self._asked_for()} to {self.spec.user}@{self.spec.host}:"
+                f"{self.spec.remote_path}",
+                step="fetch",
+            )
+            await self.record(DeploymentStarted(**self.ids(), commit=d.request.get("commit")))
+            await self._report_pending()
+        tree = await self._fetch()
+        await self.checkpoint("fetched")
+        await self._validate(tree)
+        if not self.d.has(FilesDeployed):
+            plan = await self._plan(tree)
+            if self.d.dry_run or plan.empty:
+                why = "dry run: nothing was changed" if self.d.dry_run else "already up to date"
+                self.log(why, step="plan")
+                await self._succeed(managed=None if self.d.dry_run else self._managed_after(tree))
+                return
+            await self._cancel_point(touched=False)
+            await self._backup(plan)
+            await self._cancel_point(touched=False)
+            await self._upload(tree, plan)
+        await self._cancel_point(touched=True)
+        assert self.applier is not None
+        await self.applier.apply_and_check()
+
+    def _asked_for(self) -> str:
+        commit, branch = self.d.request.get("commit"), self.d.request.get("branch")
+        return f"commit {commit[:12]}" if commit else f"branch {branch or self.spec.branch}"
+
+    async def _fetch(self) -> FetchedTree:
+        repo = self.ctx.repository(self.spec.repo)
+        if repo is None:
+            raise StepFailed(
+                "fetch",
+                f"repository {self.spec.repo!r} is not declared; add it under repositories: "
+                "in hearth.yaml and run `hearth apply`",
+            )
+        token = None
+        if repo.token_secret:
+            token = await self.ctx.secret(self.spec.name, repo.token_secret, "the API token")
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        self.workdir.mkdir(parents=True)
+        commit = self.d.commit if self.d.has(ConfigFetched) else self.d.request.get("commit")
+        try:
+            tree = await self.ctx.source_for(repo).fetch(
+                repo,
+                commit=commit,
+                branch=self.d.request.get("branch") or self.spec.branch,
+                subdirectory=self.spec.subdirectory,
+                dest=self.workdir / "tree",
+                token=token,
+            )
+        except Exception as exc:
+            raise StepFailed("fetch", str(exc)) from exc
+        if not self.d.has(ConfigFetched):
+            self.log(
+                f"fetched {tree.commit[:12]}: {tree.files} files, {tree.bytes} bytes", step="fetch"
+            )
+            await self.record(
+                ConfigFetched(
+                    **self.ids(),
+                    commit=tree.commit,
+                    files=tree.files,
+                    bytes=tree.bytes,
+                    via="github" if repo.provider == "github" else "git",
+                )
+            )
+        return tree
+
+    async def _validate(self, tree: FetchedTree) -> None:
+        if self.d.has(ConfigValidated):
+            return
+        secret_names = None
+        if self.spec.kind == "homeassistant" and not (tree.root / SECRETS_FILE).exists():
+            secret_names = await self._target_secret_names()
+        report = validate_tree(tree.root, ignore=self.ignore, target_secret_names=secret_names)
+        for warning in report.warnings:
+            self.log(_issue_text(warning), step="validate", level="warning")
+        if not report.ok:
+            for error in report.errors:
+                self.log(_issue_text(error), step="validate", level="error")
+            await self.record(ValidationFailed(**self.ids(), errors=tuple(report.errors)))
+            raise StepFailed(
+                "validate",
+                f"{len(report.errors)} problem(s), first: {_issue_text(report.errors[0])}",
+            )
+        self.log(f"{len(report.files)} files are valid", step="validate")
+        await self.record(
+            ConfigValidated(
+                **self.ids(), files_checked=len(report.files), warnings=tuple(report.warnings)
+            )
+        )
+
+    async def _target_secret_names(self) -> set[str] | None:
+        import yaml
+
+        try:
+            found = await (await self.host()).read_files(
+                self.spec.remote_path, [SECRETS_FILE], limit=TEXT_LIMIT_BYTES
+            )
+        except Exception as exc:
+            raise StepFailed("validate", f"cannot read the target's {SECRETS_FILE}: {exc}") from exc
+        data = found.get(SECRETS_FILE)
+        if data is None:
+            return set()
+        try:
+            loaded = yaml.safe_load(data)
+        except yaml.YAMLError:
+            return None
+        return {str(k) for k in loaded} if isinstance(loaded, dict) else set()
+
+    def _local_files(self, tree: FetchedTree) -> list[str]:
+        from hearth_deployer.paths import is_ignored
+
+        return sorted(
+            p.relative_to(tree.root).as_posix()
+            for p in tree.root.rglob("*")
+            if p.is_file() and not is_ignored(p.relative_to(tree.root).as_posix(), self.ignore)
+        )
+
+    def _managed_after(self, tree: FetchedTree) -> list[str]:
+        return self._local_files(tree)
+
+    async def _plan(self, tree: FetchedTree) -> Plan:
+        host = await self.host()
+        try:
+            remote = await host.manifest(self.spec.remote_path, self.ignore)
+        except Exception as exc:
+            raise StepFailed("plan", str(exc)) from exc
+        local = local_manifest(tree.root, self._local_files(tree))
+        plan = plan_changes(local, remote, deployed_before=set(self.managed), ignore=self.ignore)
+        if not self.d.has(DeploymentPlanned):
+            olds = await host.read_files(
+                self.spec.remote_path,
+                [e.path for e in (*plan.changed, *plan.removed)],
+                limit=TEXT_LIMIT_BYTES,
+            )
+            diff, truncated = unified_diff(plan, tree.root, olds.get)
+            self.log(
+                f"plan: {len(plan.added)} added, {len(plan.changed)} changed, "
+                f"{len(plan.removed)} removed, {plan.unchanged} unchanged",
+                step="plan",
+            )
+            await self.record(
+                DeploymentPlanned(
+                    **self.ids(),
+                    added=tuple(e.changed_file() for e in plan.added),
+                    changed=tuple(e.changed_file() for e in plan.changed),
+                    removed=tuple(e.changed_file() for e in plan.removed),
+                    diff=diff,
+                    diff_truncated=truncated,
+                )
+            )
+        return plan
+
+    async def _backup(self, plan: Plan) -> None:
+        if self.d.has(BackupTaken):
+            return
+        backup_id = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{self.d.deployment_id[-12:]}"
+        try:
+            info = await (await self.host()).backup(
+                self.spec.remote_path,
+                plan.touched,
+                self.backups,
+                backup_id,
+                ignore=self.ignore,
+                keep=self.spec.backups_kept,
+            )
+        except Exception as exc:
+            raise StepFailed("backup", str(exc)) from exc
+        await self._keep_backup(info)
+
+    async def _keep_backup(self, info: BackupInfo) -> None:
+        self.log(
+            f"backup {info.backup_id}: {info.file_count} files, sha256 {info.sha256[:16]}",
+            step="backup",
+        )
+        await self.ctx.store.write(
+            self.ctx.store.app.change, self.d.deployment_id, lambda d: d.keep_backup(asdict(info))
+        )
+        await self.record(
+            BackupTaken(
+                **self.ids(),
+                backup_id=info.backup_id,
+                remote_path=info.archive,
+                sha256=info.sha256,
+                files=info.file_count,
+                bytes=info.size,
+            )
+        )
+
+    async def _upload(self, tree: FetchedTree, plan: Plan) -> None:
+        managed_after = self._managed_after(tree)
+        touched = plan.touched
+        self.d = await self.ctx.store.write(
+            self.ctx.store.app.change,
+            self.d.deployment_id,
+            lambda d: d.begin_upload(touched, managed_after),
+        )
+        await self.checkpoint("upload")
+        host = await self.host()
+        files = [
+            UploadFile(entry.path, mode=entry.mode, source=tree.root / entry.path)
+            for entry in plan.to_upload
+        ]
+        try:
+            result = await host.upload(self.spec.remote_path, files)
+            await self.checkpoint("uploaded")
+            removed = await host.remove(self.spec.remote_path, [e.path for e in plan.removed])
+        except StepFailed:
+            raise
+        except Exception as exc:
+            self.log(f"upload failed: {exc}", step="upload", level="error")
+            await self._restore_files()
+            raise StepFailed("upload", str(exc)) from exc
+        self.log(
+            f"wrote {len(result.files)} files ({result.bytes_sent} bytes), removed {len(removed)}",
+            step="upload",
+        )
+        await self.record(
+            FilesDeployed(
+                **self.ids(),
+                written=len(result.files),
+                removed=len(removed),
+                bytes=result.bytes_sent,
+            )
+        )
+
+    async def _restore_files(self) -> None:
+        """Put the backed-up files back (the service was not restarted on new files)."""
+        info = self._backup_info()
+        try:
+            host = await self.host()
+            result = await host.restore(self.spec.remote_path, info, touched=self.d.touched)
+            await host.remove_temporaries(self.spec.remote_path)
+        except Exception as exc:
+            await self.record(
+                RollbackFailed(
+                    **self.ids(),
+                    reason=f"restoring backup {info.backup_id} failed: {exc}; the target may "
+                    "hold a mix of old and new files — restore it by hand",
+                )
+            )
+            raise _Finished from exc
+        self.log(
+            f"restored backup {info.backup_id}: {len(result.restored)} files put back, "
+            f"{len(result.removed)} new files removed",
+            step="rollback",
+        )
+
+    def _backup_info(self) -> BackupInfo:
+        data = dict(self.d.backup or {})
+        data["files"] = tuple(data.get("files", ()))
+        data["absent"] = tuple(data.get("absent", ()))
+        return BackupInfo(**data)
+
+    async def _cancel_point(self, *, touched: bool) -> None:
+        await self.checkpoint("cancel")
+        fresh = await self.ctx.store.read(self.ctx.store.app.deployment, self.d.deployment_id)
+        if fresh is None or fresh.cancel_reason is None:
+            return
+        self.d = fresh
+        reason = fresh.cancel_reason or "cancelled"
+        if touched:
+            self.log("cancelled after the upload: restoring the backup", step="upload")
+            await self._restore_files()
+        self.log(f"cancelled: {reason}", level="warning")
+        await self.record(DeploymentCancelled(**self.ids(), reason=reason, rolled_back=touched))
+        raise _Finished
+
+    async def _succeed(self, managed: list[str] | None) -> None:
+        assert self.d.commit is not None
+        if managed is not None and self.d.managed_after is None:
+            self.d = await self.ctx.store.write(
+                self.ctx.store.app.change,
+                self.d.deployment_id,
+                lambda d: d.remember_managed(managed),
+            )
+        await self.record(
+            DeploymentSucceeded(**self.ids(), commit=self.d.commit, duration_ms=self.elapsed_ms())
+        )
+
+    async def _fail(self, failure: StepFailed) -> None:
+        if self.d.terminal is not None:
+            return
+        self.log(f"{failure.step} failed: {failure.reason}", step=failure.step, level="error")
+        step: Any = failure.step
+        await self.record(
+            DeploymentFailed(
+                **self.ids(), step=step, reason=failure.reason, rolled_back=self.d.upload_begun
+            )
+        )
+
+    # -- restore to a kept backup ----------------------------------------------------
+    async def _restore_run(self) -> None:
+        assert self.applier is not None
+        if self.d.rollback_begun:
+            await self.applier.rollback("the deployer restarted during a rollback")
+            return
+        if not self.d.has(DeploymentStarted):
+            await self.record(DeploymentStarted(**self.ids()))
+        wanted = self.d.request.get("backup_id")
+        host = await self.host()
+        try:
+            kept = await host.list_backups(self.backups)
+        except Exception as exc:
+            raise StepFailed("rollback", str(exc)) from exc
+        choices = [b for b in kept if wanted is None or b.backup_id == wanted]
+        if not choices:
+            raise StepFailed(
+                "rollback",
+                f"no backup {wanted} on {self.spec.name}"
+                if wanted
+                else f"{self.spec.name} has no backups yet",
+            )
+        restore_to = choices[0]  # newest first
+        safety_id = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{self.d.deployment_id[-12:]}"
+        paths = sorted({*restore_to.files, *restore_to.absent})
+        try:
+            safety = await host.backup(
+                self.spec.remote_path,
+                paths,
+                self.backups,
+                safety_id,
+                ignore=self.ignore,
+                keep=None,
+            )
+        except Exception as exc:
+            raise StepFailed("backup", str(exc)) from exc
+        await self._keep_backup(safety)
+        # From here, a rollback restores ``restore_to``; the safety backup stays listed.
+        self.d = await self.ctx.store.write(
+            self.ctx.store.app.change,
+            self.d.deployment_id,
+            lambda d: (d.keep_backup(asdict(restore_to)), d.begin_upload(paths, [])),
+        )
+        reason = self.d.request.get("reason") or "requested"
+        await self.applier.rollback(reason)
+
+    # -- commit status ---------------------------------------------------------------
+    async def _report_pending(self) -> None:
+        await self._report(state="pending")
+
+    async def _report(self, state: State | None = None) -> None:
+        repo = self.ctx.repository(self.spec.repo)
+        commit = self.d.commit
+        if repo is None or not repo.token_secret or repo.provider != "github" or not commit:
+            return
+        if len(commit) < 40:
+            return
+        state = state or TERMINAL_STATUS.get(self.d.terminal or "")
+        if state is None or self.d.dry_run:
+            return
+        token = (await self.ctx.secrets.get(repo.token_secret) or b"").decode()
+        if not token:
+            return
+        url = (
+            f"{self.ctx.public_url.rstrip('/')}/deployments/{self.d.deployment_id}"
+            if self.ctx.public_url
+            else None
+        )
+        await self.ctx.report_status(
+            repo,
+            commit,
+            token=token,
+            state=state,
+            target=self.spec.name,
+            description=_status_text(state, self.d.terminal),
+            target_url=url,
+        )
+
+
+class _Finished(Exception):
+    """The deployment reached a terminal event inside a step."""
+
+
+def _status_text(state: str, terminal: str | None) -> str:
+    if state == "pending":
+        return "deploying"
+    return {
+        "DeploymentSucceeded": "deployed",
+        "DeploymentFailed": "deployment failed",
+        "RollbackCompleted": "unhealthy: rolled back",
+        "RollbackFailed": "rollback failed",
+        "DeploymentCancelled": "cancelled",
+    }.get(terminal or "", state)
+
+
+def _issue_text(issue: Any) -> str:
+    where = issue.path
+    if issue.line is not None:
+        where += f":{issue.line}"
+        if issue.column is not None:
+            where += f":{issue.column}"
+    return f"{where}: {issue.message}"
