@@ -8,6 +8,7 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
+from bench.deploy import run_deploy
 from bench.ingest import run_ingest
 from bench.relay import run_relay
 
@@ -22,6 +23,12 @@ def main() -> None:
         latency = (f"{row.p50_ms:.2f}", f"{row.p99_ms:.2f}") if row.p99_ms else ("-", "-")
         table.add_row(row.benchmark, row.what, f"{row.rate:,.0f}", *latency)
     Console().print(table)
+    deploy = Table(title="Deployments over real sshd (seconds, lower is better)")
+    for column in ("benchmark", "what", "seconds"):
+        deploy.add_column(column, justify="left" if column == "what" else "right")
+    for timing in asyncio.run(run_deploy()):
+        deploy.add_row(timing.benchmark, timing.what, f"{timing.seconds:.2f}")
+    Console().print(deploy)
 
 
 if __name__ == "__main__":
