@@ -3,13 +3,16 @@ crashed services come back, Ctrl-C leaves nothing behind, and a second run reuse
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +27,12 @@ from hearth.embedded.process import free_port
 pytestmark = pytest.mark.integration
 
 HEARTH = [sys.executable, "-m", "hearth.cli"]
+
+
+def api_get(base: str, path: str, token: str) -> Any:
+    request = urllib.request.Request(base + path, headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return json.loads(response.read())
 
 
 class Up:
@@ -127,6 +136,21 @@ async def test_hearth_up_runs_everything_and_stops_clean(
     }
     assert report["services"]["query-api"]["checks"] == {"nats": True, "database": True}
 
+    # With no hearth.yaml, the demo's repository is deployed to the demo's own SSH host.
+    api = report["services"]["query-api"]["url"]
+    deadline = time.monotonic() + 90
+    while not (found := re.search(r"admin token +(hth_[\w-]+)", up.output())):
+        assert time.monotonic() < deadline, up.output()
+        await asyncio.sleep(0.5)
+    demo_token = found.group(1)
+    while (targets := api_get(api, "/api/v1/targets", demo_token)["items"]) == [] or targets[0][
+        "status"
+    ] != "green":
+        assert time.monotonic() < deadline, (targets, up.output())
+        await asyncio.sleep(0.5)
+    assert targets[0]["name"] == "demo-homeassistant"
+    assert (data_dir / "demo" / "host" / "homeassistant" / "configuration.yaml").exists()
+
     # The read-only inspector sees what the architecture says is there...
     context = inspector(data_dir)
     assert set(context) >= {"url", "user", "password"}
@@ -189,6 +213,20 @@ async def test_hearth_up_runs_everything_and_stops_clean(
         check=False,
     )
     assert created.returncode == 0 and created.stdout.startswith("hth_"), created.stderr
+    rebuilt = subprocess.run(
+        [*HEARTH, "projections", "rebuild"], env=up.env, capture_output=True, text=True, check=False
+    )
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert re.search(r"rebuilt from \d+ events", rebuilt.stderr), rebuilt.stderr
+    listed = subprocess.run(
+        [*HEARTH, "deployments", "--json"],
+        env={**up.env, "HEARTH_API_TOKEN": demo_token},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout)[0]["target"] == "demo-homeassistant"  # URL from stack.json
 
     tested = subprocess.run(
         [*HEARTH, "notify", "test"], env=up.env, capture_output=True, text=True, check=False

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import time
 from typing import Any, ClassVar
 
 import asyncpg
@@ -15,8 +16,9 @@ from hearth_events.jetstream import EVENTS_STREAM
 from hearth_query_api.api.endpoints import Endpoints
 from hearth_query_api.api.framework import add_routes
 from hearth_query_api.api.openapi import build_openapi
+from hearth_query_api.dashboard import Dashboard
 from hearth_query_api.feed import feed_item
-from hearth_query_api.projector import Projector
+from hearth_query_api.projector import Projector, RebuildProjections
 from hearth_query_api.schema import SCHEMA, migrate
 from hearth_query_api.token_commands import (
     CreateToken,
@@ -76,6 +78,13 @@ class QueryApi(BusService):
                 functools.partial(handler, self.pool),
                 queue=self.name,
             )
+        await serve_command(
+            self.nc,
+            command_subject("query", "RebuildProjections"),
+            RebuildProjections,
+            self._rebuild,
+            queue=self.name,
+        )
         self.consume("query-api-projections", self._project, with_sequence=True, batch=256)
         self.spawn(self._watch_lag(), "watch-lag")
 
@@ -88,6 +97,17 @@ class QueryApi(BusService):
             return web.json_response(document)
 
         app.router.add_get("/api/openapi.json", openapi)
+        Dashboard(
+            self.endpoints,
+            lambda: self.endpoints.pool if self.started.is_set() else None,
+            secure_cookie=self.settings.public_url.startswith("https://"),
+        ).install(app)
+
+    async def _rebuild(self, _: RebuildProjections) -> dict[str, Any]:
+        assert self.projector is not None
+        started = time.perf_counter()
+        events = await self.projector.rebuild(self.js)
+        return {"events": events, "seconds": round(time.perf_counter() - started, 3)}
 
     async def _project(self, envelope: Any, seq: int) -> None:
         assert self.projector is not None

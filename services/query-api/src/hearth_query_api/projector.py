@@ -11,6 +11,7 @@ import asyncio
 from typing import Any
 
 import nats.errors
+from pydantic import BaseModel, ConfigDict
 
 from hearth_events import BadEvent, Envelope, parse_event
 from hearth_events.jetstream import EVENTS_STREAM
@@ -21,6 +22,17 @@ from hearth_servicekit import get_logger
 
 log = get_logger("hearth.projector")
 REBUILD_BATCH = 500
+#: Live projection takes it shared, a rebuild exclusively: with several query-api
+#: instances, none may project a live event into tables another is rebuilding.
+REBUILD_LOCK = 0x48454152
+
+
+class RebuildProjections(BaseModel):
+    """``hearth projections rebuild``: sent by an admin over NATS."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    actor: str = "hearth"
 
 
 class Projector:
@@ -41,9 +53,13 @@ class Projector:
         async with self._lock:
             return await self._apply_batch([(envelope, seq)]) > 0
 
-    async def _apply_batch(self, batch: list[tuple[Envelope, int]]) -> int:
+    async def _apply_batch(
+        self, batch: list[tuple[Envelope, int]], *, rebuilding: bool = False
+    ) -> int:
         applied = 0
         async with self._pool.acquire() as conn, conn.transaction():
+            if not rebuilding:
+                await conn.execute("SELECT pg_advisory_xact_lock_shared($1)", REBUILD_LOCK)
             position = await conn.fetchval(
                 "SELECT position FROM projection_position WHERE name = 'main' FOR UPDATE"
             )
@@ -62,32 +78,39 @@ class Projector:
 
     async def rebuild(self, js: Any) -> int:
         """Drop every read model and replay the whole stream; returns events applied."""
-        async with self._lock:
-            last = (await js.stream_info(EVENTS_STREAM)).state.last_seq
-            async with self._pool.acquire() as conn, conn.transaction():
-                await conn.execute(f"TRUNCATE {', '.join(READ_TABLES)}")
-                await conn.execute("UPDATE projection_position SET position = 0")
-            self.position = 0
-            if last == 0:
-                return 0
-            subscription = await js.subscribe(event_filter(), ordered_consumer=True)
-            applied, batch, seq = 0, [], 0
+        async with self._lock, self._pool.acquire() as guard:
+            await guard.execute("SELECT pg_advisory_lock($1)", REBUILD_LOCK)
             try:
-                while seq < last:
-                    try:
-                        message = await subscription.next_msg(timeout=5)
-                    except nats.errors.TimeoutError:
-                        break  # the stream ends before `last` (messages were removed)
-                    seq = message.metadata.sequence.stream
-                    try:
-                        batch.append((parse_event(message.data), seq))
-                    except BadEvent as exc:
-                        log.error("skipping an invalid event", seq=seq, reason=str(exc))
-                    if len(batch) >= REBUILD_BATCH:
-                        applied += await self._apply_batch(batch)
-                        batch = []
-                applied += await self._apply_batch(batch)
+                return await self._replay(js)
             finally:
-                await subscription.unsubscribe()
-            log.info("projections rebuilt", events=applied, last_seq=last)
-            return applied
+                await guard.execute("SELECT pg_advisory_unlock($1)", REBUILD_LOCK)
+
+    async def _replay(self, js: Any) -> int:
+        last = (await js.stream_info(EVENTS_STREAM)).state.last_seq
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(f"TRUNCATE {', '.join(READ_TABLES)}")
+            await conn.execute("UPDATE projection_position SET position = 0")
+        self.position = 0
+        if last == 0:
+            return 0
+        subscription = await js.subscribe(event_filter(), ordered_consumer=True)
+        applied, batch, seq = 0, [], 0
+        try:
+            while seq < last:
+                try:
+                    message = await subscription.next_msg(timeout=5)
+                except nats.errors.TimeoutError:
+                    break  # the stream ends before `last` (messages were removed)
+                seq = message.metadata.sequence.stream
+                try:
+                    batch.append((parse_event(message.data), seq))
+                except BadEvent as exc:
+                    log.error("skipping an invalid event", seq=seq, reason=str(exc))
+                if len(batch) >= REBUILD_BATCH:
+                    applied += await self._apply_batch(batch, rebuilding=True)
+                    batch = []
+            applied += await self._apply_batch(batch, rebuilding=True)
+        finally:
+            await subscription.unsubscribe()
+        log.info("projections rebuilt", events=applied, last_seq=last)
+        return applied

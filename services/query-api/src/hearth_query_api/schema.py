@@ -156,6 +156,16 @@ MIGRATIONS: list[str] = [
         last_used_at timestamptz
     );
     """,
+    """
+    CREATE TABLE dashboard_sessions (
+        id_hash bytea PRIMARY KEY,
+        token_name text NOT NULL REFERENCES api_tokens (name) ON DELETE CASCADE,
+        csrf text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        expires_at timestamptz NOT NULL
+    );
+    CREATE INDEX ON dashboard_sessions (expires_at);
+    """,
 ]
 
 READ_TABLES = (

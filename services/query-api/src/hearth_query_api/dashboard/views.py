@@ -1,0 +1,97 @@
+"""What the templates show, shaped from the API's models (no queries here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+TONE = {
+    "green": "ok",
+    "succeeded": "ok",
+    "amber": "warn",
+    "rolled_back": "warn",
+    "cancelled": "warn",
+    "superseded": "muted",
+    "grey": "muted",
+    "queued": "busy",
+    "running": "busy",
+    "rolling_back": "busy",
+}
+STEP_LABEL = {
+    "DeployRequested": "requested",
+    "DeploymentStarted": "started",
+    "ConfigFetched": "fetched",
+    "ConfigValidated": "validated",
+    "ValidationFailed": "validation failed",
+    "DeploymentPlanned": "planned",
+    "BackupTaken": "backed up",
+    "FilesDeployed": "uploaded",
+    "HostCheckPassed": "host check passed",
+    "HostCheckFailed": "host check failed",
+    "ServiceRestarted": "restarted",
+    "HealthCheckPassed": "healthy",
+    "HealthCheckFailed": "unhealthy",
+    "RollbackStarted": "rolling back",
+    "RollbackCompleted": "rolled back",
+    "RollbackFailed": "rollback failed",
+    "DeploymentSucceeded": "succeeded",
+    "DeploymentFailed": "failed",
+    "DeploymentCancelled": "cancelled",
+    "DeploymentSuperseded": "superseded",
+}
+
+
+def tone(status: str | None) -> str:
+    """A CSS class for a status: ok, warn, busy, muted or bad."""
+    return TONE.get(status or "grey", "bad")
+
+
+@dataclass(frozen=True)
+class StepRow:
+    label: str
+    type: str
+    at: Any
+    took_ms: int | None
+    tone: str
+
+
+def step_rows(detail: Any) -> list[StepRow]:
+    rows = []
+    previous = detail.requested_at
+    for step in detail.steps:
+        took = int((step.at - previous).total_seconds() * 1000) if previous else None
+        bad = step.type.endswith("Failed")
+        rows.append(
+            StepRow(
+                STEP_LABEL.get(step.type, step.type),
+                step.type,
+                step.at,
+                took,
+                "bad" if bad else ("ok" if step.type == "DeploymentSucceeded" else "muted"),
+            )
+        )
+        previous = step.at
+    return rows
+
+
+@dataclass(frozen=True)
+class DiffLine:
+    text: str
+    kind: str
+
+
+def diff_lines(diff: str) -> list[DiffLine]:
+    lines = []
+    for line in diff.splitlines():
+        if line.startswith(("+++", "---")):
+            kind = "file"
+        elif line.startswith("@@"):
+            kind = "hunk"
+        elif line.startswith("+"):
+            kind = "add"
+        elif line.startswith("-"):
+            kind = "del"
+        else:
+            kind = "ctx"
+        lines.append(DiffLine(line, kind))
+    return lines

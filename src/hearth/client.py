@@ -1,0 +1,179 @@
+"""The CLI's view of the query API: where it is, the token, and errors people can act on.
+
+URL and token come from ``HEARTH_API_URL`` / ``HEARTH_API_TOKEN``, else from
+``$XDG_CONFIG_HOME/hearth/cli.toml`` (``api_url = "..."``, ``token = "..."``), else the URL
+of the Hearth that ``hearth up`` runs here, else ``http://127.0.0.1:8080``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from hearth.stack.layout import DataDir, data_dir
+
+DEFAULT_URL = "http://127.0.0.1:8080"
+ROLE_OF = {"POST": "operator", "GET": "viewer"}
+
+
+class ApiProblem(Exception):
+    """One line for the person at the terminal."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def config_file() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "hearth" / "cli.toml"
+
+
+def _from_file() -> dict[str, Any]:
+    path = config_file()
+    if not path.exists():
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ApiProblem(f"{path}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    url: str
+    token: str
+
+    @classmethod
+    def load(cls) -> ApiSettings:
+        found = _from_file()
+        url = os.environ.get("HEARTH_API_URL") or found.get("api_url")
+        if not url:
+            state = DataDir(data_dir()).read_state()
+            url = state["services"]["query-api"]["url"] if state else DEFAULT_URL
+        token = os.environ.get("HEARTH_API_TOKEN") or found.get("token")
+        if not token:
+            raise ApiProblem(
+                "no API token: set HEARTH_API_TOKEN (or token in "
+                f"{config_file()}); create one with `hearth token create NAME --role operator`"
+            )
+        return cls(str(url).rstrip("/"), str(token))
+
+
+def describe(status: int, body: Any, method: str, url: str) -> str:
+    detail = body.get("detail") or body.get("error") if isinstance(body, dict) else None
+    detail = detail or (str(body)[:200] if body else "")
+    if status == 401:
+        return (
+            f"the API at {url} refused the token ({detail}); create one with "
+            "`hearth token create NAME --role operator` and set HEARTH_API_TOKEN"
+        )
+    if status == 403:
+        return (
+            f"this token's role may not do that ({detail}); it needs {ROLE_OF.get(method, 'admin')}"
+        )
+    return f"{detail or 'refused'} (HTTP {status})"
+
+
+class ApiClient:
+    def __init__(self, settings: ApiSettings, *, timeout: float = 15) -> None:
+        self.settings = settings
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> ApiClient:
+        self._session = aiohttp.ClientSession(
+            headers={"Authorization": f"Bearer {self.settings.token}"}
+        )
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        assert self._session is not None, "use `async with ApiClient(...)`"
+        return self._session
+
+    async def call(
+        self, method: str, path: str, body: dict[str, Any] | None = None, **params: Any
+    ) -> Any:
+        url = self.settings.url + path
+        query = {k: str(v) for k, v in params.items() if v is not None}
+        try:
+            async with self.session.request(
+                method, url, json=body, params=query, timeout=self._timeout
+            ) as reply:
+                text = await reply.text()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise ApiProblem(
+                f"cannot reach the Hearth API at {self.settings.url}: "
+                f"{type(exc).__name__} {exc}".rstrip()
+                + " (is `hearth up` running? set HEARTH_API_URL)"
+            ) from None
+        try:
+            parsed = json.loads(text) if text else None
+        except ValueError:
+            parsed = text
+        if reply.status >= 400:
+            raise ApiProblem(
+                describe(reply.status, parsed, method, self.settings.url), reply.status
+            )
+        return parsed
+
+    async def events(self, **params: Any) -> AsyncIterator[dict[str, Any]]:
+        """The live feed (Server-Sent Events), resuming after a dropped connection."""
+        last_id: str | None = None
+        query = {k: str(v) for k, v in params.items() if v is not None}
+        while True:
+            headers = {"Last-Event-ID": last_id} if last_id else {}
+            try:
+                async with self.session.get(
+                    self.settings.url + "/api/v1/events/stream",
+                    params=query,
+                    headers=headers,
+                    timeout=aiohttp.ClientTimeout(total=None, sock_read=60),
+                ) as reply:
+                    if reply.status >= 400:
+                        raise ApiProblem(
+                            describe(reply.status, await _json(reply), "GET", self.settings.url)
+                        )
+                    async for event_id, data in _sse(reply):
+                        last_id = event_id or last_id
+                        yield data
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                if last_id is None:
+                    raise ApiProblem(
+                        f"cannot reach the Hearth API at {self.settings.url}: {exc}"
+                    ) from None
+                continue  # reconnect and resume after last_id
+
+
+async def _json(reply: aiohttp.ClientResponse) -> Any:
+    try:
+        return await reply.json(content_type=None)
+    except ValueError:
+        return None
+
+
+async def _sse(reply: aiohttp.ClientResponse) -> AsyncIterator[tuple[str | None, dict[str, Any]]]:
+    event_id: str | None = None
+    data: list[str] = []
+    async for raw in reply.content:
+        line = raw.decode("utf-8").rstrip("\r\n")
+        if not line:
+            if data:
+                yield event_id, json.loads("\n".join(data))
+            event_id, data = None, []
+        elif line.startswith("id:"):
+            event_id = line[3:].strip()
+        elif line.startswith("data:"):
+            data.append(line[5:].strip())
