@@ -104,7 +104,9 @@ async def test_invalid_yaml_touches_nothing_on_the_target(
     types = await world.types(deployment_id)
     assert "ValidationFailed" in types and "BackupTaken" not in types
     logs = await world.logs(deployment_id)
-    assert any("automations.yaml:2:1: expected ',' or ']'" in line for line in logs), logs
+    assert any(
+        "automations.yaml:2:1: " in line and "expected ',' or ']'" in line for line in logs
+    ), logs
     assert tree_digest(sshd.remote_root) == before
 
 

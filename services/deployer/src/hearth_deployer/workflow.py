@@ -8,6 +8,7 @@ restoring the backup; after the upload the new tree is whole and the run goes on
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import time
 from dataclasses import asdict
@@ -18,6 +19,7 @@ from hearth_deployer.apply import ServiceApplier
 from hearth_deployer.context import DeployContext
 from hearth_deployer.domain import Deployment
 from hearth_deployer.lease import TargetLease
+from hearth_deployer.paths import is_ignored
 from hearth_deployer.plan import (
     TEXT_LIMIT_BYTES,
     Plan,
@@ -248,7 +250,11 @@ class DeploymentRun:
         secret_names = None
         if self.spec.kind == "homeassistant" and not (tree.root / SECRETS_FILE).exists():
             secret_names = await self._target_secret_names()
-        report = validate_tree(tree.root, ignore=self.ignore, target_secret_names=secret_names)
+        # Parsing a few hundred files takes a while: off the event loop, so that the
+        # other targets' deployments (a fan-out) keep moving meanwhile.
+        report = await asyncio.to_thread(
+            validate_tree, tree.root, ignore=self.ignore, target_secret_names=secret_names
+        )
         for warning in report.warnings:
             self.log(_issue_text(warning), step="validate", level="warning")
         if not report.ok:
@@ -285,8 +291,6 @@ class DeploymentRun:
         return {str(k) for k in loaded} if isinstance(loaded, dict) else set()
 
     def _local_files(self, tree: FetchedTree) -> list[str]:
-        from hearth_deployer.paths import is_ignored
-
         return sorted(
             p.relative_to(tree.root).as_posix()
             for p in tree.root.rglob("*")
@@ -302,7 +306,7 @@ class DeploymentRun:
             remote = await host.manifest(self.spec.remote_path, self.ignore)
         except Exception as exc:
             raise StepFailed("plan", str(exc)) from exc
-        local = local_manifest(tree.root, self._local_files(tree))
+        local = await asyncio.to_thread(local_manifest, tree.root, self._local_files(tree))
         plan = plan_changes(local, remote, deployed_before=set(self.managed), ignore=self.ignore)
         if not self.d.has(DeploymentPlanned):
             olds = await host.read_files(
