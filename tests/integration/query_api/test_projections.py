@@ -55,8 +55,15 @@ async def fresh_stream(js: Any) -> None:
 
 async def project_live(js: Any, projector: Projector, count: int) -> None:
     stop = asyncio.Event()
+    # As the service runs it: what arrives together goes in one transaction.
     consumer = EventConsumer(
-        js, "query-api-projections", projector.apply, with_sequence=True, fetch_timeout_s=0.2
+        js,
+        "query-api-projections",
+        projector.apply,
+        with_sequence=True,
+        batch=7,
+        batch_handler=projector.apply_many,
+        fetch_timeout_s=0.2,
     )
     task = asyncio.create_task(consumer.run(stop))
     async with asyncio.timeout(30):

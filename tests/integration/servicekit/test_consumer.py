@@ -63,6 +63,64 @@ async def test_acks_only_after_the_handler_returns(js: Any) -> None:
     assert info.num_pending == 0
 
 
+async def test_a_batch_handler_takes_what_arrived_together_and_acks_it_all(js: Any) -> None:
+    await fresh_bus(js)
+    for n in range(10):
+        await publish_event(js, failed("ha", n))
+    batches: list[list[int]] = []
+
+    async def handle_batch(batch: list[tuple[Envelope, int]]) -> None:
+        batches.append([seq for _, seq in batch])
+
+    async def handle_one(envelope: Envelope, seq: int) -> None:
+        batches.append([seq])
+
+    consumer = EventConsumer(
+        js,
+        "notifier",
+        handle_one,
+        with_sequence=True,
+        batch=4,
+        batch_handler=handle_batch,
+        fetch_timeout_s=0.2,
+    )
+    await run_until(consumer, lambda: consumer.handled == 10)
+    assert [seq for batch in batches for seq in batch] == list(range(1, 11))
+    assert max(len(b) for b in batches) == 4
+    info = await js.consumer_info(EVENTS_STREAM, CONSUMERS["notifier"].name)
+    assert info.num_ack_pending == 0 and info.num_pending == 0
+
+
+async def test_a_failing_batch_goes_one_by_one_and_only_the_bad_event_waits(js: Any) -> None:
+    await fresh_bus(js)
+    for n in range(4):
+        await publish_event(js, failed("ha", n))
+    singles: list[str] = []
+
+    async def handle_batch(batch: list[tuple[Envelope, int]]) -> None:
+        raise RuntimeError("one of these is bad")
+
+    async def handle_one(envelope: Envelope, seq: int) -> None:
+        reason = envelope.data.reason  # type: ignore[attr-defined]
+        if reason == "2" and singles.count("2") == 0:
+            singles.append("2")
+            raise RuntimeError("bad, once")
+        singles.append(reason)
+
+    consumer = EventConsumer(
+        js,
+        "notifier",
+        handle_one,
+        with_sequence=True,
+        batch=4,
+        batch_handler=handle_batch,
+        fetch_timeout_s=0.2,
+    )
+    await run_until(consumer, lambda: consumer.handled == 4, timeout=20)
+    # The others went through at once; the bad one came back (alone) and then succeeded.
+    assert singles == ["0", "1", "2", "3", "2"]
+
+
 async def test_a_failing_handler_gets_the_message_again(js: Any) -> None:
     await fresh_bus(js)
     await publish_event(js, failed("ha", 1))

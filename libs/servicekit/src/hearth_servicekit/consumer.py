@@ -25,6 +25,8 @@ log = get_logger("hearth.consumer")
 
 Handler = Callable[[Envelope], Awaitable[object]]
 SequencedHandler = Callable[[Envelope, int], Awaitable[object]]
+#: Takes a whole fetched batch as (event, stream sequence) pairs, all or nothing.
+BatchHandler = Callable[[list[tuple[Envelope, int]]], Awaitable[object]]
 MAX_NAK_DELAY_S = 60.0
 
 
@@ -48,6 +50,7 @@ class EventConsumer:
         fetch_timeout_s: float = 2.0,
         concurrent: bool = False,
         with_sequence: bool = False,
+        batch_handler: BatchHandler | None = None,
     ) -> None:
         self._js = js
         self._definition = CONSUMERS[consumer]
@@ -57,6 +60,7 @@ class EventConsumer:
         self._fetch_timeout_s = fetch_timeout_s
         self._concurrent = concurrent
         self._with_sequence = with_sequence
+        self._batch_handler = batch_handler
         self.handled = 0
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -95,6 +99,9 @@ class EventConsumer:
                     task = asyncio.create_task(self._handle(message))
                     in_flight.add(task)
                     task.add_done_callback(in_flight.discard)
+                continue
+            if self._batch_handler is not None and len(messages) > 1 and not stop.is_set():
+                await self._handle_batch(messages)
                 continue
             for index, message in enumerate(messages):
                 if stop.is_set():
@@ -161,13 +168,58 @@ class EventConsumer:
         if self._metrics:
             self._metrics.handle_seconds.labels(consumer).observe(time.perf_counter() - started)
 
-    async def _keep_alive(self, message: Any) -> None:
+    async def _handle_batch(self, messages: list[Any]) -> None:
+        """The whole batch in one call (one transaction, say); acked together after it.
+
+        If the batch handler fails, each message goes through the single handler instead:
+        the good ones get through and the bad one is retried on its own.
+        """
+        started = time.perf_counter()
+        parsed: list[tuple[Any, Envelope]] = []
+        for message in messages:
+            try:
+                parsed.append((message, parse_event(message.data)))
+            except BadEvent:
+                await self._handle(message)  # logs and terminates it
+        if not parsed:
+            return
+        assert self._batch_handler is not None
+        try:
+            in_hand = [m for m, _ in parsed]
+            heartbeat = asyncio.create_task(self._keep_alive(*in_hand))
+            try:
+                await self._batch_handler([(e, m.metadata.sequence.stream) for m, e in parsed])
+            finally:
+                heartbeat.cancel()
+        except asyncio.CancelledError:
+            await _hand_back([m for m, _ in parsed])
+            raise
+        except Exception as exc:
+            log.warning(
+                "batch failed; handling its events one by one",
+                consumer=self._definition.name,
+                events=len(parsed),
+                error=str(exc) or type(exc).__name__,
+            )
+            for message, _ in parsed:
+                await self._handle(message)
+            return
+        each = (time.perf_counter() - started) / len(parsed)
+        for message, _ in parsed:
+            await message.ack()
+            self.handled += 1
+            self._count("ok")
+            if self._metrics:
+                self._metrics.handle_seconds.labels(self._definition.name).observe(each)
+
+    async def _keep_alive(self, *messages: Any) -> None:
         """Tell the server a slow handler is still working, so it does not redeliver."""
         interval = max(self._definition.ack_wait_s / 3, 1.0)
         while True:
             await asyncio.sleep(interval)
-            with contextlib.suppress(Exception):
-                await message.in_progress()
+            for message in messages:
+                with contextlib.suppress(Exception):
+                    await message.in_progress()
 
     def _count(self, outcome: str) -> None:
         if self._metrics:

@@ -85,7 +85,13 @@ class QueryApi(BusService):
             self._rebuild,
             queue=self.name,
         )
-        self.consume("query-api-projections", self._project, with_sequence=True, batch=256)
+        self.consume(
+            "query-api-projections",
+            self._project,
+            with_sequence=True,
+            batch=256,
+            batch_handler=self._project_batch,
+        )
         self.spawn(self._watch_lag(), "watch-lag")
 
     def routes(self, app: web.Application) -> None:
@@ -112,6 +118,12 @@ class QueryApi(BusService):
     async def _project(self, envelope: Any, seq: int) -> None:
         assert self.projector is not None
         if await self.projector.apply(envelope, seq):
+            self.endpoints.broadcaster.publish(feed_item(envelope, seq))
+
+    async def _project_batch(self, batch: list[tuple[Any, int]]) -> None:
+        """What arrived together is projected in one transaction: one commit, not many."""
+        assert self.projector is not None
+        for envelope, seq in await self.projector.apply_many(batch):
             self.endpoints.broadcaster.publish(feed_item(envelope, seq))
 
     async def _watch_lag(self) -> None:

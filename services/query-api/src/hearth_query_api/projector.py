@@ -50,13 +50,17 @@ class Projector:
 
     async def apply(self, envelope: Envelope, seq: int) -> bool:
         """Project one event; False if it was applied before (a redelivery)."""
+        return bool(await self.apply_many([(envelope, seq)]))
+
+    async def apply_many(self, batch: list[tuple[Envelope, int]]) -> list[tuple[Envelope, int]]:
+        """Project a batch in one transaction; returns the events it had not applied before."""
         async with self._lock:
-            return await self._apply_batch([(envelope, seq)]) > 0
+            return await self._apply_batch(batch)
 
     async def _apply_batch(
         self, batch: list[tuple[Envelope, int]], *, rebuilding: bool = False
-    ) -> int:
-        applied = 0
+    ) -> list[tuple[Envelope, int]]:
+        applied = []
         async with self._pool.acquire() as conn, conn.transaction():
             if not rebuilding:
                 await conn.execute("SELECT pg_advisory_xact_lock_shared($1)", REBUILD_LOCK)
@@ -69,7 +73,7 @@ class Projector:
                 for project in PROJECTIONS:
                     await project(conn, envelope, seq)
                 position = seq
-                applied += 1
+                applied.append((envelope, seq))
             await conn.execute(
                 "UPDATE projection_position SET position = $1 WHERE name = 'main'", position
             )
@@ -107,9 +111,9 @@ class Projector:
                 except BadEvent as exc:
                     log.error("skipping an invalid event", seq=seq, reason=str(exc))
                 if len(batch) >= REBUILD_BATCH:
-                    applied += await self._apply_batch(batch, rebuilding=True)
+                    applied += len(await self._apply_batch(batch, rebuilding=True))
                     batch = []
-            applied += await self._apply_batch(batch, rebuilding=True)
+            applied += len(await self._apply_batch(batch, rebuilding=True))
         finally:
             await subscription.unsubscribe()
         log.info("projections rebuilt", events=applied, last_seq=last)
