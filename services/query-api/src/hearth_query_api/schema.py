@@ -166,6 +166,11 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX ON dashboard_sessions (expires_at);
     """,
+    # Unfiltered lists are newest first: without these, every page sorts the whole table.
+    """
+    CREATE INDEX ON deployments (seq);
+    CREATE INDEX ON pushes (seq);
+    """,
 ]
 
 READ_TABLES = (

@@ -66,6 +66,9 @@ def _loads(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
 
+LIST_COLUMNS = ", ".join(["seq", *DeploymentOut.model_fields])
+
+
 def _deployment(row: Any) -> DeploymentOut:
     return DeploymentOut.model_validate({k: row[k] for k in DeploymentOut.model_fields})
 
@@ -113,9 +116,11 @@ class Endpoints:
             last_id,
         )
 
-    async def _paged(self, table: str, query: Any, conditions: list[tuple[str, Any]]) -> Any:
+    async def _paged(
+        self, table: str, query: Any, conditions: list[tuple[str, Any]], columns: str = "*"
+    ) -> Any:
         async with self.pool.acquire() as conn:
-            return await page(conn, table, query, conditions)
+            return await page(conn, table, query, conditions, columns=columns)
 
     # -- reads -----------------------------------------------------------------------
     async def list_targets(self, call: Call) -> ItemsOut[TargetOut]:
@@ -150,6 +155,7 @@ class Endpoints:
                 ("requested_at >= ?", q.since),
                 ("requested_at < ?", q.until),
             ],
+            columns=LIST_COLUMNS,  # not the plan and diff: a list has no use for them
         )
         return Page[DeploymentOut](items=[_deployment(r) for r in rows], next_cursor=cursor)
 

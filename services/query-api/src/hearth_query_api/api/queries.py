@@ -81,13 +81,15 @@ async def page(
     table: str,
     query: PageQuery,
     conditions: list[tuple[str, Any]],
+    *,
     order_key: str = "seq",
+    columns: str = "*",
 ) -> tuple[list[Any], int | None]:
     """Newest first, ``limit`` rows, and the cursor of the next page."""
     where, values = _where(conditions, query.cursor)
     values.append(query.limit + 1)
     rows = await conn.fetch(
-        f"SELECT * FROM {table}{where} ORDER BY {order_key} DESC LIMIT ${len(values)}",  # noqa: S608
+        f"SELECT {columns} FROM {table}{where} ORDER BY {order_key} DESC LIMIT ${len(values)}",  # noqa: S608
         *values,
     )
     more = len(rows) > query.limit
