@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import nats
 import pytest
 
 from hearth_events import parse_event
 from hearth_events.jetstream import EVENTS_STREAM
+from hearth_query_api.api.endpoints import Endpoints
 from tests.integration.query_api.conftest import Api, command
 
 pytestmark = pytest.mark.integration
@@ -97,6 +99,23 @@ async def test_tokens_and_roles_are_enforced(api: Api) -> None:
         "root": False,
     }
     assert "token" not in json.dumps(listed["tokens"]).replace('"token_', "")
+
+
+ROLES = ("viewer", "operator", "admin")
+
+
+async def test_every_endpoint_refuses_who_may_not(api: Api) -> None:
+    """No token is 401 everywhere; each role below a route's is 403, before the body is read."""
+    routes = Endpoints(None, None, "test").routes()  # type: ignore[arg-type]
+    for route in routes:
+        path = route.path.replace("{name}", "ha").replace("{id}", "dep-1")
+        body: dict[str, Any] | None = {} if route.method == "POST" else None
+        assert api.call(route.method, path, token=None, body=body)[0] == 401, path
+        for role in ROLES[: ROLES.index(route.role)]:
+            status, reply = api.call(route.method, path, token=role, body=body)
+            assert status == 403, (route.method, path, role)
+            assert f"needs the {route.role} role" in reply["detail"]
+    assert {r.role for r in routes} == set(ROLES)  # each role guards something
 
 
 async def test_commands_become_events(api: Api) -> None:
