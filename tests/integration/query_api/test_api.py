@@ -99,6 +99,8 @@ async def test_tokens_and_roles_are_enforced(api: Api) -> None:
         "root": False,
     }
     assert "token" not in json.dumps(listed["tokens"]).replace('"token_', "")
+    used = {t["name"]: t["last_used_at"] is not None for t in listed["tokens"]}
+    assert used["root"] and not used["ops"]  # last use is kept (to the minute)
 
 
 ROLES = ("viewer", "operator", "admin")
