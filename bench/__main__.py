@@ -1,4 +1,7 @@
-"""``uv run python -m bench``: run every benchmark and print one table."""
+"""``uv run python -m bench [N] [bus|deploy|read ...]``: run benchmarks, print tables.
+
+N is the message count of the bus benchmarks (default 2000); naming parts runs only those.
+"""
 
 from __future__ import annotations
 
@@ -9,26 +12,46 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.deploy import run_deploy
-from bench.ingest import run_ingest
+from bench.ingest import Row, run_ingest
+from bench.read_side import run_read_side
 from bench.relay import run_relay
 
+PARTS = ("bus", "deploy", "read")
 
-def main() -> None:
-    requests = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
-    rows = asyncio.run(run_relay(requests)) + asyncio.run(run_ingest(requests))
-    table = Table(title=f"Hearth benchmarks ({requests} messages each)")
-    for column in ("benchmark", "what", "msgs/s", "p50 ms", "p99 ms"):
+
+def rate_table(title: str, rows: list[Row], unit: str = "msgs/s") -> Table:
+    table = Table(title=title)
+    for column in ("benchmark", "what", unit, "p50 ms", "p99 ms"):
         table.add_column(column, justify="right" if column != "what" else "left")
     for row in rows:
         latency = (f"{row.p50_ms:.2f}", f"{row.p99_ms:.2f}") if row.p99_ms else ("-", "-")
         table.add_row(row.benchmark, row.what, f"{row.rate:,.0f}", *latency)
-    Console().print(table)
-    deploy = Table(title="Deployments over real sshd (seconds, lower is better)")
-    for column in ("benchmark", "what", "seconds"):
-        deploy.add_column(column, justify="left" if column == "what" else "right")
-    for timing in asyncio.run(run_deploy()):
-        deploy.add_row(timing.benchmark, timing.what, f"{timing.seconds:.2f}")
-    Console().print(deploy)
+    return table
+
+
+def main() -> None:
+    args = sys.argv[1:]
+    requests = int(args.pop(0)) if args and args[0].isdigit() else 2000
+    unknown = [a for a in args if a not in PARTS]
+    if unknown:
+        raise SystemExit(f"unknown part {unknown[0]!r}; choose from {', '.join(PARTS)}")
+    parts = args or list(PARTS)
+    console = Console()
+    if "bus" in parts:
+        rows = asyncio.run(run_relay(requests)) + asyncio.run(run_ingest(requests))
+        console.print(rate_table(f"The bus ({requests} messages each)", rows))
+    if "deploy" in parts:
+        deploy = Table(title="Deployments over real sshd (seconds, lower is better)")
+        for column in ("benchmark", "what", "p50 s", "p95 s", "detail"):
+            deploy.add_column(column, justify="left" if column in {"what", "detail"} else "right")
+        for timing in asyncio.run(run_deploy()):
+            p95 = "-" if timing.p95_s is None else f"{timing.p95_s:.2f}"
+            deploy.add_row(timing.benchmark, timing.what, f"{timing.p50_s:.2f}", p95, timing.detail)
+        console.print(deploy)
+    if "read" in parts:
+        rows = asyncio.run(run_read_side())
+        title = "The read side (query API process; API rows: 32 clients, on the same 2 cores)"
+        console.print(rate_table(title, rows, "per s"))
 
 
 if __name__ == "__main__":

@@ -1,38 +1,297 @@
-"""Push to live over real sshd, beside naive ``scp -r`` of the same files in the same run.
+"""Deployments over real sshd, beside naive ``scp -r`` of the same files in the same run.
 
-- one target: a full first deployment of a tree, then a one-file change (delta);
-- fan-out: one push to ``fan_out`` targets, each its own sshd.
+- **push to live**: a signed GitHub ``push`` webhook, POSTed to the real webhook-gw process,
+  until that push's ``DeploymentSucceeded`` arrives on the bus, for a one-file change (an
+  automation) in a Home Assistant configuration of ``files`` files. The target is a
+  ``homeassistant`` target: the Home Assistant simulator judges the very files sshd's user
+  holds. Repeated ``repeats`` times (the first, full deployment is not counted); p50/p95.
+  Baseline: ``scp -r`` of the whole tree over one SSH connection to the same sshd, the
+  same number of times.
+- **fan-out**: one such push to ``fan_out`` ``files`` targets, each its own sshd, until all
+  of them succeeded, beside the same push to one target (measured first, alone); with the
+  bytes Hearth sent beside the bytes that changed. Baseline: ``fan_out`` ``scp -r`` of the
+  whole tree in parallel. Each measured once.
 
-Hearth's time includes what scp skips: fetch from Git, validation, the remote manifest,
-a verified backup, atomic renames, and events stored and relayed at every step.
+Hearth's time includes what scp skips: the HMAC check and JetStream ack of the webhook;
+the deployer consuming the push and storing the deployment in PostgreSQL; a fetch of the
+commit from Git; validation of every file of the tree (Home Assistant's YAML dialect,
+includes); the remote manifest (a hash of every file on the target) and the plan and diff;
+a verified backup of the touched files; atomic writes (temporary file, fsync, rename);
+for Home Assistant its ``check_config`` (the simulator parses the whole tree, as Home
+Assistant does), the reload of automations and the health check; and events stored and
+relayed to NATS at every step, the last of which stops the clock.
+
+What scp gets that Hearth does not: nothing to decide, nothing to check or record. What
+Hearth gets that scp does not: it sends only the changed file, and keeps its SSH
+connections open between deployments (scp opens one per copy). Hearth's clock starts at
+the webhook, after ``git push``; the deployer and the Home Assistant simulator run in this
+process, on this event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import shutil
+import statistics
 import subprocess
+import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import aiohttp
 
 from hearth.embedded.nats import EmbeddedNats
 from hearth.embedded.postgres import EmbeddedPostgres
 from hearth.embedded.process import free_port
-from tests.integration.deployer.harness import World
-from tests.support.git import make_remote
+from hearth_events import Envelope, parse_event
+from hearth_events.catalogue import FilesDeployed, RepositoryRegistered, RepositorySpec
+from tests.integration.deployer.harness import TERMINAL, World, ha_target
+from tests.support.git import GitRemote, git, make_remote
+from tests.support.github import ZERO, delivery_headers, encode, push_payload
+from tests.support.ha_sim import HomeAssistantSim
+from tests.support.services import TEST_SECRET_KEY
 from tests.support.sshd import ClientKey, SshServer, cleanup, start_sshd
+
+WEBHOOK_SECRET = "bench-webhook-secret"
+HOME = "bench/home"
+FLEET = "bench/fleet"
+CHANGED = "automations/automation-0000.yaml"
+DEPLOY_TIMEOUT_S = 180.0
 
 
 @dataclass(frozen=True)
 class Timing:
-    benchmark: str
+    benchmark: str  # "push to live" / "fan-out"
     what: str
-    seconds: float
+    p50_s: float
+    p95_s: float | None = None  # None when measured once
+    detail: str = ""
 
 
-def files_target(name: str, server: SshServer, subdirectory: str = "") -> dict[str, Any]:
+# -- the Home Assistant configuration ----------------------------------------------------
+
+CONFIGURATION = """\
+# A home split into many small files: one package per room, one file per automation.
+homeassistant:
+  name: Bench Home
+  unit_system: metric
+  time_zone: Europe/Berlin
+  packages: !include_dir_named packages
+default_config:
+logger:
+  default: warning
+automation: !include_dir_merge_list automations
+script: !include scripts.yaml
+scene: !include scenes.yaml
+"""
+
+SCRIPTS = """\
+all_lights_off:
+  alias: All lights off
+  sequence:
+    - action: light.turn_off
+      target:
+        entity_id: all
+"""
+
+SCENES = """\
+- id: bench_evening
+  name: Evening
+  entities:
+    light.room_0000:
+      state: "on"
+      brightness: 120
+"""
+
+
+def automation(n: int, revision: int) -> str:
+    return f"""\
+- id: bench_automation_{n:04}
+  alias: Room {n} lights at sunset (revision {revision})
+  triggers:
+    - trigger: sun
+      event: sunset
+      offset: "-00:{revision % 60:02}:00"
+  conditions:
+    - condition: state
+      entity_id: input_boolean.room_{n:04}_away
+      state: "off"
+  actions:
+    - action: light.turn_on
+      target:
+        entity_id: light.room_{n:04}
+      data:
+        brightness_pct: {40 + revision % 60}
+  mode: single
+"""
+
+
+def package(n: int) -> str:
+    return f"""\
+input_boolean:
+  room_{n:04}_away:
+    name: Room {n} away
+    icon: mdi:home-export-outline
+template:
+  - sensor:
+      - name: Room {n} comfort
+        unique_id: bench_room_{n:04}_comfort
+        state: "{{{{ states('sensor.room_{n:04}_temperature') | float(0) + 0.5 }}}}"
+"""
+
+
+def ha_tree(files: int) -> dict[str, str]:
+    """A valid Home Assistant configuration of exactly ``files`` files."""
+    tree = {"configuration.yaml": CONFIGURATION, "scripts.yaml": SCRIPTS, "scenes.yaml": SCENES}
+    rest = files - len(tree)
+    if rest < 2:
+        raise ValueError(f"a benchmark tree needs at least {len(tree) + 2} files, not {files}")
+    automations = rest // 2
+    for n in range(automations):
+        tree[f"automations/automation-{n:04}.yaml"] = automation(n, revision=0)
+    for n in range(rest - automations):
+        tree[f"packages/room_{n:04}.yaml"] = package(n)
+    return tree
+
+
+def size(content: str) -> int:
+    return len(content.encode())
+
+
+# -- the parts ---------------------------------------------------------------------------
+
+
+class Outcomes:
+    """Terminal deployment events as they reach the bus, by webhook delivery and target."""
+
+    def __init__(self) -> None:
+        self.found: dict[str, dict[str, tuple[Envelope, float]]] = {}
+        self._arrived = asyncio.Event()
+
+    async def on_message(self, msg: Any) -> None:
+        at = time.perf_counter()
+        envelope = parse_event(msg.data)
+        if envelope.type in TERMINAL:
+            self.found.setdefault(envelope.correlation_id, {})[envelope.key] = (envelope, at)
+            self._arrived.set()
+
+    async def wait(self, delivery_id: str, targets: Iterable[str]) -> float:
+        """When the last of ``targets`` succeeded for this delivery (perf_counter)."""
+        wanted = set(targets)
+        try:
+            async with asyncio.timeout(DEPLOY_TIMEOUT_S):
+                while True:
+                    found = self.found.get(delivery_id, {})
+                    failed = [e for e, _ in found.values() if e.type != "DeploymentSucceeded"]
+                    if failed:
+                        raise RuntimeError(f"a benchmark deployment failed: {failed[0].data}")
+                    if wanted <= found.keys():
+                        return max(found[t][1] for t in wanted)
+                    self._arrived.clear()
+                    await self._arrived.wait()
+        except TimeoutError:
+            missing = sorted(wanted - self.found.get(delivery_id, {}).keys())
+            raise RuntimeError(
+                f"no terminal event within {DEPLOY_TIMEOUT_S:.0f}s for {missing}"
+            ) from None
+
+
+@dataclass
+class Repo:
+    """A followed repository: its bare remote, and pushes announced by signed webhooks."""
+
+    name: str
+    remote: GitRemote
+    head: str = ZERO
+    deliveries: list[str] = field(default_factory=list)
+
+    def commit_tree(self, tree: dict[str, str]) -> str:
+        for path, content in tree.items():
+            target = self.remote.work / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(content)
+        git(self.remote.work, "add", "-A")
+        git(self.remote.work, "commit", "-q", "-m", f"{len(tree)} files")
+        return self.remote.push()
+
+
+@dataclass
+class Bench:
+    world: World
+    outcomes: Outcomes
+    http: aiohttp.ClientSession
+    gateway_port: int
+
+    async def push(self, repo: Repo, files: dict[str, str], targets: Iterable[str]) -> float:
+        """Commit and push ``files``, POST the signed webhook, wait until every target
+        succeeded; seconds from the POST to the last ``DeploymentSucceeded``."""
+        deployer = self.world.deployers[0]
+        assert deployer.dispatcher is not None
+        await deployer.dispatcher.idle.wait()  # each push starts on an idle deployer
+        before = repo.head
+        if before == ZERO:
+            after = repo.commit_tree(files)
+        else:
+            repo.remote.commit(dict(files), message=f"change {len(repo.deliveries)}")
+            after = repo.remote.push()
+        repo.head = after
+        kind = "added" if before == ZERO else "modified"
+        body = encode(
+            push_payload(
+                repo.name,
+                before=before,
+                after=after,
+                files={"added": [], "modified": [], "removed": [], kind: sorted(files)},
+            )
+        )
+        headers = delivery_headers("push", body, WEBHOOK_SECRET.encode())
+        delivery_id = headers["X-GitHub-Delivery"]
+        repo.deliveries.append(delivery_id)
+        url = f"http://127.0.0.1:{self.gateway_port}/webhooks/github"
+        started = time.perf_counter()
+        async with self.http.post(url, data=body, headers=headers) as reply:
+            answer = await reply.json()
+            assert reply.status == 202 and not answer.get("duplicate"), answer
+        return await self.outcomes.wait(delivery_id, targets) - started
+
+    async def bytes_sent(self, deliveries: Iterable[str]) -> int:
+        """``FilesDeployed.bytes`` summed over the deployments of these deliveries."""
+        wanted = set(deliveries)
+        return sum(
+            e.data.bytes
+            for e in await self.world.events()
+            if isinstance(e.data, FilesDeployed) and e.correlation_id in wanted
+        )
+
+
+def scp(server: SshServer, source: Path, dest: str) -> float:
+    started = time.perf_counter()
+    subprocess.run(
+        [
+            "scp", "-q", "-r", "-P", str(server.port), "-i", str(server.client_key),
+            "-o", "BatchMode=yes", "-o", "LogLevel=ERROR",
+            "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+            str(source), f"{server.user}@{server.host}:{dest}",
+        ],
+        check=True,
+    )  # fmt: skip
+    return time.perf_counter() - started
+
+
+def percentiles(values: list[float]) -> tuple[float, float | None]:
+    p50 = statistics.median(values)
+    if len(values) < 2:
+        return p50, None
+    return p50, statistics.quantiles(values, n=20, method="inclusive")[-1]
+
+
+def files_target(name: str, server: SshServer) -> dict[str, Any]:
     return {
         "name": name,
         "kind": "files",
@@ -42,98 +301,201 @@ def files_target(name: str, server: SshServer, subdirectory: str = "") -> dict[s
         "key_secret": "ssh-key",
         "known_host_key": server.host_key_line,
         "remote_path": str(server.remote_root),
-        "repo": "bench/config",
-        "subdirectory": subdirectory,
+        "repo": FLEET,
     }
 
 
-def tree(count: int, size: int, prefix: str = "conf") -> dict[str, str | None]:
-    return {f"{prefix}/file-{n:04}.yaml": f"n: {n}\nbody: {'x' * size}\n" for n in range(count)}
+async def start_gateway(nats_url: str, workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    log = workdir / "webhook-gw.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "hearth_webhook_gw"],
+            env={
+                **os.environ,
+                "HEARTH_NATS_URL": nats_url,
+                "HEARTH_HTTP_PORT": str(port),
+                "HEARTH_SECRET_KEY": TEST_SECRET_KEY,
+                "HEARTH_DATA_DIR": str(workdir / "webhook-gw"),
+                "HEARTH_INSTANCE": "bench-webhook-gw",
+                "HEARTH_LOG_LEVEL": "warning",
+            },
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    async with aiohttp.ClientSession() as session, asyncio.timeout(60):
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"webhook-gw exited:\n{log.read_text()[-3000:]}")
+            with contextlib.suppress(aiohttp.ClientError):
+                async with session.get(f"http://127.0.0.1:{port}/readyz") as response:
+                    if response.status == 200:
+                        return process, port
+            await asyncio.sleep(0.1)
 
 
-def scp(server: SshServer, source: Path, dest: str) -> float:
-    started = time.perf_counter()
-    subprocess.run(
-        [
-            "scp", "-q", "-r", "-P", str(server.port), "-i", str(server.client_key),
-            "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-            str(source), f"{server.user}@{server.host}:{dest}",
-        ],
-        check=True,
-    )  # fmt: skip
-    return time.perf_counter() - started
+def stop_servers(servers: list[SshServer]) -> None:
+    for server in servers:
+        cleanup(server)
 
 
-async def timed_push(world: World, files: dict[str, str | None], targets: int, done: int) -> float:
-    started = time.perf_counter()
-    await world.push(files, repo="bench/config")
-    found = 0
-    while found < done:
-        events = await world.events()
-        found = sum(e.type == "DeploymentSucceeded" for e in events)
-        failed = [e for e in events if e.type in {"DeploymentFailed", "RollbackCompleted"}]
-        if failed:
-            raise RuntimeError(f"a benchmark deployment failed: {failed[0].data}")
-        await asyncio.sleep(0.02)
-    del targets
-    return time.perf_counter() - started
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
-async def run_deploy(files: int = 200, fan_out: int = 20) -> list[Timing]:
-    workdir = Path(tempfile.mkdtemp(prefix="hearth-bench-deploy-"))
-    nats_server = EmbeddedNats(workdir / "nats", port=free_port())
-    postgres = EmbeddedPostgres(workdir / "pg", port=free_port())
-    nats_server.start()
-    postgres.start()
-    key = ClientKey.generate(workdir)
-    servers = [start_sshd(key) for _ in range(fan_out)]
-    world = World(nats_server.url, postgres.dsn(), workdir / "data", make_remote(workdir / "git"))
+# -- the benchmark -----------------------------------------------------------------------
+
+
+async def run_deploy(files: int = 400, repeats: int = 20, fan_out: int = 20) -> list[Timing]:
+    """Both benchmarks on private NATS, PostgreSQL, sshd instances and webhook-gw, all
+    stopped and removed at the end, whatever happens."""
+    if repeats < 1 or fan_out < 1:
+        raise ValueError("repeats and fan_out must be at least 1")
+    stack = contextlib.AsyncExitStack()
     try:
-        await world.open()
-        await world.secret("ssh-key", key.path.read_text())
-        await world.repository("bench/config")
-        await world.start()
-        one = servers[0]
-        reply = await world.apply_targets(files_target("one", one, "conf"))
-        assert reply["ok"], reply
-        first = tree(files, 2000)
-        full = await timed_push(world, first, 1, 1)
-        delta = await timed_push(world, {"conf/file-0000.yaml": "n: changed\n"}, 1, 2)
-
-        local = workdir / "local" / "conf"
-        local.mkdir(parents=True)
-        for path, content in first.items():
-            (local.parent / path).write_text(content or "")
-        scp_full = await asyncio.to_thread(scp, one, local, f"{one.workdir}/scp-copy")
-        scp_one = await asyncio.to_thread(
-            scp, one, local / "file-0000.yaml", f"{one.workdir}/scp-one.yaml"
-        )
-
-        specs = [files_target(f"fan-{n:02}", s, "fan") for n, s in enumerate(servers)]
-        reply = await world.apply_targets(*specs, prune=False)
-        assert reply["ok"], reply
-        fan_files = tree(20, 2000, prefix="fan")
-        fan = await timed_push(world, fan_files, fan_out, 2 + fan_out)
-        fan_local = workdir / "local" / "fan"
-        fan_local.mkdir()
-        for path, content in fan_files.items():
-            (fan_local.parent / path).write_text(content or "")
-        started = time.perf_counter()
-        await asyncio.gather(
-            *(asyncio.to_thread(scp, s, fan_local, f"{s.workdir}/scp-fan") for s in servers)
-        )
-        scp_fan = time.perf_counter() - started
-        return [
-            Timing("push to live", f"baseline: scp -r of {files} files", scp_full),
-            Timing("push to live", f"hearth: first deployment of {files} files", full),
-            Timing("push to live", "baseline: scp of 1 file", scp_one),
-            Timing("push to live", f"hearth: 1 changed file in {files} (delta)", delta),
-            Timing("fan-out", f"baseline: {fan_out} scp -r in parallel", scp_fan),
-            Timing("fan-out", f"hearth: 1 push to {fan_out} targets, all live", fan),
-        ]
+        return await _measure(stack, files, repeats, fan_out)
     finally:
-        await world.close()
-        for server in servers:
-            cleanup(server)
-        nats_server.stop()
-        postgres.stop(mode="immediate")
+        await stack.aclose()
+
+
+async def _measure(
+    stack: contextlib.AsyncExitStack, files: int, repeats: int, fan_out: int
+) -> list[Timing]:
+    tree = ha_tree(files)
+    workdir = Path(tempfile.mkdtemp(prefix="hearth-bench-deploy-"))
+    stack.callback(shutil.rmtree, workdir, ignore_errors=True)
+    nats_server = EmbeddedNats(workdir / "nats", port=free_port())
+    nats_server.start()
+    stack.callback(nats_server.stop)
+    postgres = EmbeddedPostgres(workdir / "pg", port=free_port())
+    postgres.start()
+    stack.callback(postgres.stop, mode="immediate")
+    key = ClientKey.generate(workdir)
+    servers: list[SshServer] = []
+    stack.callback(stop_servers, servers)
+    for _ in range(1 + fan_out):
+        servers.append(start_sshd(key))
+    home_server, fleet_servers = servers[0], servers[1:]
+    ha = HomeAssistantSim(config_dir=home_server.remote_root)
+    await ha.start()
+    stack.push_async_callback(ha.stop)
+
+    home = Repo(HOME, make_remote(workdir / "git", "home"))
+    fleet = Repo(FLEET, make_remote(workdir / "git", "fleet"))
+    world = World(nats_server.url, postgres.dsn(), workdir / "data", home.remote)
+    await world.open()
+    stack.push_async_callback(world.close)
+    await world.secret("ssh-key", key.path.read_text())
+    await world.secret("ha-token", ha.token)
+    await world.secret("webhook", WEBHOOK_SECRET)
+    for repo in (home, fleet):
+        spec = RepositorySpec(name=repo.name, url=repo.remote.url, webhook_secret="webhook")
+        await world.publish(RepositoryRegistered(repo=spec.name, spec=spec), "hearth apply")
+    gateway, port = await start_gateway(nats_server.url, workdir)
+    stack.callback(stop_process, gateway)
+    await world.start()
+    outcomes = Outcomes()
+    await world.nc.subscribe("hearth.evt.deploy.>", cb=outcomes.on_message)
+    http = await stack.enter_async_context(aiohttp.ClientSession())
+    bench = Bench(world, outcomes, http, port)
+
+    # Push to live: one Home Assistant, a one-file change, `repeats` times.
+    reply = await world.apply_targets(
+        ha_target(home_server, ha.url, repo=HOME, health_timeout_s=60)
+    )
+    assert reply["ok"], reply
+    await bench.push(home, tree, ["ha"])  # the first, full deployment: not counted
+    first = len(home.deliveries)
+    hearth: list[float] = []
+    changed_bytes = 0
+    for revision in range(1, repeats + 1):
+        content = automation(0, revision)
+        hearth.append(await bench.push(home, {CHANGED: content}, ["ha"]))
+        assert (home_server.remote_root / CHANGED).read_text() == content
+        changed_bytes += size(content)
+    sent = await bench.bytes_sent(home.deliveries[first:])
+
+    local = workdir / "local" / "config"
+    for path, content in tree.items():
+        (local / path).parent.mkdir(parents=True, exist_ok=True)
+        (local / path).write_text(content)
+    tree_bytes = sum(size(c) for c in tree.values())
+    copies = [
+        await asyncio.to_thread(scp, home_server, local, f"{home_server.workdir}/scp-{n}")
+        for n in range(repeats)
+    ]
+
+    # Fan-out: the same kind of push to one target alone, then to `fan_out` targets.
+    names = [f"fleet-{n:02}" for n in range(fan_out)]
+    specs = [files_target(n, s) for n, s in zip(names, fleet_servers, strict=True)]
+    reply = await world.apply_targets(specs[0], prune=False)
+    assert reply["ok"], reply
+    await bench.push(fleet, tree, names[:1])  # full deployment: not counted
+    one = await bench.push(fleet, {CHANGED: automation(0, 1)}, names[:1])
+    one_sent = await bench.bytes_sent(fleet.deliveries[-1:])
+    one_changed = size(automation(0, 1))
+    if fan_out > 1:
+        reply = await world.apply_targets(*specs[1:], prune=False)
+        assert reply["ok"], reply
+        # The new targets' full deployments: not counted.
+        await bench.push(fleet, {CHANGED: automation(0, 2)}, names)
+    many = await bench.push(fleet, {CHANGED: automation(0, 3)}, names)
+    many_sent = await bench.bytes_sent(fleet.deliveries[-1:])
+    many_changed = size(automation(0, 3)) * fan_out
+    for server in fleet_servers:
+        assert (server.remote_root / CHANGED).read_text() == automation(0, 3)
+
+    started = time.perf_counter()
+    await asyncio.gather(
+        *(asyncio.to_thread(scp, s, local, f"{s.workdir}/scp-fan") for s in fleet_servers)
+    )
+    scp_fan = time.perf_counter() - started
+
+    p50, p95 = percentiles(hearth)
+    scp50, scp95 = percentiles(copies)
+    return [
+        Timing(
+            "push to live",
+            f"hearth: signed webhook → live and healthy (1 of {files} files changed)",
+            p50,
+            p95,
+            f"{repeats} pushes, Home Assistant reloads automations; "
+            f"bytes sent {sent:,} / bytes changed {changed_bytes:,}",
+        ),
+        Timing(
+            "push to live",
+            f"baseline: scp -r of {files} files (one SSH connection)",
+            scp50,
+            scp95,
+            f"{repeats} copies of {tree_bytes:,} bytes each",
+        ),
+        Timing(
+            "fan-out",
+            f"hearth: 1 push → 1 target, live (1 of {files} files changed)",
+            one,
+            None,
+            f"bytes sent {one_sent:,} / bytes changed {one_changed:,}",
+        ),
+        Timing(
+            "fan-out",
+            f"hearth: 1 push → {fan_out} targets, all live (1 of {files} files changed)",
+            many,
+            None,
+            f"{many / one:.1f} times the 1-target time; "
+            f"bytes sent {many_sent:,} / bytes changed {many_changed:,}",
+        ),
+        Timing(
+            "fan-out",
+            f"baseline: {fan_out} scp -r of {files} files, in parallel",
+            scp_fan,
+            None,
+            f"{tree_bytes * fan_out:,} bytes sent",
+        ),
+    ]

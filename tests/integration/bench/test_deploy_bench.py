@@ -2,14 +2,44 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from bench.deploy import run_deploy
+from bench.deploy import Timing, run_deploy
 
 pytestmark = pytest.mark.integration
 
+BYTES = re.compile(r"bytes sent ([\d,]+) / bytes changed ([\d,]+)")
+
+
+def bytes_reported(timing: Timing) -> tuple[int, int]:
+    found = BYTES.search(timing.detail)
+    assert found, f"{timing.what}: no bytes in {timing.detail!r}"
+    sent, changed = (int(n.replace(",", "")) for n in found.groups())
+    return sent, changed
+
 
 async def test_the_deployment_benchmark_runs() -> None:
-    timings = await run_deploy(files=5, fan_out=2)
-    assert [t.benchmark for t in timings] == ["push to live"] * 4 + ["fan-out"] * 2
-    assert all(t.seconds > 0 for t in timings)
+    timings = await run_deploy(files=20, repeats=2, fan_out=2)
+
+    assert [(t.benchmark, t.what.split(":")[0]) for t in timings] == [
+        ("push to live", "hearth"),
+        ("push to live", "baseline"),
+        ("fan-out", "hearth"),
+        ("fan-out", "hearth"),
+        ("fan-out", "baseline"),
+    ]
+    assert all(t.what and t.detail for t in timings)
+    assert all(t.p50_s > 0 for t in timings)
+    push, scp, *_ = timings
+    assert "1 of 20 files" in push.what and "20 files" in scp.what
+    for repeated in (push, scp):
+        assert repeated.p95_s is not None and repeated.p95_s >= repeated.p50_s
+    assert all(t.p95_s is None for t in timings[2:])  # fan-out is measured once
+    one, many = timings[2], timings[3]
+    assert "1 target" in one.what and "2 targets" in many.what
+    for hearth in (push, one, many):
+        sent, changed = bytes_reported(hearth)
+        assert sent >= changed > 0, hearth.detail
+    assert bytes_reported(many)[1] == 2 * bytes_reported(one)[1]
