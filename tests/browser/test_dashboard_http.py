@@ -59,7 +59,13 @@ async def test_htmx_requests_without_a_session_are_sent_to_sign_in(
 
 async def test_sign_in_never_redirects_off_site(site: Site, http: aiohttp.ClientSession) -> None:
     token = await site.token("olive", "operator")
-    for evil in ("//evil.example/", "https://evil.example/", "/\\evil.example"):
+    for evil in (
+        "//evil.example/",
+        "https://evil.example/",
+        "/\\evil.example",
+        "/\t/evil.example",
+        "/ /evil.example",
+    ):
         async with http.post(
             site.url + "/login", data={"token": token, "next": evil}, allow_redirects=False
         ) as reply:

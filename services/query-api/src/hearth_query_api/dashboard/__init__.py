@@ -308,7 +308,14 @@ class Dashboard:
 def _safe_next(request: web.Request, given: Any = None) -> str:
     """Only a path on this site: never an open redirect."""
     candidate = given if isinstance(given, str) else request.query.get("next", "/")
-    if not candidate.startswith("/") or candidate.startswith("//") or "\\" in candidate:
+    # Browsers drop tabs and newlines from URLs, so "/\t/evil.example" would become
+    # "//evil.example": no control characters or spaces at all.
+    if (
+        not candidate.startswith("/")
+        or candidate.startswith("//")
+        or "\\" in candidate
+        or any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in candidate)
+    ):
         return "/"
     return candidate
 
