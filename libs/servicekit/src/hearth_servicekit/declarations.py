@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from hearth_events import Envelope, EventData, new_event
 from hearth_servicekit.commands import CommandRejected
@@ -93,6 +93,35 @@ class Declarations(Generic[Spec]):
         return changes
 
 
+class ApplyCommand(BaseModel):
+    """What every ``Apply<Kinds>`` command carries beside the declarations themselves."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prune: bool = Field(default=True, description="remove what is no longer declared")
+    dry_run: bool = False
+    actor: str = "hearth"
+    request_id: str | None = None
+
+
+def planned_changes(
+    declarations: Declarations[Any], desired: list[Any], *, prune: bool
+) -> list[EventData]:
+    """``declarations.plan``, with a declaration mistake refused as the command's answer."""
+    try:
+        return declarations.plan(desired, prune=prune)
+    except ValueError as exc:
+        raise CommandRejected(str(exc)) from None
+
+
+def change_summary(changes: list[EventData], *, dry_run: bool) -> dict[str, Any]:
+    """The reply of an ``Apply<Kinds>`` command."""
+    return {
+        "changes": [{"type": c.type_name(), "name": c.key()} for c in changes],
+        "dry_run": dry_run,
+    }
+
+
 async def apply_declarations(
     declarations: Declarations[Any],
     desired: list[Any],
@@ -105,14 +134,8 @@ async def apply_declarations(
     source: str,
 ) -> dict[str, Any]:
     """Publish the planned events one by one; the registry follows each acknowledged one."""
-    try:
-        changes = declarations.plan(desired, prune=prune)
-    except ValueError as exc:
-        raise CommandRejected(str(exc)) from None
-    summary = {
-        "changes": [{"type": c.type_name(), "name": c.key()} for c in changes],
-        "dry_run": dry_run,
-    }
+    changes = planned_changes(declarations, desired, prune=prune)
+    summary = change_summary(changes, dry_run=dry_run)
     if dry_run:
         return summary
     correlation = request_id

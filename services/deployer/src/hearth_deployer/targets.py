@@ -5,12 +5,11 @@ from __future__ import annotations
 from posixpath import isabs, normpath
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from hearth_deployer.store import DeployerApplication, DeployerStore
 from hearth_events.catalogue import TargetSpec
 from hearth_eventstore.store import Meta
 from hearth_servicekit.commands import CommandRejected
+from hearth_servicekit.declarations import ApplyCommand, change_summary, planned_changes
 
 #: Never deployed over or deleted on a Home Assistant target: its runtime state.
 HOMEASSISTANT_IGNORES = (
@@ -27,14 +26,8 @@ HOMEASSISTANT_IGNORES = (
 )
 
 
-class ApplyTargets(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ApplyTargets(ApplyCommand):
     targets: list[TargetSpec]
-    prune: bool = Field(default=True, description="remove targets no longer declared")
-    dry_run: bool = False
-    actor: str = "hearth"
-    request_id: str | None = None
 
 
 def ignored_paths(spec: TargetSpec) -> tuple[str, ...]:
@@ -87,16 +80,11 @@ async def apply_targets(
         raise CommandRejected("; ".join(problems))
 
     def plan(app: DeployerApplication) -> list[Any]:
-        try:
-            return app.target_book().registry.plan(request.targets, prune=request.prune)
-        except ValueError as exc:
-            raise CommandRejected(str(exc)) from None
+        registry = app.target_book().registry
+        return planned_changes(registry, request.targets, prune=request.prune)
 
     changes = await store.read(plan, store.app)
-    summary = {
-        "changes": [{"type": c.type_name(), "name": c.key()} for c in changes],
-        "dry_run": request.dry_run,
-    }
+    summary = change_summary(changes, dry_run=request.dry_run)
     if not request.dry_run and changes:
         await store.write(store.app.record_target_changes, changes, meta)
     return summary

@@ -12,7 +12,12 @@ from hearth_notifier.messages import Message
 from hearth_notifier.router import SecretLookup
 from hearth_notifier.routes import DEFAULT_OFFLINE_AFTER_S, default_routes, unknown_patterns
 from hearth_servicekit.commands import CommandRejected
-from hearth_servicekit.declarations import DeclarationEvents, Declarations, apply_declarations
+from hearth_servicekit.declarations import (
+    ApplyCommand,
+    DeclarationEvents,
+    Declarations,
+    apply_declarations,
+)
 from hearth_servicekit.publishing import EventSink
 
 ROUTE_EVENTS = DeclarationEvents(RouteRegistered, RouteUpdated, RouteRemoved, "route")
@@ -23,17 +28,11 @@ class RouteRegistry(Declarations[RouteSpec]):
         super().__init__(ROUTE_EVENTS)
 
 
-class ApplyRoutes(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ApplyRoutes(ApplyCommand):
     routes: list[RouteSpec] = []
     default_urls: tuple[str, ...] = Field(default=(), description="secret names; () = none")
     include_success: bool = False
     offline_after_s: int = Field(default=DEFAULT_OFFLINE_AFTER_S, ge=0)
-    prune: bool = True
-    dry_run: bool = False
-    actor: str = "hearth"
-    request_id: str | None = None
 
 
 class TestNotification(BaseModel):
