@@ -158,10 +158,10 @@ class RollbackIn(BaseModel):
 
     to: str | None = Field(
         default=None,
-        min_length=1,
+        pattern=r"^[^\x00]+$",
         description=("a backup id, or a commit (7-64 hex digits); none = the newest backup"),
     )
-    reason: str = ""
+    reason: str = Field(default="", pattern=r"^[^\x00]*$")
 
 
 class CancelIn(BaseModel):
