@@ -12,36 +12,33 @@ Request = Callable[[str, dict[str, Any]], dict[str, Any]]
 
 def apply_config(config: HearthConfig, request: Request, *, dry_run: bool) -> list[dict[str, Any]]:
     """One result per section: ok, the changes (or the error), in the order sent."""
-    results = []
-    repositories = request(
-        "hearth.cmd.git.ApplyRepositories",
-        {
-            "repositories": [r.model_dump(mode="json") for r in config.repositories],
-            "dry_run": dry_run,
-            "actor": "hearth apply",
-        },
-    )
-    results.append({"section": "repositories", **repositories})
     notifications = config.notifications
-    routes = request(
-        "hearth.cmd.notify.ApplyRoutes",
+    sections: list[tuple[str, str, dict[str, Any]]] = [
+        (
+            "repositories",
+            "hearth.cmd.git.ApplyRepositories",
+            {"repositories": [r.model_dump(mode="json") for r in config.repositories]},
+        ),
+        (
+            "notifications",
+            "hearth.cmd.notify.ApplyRoutes",
+            {
+                "routes": [r.model_dump(mode="json") for r in notifications.routes],
+                "default_urls": list(notifications.default_urls),
+                "include_success": notifications.include_success,
+                "offline_after_s": notifications.offline_after_s,
+            },
+        ),
+        (
+            "targets",
+            "hearth.cmd.target.ApplyTargets",
+            {"targets": [t.model_dump(mode="json") for t in config.targets]},
+        ),
+    ]
+    return [
         {
-            "routes": [r.model_dump(mode="json") for r in notifications.routes],
-            "default_urls": list(notifications.default_urls),
-            "include_success": notifications.include_success,
-            "offline_after_s": notifications.offline_after_s,
-            "dry_run": dry_run,
-            "actor": "hearth apply",
-        },
-    )
-    results.append({"section": "notifications", **routes})
-    targets = request(
-        "hearth.cmd.target.ApplyTargets",
-        {
-            "targets": [t.model_dump(mode="json") for t in config.targets],
-            "dry_run": dry_run,
-            "actor": "hearth apply",
-        },
-    )
-    results.append({"section": "targets", **targets})
-    return results
+            "section": section,
+            **request(subject, {**body, "dry_run": dry_run, "actor": "hearth apply"}),
+        }
+        for section, subject, body in sections
+    ]

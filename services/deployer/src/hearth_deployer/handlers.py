@@ -45,6 +45,12 @@ def touches_subdirectory(push: PushReceived, subdirectory: str) -> bool:
     return any(is_ignored(p, (f"{sub}/",)) for p in paths)
 
 
+def fed_by(spec: TargetSpec, repo: str, repository: Callable[[str], RepositorySpec | None]) -> bool:
+    """Whether ``repo`` (as a push or CI result names it: full name or URL) feeds ``spec``."""
+    declared = repository(spec.repo)
+    return repo == spec.repo or (declared is not None and repo == declared.url)
+
+
 def targets_for_push(
     push: PushReceived,
     targets: list[TargetSpec],
@@ -52,17 +58,12 @@ def targets_for_push(
 ) -> list[TargetSpec]:
     if push.branch is None or push.deleted:
         return []  # tags and branch deletions are recorded, and trigger nothing
-
-    def same_repo(spec: TargetSpec) -> bool:
-        declared = repository(spec.repo)
-        return push.repo == spec.repo or (declared is not None and push.repo == declared.url)
-
     return [
         t
         for t in targets
         if t.auto_deploy
         and t.branch == push.branch
-        and same_repo(t)
+        and fed_by(t, push.repo, repository)
         and touches_subdirectory(push, t.subdirectory)
     ]
 
@@ -186,8 +187,7 @@ class DeployerHandlers:
     async def on_ci(self, ci: CiCompleted, envelope: Envelope) -> None:
         targets = await self.store.read(self.app.targets)
         for spec in targets:
-            declared = self.repository(spec.repo)
-            if not spec.require_ci or ci.repo not in (spec.repo, declared and declared.url):
+            if not spec.require_ci or not fed_by(spec, ci.repo, self.repository):
                 continue
             released = await self.store.write(
                 self.app.change_line,
