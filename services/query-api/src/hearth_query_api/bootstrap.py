@@ -116,9 +116,7 @@ class QueryApi(BusService):
         return {"events": events, "seconds": round(time.perf_counter() - started, 3)}
 
     async def _project(self, envelope: Any, seq: int) -> None:
-        assert self.projector is not None
-        if await self.projector.apply(envelope, seq):
-            self.endpoints.broadcaster.publish(feed_item(envelope, seq))
+        await self._project_batch([(envelope, seq)])
 
     async def _project_batch(self, batch: list[tuple[Any, int]]) -> None:
         """What arrived together is projected in one transaction: one commit, not many."""

@@ -47,10 +47,10 @@ from hearth_query_api.api.queries import (
     page,
 )
 from hearth_query_api.feed import Broadcaster, FeedFilter, stream_events
+from hearth_query_api.projections.deployments import TERMINAL
 from hearth_servicekit.publishing import BusUnavailable, EventSink
 
 COMMIT = re.compile(r"[0-9a-f]{7,64}")
-TERMINAL = {"succeeded", "failed", "superseded", "cancelled", "rolled_back", "rollback_failed"}
 V1 = "/api/v1"
 
 

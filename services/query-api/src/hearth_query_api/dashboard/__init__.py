@@ -31,6 +31,7 @@ from hearth_query_api.dashboard.sessions import (
     open_session,
 )
 from hearth_query_api.dashboard.views import diff_lines, step_rows, tone
+from hearth_query_api.projections.deployments import TERMINAL
 
 HERE = Path(__file__).parent
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -245,8 +246,7 @@ class Dashboard:
             "d": detail,
             "steps": step_rows(detail),
             "diff": diff_lines(detail.diff or ""),
-            "terminal": detail.status
-            in {"succeeded", "failed", "superseded", "cancelled", "rolled_back", "rollback_failed"},
+            "terminal": detail.status in TERMINAL,
         }
 
     async def deployment(self, request: web.Request, call: Call) -> web.StreamResponse:
