@@ -51,7 +51,7 @@ from hearth.embedded.postgres import EmbeddedPostgres
 from hearth.embedded.process import free_port
 from hearth_events import Envelope, parse_event
 from hearth_events.catalogue import FilesDeployed, RepositoryRegistered, RepositorySpec
-from tests.integration.deployer.harness import TERMINAL, World, ha_target
+from tests.integration.deployer.harness import TERMINAL, World, files_target, ha_target
 from tests.support.git import GitRemote, git, make_remote
 from tests.support.github import ZERO, delivery_headers, encode, push_payload
 from tests.support.ha_sim import HomeAssistantSim
@@ -291,20 +291,6 @@ def percentiles(values: list[float]) -> tuple[float, float | None]:
     return p50, statistics.quantiles(values, n=20, method="inclusive")[-1]
 
 
-def files_target(name: str, server: SshServer) -> dict[str, Any]:
-    return {
-        "name": name,
-        "kind": "files",
-        "host": server.host,
-        "port": server.port,
-        "user": server.user,
-        "key_secret": "ssh-key",
-        "known_host_key": server.host_key_line,
-        "remote_path": str(server.remote_root),
-        "repo": FLEET,
-    }
-
-
 async def start_gateway(nats_url: str, workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     log = workdir / "webhook-gw.log"
@@ -434,7 +420,7 @@ async def _measure(
 
     # Fan-out: the same kind of push to one target alone, then to `fan_out` targets.
     names = [f"fleet-{n:02}" for n in range(fan_out)]
-    specs = [files_target(n, s) for n, s in zip(names, fleet_servers, strict=True)]
+    specs = [files_target(s, n, repo=FLEET) for n, s in zip(names, fleet_servers, strict=True)]
     reply = await world.apply_targets(specs[0], prune=False)
     assert reply["ok"], reply
     await bench.push(fleet, tree, names[:1])  # full deployment: not counted

@@ -216,10 +216,11 @@ def _from_seq(seq: int) -> Any:
     return ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=seq)
 
 
-def ha_target(sshd: Any, ha_api: str, **overrides: Any) -> dict[str, Any]:
+def files_target(sshd: Any, name: str, **overrides: Any) -> dict[str, Any]:
+    """A ``files`` target on ``sshd``'s user, fed by home/config."""
     spec = {
-        "name": "ha",
-        "kind": "homeassistant",
+        "name": name,
+        "kind": "files",
         "host": sshd.host,
         "port": sshd.port,
         "user": sshd.user,
@@ -227,9 +228,20 @@ def ha_target(sshd: Any, ha_api: str, **overrides: Any) -> dict[str, Any]:
         "known_host_key": sshd.host_key_line,
         "remote_path": str(sshd.remote_root),
         "repo": "home/config",
-        "ha_url": ha_api,
-        "ha_token_secret": "ha-token",
-        "health_timeout_s": 15,
     }
     spec.update(overrides)
     return spec
+
+
+def ha_target(sshd: Any, ha_api: str, **overrides: Any) -> dict[str, Any]:
+    return (
+        files_target(
+            sshd,
+            "ha",
+            kind="homeassistant",
+            ha_url=ha_api,
+            ha_token_secret="ha-token",
+            health_timeout_s=15,
+        )
+        | overrides
+    )

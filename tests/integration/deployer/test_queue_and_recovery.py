@@ -15,7 +15,7 @@ from hearth_events.catalogue import (
     RollbackRequested,
 )
 from hearth_events.ids import uuid7
-from tests.integration.deployer.harness import World, ha_target, tree_digest
+from tests.integration.deployer.harness import World, files_target, ha_target, tree_digest
 from tests.integration.deployer.test_deployments import BASE, CONFIGURATION, deploy_base
 from tests.support.git import git
 
@@ -36,15 +36,21 @@ class Gate:
             await self.opened.wait()
 
 
+def hold_at(deployer: Any, step: str) -> Gate:
+    """Make ``deployer``'s runs stop at ``step`` until the gate is opened."""
+    gate = Gate(step)
+    assert deployer.dispatcher is not None
+    deployer.dispatcher.ctx.checkpoint = gate
+    return gate
+
+
 async def test_a_deployer_stopped_mid_upload_is_compensated_on_restart(
     world: World, sshd: Any, ha_sim: Any
 ) -> None:
     await deploy_base(world, sshd, ha_sim)
     before = tree_digest(sshd.remote_root)
     (first,) = world.deployers
-    gate = Gate("uploaded")  # new files written, removals not yet done
-    assert first.dispatcher is not None
-    first.dispatcher.ctx.checkpoint = gate
+    gate = hold_at(first, "uploaded")  # new files written, removals not yet done
     await world.push({"automations.yaml": "[]\n", "scripts.yaml": "{}\n"})
     await asyncio.wait_for(gate.reached.wait(), 30)
     assert tree_digest(sshd.remote_root) != before  # the target holds a mix right now
@@ -63,9 +69,7 @@ async def test_pushes_while_busy_queue_one_follow_up_for_the_newest(
 ) -> None:
     await deploy_base(world, sshd, ha_sim)
     (deployer,) = world.deployers
-    gate = Gate("fetched")
-    assert deployer.dispatcher is not None
-    deployer.dispatcher.ctx.checkpoint = gate
+    gate = hold_at(deployer, "fetched")
     await world.push({"automations.yaml": "[]\n"})
     await asyncio.wait_for(gate.reached.wait(), 30)
     await world.push({"scripts.yaml": "{}\n"})
@@ -102,13 +106,14 @@ async def test_cancel_a_running_deployment_after_upload_restores_it(
     await deploy_base(world, sshd, ha_sim)
     before = tree_digest(sshd.remote_root)
     (deployer,) = world.deployers
-    gate = Gate("restart")  # after upload and host check: files are new, nothing restarted
-    assert deployer.dispatcher is not None
-    deployer.dispatcher.ctx.checkpoint = gate
+    # After upload and host check: the files are new, nothing is restarted yet.
+    gate = hold_at(deployer, "restart")
     await world.push({"automations.yaml": "[]\n"})
     await asyncio.wait_for(gate.reached.wait(), 30)
-    running = next(iter(deployer.dispatcher.running))
-    line = await deployer.dispatcher.store.read(deployer.dispatcher.store.app.line, running)
+    dispatcher = deployer.dispatcher
+    assert dispatcher is not None
+    running = next(iter(dispatcher.running))
+    line = await dispatcher.store.read(dispatcher.store.app.line, running)
     await world.publish(
         DeploymentCancelRequested(deployment_id=line.active, target="ha", reason="wrong branch"),
         actor="token:ops",
@@ -125,9 +130,7 @@ async def test_cancel_a_running_deployment_after_upload_restores_it(
 async def test_cancel_a_waiting_deployment(world: World, sshd: Any, ha_sim: Any) -> None:
     await deploy_base(world, sshd, ha_sim)
     (deployer,) = world.deployers
-    gate = Gate("fetched")
-    assert deployer.dispatcher is not None
-    deployer.dispatcher.ctx.checkpoint = gate
+    gate = hold_at(deployer, "fetched")
     await world.push({"automations.yaml": "[]\n"})
     await asyncio.wait_for(gate.reached.wait(), 30)
     waiting_id = str(uuid7())
@@ -228,21 +231,14 @@ async def test_several_targets_from_one_push(
     await world.start()
     reply = await world.apply_targets(
         ha_target(sshd, ha_sim.url),
-        {
-            "name": "nginx",
-            "kind": "files",
-            "host": other.host,
-            "port": other.port,
-            "user": other.user,
-            "key_secret": "ssh-key",
-            "known_host_key": other.host_key_line,
-            "remote_path": str(other.remote_root),
-            "repo": "home/config",
-            "subdirectory": "nginx",
-            "post_deploy": ["test -f nginx.conf"],
-            "health_check": "grep -q listen nginx.conf",
-            "health_timeout_s": 5,
-        },
+        files_target(
+            other,
+            "nginx",
+            subdirectory="nginx",
+            post_deploy=["test -f nginx.conf"],
+            health_check="grep -q listen nginx.conf",
+            health_timeout_s=5,
+        ),
     )
     assert reply["ok"], reply
     await world.push({**BASE, "nginx/nginx.conf": "server { listen 80; }\n"})
@@ -264,19 +260,7 @@ async def test_a_files_target_whose_health_check_fails_is_rolled_back(
     before = tree_digest(sshd.remote_root)
     await world.start()
     reply = await world.apply_targets(
-        {
-            "name": "app",
-            "kind": "files",
-            "host": sshd.host,
-            "port": sshd.port,
-            "user": sshd.user,
-            "key_secret": "ssh-key",
-            "known_host_key": sshd.host_key_line,
-            "remote_path": str(sshd.remote_root),
-            "repo": "home/config",
-            "health_check": "grep -q 'port = 80' app.conf",
-            "health_timeout_s": 2,
-        }
+        files_target(sshd, "app", health_check="grep -q 'port = 80' app.conf", health_timeout_s=2)
     )
     assert reply["ok"], reply
     await world.push({"app.conf": "port = 8o\n"})
