@@ -22,7 +22,7 @@ from pathlib import Path
 
 import asyncssh
 
-from hearth.demo.sshd import MAX_SESSIONS, sshd_config, wait_for_banner
+from hearth.demo.sshd import MAX_SESSIONS, find_sshd, launch_sshd
 from hearth.embedded.process import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -30,14 +30,12 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 def sshd_binary() -> str:
     """The sshd to run, installing Debian's openssh-server first when it is missing."""
-    found = shutil.which("sshd") or (
-        "/usr/sbin/sshd" if os.access("/usr/sbin/sshd", os.X_OK) else None
-    )
+    found = find_sshd()
     if found:
         return found
     subprocess.run([str(REPO_ROOT / "scripts" / "ensure-test-deps")], check=True)
-    found = shutil.which("sshd") or "/usr/sbin/sshd"
-    if not os.access(found, os.X_OK):
+    found = find_sshd()
+    if found is None:
         raise RuntimeError("sshd is still missing after scripts/ensure-test-deps")
     return found
 
@@ -101,9 +99,6 @@ def start_sshd(
     user = user or me
     if user != me and os.getuid() != 0:
         raise RuntimeError(f"only root can run an sshd that logs in as {user}")
-    if os.getuid() == 0:
-        # sshd's privilege separation needs this directory; Debian creates it at boot only.
-        Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
     # Under /tmp rather than pytest's 0700 tmp_path: sshd reads authorized_keys as the
     # login user, who may not be the one running the tests.
     workdir = Path(tempfile.mkdtemp(prefix="hearth-sshd-"))
@@ -122,17 +117,7 @@ def start_sshd(
         account = pwd.getpwnam(user)
         os.chown(remote_root, account.pw_uid, account.pw_gid)
     port = port or free_port()
-    config = workdir / "sshd_config"
-    config.write_text(sshd_config(workdir, port, user, max_sessions))
-    log = workdir / "sshd.log"
-    with log.open("wb") as log_file:
-        process = subprocess.Popen(
-            [binary, "-D", "-e", "-f", str(config)],
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-    wait_for_banner(port, process, log)
+    process = launch_sshd(binary, workdir, port, user, max_sessions=max_sessions)
     return SshServer(
         host="127.0.0.1",
         port=port,

@@ -65,6 +65,34 @@ def wait_for_banner(port: int, process: subprocess.Popen[bytes], log: Path) -> N
     raise RuntimeError(f"sshd on port {port} did not answer:\n{log.read_text()}")
 
 
+def launch_sshd(
+    binary: str,
+    workdir: Path,
+    port: int,
+    user: str,
+    *,
+    max_sessions: int = MAX_SESSIONS,
+    cwd: Path | None = None,
+) -> subprocess.Popen[bytes]:
+    """Run sshd on ``workdir``'s config and keys until it greets on ``port``."""
+    if os.getuid() == 0:
+        # sshd's privilege separation needs this directory; Debian creates it at boot only.
+        Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
+    config = workdir / "sshd_config"
+    config.write_text(sshd_config(workdir, port, user, max_sessions))
+    log = workdir / "sshd.log"
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [binary, "-D", "-e", "-f", str(config)],
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    wait_for_banner(port, process, log)
+    return process
+
+
 @dataclass
 class DemoSshd:
     port: int
@@ -95,26 +123,12 @@ def start_demo_sshd(workdir: Path, root: Path, port: int) -> DemoSshd:
     if binary is None:
         raise RuntimeError("sshd is not installed")
     workdir.mkdir(parents=True, exist_ok=True)
-    if os.getuid() == 0:
-        # sshd's privilege separation needs this directory; Debian creates it at boot only.
-        Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
     host_key = _key(workdir / "ssh_host_ed25519_key")
     client = _key(workdir / "id_ed25519")
     (workdir / "authorized_keys").write_text(
         client.export_public_key("openssh").decode().strip() + "\n"
     )
     user = getpass.getuser()
-    config = workdir / "sshd_config"
-    config.write_text(sshd_config(workdir, port, user))
-    log = workdir / "sshd.log"
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            [binary, "-D", "-e", "-f", str(config)],
-            cwd=root,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    wait_for_banner(port, process, log)
+    process = launch_sshd(binary, workdir, port, user, cwd=root)
     line = " ".join(host_key.export_public_key("openssh").decode().split()[:2])
     return DemoSshd(port, user, workdir / "id_ed25519", line, process)
