@@ -75,7 +75,12 @@ class Dashboard:
     async def sessions(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         session_id = request.cookies.get(COOKIE)
         pool = self.pool()
-        if session_id and pool is not None:
+        # A bearer token decides alone for the API, and static files need no one: skip the
+        # session's database lookup on those hot paths.
+        needless = request.path.startswith("/static/") or (
+            request.path.startswith("/api/") and "Authorization" in request.headers
+        )
+        if session_id and pool is not None and not needless:
             async with pool.acquire() as conn:
                 session = await find_session(conn, session_id)
             if session is not None:
