@@ -59,6 +59,9 @@ async def serve_command(
 
     subscription = await nc.subscribe(subject, queue=queue, cb=on_message)
     # Until the server has the SUB, a request gets "no responders": a service that says it
-    # started must already answer.
+    # started must already answer. nats-py writes flush()'s PING straight to the socket,
+    # ahead of the SUB still queued for its flusher task, so the first PONG proves nothing;
+    # the second PING leaves after the SUB and its PONG does.
+    await nc.flush()
     await nc.flush()
     return subscription
