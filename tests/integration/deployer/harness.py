@@ -41,12 +41,17 @@ FAST = Timing(health_interval_s=0.1, restart_settle_s=1.0)
 
 
 def tree_digest(root: Path, ignore: tuple[str, ...] = ()) -> dict[str, str]:
-    """sha256 and mode of every file under root: byte-identity of a whole tree."""
+    """sha256 and mode of every file, and every directory, under root: the identity of a
+    whole tree (a rollback that leaves an empty new folder behind has not restored it)."""
     found = {}
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root).as_posix()
-        if path.is_file() and not any(rel.startswith(i) for i in ignore):
-            mode = oct(path.stat().st_mode & 0o777)
+        if any(rel.startswith(i) for i in ignore):
+            continue
+        mode = oct(path.stat().st_mode & 0o777)
+        if path.is_dir():
+            found[f"{rel}/"] = f"directory {mode}"
+        elif path.is_file():
             found[rel] = f"{hashlib.sha256(path.read_bytes()).hexdigest()} {mode}"
     return found
 

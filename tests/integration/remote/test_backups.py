@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +23,10 @@ BEFORE = {
 }
 
 
+def local_dirs(root: Path) -> set[str]:
+    return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_dir()}
+
+
 async def seed(remote: RemoteHost, root: str) -> None:
     await remote.upload(root, [UploadFile(p, data=d) for p, d in BEFORE.items()])
     await remote.upload(
@@ -32,19 +37,24 @@ async def seed(remote: RemoteHost, root: str) -> None:
 async def test_backup_modify_restore_is_byte_identical(remote: RemoteHost, sshd: Any) -> None:
     root, backups = str(sshd.remote_root), str(sshd.workdir / "backups")
     await seed(remote, root)
+    (sshd.remote_root / "www").mkdir()  # empty before, and must stay
     before = await remote.manifest(root)
+    dirs_before = local_dirs(sshd.remote_root)
 
-    # What a deployment plans to touch: two changes, one removal, one new file.
+    # What a deployment plans to touch: two changes, one removal, new files in new folders.
     touched = [
         "configuration.yaml",
         "scripts/night mode.sh",
         "odd/new\nline.yaml",
         "automations.yaml",
         "packages/new.yaml",
+        "packages/lights/hue.yaml",
+        "www/card.js",
     ]
     info = await remote.backup(root, touched, backups, "deploy-1")
     assert info.file_count == 4
-    assert info.absent == ("packages/new.yaml",)
+    assert info.absent == ("packages/lights/hue.yaml", "packages/new.yaml", "www/card.js")
+    assert info.absent_dirs == ("packages/lights", "packages")
     archive = sshd.workdir / "backups" / "deploy-1.tar.gz"
     assert info.sha256 == hashlib.sha256(archive.read_bytes()).hexdigest()
     assert info.size == archive.stat().st_size
@@ -57,16 +67,20 @@ async def test_backup_modify_restore_is_byte_identical(remote: RemoteHost, sshd:
             UploadFile("configuration.yaml", data=b"broken: [\n"),
             UploadFile("scripts/night mode.sh", data=b"changed", mode=0o600),
             UploadFile("packages/new.yaml", data=b"new: true\n"),
+            UploadFile("packages/lights/hue.yaml", data=b"hue: true\n"),
+            UploadFile("www/card.js", data=b"card\n"),
         ],
     )
     await remote.remove(root, ["automations.yaml", "odd/new\nline.yaml"])
     assert await remote.manifest(root) != before
 
     result = await remote.restore(root, info, touched=touched)
-    assert sorted(result.restored) == sorted(p for p in touched if p != "packages/new.yaml")
-    assert result.removed == ("packages/new.yaml",)
+    assert sorted(result.restored) == sorted(set(touched) - set(info.absent))
+    assert result.removed == info.absent
+    assert result.removed_dirs == ("packages/lights", "packages")
     after = await remote.manifest(root)
     assert after == before
+    assert local_dirs(sshd.remote_root) == dirs_before
     assert after == local_manifest(sshd.remote_root)
     assert after["scripts/night mode.sh"].mode == 0o755
     # No staging directory is left behind.

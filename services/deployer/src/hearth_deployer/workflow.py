@@ -410,8 +410,9 @@ class DeploymentRun:
         info = self._backup_info()
         try:
             host = await self.host()
-            result = await host.restore(self.spec.remote_path, info, touched=self.d.touched)
+            # Half-written files first: a new folder holding one is not empty, and would stay.
             await host.remove_temporaries(self.spec.remote_path)
+            result = await host.restore(self.spec.remote_path, info, touched=self.d.touched)
         except Exception as exc:
             await self.record(
                 RollbackFailed(
@@ -423,7 +424,8 @@ class DeploymentRun:
             raise _Finished from exc
         self.log(
             f"restored backup {info.backup_id}: {len(result.restored)} files put back, "
-            f"{len(result.removed)} new files removed",
+            f"{len(result.removed)} new files and {len(result.removed_dirs)} new directories "
+            "removed",
             step="rollback",
         )
 
@@ -431,6 +433,7 @@ class DeploymentRun:
         data = dict(self.d.backup or {})
         data["files"] = tuple(data.get("files", ()))
         data["absent"] = tuple(data.get("absent", ()))
+        data["absent_dirs"] = tuple(data.get("absent_dirs", ()))
         return BackupInfo(**data)
 
     async def _cancel_point(self, *, touched: bool) -> None:

@@ -63,6 +63,9 @@ class BackupInfo:
     absent: tuple[str, ...]
     root: str
     created_at: str
+    #: Directories that did not exist either, deepest first: a restore removes them if
+    #: the deployment left them empty.
+    absent_dirs: tuple[str, ...] = ()
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), indent=1, sort_keys=True).encode()
@@ -72,6 +75,7 @@ class BackupInfo:
         raw: dict[str, Any] = json.loads(data)
         raw["files"] = tuple(raw["files"])
         raw["absent"] = tuple(raw["absent"])
+        raw["absent_dirs"] = tuple(raw.get("absent_dirs", ()))
         return cls(**raw)
 
 
@@ -79,6 +83,7 @@ class BackupInfo:
 class RestoreResult:
     restored: tuple[str, ...]
     removed: tuple[str, ...]
+    removed_dirs: tuple[str, ...] = ()
 
 
 def _archive_paths(dest_dir: str, backup_id: str) -> tuple[str, str]:
@@ -118,7 +123,7 @@ async def take_backup(
                 path=dest_dir,
             )
         guard = DirectoryGuard(sftp, real_root, host=host.label, user=user)
-        present, absent = await _split_existing(host, sftp, guard, requested)
+        present, absent, absent_dirs = await _split_existing(host, sftp, guard, requested)
     archive, metadata = _archive_paths(real_dest, backup_id)
     partial = f"{archive}.partial"
     sha256, size, listed = await _write_archive(host, real_root, partial, present)
@@ -139,6 +144,7 @@ async def take_backup(
         absent=tuple(absent),
         root=real_root,
         created_at=datetime.now(UTC).isoformat(),
+        absent_dirs=absent_dirs,
     )
     async with host.pool.sftp(host.target) as sftp:
         try:
@@ -164,11 +170,14 @@ async def _prepare_dest(host: RemoteHost, sftp: asyncssh.SFTPClient, dest_dir: s
 
 async def _split_existing(
     host: RemoteHost, sftp: asyncssh.SFTPClient, guard: DirectoryGuard, paths: list[str]
-) -> tuple[list[str], list[str]]:
-    present, absent = [], []
+) -> tuple[list[str], list[str], tuple[str, ...]]:
+    """Which of ``paths`` exist, which do not, and which of their directories do not."""
+    present, absent, absent_dirs = [], [], set()
     for rel in paths:
-        if await guard.parent(rel, create=False) is None:
+        missing = await guard.missing_parents(rel)
+        if missing:
             absent.append(rel)
+            absent_dirs.update(missing)
             continue
         try:
             attrs = await sftp.lstat(guard.absolute(rel))
@@ -182,7 +191,8 @@ async def _split_existing(
         if attrs.type == asyncssh.FILEXFER_TYPE_DIRECTORY:
             raise RemotePathError(f"{rel} on {host.label} is a directory, not a file", path=rel)
         present.append(rel)
-    return present, absent
+    deepest_first = sorted(absent_dirs, key=lambda d: (-d.count("/"), d))
+    return present, absent, tuple(deepest_first)
 
 
 async def _write_archive(
@@ -337,9 +347,25 @@ async def restore_backup(
             keep = set(backup.files)
             extra = sorted({confine(p, root) for p in (*touched, *backup.absent)} - keep)
             removed = await host.remove_with(sftp, guard, extra)
+            removed_dirs = await _remove_empty_dirs(sftp, real_root, backup.absent_dirs)
     finally:
         await _remove_staging(host, staging)
-    return RestoreResult(tuple(backup.files), tuple(removed))
+    return RestoreResult(tuple(backup.files), tuple(removed), removed_dirs)
+
+
+async def _remove_empty_dirs(
+    sftp: asyncssh.SFTPClient, real_root: str, directories: Iterable[str]
+) -> tuple[str, ...]:
+    """rmdir each directory, deepest first; one that is missing or not empty stays as it is
+    (someone else put a file there, and it is not ours to delete)."""
+    removed = []
+    for rel in directories:
+        try:
+            await sftp.rmdir(f"{real_root}/{rel}")
+        except asyncssh.SFTPError:
+            continue
+        removed.append(rel)
+    return tuple(removed)
 
 
 async def _remove_staging(host: RemoteHost, staging: str) -> None:

@@ -69,6 +69,17 @@ class DirectoryGuard:
                 return None
         return current
 
+    async def missing_parents(self, rel: str) -> list[str]:
+        """The directories of ``rel`` that do not exist, relative to the root, outermost
+        first; empty when its parent exists."""
+        parts = rel.split("/")[:-1]
+        current = self.real_root
+        for depth, part in enumerate(parts):
+            current = f"{current}/{part}"
+            if not await self._check_directory(current, rel, create=False):
+                return ["/".join(parts[: i + 1]) for i in range(depth, len(parts))]
+        return []
+
     async def _check_directory(self, directory: str, rel: str, *, create: bool) -> bool:
         pending = self._verified.get(directory)
         if pending is None:
