@@ -600,7 +600,15 @@ def events_tail(
 
     async def action(client: ApiClient) -> int:
         params = {"type": ",".join(types) or None, "target": target, "device": device}
-        async for event in client.events(**params):
+
+        def connected(resumed_after: str | None) -> None:
+            # On stderr, so that --json output stays one envelope per line.
+            if resumed_after is None:
+                click.echo(f"following events at {client.settings.url} (Ctrl-C stops)", err=True)
+            else:
+                click.echo(f"reconnected; resuming after event {resumed_after}", err=True)
+
+        async for event in client.events(connected, **params):
             if as_json:
                 click.echo(json.dumps(event))
             else:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import os
 import tomllib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,8 @@ from hearth.stack.layout import DataDir, data_dir
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 ROLE_OF = {"POST": "operator", "GET": "viewer"}
+#: The comment the live feed sends once it follows the stream for a client.
+CONNECTED = ": connected"
 
 
 class ApiProblem(Exception):
@@ -129,8 +132,14 @@ class ApiClient:
             )
         return parsed
 
-    async def events(self, **params: Any) -> AsyncIterator[dict[str, Any]]:
-        """The live feed (Server-Sent Events), resuming after a dropped connection."""
+    async def events(
+        self, on_connected: Callable[[str | None], None] | None = None, **params: Any
+    ) -> AsyncIterator[dict[str, Any]]:
+        """The live feed (Server-Sent Events), resuming after a dropped connection.
+
+        ``on_connected`` is called with the id resumed after (``None`` at first) once the
+        server follows the stream for us: from then on no new event is missed.
+        """
         last_id: str | None = None
         query = {k: str(v) for k, v in params.items() if v is not None}
         while True:
@@ -146,7 +155,8 @@ class ApiClient:
                         raise ApiProblem(
                             describe(reply.status, await _json(reply), "GET", self.settings.url)
                         )
-                    async for event_id, data in _sse(reply):
+                    connected = None if on_connected is None else partial(on_connected, last_id)
+                    async for event_id, data in _sse(reply, connected):
                         last_id = event_id or last_id
                         yield data
             except (aiohttp.ClientError, TimeoutError) as exc:
@@ -164,12 +174,16 @@ async def _json(reply: aiohttp.ClientResponse) -> Any:
         return None
 
 
-async def _sse(reply: aiohttp.ClientResponse) -> AsyncIterator[tuple[str | None, dict[str, Any]]]:
+async def _sse(
+    reply: aiohttp.ClientResponse, on_connected: Callable[[], None] | None = None
+) -> AsyncIterator[tuple[str | None, dict[str, Any]]]:
     event_id: str | None = None
     data: list[str] = []
     async for raw in reply.content:
         line = raw.decode("utf-8").rstrip("\r\n")
-        if not line:
+        if line == CONNECTED and on_connected is not None:
+            on_connected()
+        elif not line:
             if data:
                 yield event_id, json.loads("\n".join(data))
             event_id, data = None, []

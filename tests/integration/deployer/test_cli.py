@@ -115,9 +115,11 @@ async def test_events_tail_prints_events_as_they_happen(cli: Cli, world: World) 
         text=True,
     )
     try:
-        await asyncio.sleep(2)
+        # Push only once the feed follows the stream: the tail shows what happens from then.
+        assert tail.stdout is not None and tail.stderr is not None
+        started = await asyncio.wait_for(asyncio.to_thread(tail.stderr.readline), 60)
+        assert started.startswith(f"following events at {cli.url}")
         await world.push({"automations.yaml": "[]\n"})
-        assert tail.stdout is not None
         line = await asyncio.wait_for(asyncio.to_thread(tail.stdout.readline), 60)
         event = json.loads(line)
         assert event["type"] == "DeploymentSucceeded" and event["key"] == "ha"
