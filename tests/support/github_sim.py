@@ -67,6 +67,7 @@ class GitHubSim:
         app.router.add_get("/repos/{owner}/{name}/git/matching-refs/{ref:.*}", self._matching_refs)
         app.router.add_get("/repos/{owner}/{name}/git/ref/{ref:.*}", self._get_ref)
         app.router.add_get("/repos/{owner}/{name}/tarball/{ref:.*}", self._tarball)
+        app.router.add_get("/repos/{owner}/{name}/commits/{ref:.*}", self._get_commit)
         app.router.add_get("/_codeload/{owner}/{name}/legacy.tar.gz/{sha}", self._codeload)
         app.router.add_post("/repos/{owner}/{name}/statuses/{sha}", self._create_status)
         return app
@@ -95,6 +96,20 @@ class GitHubSim:
         if repo is None or not ref.startswith("heads/") or branch not in heads:
             return self._error(404, "Not Found")
         return self._json_with_etag(request, self._ref_body(owner_name, branch, heads[branch]))
+
+    async def _get_commit(self, request: web.Request) -> web.Response:
+        """Only the ``application/vnd.github.sha`` media type: the full id as plain text.
+        GitHub answers an unknown or ambiguous ref with 422."""
+        if request.headers.get("Accept") != "application/vnd.github.sha":
+            return self._error(406, "the simulator serves this endpoint as vnd.github.sha only")
+        _, repo = self._find(request)
+        if repo is None:
+            return self._error(404, "Not Found")
+        ref = request.match_info["ref"]
+        sha = repo.resolve(ref)
+        if sha is None:
+            return self._error(422, f"No commit found for SHA: {ref}")
+        return web.Response(text=sha, content_type="application/vnd.github.sha")
 
     async def _tarball(self, request: web.Request) -> web.StreamResponse:
         owner_name, repo = self._find(request)

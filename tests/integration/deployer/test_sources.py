@@ -146,6 +146,25 @@ async def test_github_tarballs_give_the_same_tree_as_git(
     )
     assert via_api.commit == via_git.commit == remote.head()
     assert listing(tmp_path / "api") == listing(tmp_path / "git")
+    # What a person types for a manual deploy is recorded as the exact commit.
+    short = await GitHubTarballs().fetch(
+        spec,
+        commit=remote.head()[:7],
+        branch="main",
+        subdirectory="ha",
+        dest=tmp_path / "short",
+        token="ghp_t",
+    )
+    assert short.commit == remote.head()
+    with pytest.raises(FetchError, match="has no commit, branch or tag 'fffffff'"):
+        await GitHubTarballs().fetch(
+            spec,
+            commit="fffffff",
+            branch="main",
+            subdirectory="",
+            dest=tmp_path / "y",
+            token="ghp_t",
+        )
     with pytest.raises(FetchError, match="answered 401"):
         await GitHubTarballs().fetch(
             spec, commit=None, branch="main", subdirectory="", dest=tmp_path / "x", token="wrong"

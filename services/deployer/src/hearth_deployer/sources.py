@@ -18,7 +18,7 @@ import shutil
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from githubkit import GitHub, TokenAuthStrategy, UnauthAuthStrategy
 from githubkit.exception import RequestError, RequestFailed
@@ -191,6 +191,27 @@ class GitMirrors:
         return [p for p in out.decode().split("\0") if p]
 
 
+async def _full_sha(github: GitHub[Any], repo: RepositorySpec, ref: str) -> str:
+    """The full id of a short commit id, a branch or a tag: what a person types is recorded
+    as the exact commit deployed."""
+    owner, _, name = repo.name.partition("/")
+    try:
+        response = await github.rest.repos.async_get_commit(
+            owner, name, ref, headers={"Accept": "application/vnd.github.sha"}
+        )
+    except RequestFailed as exc:
+        if exc.response.status_code in (404, 422):
+            raise FetchError(
+                f"{repo.name} has no commit, branch or tag {ref!r} (or a short id that is "
+                "ambiguous): give more of the commit id"
+            ) from None
+        raise
+    sha = response.text.strip()
+    if not _SHA.match(sha):
+        raise FetchError(f"GitHub API answered {sha[:80]!r} for commit {ref!r} of {repo.name}")
+    return sha
+
+
 class GitHubTarballs:
     """The tarball of an exact commit from the GitHub REST API."""
 
@@ -209,11 +230,11 @@ class GitHubTarballs:
         sub = _subdirectory(subdirectory)
         async with GitHub(auth, base_url=repo.api_url, http_cache=False, timeout=120) as github:
             try:
-                if commit is None or not _SHA.match(commit):
-                    ref = await github.rest.git.async_get_ref(
-                        owner, name, f"heads/{commit or branch}"
-                    )
+                if commit is None:
+                    ref = await github.rest.git.async_get_ref(owner, name, f"heads/{branch}")
                     commit = ref.parsed_data.object_.sha
+                elif not _SHA.match(commit):
+                    commit = await _full_sha(github, repo, commit)
                 response = await github.rest.repos.async_download_tarball_archive(
                     owner, name, commit
                 )
