@@ -184,6 +184,27 @@ async def test_stop_finishes_the_message_in_hand_and_hands_back_the_rest(js: Any
     assert rest == [str(n) for n in range(1, 10)]
 
 
+async def test_stop_does_not_wait_out_an_idle_fetch_and_loses_nothing(js: Any) -> None:
+    await fresh_bus(js)
+    seen: list[str] = []
+
+    async def handle(envelope: Envelope) -> None:
+        seen.append(envelope.data.reason)  # type: ignore[attr-defined]
+
+    stop = asyncio.Event()
+    idle = EventConsumer(js, "notifier", handle, fetch_timeout_s=600)
+    task = asyncio.create_task(idle.run(stop))
+    await asyncio.sleep(0.3)  # the fetch is waiting for messages that do not come
+    stop.set()
+    async with asyncio.timeout(30):  # far below the fetch's own timeout
+        await task
+    assert seen == []
+
+    await publish_event(js, failed("ha", 1))
+    await run_until(EventConsumer(js, "notifier", handle, fetch_timeout_s=0.2), lambda: seen)
+    assert seen == ["1"]
+
+
 async def test_log_lines_inside_a_handler_carry_the_event_ids(js: Any) -> None:
     await fresh_bus(js)
     envelope = failed("ha", 7)

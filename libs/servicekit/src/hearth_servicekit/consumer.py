@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 
@@ -28,6 +28,7 @@ SequencedHandler = Callable[[Envelope, int], Awaitable[object]]
 #: Takes a whole fetched batch as (event, stream sequence) pairs, all or nothing.
 BatchHandler = Callable[[list[tuple[Envelope, int]]], Awaitable[object]]
 MAX_NAK_DELAY_S = 60.0
+T = TypeVar("T")
 
 
 class RetryLater(Exception):
@@ -62,21 +63,35 @@ class EventConsumer:
         self._with_sequence = with_sequence
         self._batch_handler = batch_handler
         self.handled = 0
+        self._subscription: Any = None
 
     async def run(self, stop: asyncio.Event) -> None:
-        name = self._definition.name
-        subscription: Any = None
         in_flight: set[asyncio.Task[None]] = set()
+        stopped = asyncio.ensure_future(stop.wait())
+        try:
+            await self._consume(stop, stopped, in_flight)
+        finally:
+            stopped.cancel()
+        if in_flight:
+            await asyncio.gather(*in_flight, return_exceptions=True)
+        await _unsubscribe_quietly(self._subscription)
+        self._subscription = None
+
+    async def _consume(
+        self, stop: asyncio.Event, stopped: asyncio.Future[Any], in_flight: set[asyncio.Task[None]]
+    ) -> None:
+        name = self._definition.name
         while not stop.is_set():
             if self._concurrent and len(in_flight) >= self._definition.max_ack_pending:
                 await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
                 continue
             try:
-                if subscription is None:
-                    subscription = await self._js.pull_subscribe_bind(
+                if self._subscription is None:
+                    self._subscription = await self._js.pull_subscribe_bind(
                         durable=name, stream=self._definition.stream
                     )
-                messages = await subscription.fetch(self._batch, timeout=self._fetch_timeout_s)
+                fetch = self._subscription.fetch(self._batch, timeout=self._fetch_timeout_s)
+                messages = await unless_stopped(fetch, stopped, [])
             except TimeoutError:
                 continue
             except asyncio.CancelledError:
@@ -88,8 +103,8 @@ class EventConsumer:
                     consumer=name,
                     error=str(exc) or type(exc).__name__,
                 )
-                await _unsubscribe_quietly(subscription)
-                subscription = None
+                await _unsubscribe_quietly(self._subscription)
+                self._subscription = None
                 await _sleep_unless(stop, 1.0)
                 continue
             if self._concurrent:
@@ -108,9 +123,6 @@ class EventConsumer:
                     await _hand_back(messages[index:])
                     break
                 await self._handle(message)
-        if in_flight:
-            await asyncio.gather(*in_flight, return_exceptions=True)
-        await _unsubscribe_quietly(subscription)
 
     async def _handle(self, message: Any) -> None:
         consumer = self._definition.name
@@ -224,6 +236,20 @@ class EventConsumer:
     def _count(self, outcome: str) -> None:
         if self._metrics:
             self._metrics.messages_handled.labels(self._definition.name, outcome).inc()
+
+
+async def unless_stopped(work: Awaitable[T], stopped: asyncio.Future[Any], default: T) -> T:
+    """``work``'s result, or ``default`` as soon as the service stops: waiting out a fetch's
+    timeout would only delay every shutdown. A batch delivered as its fetch is cancelled is
+    never acked, so the server delivers it again."""
+    working = asyncio.ensure_future(work)
+    await asyncio.wait({working, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    if working.done():
+        return working.result()
+    working.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await working
+    return default
 
 
 async def _hand_back(messages: list[Any]) -> None:

@@ -16,6 +16,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from hearth_events import BadEvent, Envelope, parse_event
 from hearth_events.jetstream import EVENTS_STREAM
+from hearth_servicekit.consumer import unless_stopped
 from hearth_servicekit.logging import get_logger
 
 log = get_logger("hearth.follower")
@@ -74,9 +75,17 @@ class StreamFollower:
                 await self.poll_once()
 
     async def run(self, stop: asyncio.Event) -> None:
+        stopped = asyncio.ensure_future(stop.wait())
+        try:
+            await self._follow(stop, stopped)
+        finally:
+            stopped.cancel()
+        await self._drop()
+
+    async def _follow(self, stop: asyncio.Event, stopped: asyncio.Future[Any]) -> None:
         while not stop.is_set():
             try:
-                await self.poll_once()
+                await unless_stopped(self.poll_once(), stopped, 0)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -87,7 +96,6 @@ class StreamFollower:
                 await self._drop()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), 1.0)
-        await self._drop()
 
     async def _drop(self) -> None:
         subscription, self._subscription = self._subscription, None
