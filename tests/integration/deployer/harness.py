@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -181,10 +181,28 @@ class World:
         self, target: str, count: int = 1, timeout: float = 20
     ) -> list[Envelope]:
         """The first ``count`` terminal events of ``target``."""
+        return await self.wait_for(target, TERMINAL, count, timeout=timeout)
+
+    async def wait_for(
+        self,
+        target: str,
+        types: Collection[str],
+        count: int = 1,
+        *,
+        deployment_id: str | None = None,
+        timeout: float = 20,
+    ) -> list[Envelope]:
+        """The first ``count`` events of ``target`` of one of ``types`` (of one deployment
+        if given): a test waits for what it depends on, never for a guessed time."""
         try:
             async with asyncio.timeout(timeout):
                 while True:
-                    found = [e for e in await self.events(target) if e.type in TERMINAL]
+                    found = [
+                        e
+                        for e in await self.events(target)
+                        if e.type in types
+                        and deployment_id in (None, getattr(e.data, "deployment_id", None))
+                    ]
                     if len(found) >= count:
                         return found
                     await asyncio.sleep(0.3)

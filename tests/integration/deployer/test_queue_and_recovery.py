@@ -74,7 +74,7 @@ async def test_pushes_while_busy_queue_one_follow_up_for_the_newest(
     await asyncio.wait_for(gate.reached.wait(), 30)
     await world.push({"scripts.yaml": "{}\n"})
     newest, _ = await world.push({"scenes.yaml": "[]\n"})
-    await asyncio.sleep(1)
+    await world.wait_for("ha", {"DeploymentSuperseded"})  # both pushes handled while busy
     gate.opened.set()
     found = await world.wait_terminal("ha", 4)
     assert [e.type for e in found] == [
@@ -140,9 +140,8 @@ async def test_cancel_a_waiting_deployment(world: World, sshd: Any, ha_sim: Any)
         ),
         actor="token:ops",
     )
-    await asyncio.sleep(1)
     await world.publish(DeploymentCancelRequested(deployment_id=waiting_id, target="ha"))
-    await asyncio.sleep(1)
+    await world.wait_for("ha", {"DeploymentCancelled"}, deployment_id=waiting_id)
     gate.opened.set()
     found = await world.wait_terminal("ha", 3)
     by_id = {e.data.deployment_id: e.type for e in found}  # type: ignore[attr-defined]
