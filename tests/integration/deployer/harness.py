@@ -201,7 +201,10 @@ class World:
                         e
                         for e in await self.events(target)
                         if e.type in types
-                        and deployment_id in (None, getattr(e.data, "deployment_id", None))
+                        and (
+                            deployment_id is None
+                            or getattr(e.data, "deployment_id", None) == deployment_id
+                        )
                     ]
                     if len(found) >= count:
                         return found

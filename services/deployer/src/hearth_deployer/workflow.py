@@ -430,11 +430,7 @@ class DeploymentRun:
         )
 
     def _backup_info(self) -> BackupInfo:
-        data = dict(self.d.backup or {})
-        data["files"] = tuple(data.get("files", ()))
-        data["absent"] = tuple(data.get("absent", ()))
-        data["absent_dirs"] = tuple(data.get("absent_dirs", ()))
-        return BackupInfo(**data)
+        return BackupInfo.from_dict(self.d.backup or {})
 
     async def _cancel_point(self, *, touched: bool) -> None:
         await self.checkpoint("cancel")

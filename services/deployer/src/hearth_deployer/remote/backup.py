@@ -17,7 +17,7 @@ import logging
 import re
 import secrets
 import shlex
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -72,11 +72,19 @@ class BackupInfo:
 
     @classmethod
     def from_json(cls, data: bytes) -> BackupInfo:
-        raw: dict[str, Any] = json.loads(data)
-        raw["files"] = tuple(raw["files"])
-        raw["absent"] = tuple(raw["absent"])
-        raw["absent_dirs"] = tuple(raw.get("absent_dirs", ()))
-        return cls(**raw)
+        return cls.from_dict(json.loads(data))
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> BackupInfo:
+        """From its JSON form (lists for tuples); backups older than ``absent_dirs`` have none."""
+        return cls(
+            **{
+                **raw,
+                "files": tuple(raw["files"]),
+                "absent": tuple(raw["absent"]),
+                "absent_dirs": tuple(raw.get("absent_dirs", ())),
+            }
+        )
 
 
 @dataclass(frozen=True)
