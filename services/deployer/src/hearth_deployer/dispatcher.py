@@ -107,6 +107,7 @@ class Dispatcher:
                             target=target,
                             step="fetch",
                             reason=f"target {target} is no longer declared",
+                            host_touched=False,
                         )
                     ],
                     meta,

@@ -171,6 +171,10 @@ MIGRATIONS: list[str] = [
     CREATE INDEX ON deployments (seq);
     CREATE INDEX ON pushes (seq);
     """,
+    # Set when a deployment failed: false = it failed before changing the host.
+    """
+    ALTER TABLE deployments ADD COLUMN host_touched boolean;
+    """,
 ]
 
 READ_TABLES = (

@@ -191,6 +191,11 @@ class DeploymentFailed(_DeployEvent):
     step: Step
     reason: str
     rolled_back: bool = False
+    host_touched: bool = Field(
+        default=True,
+        description="false when the deployment failed before changing anything on the host "
+        "(an unknown commit, invalid configuration): the target still runs what it ran",
+    )
 
 
 @register

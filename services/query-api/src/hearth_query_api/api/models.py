@@ -61,6 +61,11 @@ class DeploymentOut(Out):
     duration_ms: int | None
     reason: str | None
     rolled_back: bool
+    host_touched: bool | None = Field(
+        description="set when the deployment failed: false = it failed before changing "
+        "anything on the host (shown as 'failed — host untouched'), and the target keeps "
+        "the status of what it runs"
+    )
     superseded_by: str | None
     correlation_id: str
     actor: str

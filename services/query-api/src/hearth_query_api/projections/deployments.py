@@ -148,6 +148,7 @@ async def _update_deployment(conn: Any, envelope: Envelope, deployment_id: str) 
         put("reason", data.reason)
         if isinstance(data, DeploymentFailed):
             put("rolled_back", data.rolled_back)
+            put("host_touched", data.host_touched)
     elif isinstance(data, DeploymentCancelled):
         put("reason", data.reason or "cancelled")
         put("rolled_back", data.rolled_back)

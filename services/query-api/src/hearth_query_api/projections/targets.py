@@ -1,5 +1,6 @@
-"""Targets as declared, with what they run and how their last deployment ended (a dry
-run changes neither)."""
+"""Targets as declared, with what they run and how their last deployment that touched the
+host ended: a dry run, and a deployment that failed before changing anything on the host
+(an unknown commit, invalid configuration), change neither."""
 
 from __future__ import annotations
 
@@ -54,6 +55,8 @@ async def project(conn: Any, envelope: Envelope, seq: int) -> None:
     elif isinstance(
         data, DeploymentSucceeded | DeploymentFailed | RollbackCompleted | RollbackFailed
     ):
+        if isinstance(data, DeploymentFailed) and not data.host_touched:
+            return
         commit = data.commit if isinstance(data, DeploymentSucceeded) else None
         await conn.execute(
             """UPDATE targets SET last_deployment_id = $2, last_status = $3,
