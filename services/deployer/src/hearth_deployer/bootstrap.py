@@ -136,6 +136,7 @@ class Deployer(BusService):
         )
         self.consume("deployer", handlers.handle)
         self.spawn(self.dispatcher.sweep_forever(self.stopping), "sweep")
+        self.spawn(self.dispatcher.recheck_held_forever(self.stopping), "secret-recheck")
 
     def _host_key_learned(self, target: SSHTarget, line: str) -> None:
         """Keep a key trusted on first use pinned across restarts."""

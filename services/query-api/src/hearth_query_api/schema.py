@@ -175,6 +175,11 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE deployments ADD COLUMN host_touched boolean;
     """,
+    # The secrets a target's next deployment is held for.
+    """
+    ALTER TABLE targets ADD COLUMN waiting_for text[] NOT NULL DEFAULT '{}';
+    ALTER TABLE targets ADD COLUMN waiting_deployment_id text;
+    """,
 ]
 
 READ_TABLES = (

@@ -42,6 +42,10 @@ class TargetOut(Out):
     last_deployment_id: str | None
     last_status: str | None
     last_finished_at: datetime | None
+    waiting_for: list[str] = Field(
+        description="secrets the target's next deployment is held for ('waiting for secret "
+        "ha-ssh-key'); it begins by itself once they are stored"
+    )
     status: Literal["green", "amber", "red", "grey"]
 
 
