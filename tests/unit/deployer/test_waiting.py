@@ -21,6 +21,10 @@ REPO = RepositorySpec(
 )
 
 
+def no_repository(name: str) -> RepositorySpec | None:
+    return None
+
+
 class Secrets:
     def __init__(self, *names: str) -> None:
         self.names = set(names)
@@ -32,7 +36,7 @@ class Secrets:
 def test_a_home_assistant_target_needs_its_key_token_and_the_repository_token() -> None:
     assert list(secrets_needed(HA, {REPO.name: REPO}.get)) == ["ha-ssh-key", "ha-token", "gh-token"]
     files = HA.model_copy(update={"kind": "files", "ha_url": None})
-    assert list(secrets_needed(files, {}.get)) == ["ha-ssh-key"]
+    assert list(secrets_needed(files, no_repository)) == ["ha-ssh-key"]
 
 
 async def test_only_the_missing_ones_are_named_with_what_they_are() -> None:
@@ -41,4 +45,4 @@ async def test_only_the_missing_ones_are_named_with_what_they_are() -> None:
     text = waiting_text(missing)
     assert text.startswith("waiting for secrets ha-ssh-key (the SSH private key), gh-token")
     assert "hearth secret set" in text
-    assert await missing_secrets(Secrets("ha-ssh-key", "ha-token"), HA, {}.get) == {}
+    assert await missing_secrets(Secrets("ha-ssh-key", "ha-token"), HA, no_repository) == {}
