@@ -87,7 +87,11 @@ class Dispatcher:
         spec = await self.store.read(self.store.app.target, target)
         if spec is None:
             return False  # the run fails it: the target is no longer declared
-        missing = await missing_secrets(self.ctx.secrets, spec, self.ctx.repository)
+        try:
+            missing = await missing_secrets(self.ctx.secrets, spec, self.ctx.repository)
+        except Exception:  # unreadable, not missing: the run reports it
+            log.exception("cannot look up the secrets of a deployment", target=target)
+            return False
         if not missing:
             return False
         deployment: Deployment | None = await self.store.read(
