@@ -52,6 +52,8 @@ class Timing:
 
     health_interval_s: float = 2.0
     restart_settle_s: float = 5.0
+    #: How often a deployment held for a missing secret looks for it again.
+    secret_recheck_s: float = 2.0
 
 
 @dataclass

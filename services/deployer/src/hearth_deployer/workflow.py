@@ -228,7 +228,7 @@ class DeploymentRun:
                 token=token,
             )
         except Exception as exc:
-            raise StepFailed("fetch", str(exc)) from exc
+            raise StepFailed("fetch", _fetch_failure(repo.name, exc)) from exc
         if not self.d.has(ConfigFetched):
             self.log(
                 f"fetched {tree.commit[:12]}: {tree.files} files, {tree.bytes} bytes", step="fetch"
@@ -465,7 +465,11 @@ class DeploymentRun:
         step: Any = failure.step
         await self.record(
             DeploymentFailed(
-                **self.ids(), step=step, reason=failure.reason, rolled_back=self.d.upload_begun
+                **self.ids(),
+                step=step,
+                reason=failure.reason,
+                rolled_back=self.d.upload_begun,
+                host_touched=self.d.upload_begun,
             )
         )
 
@@ -562,6 +566,13 @@ def _status_text(state: str, terminal: str | None) -> str:
         "RollbackFailed": "rollback failed",
         "DeploymentCancelled": "cancelled",
     }.get(terminal or "", state)
+
+
+def _fetch_failure(repo: str, exc: Exception) -> str:
+    """One line that names the repository as hearth.yaml does (a source may name its URL)."""
+    reason = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+    reason = reason or type(exc).__name__
+    return reason if repo in reason else f"repository {repo}: {reason}"
 
 
 def _issue_text(issue: Any) -> str:

@@ -171,6 +171,15 @@ MIGRATIONS: list[str] = [
     CREATE INDEX ON deployments (seq);
     CREATE INDEX ON pushes (seq);
     """,
+    # Set when a deployment failed: false = it failed before changing the host.
+    """
+    ALTER TABLE deployments ADD COLUMN host_touched boolean;
+    """,
+    # The secrets a target's next deployment is held for.
+    """
+    ALTER TABLE targets ADD COLUMN waiting_for text[] NOT NULL DEFAULT '{}';
+    ALTER TABLE targets ADD COLUMN waiting_deployment_id text;
+    """,
 ]
 
 READ_TABLES = (

@@ -15,6 +15,7 @@ from hearth_events.catalogue import (
     DeploymentStarted,
     DeploymentSucceeded,
     DeploymentSuperseded,
+    DeploymentWaiting,
     DeployRequested,
     RollbackCompleted,
     RollbackFailed,
@@ -23,6 +24,7 @@ from hearth_events.catalogue import (
 
 # Terminal statuses end the deployment; the others say where it is.
 STATUS_OF: dict[type[EventData], str] = {
+    DeploymentWaiting: "waiting",
     DeploymentStarted: "running",
     RollbackStarted: "rolling_back",
     DeploymentSucceeded: "succeeded",
@@ -129,8 +131,11 @@ async def _update_deployment(conn: Any, envelope: Envelope, deployment_id: str) 
                 "duration_ms = (extract(epoch FROM "
                 f"${len(values)}::timestamptz - requested_at) * 1000)::bigint"
             )
-    if isinstance(data, DeploymentStarted):
+    if isinstance(data, DeploymentWaiting):
+        put("reason", data.reason)
+    elif isinstance(data, DeploymentStarted):
         put("started_at", envelope.occurred_at)
+        put("reason", None)  # no longer waiting
         if data.commit:
             put("commit", data.commit)
     elif isinstance(data, DeploymentPlanned):
@@ -148,6 +153,7 @@ async def _update_deployment(conn: Any, envelope: Envelope, deployment_id: str) 
         put("reason", data.reason)
         if isinstance(data, DeploymentFailed):
             put("rolled_back", data.rolled_back)
+            put("host_touched", data.host_touched)
     elif isinstance(data, DeploymentCancelled):
         put("reason", data.reason or "cancelled")
         put("rolled_back", data.rolled_back)
