@@ -11,7 +11,13 @@ import pytest
 from hearth_events.catalogue import RepositorySpec
 from hearth_query_api.dashboard import Dashboard
 from hearth_query_api.dashboard.charts import bar_strip
-from hearth_query_api.dashboard.present import ago, duration, plan_summary, status_label
+from hearth_query_api.dashboard.present import (
+    ago,
+    duration,
+    plan_summary,
+    status_label,
+    words,
+)
 from hearth_query_api.projections.repositories import subject, web_url
 
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
@@ -127,3 +133,23 @@ def test_a_strip_has_a_bar_per_deployment_scaled_to_the_slowest() -> None:
     assert [b.tone for b in strip.bars] == ["ok", "bad", "ok"]
     assert strip.bars[1].height == 38 and strip.bars[2].height == 3  # never invisible
     assert (strip.succeeded, strip.finished, strip.median_ms) == (2, 3, 1000)
+
+
+def test_a_target_whose_failed_deployment_was_rolled_back_says_host_restored() -> None:
+    row = {
+        "id": "d1",
+        "status": "failed",
+        "rolled_back": True,
+        "duration_ms": 900,
+        "requested_at": NOW,
+    }
+    failed = target(last_status="failed", last_deployment_id="d1", status="red")
+    html = render("_targets.html", targets=[failed], history={"ha": bar_strip([row])})
+    assert "failed — host restored" in html
+    html = render("_targets.html", targets=[failed], history={"ha": bar_strip([])})
+    assert "host restored" not in html
+
+
+def test_event_types_break_between_words_only() -> None:
+    assert str(words("DeploymentSucceeded")) == "Deployment<wbr>Succeeded"
+    assert str(words("<b>")) == "&lt;b&gt;"

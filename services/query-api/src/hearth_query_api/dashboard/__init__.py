@@ -236,7 +236,9 @@ class Dashboard:
         targets = (await self.endpoints.list_targets(call)).items
         return {
             "targets": targets,
-            "history": await strips(self.pool(), [t.name for t in targets], width=120, height=24),
+            "history": await strips(
+                self.pool(), [t.name for t in targets], width=140, height=24, slots=20
+            ),
             **await commits_shown(self.pool(), (t.current_commit for t in targets)),
         }
 

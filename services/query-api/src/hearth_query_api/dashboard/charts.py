@@ -32,6 +32,7 @@ class Strip:
     succeeded: int
     finished: int
     median_ms: float | None
+    restored: frozenset[str]  # deployments whose rollback put the host back
 
 
 def bar_strip(rows: list[Any], *, width: int = 240, height: int = 40, slots: int = 30) -> Strip:
@@ -64,4 +65,5 @@ def bar_strip(rows: list[Any], *, width: int = 240, height: int = 40, slots: int
         succeeded=len(ok),
         finished=len(rows),
         median_ms=ok[len(ok) // 2] if ok else None,
+        restored=frozenset(r["id"] for r in rows if r["rolled_back"]),
     )

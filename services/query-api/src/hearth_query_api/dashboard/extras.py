@@ -12,10 +12,16 @@ from hearth_query_api.api.queries import (
     repository_links,
 )
 from hearth_query_api.dashboard.charts import Strip, bar_strip
-from hearth_query_api.dashboard.present import ago, duration, status_label, utc
+from hearth_query_api.dashboard.present import ago, duration, status_label, utc, words
 
 #: Jinja globals for every template.
-HELPERS = {"status_label": status_label, "utc": utc, "ago": ago, "duration": duration}
+HELPERS = {
+    "status_label": status_label,
+    "utc": utc,
+    "ago": ago,
+    "duration": duration,
+    "words": words,
+}
 #: What a template may use without its view passing it (commit() of _macros.html).
 DEFAULTS: dict[str, Any] = {"links": {}, "subjects": {}}
 
@@ -29,11 +35,16 @@ async def commits_shown(pool: Any, shas: Iterable[str | None]) -> dict[str, Any]
         }
 
 
-async def strips(pool: Any, targets: list[str], *, width: int, height: int) -> dict[str, Strip]:
-    """A bar strip of each target's last 30 finished deployments."""
+async def strips(
+    pool: Any, targets: list[str], *, width: int, height: int, slots: int = 30
+) -> dict[str, Strip]:
+    """A bar strip of each target's last ``slots`` finished deployments."""
     async with pool.acquire() as conn:
-        history = await deployment_history(conn, targets, 30)
-    return {name: bar_strip(rows, width=width, height=height) for name, rows in history.items()}
+        history = await deployment_history(conn, targets, slots)
+    return {
+        name: bar_strip(rows, width=width, height=height, slots=slots)
+        for name, rows in history.items()
+    }
 
 
 async def target_stats(pool: Any, target: str) -> Any:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
+
+from markupsafe import Markup, escape
 
 LABEL = {
     "queued": "queued",
@@ -29,6 +32,11 @@ def status_label(status: str | None, rolled_back: bool = False, dry_run: bool = 
     if rolled_back and status in RESTORED:
         return RESTORED[status]
     return LABEL.get(status, status.replace("_", " "))
+
+
+def words(name: str) -> Markup:
+    """``DeploymentSucceeded`` may break between its words on a phone, never inside one."""
+    return Markup("<wbr>").join(escape(part) for part in re.split(r"(?<=[a-z])(?=[A-Z])", name))
 
 
 def utc(at: datetime) -> str:

@@ -46,13 +46,14 @@
   document.addEventListener("htmx:afterSwap", function (e) { localise(e.target); });
 
   // -- the deploy form: a dry run is a different question -------------------------------
-  document.addEventListener("change", function (e) {
-    var box = e.target;
+  function askRightly(box) {
     if (!box || box.id !== "dry-run" || !box.form) return;
     var form = box.form, button = form.querySelector("#deploy-now");
     form.setAttribute("hx-confirm", box.checked ? form.dataset.confirmDryRun : form.dataset.confirmDeploy);
     if (button) button.textContent = box.checked ? button.dataset.dryRun : button.dataset.deploy;
-  });
+  }
+  document.addEventListener("change", function (e) { askRightly(e.target); });
+  askRightly(document.getElementById("dry-run")); // a browser may restore a ticked box
 
   if (!document.body.dataset.live) return;
 
@@ -115,7 +116,10 @@
     when.textContent = event.occurred_at.slice(11, 19);
     var type = document.createElement("span");
     type.className = "type";
-    type.textContent = event.type;
+    event.type.split(/(?=[A-Z])/).forEach(function (word, i) { // break between words only
+      if (i) type.appendChild(document.createElement("wbr"));
+      type.appendChild(document.createTextNode(word));
+    });
     [[event.seq, "opt num"], [when, ""], [type, ""], [event.key, ""], [event.actor, ""]].forEach(
       function (cell) {
         var td = document.createElement("td");
