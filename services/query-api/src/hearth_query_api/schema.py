@@ -180,6 +180,23 @@ MIGRATIONS: list[str] = [
     ALTER TABLE targets ADD COLUMN waiting_for text[] NOT NULL DEFAULT '{}';
     ALTER TABLE targets ADD COLUMN waiting_deployment_id text;
     """,
+    # What the dashboard shows beside a commit: where it can be seen (GitHub only) and the
+    # first line of its message, as pushes announced it.
+    """
+    CREATE TABLE repositories (
+        name text PRIMARY KEY,
+        provider text NOT NULL,
+        web_url text,
+        removed boolean NOT NULL DEFAULT false
+    );
+    CREATE TABLE commits (
+        repo text NOT NULL,
+        sha text NOT NULL,
+        subject text NOT NULL,
+        PRIMARY KEY (repo, sha)
+    );
+    CREATE INDEX ON commits (sha);
+    """,
 ]
 
 READ_TABLES = (
@@ -191,6 +208,8 @@ READ_TABLES = (
     "deployment_logs",
     "backups",
     "notifications",
+    "repositories",
+    "commits",
 )
 
 

@@ -31,6 +31,8 @@ STEP_LABEL = {
     "ServiceRestarted": "restarted",
     "HealthCheckPassed": "healthy",
     "HealthCheckFailed": "unhealthy",
+    "RollbackRequested": "rollback requested",
+    "DeploymentCancelRequested": "cancel requested",
     "RollbackStarted": "rolling back",
     "RollbackCompleted": "rolled back",
     "RollbackFailed": "rollback failed",
@@ -59,7 +61,8 @@ def step_rows(detail: Any) -> list[StepRow]:
     rows = []
     previous = detail.requested_at
     for step in detail.steps:
-        took = int((step.at - previous).total_seconds() * 1000) if previous else None
+        # Never negative: a step recorded before the request (older read models) took 0.
+        took = max(0, int((step.at - previous).total_seconds() * 1000)) if previous else None
         bad = step.type.endswith("Failed")
         rows.append(
             StepRow(
@@ -70,7 +73,7 @@ def step_rows(detail: Any) -> list[StepRow]:
                 "bad" if bad else ("ok" if step.type == "DeploymentSucceeded" else "muted"),
             )
         )
-        previous = step.at
+        previous = max(step.at, previous) if previous else step.at
     return rows
 
 

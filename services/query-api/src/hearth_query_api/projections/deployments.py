@@ -61,7 +61,12 @@ async def project(conn: Any, envelope: Envelope, seq: int) -> None:
         await conn.execute(
             """INSERT INTO deployments (id, seq, target, repo, commit, branch,
                     trigger, dry_run, status, requested_at, correlation_id, actor)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'queued', $9, $10, $11)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'queued',
+                    -- A rollback is asked for (RollbackRequested, a step) before the deployer
+                    -- announces it: it was requested then, not at the announcement.
+                    coalesce((SELECT min(at) FROM deployment_steps WHERE deployment_id = $1),
+                        $9),
+                    $10, $11)
                 ON CONFLICT (id) DO NOTHING""",
             deployment_id,
             seq,
