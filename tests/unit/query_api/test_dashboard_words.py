@@ -153,3 +153,8 @@ def test_a_target_whose_failed_deployment_was_rolled_back_says_host_restored() -
 def test_event_types_break_between_words_only() -> None:
     assert str(words("DeploymentSucceeded")) == "Deployment<wbr>Succeeded"
     assert str(words("<b>")) == "&lt;b&gt;"
+
+
+def test_a_failure_before_the_host_was_touched_says_so() -> None:
+    assert status_label("failed", untouched=True) == "failed — host untouched"
+    assert status_label("waiting") == "waiting for a secret"

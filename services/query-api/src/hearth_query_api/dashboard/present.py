@@ -18,17 +18,22 @@ LABEL = {
     "rollback_failed": "rollback failed",
     "cancelled": "cancelled",
     "superseded": "superseded",
+    "waiting": "waiting for a secret",
 }
 # A finished deployment whose rollback put the host back as it was says so.
 RESTORED = {"failed": "failed — host restored", "cancelled": "cancelled — host restored"}
 
 
-def status_label(status: str | None, rolled_back: bool = False, dry_run: bool = False) -> str:
+def status_label(
+    status: str | None, rolled_back: bool = False, dry_run: bool = False, untouched: bool = False
+) -> str:
     """A status as people read it: ``rolled_back`` → "rolled back"."""
     if status is None:
         return "never deployed"
     if dry_run and status == "succeeded":
         return "dry run finished"
+    if untouched and status == "failed":
+        return "failed — host untouched"
     if rolled_back and status in RESTORED:
         return RESTORED[status]
     return LABEL.get(status, status.replace("_", " "))

@@ -11,6 +11,7 @@ TONE = {
     "amber": "warn",
     "rolled_back": "warn",
     "cancelled": "warn",
+    "waiting": "warn",
     "superseded": "muted",
     "grey": "muted",
     "queued": "busy",
@@ -19,6 +20,7 @@ TONE = {
 }
 STEP_LABEL = {
     "DeployRequested": "requested",
+    "DeploymentWaiting": "waiting for secrets",
     "DeploymentStarted": "started",
     "ConfigFetched": "fetched",
     "ConfigValidated": "validated",
