@@ -25,6 +25,12 @@ class TargetSpec(BaseModel):
     known_host_key: str | None = Field(default=None, description="pinned host key line")
     trust_on_first_use: bool = False
     remote_path: str
+    config_roots: tuple[str, ...] = Field(
+        default=("/config",),
+        description="absolute folders Home Assistant sees as its configuration directory "
+        "besides remote_path (/config in Home Assistant OS and the container image); an "
+        "absolute !include under one of them is validated in the deployed tree",
+    )
     repo: str
     branch: str = "main"
     subdirectory: str = ""
