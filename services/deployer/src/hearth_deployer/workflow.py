@@ -31,7 +31,7 @@ from hearth_deployer.remote.backup import BackupInfo
 from hearth_deployer.remote.host import RemoteHost, UploadFile
 from hearth_deployer.sources import FetchedTree
 from hearth_deployer.status import State
-from hearth_deployer.targets import backup_dir, ignored_paths
+from hearth_deployer.targets import backup_dir, builtin_ignored, ignored_paths
 from hearth_deployer.validation.tree import SECRETS_FILE, validate_tree
 from hearth_events import EventData
 from hearth_events.catalogue import (
@@ -253,8 +253,16 @@ class DeploymentRun:
         # Parsing a few hundred files takes a while: off the event loop, so that the
         # other targets' deployments (a fan-out) keep moving meanwhile.
         report = await asyncio.to_thread(
-            validate_tree, tree.root, ignore=self.ignore, target_secret_names=secret_names
+            validate_tree,
+            tree.root,
+            ignore=self.ignore,
+            target_secret_names=secret_names,
+            config_roots=(self.spec.remote_path, *self.spec.config_roots),
+            repo_prefix=self.spec.subdirectory,
         )
+        skipped = builtin_ignored(self.spec, report.ignored)
+        if skipped:
+            self.log(skipped, step="validate")
         for warning in report.warnings:
             self.log(_issue_text(warning), step="validate", level="warning")
         if not report.ok:
