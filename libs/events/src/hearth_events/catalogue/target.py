@@ -53,6 +53,7 @@ class TargetSpec(BaseModel):
         default=None, description="backup directory on the host; default beside remote_path"
     )
     health_timeout_s: int = Field(
+        default=0,  # never kept: the validator below puts the kind's default in its place
         ge=1,
         description="how long the service may take to come back healthy; when not given, "
         f"{HEALTH_TIMEOUT_DEFAULTS['homeassistant']} for homeassistant and "
