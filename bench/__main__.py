@@ -1,4 +1,4 @@
-"""``uv run python -m bench [N] [bus|deploy|read ...]``: run benchmarks, print tables.
+"""``uv run python -m bench [N] [bus|deploy|read|cli ...]``: run benchmarks, print tables.
 
 N is the message count of the bus benchmarks (default 2000); naming parts runs only those.
 """
@@ -11,12 +11,13 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
+from bench.cli import run_cli
 from bench.deploy import run_deploy
 from bench.ingest import Row, run_ingest
 from bench.read_side import run_read_side
 from bench.relay import run_relay
 
-PARTS = ("bus", "deploy", "read")
+PARTS = ("bus", "deploy", "read", "cli")
 
 
 def rate_table(title: str, rows: list[Row], unit: str = "msgs/s") -> Table:
@@ -52,6 +53,13 @@ def main() -> None:
         rows = asyncio.run(run_read_side())
         title = "The read side (query API process; API rows: 32 clients, on the same 2 cores)"
         console.print(rate_table(title, rows, "per s"))
+    if "cli" in parts:
+        cli = Table(title="The hearth command, start to exit (ms, lower is better; goal < 500)")
+        for column in ("what", "p50 ms", "p95 ms"):
+            cli.add_column(column, justify="left" if column == "what" else "right")
+        for row in run_cli():
+            cli.add_row(row.what, f"{row.p50_ms:.0f}", f"{row.p95_ms:.0f}")
+        console.print(cli)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from typing import Any
 
 import aiohttp
 
-from hearth.stack.layout import DataDir, data_dir
+from hearth.cli.state import read_state
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 ROLE_OF = {"POST": "operator", "GET": "viewer"}
@@ -59,7 +59,7 @@ class ApiSettings:
         found = _from_file()
         url = os.environ.get("HEARTH_API_URL") or found.get("api_url")
         if not url:
-            state = DataDir(data_dir()).read_state()
+            state = read_state()
             url = state["services"]["query-api"]["url"] if state else DEFAULT_URL
         token = os.environ.get("HEARTH_API_TOKEN") or found.get("token")
         if not token:

@@ -8,10 +8,10 @@ import urllib.request
 from typing import Any
 
 
-def probe(url: str) -> tuple[int, dict[str, Any]]:
+def probe(url: str, timeout: float = 2) -> tuple[int, dict[str, Any]]:
     """Status code and JSON body; 0 and {} when nothing answers."""
     try:
-        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (our own URLs)
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (our own URLs)
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as err:
         try:

@@ -1,0 +1,5 @@
+"""``python -m hearth.cli``."""
+
+from hearth.cli import main
+
+main()

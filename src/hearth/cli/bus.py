@@ -1,0 +1,23 @@
+"""Talking to the running Hearth over NATS as its admin user (tokens, config, rebuilds)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hearth.cli.output import fail
+
+
+def admin_request(subject: str, body: dict[str, Any], timeout: float = 15) -> dict[str, Any]:
+    from hearth.stack.bus import BusError, request_sync
+    from hearth.stack.layout import DataDir, data_dir
+
+    layout = DataDir(data_dir())
+    state = layout.read_state()
+    if state is None:
+        fail("Hearth is not running here; start it with `hearth up`", code=1)
+        raise AssertionError  # unreachable: fail exits
+    try:
+        return request_sync(state, layout, subject, body, timeout)
+    except BusError as exc:
+        fail(str(exc), code=1)
+        raise AssertionError from exc

@@ -1,0 +1,46 @@
+"""``hearth up``: the whole stack on this machine, then your hearth.yaml or the demo."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from hearth.cli.output import console, fail
+
+
+@click.command()
+@click.option("--nats-port", type=int, default=4223, show_default=True)
+@click.option("--postgres-port", type=int, default=5433, show_default=True)
+@click.option("--port-offset", type=int, default=0, help="shift every service port by this")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="the hearth.yaml to apply [default: ./hearth.yaml, else the one last used here]",
+)
+def up(nats_port: int, postgres_port: int, port_offset: int, config_path: Path | None) -> None:
+    """Run Hearth on this machine: NATS, PostgreSQL and all six services."""
+    from hearth.config import ConfigError, load_config
+    from hearth.stack.choice import choose_config
+    from hearth.stack.layout import DataDir, data_dir
+    from hearth.stack.report import ConsoleReport
+    from hearth.stack.run import run_up
+    from hearth.stack.up import StackError, UpOptions
+
+    options = UpOptions(
+        data_dir=data_dir(),
+        nats_url=os.environ.get("HEARTH_NATS_URL") or None,
+        database_url=os.environ.get("HEARTH_DATABASE_URL") or None,
+        nats_port=nats_port,
+        postgres_port=postgres_port,
+        port_offset=port_offset,
+    )
+    try:
+        choice = choose_config(config_path, Path.cwd(), DataDir(options.data_dir))
+        config = load_config(choice.path) if choice.path is not None else None
+        run_up(options, choice, config, ConsoleReport(console.get()))
+    except (StackError, ConfigError) as exc:
+        fail(str(exc))
