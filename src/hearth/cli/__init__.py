@@ -16,6 +16,7 @@ COMMANDS = {
     "up": "up:up",
     "status": "status:status",
     "apply": "apply:apply",
+    "targets": "targets:targets",
     "deploy": "deploy:deploy",
     "rollback": "deploy:rollback",
     "cancel": "deploy:cancel",
