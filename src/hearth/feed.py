@@ -49,10 +49,11 @@ async def follow_feed(
     def connected() -> None:
         nonlocal connections, lost_since, delay
         if on_connected is not None:
-            on_connected(connections > 0, last_id)
+            on_connected(connections > 0, resumed_after)
         connections, lost_since, delay = connections + 1, None, FIRST_DELAY_S
 
     while True:
+        resumed_after = last_id
         headers = {"Last-Event-ID": last_id} if last_id else {}
         timeout = aiohttp.ClientTimeout(total=None, connect=10, sock_read=silence)
         try:
@@ -71,7 +72,7 @@ async def follow_feed(
                 raise ApiProblem(
                     f"cannot reach the Hearth API at {client.settings.url}: {exc}"
                 ) from None
-            why = f"{type(exc).__name__} {exc}".strip() if str(exc) else _silent(exc, silence)
+            why = _why(exc, silence)
         now = time.monotonic()
         if lost_since is None:
             lost_since = now
@@ -80,16 +81,16 @@ async def follow_feed(
         elif now - lost_since >= reconnect_for:
             raise ApiProblem(
                 f"lost the Hearth API at {client.settings.url} and could not reconnect "
-                f"for {reconnect_for:.0f}s ({why})"
+                f"for {reconnect_for:g}s ({why})"
             )
         await asyncio.sleep(delay)
         delay = min(delay * 2, MAX_DELAY_S)
 
 
-def _silent(exc: BaseException, silence: float) -> str:
-    if isinstance(exc, TimeoutError):
-        return f"no keep-alive for {silence:.0f}s"
-    return type(exc).__name__
+def _why(exc: BaseException, silence: float) -> str:
+    if isinstance(exc, TimeoutError):  # aiohttp's read timeouts are TimeoutErrors too
+        return f"no keep-alive for {silence:g}s"
+    return f"{type(exc).__name__} {exc}".strip()
 
 
 async def _json(reply: aiohttp.ClientResponse) -> Any:
