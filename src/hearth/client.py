@@ -10,9 +10,7 @@ from __future__ import annotations
 import json
 import os
 import tomllib
-from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +20,6 @@ from hearth.cli.state import read_state
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 ROLE_OF = {"POST": "operator", "GET": "viewer"}
-#: The comment the live feed sends once it follows the stream for a client.
-CONNECTED = ": connected"
 
 
 class ApiProblem(Exception):
@@ -131,63 +127,3 @@ class ApiClient:
                 describe(reply.status, parsed, method, self.settings.url), reply.status
             )
         return parsed
-
-    async def events(
-        self, on_connected: Callable[[str | None], None] | None = None, **params: Any
-    ) -> AsyncIterator[dict[str, Any]]:
-        """The live feed (Server-Sent Events), resuming after a dropped connection.
-
-        ``on_connected`` is called with the id resumed after (``None`` at first) once the
-        server follows the stream for us: from then on no new event is missed.
-        """
-        last_id: str | None = None
-        query = {k: str(v) for k, v in params.items() if v is not None}
-        while True:
-            headers = {"Last-Event-ID": last_id} if last_id else {}
-            try:
-                async with self.session.get(
-                    self.settings.url + "/api/v1/events/stream",
-                    params=query,
-                    headers=headers,
-                    timeout=aiohttp.ClientTimeout(total=None, sock_read=60),
-                ) as reply:
-                    if reply.status >= 400:
-                        raise ApiProblem(
-                            describe(reply.status, await _json(reply), "GET", self.settings.url)
-                        )
-                    connected = None if on_connected is None else partial(on_connected, last_id)
-                    async for event_id, data in _sse(reply, connected):
-                        last_id = event_id or last_id
-                        yield data
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                if last_id is None:
-                    raise ApiProblem(
-                        f"cannot reach the Hearth API at {self.settings.url}: {exc}"
-                    ) from None
-                continue  # reconnect and resume after last_id
-
-
-async def _json(reply: aiohttp.ClientResponse) -> Any:
-    try:
-        return await reply.json(content_type=None)
-    except ValueError:
-        return None
-
-
-async def _sse(
-    reply: aiohttp.ClientResponse, on_connected: Callable[[], None] | None = None
-) -> AsyncIterator[tuple[str | None, dict[str, Any]]]:
-    event_id: str | None = None
-    data: list[str] = []
-    async for raw in reply.content:
-        line = raw.decode("utf-8").rstrip("\r\n")
-        if line == CONNECTED and on_connected is not None:
-            on_connected()
-        elif not line:
-            if data:
-                yield event_id, json.loads("\n".join(data))
-            event_id, data = None, []
-        elif line.startswith("id:"):
-            event_id = line[3:].strip()
-        elif line.startswith("data:"):
-            data.append(line[5:].strip())

@@ -17,6 +17,7 @@ COMMANDS = {
     "init": "init:init",
     "status": "status:status",
     "apply": "apply:apply",
+    "targets": "targets:targets",
     "deploy": "deploy:deploy",
     "rollback": "deploy:rollback",
     "cancel": "deploy:cancel",

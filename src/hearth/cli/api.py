@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from hearth.cli.ids import IdProblem
 from hearth.cli.output import console, emit_json, fail
 
 if TYPE_CHECKING:
@@ -27,7 +28,7 @@ def run_api(action: Action) -> None:
 
     try:
         code = asyncio.run(go())
-    except ApiProblem as exc:
+    except (ApiProblem, IdProblem) as exc:
         fail(str(exc))
         return
     except KeyboardInterrupt:

@@ -8,6 +8,7 @@ from urllib.parse import quote
 import click
 
 from hearth.cli.api import accepted_then_follow, run_api
+from hearth.cli.ids import resolve_backup, resolve_deployment
 from hearth.cli.output import console, fail
 
 if TYPE_CHECKING:
@@ -44,7 +45,9 @@ def deploy(
 
 @click.command()
 @click.argument("target")
-@click.option("--to", "to", help="a backup id or a commit; default: the newest backup")
+@click.option(
+    "--to", "to", help="a backup id (or a unique prefix) or a commit; default: the newest backup"
+)
 @click.option("--reason", default="", help="recorded with the rollback")
 @click.option("--no-follow", is_flag=True)
 @click.option("--json", "as_json", is_flag=True)
@@ -52,7 +55,9 @@ def rollback(target: str, to: str | None, reason: str, no_follow: bool, as_json:
     """Roll TARGET back to a kept backup or an earlier commit, and follow it."""
 
     async def action(client: ApiClient) -> int:
-        body = {"to": to, "reason": reason}
+        # A backup id may be given by a unique prefix (a commit is passed on as it is).
+        backup = to if to is None else await resolve_backup(client, target, to)
+        body = {"to": backup, "reason": reason}
         accepted = await client.call("POST", f"/api/v1/targets/{quote(target)}/rollback", body)
         return await accepted_then_follow(
             client,
@@ -69,12 +74,15 @@ def rollback(target: str, to: str | None, reason: str, no_follow: bool, as_json:
 @click.argument("deployment_id")
 @click.option("--reason", default="")
 def cancel(deployment_id: str, reason: str) -> None:
-    """Cancel a deployment (one that already touched its target is rolled back)."""
+    """Cancel a deployment (one that already touched its target is rolled back).
+
+    DEPLOYMENT_ID is the id or a unique prefix of it."""
 
     async def action(client: ApiClient) -> int:
-        path = f"/api/v1/deployments/{quote(deployment_id)}/cancel"
+        full_id = await resolve_deployment(client, deployment_id)
+        path = f"/api/v1/deployments/{quote(full_id)}/cancel"
         await client.call("POST", path, {"reason": reason})
-        console.print(f"cancel requested for {deployment_id}", highlight=False)
+        console.print(f"cancel requested for {full_id}", highlight=False)
         return 0
 
     run_api(action)

@@ -23,22 +23,51 @@ def events() -> None:
 @click.option("--target")
 @click.option("--device")
 @click.option("--json", "as_json", is_flag=True, help="one JSON envelope per line")
+@click.option(
+    "--reconnect-for",
+    type=click.FloatRange(0),
+    default=30,
+    show_default=True,
+    metavar="SECONDS",
+    help="how long to try to reconnect once the API is lost (then exit 2)",
+)
 def events_tail(
-    types: tuple[str, ...], target: str | None, device: str | None, as_json: bool
+    types: tuple[str, ...],
+    target: str | None,
+    device: str | None,
+    as_json: bool,
+    reconnect_for: float,
 ) -> None:
     """Print events as they happen (Ctrl-C stops)."""
+    from hearth.feed import follow_feed
 
     async def action(client: ApiClient) -> int:
-        params = {"type": ",".join(types) or None, "target": target, "device": device}
+        params: dict[str, str | None] = {
+            "type": ",".join(types) or None,
+            "target": target,
+            "device": device,
+        }
 
-        def connected(resumed_after: str | None) -> None:
-            # On stderr, so that --json output stays one envelope per line.
-            if resumed_after is None:
+        # On stderr, so that --json output stays one envelope per line.
+        def connected(again: bool, resumed_after: str | None) -> None:
+            if not again:
                 click.echo(f"following events at {client.settings.url} (Ctrl-C stops)", err=True)
-            else:
+            elif resumed_after is not None:
                 click.echo(f"reconnected; resuming after event {resumed_after}", err=True)
+            else:
+                click.echo(f"reconnected to {client.settings.url}", err=True)
 
-        async for event in client.events(connected, **params):
+        def lost(why: str) -> None:
+            click.echo(
+                f"lost the feed at {client.settings.url} ({why}); "
+                f"reconnecting for up to {reconnect_for:.0f}s",
+                err=True,
+            )
+
+        feed = follow_feed(
+            client, params, on_connected=connected, on_lost=lost, reconnect_for=reconnect_for
+        )
+        async for event in feed:
             if as_json:
                 click.echo(json.dumps(event))
             else:

@@ -1,0 +1,76 @@
+"""Output that is not a terminal is never wrapped: a script or a copy gets whole lines."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+CHECKS = {f"a-rather-long-dependency-name-{n}": True for n in range(4)}
+
+
+class Ready(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = json.dumps({"ready": True, "checks": CHECKS}).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def stack_dir(tmp_path: Path) -> Iterator[Path]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Ready)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    state = {"nats_url": "nats://127.0.0.1:9", "services": {"query-api": {"url": url}}}
+    (tmp_path / "stack.json").write_text(json.dumps(state))
+    yield tmp_path
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_piped_status_table_keeps_each_row_on_one_line(stack_dir: Path) -> None:
+    env = {**os.environ, "HEARTH_DATA_DIR": str(stack_dir)}
+    env.pop("COLUMNS", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "hearth.cli", "status"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    details = ", ".join(f"{name} ok" for name in CHECKS)
+    assert len(details) > 80
+    (row,) = [line for line in done.stdout.splitlines() if "query-api" in line]
+    assert details in row
+
+
+def test_the_printed_nats_command_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hearth.cli.up import print_summary
+    from hearth.stack.layout import DataDir
+
+    layout = DataDir(tmp_path / ("a-long-folder-name-" * 4) / ".hearth")
+    services = {
+        name: {"url": f"http://127.0.0.1:{8080 + n}"}
+        for n, name in enumerate(("query-api", "webhook-gw"))
+    }
+    state = {"nats_url": "nats://127.0.0.1:4223", "services": services}
+    print_summary(state, dict.fromkeys(services, True), layout)
+    command = f"nats --context {layout.inspector_context} stream ls"
+    assert len(command) > 80
+    (line,) = [x for x in capsys.readouterr().err.splitlines() if "inspect with" in x]
+    assert line.endswith(command)
