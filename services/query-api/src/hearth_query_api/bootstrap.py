@@ -103,6 +103,7 @@ class QueryApi(BusService):
             return web.json_response(document)
 
         app.router.add_get("/api/openapi.json", openapi)
+        app.on_shutdown.append(self._end_feeds)
         Dashboard(
             self.endpoints,
             lambda: self.endpoints.pool if self.started.is_set() else None,
@@ -146,7 +147,12 @@ class QueryApi(BusService):
             }
         }
 
+    async def _end_feeds(self, _: web.Application) -> None:
+        self.endpoints.broadcaster.close()
+
     async def on_stop(self) -> None:
+        # Open live feeds end first: aiohttp would otherwise wait a minute for each.
+        self.endpoints.broadcaster.close()
         if self.pool is not None:
             await self.pool.close()
 

@@ -103,6 +103,8 @@ class Endpoints:
 
     async def stream_events(self, call: Call) -> web.StreamResponse:
         q: FeedQuery = call.query
+        if self.broadcaster.closed:
+            raise ApiError(503, "stopping", "Hearth's query API is stopping; reconnect shortly")
         header = call.request.headers.get("Last-Event-ID")
         if header is not None and (not header.strip().isdigit() or int(header) > MAX_SEQ):
             raise ApiError(400, "bad header", "Last-Event-ID must be an event's seq number")
