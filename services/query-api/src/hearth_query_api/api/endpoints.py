@@ -15,6 +15,7 @@ from hearth_events.catalogue import (
     RollbackRequested,
 )
 from hearth_query_api.api.framework import ApiError, Call, Route
+from hearth_query_api.api.ids import resolve_deployment_id
 from hearth_query_api.api.models import (
     AcceptedOut,
     BackupOut,
@@ -162,11 +163,9 @@ class Endpoints:
         return Page[DeploymentOut](items=[_deployment(r) for r in rows], next_cursor=cursor)
 
     async def get_deployment(self, call: Call) -> DeploymentDetailOut:
-        deployment_id = call.path["id"]
         async with self.pool.acquire() as conn:
+            deployment_id = await resolve_deployment_id(conn, call.path["id"])
             row = await conn.fetchrow("SELECT * FROM deployments WHERE id = $1", deployment_id)
-            if row is None:
-                raise ApiError(404, "not found", f"no deployment {deployment_id!r}")
             steps = await conn.fetch(
                 "SELECT * FROM deployment_steps WHERE deployment_id = $1 ORDER BY seq",
                 deployment_id,
@@ -316,19 +315,18 @@ class Endpoints:
     async def request_cancel(self, call: Call) -> AcceptedOut:
         body: CancelIn = call.body
         async with self.pool.acquire() as conn:
+            deployment_id = await resolve_deployment_id(conn, call.path["id"])
             row = await conn.fetchrow(
-                "SELECT target, status FROM deployments WHERE id = $1", call.path["id"]
+                "SELECT target, status FROM deployments WHERE id = $1", deployment_id
             )
-        if row is None:
-            raise ApiError(404, "not found", f"no deployment {call.path['id']!r}")
         if row["status"] in TERMINAL:
             raise ApiError(
-                409, "already finished", f"deployment {call.path['id']} is {row['status']}"
+                409, "already finished", f"deployment {deployment_id} is {row['status']}"
             )
         return await self._publish(
             call,
             DeploymentCancelRequested(
-                deployment_id=call.path["id"], target=row["target"], reason=body.reason
+                deployment_id=deployment_id, target=row["target"], reason=body.reason
             ),
         )
 

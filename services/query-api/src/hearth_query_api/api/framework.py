@@ -20,9 +20,17 @@ Handler = Callable[["Call"], Awaitable[Any]]
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, error: str, detail: str) -> None:
+    def __init__(
+        self,
+        status: int,
+        error: str,
+        detail: str,
+        *,
+        candidates: list[dict[str, Any]] | None = None,
+    ) -> None:
         super().__init__(detail)
         self.status, self.error, self.detail = status, error, detail
+        self.candidates = candidates
 
 
 @dataclass
@@ -49,8 +57,13 @@ class Route:
     media_type: str = "application/json"
 
 
-def error_response(status: int, error: str, detail: str) -> web.Response:
-    return web.json_response({"error": error, "detail": detail}, status=status)
+def error_response(
+    status: int, error: str, detail: str, candidates: list[dict[str, Any]] | None = None
+) -> web.Response:
+    body: dict[str, Any] = {"error": error, "detail": detail}
+    if candidates is not None:
+        body["candidates"] = candidates
+    return web.json_response(body, status=status)
 
 
 def _first_problem(exc: ValidationError, where: str) -> str:
@@ -133,7 +146,7 @@ def dispatch(
             )
             result = await route.handler(call)
         except ApiError as exc:
-            return error_response(exc.status, exc.error, exc.detail)
+            return error_response(exc.status, exc.error, exc.detail, exc.candidates)
         if isinstance(result, web.StreamResponse):
             return result
         payload = result.model_dump(mode="json") if isinstance(result, BaseModel) else result

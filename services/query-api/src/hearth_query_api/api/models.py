@@ -15,9 +15,19 @@ class Out(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class CandidateOut(Out):
+    id: str
+    target: str
+    status: str
+    requested_at: datetime
+
+
 class ErrorOut(Out):
     error: str
     detail: str
+    candidates: list[CandidateOut] | None = Field(
+        default=None, description="for an ambiguous id prefix: the ids it could mean"
+    )
 
 
 class Page(Out, Generic[Item]):
