@@ -98,13 +98,21 @@ class Broadcaster:
             self._queues.discard(queue)
 
 
+LOG_EVENT = "DeploymentLogged"
+
+
 @dataclass(frozen=True)
 class FeedFilter:
     types: frozenset[str]
     target: str | None
     device: str | None
+    logs: bool = False
 
     def wants(self, item: FeedItem) -> bool:
+        # Log lines are half of all events; they belong to their deployment's page and
+        # come only when asked for (logs) or named (types).
+        if not self.types and not self.logs and item.type == LOG_EVENT:
+            return False
         return (
             (not self.types or item.type in self.types)
             and (self.target is None or item.target == self.target)

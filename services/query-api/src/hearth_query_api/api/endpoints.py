@@ -47,7 +47,7 @@ from hearth_query_api.api.queries import (
     TargetFilter,
     page,
 )
-from hearth_query_api.feed import Broadcaster, FeedFilter, stream_events
+from hearth_query_api.feed import LOG_EVENT, Broadcaster, FeedFilter, stream_events
 from hearth_query_api.projections.deployments import TERMINAL
 from hearth_servicekit.publishing import BusUnavailable, EventSink
 
@@ -115,7 +115,7 @@ class Endpoints:
             call.request,
             self.pool,
             self.broadcaster,
-            FeedFilter(types, q.target, q.device),
+            FeedFilter(types, q.target, q.device, q.logs),
             last_id,
         )
 
@@ -238,6 +238,7 @@ class Endpoints:
             q,
             [
                 ("type = ?", q.type),
+                ("type <> ?", LOG_EVENT if q.type is None and not q.logs else None),
                 ("key = ?", q.key),
                 ("correlation_id = ?", q.correlation_id),
                 ("actor = ?", q.actor),

@@ -279,7 +279,8 @@ class Dashboard:
 
     async def live_events(self, request: web.Request, call: Call) -> web.StreamResponse:
         del call
-        return self.render(request, "events.html")
+        logs = request.query.get("logs", "") not in ("", "0", "off", "false")
+        return self.render(request, "events.html", logs=logs)
 
     # -- actions ---------------------------------------------------------------------
     async def deploy(self, request: web.Request, call: Call, fields: Any) -> web.StreamResponse:
