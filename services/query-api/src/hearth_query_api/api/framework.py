@@ -25,12 +25,12 @@ class ApiError(Exception):
         status: int,
         error: str,
         detail: str,
-        *,
-        candidates: list[dict[str, Any]] | None = None,
+        **extra: Any,
     ) -> None:
+        """``extra`` goes into the body beside error and detail (see ErrorOut)."""
         super().__init__(detail)
         self.status, self.error, self.detail = status, error, detail
-        self.candidates = candidates
+        self.extra = extra
 
 
 @dataclass
@@ -58,12 +58,9 @@ class Route:
 
 
 def error_response(
-    status: int, error: str, detail: str, candidates: list[dict[str, Any]] | None = None
+    status: int, error: str, detail: str, extra: dict[str, Any] | None = None
 ) -> web.Response:
-    body: dict[str, Any] = {"error": error, "detail": detail}
-    if candidates is not None:
-        body["candidates"] = candidates
-    return web.json_response(body, status=status)
+    return web.json_response({"error": error, "detail": detail, **(extra or {})}, status=status)
 
 
 def _first_problem(exc: ValidationError, where: str) -> str:
@@ -146,7 +143,7 @@ def dispatch(
             )
             result = await route.handler(call)
         except ApiError as exc:
-            return error_response(exc.status, exc.error, exc.detail, exc.candidates)
+            return error_response(exc.status, exc.error, exc.detail, exc.extra)
         if isinstance(result, web.StreamResponse):
             return result
         payload = result.model_dump(mode="json") if isinstance(result, BaseModel) else result

@@ -28,6 +28,9 @@ class ErrorOut(Out):
     candidates: list[CandidateOut] | None = Field(
         default=None, description="for an ambiguous id prefix: the ids it could mean"
     )
+    deployment_id: str | None = Field(
+        default=None, description="for a rollback already asked for: the deployment doing it"
+    )
 
 
 class Page(Out, Generic[Item]):
@@ -109,6 +112,10 @@ class BackupOut(Out):
     files: int
     bytes: int
     taken_at: datetime
+    before_commit: str | None = Field(
+        description="the commit the newest successful deployment before this backup had "
+        "deployed: what restoring it goes back to"
+    )
 
 
 class PushOut(Out):
@@ -169,7 +176,11 @@ class RollbackIn(BaseModel):
     to: str | None = Field(
         default=None,
         pattern=r"^[^\x00]+$",
-        description=("a backup id, or a commit (7-64 hex digits); none = the newest backup"),
+        description=(
+            "a backup id, or a commit (7-64 hex digits); none = the backup of the newest "
+            "deployment that was not a rollback (undo it). Asking for what the target's "
+            "newest change already restores is answered 409, not repeated"
+        ),
     )
     reason: str = Field(default="", pattern=r"^[^\x00]*$")
 

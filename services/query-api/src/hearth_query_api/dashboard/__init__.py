@@ -20,6 +20,7 @@ from hearth_events import all_event_classes
 from hearth_query_api.api.framework import ApiError, Call
 from hearth_query_api.api.models import CancelIn, DeployIn, RollbackIn
 from hearth_query_api.api.queries import DeploymentQuery, EventQuery
+from hearth_query_api.api.rollbacks import backup_of, list_backups, was_requested
 from hearth_query_api.dashboard.sessions import (
     COOKIE,
     CSRF_FIELD,
@@ -30,7 +31,7 @@ from hearth_query_api.dashboard.sessions import (
     find_session,
     open_session,
 )
-from hearth_query_api.dashboard.views import diff_lines, step_rows, tone
+from hearth_query_api.dashboard.views import diff_lines, restore_prompt, step_rows, tone
 from hearth_query_api.projections.deployments import TERMINAL
 
 HERE = Path(__file__).parent
@@ -49,7 +50,11 @@ class Dashboard:
             undefined=jinja2.StrictUndefined,
         )
         self.templates.filters["short"] = lambda sha: (sha or "")[:10]
-        self.templates.globals.update(tone=tone, event_types=" ".join(sorted(all_event_classes())))
+        self.templates.globals.update(
+            tone=tone,
+            event_types=" ".join(sorted(all_event_classes())),
+            restore_prompt=restore_prompt,
+        )
 
     # -- plumbing --------------------------------------------------------------------
     def install(self, app: web.Application) -> None:
@@ -101,8 +106,18 @@ class Dashboard:
         )
         return web.Response(text=html, status=status, content_type="text/html")
 
-    def problem(self, request: web.Request, status: int, title: str, detail: str) -> web.Response:
-        return self.render(request, "problem.html", status=status, title=title, detail=detail)
+    def problem(
+        self, request: web.Request, status: int, title: str, detail: str, link: Any = None
+    ) -> web.Response:
+        return self.render(
+            request, "problem.html", status=status, title=title, detail=detail, link=link
+        )
+
+    def api_problem(self, request: web.Request, exc: ApiError) -> web.Response:
+        """An API refusal as a page; one naming a deployment links to it."""
+        named = exc.extra.get("deployment_id")
+        link = ("/deployments/" + named, "See that deployment") if named else None
+        return self.problem(request, exc.status, exc.error.capitalize(), exc.detail, link)
 
     def page(self, view: Callable[[web.Request, Call], Awaitable[web.StreamResponse]]) -> Handler:
         async def handle(request: web.Request) -> web.StreamResponse:
@@ -117,7 +132,7 @@ class Dashboard:
             try:
                 return await view(request, call)
             except ApiError as exc:
-                return self.problem(request, exc.status, exc.error.capitalize(), exc.detail)
+                return self.api_problem(request, exc)
 
         return handle
 
@@ -152,7 +167,7 @@ class Dashboard:
             try:
                 return await action(request, call, fields)
             except ApiError as exc:
-                return self.problem(request, exc.status, exc.error.capitalize(), exc.detail)
+                return self.api_problem(request, exc)
 
         return handle
 
@@ -231,10 +246,7 @@ class Dashboard:
             Call(request, call.principal, {}, DeploymentQuery(target=target.name, limit=10))
         )
         async with self.pool().acquire() as conn:
-            backups = await conn.fetch(
-                "SELECT * FROM backups WHERE target = $1 ORDER BY taken_at DESC LIMIT 10",
-                target.name,
-            )
+            backups = await list_backups(conn, target.name, 10)
         return self.render(
             request, "target.html", target=target, deployments=recent.items, backups=backups
         )
@@ -247,11 +259,16 @@ class Dashboard:
 
     async def _deployment_context(self, call: Call) -> dict[str, Any]:
         detail = await self.endpoints.get_deployment(call)
+        async with self.pool().acquire() as conn:
+            # Rolling this deployment back restores the backup it took: the files as they
+            # were before it (None: it changed no files).
+            undo = await backup_of(conn, detail.id)
         return {
             "d": detail,
             "steps": step_rows(detail),
             "diff": diff_lines(detail.diff or ""),
             "terminal": detail.status in TERMINAL,
+            "undo": undo,
         }
 
     async def deployment(self, request: web.Request, call: Call) -> web.StreamResponse:
@@ -260,12 +277,16 @@ class Dashboard:
         except ApiError as exc:
             if exc.status != 404:
                 raise
-            # Right after a deploy or rollback button the read model may not have it yet.
+            # Right after a deploy or rollback button the read model may not have it yet:
+            # one this API accepted is a page that follows it, not a 404.
+            async with self.pool().acquire() as conn:
+                requested = await was_requested(conn, call.path["id"])
             return self.render(
                 request,
                 "deployment_pending.html",
-                status=404,
+                status=200 if requested else 404,
                 deployment_id=call.path["id"],
+                requested=requested,
             )
         return self.render(request, "deployment.html", **context)
 

@@ -41,6 +41,20 @@ STEP_LABEL = {
 }
 
 
+def restore_prompt(target: str, backup: Any, *, undoing_rollback: bool = False) -> str:
+    """What restoring ``backup`` (a backups row with before_commit) brings back, in words."""
+    what = "this rollback" if undoing_rollback else f"deployment {backup['deployment_id'][:8]}"
+    text = (
+        f"Restore backup {backup['backup_id']} on {target}? It holds the files as they were "
+        f"before {what}, taken {backup['taken_at']:%Y-%m-%d %H:%M:%S} UTC"
+    )
+    if backup["before_commit"]:
+        text += (
+            f"; the last successful deployment before it was commit {backup['before_commit'][:10]}"
+        )
+    return text + "."
+
+
 def tone(status: str | None) -> str:
     """A CSS class for a status: ok, warn, busy, muted or bad."""
     return TONE.get(status or "grey", "bad")
