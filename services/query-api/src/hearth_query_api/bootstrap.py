@@ -13,6 +13,7 @@ from aiohttp import web
 
 from hearth_events import command_subject
 from hearth_events.jetstream import EVENTS_STREAM
+from hearth_query_api.api.docs import install_docs
 from hearth_query_api.api.endpoints import Endpoints
 from hearth_query_api.api.framework import add_routes
 from hearth_query_api.api.openapi import build_openapi
@@ -103,6 +104,7 @@ class QueryApi(BusService):
             return web.json_response(document)
 
         app.router.add_get("/api/openapi.json", openapi)
+        install_docs(app)
         app.on_shutdown.append(self._end_feeds)
         Dashboard(
             self.endpoints,
