@@ -43,3 +43,21 @@ async def test_the_live_feed_leaves_out_log_lines_unless_asked(api: Api) -> None
         both = await read_events(with_logs, 2)
     assert [e["type"] for _, e in first_plain] == ["DeviceOffline"]
     assert [e["type"] for _, e in both] == ["DeploymentLogged", "DeviceOffline"]
+
+
+async def test_the_audit_and_live_pages_toggle_log_lines(api: Api) -> None:
+    jar = aiohttp.CookieJar(unsafe=True)  # the site is an IP address
+    async with aiohttp.ClientSession(cookie_jar=jar) as http:
+        login = {"token": api.tokens["viewer"], "next": "/"}
+        async with http.post(api.base + "/login", data=login) as reply:
+            assert reply.status == 200
+        async with http.get(api.base + "/audit") as page:
+            audit = await page.text()
+        async with http.get(api.base + "/audit?logs=on") as page:
+            with_logs = await page.text()
+        async with http.get(api.base + "/events?logs=on") as page:
+            live = await page.text()
+    assert "<td>DeploymentLogged</td>" not in audit
+    assert 'name="logs" id="show-logs" >' in audit  # the toggle, off
+    assert "<td>DeploymentLogged</td>" in with_logs
+    assert 'data-feed="/api/v1/events/stream?logs=true"' in live
