@@ -12,6 +12,7 @@ import re
 from collections.abc import AsyncIterator
 
 import aiohttp
+import asyncpg
 import nats
 import pytest
 
@@ -127,3 +128,21 @@ async def test_the_api_rolls_back_the_newest_deployment_once(api: Api) -> None:
     # Another backup is another request.
     assert api.call("POST", path, token="operator", body={"to": "bk-1"})[0] == 202
     assert await rollbacks_published(api) == ["bk-9", "bk-1"]
+
+
+async def test_a_rollback_no_deployer_took_up_stands_only_a_while(
+    api: Api, database_url: str
+) -> None:
+    path = "/api/v1/targets/ha/rollback"
+    assert api.call("POST", path, token="operator", body={"to": "bk-1"})[0] == 202
+    assert api.call("POST", path, token="operator", body={"to": "bk-1"})[0] == 409
+    # Ten minutes on, still not announced (no deployer runs here): asking again may go.
+    conn = await asyncpg.connect(database_url, server_settings={"search_path": "query_api"})
+    try:
+        await conn.execute(
+            "UPDATE requested_deployments SET requested_at = now() - interval '11 minutes'"
+        )
+    finally:
+        await conn.close()
+    assert api.call("POST", path, token="operator", body={"to": "bk-1"})[0] == 202
+    assert await rollbacks_published(api) == ["bk-1", "bk-1"]

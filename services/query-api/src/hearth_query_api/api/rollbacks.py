@@ -8,6 +8,7 @@ target's newest change already restored does nothing new: it is answered, not re
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 # The commit the newest successful deployment before the backup had put on the host.
@@ -17,7 +18,9 @@ BEFORE_COMMIT = """(SELECT p.commit FROM deployments p
     ORDER BY p.finished_at DESC LIMIT 1) AS before_commit"""
 BACKUPS = f"SELECT b.*, {BEFORE_COMMIT} FROM backups b"  # noqa: S608 (no input in it)
 # A rollback still under way or done: asking for it again changes nothing.
-STANDING = {None, "queued", "running", "rolling_back", "rolled_back", "succeeded"}
+STANDING = {"queued", "running", "rolling_back", "rolled_back", "succeeded"}
+# One the deployer has not announced (yet) stands this long; after that a new request may go.
+UNSEEN_STANDS = timedelta(minutes=10)
 
 
 async def list_backups(conn: Any, target: str | None, limit: int) -> list[Any]:
@@ -56,7 +59,8 @@ async def lock_target(conn: Any, target: str) -> None:
 async def standing_rollback(conn: Any, target: str, restores: str) -> Any:
     """The target's newest change if it is a rollback to ``restores`` that has not failed."""
     newest = await conn.fetchrow(
-        """SELECT n.id, r.kind, r.restores, d.status FROM (
+        """SELECT n.id, r.kind, r.restores, d.status,
+                  r.requested_at > now() - $2::interval AS recent FROM (
                SELECT id, requested_at FROM deployments WHERE target = $1 AND NOT dry_run
                UNION ALL
                SELECT deployment_id, requested_at FROM requested_deployments
@@ -66,12 +70,13 @@ async def standing_rollback(conn: Any, target: str, restores: str) -> Any:
            LEFT JOIN deployments d ON d.id = n.id
            ORDER BY n.requested_at DESC LIMIT 1""",
         target,
+        UNSEEN_STANDS,
     )
     if (
         newest is not None
         and newest["kind"] == "rollback"
         and newest["restores"] == restores
-        and newest["status"] in STANDING
+        and (newest["status"] in STANDING or (newest["status"] is None and newest["recent"]))
     ):
         return newest
     return None
