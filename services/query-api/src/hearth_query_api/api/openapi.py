@@ -17,6 +17,7 @@ PATH_PARAMETERS = {
     "id": "a deployment id, or a unique prefix of it (at least 4 characters)",
     "name": "a target's name",
 }
+PATH_SCHEMAS: dict[str, dict[str, Any]] = {"id": {"type": "string", "minLength": 4}}
 
 
 def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
@@ -87,7 +88,7 @@ def build_openapi(routes: list[Route], version: str) -> dict[str, Any]:
                     "name": n,
                     "in": "path",
                     "required": True,
-                    "schema": {"type": "string"},
+                    "schema": PATH_SCHEMAS.get(n, {"type": "string"}),
                     "description": PATH_PARAMETERS.get(n, n),
                 }
                 for n in _PARAM.findall(route.path)
