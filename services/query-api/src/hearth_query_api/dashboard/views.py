@@ -19,6 +19,8 @@ TONE = {
 }
 STEP_LABEL = {
     "DeployRequested": "requested",
+    "RollbackRequested": "rollback requested",
+    "DeploymentCancelRequested": "cancel requested",
     "DeploymentStarted": "started",
     "ConfigFetched": "fetched",
     "ConfigValidated": "validated",
@@ -71,9 +73,12 @@ class StepRow:
 
 def step_rows(detail: Any) -> list[StepRow]:
     rows = []
-    previous = detail.requested_at
+    # A rollback's request is recorded before the deployer announces the deployment (its
+    # requested_at): durations count from whichever came first, and a request took no time.
+    previous = min([detail.requested_at, *(s.at for s in detail.steps[:1])])
     for step in detail.steps:
-        took = int((step.at - previous).total_seconds() * 1000) if previous else None
+        asked = step.type.endswith("Requested")
+        took = None if asked else int((step.at - previous).total_seconds() * 1000)
         bad = step.type.endswith("Failed")
         rows.append(
             StepRow(
