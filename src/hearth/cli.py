@@ -6,36 +6,23 @@ import asyncio
 import json
 import os
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import click
-import nats
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from hearth.apply import apply_config
 from hearth.client import ApiClient, ApiProblem, ApiSettings
-from hearth.config import ConfigError, load_config
-from hearth.demo import POLL_S, Demo, start_demo
+from hearth.config import ConfigError, load_config, load_config_text
 from hearth.follow import STYLE, TERMINAL, exit_code, follow_deployment
 from hearth.stack.layout import DataDir, data_dir
-from hearth.stack.up import (
-    StackError,
-    UpOptions,
-    preflight,
-    record_state,
-    start_servers,
-    start_services,
-    stop_servers,
-    supervise_until_stopped,
-)
+from hearth.stack.probe import probe
+from hearth.stack.up import StackError, UpOptions
 
 console = Console(stderr=True)
 EXIT_CONFIG = 2
@@ -60,19 +47,15 @@ def main() -> None:
     "--config",
     "config_path",
     type=click.Path(path_type=Path),
-    default=Path("hearth.yaml"),
-    show_default=True,
-    help="applied once the services are ready, if the file exists",
+    default=None,
+    help="the hearth.yaml to apply [default: ./hearth.yaml, else the one last used here]",
 )
-def up(nats_port: int, postgres_port: int, port_offset: int, config_path: Path) -> None:
+def up(nats_port: int, postgres_port: int, port_offset: int, config_path: Path | None) -> None:
     """Run Hearth on this machine: NATS, PostgreSQL and all six services."""
-    config = None
-    if config_path.exists():
-        try:
-            config = load_config(config_path)
-        except ConfigError as exc:
-            fail(str(exc))
-            return
+    from hearth.stack.choice import choose_config
+    from hearth.stack.report import ConsoleReport
+    from hearth.stack.run import run_up
+
     options = UpOptions(
         data_dir=data_dir(),
         nats_url=os.environ.get("HEARTH_NATS_URL") or None,
@@ -82,123 +65,11 @@ def up(nats_port: int, postgres_port: int, port_offset: int, config_path: Path) 
         port_offset=port_offset,
     )
     try:
-        preflight(options)
-        with console.status("starting NATS and PostgreSQL…"):
-            stack = start_servers(options)
-    except StackError as exc:
+        choice = choose_config(config_path, Path.cwd(), DataDir(options.data_dir))
+        config = load_config(choice.path) if choice.path is not None else None
+        run_up(options, choice, config, ConsoleReport(console))
+    except (StackError, ConfigError) as exc:
         fail(str(exc))
-        return
-    demo: Demo | None = None
-    try:
-        if config is None:
-            with console.status("starting the demo (no hearth.yaml here)…"):
-                demo = start_demo(options.data_dir, port_offset)
-        with console.status("starting services…"):
-            start_services(stack)
-            state = record_state(stack, pid=os.getpid())
-            ready = wait_ready(state, timeout=60)
-        print_summary(state, ready, stack.layout)
-        if demo is not None:
-            asyncio.run(store_secrets(state, stack.layout, demo.secrets))
-            config, config_path = demo.config, Path("demo")
-        if config is not None:
-            for result in apply_config(config, admin_request, dry_run=False):
-                outcome = "applied" if result.get("ok") else f"NOT applied: {result['error']}"
-                console.print(f"{config_path} {result['section']}: {outcome}", highlight=False)
-        if demo is not None:
-            print_demo(demo, state)
-        supervise_until_stopped(stack, lambda message: console.print(message, highlight=False))
-    except BaseException:
-        stop_servers(stack)
-        raise
-    finally:
-        if demo is not None:
-            demo.stop()
-
-
-def print_demo(demo: Demo, state: dict[str, Any]) -> None:
-    reply = admin_request(
-        "hearth.cmd.query.CreateToken",
-        {"name": f"demo-admin-{int(time.time())}", "role": "admin", "actor": "hearth up"},
-    )
-    token = reply.get("token", "(could not create one: " + reply.get("error", "?") + ")")
-    api = state["services"]["query-api"]["url"]
-    lines = [
-        "[bold]Demo[/] (no hearth.yaml here; write one to use your own hosts)",
-        f"  Git repository   {demo.checkout}  (Hearth polls it every {POLL_S} s)",
-        f"  SSH host folder  {demo.host_dir}",
-        f"  Home Assistant   {demo.ha_url}  (simulated: it checks and 'restarts' the files)",
-        f"  admin token      {token}",
-        "  try it:          cd " + str(demo.checkout) + " && $EDITOR automations.yaml && "
-        "git commit -am 'my change' && git push",
-        f"  then watch       {api}/api/v1/deployments  or  "
-        "nats sub 'hearth.evt.deploy.>' (inspector context)",
-    ]
-    lines.extend(f"  [yellow]note[/]            {note}" for note in demo.notes)
-    for line in lines:
-        console.print(line, highlight=False)
-
-
-async def store_secrets(state: dict[str, Any], layout: DataDir, values: dict[str, bytes]) -> None:
-    from hearth_servicekit.secrets import SecretBox, SecretStore
-
-    credentials = (
-        {"user": "admin", "password": layout.bus_passwords()["admin"]}
-        if state["embedded_nats"]
-        else {}
-    )
-    nc = await nats.connect(state["nats_url"], connect_timeout=5, **credentials)
-    try:
-        store = SecretStore(nc.jetstream(), SecretBox(layout.secret_key()))
-        for name, value in values.items():
-            await store.put(name, value)
-    finally:
-        await nc.close()
-
-
-def wait_ready(state: dict[str, Any], timeout: float) -> dict[str, bool]:
-    deadline = time.monotonic() + timeout
-    ready = {name: False for name in state["services"]}
-    while time.monotonic() < deadline and not all(ready.values()):
-        for name, service in state["services"].items():
-            if not ready[name]:
-                ready[name] = probe(service["url"] + "/readyz")[0] == 200
-        time.sleep(0.3)
-    return ready
-
-
-def probe(url: str) -> tuple[int, dict[str, Any]]:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (our own URLs)
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as err:
-        try:
-            return err.code, json.loads(err.read())
-        except ValueError:
-            return err.code, {}
-    except (OSError, ValueError):
-        return 0, {}
-
-
-def print_summary(state: dict[str, Any], ready: dict[str, bool], layout: DataDir) -> None:
-    table = Table(title="Hearth is up", show_header=True, header_style="bold")
-    table.add_column("service")
-    table.add_column("ready")
-    table.add_column("url")
-    for name, service in state["services"].items():
-        table.add_row(name, "[green]yes[/]" if ready[name] else "[red]no[/]", service["url"])
-    console.print(table)
-    services = state["services"]
-    console.print(f"dashboard & API  {services['query-api']['url']}", highlight=False)
-    console.print(
-        f"GitHub webhooks  {services['webhook-gw']['url']}/webhooks/github", highlight=False
-    )
-    console.print(f"NATS             {state['nats_url']}", highlight=False)
-    console.print(
-        f"inspect with     nats --context {layout.inspector_context} stream ls", highlight=False
-    )
-    console.print(f"logs             {layout.logs_dir}/", highlight=False)
-    console.print("Ctrl-C stops everything.")
 
 
 @main.command()
@@ -245,30 +116,17 @@ def status(as_json: bool) -> None:
 
 
 def admin_request(subject: str, body: dict[str, Any], timeout: float = 15) -> dict[str, Any]:
+    from hearth.stack.bus import BusError, request_sync
+
     layout = DataDir(data_dir())
     state = layout.read_state()
     if state is None:
         fail("Hearth is not running here; start it with `hearth up`", code=1)
         raise AssertionError  # unreachable: fail exits
-    credentials = (
-        {"user": "admin", "password": layout.bus_passwords()["admin"]}
-        if state["embedded_nats"]
-        else {}
-    )
-
-    async def send() -> dict[str, Any]:
-        nc = await nats.connect(state["nats_url"], connect_timeout=5, **credentials)
-        try:
-            reply = await nc.request(subject, json.dumps(body).encode(), timeout=timeout)
-        finally:
-            await nc.close()
-        result: dict[str, Any] = json.loads(reply.data)
-        return result
-
     try:
-        return asyncio.run(send())
-    except Exception as exc:
-        fail(f"no answer on {subject}: {exc or type(exc).__name__}", code=1)
+        return request_sync(state, layout, subject, body, timeout)
+    except BusError as exc:
+        fail(str(exc), code=1)
         raise AssertionError from exc
 
 
@@ -300,7 +158,11 @@ def apply(config_path: Path, dry_run: bool) -> None:
             changes or "no changes",
         )
     Console().print(table)
-    sys.exit(0 if all(r.get("ok") for r in results) else 1)
+    applied = all(r.get("ok") for r in results)
+    if applied and not dry_run:
+        # A restarted `hearth up` applies this file again instead of the demo or another.
+        DataDir(data_dir()).remember_config(config_path)
+    sys.exit(0 if applied else 1)
 
 
 @main.group()
@@ -389,16 +251,14 @@ def secret_set(name: str) -> None:
     value = sys.stdin.buffer.read().rstrip(b"\n")
     if not value:
         fail("no value on standard input; e.g. `printf %s 'value' | hearth secret set NAME`")
-    layout = DataDir(data_dir())
-    state = layout.read_state()
-    if state is None:
-        fail("Hearth is not running here; start it with `hearth up`", code=1)
-        return
+    from hearth.stack.bus import store_secrets_anyhow
+
     try:
-        asyncio.run(store_secrets(state, layout, {name: value}))
-    except SecretError as exc:
+        where = store_secrets_anyhow(DataDir(data_dir()), {name: value})
+    except (SecretError, StackError) as exc:
         fail(str(exc))
-    console.print(f"secret {name!r} stored (encrypted)")
+        return
+    console.print(f"secret {name!r} stored (encrypted) {where}", highlight=False, soft_wrap=True)
 
 
 # -- talking to the query API ------------------------------------------------------------
@@ -642,3 +502,35 @@ def projections_rebuild() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+@main.command()
+@click.option("--host", prompt="Home Assistant's host (IP or name, reached over SSH)")
+@click.option("--repo-url", prompt="Git repository with the configuration (URL)")
+@click.option("--name", default="ha", show_default=True, help="the target's name")
+@click.option("--user", default="hearth", show_default=True, help="SSH user on the host")
+@click.option("--port", type=int, default=22, show_default=True, help="SSH port")
+@click.option("--remote-path", default="/config", show_default=True)
+@click.option("--branch", default="main", show_default=True)
+@click.option("--subdirectory", default="", help="the folder of the repository to deploy")
+@click.option("--ha-url", default="", help="[default: http://HOST:8123]")
+@click.option(
+    "--output", type=click.Path(path_type=Path), default=Path("hearth.yaml"), show_default=True
+)
+@click.option("--force", is_flag=True, help="overwrite an existing file")
+def init(output: Path, force: bool, **answers: Any) -> None:
+    """Write a commented hearth.yaml for one Home Assistant host, then say what to run next."""
+    from hearth.init import InitAnswers, next_steps, render_config
+
+    if output.exists() and not force:
+        fail(f"{output} exists; edit it, or pass --force to overwrite it")
+    init_answers = InitAnswers(**answers)
+    text = render_config(init_answers)
+    try:
+        load_config_text(text, str(output))
+    except ConfigError as exc:
+        fail(f"these answers make an invalid hearth.yaml: {exc}")
+    output.write_text(text)
+    console.print(f"wrote {output}; next:", highlight=False)
+    for line in next_steps(init_answers, str(output)):
+        click.echo(line)

@@ -67,6 +67,11 @@ def load_config(path: Path) -> HearthConfig:
         raise ConfigError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot be read: {exc}") from None
+    return load_config_text(text, str(path))
+
+
+def load_config_text(text: str, path: str) -> HearthConfig:
+    """``text`` as hearth.yaml; ``path`` names it in messages."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
@@ -87,7 +92,7 @@ def load_config(path: Path) -> HearthConfig:
         raise ConfigError(_describe(path, node, exc)) from None
 
 
-def _describe(path: Path, root: Any, exc: ValidationError) -> str:
+def _describe(path: str, root: Any, exc: ValidationError) -> str:
     err = exc.errors()[0]
     loc = list(err["loc"])
     if err["type"] == "extra_forbidden":

@@ -55,13 +55,13 @@ async def test_sign_in_deploy_watch_it_go_green_roll_back_and_audit(
     await page.click("#rollback")
     await page.wait_for_function(
         "document.querySelector('#status') && "
-        "document.querySelector('#status').textContent.trim() === 'rolled_back'",
+        "document.querySelector('#status').textContent.trim() === 'rolled back'",
         timeout=LIVE_TIMEOUT_MS,
     )
     assert (sshd.remote_root / "automations.yaml").read_text() == before
 
     await page.goto(site.url + "/deployments")
-    await page.locator("table.list .badge", has_text="rolled_back").first.wait_for()
+    await page.locator("table.list .badge", has_text="rolled back").first.wait_for()
     await page.screenshot(path=str(SCREENSHOTS / "history.png"), full_page=True)
     await page.goto(site.url + "/audit?type=RollbackRequested")
     audit = await page.locator("#audit").inner_text()

@@ -55,11 +55,7 @@ async def test_roll_back_an_old_deployment_once(
     await sign_in(page, site, token)
     await page.goto(f"{site.url}/deployments/{old_id}")
     await page.click("#rollback")
-    await page.wait_for_function(
-        "document.querySelector('#status') && "
-        "document.querySelector('#status').textContent.trim() === 'rolled_back'",
-        timeout=LIVE_TIMEOUT_MS,
-    )
+    await page.locator("#status[data-status=rolled_back]").wait_for(timeout=LIVE_TIMEOUT_MS)
     assert f"Restore backup {old_backup} on ha" in prompts[0]
     assert f"before deployment {old_id[:8]}" in prompts[0]
     # The state before that deployment: the first deployment's files, not "# one".

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import asyncssh
 
-from hearth.demo.sshd import MAX_SESSIONS, find_sshd, launch_sshd
+from hearth.demo.sshd import MAX_SESSIONS, find_sshd, launch_sshd, sshd_config, wait_for_banner
 from hearth.embedded.process import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -128,6 +128,28 @@ def start_sshd(
         workdir=workdir,
         process=process,
     )
+
+
+def restart_sshd(server: SshServer, *, sftp: bool = True) -> None:
+    """Restart the listening sshd on the same port and host key, as ``systemctl restart
+    ssh`` does: connections already open keep their own process, and the configuration
+    they started with; only new connections see the new one. ``sftp=False`` starts it
+    without the SFTP subsystem (a broken configuration: every SFTP session is refused)."""
+    server.stop()
+    config = sshd_config(server.workdir, server.port, server.user)
+    if not sftp:
+        config = config.replace("Subsystem sftp internal-sftp\n", "")
+    path = server.workdir / "sshd_config"
+    path.write_text(config)
+    log = server.workdir / "sshd.log"
+    with log.open("ab") as out:
+        server.process = subprocess.Popen(
+            [sshd_binary(), "-D", "-e", "-f", str(path)],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    wait_for_banner(server.port, server.process, log)
 
 
 def cleanup(server: SshServer) -> None:

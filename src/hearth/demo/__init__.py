@@ -62,6 +62,17 @@ class Demo:
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     sshd: DemoSshd | None = None
 
+    def pids(self) -> dict[str, int]:
+        """The demo's own processes, recorded so a crashed ``hearth up`` can stop them."""
+        pids = {f"demo-{i}": p.pid for i, p in enumerate(self.processes) if p.poll() is None}
+        if self.sshd is not None and self.sshd.process.poll() is None:
+            pids["demo-sshd"] = self.sshd.process.pid
+        return pids
+
+    @property
+    def admin_token_file(self) -> Path:
+        return self.root / "admin-token"
+
     def stop(self) -> None:
         for process in self.processes:
             if process.poll() is None:
@@ -95,12 +106,14 @@ def _repository(root: Path) -> tuple[Path, Path]:
     return bare, checkout
 
 
-def _port(preferred: int) -> int:
+def _port(preferred: int, what: str, notes: list[str]) -> int:
     with socket.socket() as probe:
         try:
             probe.bind(("127.0.0.1", preferred))
         except OSError:
-            return free_port()
+            port = free_port()
+            notes.append(f"port {preferred} is taken, so the demo's {what} listens on {port}")
+            return port
     return preferred
 
 
@@ -123,29 +136,49 @@ def _wait_listening(port: int, process: subprocess.Popen[bytes], timeout: float 
 
 
 def start_demo(data_dir: Path, port_offset: int = 0) -> Demo:
-    root = data_dir / "demo"
+    """Start the demo's processes; on any failure, stop what was started and re-raise."""
+    root = data_dir.resolve() / "demo"
     root.mkdir(parents=True, exist_ok=True)
-    bare, checkout = _repository(root)
-    host_dir = root / "host" / "homeassistant"
-    host_dir.mkdir(parents=True, exist_ok=True)
-    ha_token = _persistent_secret(root / "ha-token")
-    ha_port = _port(8123 + port_offset)
-    log = (root / "homeassistant.log").open("ab")
-    ha = subprocess.Popen(
-        [sys.executable, "-m", "hearth.demo.homeassistant", str(host_dir), str(ha_port), ha_token],
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
     demo = Demo(
         root=root,
-        checkout=checkout,
-        host_dir=host_dir,
+        checkout=root / "home-config",
+        host_dir=root / "host" / "homeassistant",
         config=HearthConfig(),
-        secrets={"demo-ha-token": ha_token.encode()},
-        ha_url=f"http://127.0.0.1:{ha_port}",
-        processes=[ha],
+        secrets={},
+        ha_url="",
     )
+    try:
+        _start(demo, port_offset)
+    except BaseException:
+        demo.stop()
+        raise
+    return demo
+
+
+def _start(demo: Demo, port_offset: int) -> None:
+    root = demo.root
+    bare, demo.checkout = _repository(root)
+    demo.host_dir.mkdir(parents=True, exist_ok=True)
+    ha_token = _persistent_secret(root / "ha-token")
+    ha_port = _port(8123 + port_offset, "simulated Home Assistant", demo.notes)
+    with (root / "homeassistant.log").open("ab") as log:
+        ha = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "hearth.demo.homeassistant",
+                str(demo.host_dir),
+                str(ha_port),
+                ha_token,
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # hearth stops it; a terminal's Ctrl-C is for hearth
+        )
+    demo.processes.append(ha)
+    demo.secrets["demo-ha-token"] = ha_token.encode()
+    demo.ha_url = f"http://127.0.0.1:{ha_port}"
     _wait_listening(ha_port, ha)
     repository = RepositorySpec(name=REPOSITORY, url=bare.as_uri(), poll_interval_s=POLL_S)
     if find_sshd() is None:
@@ -154,8 +187,9 @@ def start_demo(data_dir: Path, port_offset: int = 0) -> Demo:
             "openssh-server (Debian: apt-get install openssh-server) to see deployments"
         )
         demo.config = HearthConfig(repositories=[repository])
-        return demo
-    demo.sshd = start_demo_sshd(root / "ssh", host_dir, _port(2222 + port_offset))
+        return
+    ssh_port = _port(2222 + port_offset, "SSH host", demo.notes)
+    demo.sshd = start_demo_sshd(root / "ssh", demo.host_dir, ssh_port)
     demo.secrets["demo-ssh-key"] = demo.sshd.client_key.read_bytes()
     target = TargetSpec(
         name=TARGET,
@@ -165,11 +199,10 @@ def start_demo(data_dir: Path, port_offset: int = 0) -> Demo:
         user=demo.sshd.user,
         key_secret="demo-ssh-key",  # noqa: S106 (secret names, not values)
         known_host_key=demo.sshd.host_key_line,
-        remote_path=str(host_dir),
+        remote_path=str(demo.host_dir),
         repo=REPOSITORY,
         ha_url=demo.ha_url,
         ha_token_secret="demo-ha-token",  # noqa: S106
         health_timeout_s=60,
     )
     demo.config = HearthConfig(repositories=[repository], targets=[target])
-    return demo

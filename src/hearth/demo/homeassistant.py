@@ -53,28 +53,41 @@ KNOWN_INTEGRATIONS = {
 }
 
 
+CONTAINER_CONFIG_DIR = "/config"
+
+
 class _InvalidConfig(Exception):
     pass
 
 
 def load_config(config_dir: Path) -> dict[str, Any]:
-    secrets_path = config_dir / "secrets.yaml"
+    def resolve(including: Path, value: str) -> Path:
+        # In Home Assistant OS and the container image the configuration directory is
+        # /config, so an absolute include under /config is a file of config_dir.
+        if value == CONTAINER_CONFIG_DIR or value.startswith(CONTAINER_CONFIG_DIR + "/"):
+            return config_dir / value[len(CONTAINER_CONFIG_DIR) :].lstrip("/")
+        return including.parent / value
 
     def loader_for(path: Path) -> type[yaml.SafeLoader]:
         class Loader(yaml.SafeLoader):
             pass
 
         def include(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
-            target = path.parent / str(loader.construct_scalar(node))  # type: ignore[arg-type]
+            target = resolve(path, str(loader.construct_scalar(node)))  # type: ignore[arg-type]
             if not target.is_file():
                 raise _InvalidConfig(f"Unable to read file {target}")
             return load_file(target)
 
         def include_dir(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
-            target = path.parent / str(loader.construct_scalar(node))  # type: ignore[arg-type]
+            target = resolve(path, str(loader.construct_scalar(node)))  # type: ignore[arg-type]
             if not target.is_dir():
                 raise _InvalidConfig(f"Unable to read directory {target}")
-            files = sorted(target.rglob("*.yaml"))
+            files = sorted(
+                f
+                for f in target.rglob("*.yaml")
+                if f.name != "secrets.yaml"
+                and not any(p.startswith(".") for p in f.relative_to(target).parts)
+            )
             if node.tag.endswith("_named"):
                 merged: dict[str, Any] = {}
                 for f in files:
@@ -95,11 +108,16 @@ def load_config(config_dir: Path) -> dict[str, Any]:
             return items
 
         def secret(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+            # secrets.yaml beside the file, then each parent up to the configuration root.
             name = str(loader.construct_scalar(node))  # type: ignore[arg-type]
-            secrets = yaml.safe_load(secrets_path.read_text()) if secrets_path.exists() else {}
-            if not isinstance(secrets, dict) or name not in secrets:
-                raise _InvalidConfig(f"Secret {name} not defined")
-            return secrets[name]
+            for folder in (path.parent, *path.parent.parents):
+                found = folder / "secrets.yaml"
+                secrets = yaml.safe_load(found.read_text()) if found.exists() else {}
+                if isinstance(secrets, dict) and name in secrets:
+                    return secrets[name]
+                if folder == config_dir:
+                    break
+            raise _InvalidConfig(f"Secret {name} not defined")
 
         def passthrough(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
             return loader.construct_scalar(node)  # type: ignore[arg-type]

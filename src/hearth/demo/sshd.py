@@ -88,6 +88,7 @@ def launch_sshd(
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # hearth stops it; a terminal's Ctrl-C is for hearth
         )
     wait_for_banner(port, process, log)
     return process

@@ -61,6 +61,19 @@ class DataDir:
             write_private(path, json.dumps(known, indent=2))
         return known
 
+    @property
+    def applied_config_file(self) -> Path:
+        return self.root / "applied-config.json"
+
+    def remember_config(self, path: Path) -> None:
+        """Record the hearth.yaml this installation runs, so a restart never swaps it out."""
+        write_private(self.applied_config_file, json.dumps({"path": str(path.resolve())}))
+
+    def remembered_config(self) -> Path | None:
+        if not self.applied_config_file.exists():
+            return None
+        return Path(json.loads(self.applied_config_file.read_text())["path"])
+
     def write_state(self, state: dict[str, Any]) -> None:
         write_private(self.state_file, json.dumps(state, indent=2))
 
@@ -72,5 +85,9 @@ class DataDir:
 
 
 def data_dir() -> Path:
-    """``HEARTH_DATA_DIR``, default ``./.hearth``."""
-    return Path(os.environ.get("HEARTH_DATA_DIR", ".hearth"))
+    """``HEARTH_DATA_DIR``, default ``./.hearth``, always as an absolute path.
+
+    Git, file:// URLs and the services' own working directories all need absolute paths,
+    and the default is relative: resolving it once here keeps every later use right.
+    """
+    return Path(os.environ.get("HEARTH_DATA_DIR") or ".hearth").expanduser().resolve()

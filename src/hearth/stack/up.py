@@ -7,9 +7,8 @@ import contextlib
 import json
 import os
 import signal
-import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -53,6 +52,7 @@ class Stack:
     nats: EmbeddedNats | None = None
     postgres: EmbeddedPostgres | None = None
     supervisor: Supervisor | None = None
+    other_pids: dict[str, int] = field(default_factory=dict)  # the demo's processes
 
     def service_port(self, base: int) -> int:
         return base + self.options.port_offset
@@ -62,24 +62,29 @@ def clean_up_after_a_crash(options: UpOptions) -> None:
     """Stop the NATS and PostgreSQL a killed ``hearth up`` left running on this data dir."""
     layout = DataDir(options.data_dir.resolve())
     state = layout.read_state()
-    if state is None or _alive(state.get("pid")):
+    if state is None or alive(state.get("pid")):
         return
     nats_pid = state.get("nats_pid")
-    if nats_pid and _alive(nats_pid):
+    if nats_pid and alive(nats_pid):
         os.kill(nats_pid, signal.SIGTERM)
         deadline = time.monotonic() + 10
-        while _alive(nats_pid) and time.monotonic() < deadline:
+        while alive(nats_pid) and time.monotonic() < deadline:
             time.sleep(0.1)
     if state.get("embedded_postgres"):
         EmbeddedPostgres(layout.postgres_dir, port=options.postgres_port).stop()
     for pid in state.get("pids", {}).values():
-        if _alive(pid):
+        if alive(pid):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
+    for pid in state.get("other_pids", {}).values():
+        if alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
     layout.state_file.unlink(missing_ok=True)
 
 
-def _alive(pid: int | None) -> bool:
+def alive(pid: int | None) -> bool:
+    """Whether process ``pid`` exists (zombies included)."""
     if not pid:
         return False
     try:
@@ -243,6 +248,7 @@ def record_state(stack: Stack, pid: int) -> dict[str, Any]:
             for s in SERVICES
         },
         "pids": stack.supervisor.pids() if stack.supervisor else {},
+        "other_pids": stack.other_pids,
         "inspector_context": str(stack.layout.inspector_context),
     }
     stack.layout.write_state(state)
@@ -266,20 +272,3 @@ def stop_servers(stack: Stack) -> None:
         stack.nats.stop()
     if stack.layout.state_file.exists():
         stack.layout.state_file.unlink()
-
-
-def supervise_until_stopped(stack: Stack, say: Any) -> None:
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    assert stack.supervisor is not None
-    while not stop.wait(0.5):
-        events = stack.supervisor.check()
-        for message in events:
-            say(message)
-        if events:
-            record_state(stack, pid=os.getpid())
-    say("stopping Hearth…")
-    started = time.monotonic()
-    stop_servers(stack)
-    say(f"stopped in {time.monotonic() - started:.1f}s")

@@ -100,6 +100,7 @@ class World:
         *,
         instance: str = "deployer-test",
         checkpoint: Callable[[str], Awaitable[None]] | None = None,
+        timing: Timing = FAST,
     ) -> Deployer:
         settings = ServiceSettings(
             nats_url=self.nats_url,
@@ -110,7 +111,7 @@ class World:
             shutdown_grace_s=5,
         )
         deployer = Deployer(
-            settings, ServiceMetrics("deployer"), SecretBox(TEST_SECRET_KEY), timing=FAST
+            settings, ServiceMetrics("deployer"), SecretBox(TEST_SECRET_KEY), timing=timing
         )
         deployer.checkpoint = checkpoint
         await deployer.start()

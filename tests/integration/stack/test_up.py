@@ -6,13 +6,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import random
 import re
 import signal
 import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,85 +20,14 @@ import pytest
 from nats.js.api import RetentionPolicy, StorageType
 
 from hearth.embedded.process import free_port
+from tests.support.stack import HEARTH, Up, api_get, free_ports
 
 pytestmark = pytest.mark.integration
-
-HEARTH = [sys.executable, "-m", "hearth.cli"]
-
-
-def api_get(base: str, path: str, token: str) -> Any:
-    request = urllib.request.Request(base + path, headers={"Authorization": f"Bearer {token}"})
-    with urllib.request.urlopen(request, timeout=5) as response:
-        return json.loads(response.read())
-
-
-class Up:
-    def __init__(self, data_dir: Path, ports: dict[str, int]) -> None:
-        self.data_dir = data_dir
-        self.ports = ports
-        self.env = {**os.environ, "HEARTH_DATA_DIR": str(data_dir)}
-        self.env.pop("HEARTH_NATS_URL", None)
-        self.env.pop("HEARTH_DATABASE_URL", None)
-        self.log = (data_dir.parent / f"up-{time.monotonic_ns()}.log").open("wb")
-        self.process = subprocess.Popen(
-            [
-                *HEARTH,
-                "up",
-                "--nats-port",
-                str(ports["nats"]),
-                "--postgres-port",
-                str(ports["postgres"]),
-                "--port-offset",
-                str(ports["offset"]),
-            ],
-            env=self.env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-
-    def status(self) -> tuple[int, dict[str, Any]]:
-        result = subprocess.run(
-            [*HEARTH, "status", "--json"], env=self.env, capture_output=True, text=True, check=False
-        )
-        try:
-            return result.returncode, json.loads(result.stdout)
-        except ValueError:
-            return result.returncode, {}
-
-    def wait_healthy(self, timeout: float = 90) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, self.output()
-            code, report = self.status()
-            if code == 0 and report.get("healthy"):
-                return report
-            time.sleep(0.5)
-        raise AssertionError(f"not healthy: {self.status()}\n{self.output()}")
-
-    def output(self) -> str:
-        self.log.flush()
-        return Path(self.log.name).read_text(errors="replace")[-4000:]
-
-    def descendants(self) -> list[Any]:
-        return list(psutil.Process(self.process.pid).children(recursive=True))
-
-    def interrupt(self) -> int:
-        self.process.send_signal(signal.SIGINT)
-        return self.process.wait(60)
 
 
 @pytest.fixture
 def ports() -> dict[str, int]:
-    """Free ports for NATS and PostgreSQL, and an offset whose service ports are all free."""
-    from hearth.embedded.process import port_in_use
-    from hearth.stack.services import SERVICES
-
-    rng = random.Random()
-    for _ in range(100):
-        offset = rng.randint(20000, 40000)
-        if not any(port_in_use("127.0.0.1", s.port + offset) for s in SERVICES):
-            return {"nats": free_port(), "postgres": free_port(), "offset": offset}
-    raise AssertionError("no free range of service ports found")
+    return free_ports()
 
 
 @pytest.fixture
@@ -110,8 +36,7 @@ def runs(tmp_path: Path) -> Iterator[list[Up]]:
     yield started
     for run in started:
         if run.process.poll() is None:
-            run.process.send_signal(signal.SIGINT)
-            run.process.wait(60)
+            run.ctrl_c()
 
 
 def inspector(data_dir: Path) -> dict[str, Any]:
@@ -248,9 +173,9 @@ async def test_hearth_up_runs_everything_and_stops_clean(
     up.wait_healthy()
 
     # Ctrl-C stops everything, leaving no process behind.
-    everything = up.descendants()
+    everything = up.family()
     server_pids = [state["nats_pid"]]
-    assert up.interrupt() == 0, up.output()
+    assert up.ctrl_c() == 0, up.output()
     time.sleep(0.5)
     assert [p.pid for p in everything if p.is_running() and p.status() != "zombie"] == []
     assert not any(psutil.pid_exists(pid) for pid in server_pids)
@@ -265,7 +190,7 @@ async def test_hearth_up_runs_everything_and_stops_clean(
     runs.append(again)
     again.wait_healthy()
     assert inspector(data_dir)["password"] == context["password"]
-    assert again.interrupt() == 0
+    assert again.ctrl_c() == 0
 
 
 def run_up(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:

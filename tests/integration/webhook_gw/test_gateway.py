@@ -160,3 +160,54 @@ async def test_repository_declarations_are_validated(
     assert "repositories.0.colour: Extra inputs are not permitted" in reply["error"]
     reply = await apply_repositories(nats_url, [REPO, {**REPO, "name": "Alice/Home-Config"}])
     assert reply == {"ok": False, "error": "declared twice: alice/home-config"}
+
+
+def refusals(gateway: ServiceProcess) -> dict[str, str]:
+    """The reason of every "webhook refused" line in the gateway's log, by repository."""
+    found = {}
+    for line in gateway.log.read_text(errors="replace").splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if entry.get("event") == "webhook refused":
+            found[entry["repo"]] = entry["reason"]
+    return found
+
+
+async def test_refusals_look_alike_outside_and_say_the_truth_in_the_log(
+    nats_factory: Callable[..., EmbeddedNats], start_service: Callable[..., ServiceProcess]
+) -> None:
+    server = nats_factory()
+    await setup_bus(server.url)
+    gateway = start_service("webhook-gw", HEARTH_NATS_URL=server.url)
+    gateway.wait_for("/readyz", 200)
+    no_hook = {"name": "alice/no-hook", "url": "https://github.com/alice/no-hook.git"}
+    assert (await apply_repositories(server.url, [REPO, no_hook]))["ok"]
+
+    replies = {}
+    for repo, secret in [
+        ("bob/unknown", SECRET),
+        ("alice/no-hook", SECRET),
+        ("alice/home-config", b"not-the-secret"),
+    ]:
+        body = encode(push_payload(repo))
+        replies[repo] = post(gateway.port, "push", body, delivery_headers("push", body, secret))
+    assert {status for status, _ in replies.values()} == {401}
+    # From outside, an unknown repository and a wrong signature are indistinguishable.
+    assert replies["bob/unknown"][1] == replies["alice/home-config"][1]
+    assert "Hearth has for this repository" not in json.dumps(replies["bob/unknown"][1])
+    assert await stored_pushes(server.url) == []
+
+    assert gateway.terminate() == 0
+    reasons = refusals(gateway)
+    assert reasons["bob/unknown"].startswith(
+        "no repository named bob/unknown is declared; declare it in hearth.yaml under repositories"
+    )
+    assert reasons["alice/no-hook"].startswith(
+        "repository alice/no-hook is declared without a webhook_secret"
+    )
+    assert reasons["alice/home-config"] == (
+        "X-Hub-Signature-256 does not match the webhook secret 'alice-webhook' of alice/home-config"
+    )
+    assert SECRET.decode() not in gateway.log.read_text()

@@ -8,7 +8,7 @@ import pytest
 from hearth_events import Envelope
 from hearth_events.catalogue import CiCompleted, PushReceived
 from hearth_servicekit.publishing import BusUnavailable
-from hearth_webhook_gw.intake import MAX_BODY_BYTES, Delivery, accept_delivery
+from hearth_webhook_gw.intake import MAX_BODY_BYTES, Delivery, NoSecret, accept_delivery
 from hearth_webhook_gw.signature import sign, signature_matches
 from tests.support.github import ZERO, delivery_headers, encode, push_payload, sha
 from tests.support.github import workflow_run_payload as run_payload
@@ -20,8 +20,9 @@ class FakeSecrets:
     def __init__(self, secrets: dict[str, bytes]) -> None:
         self.secrets = secrets
 
-    async def secret_for(self, repo: str) -> bytes | None:
-        return self.secrets.get(repo.lower())
+    async def secret_for(self, repo: str) -> tuple[str, bytes] | NoSecret:
+        value = self.secrets.get(repo.lower())
+        return ("hook", value) if value is not None else NoSecret(f"no repository {repo}")
 
 
 class FakeSink:
@@ -286,7 +287,7 @@ async def test_a_bus_that_does_not_ack_gets_503(secrets: FakeSecrets) -> None:
 
 async def test_an_unreachable_secret_store_gets_503_not_401() -> None:
     class DownSecrets:
-        async def secret_for(self, repo: str) -> bytes | None:
+        async def secret_for(self, repo: str) -> tuple[str, bytes] | NoSecret:
             raise BusUnavailable("timeout")
 
     sink = FakeSink()

@@ -1,11 +1,12 @@
 """Entry point: `python -m hearth_deployer` (or `hearth-deployer`)."""
 
 from hearth_deployer.bootstrap import bootstrap
+from hearth_deployer.settings import DeployerSettings
 from hearth_servicekit import run_service
 
 
 def main() -> None:
-    run_service(bootstrap, name="deployer", default_port=8181)
+    run_service(bootstrap, name="deployer", settings_class=DeployerSettings, default_port=8181)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ import asyncio
 import time
 from typing import TYPE_CHECKING
 
-from hearth_deployer.homeassistant import HomeAssistantClient, HomeAssistantError
+from hearth_deployer.homeassistant import HomeAssistantClient, HomeAssistantError, Progress
 from hearth_deployer.reload import ApplyMethod, choose_apply_method
 from hearth_events.catalogue import (
     DeploymentFailed,
@@ -20,9 +20,12 @@ from hearth_events.catalogue import (
     RollbackStarted,
     ServiceRestarted,
 )
+from hearth_servicekit import get_logger
 
 if TYPE_CHECKING:
     from hearth_deployer.workflow import DeploymentRun
+
+log = get_logger("hearth.deployer")
 
 COMMAND_TIMEOUT_S = 300.0
 
@@ -184,6 +187,10 @@ class ServiceApplier:
                     after_restart=after_restart,
                     settle_s=timing.restart_settle_s,
                     interval_s=timing.health_interval_s,
+                    progress_every_s=timing.progress_interval_s,
+                    on_progress=self._progress(
+                        "Home Assistant to answer GET /api/config with state RUNNING"
+                    ),
                 )
             except HomeAssistantError as exc:
                 raise Unhealthy("Home Assistant API", str(exc)) from None
@@ -193,16 +200,35 @@ class ServiceApplier:
             await self._poll_check(check, remaining)
         return int((time.monotonic() - started) * 1000)
 
+    def _progress(self, what: str) -> Progress:
+        """Record a "still waiting" line at once: a person watching sees the wait."""
+
+        async def tell(attempt: int, answer: str) -> None:
+            line = f"waiting for {what}: attempt {attempt}, last answer: {answer}"
+            self.run.log(line, step="health_check")
+            log.info("waiting for health", target=self.spec.name, detail=line)
+            await self.run.record()
+
+        return tell
+
     async def _poll_check(self, check: str, timeout: float) -> None:
+        timing = self.run.ctx.timing
         deadline = time.monotonic() + timeout
-        why = "not checked"
+        progress = self._progress(f"the health check {check} to pass")
+        attempt, told = 0, time.monotonic()
         while True:
+            attempt += 1
             why = await self._check_once(check) or ""
             if not why:
                 return
             if time.monotonic() >= deadline:
-                raise Unhealthy(check, f"still failing after {timeout:.0f}s: {why}")
-            await asyncio.sleep(self.run.ctx.timing.health_interval_s)
+                raise Unhealthy(
+                    check, f"still failing after {timeout:.0f}s ({attempt} attempts): {why}"
+                )
+            if time.monotonic() - told >= timing.progress_interval_s:
+                told = time.monotonic()
+                await progress(attempt, why)
+            await asyncio.sleep(timing.health_interval_s)
 
     async def _check_once(self, check: str) -> str | None:
         if check.startswith(("http://", "https://")):

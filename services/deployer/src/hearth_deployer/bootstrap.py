@@ -13,6 +13,7 @@ from hearth_deployer.dispatcher import Dispatcher
 from hearth_deployer.handlers import DeployerHandlers
 from hearth_deployer.lease import open_locks
 from hearth_deployer.remote.pool import HostPool, SSHTarget
+from hearth_deployer.settings import DeployerSettings, set_ssh_log_level
 from hearth_deployer.sources import ConfigSource, GitHubTarballs, GitMirrors
 from hearth_deployer.status import report_commit_status
 from hearth_deployer.store import SCHEMA, DeployerApplication, DeployerStore
@@ -72,8 +73,10 @@ class Deployer(BusService):
         *,
         timing: Timing | None = None,
         secrets: SecretLookup | None = None,
+        ssh_log_level: str = "warning",
     ) -> None:
         super().__init__(settings, metrics)
+        set_ssh_log_level(ssh_log_level)
         self.repositories: Declarations[RepositorySpec] = Declarations(REPOSITORY_EVENTS)
         self._box = box
         self._timing = timing or Timing()
@@ -133,6 +136,7 @@ class Deployer(BusService):
         )
         self.consume("deployer", handlers.handle)
         self.spawn(self.dispatcher.sweep_forever(self.stopping), "sweep")
+        self.spawn(self.dispatcher.recheck_held_forever(self.stopping), "secret-recheck")
 
     def _host_key_learned(self, target: SSHTarget, line: str) -> None:
         """Keep a key trusted on first use pinned across restarts."""
@@ -163,4 +167,10 @@ def bootstrap(settings: ServiceSettings, metrics: ServiceMetrics) -> Deployer:
             "deployer: HEARTH_SECRET_KEY is not set; SSH keys and tokens cannot be read "
             "without it (`hearth up` creates one in the data dir)"
         )
-    return Deployer(settings, metrics, SecretBox(settings.secret_key.get_secret_value()))
+    ssh_log_level = settings.ssh_log_level if isinstance(settings, DeployerSettings) else "warning"
+    return Deployer(
+        settings,
+        metrics,
+        SecretBox(settings.secret_key.get_secret_value()),
+        ssh_log_level=ssh_log_level,
+    )

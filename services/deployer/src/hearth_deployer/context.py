@@ -52,6 +52,10 @@ class Timing:
 
     health_interval_s: float = 2.0
     restart_settle_s: float = 5.0
+    #: How often a deployment held for a missing secret looks for it again.
+    secret_recheck_s: float = 2.0
+    #: How often a health wait records "still waiting" in the deployment's log.
+    progress_interval_s: float = 10.0
 
 
 @dataclass

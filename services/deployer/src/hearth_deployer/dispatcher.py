@@ -5,6 +5,10 @@ Whatever this instance knows of (a new request, the end of a run, a periodic swe
 or a waiting one and no active one, this instance takes the lease and runs it. So after a
 crash every non-terminal deployment is resumed or compensated, by this instance after a
 restart or by another one once the dead holder's lease lapsed.
+
+A waiting deployment whose secrets are missing is held before it begins
+(``DeploymentWaiting``) and looked at again every ``secret_recheck_s``, so it begins as
+soon as the last secret is stored.
 """
 
 from __future__ import annotations
@@ -16,8 +20,9 @@ from typing import Any
 from hearth_deployer.context import DeployContext
 from hearth_deployer.domain import Deployment
 from hearth_deployer.lease import LeaseBusy, LeaseLost, TargetLease
+from hearth_deployer.waiting import missing_secrets, waiting_text
 from hearth_deployer.workflow import DeploymentRun
-from hearth_events.catalogue import DeploymentFailed
+from hearth_events.catalogue import DeploymentFailed, DeploymentWaiting
 from hearth_eventstore.store import Meta
 from hearth_servicekit import get_logger
 
@@ -40,6 +45,8 @@ class Dispatcher:
         self.locks = locks
         self.owner = owner
         self.running: dict[str, asyncio.Task[None]] = {}
+        #: Targets whose next deployment waits for a secret.
+        self.held: set[str] = set()
         self._kicking: dict[str, asyncio.Lock] = {}
         self.idle = asyncio.Event()
         self.idle.set()
@@ -54,7 +61,11 @@ class Dispatcher:
                 return
             line = await self.store.read(self.store.app.line, target)
             deployment_id = line.active or line.waiting
+            self.held.discard(target)
             if deployment_id is None:
+                return
+            if line.active is None and await self._hold_for_secrets(target, deployment_id):
+                self.held.add(target)
                 return
             lease = TargetLease(self.locks, target, deployment_id, self.owner)
             try:
@@ -69,6 +80,59 @@ class Dispatcher:
             self.idle.clear()
             task = asyncio.create_task(self._run(target, deployment_id, lease))
             self.running[target] = task
+
+    async def _hold_for_secrets(self, target: str, deployment_id: str) -> bool:
+        """Whether the waiting deployment must wait for secrets; records it when what it
+        waits for changed (once, not at every look)."""
+        spec = await self.store.read(self.store.app.target, target)
+        if spec is None:
+            return False  # the run fails it: the target is no longer declared
+        try:
+            missing = await missing_secrets(self.ctx.secrets, spec, self.ctx.repository)
+        except Exception:  # unreadable, not missing: the run reports it
+            log.exception("cannot look up the secrets of a deployment", target=target)
+            return False
+        if not missing:
+            return False
+        deployment: Deployment | None = await self.store.read(
+            self.store.app.deployment, deployment_id
+        )
+        if deployment is None or deployment.waiting_for == tuple(missing):
+            return True
+        lease = TargetLease(self.locks, target, deployment_id, self.owner)
+        try:
+            await lease.acquire(take_over_own=True)
+        except LeaseBusy:
+            return True  # another instance records it
+        try:
+            waiting = DeploymentWaiting(
+                deployment_id=deployment_id,
+                target=target,
+                waiting_for=tuple(missing),
+                reason=waiting_text(missing),
+            )
+            meta = run_meta(deployment, self.ctx.source_name.split("/")[0])
+            await self.store.write(self.store.app.record, deployment_id, [waiting], meta)
+        finally:
+            await lease.release()
+        log.warning(
+            "deployment waits for secrets",
+            target=target,
+            deployment_id=deployment_id,
+            missing=sorted(missing),  # names only
+        )
+        return True
+
+    async def recheck_held_forever(self, stop: asyncio.Event) -> None:
+        """Begin held deployments as soon as their secrets exist."""
+        while not stop.is_set():
+            for target in sorted(self.held):
+                try:
+                    await self.kick(target)
+                except Exception:
+                    log.exception("looking for a held deployment's secrets failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.ctx.timing.secret_recheck_s)
 
     async def _run(self, target: str, deployment_id: str, lease: TargetLease) -> None:
         finished = False
@@ -107,6 +171,7 @@ class Dispatcher:
                             target=target,
                             step="fetch",
                             reason=f"target {target} is no longer declared",
+                            host_touched=False,
                         )
                     ],
                     meta,

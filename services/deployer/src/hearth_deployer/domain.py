@@ -21,6 +21,7 @@ from hearth_events.catalogue import (
     DeploymentStarted,
     DeploymentSucceeded,
     DeploymentSuperseded,
+    DeploymentWaiting,
     RollbackCompleted,
     RollbackFailed,
     RollbackStarted,
@@ -205,6 +206,8 @@ class Deployment(DeployerAggregate):
         self.rollback_begun = False
         self.cancel_reason: str | None = None
         self.terminal: str | None = None
+        #: The missing secrets this deployment was last recorded waiting for.
+        self.waiting_for: tuple[str, ...] = ()
 
     @property
     def dry_run(self) -> bool:
@@ -223,6 +226,8 @@ class Deployment(DeployerAggregate):
             self.restarted = True
         elif isinstance(data, RollbackStarted):
             self.rollback_begun = True
+        elif isinstance(data, DeploymentWaiting):
+            self.waiting_for = data.waiting_for
         if isinstance(data, TERMINAL_EVENTS):
             self.terminal = data.type_name()
 

@@ -7,12 +7,17 @@ never logged or echoed.
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+
+#: Told (attempt number, last answer) while waiting for Home Assistant to run.
+Progress = Callable[[int, str], Awaitable[None]]
 
 RELOADABLE_DOMAINS = ("automation", "script", "scene", "group", "input_boolean", "template")
 
@@ -45,8 +50,9 @@ class HomeAssistantClient:
             ):
                 text = await reply.text()
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise HomeAssistantError(
-                f"Home Assistant at {self._base} is not reachable: {type(exc).__name__}: {exc}"
+            raise Unreachable(
+                f"Home Assistant at {self._base} is not reachable: {type(exc).__name__}: {exc}",
+                answer=_short_answer(exc, self._timeout.total),
             ) from None
         try:
             return reply.status, (json.loads(text) if text else None)
@@ -83,13 +89,21 @@ class HomeAssistantClient:
 
     async def is_running(self) -> bool:
         """True when the API answers and the core reports RUNNING."""
+        return await self.probe() is None
+
+    async def probe(self) -> str | None:
+        """None when ``GET /api/config`` reports ``state: RUNNING``; else its answer, short
+        ("connection refused", "HTTP 200 with state NOT_RUNNING", "HTTP 502")."""
         try:
             status, body = await self._request("GET", "/api/config")
-        except HomeAssistantError:
-            return False
+        except Unreachable as exc:
+            return exc.answer
         if status == 401:
             raise self._refused(status, body, "health check")
-        return status == 200 and isinstance(body, dict) and body.get("state") == "RUNNING"
+        if status != 200:
+            return f"HTTP {status}"
+        state = body.get("state") if isinstance(body, dict) else None
+        return None if state == "RUNNING" else f"HTTP 200 with state {state}"
 
     async def wait_running(
         self,
@@ -98,11 +112,14 @@ class HomeAssistantClient:
         after_restart: bool,
         settle_s: float = 5.0,
         interval_s: float = 0.5,
+        progress_every_s: float = 10.0,
+        on_progress: Progress | None = None,
     ) -> float:
         """Wait until Home Assistant runs; returns seconds waited.
 
         After a restart the old instance may still answer for a moment: wait to see it go
-        down (up to ``settle_s``) before trusting a RUNNING answer.
+        down (up to ``settle_s``) before trusting a RUNNING answer. Every
+        ``progress_every_s`` while waiting, ``on_progress(attempt, last answer)`` is told.
         """
         started = time.monotonic()
         if after_restart:
@@ -111,10 +128,39 @@ class HomeAssistantClient:
                 if not await self.is_running():
                     break
                 await asyncio.sleep(interval_s)
+        attempt, answer, told = 0, "none yet", started
         while time.monotonic() - started < timeout_s:
-            if await self.is_running():
+            attempt += 1
+            found = await self.probe()
+            if found is None:
                 return time.monotonic() - started
+            answer = found
+            if on_progress is not None and time.monotonic() - told >= progress_every_s:
+                told = time.monotonic()
+                await on_progress(attempt, answer)
             await asyncio.sleep(interval_s)
         raise HomeAssistantError(
-            f"Home Assistant at {self._base} did not report RUNNING within {timeout_s:.0f}s"
+            f"Home Assistant at {self._base} did not report RUNNING within {timeout_s:.0f}s "
+            f"({attempt} attempts of GET /api/config); last answer: {answer}"
         )
+
+
+class Unreachable(HomeAssistantError):
+    """No HTTP answer at all; ``answer`` says what happened instead, in a few words."""
+
+    def __init__(self, message: str, *, answer: str) -> None:
+        super().__init__(message)
+        self.answer = answer
+
+
+def _short_answer(exc: BaseException, timeout_s: float | None) -> str:
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        cause = exc.os_error
+        if isinstance(cause, ConnectionRefusedError) or cause.errno == errno.ECONNREFUSED:
+            return "connection refused"
+        return f"cannot connect: {cause.strerror or cause}"
+    if isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError):
+        return f"no answer within {timeout_s or 0:.0f}s"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "connection closed without an answer"
+    return f"{type(exc).__name__}: {exc}"

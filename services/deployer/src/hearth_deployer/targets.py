@@ -5,6 +5,7 @@ from __future__ import annotations
 from posixpath import isabs, normpath
 from typing import Any
 
+from hearth_deployer.paths import is_ignored
 from hearth_deployer.store import DeployerApplication, DeployerStore
 from hearth_events.catalogue import TargetSpec
 from hearth_eventstore.store import Meta
@@ -35,6 +36,23 @@ def ignored_paths(spec: TargetSpec) -> tuple[str, ...]:
     return (*defaults, *spec.ignore)
 
 
+def builtin_ignored(spec: TargetSpec, ignored: list[str], shown: int = 10) -> str | None:
+    """A log line naming the repository files the built-in Home Assistant list left out."""
+    if spec.kind != "homeassistant":
+        return None
+    skipped = [p for p in ignored if is_ignored(p, HOMEASSISTANT_IGNORES)]
+    if not skipped:
+        return None
+    names = ", ".join(skipped[:shown])
+    more = f" and {len(skipped) - shown} more" if len(skipped) > shown else ""
+    return (
+        f"skipped {len(skipped)} file{'s' if len(skipped) != 1 else ''} by the built-in "
+        "Home Assistant ignore list: "
+        f"{names}{more} (Home Assistant's own state, never deployed over; the list is "
+        f"{' '.join(HOMEASSISTANT_IGNORES)})"
+    )
+
+
 def backup_dir(spec: TargetSpec) -> str:
     """Where a target's backups live: beside its root, never inside it."""
     if spec.backup_path:
@@ -57,6 +75,12 @@ def check_target(spec: TargetSpec) -> list[str]:
             problems.append(f"target {name}: backup_path must be absolute")
         elif backups == root or backups.startswith(root.rstrip("/") + "/"):
             problems.append(f"target {name}: backup_path must lie outside remote_path")
+    for root in spec.config_roots:
+        if not isabs(root) or normpath(root) == "/":
+            problems.append(
+                f"target {name}: config_roots entry {root!r} must be an absolute directory "
+                "other than /"
+            )
     if spec.kind == "homeassistant" and not (spec.ha_url and spec.ha_token_secret):
         problems.append(
             f"target {name}: a homeassistant target needs ha_url and ha_token_secret "

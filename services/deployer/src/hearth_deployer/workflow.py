@@ -31,7 +31,7 @@ from hearth_deployer.remote.backup import BackupInfo
 from hearth_deployer.remote.host import RemoteHost, UploadFile
 from hearth_deployer.sources import FetchedTree
 from hearth_deployer.status import State
-from hearth_deployer.targets import backup_dir, ignored_paths
+from hearth_deployer.targets import backup_dir, builtin_ignored, ignored_paths
 from hearth_deployer.validation.tree import SECRETS_FILE, validate_tree
 from hearth_events import EventData
 from hearth_events.catalogue import (
@@ -228,7 +228,7 @@ class DeploymentRun:
                 token=token,
             )
         except Exception as exc:
-            raise StepFailed("fetch", str(exc)) from exc
+            raise StepFailed("fetch", _fetch_failure(repo.name, exc)) from exc
         if not self.d.has(ConfigFetched):
             self.log(
                 f"fetched {tree.commit[:12]}: {tree.files} files, {tree.bytes} bytes", step="fetch"
@@ -253,8 +253,16 @@ class DeploymentRun:
         # Parsing a few hundred files takes a while: off the event loop, so that the
         # other targets' deployments (a fan-out) keep moving meanwhile.
         report = await asyncio.to_thread(
-            validate_tree, tree.root, ignore=self.ignore, target_secret_names=secret_names
+            validate_tree,
+            tree.root,
+            ignore=self.ignore,
+            target_secret_names=secret_names,
+            config_roots=(self.spec.remote_path, *self.spec.config_roots),
+            repo_prefix=self.spec.subdirectory,
         )
+        skipped = builtin_ignored(self.spec, report.ignored)
+        if skipped:
+            self.log(skipped, step="validate")
         for warning in report.warnings:
             self.log(_issue_text(warning), step="validate", level="warning")
         if not report.ok:
@@ -465,7 +473,11 @@ class DeploymentRun:
         step: Any = failure.step
         await self.record(
             DeploymentFailed(
-                **self.ids(), step=step, reason=failure.reason, rolled_back=self.d.upload_begun
+                **self.ids(),
+                step=step,
+                reason=failure.reason,
+                rolled_back=self.d.upload_begun,
+                host_touched=self.d.upload_begun,
             )
         )
 
@@ -562,6 +574,13 @@ def _status_text(state: str, terminal: str | None) -> str:
         "RollbackFailed": "rollback failed",
         "DeploymentCancelled": "cancelled",
     }.get(terminal or "", state)
+
+
+def _fetch_failure(repo: str, exc: Exception) -> str:
+    """One line that names the repository as hearth.yaml does (a source may name its URL)."""
+    reason = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+    reason = reason or type(exc).__name__
+    return reason if repo in reason else f"repository {repo}: {reason}"
 
 
 def _issue_text(issue: Any) -> str:

@@ -171,6 +171,32 @@ MIGRATIONS: list[str] = [
     CREATE INDEX ON deployments (seq);
     CREATE INDEX ON pushes (seq);
     """,
+    # Set when a deployment failed: false = it failed before changing the host.
+    """
+    ALTER TABLE deployments ADD COLUMN host_touched boolean;
+    """,
+    # The secrets a target's next deployment is held for.
+    """
+    ALTER TABLE targets ADD COLUMN waiting_for text[] NOT NULL DEFAULT '{}';
+    ALTER TABLE targets ADD COLUMN waiting_deployment_id text;
+    """,
+    # What the dashboard shows beside a commit: where it can be seen (GitHub only) and the
+    # first line of its message, as pushes announced it.
+    """
+    CREATE TABLE repositories (
+        name text PRIMARY KEY,
+        provider text NOT NULL,
+        web_url text,
+        removed boolean NOT NULL DEFAULT false
+    );
+    CREATE TABLE commits (
+        repo text NOT NULL,
+        sha text NOT NULL,
+        subject text NOT NULL,
+        PRIMARY KEY (repo, sha)
+    );
+    CREATE INDEX ON commits (sha);
+    """,
     # Commands this API accepted, written before their event is published: the read
     # models learn of a deployment only once the deployer announces it, but a second
     # press of Roll back and the page a button leads to must know of it at once. Not a
@@ -198,6 +224,8 @@ READ_TABLES = (
     "deployment_logs",
     "backups",
     "notifications",
+    "repositories",
+    "commits",
 )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from hearth_servicekit.publishing import BUS_ERRORS, BusUnavailable
 from hearth_servicekit.secrets import SecretStore
+from hearth_webhook_gw.intake import NoSecret
 from hearth_webhook_gw.registry import RepositoryRegistry
 
 
@@ -14,11 +15,27 @@ class RegistrySecrets:
         self._registry = registry
         self._store = store
 
-    async def secret_for(self, repo: str) -> bytes | None:
+    async def secret_for(self, repo: str) -> tuple[str, bytes] | NoSecret:
         spec = self._registry.get(repo)
-        if spec is None or spec.webhook_secret is None:
-            return None
+        if spec is None:
+            return NoSecret(
+                f"no repository named {repo} is declared; declare it in hearth.yaml under "
+                "repositories (with a webhook_secret) and run `hearth apply`"
+            )
+        name = spec.webhook_secret
+        if name is None:
+            return NoSecret(
+                f"repository {repo} is declared without a webhook_secret, so Hearth cannot "
+                "verify its webhooks; set webhook_secret: <secret name> under it in "
+                "hearth.yaml and store the value with `hearth secret set <secret name>`"
+            )
         try:
-            return await self._store.get(spec.webhook_secret)
+            value = await self._store.get(name)
         except BUS_ERRORS as exc:
             raise BusUnavailable(type(exc).__name__) from exc
+        if value is None:
+            return NoSecret(
+                f"the webhook secret {name!r} of repository {repo} is not stored; "
+                f"run `hearth secret set {name}` with the secret of the GitHub webhook"
+            )
+        return name, value

@@ -32,12 +32,28 @@ log = get_logger("hearth.webhook")
 MAX_BODY_BYTES = 25 * 1024 * 1024
 
 
+@dataclass(frozen=True)
+class NoSecret:
+    """Why Hearth holds no webhook secret for a repository: a line for the log only."""
+
+    reason: str
+
+
 class WebhookSecrets(Protocol):
-    async def secret_for(self, repo: str) -> bytes | None:
-        """The webhook secret of ``repo`` (``owner/name``), or None if Hearth has none.
+    async def secret_for(self, repo: str) -> tuple[str, bytes] | NoSecret:
+        """The webhook secret of ``repo`` (``owner/name``) as (its name, its value), or
+        why Hearth has none.
 
         Raises BusUnavailable when the secret store cannot be reached.
         """
+
+
+#: What the sender is told for every refused signature. An unknown repository and a wrong
+#: signature must look the same from outside; the gateway's log line says which it was.
+REFUSED_DETAIL = (
+    "X-Hub-Signature-256 could not be verified: it does not match the repository's webhook "
+    "secret, or Hearth takes no webhooks for this repository; Hearth's log names the reason"
+)
 
 
 @dataclass(frozen=True)
@@ -110,23 +126,20 @@ async def _verify(delivery: Delivery, repo: str, secrets: WebhookSecrets) -> Rep
         secret = await secrets.secret_for(repo)
     except BusUnavailable as exc:
         return _bus_unavailable(delivery, exc)
-    if secret is not None and signature_matches(secret, delivery.body, delivery.signature):
-        return None
-    log.warning(
-        "webhook refused",
-        repo=repo,
-        delivery_id=delivery.delivery_id,
-        reason="no secret configured for repository"
-        if secret is None
-        else "signature mismatch"
-        if delivery.signature
-        else "signature missing",
-    )
-    return _error(
-        401,
-        "bad signature",
-        "X-Hub-Signature-256 does not match the webhook secret Hearth has for this repository",
-    )
+    if isinstance(secret, NoSecret):
+        reason = secret.reason
+    else:
+        name, value = secret
+        if signature_matches(value, delivery.body, delivery.signature):
+            return None
+        reason = (
+            f"X-Hub-Signature-256 does not match the webhook secret {name!r} of {repo}"
+            if delivery.signature
+            else f"the delivery has no X-Hub-Signature-256 header; give the GitHub webhook "
+            f"of {repo} the value of Hearth's secret {name!r} as its secret"
+        )
+    log.warning("webhook refused", repo=repo, delivery_id=delivery.delivery_id, reason=reason)
+    return _error(401, "bad signature", REFUSED_DETAIL)
 
 
 async def _record(

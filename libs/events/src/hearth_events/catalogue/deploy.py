@@ -23,6 +23,7 @@ __all__ = [
     "DeploymentStarted",
     "DeploymentSucceeded",
     "DeploymentSuperseded",
+    "DeploymentWaiting",
     "FilesDeployed",
     "HealthCheckFailed",
     "HealthCheckPassed",
@@ -92,6 +93,17 @@ class DeployRequested(_DeployEvent):
     branch: str | None = None
     trigger: Literal["push", "manual", "rollback", "schedule"]
     dry_run: bool = False
+
+
+@register
+class DeploymentWaiting(_DeployEvent):
+    """The deployment is held before it begins (nothing fetched, the host untouched) until
+    what it needs exists; it begins by itself then. Recorded again only when what it waits
+    for changes."""
+
+    severity: ClassVar[str] = "warning"
+    waiting_for: tuple[str, ...] = Field(description="names of the missing secrets")
+    reason: str = Field(description="e.g. 'waiting for secret ha-ssh-key (the SSH private key)'")
 
 
 @register
@@ -191,6 +203,11 @@ class DeploymentFailed(_DeployEvent):
     step: Step
     reason: str
     rolled_back: bool = False
+    host_touched: bool = Field(
+        default=True,
+        description="false when the deployment failed before changing anything on the host "
+        "(an unknown commit, invalid configuration): the target still runs what it ran",
+    )
 
 
 @register

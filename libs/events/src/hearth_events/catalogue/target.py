@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hearth_events.base import EventData, register
 
 __all__ = ["TargetRegistered", "TargetRemoved", "TargetSpec", "TargetUpdated"]
+
+
+#: Seconds a restarted service may take to answer healthy, by target kind. Home Assistant
+#: takes about 20-60 s to reach RUNNING after a restart (longer on a small board), so 90 s
+#: leaves room without a false rollback; a files target's post_deploy commands have
+#: finished before the check starts, and the service they restarted answers in seconds.
+HEALTH_TIMEOUT_DEFAULTS = {"homeassistant": 90, "files": 30}
 
 
 class TargetSpec(BaseModel):
@@ -25,6 +32,12 @@ class TargetSpec(BaseModel):
     known_host_key: str | None = Field(default=None, description="pinned host key line")
     trust_on_first_use: bool = False
     remote_path: str
+    config_roots: tuple[str, ...] = Field(
+        default=("/config",),
+        description="absolute folders Home Assistant sees as its configuration directory "
+        "besides remote_path (/config in Home Assistant OS and the container image); an "
+        "absolute !include under one of them is validated in the deployed tree",
+    )
     repo: str
     branch: str = "main"
     subdirectory: str = ""
@@ -40,8 +53,20 @@ class TargetSpec(BaseModel):
         default=None, description="backup directory on the host; default beside remote_path"
     )
     health_timeout_s: int = Field(
-        default=180, ge=1, description="how long the service may take to come back healthy"
+        default=0,  # never kept: the validator below puts the kind's default in its place
+        ge=1,
+        description="how long the service may take to come back healthy; when not given, "
+        f"{HEALTH_TIMEOUT_DEFAULTS['homeassistant']} for homeassistant and "
+        f"{HEALTH_TIMEOUT_DEFAULTS['files']} for files targets",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_health_timeout(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("health_timeout_s") is None:
+            default = HEALTH_TIMEOUT_DEFAULTS.get(str(data.get("kind")), 30)
+            return {**data, "health_timeout_s": default}
+        return data
 
 
 class _TargetEvent(EventData):

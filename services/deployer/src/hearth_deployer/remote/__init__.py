@@ -20,6 +20,7 @@ from hearth_deployer.remote.errors import (
     RemotePathError,
     RemotePathMissing,
     RemotePermissionDenied,
+    SessionFailed,
 )
 from hearth_deployer.remote.host import RemoteHost, UploadFile, UploadResult
 from hearth_deployer.remote.pool import CommandResult, HostPool, PoolSettings, SSHTarget
@@ -46,6 +47,7 @@ __all__ = [
     "RemotePermissionDenied",
     "RestoreResult",
     "SSHTarget",
+    "SessionFailed",
     "UploadFile",
     "UploadResult",
 ]

@@ -41,6 +41,11 @@ class ConnectionDropped(RemoteError):
         )
 
 
+class SessionFailed(RemoteError):
+    """The server refused a session (a command, SFTP) on a connection that is up: the
+    connection is dropped, so the next operation reconnects to what the server is now."""
+
+
 class HostKeyMismatch(RemoteError):
     def __init__(self, *, host: str, port: int, expected: list[str], got: str) -> None:
         self.host, self.port, self.expected, self.got = host, port, expected, got

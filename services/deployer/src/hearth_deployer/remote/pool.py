@@ -5,6 +5,11 @@ channel (a command, an SFTP session) is opened through a per-connection slot; th
 of 8 leaves headroom for anything else sharing the server's limit. Connects retry with
 exponential backoff on network failures only: a refused key or a wrong host key will not
 fix itself, and retrying an auth failure can get the client banned by fail2ban.
+
+A connection on which a session fails (the server refused a command or SFTP, a command
+timed out, the connection dropped) is never handed out again: a restarted sshd keeps the
+old connection's process running with the old configuration, so only a new connection
+reaches the server as it is now. The dropped connection closes once its last channel ends.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from hearth_deployer.remote.errors import (
     HostKeyUnknown,
     HostUnreachable,
     RemoteError,
+    SessionFailed,
 )
 from hearth_deployer.remote.hostkeys import HostKeyCheck, fingerprint, key_line, parse_host_keys
 
@@ -110,6 +116,10 @@ class RawCommandResult:
     stderr: bytes
 
 
+#: Errors inside a channel that say the connection is not to be trusted with another one.
+_SESSION_ERRORS = (SessionFailed, CommandTimedOut, asyncssh.DisconnectError, TimeoutError)
+
+
 class _PooledConnection:
     def __init__(self, conn: asyncssh.SSHClientConnection, max_channels: int) -> None:
         self.conn = conn
@@ -129,6 +139,14 @@ class _PooledConnection:
             finally:
                 self.active -= 1
                 self.last_used = time.monotonic()
+                if self.lost and self.active == 0:
+                    self.conn.close()
+
+    def drop(self) -> None:
+        """Hand this connection out no more; close it once its last channel ended."""
+        self.lost = True
+        if self.active == 0:
+            self.conn.close()
 
 
 def _load_client_key(target: SSHTarget) -> asyncssh.SSHKey:
@@ -198,10 +216,25 @@ class HostPool:
                 yield conn
             except (asyncssh.ConnectionLost, asyncssh.SFTPConnectionLost, ConnectionError) as exc:
                 # Never hand this connection out again; the next operation reconnects.
-                pooled.lost = True
+                self._drop(target, pooled, exc)
                 raise ConnectionDropped(
                     host=target.host, port=target.port, reason=str(exc) or type(exc).__name__
                 ) from None
+            except _SESSION_ERRORS as exc:
+                self._drop(target, pooled, exc)
+                raise
+
+    def _drop(self, target: SSHTarget, pooled: _PooledConnection, exc: BaseException) -> None:
+        if self._connections.get(target.key) is pooled:
+            del self._connections[target.key]
+        if not pooled.lost:
+            log.warning(
+                "dropping the SSH connection to %s after a session error (%s); "
+                "the next operation reconnects",
+                target.label,
+                str(exc) or type(exc).__name__,
+            )
+        pooled.drop()
 
     @contextlib.asynccontextmanager
     async def sftp(self, target: SSHTarget) -> AsyncIterator[asyncssh.SFTPClient]:
@@ -209,7 +242,7 @@ class HostPool:
             try:
                 client = await self._retry_refused_channel(conn.start_sftp_client)
             except (asyncssh.ChannelOpenError, asyncssh.SFTPError) as exc:
-                raise RemoteError(f"cannot start SFTP on {target.label}: {exc}") from None
+                raise SessionFailed(f"cannot start SFTP on {target.label}: {exc}") from None
             async with client:
                 yield client
 
@@ -234,7 +267,7 @@ class HostPool:
             except asyncssh.TimeoutError:
                 raise CommandTimedOut(command, host=target.label, timeout=timeout or 0) from None
             except asyncssh.ChannelOpenError as exc:
-                raise RemoteError(f"cannot run a command on {target.label}: {exc}") from None
+                raise SessionFailed(f"cannot run a command on {target.label}: {exc}") from None
         stdout = result.stdout if isinstance(result.stdout, bytes) else b""
         stderr = result.stderr if isinstance(result.stderr, bytes) else b""
         # A command killed by a signal has no exit status; report it as failed.

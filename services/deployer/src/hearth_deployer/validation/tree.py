@@ -1,8 +1,9 @@
 """Check a whole configuration tree as it will be deployed.
 
 Every YAML file is parsed in Home Assistant's dialect, every JSON file as JSON; includes
-must name files or directories inside the tree, ``!secret`` names must exist; symlinks and
-special files are refused. Errors carry file:line:column so a person can fix them.
+must name files or directories inside the tree (an absolute include is mapped through the
+configuration roots, see ``includes``), ``!secret`` names must exist (see ``secrets``);
+symlinks and special files are refused. Errors carry file:line:column so a person can fix them.
 """
 
 from __future__ import annotations
@@ -11,16 +12,24 @@ import json
 import os
 import stat
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
-import yaml
-
-from hearth_deployer.paths import UnsafePath, is_ignored, safe_relative
+from hearth_deployer.paths import is_ignored
 from hearth_deployer.validation.hayaml import INCLUDE_DIRS, INCLUDE_FILE, TagUse, parse_ha_yaml
+from hearth_deployer.validation.includes import (
+    Candidate,
+    Refused,
+    describe,
+    has_yaml_below,
+    resolve,
+    wildcard_hint,
+)
+from hearth_deployer.validation.secrets import SECRETS_FILE, SecretNames, read_secret_names
 from hearth_events.catalogue import ValidationIssue
 
+__all__ = ["SECRETS_FILE", "ValidationReport", "validate_tree"]
+
 YAML_SUFFIXES = (".yaml", ".yml")
-SECRETS_FILE = "secrets.yaml"
 
 
 @dataclass(frozen=True)
@@ -29,8 +38,10 @@ class _Tree:
 
     files: set[str]
     directories: set[str]
-    secret_names: set[str] | None
+    secrets: SecretNames
     ignore: tuple[str, ...]
+    config_roots: tuple[str, ...]
+    repo_prefix: str
 
 
 @dataclass
@@ -38,6 +49,8 @@ class ValidationReport:
     files: list[str] = field(default_factory=list)
     errors: list[ValidationIssue] = field(default_factory=list)
     warnings: list[ValidationIssue] = field(default_factory=list)
+    #: Files of the tree left out by the ignore patterns: never validated nor deployed.
+    ignored: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -45,19 +58,28 @@ class ValidationReport:
 
 
 def validate_tree(
-    root: Path, *, ignore: tuple[str, ...] = (), target_secret_names: set[str] | None = None
+    root: Path,
+    *,
+    ignore: tuple[str, ...] = (),
+    target_secret_names: set[str] | None = None,
+    config_roots: tuple[str, ...] = (),
+    repo_prefix: str = "",
 ) -> ValidationReport:
     """Validate the files under ``root`` that a deployment would write.
 
     ``target_secret_names`` are the keys of the target's own ``secrets.yaml``, used when the
     repository does not carry one; None means they are unknown (a warning, not an error).
+    ``config_roots`` are the absolute folders Home Assistant may see this tree as (the
+    target's ``remote_path``, ``/config``): an absolute include under one of them is checked
+    in the tree. ``repo_prefix`` (the target's subdirectory) names mapped paths as they lie
+    in the repository.
     """
     report = ValidationReport()
     directories = _walk(root, ignore, report)
     present = set(report.files)
-    facts = _Tree(
-        present, directories, _secret_names(root, present, target_secret_names, report), ignore
-    )
+    secrets, problems = read_secret_names(root, present, target_secret_names)
+    report.errors.extend(problems)
+    facts = _Tree(present, directories, secrets, ignore, config_roots, repo_prefix)
     for rel in report.files:
         if rel.endswith(YAML_SUFFIXES):
             _check_yaml(root, rel, facts, report)
@@ -75,14 +97,18 @@ def _walk(root: Path, ignore: tuple[str, ...], report: ValidationReport) -> set[
             if (base / name).is_symlink():
                 report.errors.append(_symlink(root, base / name, rel))
                 dirnames.remove(name)
-            elif is_ignored(rel, ignore) or name == ".git":
+            elif name == ".git":
                 dirnames.remove(name)
+            elif is_ignored(rel, ignore):
+                dirnames.remove(name)
+                report.ignored.extend(_files_below(root, base / name))
             else:
                 directories.add(rel)
         for name in sorted(filenames):
             path = base / name
             rel = path.relative_to(root).as_posix()
             if is_ignored(rel, ignore):
+                report.ignored.append(rel)
                 continue
             mode = path.lstat().st_mode
             if stat.S_ISLNK(mode):
@@ -94,7 +120,16 @@ def _walk(root: Path, ignore: tuple[str, ...], report: ValidationReport) -> set[
             else:
                 report.files.append(rel)
     report.files.sort()
+    report.ignored.sort()
     return directories
+
+
+def _files_below(root: Path, folder: Path) -> list[str]:
+    return [
+        (Path(current) / name).relative_to(root).as_posix()
+        for current, _, filenames in os.walk(folder, followlinks=False)
+        for name in filenames
+    ]
 
 
 def _symlink(root: Path, path: Path, rel: str) -> ValidationIssue:
@@ -103,30 +138,6 @@ def _symlink(root: Path, path: Path, rel: str) -> ValidationIssue:
         path=rel,
         message=f"symlinks are not deployed ({rel} -> {target}); commit the file itself",
     )
-
-
-def _secret_names(
-    root: Path, present: set[str], from_target: set[str] | None, report: ValidationReport
-) -> set[str] | None:
-    if SECRETS_FILE not in present:
-        return from_target
-    try:
-        loaded = yaml.safe_load((root / SECRETS_FILE).read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError):
-        return set()  # the YAML check reports the syntax error itself
-    if loaded is None:
-        return set()
-    if not isinstance(loaded, dict):
-        report.errors.append(
-            ValidationIssue(
-                path=SECRETS_FILE,
-                line=1,
-                column=1,
-                message="secrets.yaml must be a mapping of secret names to values",
-            )
-        )
-        return set()
-    return {str(key) for key in loaded}
 
 
 def _check_yaml(root: Path, rel: str, facts: _Tree, report: ValidationReport) -> None:
@@ -148,7 +159,9 @@ def _check_yaml(root: Path, rel: str, facts: _Tree, report: ValidationReport) ->
         issue = _check_tag(rel, use, facts)
         if issue is not None:
             (report.warnings if issue[0] == "warning" else report.errors).append(issue[1])
-    if facts.secret_names is None and any(u.tag == "!secret" for u in parsed.tags):
+    if any(
+        u.tag == "!secret" and facts.secrets.lookup(rel, u.value)[0] is None for u in parsed.tags
+    ):
         report.warnings.append(
             ValidationIssue(
                 path=rel,
@@ -163,29 +176,44 @@ def _check_tag(rel: str, use: TagUse, facts: _Tree) -> tuple[str, ValidationIssu
         return ValidationIssue(path=rel, line=use.line, column=use.column, message=message)
 
     if use.tag == "!secret":
-        if facts.secret_names is not None and use.value not in facts.secret_names:
-            return "error", issue(f"!secret {use.value}: no such name in secrets.yaml")
+        found, consulted = facts.secrets.lookup(rel, use.value)
+        if found is False:
+            where = " or ".join(consulted)
+            return "error", issue(f"!secret {use.value}: no such name in {where}")
         return None
     if use.tag != INCLUDE_FILE and use.tag not in INCLUDE_DIRS:
         return None  # !env_var and !input are resolved by Home Assistant at run time
-    base = PurePosixPath(rel).parent
     try:
-        target = safe_relative(str(base / use.value))
-    except UnsafePath:
-        return "error", issue(f"{use.tag} {use.value}: leaves the configuration directory")
-    if is_ignored(target, facts.ignore):
+        candidates = resolve(rel, use.value, facts.config_roots)
+    except Refused as refusal:
+        return "error", issue(f"{use.tag} {use.value}: {refusal}")
+    wanted = facts.directories if use.tag in INCLUDE_DIRS else facts.files
+    target = next((c for c in candidates if c.path in wanted or not c.path), candidates[0])
+    if target.path and is_ignored(target.path, facts.ignore):
         return "warning", issue(
             f"{use.tag} {use.value}: names an ignored path, which must already exist on the target"
         )
+    named = describe(target, facts.repo_prefix)
     if use.tag == INCLUDE_FILE:
-        if target in facts.files:
+        if target.path in facts.files:
             return None
-        kind = "a directory, use !include_dir_*" if target in facts.directories else "missing"
-        return "error", issue(f"{use.tag} {use.value}: {target} is {kind}")
-    if target not in facts.directories:
-        kind = "a file, use !include" if target in facts.files else "missing"
-        return "error", issue(f"{use.tag} {use.value}: directory {target} is {kind}")
+        kind = "a directory, use !include_dir_*" if _is_directory(target, facts) else "missing"
+        return "error", issue(f"{use.tag} {use.value}: {named} is {kind}{wildcard_hint(use.value)}")
+    if not _is_directory(target, facts):
+        kind = "a file, use !include" if target.path in facts.files else "missing"
+        return "error", issue(
+            f"{use.tag} {use.value}: directory {named} is {kind}{wildcard_hint(use.value)}"
+        )
+    if not has_yaml_below(target.path, facts.files):
+        return "warning", issue(
+            f"{use.tag} {use.value}: directory {named} holds no *.yaml file, so Home Assistant "
+            "reads nothing from it (it skips *.yml, hidden names and secrets.yaml)"
+        )
     return None
+
+
+def _is_directory(candidate: Candidate, facts: _Tree) -> bool:
+    return not candidate.path or candidate.path in facts.directories
 
 
 def _check_json(root: Path, rel: str, report: ValidationReport) -> None:

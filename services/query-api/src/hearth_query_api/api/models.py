@@ -55,6 +55,10 @@ class TargetOut(Out):
     last_deployment_id: str | None
     last_status: str | None
     last_finished_at: datetime | None
+    waiting_for: list[str] = Field(
+        description="secrets the target's next deployment is held for ('waiting for secret "
+        "ha-ssh-key'); it begins by itself once they are stored"
+    )
     status: Literal["green", "amber", "red", "grey"]
 
 
@@ -74,6 +78,11 @@ class DeploymentOut(Out):
     duration_ms: int | None
     reason: str | None
     rolled_back: bool
+    host_touched: bool | None = Field(
+        description="set when the deployment failed: false = it failed before changing "
+        "anything on the host (shown as 'failed — host untouched'), and the target keeps "
+        "the status of what it runs"
+    )
     superseded_by: str | None
     correlation_id: str
     actor: str

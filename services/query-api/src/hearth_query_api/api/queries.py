@@ -125,3 +125,42 @@ class FeedQuery(BaseModel):
     last_event_id: int | None = Field(
         default=None, ge=0, le=MAX_SEQ, description="as the Last-Event-ID header: resume after"
     )
+
+
+# -- what the dashboard shows beside the API's answers ---------------------------------
+HISTORY_SQL = """
+SELECT target, id, status, rolled_back, duration_ms, requested_at FROM (
+    SELECT *, row_number() OVER (PARTITION BY target ORDER BY seq DESC) AS n
+    FROM deployments
+    WHERE NOT dry_run AND finished_at IS NOT NULL AND target = ANY($1::text[])
+) recent WHERE n <= $2 ORDER BY target, seq
+"""
+
+
+async def deployment_history(
+    conn: Any, targets: list[str], per_target: int
+) -> dict[str, list[Any]]:
+    """Each target's last finished deployments (dry runs aside), oldest first."""
+    history: dict[str, list[Any]] = {name: [] for name in targets}
+    for row in await conn.fetch(HISTORY_SQL, targets, per_target):
+        history[row["target"]].append(row)
+    return history
+
+
+async def repository_links(conn: Any) -> dict[str, str]:
+    """Web addresses of the repositories whose commits can be linked (GitHub ones)."""
+    rows = await conn.fetch(
+        "SELECT name, web_url FROM repositories WHERE web_url IS NOT NULL AND NOT removed"
+    )
+    return {r["name"]: r["web_url"] for r in rows}
+
+
+async def commit_subjects(conn: Any, shas: set[str]) -> dict[str, str]:
+    """The first line of each commit's message, where a push announced it."""
+    wanted = sorted(s for s in shas if s)
+    if not wanted:
+        return {}
+    rows = await conn.fetch(
+        "SELECT DISTINCT ON (sha) sha, subject FROM commits WHERE sha = ANY($1::text[])", wanted
+    )
+    return {r["sha"]: r["subject"] for r in rows}

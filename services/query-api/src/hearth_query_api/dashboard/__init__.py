@@ -21,6 +21,14 @@ from hearth_query_api.api.framework import ApiError, Call
 from hearth_query_api.api.models import CancelIn, DeployIn, RollbackIn
 from hearth_query_api.api.queries import DeploymentQuery, EventQuery
 from hearth_query_api.api.rollbacks import backup_of, list_backups, was_requested
+from hearth_query_api.dashboard.extras import (
+    DEFAULTS,
+    HELPERS,
+    commits_shown,
+    strips,
+    target_stats,
+)
+from hearth_query_api.dashboard.present import plan_summary
 from hearth_query_api.dashboard.sessions import (
     COOKIE,
     CSRF_FIELD,
@@ -54,6 +62,7 @@ class Dashboard:
             tone=tone,
             event_types=" ".join(sorted(all_event_classes())),
             restore_prompt=restore_prompt,
+            **HELPERS,
         )
 
     # -- plumbing --------------------------------------------------------------------
@@ -75,6 +84,7 @@ class Dashboard:
         add("GET", "/audit", self.page(self.audit))
         add("GET", "/events", self.page(self.live_events))
         app.router.add_static("/static/", HERE / "static", append_version=True)
+        add("GET", "/favicon.ico", self.favicon)
 
     @web.middleware
     async def sessions(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -102,7 +112,7 @@ class Dashboard:
             principal=session.principal if session else None,
             csrf=session.csrf if session else "",
             path=request.path,
-            **context,
+            **{**DEFAULTS, **context},
         )
         return web.Response(text=html, status=status, content_type="text/html")
 
@@ -232,13 +242,25 @@ class Dashboard:
         raise response
 
     # -- pages -----------------------------------------------------------------------
-    async def overview(self, request: web.Request, call: Call) -> web.StreamResponse:
+    @staticmethod
+    async def favicon(request: web.Request) -> web.StreamResponse:
+        raise web.HTTPMovedPermanently("/static/favicon.svg")
+
+    async def _targets_context(self, call: Call) -> dict[str, Any]:
         targets = (await self.endpoints.list_targets(call)).items
-        return self.render(request, "overview.html", targets=targets)
+        return {
+            "targets": targets,
+            "history": await strips(
+                self.pool(), [t.name for t in targets], width=140, height=24, slots=20
+            ),
+            **await commits_shown(self.pool(), (t.current_commit for t in targets)),
+        }
+
+    async def overview(self, request: web.Request, call: Call) -> web.StreamResponse:
+        return self.render(request, "overview.html", **await self._targets_context(call))
 
     async def targets_fragment(self, request: web.Request, call: Call) -> web.StreamResponse:
-        targets = (await self.endpoints.list_targets(call)).items
-        return self.render(request, "_targets.html", targets=targets)
+        return self.render(request, "_targets.html", **await self._targets_context(call))
 
     async def target(self, request: web.Request, call: Call) -> web.StreamResponse:
         target = await self.endpoints.get_target(call)
@@ -247,15 +269,30 @@ class Dashboard:
         )
         async with self.pool().acquire() as conn:
             backups = await list_backups(conn, target.name, 10)
+        shas = [target.current_commit, *(d.commit for d in recent.items)]
         return self.render(
-            request, "target.html", target=target, deployments=recent.items, backups=backups
+            request,
+            "target.html",
+            target=target,
+            deployments=recent.items,
+            backups=backups,
+            strip=(await strips(self.pool(), [target.name], width=480, height=56))[target.name],
+            stats=await target_stats(self.pool(), target.name),
+            **await commits_shown(self.pool(), shas),
         )
 
     async def deployments(self, request: web.Request, call: Call) -> web.StreamResponse:
         query = self.parse(DeploymentQuery, dict(request.query))
         page = await self.endpoints.list_deployments(Call(request, call.principal, {}, query))
         targets = (await self.endpoints.list_targets(call)).items
-        return self.render(request, "deployments.html", page=page, query=query, targets=targets)
+        return self.render(
+            request,
+            "deployments.html",
+            page=page,
+            query=query,
+            targets=targets,
+            **await commits_shown(self.pool(), (d.commit for d in page.items)),
+        )
 
     async def _deployment_context(self, call: Call) -> dict[str, Any]:
         detail = await self.endpoints.get_deployment(call)
@@ -269,6 +306,8 @@ class Dashboard:
             "diff": diff_lines(detail.diff or ""),
             "terminal": detail.status in TERMINAL,
             "undo": undo,
+            "plan": plan_summary(detail.plan, detail.diff or ""),
+            **await commits_shown(self.pool(), [detail.commit]),
         }
 
     async def deployment(self, request: web.Request, call: Call) -> web.StreamResponse:

@@ -11,6 +11,7 @@ TONE = {
     "amber": "warn",
     "rolled_back": "warn",
     "cancelled": "warn",
+    "waiting": "warn",
     "superseded": "muted",
     "grey": "muted",
     "queued": "busy",
@@ -19,8 +20,7 @@ TONE = {
 }
 STEP_LABEL = {
     "DeployRequested": "requested",
-    "RollbackRequested": "rollback requested",
-    "DeploymentCancelRequested": "cancel requested",
+    "DeploymentWaiting": "waiting for secrets",
     "DeploymentStarted": "started",
     "ConfigFetched": "fetched",
     "ConfigValidated": "validated",
@@ -33,6 +33,8 @@ STEP_LABEL = {
     "ServiceRestarted": "restarted",
     "HealthCheckPassed": "healthy",
     "HealthCheckFailed": "unhealthy",
+    "RollbackRequested": "rollback requested",
+    "DeploymentCancelRequested": "cancel requested",
     "RollbackStarted": "rolling back",
     "RollbackCompleted": "rolled back",
     "RollbackFailed": "rollback failed",
@@ -78,7 +80,7 @@ def step_rows(detail: Any) -> list[StepRow]:
     previous = min([detail.requested_at, *(s.at for s in detail.steps[:1])])
     for step in detail.steps:
         asked = step.type.endswith("Requested")
-        took = None if asked else int((step.at - previous).total_seconds() * 1000)
+        took = None if asked else max(0, int((step.at - previous).total_seconds() * 1000))
         bad = step.type.endswith("Failed")
         rows.append(
             StepRow(
@@ -89,7 +91,7 @@ def step_rows(detail: Any) -> list[StepRow]:
                 "bad" if bad else ("ok" if step.type == "DeploymentSucceeded" else "muted"),
             )
         )
-        previous = step.at
+        previous = max(step.at, previous) if previous else step.at
     return rows
 
 

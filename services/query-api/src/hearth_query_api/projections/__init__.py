@@ -4,11 +4,19 @@ Everything a row holds comes from events (never the clock or a sequence of the d
 so a rebuild from the stream produces identical tables.
 """
 
-from hearth_query_api.projections import audit, deployments, notifications, pushes, targets
+from hearth_query_api.projections import (
+    audit,
+    deployments,
+    notifications,
+    pushes,
+    repositories,
+    targets,
+)
 
 PROJECTIONS = (
     audit.project,
     pushes.project,
+    repositories.project,
     targets.project,
     deployments.project,
     notifications.project,

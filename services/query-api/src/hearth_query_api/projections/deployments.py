@@ -15,6 +15,7 @@ from hearth_events.catalogue import (
     DeploymentStarted,
     DeploymentSucceeded,
     DeploymentSuperseded,
+    DeploymentWaiting,
     DeployRequested,
     RollbackCompleted,
     RollbackFailed,
@@ -23,6 +24,7 @@ from hearth_events.catalogue import (
 
 # Terminal statuses end the deployment; the others say where it is.
 STATUS_OF: dict[type[EventData], str] = {
+    DeploymentWaiting: "waiting",
     DeploymentStarted: "running",
     RollbackStarted: "rolling_back",
     DeploymentSucceeded: "succeeded",
@@ -59,7 +61,12 @@ async def project(conn: Any, envelope: Envelope, seq: int) -> None:
         await conn.execute(
             """INSERT INTO deployments (id, seq, target, repo, commit, branch,
                     trigger, dry_run, status, requested_at, correlation_id, actor)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'queued', $9, $10, $11)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'queued',
+                    -- A rollback is asked for (RollbackRequested, a step) before the deployer
+                    -- announces it: it was requested then, not at the announcement.
+                    coalesce((SELECT min(at) FROM deployment_steps WHERE deployment_id = $1),
+                        $9),
+                    $10, $11)
                 ON CONFLICT (id) DO NOTHING""",
             deployment_id,
             seq,
@@ -129,8 +136,11 @@ async def _update_deployment(conn: Any, envelope: Envelope, deployment_id: str) 
                 "duration_ms = (extract(epoch FROM "
                 f"${len(values)}::timestamptz - requested_at) * 1000)::bigint"
             )
-    if isinstance(data, DeploymentStarted):
+    if isinstance(data, DeploymentWaiting):
+        put("reason", data.reason)
+    elif isinstance(data, DeploymentStarted):
         put("started_at", envelope.occurred_at)
+        put("reason", None)  # no longer waiting
         if data.commit:
             put("commit", data.commit)
     elif isinstance(data, DeploymentPlanned):
@@ -148,6 +158,7 @@ async def _update_deployment(conn: Any, envelope: Envelope, deployment_id: str) 
         put("reason", data.reason)
         if isinstance(data, DeploymentFailed):
             put("rolled_back", data.rolled_back)
+            put("host_touched", data.host_touched)
     elif isinstance(data, DeploymentCancelled):
         put("reason", data.reason or "cancelled")
         put("rolled_back", data.rolled_back)

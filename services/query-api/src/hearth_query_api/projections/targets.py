@@ -1,5 +1,8 @@
-"""Targets as declared, with what they run and how their last deployment ended (a dry
-run changes neither)."""
+"""Targets as declared, with what they run and how their last deployment that touched the
+host ended: a dry run, and a deployment that failed before changing anything on the host
+(an unknown commit, invalid configuration), change neither. ``waiting_for`` names the
+secrets a deployment of the target is held for (``DeploymentWaiting``) until it starts or
+ends."""
 
 from __future__ import annotations
 
@@ -7,8 +10,12 @@ from typing import Any
 
 from hearth_events import Envelope
 from hearth_events.catalogue import (
+    DeploymentCancelled,
     DeploymentFailed,
+    DeploymentStarted,
     DeploymentSucceeded,
+    DeploymentSuperseded,
+    DeploymentWaiting,
     RollbackCompleted,
     RollbackFailed,
     TargetRegistered,
@@ -24,8 +31,36 @@ LAST_STATUS = {
 }
 
 
+#: Events after which a deployment no longer waits.
+WAIT_OVER = (
+    DeploymentStarted,
+    DeploymentSucceeded,
+    DeploymentFailed,
+    DeploymentCancelled,
+    DeploymentSuperseded,
+    RollbackCompleted,
+    RollbackFailed,
+)
+
+
 async def project(conn: Any, envelope: Envelope, seq: int) -> None:
     data = envelope.data
+    if isinstance(data, DeploymentWaiting):
+        await conn.execute(
+            """UPDATE targets SET waiting_for = $2, waiting_deployment_id = $3
+                WHERE name = $1""",
+            data.target,
+            list(data.waiting_for),
+            data.deployment_id,
+        )
+        return
+    if isinstance(data, WAIT_OVER):
+        await conn.execute(
+            """UPDATE targets SET waiting_for = '{}', waiting_deployment_id = NULL
+                WHERE name = $1 AND waiting_deployment_id = $2""",
+            data.target,
+            data.deployment_id,
+        )
     if isinstance(data, TargetRegistered | TargetUpdated):
         spec = data.spec
         await conn.execute(
@@ -54,6 +89,8 @@ async def project(conn: Any, envelope: Envelope, seq: int) -> None:
     elif isinstance(
         data, DeploymentSucceeded | DeploymentFailed | RollbackCompleted | RollbackFailed
     ):
+        if isinstance(data, DeploymentFailed) and not data.host_touched:
+            return
         commit = data.commit if isinstance(data, DeploymentSucceeded) else None
         await conn.execute(
             """UPDATE targets SET last_deployment_id = $2, last_status = $3,

@@ -1,0 +1,67 @@
+"""How ``hearth up`` talks to the person at the terminal (rich on stderr)."""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.table import Table
+
+from hearth.stack.up import Stack
+
+if TYPE_CHECKING:
+    from hearth.demo import Demo
+
+
+class ConsoleReport:
+    def __init__(self, console: Console) -> None:
+        self.console = console
+
+    def step(self, text: str) -> AbstractContextManager[Any]:
+        return self.console.status(text)
+
+    def say(self, text: str) -> None:
+        self.console.print(text, highlight=False, soft_wrap=True)
+
+    def summary(self, state: dict[str, Any], ready: dict[str, bool], stack: Stack) -> None:
+        table = Table(title="Hearth is up", show_header=True, header_style="bold")
+        table.add_column("service")
+        table.add_column("ready")
+        table.add_column("url")
+        for name, service in state["services"].items():
+            table.add_row(name, "[green]yes[/]" if ready[name] else "[red]no[/]", service["url"])
+        self.console.print(table)
+        services, layout = state["services"], stack.layout
+        for line in (
+            f"dashboard & API  {services['query-api']['url']}",
+            f"GitHub webhooks  {services['webhook-gw']['url']}/webhooks/github",
+            f"NATS             {state['nats_url']}",
+            f"inspect with     nats --context {layout.inspector_context} stream ls",
+            f"logs             {layout.logs_dir}/",
+        ):
+            self.say(line)
+
+    def applied(self, source: str, results: list[dict[str, Any]]) -> None:
+        for result in results:
+            outcome = "applied" if result.get("ok") else f"NOT applied: {result['error']}"
+            self.say(f"{source} {result['section']}: {outcome}")
+
+    def demo(self, demo: Demo, state: dict[str, Any], token: str) -> None:
+        from hearth.demo import POLL_S
+
+        api = state["services"]["query-api"]["url"]
+        lines = [
+            "[bold]Demo[/] (no hearth.yaml here; `hearth init` writes one for your own hosts)",
+            f"  Git repository   {demo.checkout}  (Hearth polls it every {POLL_S} s)",
+            f"  SSH host folder  {demo.host_dir}",
+            f"  Home Assistant   {demo.ha_url}  (simulated: it checks and 'restarts' the files)",
+            f"  dashboard        {api}/  (sign in with the admin token)",
+            f"  admin token      {token}",
+            "  try it:          cd " + str(demo.checkout) + " && $EDITOR automations.yaml && "
+            "git commit -am 'my change' && git push",
+            f"  then watch       {api}/  or  hearth deployments",
+        ]
+        lines.extend(f"  [yellow]note[/]            {note}" for note in demo.notes)
+        for line in lines:
+            self.console.print(line, highlight=False, soft_wrap=True)

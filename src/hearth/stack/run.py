@@ -1,0 +1,170 @@
+"""``hearth up`` from start to stop, as steps that Ctrl-C can end between any two.
+
+SIGINT and SIGTERM only set an event; start-up checks it between steps and every wait
+polls it. So an interrupt never lands inside a half-started process (which would then be
+nobody's to stop), and whatever started is stopped in one ``finally``: services, NATS,
+PostgreSQL and the demo's processes.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from hearth.config import HearthConfig
+from hearth.stack.choice import ConfigChoice
+from hearth.stack.up import (
+    Stack,
+    UpOptions,
+    preflight,
+    record_state,
+    start_servers,
+    start_services,
+    stop_servers,
+)
+
+if TYPE_CHECKING:  # the demo imports asyncssh, which a plain hearth.yaml never needs
+    from hearth.demo import Demo
+
+
+class Interrupted(Exception):
+    """Ctrl-C or SIGTERM arrived while Hearth was starting."""
+
+
+class StopSignal:
+    """SIGINT/SIGTERM set ``event``; nothing is raised from inside a signal handler."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+
+    def install(self) -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self._on_signal)
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        self.event.set()
+
+    def check(self) -> None:
+        if self.event.is_set():
+            raise Interrupted
+
+    def checkpoint(self, step: str, say: Callable[[str], None]) -> None:
+        """Between two steps: stop here if asked to. ``HEARTH_TEST_PAUSE_AT=<step>`` holds
+        start-up at that step until a signal arrives, so tests interrupt exactly there."""
+        if os.environ.get("HEARTH_TEST_PAUSE_AT") == step:
+            say(f"paused at {step} (HEARTH_TEST_PAUSE_AT)")
+            self.event.wait()
+        self.check()
+
+    def sleep(self, seconds: float) -> None:
+        if self.event.wait(seconds):
+            raise Interrupted
+
+
+class Reporter(Protocol):
+    """What ``hearth up`` tells the person who started it."""
+
+    def step(self, text: str) -> Any: ...  # a context manager showing work in progress
+    def say(self, text: str) -> None: ...
+    def summary(self, state: dict[str, Any], ready: dict[str, bool], stack: Stack) -> None: ...
+    def applied(self, source: str, results: list[dict[str, Any]]) -> None: ...
+    def demo(self, demo: Demo, state: dict[str, Any], token: str) -> None: ...
+
+
+Request = Callable[[str, dict[str, Any]], dict[str, Any]]
+
+
+@dataclass
+class Running:
+    stack: Stack
+    stop: StopSignal
+    demo: Demo | None = None
+
+
+def run_up(
+    options: UpOptions, choice: ConfigChoice, config: HearthConfig | None, report: Reporter
+) -> None:
+    """Start everything, apply the configuration, supervise until stopped; always clean up."""
+    stop = StopSignal()
+    stop.install()
+    preflight(options)
+    report.say(choice.why)
+    with report.step("starting NATS and PostgreSQL…"):
+        stack = start_servers(options)
+    running = Running(stack, stop)
+    try:
+        record_state(stack, pid=os.getpid())
+        stop.checkpoint("servers", report.say)
+        _start(running, options, choice, config, report)
+        supervise(running, report.say)
+    except Interrupted:
+        pass
+    finally:
+        report.say("stopping Hearth…")
+        started = time.monotonic()
+        stop_servers(stack)
+        if running.demo is not None:
+            running.demo.stop()
+        report.say(f"stopped in {time.monotonic() - started:.1f}s")
+
+
+def _start(
+    running: Running,
+    options: UpOptions,
+    choice: ConfigChoice,
+    config: HearthConfig | None,
+    report: Reporter,
+) -> None:
+    from hearth.stack.apply_at_start import apply_chosen, demo_token, store_demo_secrets
+
+    stack, stop = running.stack, running.stop
+    if choice.demo:
+        from hearth.demo import start_demo
+
+        with report.step("starting the demo (no hearth.yaml here)…"):
+            running.demo = start_demo(options.data_dir, options.port_offset)
+        stack.other_pids = running.demo.pids()
+        record_state(stack, pid=os.getpid())
+        stop.checkpoint("demo", report.say)
+    with report.step("starting services…"):
+        start_services(stack)
+        state = record_state(stack, pid=os.getpid())
+        ready = wait_ready(state, stop, timeout=60)
+    report.summary(state, ready, stack)
+    stop.checkpoint("services", report.say)
+    if running.demo is not None:
+        store_demo_secrets(state, stack, running.demo)
+    stop.checkpoint("apply", report.say)
+    apply_chosen(state, stack, choice=choice, config=config, demo=running.demo, report=report)
+    stop.checkpoint("applied", report.say)
+    if running.demo is not None:
+        report.demo(running.demo, state, demo_token(state, stack, running.demo))
+
+
+def wait_ready(state: dict[str, Any], stop: StopSignal, timeout: float) -> dict[str, bool]:
+    from hearth.stack.probe import probe
+
+    deadline = time.monotonic() + timeout
+    ready = {name: False for name in state["services"]}
+    while time.monotonic() < deadline and not all(ready.values()):
+        for name, service in state["services"].items():
+            if not ready[name]:
+                ready[name] = probe(service["url"] + "/readyz")[0] == 200
+        stop.sleep(0.3)
+    return ready
+
+
+def supervise(running: Running, say: Callable[[str], None]) -> None:
+    stack, stop = running.stack, running.stop
+    assert stack.supervisor is not None
+    while not stop.event.wait(0.5):
+        events = stack.supervisor.check()
+        for message in events:
+            say(message)
+        if events:
+            record_state(stack, pid=os.getpid())

@@ -1,0 +1,166 @@
+"""``hearth up`` as a process in tests: started like a person starts it, stopped with Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from hearth.embedded.process import free_port, port_in_use
+
+HEARTH = [sys.executable, "-m", "hearth.cli"]
+
+
+def api_get(base: str, path: str, token: str) -> Any:
+    request = urllib.request.Request(base + path, headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return json.loads(response.read())
+
+
+def clean_env(data_dir: Path | None) -> dict[str, str]:
+    """This machine's environment without HEARTH_* settings, plus the data dir if given."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HEARTH_")}
+    if data_dir is not None:
+        env["HEARTH_DATA_DIR"] = str(data_dir)
+    return env
+
+
+def hearth(
+    env: dict[str, str], *args: str, input: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*HEARTH, *args],
+        input=input,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+
+def free_ports() -> dict[str, int]:
+    """Free ports for NATS and PostgreSQL, and an offset whose service ports are all free."""
+    from hearth.stack.services import SERVICES
+
+    rng = random.Random()
+    for _ in range(100):
+        offset = rng.randint(20000, 40000)
+        demo = (8123 + offset, 2222 + offset)
+        if not any(port_in_use("127.0.0.1", s.port + offset) for s in SERVICES) and not any(
+            port_in_use("127.0.0.1", port) for port in demo
+        ):
+            return {"nats": free_port(), "postgres": free_port(), "offset": offset}
+    raise AssertionError("no free range of service ports found")
+
+
+def port_args(ports: dict[str, int]) -> list[str]:
+    return [
+        "--nats-port",
+        str(ports["nats"]),
+        "--postgres-port",
+        str(ports["postgres"]),
+        "--port-offset",
+        str(ports["offset"]),
+    ]
+
+
+class Up:
+    """One ``hearth up`` in its own session, as a terminal runs it (Ctrl-C hits the group)."""
+
+    def __init__(
+        self,
+        data_dir: Path | None,
+        ports: dict[str, int] | None,
+        *,
+        command: list[str] | None = None,
+        args: tuple[str, ...] = (),
+        cwd: Path | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.data_dir = data_dir
+        self.ports = ports
+        self.env = clean_env(data_dir)
+        self.env.update(env or {})
+        log_dir = data_dir.parent if data_dir is not None else (cwd or Path.cwd())
+        self.log = (log_dir / f"up-{time.monotonic_ns()}.log").open("wb")
+        full = command or [*HEARTH, "up", *(port_args(ports) if ports else [])]
+        self.process = subprocess.Popen(
+            [*full, *args],
+            env=self.env,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def run(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+        """Another hearth command beside this one, on the same data dir."""
+        return hearth(self.env, *args, input=input)
+
+    def status(self) -> tuple[int, dict[str, Any]]:
+        result = self.run("status", "--json")
+        try:
+            return result.returncode, json.loads(result.stdout)
+        except ValueError:
+            return result.returncode, {}
+
+    def wait_healthy(self, timeout: float = 120) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, self.output()
+            code, report = self.status()
+            if code == 0 and report.get("healthy"):
+                return report
+            time.sleep(0.5)
+        raise AssertionError(f"not healthy: {self.status()}\n{self.output()}")
+
+    def wait_output(self, pattern: str, timeout: float = 180) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        while not (found := re.search(pattern, self.output(full=True))):
+            assert self.process.poll() is None, f"exited: {self.output()}"
+            assert time.monotonic() < deadline, f"no {pattern!r} in:\n{self.output()}"
+            time.sleep(0.3)
+        return found
+
+    def output(self, *, full: bool = False) -> str:
+        self.log.flush()
+        text = Path(self.log.name).read_text(errors="replace")
+        return text if full else text[-4000:]
+
+    def family(self) -> list[psutil.Process]:
+        """Every process this run started: its own children and the detached servers."""
+        return list(psutil.Process(self.process.pid).children(recursive=True))
+
+    def ctrl_c(self, timeout: float = 90) -> int:
+        """Ctrl-C as a terminal sends it: SIGINT to the whole foreground process group."""
+        os.killpg(self.process.pid, signal.SIGINT)
+        return self.process.wait(timeout)
+
+
+def leftovers(marker: str) -> list[str]:
+    """Live processes that mention ``marker`` (a data dir, a clone) in their command line or
+    environment: the servers name their folders in arguments, the services in HEARTH_*."""
+    found = []
+    for p in psutil.process_iter(["pid", "cmdline", "status"]):
+        if p.info["pid"] == os.getpid() or p.info["status"] == psutil.STATUS_ZOMBIE:
+            continue
+        try:
+            environ = " ".join(p.environ().values())
+        except (psutil.AccessDenied, psutil.NoSuchProcess, psutil.ZombieProcess):
+            environ = ""
+        cmdline = " ".join(p.info["cmdline"] or [])
+        if marker in cmdline or marker in environ:
+            found.append(f"{p.info['pid']}: {cmdline}")
+    return found

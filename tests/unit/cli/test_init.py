@@ -1,0 +1,65 @@
+"""``hearth init``: a valid, commented hearth.yaml from a few answers, and what to run next."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from hearth.cli import main
+from hearth.config import load_config
+from hearth.init import InitAnswers
+
+
+def test_init_writes_a_valid_configuration_and_the_next_commands(tmp_path: Path) -> None:
+    output = tmp_path / "hearth.yaml"
+    result = CliRunner().invoke(
+        main,
+        [
+            "init",
+            "--host",
+            "192.168.1.20",
+            "--repo-url",
+            "https://github.com/alice/home-config.git",
+            "--output",
+            str(output),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    config = load_config(output)
+    target = config.targets[0]
+    assert (target.name, target.host, target.remote_path) == ("ha", "192.168.1.20", "/config")
+    assert target.repo == config.repositories[0].name == "alice/home-config"
+    assert config.repositories[0].provider == "github"
+    assert target.ha_url == "http://192.168.1.20:8123"
+    assert "ssh-keyscan -p 22 -t ed25519 192.168.1.20" in result.output
+    assert "hearth secret set ha-ssh-key < ~/.ssh/id_ed25519" in result.output
+    assert "hearth secret set ha-token" in result.output
+    assert "hearth secret set ha-webhook" in result.output
+
+
+def test_init_asks_for_what_is_missing_and_never_overwrites(tmp_path: Path) -> None:
+    output = tmp_path / "hearth.yaml"
+    asked = CliRunner().invoke(
+        main, ["init", "--output", str(output)], input="ha.lan\nssh://git@nas/srv/ha.git\n"
+    )
+    assert asked.exit_code == 0, asked.output
+    config = load_config(output)
+    assert config.targets[0].host == "ha.lan"
+    assert config.repositories[0].provider == "git"
+    assert "webhook" not in asked.output
+    again = CliRunner().invoke(
+        main, ["init", "--host", "x", "--repo-url", "y", "--output", str(output)]
+    )
+    assert again.exit_code == 2
+    assert "exists; edit it, or pass --force" in again.output
+
+
+def test_repository_names_come_from_every_url_form() -> None:
+    for url, name in [
+        ("https://github.com/alice/home-config.git", "alice/home-config"),
+        ("git@github.com:alice/home-config.git", "alice/home-config"),
+        ("ssh://git@nas:2222/srv/git/ha", "git/ha"),
+        ("/srv/ha.git", "srv/ha"),
+    ]:
+        assert InitAnswers(host="h", repo_url=url).repo_name == name
