@@ -159,7 +159,8 @@ async def sse_seen(url: str, token: str, seen: dict[str, float], ready: asyncio.
     timeout = aiohttp.ClientTimeout(total=None, sock_read=None)
     async with (
         aiohttp.ClientSession(timeout=timeout) as http,
-        http.get(f"{url}/api/v1/events/stream", headers=headers) as reply,
+        # Every event, log lines included (the feed leaves them out unless asked).
+        http.get(f"{url}/api/v1/events/stream?logs=true", headers=headers) as reply,
     ):
         assert reply.status == 200, await reply.text()
         ready.set()

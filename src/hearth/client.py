@@ -75,9 +75,9 @@ def describe(status: int, body: Any, method: str, url: str) -> str:
             "`hearth token create NAME --role operator` and set HEARTH_API_TOKEN"
         )
     if status == 403:
-        return (
-            f"this token's role may not do that ({detail}); it needs {ROLE_OF.get(method, 'admin')}"
-        )
+        # The API's answer already names the role needed and the token's: say it once.
+        needed = ROLE_OF.get(method, "admin")
+        return detail or f"this token's role may not do that; it needs {needed}"
     return f"{detail or 'refused'} (HTTP {status})"
 
 

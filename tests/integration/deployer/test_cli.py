@@ -270,7 +270,8 @@ async def test_bad_input_is_one_clear_line_and_exit_2(cli: Cli) -> None:
 
     viewer = await cli.run("deploy", "ha", token="viewer")
     assert viewer.returncode == 2
-    assert "needs operator" in viewer.stderr
+    assert "needs the operator role" in viewer.stderr
+    assert viewer.stderr.count("operator") == 1  # said once
 
     wrong = await cli.run("deployments", token="hth_not-a-token")
     assert wrong.returncode == 2

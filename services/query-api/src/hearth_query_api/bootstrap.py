@@ -13,6 +13,7 @@ from aiohttp import web
 
 from hearth_events import command_subject
 from hearth_events.jetstream import EVENTS_STREAM
+from hearth_query_api.api.docs import install_docs
 from hearth_query_api.api.endpoints import Endpoints
 from hearth_query_api.api.framework import add_routes
 from hearth_query_api.api.openapi import build_openapi
@@ -103,6 +104,8 @@ class QueryApi(BusService):
             return web.json_response(document)
 
         app.router.add_get("/api/openapi.json", openapi)
+        install_docs(app)
+        app.on_shutdown.append(self._end_feeds)
         Dashboard(
             self.endpoints,
             lambda: self.endpoints.pool if self.started.is_set() else None,
@@ -146,7 +149,12 @@ class QueryApi(BusService):
             }
         }
 
+    async def _end_feeds(self, _: web.Application) -> None:
+        self.endpoints.broadcaster.close()
+
     async def on_stop(self) -> None:
+        # Open live feeds end first: aiohttp would otherwise wait a minute for each.
+        self.endpoints.broadcaster.close()
         if self.pool is not None:
             await self.pool.close()
 

@@ -13,9 +13,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import structlog
 from aiohttp import web
 
 from hearth_events import Envelope
+
+log = structlog.get_logger("hearth.feed")
 
 KEEPALIVE_S = 15.0
 QUEUE_LIMIT = 10_000
@@ -48,10 +51,11 @@ def feed_item(envelope: Envelope, seq: int) -> FeedItem:
 
 
 class Broadcaster:
-    """Fans applied events out to every connected feed."""
+    """Fans applied events out to every connected feed; ends them all when the server stops."""
 
     def __init__(self) -> None:
         self._queues: set[asyncio.Queue[FeedItem | None]] = set()
+        self._closed = False
 
     def publish(self, item: FeedItem) -> None:
         for queue in list(self._queues):
@@ -59,19 +63,42 @@ class Broadcaster:
                 queue.put_nowait(item)
             except asyncio.QueueFull:
                 # A client too slow to keep up is ended; it resumes with Last-Event-ID.
-                self._queues.discard(queue)
-                while not queue.empty():
-                    queue.get_nowait()
-                queue.put_nowait(None)
+                self._end(queue)
+
+    def close(self) -> None:
+        """End every open feed now (the server is stopping) and refuse new ones."""
+        self._closed = True
+        for queue in list(self._queues):
+            self._end(queue)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def open_feeds(self) -> int:
+        return len(self._queues)
+
+    def _end(self, queue: asyncio.Queue[FeedItem | None]) -> None:
+        self._queues.discard(queue)
+        while not queue.empty():
+            queue.get_nowait()
+        queue.put_nowait(None)
 
     @contextlib.contextmanager
     def subscribe(self) -> Any:
         queue: asyncio.Queue[FeedItem | None] = asyncio.Queue(QUEUE_LIMIT)
-        self._queues.add(queue)
+        if self._closed:
+            queue.put_nowait(None)
+        else:
+            self._queues.add(queue)
         try:
             yield queue
         finally:
             self._queues.discard(queue)
+
+
+LOG_EVENT = "DeploymentLogged"
 
 
 @dataclass(frozen=True)
@@ -79,8 +106,13 @@ class FeedFilter:
     types: frozenset[str]
     target: str | None
     device: str | None
+    logs: bool = False
 
     def wants(self, item: FeedItem) -> bool:
+        # Log lines are half of all events; they belong to their deployment's page and
+        # come only when asked for (logs) or named (types).
+        if not self.types and not self.logs and item.type == LOG_EVENT:
+            return False
         return (
             (not self.types or item.type in self.types)
             and (self.target is None or item.target == self.target)
@@ -139,22 +171,41 @@ async def stream_events(
         }
     )
     await response.prepare(request)
-    sent = last_id or 0
     with broadcaster.subscribe() as queue:
-        if last_id is not None:
-            for item in await _missed(pool, last_id):
-                sent = await _send(response, item, feed_filter, sent)
-        await response.write(b": connected\n\n")
-        while True:
-            try:
-                live = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
-            except TimeoutError:
-                await response.write(b": keep-alive\n\n")
-                continue
-            if live is None:
-                break  # dropped for being slow; the client reconnects with Last-Event-ID
-            sent = await _send(response, live, feed_filter, sent)
+        try:
+            await _serve(response, queue, pool, feed_filter, last_id)
+        except ConnectionResetError:  # aiohttp's ClientConnectionResetError is one
+            # A closed page or a stopped `hearth events tail`: ordinary, not an error.
+            log.debug("feed client went away", peer=request.remote)
+            return response
+    with contextlib.suppress(ConnectionResetError):
+        await response.write_eof()
     return response
+
+
+async def _serve(
+    response: web.StreamResponse,
+    queue: asyncio.Queue[FeedItem | None],
+    pool: Any,
+    feed_filter: FeedFilter,
+    last_id: int | None,
+) -> None:
+    sent = last_id or 0
+    if last_id is not None:
+        for item in await _missed(pool, last_id):
+            sent = await _send(response, item, feed_filter, sent)
+    await response.write(b": connected\n\n")
+    while True:
+        try:
+            live = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
+        except TimeoutError:
+            await response.write(b": keep-alive\n\n")
+            continue
+        if live is None:
+            # Dropped for being slow, or the server is stopping: the client reconnects
+            # with Last-Event-ID and misses nothing.
+            return
+        sent = await _send(response, live, feed_filter, sent)
 
 
 async def _send(

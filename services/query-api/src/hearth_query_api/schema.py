@@ -197,6 +197,22 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX ON commits (sha);
     """,
+    # Commands this API accepted, written before their event is published: the read
+    # models learn of a deployment only once the deployer announces it, but a second
+    # press of Roll back and the page a button leads to must know of it at once. Not a
+    # read model: a rebuild keeps it.
+    """
+    CREATE TABLE requested_deployments (
+        deployment_id text PRIMARY KEY,
+        target text NOT NULL,
+        kind text NOT NULL CHECK (kind IN ('deploy', 'rollback')),
+        dry_run boolean NOT NULL,
+        restores text,
+        actor text NOT NULL,
+        requested_at timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE INDEX ON requested_deployments (target, requested_at);
+    """,
 ]
 
 READ_TABLES = (

@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from aiohttp import web
 
-from hearth_events import new_event, uuid7
-from hearth_events.catalogue import (
-    DeploymentCancelRequested,
-    DeployRequested,
-    RollbackRequested,
-)
+from hearth_query_api.api.commands import V1, Commands
 from hearth_query_api.api.framework import ApiError, Call, Route
+from hearth_query_api.api.ids import resolve_deployment_id
 from hearth_query_api.api.models import (
     AcceptedOut,
     BackupOut,
@@ -46,12 +41,9 @@ from hearth_query_api.api.queries import (
     TargetFilter,
     page,
 )
-from hearth_query_api.feed import Broadcaster, FeedFilter, stream_events
-from hearth_query_api.projections.deployments import TERMINAL
-from hearth_servicekit.publishing import BusUnavailable, EventSink
-
-COMMIT = re.compile(r"[0-9a-f]{7,64}")
-V1 = "/api/v1"
+from hearth_query_api.api.rollbacks import list_backups
+from hearth_query_api.feed import LOG_EVENT, Broadcaster, FeedFilter, stream_events
+from hearth_servicekit.publishing import EventSink
 
 
 def target_status(row: Any) -> str:
@@ -73,7 +65,7 @@ def _deployment(row: Any) -> DeploymentOut:
     return DeploymentOut.model_validate({k: row[k] for k in DeploymentOut.model_fields})
 
 
-class Endpoints:
+class Endpoints(Commands):
     def __init__(self, pool: Any, sink: EventSink, source: str) -> None:
         self.pool = pool
         self.sink = sink
@@ -103,6 +95,8 @@ class Endpoints:
 
     async def stream_events(self, call: Call) -> web.StreamResponse:
         q: FeedQuery = call.query
+        if self.broadcaster.closed:
+            raise ApiError(503, "stopping", "Hearth's query API is stopping; reconnect shortly")
         header = call.request.headers.get("Last-Event-ID")
         if header is not None and (not header.strip().isdigit() or int(header) > MAX_SEQ):
             raise ApiError(400, "bad header", "Last-Event-ID must be an event's seq number")
@@ -112,7 +106,7 @@ class Endpoints:
             call.request,
             self.pool,
             self.broadcaster,
-            FeedFilter(types, q.target, q.device),
+            FeedFilter(types, q.target, q.device, q.logs),
             last_id,
         )
 
@@ -160,11 +154,9 @@ class Endpoints:
         return Page[DeploymentOut](items=[_deployment(r) for r in rows], next_cursor=cursor)
 
     async def get_deployment(self, call: Call) -> DeploymentDetailOut:
-        deployment_id = call.path["id"]
         async with self.pool.acquire() as conn:
+            deployment_id = await resolve_deployment_id(conn, call.path["id"])
             row = await conn.fetchrow("SELECT * FROM deployments WHERE id = $1", deployment_id)
-            if row is None:
-                raise ApiError(404, "not found", f"no deployment {deployment_id!r}")
             steps = await conn.fetch(
                 "SELECT * FROM deployment_steps WHERE deployment_id = $1 ORDER BY seq",
                 deployment_id,
@@ -211,12 +203,7 @@ class Endpoints:
     async def list_backups(self, call: Call) -> ItemsOut[BackupOut]:
         q: TargetFilter = call.query
         async with self.pool.acquire() as conn:
-            rows = await conn.fetch(
-                "SELECT * FROM backups WHERE ($1::text IS NULL OR target = $1) "
-                "ORDER BY taken_at DESC LIMIT $2",
-                q.target,
-                q.limit,
-            )
+            rows = await list_backups(conn, q.target, q.limit)
         return ItemsOut[BackupOut](items=[BackupOut.model_validate(dict(r)) for r in rows])
 
     async def list_pushes(self, call: Call) -> Page[PushOut]:
@@ -237,6 +224,7 @@ class Endpoints:
             q,
             [
                 ("type = ?", q.type),
+                ("type <> ?", LOG_EVENT if q.type is None and not q.logs else None),
                 ("key = ?", q.key),
                 ("correlation_id = ?", q.correlation_id),
                 ("actor = ?", q.actor),
@@ -256,79 +244,6 @@ class Endpoints:
             for r in rows
         ]
         return Page[EventOut](items=items, next_cursor=cursor)
-
-    # -- commands --------------------------------------------------------------------
-    async def _target_row(self, name: str) -> Any:
-        async with self.pool.acquire() as conn:
-            row = await conn.fetchrow("SELECT * FROM targets WHERE name = $1 AND NOT removed", name)
-        if row is None:
-            raise ApiError(404, "not found", f"no target named {name!r}")
-        return row
-
-    async def _publish(self, call: Call, data: Any) -> AcceptedOut:
-        envelope = new_event(data, source=self.source, actor=f"token:{call.principal.name}")
-        try:
-            await self.sink.publish(envelope)
-        except BusUnavailable:
-            raise ApiError(
-                503, "event bus unavailable", "the command was not recorded; try again"
-            ) from None
-        return AcceptedOut(
-            deployment_id=data.deployment_id,
-            event_id=str(envelope.event_id),
-            correlation_id=envelope.correlation_id,
-            follow=f"{V1}/deployments/{data.deployment_id}",
-        )
-
-    async def request_deploy(self, call: Call) -> AcceptedOut:
-        body: DeployIn = call.body
-        target = await self._target_row(body.target)
-        return await self._publish(
-            call,
-            DeployRequested(
-                deployment_id=str(uuid7()),
-                target=body.target,
-                repo=target["repo"],
-                commit=body.commit,
-                branch=body.branch or target["branch"],
-                trigger="manual",
-                dry_run=body.dry_run,
-            ),
-        )
-
-    async def request_rollback(self, call: Call) -> AcceptedOut:
-        body: RollbackIn = call.body
-        is_commit = body.to is not None and COMMIT.fullmatch(body.to) is not None
-        await self._target_row(call.path["name"])
-        return await self._publish(
-            call,
-            RollbackRequested(
-                deployment_id=str(uuid7()),
-                target=call.path["name"],
-                to_backup=None if is_commit else body.to,
-                to_commit=body.to if is_commit else None,
-                reason=body.reason,
-            ),
-        )
-
-    async def request_cancel(self, call: Call) -> AcceptedOut:
-        body: CancelIn = call.body
-        async with self.pool.acquire() as conn:
-            row = await conn.fetchrow(
-                "SELECT target, status FROM deployments WHERE id = $1", call.path["id"]
-            )
-        if row is None:
-            raise ApiError(404, "not found", f"no deployment {call.path['id']!r}")
-        if row["status"] in TERMINAL:
-            raise ApiError(
-                409, "already finished", f"deployment {call.path['id']} is {row['status']}"
-            )
-        return await self._publish(
-            call,
-            DeploymentCancelRequested(
-                deployment_id=call.path["id"], target=row["target"], reason=body.reason
-            ),
-        )
 
     def routes(self) -> list[Route]:
         return [

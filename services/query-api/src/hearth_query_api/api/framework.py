@@ -20,9 +20,17 @@ Handler = Callable[["Call"], Awaitable[Any]]
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, error: str, detail: str) -> None:
+    def __init__(
+        self,
+        status: int,
+        error: str,
+        detail: str,
+        **extra: Any,
+    ) -> None:
+        """``extra`` goes into the body beside error and detail (see ErrorOut)."""
         super().__init__(detail)
         self.status, self.error, self.detail = status, error, detail
+        self.extra = extra
 
 
 @dataclass
@@ -49,8 +57,10 @@ class Route:
     media_type: str = "application/json"
 
 
-def error_response(status: int, error: str, detail: str) -> web.Response:
-    return web.json_response({"error": error, "detail": detail}, status=status)
+def error_response(
+    status: int, error: str, detail: str, extra: dict[str, Any] | None = None
+) -> web.Response:
+    return web.json_response({"error": error, "detail": detail, **(extra or {})}, status=status)
 
 
 def _first_problem(exc: ValidationError, where: str) -> str:
@@ -133,7 +143,7 @@ def dispatch(
             )
             result = await route.handler(call)
         except ApiError as exc:
-            return error_response(exc.status, exc.error, exc.detail)
+            return error_response(exc.status, exc.error, exc.detail, exc.extra)
         if isinstance(result, web.StreamResponse):
             return result
         payload = result.model_dump(mode="json") if isinstance(result, BaseModel) else result

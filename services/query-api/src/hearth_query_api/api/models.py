@@ -15,9 +15,22 @@ class Out(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class CandidateOut(Out):
+    id: str
+    target: str
+    status: str
+    requested_at: datetime
+
+
 class ErrorOut(Out):
     error: str
     detail: str
+    candidates: list[CandidateOut] | None = Field(
+        default=None, description="for an ambiguous id prefix: the ids it could mean"
+    )
+    deployment_id: str | None = Field(
+        default=None, description="for a rollback already asked for: the deployment doing it"
+    )
 
 
 class Page(Out, Generic[Item]):
@@ -108,6 +121,10 @@ class BackupOut(Out):
     files: int
     bytes: int
     taken_at: datetime
+    before_commit: str | None = Field(
+        description="the commit the newest successful deployment before this backup had "
+        "deployed: what restoring it goes back to"
+    )
 
 
 class PushOut(Out):
@@ -168,7 +185,11 @@ class RollbackIn(BaseModel):
     to: str | None = Field(
         default=None,
         pattern=r"^[^\x00]+$",
-        description=("a backup id, or a commit (7-64 hex digits); none = the newest backup"),
+        description=(
+            "a backup id, or a commit (7-64 hex digits); none = the backup of the newest "
+            "deployment that was not a rollback (undo it). Asking for what the target's "
+            "newest change already restores is answered 409, not repeated"
+        ),
     )
     reason: str = Field(default="", pattern=r"^[^\x00]*$")
 

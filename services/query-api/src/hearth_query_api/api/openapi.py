@@ -13,6 +13,11 @@ from hearth_query_api.api.models import ErrorOut
 
 _PARAM = re.compile(r"\{([^}]+)\}")
 REF = "#/components/schemas/{model}"
+PATH_PARAMETERS = {
+    "id": "a deployment id, or a unique prefix of it (at least 4 characters)",
+    "name": "a target's name",
+}
+PATH_SCHEMAS: dict[str, dict[str, Any]] = {"id": {"type": "string", "minLength": 4}}
 
 
 def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
@@ -66,6 +71,12 @@ def build_openapi(routes: list[Route], version: str) -> dict[str, Any]:
         responses[str(route.status)] = ok
         if route.method != "GET":
             responses["409"] = {"description": "conflicts with the current state", **error}
+        if "{id}" in route.path:
+            responses["409"] = {
+                "description": "an ambiguous id prefix (candidates in the body)"
+                + (", or conflicts with the current state" if route.method != "GET" else ""),
+                **error,
+            }
         operation: dict[str, Any] = {
             "summary": route.summary,
             "operationId": route.handler.__name__,
@@ -73,7 +84,13 @@ def build_openapi(routes: list[Route], version: str) -> dict[str, Any]:
             "security": [{"bearer": []}],
             "x-hearth-role": route.role,
             "parameters": [
-                {"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
+                {
+                    "name": n,
+                    "in": "path",
+                    "required": True,
+                    "schema": PATH_SCHEMAS.get(n, {"type": "string"}),
+                    "description": PATH_PARAMETERS.get(n, n),
+                }
                 for n in _PARAM.findall(route.path)
             ],
             "responses": responses,

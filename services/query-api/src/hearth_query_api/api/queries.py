@@ -45,8 +45,15 @@ class DeploymentQuery(PageQuery):
     until: IsoTime | None = None
 
 
+LOGS = Field(
+    default=False,
+    description="also DeploymentLogged (log lines; left out unless asked for or named in type)",
+)
+
+
 class EventQuery(PageQuery):
     type: Text | None = None
+    logs: bool = LOGS
     key: Text | None = None
     correlation_id: Text | None = None
     actor: Text | None = None
@@ -112,6 +119,7 @@ class FeedQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     type: Text | None = Field(default=None, description="comma-separated event types")
+    logs: bool = LOGS
     target: Text | None = None
     device: Text | None = None
     last_event_id: int | None = Field(

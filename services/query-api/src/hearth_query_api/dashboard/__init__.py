@@ -20,6 +20,7 @@ from hearth_events import all_event_classes
 from hearth_query_api.api.framework import ApiError, Call
 from hearth_query_api.api.models import CancelIn, DeployIn, RollbackIn
 from hearth_query_api.api.queries import DeploymentQuery, EventQuery
+from hearth_query_api.api.rollbacks import backup_of, list_backups, was_requested
 from hearth_query_api.dashboard.extras import (
     DEFAULTS,
     HELPERS,
@@ -38,7 +39,7 @@ from hearth_query_api.dashboard.sessions import (
     find_session,
     open_session,
 )
-from hearth_query_api.dashboard.views import diff_lines, step_rows, tone
+from hearth_query_api.dashboard.views import diff_lines, restore_prompt, step_rows, tone
 from hearth_query_api.projections.deployments import TERMINAL
 
 HERE = Path(__file__).parent
@@ -58,7 +59,10 @@ class Dashboard:
         )
         self.templates.filters["short"] = lambda sha: (sha or "")[:10]
         self.templates.globals.update(
-            tone=tone, event_types=" ".join(sorted(all_event_classes())), **HELPERS
+            tone=tone,
+            event_types=" ".join(sorted(all_event_classes())),
+            restore_prompt=restore_prompt,
+            **HELPERS,
         )
 
     # -- plumbing --------------------------------------------------------------------
@@ -112,8 +116,18 @@ class Dashboard:
         )
         return web.Response(text=html, status=status, content_type="text/html")
 
-    def problem(self, request: web.Request, status: int, title: str, detail: str) -> web.Response:
-        return self.render(request, "problem.html", status=status, title=title, detail=detail)
+    def problem(
+        self, request: web.Request, status: int, title: str, detail: str, link: Any = None
+    ) -> web.Response:
+        return self.render(
+            request, "problem.html", status=status, title=title, detail=detail, link=link
+        )
+
+    def api_problem(self, request: web.Request, exc: ApiError) -> web.Response:
+        """An API refusal as a page; one naming a deployment links to it."""
+        named = exc.extra.get("deployment_id")
+        link = ("/deployments/" + named, "See that deployment") if named else None
+        return self.problem(request, exc.status, exc.error.capitalize(), exc.detail, link)
 
     def page(self, view: Callable[[web.Request, Call], Awaitable[web.StreamResponse]]) -> Handler:
         async def handle(request: web.Request) -> web.StreamResponse:
@@ -128,7 +142,7 @@ class Dashboard:
             try:
                 return await view(request, call)
             except ApiError as exc:
-                return self.problem(request, exc.status, exc.error.capitalize(), exc.detail)
+                return self.api_problem(request, exc)
 
         return handle
 
@@ -163,7 +177,7 @@ class Dashboard:
             try:
                 return await action(request, call, fields)
             except ApiError as exc:
-                return self.problem(request, exc.status, exc.error.capitalize(), exc.detail)
+                return self.api_problem(request, exc)
 
         return handle
 
@@ -254,10 +268,7 @@ class Dashboard:
             Call(request, call.principal, {}, DeploymentQuery(target=target.name, limit=10))
         )
         async with self.pool().acquire() as conn:
-            backups = await conn.fetch(
-                "SELECT * FROM backups WHERE target = $1 ORDER BY taken_at DESC LIMIT 10",
-                target.name,
-            )
+            backups = await list_backups(conn, target.name, 10)
         shas = [target.current_commit, *(d.commit for d in recent.items)]
         return self.render(
             request,
@@ -285,11 +296,16 @@ class Dashboard:
 
     async def _deployment_context(self, call: Call) -> dict[str, Any]:
         detail = await self.endpoints.get_deployment(call)
+        async with self.pool().acquire() as conn:
+            # Rolling this deployment back restores the backup it took: the files as they
+            # were before it (None: it changed no files).
+            undo = await backup_of(conn, detail.id)
         return {
             "d": detail,
             "steps": step_rows(detail),
             "diff": diff_lines(detail.diff or ""),
             "terminal": detail.status in TERMINAL,
+            "undo": undo,
             "plan": plan_summary(detail.plan, detail.diff or ""),
             **await commits_shown(self.pool(), [detail.commit]),
         }
@@ -300,12 +316,16 @@ class Dashboard:
         except ApiError as exc:
             if exc.status != 404:
                 raise
-            # Right after a deploy or rollback button the read model may not have it yet.
+            # Right after a deploy or rollback button the read model may not have it yet:
+            # one this API accepted is a page that follows it, not a 404.
+            async with self.pool().acquire() as conn:
+                requested = await was_requested(conn, call.path["id"])
             return self.render(
                 request,
                 "deployment_pending.html",
-                status=404,
+                status=200 if requested else 404,
                 deployment_id=call.path["id"],
+                requested=requested,
             )
         return self.render(request, "deployment.html", **context)
 
@@ -319,7 +339,8 @@ class Dashboard:
 
     async def live_events(self, request: web.Request, call: Call) -> web.StreamResponse:
         del call
-        return self.render(request, "events.html")
+        logs = request.query.get("logs", "") not in ("", "0", "off", "false")
+        return self.render(request, "events.html", logs=logs)
 
     # -- actions ---------------------------------------------------------------------
     async def deploy(self, request: web.Request, call: Call, fields: Any) -> web.StreamResponse:

@@ -45,6 +45,20 @@ STEP_LABEL = {
 }
 
 
+def restore_prompt(target: str, backup: Any, *, undoing_rollback: bool = False) -> str:
+    """What restoring ``backup`` (a backups row with before_commit) brings back, in words."""
+    what = "this rollback" if undoing_rollback else f"deployment {backup['deployment_id'][:8]}"
+    text = (
+        f"Restore backup {backup['backup_id']} on {target}? It holds the files as they were "
+        f"before {what}, taken {backup['taken_at']:%Y-%m-%d %H:%M:%S} UTC"
+    )
+    if backup["before_commit"]:
+        text += (
+            f"; the last successful deployment before it was commit {backup['before_commit'][:10]}"
+        )
+    return text + "."
+
+
 def tone(status: str | None) -> str:
     """A CSS class for a status: ok, warn, busy, muted or bad."""
     return TONE.get(status or "grey", "bad")
@@ -61,10 +75,12 @@ class StepRow:
 
 def step_rows(detail: Any) -> list[StepRow]:
     rows = []
-    previous = detail.requested_at
+    # A rollback's request is recorded before the deployer announces the deployment (its
+    # requested_at): durations count from whichever came first, and a request took no time.
+    previous = min([detail.requested_at, *(s.at for s in detail.steps[:1])])
     for step in detail.steps:
-        # Never negative: a step recorded before the request (older read models) took 0.
-        took = max(0, int((step.at - previous).total_seconds() * 1000)) if previous else None
+        asked = step.type.endswith("Requested")
+        took = None if asked else max(0, int((step.at - previous).total_seconds() * 1000))
         bad = step.type.endswith("Failed")
         rows.append(
             StepRow(

@@ -133,7 +133,9 @@
     while (body.children.length > 200) body.removeChild(body.lastChild);
   }
 
-  var source = new EventSource("/api/v1/events/stream");
+  // The Live page may ask for log lines too (its tail names its feed); others need none.
+  var tailBody = document.getElementById("tail");
+  var source = new EventSource((tailBody && tailBody.dataset.feed) || "/api/v1/events/stream");
   source.onopen = function () { document.body.dataset.feed = "open"; };
   source.onmessage = function (message) {
     var event = JSON.parse(message.data);
