@@ -39,6 +39,7 @@ class ConsoleReport:
             f"NATS             {state['nats_url']}",
             f"inspect with     nats --context {layout.inspector_context} stream ls",
             f"logs             {layout.logs_dir}/",
+            "Ctrl-C stops everything.",
         ):
             self.say(line)
 

@@ -60,8 +60,10 @@ def test_a_piped_status_table_keeps_each_row_on_one_line(stack_dir: Path) -> Non
 def test_the_printed_nats_command_is_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from hearth.cli.up import print_summary
+    from hearth.cli.output import console
     from hearth.stack.layout import DataDir
+    from hearth.stack.report import ConsoleReport
+    from hearth.stack.up import Stack, UpOptions
 
     layout = DataDir(tmp_path / ("a-long-folder-name-" * 4) / ".hearth")
     services = {
@@ -69,7 +71,8 @@ def test_the_printed_nats_command_is_one_line(
         for n, name in enumerate(("query-api", "webhook-gw"))
     }
     state = {"nats_url": "nats://127.0.0.1:4223", "services": services}
-    print_summary(state, dict.fromkeys(services, True), layout)
+    stack = Stack(UpOptions(data_dir=layout.root), layout, "", "")
+    ConsoleReport(console.get()).summary(state, dict.fromkeys(services, True), stack)
     command = f"nats --context {layout.inspector_context} stream ls"
     assert len(command) > 80
     (line,) = [x for x in capsys.readouterr().err.splitlines() if "inspect with" in x]
