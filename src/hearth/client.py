@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import json
 import os
-import tomllib
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 
-from hearth.cli.state import read_state
+from hearth.cli.state import cli_config, config_file, read_state
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 ROLE_OF = {"POST": "operator", "GET": "viewer"}
@@ -30,19 +28,11 @@ class ApiProblem(Exception):
         self.status = status
 
 
-def config_file() -> Path:
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "hearth" / "cli.toml"
-
-
 def _from_file() -> dict[str, Any]:
-    path = config_file()
-    if not path.exists():
-        return {}
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ApiProblem(f"{path}: {exc}") from None
+        return cli_config()
+    except ValueError as exc:
+        raise ApiProblem(str(exc)) from None
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,34 @@ def data_root() -> Path:
     return Path(os.environ.get("HEARTH_DATA_DIR") or ".hearth").expanduser().resolve()
 
 
+def config_file() -> Path:
+    """The CLI's own settings: ``api_url`` and ``token``."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "hearth" / "cli.toml"
+
+
+def cli_config() -> dict[str, Any]:
+    """``cli.toml``'s settings ({} without one); ValueError names a broken file."""
+    import tomllib
+
+    path = config_file()
+    if not path.exists():
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ValueError(f"{path}: {exc}") from None
+
+
+def api_token() -> str | None:
+    """``HEARTH_API_TOKEN``, else ``token`` in cli.toml, else None."""
+    try:
+        token = os.environ.get("HEARTH_API_TOKEN") or cli_config().get("token")
+    except ValueError:
+        return None
+    return str(token) if token else None
+
+
 def state_file() -> Path:
     return data_root() / "stack.json"
 

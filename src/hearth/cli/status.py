@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import click
 
 from hearth.cli.output import fail, out
-from hearth.cli.state import data_root, probe, read_state
+from hearth.cli.state import api_token, data_root, probe, read_state
 
 
 @click.command()
@@ -40,6 +40,9 @@ def status(as_json: bool) -> None:
         },
     }
     healthy = all(s["ready"] for s in report["services"].values())
+    waiting = waiting_targets(services["query-api"]["url"]) if healthy else None
+    if waiting is not None:
+        report["waiting"] = waiting
     if as_json:
         click.echo(json.dumps({"healthy": healthy, **report}, indent=2))
     else:
@@ -57,4 +60,33 @@ def status(as_json: bool) -> None:
                 checks or "no answer",
             )
         out.print(table)
+        for target, secrets in (waiting or {}).items():
+            names = ", ".join(secrets)
+            out.print(
+                f"[yellow]target {target} waits for secret {names}[/]: "
+                f"store it with `hearth secret set {secrets[0]}`",
+                highlight=False,
+            )
     sys.exit(0 if healthy else 1)
+
+
+def waiting_targets(api: str) -> dict[str, list[str]] | None:
+    """Targets whose deployment waits for secrets, when an API token is at hand."""
+    import urllib.request
+
+    token = api_token()
+    if not token:
+        return None
+    request = urllib.request.Request(  # noqa: S310 (the API's URL from stack.json)
+        api + "/api/v1/targets", headers={"Authorization": f"Bearer {token}"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=3) as response:  # noqa: S310
+            items = json.loads(response.read())["items"]
+    except (OSError, ValueError, KeyError):
+        return None
+    return {
+        t["name"]: list(t["waiting_for"])
+        for t in items
+        if t.get("waiting_for") and not t.get("removed")
+    }
