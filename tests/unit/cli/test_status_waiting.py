@@ -6,12 +6,12 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+
+from tests.unit.cli.stackfake import fake_stack
 
 TOKEN = "hth_status-test"
 TARGETS = [
@@ -21,36 +21,18 @@ TARGETS = [
 ]
 
 
-class Api(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        if self.path == "/readyz":
-            self.reply(200, {"ready": True, "checks": {"nats": True}})
-        elif self.headers.get("Authorization") != f"Bearer {TOKEN}":
-            self.reply(401, {"error": "unauthorized"})
-        else:
-            self.reply(200, {"items": TARGETS})
-
-    def reply(self, status: int, body: object) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+def answer(path: str, headers: dict[str, str]) -> tuple[int, object]:
+    if path == "/readyz":
+        return 200, {"ready": True, "checks": {"nats": True}}
+    if headers.get("Authorization") != f"Bearer {TOKEN}":
+        return 401, {"error": "unauthorized"}
+    return 200, {"items": TARGETS}
 
 
 @pytest.fixture
 def stack_dir(tmp_path: Path) -> Iterator[Path]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Api)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}"
-    state = {"nats_url": "nats://127.0.0.1:9", "services": {"query-api": {"url": url}}}
-    (tmp_path / "stack.json").write_text(json.dumps(state))
-    yield tmp_path
-    server.shutdown()
-    server.server_close()
+    with fake_stack(tmp_path, answer):
+        yield tmp_path
 
 
 def status(stack_dir: Path, *args: str, token: str | None) -> subprocess.CompletedProcess[str]:

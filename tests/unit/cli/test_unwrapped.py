@@ -2,42 +2,23 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
+from tests.unit.cli.stackfake import fake_stack
+
 CHECKS = {f"a-rather-long-dependency-name-{n}": True for n in range(4)}
-
-
-class Ready(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        body = json.dumps({"ready": True, "checks": CHECKS}).encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
 
 
 @pytest.fixture
 def stack_dir(tmp_path: Path) -> Iterator[Path]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Ready)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}"
-    state = {"nats_url": "nats://127.0.0.1:9", "services": {"query-api": {"url": url}}}
-    (tmp_path / "stack.json").write_text(json.dumps(state))
-    yield tmp_path
-    server.shutdown()
-    server.server_close()
+    with fake_stack(tmp_path, lambda path, headers: (200, {"ready": True, "checks": CHECKS})):
+        yield tmp_path
 
 
 def test_a_piped_status_table_keeps_each_row_on_one_line(stack_dir: Path) -> None:
