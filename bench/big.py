@@ -212,7 +212,7 @@ async def _measure(
     return [
         Timing("first deployment", "hearth: webhook → live and healthy", first, None, shape),
         Timing("first deployment", "baseline: tar | ssh of the same tree", first_tar, None,
-               f"{first / first_tar:.1f}× tar | ssh"),
+               f"hearth took {first / first_tar:.1f} times as long"),
         Timing("one-file change", "hearth: webhook → file live on the host", live50, live95,
                f"{repeats} pushes; Home Assistant's check and reload excluded"),
         Timing("one-file change", "hearth: webhook → live and healthy (simulator)", ok50, ok95,

@@ -12,6 +12,7 @@ from hearth_deployer.context import DeployContext, SecretLookup, Timing
 from hearth_deployer.dispatcher import Dispatcher
 from hearth_deployer.handlers import DeployerHandlers
 from hearth_deployer.lease import open_locks
+from hearth_deployer.records import HostRecords
 from hearth_deployer.remote.pool import HostPool, SSHTarget
 from hearth_deployer.sources import ConfigSource, GitHubTarballs, GitMirrors
 from hearth_deployer.status import report_commit_status
@@ -116,6 +117,7 @@ class Deployer(BusService):
             public_url=self.settings.public_url,
             timing=self._timing,
             checkpoint=self.checkpoint,
+            records=HostRecords(Path(self.settings.data_dir) / "deployer" / "records"),
         )
         self.dispatcher = Dispatcher(ctx, await open_locks(self.js), self.settings.instance)
         handlers = self.handlers = DeployerHandlers(store, self.dispatcher, self.repositories.get)

@@ -209,6 +209,7 @@ class DeployerHandlers:
             trigger=data.trigger,
             dry_run=data.dry_run,
             repo=data.repo,
+            full_check=data.full_check,
         )
         # Our own announcements come back from the bus; they are already stored.
         await self._queue(
