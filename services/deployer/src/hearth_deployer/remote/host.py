@@ -37,6 +37,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _CHUNK = 256 * 1024
+#: Bytes of a local file read per SFTP write call: asyncssh splits each call into many
+#: write requests in flight at once, so a big file streams instead of waiting per block.
+#: With ``parallel`` files in flight, at most ``parallel`` of these are held in memory.
+UPLOAD_CHUNK = 4 * 1024 * 1024
 _MANIFEST_ATTEMPTS = 3
 
 
@@ -394,7 +398,7 @@ async def _chunks(item: UploadFile) -> AsyncIterator[tuple[int, bytes]]:
     assert item.source is not None
     with item.source.open("rb") as local:
         offset = 0
-        while chunk := await asyncio.to_thread(local.read, _CHUNK):
+        while chunk := await asyncio.to_thread(local.read, UPLOAD_CHUNK):
             yield offset, chunk
             offset += len(chunk)
 
