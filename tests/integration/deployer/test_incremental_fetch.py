@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -38,7 +39,7 @@ async def test_a_one_file_change_reads_one_blob_and_reuses_the_rest(tmp_path: Pa
     second = remote.push()
     spec = RepositorySpec(name="alice/home", url=remote.url)
     mirrors = GitMirrors(tmp_path / "cache")
-    fetch = {"branch": "main", "subdirectory": "ha", "token": None}
+    fetch: dict[str, Any] = {"branch": "main", "subdirectory": "ha", "token": None}
 
     old = await mirrors.fetch(spec, commit=first, dest=tmp_path / "a", **fetch)
     assert (mirrors.reads.exports, mirrors.reads.blobs) == (1, 0)
@@ -75,7 +76,7 @@ async def test_big_files_are_copied_in_chunks_never_read_whole(
     remote.push()
     spec = RepositorySpec(name="alice/home", url=remote.url)
     mirrors = GitMirrors(tmp_path / "cache")
-    fetch = {"branch": "main", "subdirectory": "", "token": None}
+    fetch: dict[str, Any] = {"branch": "main", "subdirectory": "", "token": None}
 
     await mirrors.fetch(spec, commit=first, dest=tmp_path / "a", **fetch)
     assert (tmp_path / "a" / "sounds" / "door.mp3").read_bytes() == sound
