@@ -29,10 +29,10 @@ def listing(root: Path) -> dict[str, bytes]:
 
 async def test_a_one_file_change_reads_one_blob_and_reuses_the_rest(tmp_path: Path) -> None:
     remote = make_remote(tmp_path / "remote")
-    first = remote.commit(
-        {f"ha/packages/room-{n:02}.yaml": f"room: {n}\n" for n in range(40)}
-        | {"ha/old.yaml": "a: 1\n", "other/readme.md": "x\n"}
-    )
+    files: dict[str, str | None] = {
+        f"ha/packages/room-{n:02}.yaml": f"room: {n}\n" for n in range(40)
+    }
+    first = remote.commit(files | {"ha/old.yaml": "a: 1\n", "other/readme.md": "x\n"})
     remote.push()
     remote.commit({"ha/packages/room-07.yaml": "room: seven\n", "ha/old.yaml": None})
     remote.commit({"ha/new/added.yaml": "b: 2\n", "other/readme.md": "y\n"})
