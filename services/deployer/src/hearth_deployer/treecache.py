@@ -114,7 +114,7 @@ def extract_stream(
     dest.mkdir(parents=True, exist_ok=True)
     manifest: dict[str, FileEntry] = {}
     links: list[tuple[str, str]] = []
-    with tarfile.open(fileobj=stream, mode="r|gz" if gzipped else "r|") as tar:
+    with tarfile.open(fileobj=stream, mode="r|gz" if gzipped else "r|", bufsize=CHUNK) as tar:
         for member in tar:
             name = _relative(member.name, strip)
             if name is None or member.isdir():
