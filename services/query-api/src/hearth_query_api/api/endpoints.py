@@ -293,6 +293,7 @@ class Endpoints:
                 branch=body.branch or target["branch"],
                 trigger="manual",
                 dry_run=body.dry_run,
+                full_check=body.full_check,
             ),
         )
 
