@@ -181,13 +181,19 @@ async def _measure(
     await world.publish(RepositoryRegistered(repo=BIG, spec=spec), "hearth apply")
     gateway, port = await start_gateway(nats_server.url, workdir)
     stack.callback(stop_process, gateway)
-    await world.start()
+    deployer = await world.start()
     outcomes, landed = Outcomes(), Landed()
     await world.nc.subscribe("hearth.evt.deploy.>", cb=outcomes.on_message)
     await world.nc.subscribe("hearth.evt.deploy.>", cb=landed.on_message)
     http = await stack.enter_async_context(aiohttp.ClientSession())
+    # The configuration exists before Hearth is told about it (as in real life): declaring
+    # the target mirrors the repository and prepares its head's tree in the background.
+    remote.push()
+    started = time.perf_counter()
     reply = await world.apply_targets(ha_target(server, ha.url, repo=BIG, health_timeout_s=60))
     assert reply["ok"], reply
+    await asyncio.gather(*deployer.preparing)
+    prepared = time.perf_counter() - started
 
     head, delivery, posted, first = await _push(world, http, port, outcomes, ZERO)
     first_live = landed.at[delivery] - posted
@@ -211,9 +217,10 @@ async def _measure(
     tar50, tar95 = percentiles(copies)
     shape = f"{files} files, {tree_bytes / 1e6:,.0f} MB ({binaries} images and sounds)"
     return [
+        Timing("first deployment", "hearth: target declared → repository mirrored, tree "
+               "prepared", prepared, None, "in the background after `hearth apply`"),
         Timing("first deployment", "hearth: webhook → files live on the host", first_live,
-               None, f"{shape}; {first_live / first_tar:.1f} times tar | ssh; includes the "
-               "first clone of the repository"),
+               None, f"{shape}; {first_live / first_tar:.1f} times tar | ssh"),
         Timing("first deployment", "hearth: webhook → live and healthy (simulator)", first,
                None, "with check_config of the whole tree, restart and health check"),
         Timing("first deployment", "baseline: tar | ssh of the same tree", first_tar, None,

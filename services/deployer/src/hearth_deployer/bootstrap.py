@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, ClassVar
@@ -24,11 +25,12 @@ from hearth_events.catalogue import (
     RepositoryRemoved,
     RepositorySpec,
     RepositoryUpdated,
+    TargetSpec,
 )
 from hearth_eventstore.relay import Relay
 from hearth_eventstore.service import open_when_reachable, start_relay
 from hearth_eventstore.store import Meta
-from hearth_servicekit import BusService, ServiceMetrics, ServiceSettings
+from hearth_servicekit import BusService, ServiceMetrics, ServiceSettings, get_logger
 from hearth_servicekit.commands import serve_command
 from hearth_servicekit.declarations import DeclarationEvents, Declarations
 from hearth_servicekit.follower import StreamFollower
@@ -43,6 +45,8 @@ FOLLOWED = [
     event_filter("git", "RepositoryRemoved"),
 ]
 HTTP_CHECK_TIMEOUT = aiohttp.ClientTimeout(total=10)
+
+log = get_logger("hearth.deployer")
 
 
 async def http_check(url: str) -> str | None:
@@ -86,6 +90,8 @@ class Deployer(BusService):
         self.pool = HostPool(on_host_key_learned=self._host_key_learned)
         self._store: DeployerStore | None = None
         self._mirrors = GitMirrors(settings.data_dir / "deployer" / "mirrors")
+        #: Mirrors and trees being prepared for newly declared targets.
+        self.preparing: set[asyncio.Task[None]] = set()
         #: Called between steps with the step's name; tests stop a run at an exact point.
         self.checkpoint: Callable[[str], Awaitable[None]] | None = None
 
@@ -124,7 +130,11 @@ class Deployer(BusService):
 
         async def on_apply(request: ApplyTargets) -> dict[str, Any]:
             meta = Meta(actor=request.actor, correlation_id=request.request_id)
-            return await apply_targets(request, store, meta=meta)
+            reply = await apply_targets(request, store, meta=meta)
+            if reply.get("ok") and not request.dry_run:
+                for spec in request.targets:
+                    self._prepare(spec)
+            return reply
 
         await serve_command(
             self.nc,
@@ -136,6 +146,25 @@ class Deployer(BusService):
         self.consume("deployer", handlers.handle)
         self.spawn(self.dispatcher.sweep_forever(self.stopping), "sweep")
 
+    def _prepare(self, spec: TargetSpec) -> None:
+        """Mirror a declared target's repository and build its branch head's tree in the
+        background: its first deployment then starts from a warm cache."""
+        repo = self.repositories.get(spec.repo)
+        if repo is None or repo.provider == "github":
+            return
+
+        async def prepare() -> None:
+            try:
+                await self._mirrors.prepare(
+                    repo, branch=spec.branch, subdirectory=spec.subdirectory
+                )
+            except Exception as exc:  # the deployment reports it, with context
+                log.info("not prepared ahead of time", target=spec.name, reason=str(exc))
+
+        task = asyncio.create_task(prepare(), name=f"prepare:{spec.name}")
+        self.preparing.add(task)
+        task.add_done_callback(self.preparing.discard)
+
     def _host_key_learned(self, target: SSHTarget, line: str) -> None:
         """Keep a key trusted on first use pinned across restarts."""
         if self._store is not None:
@@ -146,6 +175,9 @@ class Deployer(BusService):
             )
 
     async def on_stop(self) -> None:
+        for task in list(self.preparing):
+            task.cancel()
+        await asyncio.gather(*self.preparing, return_exceptions=True)
         if self.dispatcher is not None:
             await self.dispatcher.stop()
         await self.pool.close()

@@ -199,6 +199,22 @@ class GitMirrors:
         size = sum(e.size for e in manifest.values())
         return FetchedTree(resolved, dest, len(manifest), size, manifest, built_from, changed)
 
+    async def prepare(self, repo: RepositorySpec, *, branch: str, subdirectory: str) -> str:
+        """Mirror the repository and build the tree of the branch's head ahead of time,
+        so the first deployment of a newly declared target needs neither; the commit."""
+        resolved = await self.resolve(repo, commit=None, branch=branch)
+        sub = _subdirectory(subdirectory)
+        async with self._locks.setdefault(repo.url, asyncio.Lock()):
+            await asyncio.to_thread(
+                treecache.ensure_tree,
+                self._mirror(repo),
+                _treeish(resolved, sub),
+                self._key_dir(repo, sub),
+                None,
+                self.reads,
+            )
+        return resolved
+
     async def changed_paths(self, repo: RepositorySpec, before: str, after: str) -> list[str]:
         """Paths that differ between two commits (for pushes that list no files)."""
         async with self._locks.setdefault(repo.url, asyncio.Lock()):

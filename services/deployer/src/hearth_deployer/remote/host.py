@@ -40,7 +40,7 @@ _CHUNK = 256 * 1024
 #: Bytes of a local file read per SFTP write call: asyncssh splits each call into many
 #: write requests in flight at once, so a big file streams instead of waiting per block.
 #: With ``parallel`` files in flight, at most ``parallel`` of these are held in memory.
-UPLOAD_CHUNK = 4 * 1024 * 1024
+UPLOAD_CHUNK = 2 * 1024 * 1024
 _MANIFEST_ATTEMPTS = 3
 
 
@@ -222,7 +222,7 @@ class RemoteHost:
     # -- writing ----------------------------------------------------------------------
 
     async def upload(
-        self, root: str, files: Sequence[UploadFile], *, parallel: int = 8
+        self, root: str, files: Sequence[UploadFile], *, parallel: int = 16
     ) -> UploadResult:
         """Place each file atomically: written to a temporary name beside it, synced,
         then renamed over the old one, so a reader sees the old or the new file, whole.
