@@ -131,9 +131,11 @@ class Deployer(BusService):
         async def on_apply(request: ApplyTargets) -> dict[str, Any]:
             meta = Meta(actor=request.actor, correlation_id=request.request_id)
             reply = await apply_targets(request, store, meta=meta)
-            if reply.get("ok") and not request.dry_run:
+            if not request.dry_run:
+                changed = {c["name"] for c in reply["changes"]}
                 for spec in request.targets:
-                    self._prepare(spec)
+                    if spec.name in changed:
+                        self._prepare(spec)
             return reply
 
         await serve_command(
