@@ -3,6 +3,7 @@ a full check finds what was changed behind Hearth's back (drift)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -138,3 +139,27 @@ async def test_the_full_check_runs_when_the_last_one_is_older_than_the_interval(
     assert len(spy.paths) == len(PAGES) + len(BASE)  # every file, every time
     logs = await world.logs(done.data.deployment_id)  # type: ignore[attr-defined]
     assert any(line.startswith("full check (the last one is over 0 h old)") for line in logs)
+
+
+async def test_declaring_a_target_prepares_its_first_deployment(
+    world: World, sshd: Any, ha_sim: Any
+) -> None:
+    world.remote.commit({**BASE, **PAGES})
+    world.remote.push()
+    deployer = await world.start()
+    reply = await world.apply_targets(ha_target(sshd, ha_sim.url))
+    assert reply["ok"], reply
+    await asyncio.gather(*deployer.preparing)
+    assert deployer._mirrors.reads.exports == 1  # mirrored and exported in the background
+
+    deployment_id = str(uuid7())
+    await world.publish(
+        DeployRequested(
+            deployment_id=deployment_id, target="ha", repo="home/config", trigger="manual"
+        )
+    )
+    (done,) = await world.wait_terminal("ha")
+
+    assert done.type == "DeploymentSucceeded", await world.logs(deployment_id)
+    assert deployer._mirrors.reads.exports == 1  # the deployment found the tree ready
+    assert (sshd.remote_root / "www/page-042.json").read_text() == '{"page": 42}\n'
