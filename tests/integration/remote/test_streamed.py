@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from hearth_deployer.remote import PathOutsideRoot, RemoteHost, UploadFile, streamed
-from hearth_deployer.remote import host as host_module
+from hearth_deployer.remote.confine import STAGING_PREFIX, TEMP_PREFIX
 from tests.integration.remote.conftest import local_manifest
 from tests.integration.remote.test_files import AWKWARD_NAMES, uploads
 
@@ -74,11 +74,11 @@ async def test_a_streamed_upload_never_writes_through_a_symlink_out_of_the_root(
 
 
 async def test_what_a_killed_upload_left_is_cleaned(remote: RemoteHost, sshd: Any) -> None:
-    staging = sshd.remote_root / f"{host_module.STAGING_PREFIX}dead01"
+    staging = sshd.remote_root / f"{STAGING_PREFIX}dead01"
     (staging / "packages").mkdir(parents=True)
     (staging / "packages" / "half.yaml").write_text("half")
     (sshd.remote_root / "keep").mkdir()
-    (sshd.remote_root / "keep" / f"{host_module.TEMP_PREFIX}abc").write_text("half")
+    (sshd.remote_root / "keep" / f"{TEMP_PREFIX}abc").write_text("half")
     (sshd.remote_root / "keep" / "mine.yaml").write_text("mine")
 
     await remote.remove_temporaries(str(sshd.remote_root))
