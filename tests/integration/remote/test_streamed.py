@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
-from hearth_deployer.remote import PathOutsideRoot, RemoteHost, UploadFile, streamed
+from hearth_deployer.remote import DiskFull, PathOutsideRoot, RemoteHost, UploadFile, streamed
 from hearth_deployer.remote.confine import STAGING_PREFIX, TEMP_PREFIX
 from tests.integration.remote.conftest import local_manifest
 from tests.integration.remote.test_files import AWKWARD_NAMES, uploads
+from tests.support.sshd import TinyFilesystem
 
 pytestmark = pytest.mark.integration
 
@@ -85,3 +86,22 @@ async def test_what_a_killed_upload_left_is_cleaned(remote: RemoteHost, sshd: An
 
     assert leftovers(sshd.remote_root) == []
     assert (sshd.remote_root / "keep" / "mine.yaml").read_text() == "mine"
+
+
+async def test_a_full_disk_stops_a_streamed_upload_before_any_file_is_replaced(
+    remote: RemoteHost, sshd: Any
+) -> None:
+    small = sshd.remote_root / "small"
+    with TinyFilesystem(small, size_bytes=256 * 1024):
+        await remote.upload(str(small), [UploadFile("existing.yaml", data=b"old\n")])
+        with pytest.raises(DiskFull):
+            await remote.upload(
+                str(small),
+                [
+                    UploadFile("existing.yaml", data=b"new\n" * 100_000),
+                    UploadFile("other.bin", data=os.urandom(512 * 1024)),
+                ],
+                stream=True,
+            )
+        assert (small / "existing.yaml").read_bytes() == b"old\n"
+        assert sorted(p.name for p in small.iterdir()) == ["existing.yaml"]
