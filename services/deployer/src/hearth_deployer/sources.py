@@ -9,13 +9,11 @@ and a configurable API base URL (GitHub Enterprise, or a local test server).
 from __future__ import annotations
 
 import asyncio
-import gzip
 import hashlib
 import io
 import os
 import re
 import shutil
-import tarfile
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -76,44 +74,6 @@ def _subdirectory(subdirectory: str) -> str:
         return safe_relative(subdirectory)
     except UnsafePath as exc:
         raise FetchError(f"subdirectory {subdirectory!r} is not inside the repository") from exc
-
-
-def _extract(archive: bytes, dest: Path, *, strip: str, compressed: bool) -> tuple[int, int]:
-    """Extract regular files under ``dest``; keep symlinks as links for validation to refuse.
-
-    Symlinks are created last and never followed, so no file can be written through one.
-    """
-    dest.mkdir(parents=True, exist_ok=True)
-    if compressed:
-        archive = gzip.decompress(archive)
-    files = size = 0
-    links: list[tuple[str, str]] = []
-    with tarfile.open(fileobj=io.BytesIO(archive), mode="r:") as tar:
-        members = []
-        for member in tar.getmembers():
-            name = member.name
-            if strip:
-                if not (name + "/").startswith(strip + "/"):
-                    continue
-                name = name[len(strip) :].lstrip("/")
-            if not name or member.isdir():
-                continue
-            try:
-                name = safe_relative(name)
-            except UnsafePath as exc:
-                raise FetchError(f"the archive holds an unsafe path: {exc}") from None
-            if member.issym() or member.islnk():
-                links.append((name, member.linkname))
-                continue
-            member.name = name
-            members.append(member)
-            files += 1
-            size += member.size
-        tar.extractall(dest, members=members, filter="data")
-    for name, target in links:
-        (dest / name).parent.mkdir(parents=True, exist_ok=True)
-        os.symlink(target, dest / name)
-    return files, size
 
 
 class GitMirrors:
@@ -283,12 +243,18 @@ class GitHubTarballs:
                 ) from None
             except RequestError as exc:
                 raise FetchError(f"GitHub API {repo.api_url} unreachable: {exc.exc!r}") from None
-        archive = response.content
-        with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
-            first = next((m.name for m in tar.getmembers()), "")
-        top = first.split("/", 1)[0]
-        strip = f"{top}/{sub}" if sub else top
-        files, size = _extract(archive, dest, strip=strip, compressed=True)
-        if files == 0 and sub:
+        # githubkit hands over the whole (compressed) tarball; it is decompressed and
+        # extracted as a stream, one chunk at a time.
+        manifest = await asyncio.to_thread(
+            treecache.extract_stream,
+            io.BytesIO(response.content),
+            dest,
+            strip=sub,
+            reads=treecache.GitReads(),
+            gzipped=True,
+            top_level=True,
+        )
+        if not manifest and sub:
             raise FetchError(f"subdirectory {sub!r} does not exist at {commit[:12]} in {repo.name}")
-        return FetchedTree(commit, dest, files, size)
+        size = sum(e.size for e in manifest.values())
+        return FetchedTree(commit, dest, len(manifest), size, manifest)

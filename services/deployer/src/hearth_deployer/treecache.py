@@ -107,16 +107,26 @@ def _relative(name: str, strip: str) -> str | None:
 
 
 def extract_stream(
-    stream: IO[bytes], dest: Path, *, strip: str, reads: GitReads, gzipped: bool = False
+    stream: IO[bytes],
+    dest: Path,
+    *,
+    strip: str,
+    reads: GitReads,
+    gzipped: bool = False,
+    top_level: bool = False,
 ) -> dict[str, FileEntry]:
     """Extract a tar stream's regular files under ``dest`` chunk by chunk; symlinks are
-    kept as links (created last, never followed) for validation to refuse."""
+    kept as links (created last, never followed) for validation to refuse. ``top_level``
+    drops every name's first component (GitHub's ``<owner>-<repo>-<sha>/``) first."""
     dest.mkdir(parents=True, exist_ok=True)
     manifest: dict[str, FileEntry] = {}
     links: list[tuple[str, str]] = []
     with tarfile.open(fileobj=stream, mode="r|gz" if gzipped else "r|", bufsize=CHUNK) as tar:
         for member in tar:
-            name = _relative(member.name, strip)
+            raw = member.name.split("/", 1)[1] if top_level and "/" in member.name else member.name
+            if top_level and "/" not in member.name:
+                continue
+            name = _relative(raw, strip)
             if name is None or member.isdir():
                 continue
             if member.issym() or member.islnk():
