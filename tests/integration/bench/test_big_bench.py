@@ -18,7 +18,7 @@ def test_the_generated_tree_is_deterministic_and_mixed() -> None:
 
 
 async def test_the_big_benchmark_runs() -> None:
-    timings = await run_big(files=12, binaries=2, megabytes=1, repeats=2)
+    timings = await run_big(files=12, binaries=2, megabytes=1, repeats=2, firsts=2)
 
     assert [(t.benchmark, t.what.split(":")[0]) for t in timings] == [
         ("first deployment", "hearth"),
@@ -30,4 +30,4 @@ async def test_the_big_benchmark_runs() -> None:
         ("one-file change", "baseline"),
     ]
     assert all(t.p50_s > 0 and t.detail for t in timings)
-    assert all(t.p95_s is not None for t in timings[4:])
+    assert all(t.p95_s is not None for t in timings[1:])
