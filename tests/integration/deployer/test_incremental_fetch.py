@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from hearth_deployer import treecache
+from hearth_deployer import treeio
 from hearth_deployer.sources import GitMirrors
 from hearth_events.catalogue import RepositorySpec
 from tests.support.git import git, make_remote
@@ -62,7 +62,7 @@ async def test_a_one_file_change_reads_one_blob_and_reuses_the_rest(tmp_path: Pa
 async def test_big_files_are_copied_in_chunks_never_read_whole(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(treecache, "CHUNK", 64 * KIB)
+    monkeypatch.setattr(treeio, "CHUNK", 64 * KIB)
     remote = make_remote(tmp_path / "remote")
     sound = random.Random(1).randbytes(1024 * KIB + 17)
     (remote.work / "sounds").mkdir()

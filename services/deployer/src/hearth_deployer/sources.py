@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from githubkit import GitHub, TokenAuthStrategy, UnauthAuthStrategy
 from githubkit.exception import RequestError, RequestFailed
 
-from hearth_deployer import treecache
+from hearth_deployer import treecache, treeio
 from hearth_deployer.fetched import FetchedTree, FetchError
 from hearth_deployer.paths import UnsafePath, safe_relative
 from hearth_events.catalogue import RepositorySpec
@@ -84,7 +84,7 @@ class GitMirrors:
         self._cache = cache_dir
         self._trees = trees_dir or cache_dir / ".trees"
         self._locks: dict[str, asyncio.Lock] = {}
-        self.reads = treecache.GitReads()
+        self.reads = treeio.GitReads()
 
     def _mirror(self, repo: RepositorySpec) -> Path:
         digest = hashlib.sha256(repo.url.encode()).hexdigest()[:16]
@@ -152,7 +152,7 @@ class GitMirrors:
             manifest = treecache.load_manifest(key_dir / f"{resolved}.json")
             assert manifest is not None
             shutil.rmtree(dest, ignore_errors=True)
-            await asyncio.to_thread(treecache.link_tree, key_dir / resolved, dest)
+            await asyncio.to_thread(treeio.link_tree, key_dir / resolved, dest)
             await asyncio.to_thread(
                 treecache.prune_trees, key_dir, [resolved, *([base] if base else [])]
             )
@@ -246,11 +246,11 @@ class GitHubTarballs:
         # githubkit hands over the whole (compressed) tarball; it is decompressed and
         # extracted as a stream, one chunk at a time.
         manifest = await asyncio.to_thread(
-            treecache.extract_stream,
+            treeio.extract_stream,
             io.BytesIO(response.content),
             dest,
             strip=sub,
-            reads=treecache.GitReads(),
+            reads=treeio.GitReads(),
             gzipped=True,
             top_level=True,
         )
