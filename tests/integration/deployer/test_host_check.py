@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from hearth_deployer import driftcheck
 from hearth_deployer.bootstrap import Deployer
 from hearth_events.catalogue import DeployRequested
 from hearth_events.ids import uuid7
@@ -163,3 +164,27 @@ async def test_declaring_a_target_prepares_its_first_deployment(
     assert done.type == "DeploymentSucceeded", await world.logs(deployment_id)
     assert deployer._mirrors.reads.exports == 1  # the deployment found the tree ready
     assert (sshd.remote_root / "www/page-042.json").read_text() == '{"page": 42}\n'
+
+
+async def test_the_timer_finds_drift_on_a_host_nobody_deploys_to(
+    world: World, sshd: Any, ha_sim: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(driftcheck, "EVERY_S", 0.2)
+    await deploy_pages(world, sshd, ha_sim, full_check_interval_h=1 / 3600)  # 1 s
+    sneaky = sshd.remote_root / "www/page-042.json"
+    stat = sneaky.stat()
+    sneaky.write_text('{"page": 24}\n')  # same size
+    os.utime(sneaky, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # same mtime
+
+    *_, planned = await world.wait_for("ha", {"DeploymentPlanned"}, count=2, timeout=30)
+
+    deployment_id = planned.data.deployment_id  # type: ignore[attr-defined]
+    (requested,) = [
+        e for e in await world.deployment_events(deployment_id) if e.type == "DeployRequested"
+    ]
+    assert requested.data.trigger == "schedule"  # type: ignore[attr-defined]
+    assert requested.data.dry_run and requested.data.full_check  # type: ignore[attr-defined]
+    assert planned.data.drifted == ("www/page-042.json",)  # type: ignore[attr-defined]
+    *_, done = await world.wait_terminal("ha", 2)
+    assert done.type == "DeploymentSucceeded"
+    assert sneaky.read_text() == '{"page": 24}\n'  # reported, not touched: a dry run

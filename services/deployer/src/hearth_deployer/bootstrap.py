@@ -11,6 +11,7 @@ import aiohttp
 
 from hearth_deployer.context import DeployContext, SecretLookup, Timing
 from hearth_deployer.dispatcher import Dispatcher
+from hearth_deployer.driftcheck import DriftChecks
 from hearth_deployer.handlers import DeployerHandlers
 from hearth_deployer.lease import open_locks
 from hearth_deployer.records import HostRecords
@@ -19,14 +20,16 @@ from hearth_deployer.sources import ConfigSource, GitHubTarballs, GitMirrors
 from hearth_deployer.status import report_commit_status
 from hearth_deployer.store import SCHEMA, DeployerApplication, DeployerStore
 from hearth_deployer.targets import ApplyTargets, apply_targets
-from hearth_events import command_subject, event_filter
+from hearth_events import command_subject, event_filter, new_event
 from hearth_events.catalogue import (
+    DeployRequested,
     RepositoryRegistered,
     RepositoryRemoved,
     RepositorySpec,
     RepositoryUpdated,
     TargetSpec,
 )
+from hearth_events.publish import publish_event
 from hearth_eventstore.relay import Relay
 from hearth_eventstore.service import open_when_reachable, start_relay
 from hearth_eventstore.store import Meta
@@ -110,6 +113,7 @@ class Deployer(BusService):
         self.relay = start_relay(self, self.app)
         store = self._store = DeployerStore(self.app)
         self.pool.learned_host_keys.update(await store.read(self.app.known_hosts))
+        records = HostRecords(Path(self.settings.data_dir) / "deployer" / "records")
         ctx = DeployContext(
             store=store,
             pool=self.pool,
@@ -123,7 +127,7 @@ class Deployer(BusService):
             public_url=self.settings.public_url,
             timing=self._timing,
             checkpoint=self.checkpoint,
-            records=HostRecords(Path(self.settings.data_dir) / "deployer" / "records"),
+            records=records,
         )
         self.dispatcher = Dispatcher(ctx, await open_locks(self.js), self.settings.instance)
         handlers = self.handlers = DeployerHandlers(store, self.dispatcher, self.repositories.get)
@@ -147,6 +151,11 @@ class Deployer(BusService):
         )
         self.consume("deployer", handlers.handle)
         self.spawn(self.dispatcher.sweep_forever(self.stopping), "sweep")
+        drift = DriftChecks(store, records, self._request_deploy)
+        self.spawn(drift.run_forever(self.stopping), "drift-checks")
+
+    async def _request_deploy(self, data: DeployRequested) -> None:
+        await publish_event(self.js, new_event(data, source=self.source, actor="hearth:timer"))
 
     def _prepare(self, spec: TargetSpec) -> None:
         """Mirror a declared target's repository and build its branch head's tree in the
