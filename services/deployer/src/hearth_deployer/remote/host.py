@@ -232,7 +232,7 @@ class RemoteHost:
         root: str,
         files: Sequence[UploadFile],
         *,
-        parallel: int = 16,
+        parallel: int = 8,
         stream: bool | None = None,
     ) -> UploadResult:
         """Place each file atomically: written to a temporary name beside it, synced,
