@@ -1,6 +1,7 @@
-"""``uv run python -m bench [N] [bus|deploy|read|cli ...]``: run benchmarks, print tables.
+"""``uv run python -m bench [N] [bus|deploy|big|read|cli ...]``: run benchmarks, print tables.
 
 N is the message count of the bus benchmarks (default 2000); naming parts runs only those.
+``deploy`` includes ``big`` (a 700-file, 300 MB configuration); ``big`` runs it alone.
 """
 
 from __future__ import annotations
@@ -11,13 +12,14 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
+from bench.big import run_big
 from bench.cli import run_cli
-from bench.deploy import run_deploy
+from bench.deploy import Timing, run_deploy
 from bench.ingest import Row, run_ingest
 from bench.read_side import run_read_side
 from bench.relay import run_relay
 
-PARTS = ("bus", "deploy", "read", "cli")
+PARTS = ("bus", "deploy", "big", "read", "cli")
 
 
 def rate_table(title: str, rows: list[Row], unit: str = "msgs/s") -> Table:
@@ -27,6 +29,18 @@ def rate_table(title: str, rows: list[Row], unit: str = "msgs/s") -> Table:
     for row in rows:
         latency = (f"{row.p50_ms:.2f}", f"{row.p99_ms:.2f}") if row.p99_ms else ("-", "-")
         table.add_row(row.benchmark, row.what, f"{row.rate:,.0f}", *latency)
+    return table
+
+
+def timing_table(
+    timings: list[Timing], title: str = "Deployments over real sshd (seconds, lower is better)"
+) -> Table:
+    table = Table(title=title)
+    for column in ("benchmark", "what", "p50 s", "p95 s", "detail"):
+        table.add_column(column, justify="left" if column in {"what", "detail"} else "right")
+    for timing in timings:
+        p95 = "-" if timing.p95_s is None else f"{timing.p95_s:.2f}"
+        table.add_row(timing.benchmark, timing.what, f"{timing.p50_s:.2f}", p95, timing.detail)
     return table
 
 
@@ -42,13 +56,10 @@ def main() -> None:
         rows = asyncio.run(run_relay(requests)) + asyncio.run(run_ingest(requests))
         console.print(rate_table(f"The bus ({requests} messages each)", rows))
     if "deploy" in parts:
-        deploy = Table(title="Deployments over real sshd (seconds, lower is better)")
-        for column in ("benchmark", "what", "p50 s", "p95 s", "detail"):
-            deploy.add_column(column, justify="left" if column in {"what", "detail"} else "right")
-        for timing in asyncio.run(run_deploy()):
-            p95 = "-" if timing.p95_s is None else f"{timing.p95_s:.2f}"
-            deploy.add_row(timing.benchmark, timing.what, f"{timing.p50_s:.2f}", p95, timing.detail)
-        console.print(deploy)
+        console.print(timing_table(asyncio.run(run_deploy())))
+    if "deploy" in parts or "big" in parts:
+        title = "A big configuration over real sshd (seconds, lower is better)"
+        console.print(timing_table(asyncio.run(run_big()), title))
     if "read" in parts:
         rows = asyncio.run(run_read_side())
         title = "The read side (query API process; API rows: 32 clients, on the same 2 cores)"

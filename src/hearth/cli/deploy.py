@@ -20,6 +20,12 @@ if TYPE_CHECKING:
 @click.option("--commit", help="an exact commit (7-64 hex digits)")
 @click.option("--branch", help="the head of this branch (default: the target's branch)")
 @click.option("--dry-run", is_flag=True, help="fetch, validate and plan only")
+@click.option(
+    "--full-check",
+    is_flag=True,
+    help="re-hash every file on the host instead of trusting unchanged size and mtime; "
+    "files changed behind Hearth's back are reported as drift",
+)
 @click.option("--no-follow", is_flag=True, help="print the deployment id and return")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 def deploy(
@@ -28,6 +34,7 @@ def deploy(
     commit: str | None,
     branch: str | None,
     dry_run: bool,
+    full_check: bool,
     no_follow: bool,
     as_json: bool,
 ) -> None:
@@ -37,6 +44,8 @@ def deploy(
 
     async def action(client: ApiClient) -> int:
         body = {"target": target, "commit": commit, "branch": branch, "dry_run": dry_run}
+        if full_check:
+            body["full_check"] = True
         accepted = await client.call("POST", "/api/v1/deployments", body)
         return await accepted_then_follow(client, accepted, as_json=as_json, follow=not no_follow)
 

@@ -16,7 +16,7 @@ from tests.support.services import ServiceProcess
 pytestmark = pytest.mark.integration
 
 #: Enough files that the upload is under way for a while after the backup was taken.
-LARGE = {f"www/page-{n:03}.yaml": f"page: {n}\nbody: {'x' * 4000}\n" for n in range(300)}
+LARGE = {f"www/page-{n:04}.yaml": f"page: {n}\nbody: {'x' * 4000}\n" for n in range(1200)}
 
 
 async def test_kill_9_mid_deployment_never_leaves_a_mix(

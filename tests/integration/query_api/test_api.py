@@ -122,7 +122,10 @@ async def test_every_endpoint_refuses_who_may_not(api: Api) -> None:
 
 async def test_commands_become_events(api: Api) -> None:
     status, accepted = api.call(
-        "POST", "/api/v1/deployments", token="operator", body={"target": "ha", "dry_run": True}
+        "POST",
+        "/api/v1/deployments",
+        token="operator",
+        body={"target": "ha", "dry_run": True, "full_check": True},
     )
     assert status == 202
     assert accepted["follow"] == f"/api/v1/deployments/{accepted['deployment_id']}"
@@ -160,6 +163,7 @@ async def test_commands_become_events(api: Api) -> None:
         True,
     )
     assert (rollback.type, rollback.data.to_backup) == ("RollbackRequested", "bk-3")  # type: ignore[attr-defined]
+    assert first.data.full_check is True  # type: ignore[attr-defined]
 
 
 async def test_the_openapi_document_is_served(api: Api) -> None:

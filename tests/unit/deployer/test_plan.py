@@ -1,5 +1,10 @@
+import hashlib
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+from hearth_deployer import plan as plan_module
 from hearth_deployer.plan import FileEntry, local_manifest, plan_changes, unified_diff
 
 
@@ -83,3 +88,20 @@ def test_a_huge_diff_is_truncated_and_says_so(tmp_path: Path) -> None:
     )
     diff, truncated = unified_diff(plan, tmp_path, lambda _: None, limit=1000)
     assert truncated and diff == ""
+
+
+def test_a_file_too_big_to_diff_is_never_read(tmp_path: Path) -> None:
+    # The entry says 2 MB; there is no file at all: reading it would fail.
+    big = FileEntry("sounds/door.mp3", "0" * 64, 2 * 1024 * 1024, 0o644)
+    plan = plan_changes({big.path: big}, {}, deployed_before=set(), ignore=())
+    diff, _ = unified_diff(plan, tmp_path, lambda _: None)
+    assert diff == "Binary files a/sounds/door.mp3 and b/sounds/door.mp3 differ\n"
+
+
+def test_local_files_are_hashed_in_chunks(tmp_path: Path, monkeypatch: Any) -> None:
+    (tmp_path / "image.jpg").write_bytes(bytes(range(256)) * 4096)
+    monkeypatch.setattr(plan_module, "HASH_CHUNK", 4096)
+    monkeypatch.setattr(Path, "read_bytes", lambda self: pytest.fail(f"{self} read whole"))
+    manifest = local_manifest(tmp_path, ["image.jpg"])
+    assert manifest["image.jpg"].size == 256 * 4096
+    assert manifest["image.jpg"].sha256 == hashlib.sha256(bytes(range(256)) * 4096).hexdigest()

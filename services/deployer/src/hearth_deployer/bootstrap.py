@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, ClassVar
@@ -10,25 +11,30 @@ import aiohttp
 
 from hearth_deployer.context import DeployContext, SecretLookup, Timing
 from hearth_deployer.dispatcher import Dispatcher
+from hearth_deployer.driftcheck import DriftChecks
 from hearth_deployer.handlers import DeployerHandlers
 from hearth_deployer.lease import open_locks
+from hearth_deployer.records import HostRecords
 from hearth_deployer.remote.pool import HostPool, SSHTarget
 from hearth_deployer.settings import DeployerSettings, set_ssh_log_level
 from hearth_deployer.sources import ConfigSource, GitHubTarballs, GitMirrors
 from hearth_deployer.status import report_commit_status
 from hearth_deployer.store import SCHEMA, DeployerApplication, DeployerStore
 from hearth_deployer.targets import ApplyTargets, apply_targets
-from hearth_events import command_subject, event_filter
+from hearth_events import command_subject, event_filter, new_event
 from hearth_events.catalogue import (
+    DeployRequested,
     RepositoryRegistered,
     RepositoryRemoved,
     RepositorySpec,
     RepositoryUpdated,
+    TargetSpec,
 )
+from hearth_events.publish import publish_event
 from hearth_eventstore.relay import Relay
 from hearth_eventstore.service import open_when_reachable, start_relay
 from hearth_eventstore.store import Meta
-from hearth_servicekit import BusService, ServiceMetrics, ServiceSettings
+from hearth_servicekit import BusService, ServiceMetrics, ServiceSettings, get_logger
 from hearth_servicekit.commands import serve_command
 from hearth_servicekit.declarations import DeclarationEvents, Declarations
 from hearth_servicekit.follower import StreamFollower
@@ -43,6 +49,8 @@ FOLLOWED = [
     event_filter("git", "RepositoryRemoved"),
 ]
 HTTP_CHECK_TIMEOUT = aiohttp.ClientTimeout(total=10)
+
+log = get_logger("hearth.deployer")
 
 
 async def http_check(url: str) -> str | None:
@@ -88,6 +96,8 @@ class Deployer(BusService):
         self.pool = HostPool(on_host_key_learned=self._host_key_learned)
         self._store: DeployerStore | None = None
         self._mirrors = GitMirrors(settings.data_dir / "deployer" / "mirrors")
+        #: Mirrors and trees being prepared for newly declared targets.
+        self.preparing: set[asyncio.Task[None]] = set()
         #: Called between steps with the step's name; tests stop a run at an exact point.
         self.checkpoint: Callable[[str], Awaitable[None]] | None = None
 
@@ -106,6 +116,7 @@ class Deployer(BusService):
         self.relay = start_relay(self, self.app)
         store = self._store = DeployerStore(self.app)
         self.pool.learned_host_keys.update(await store.read(self.app.known_hosts))
+        records = HostRecords(Path(self.settings.data_dir) / "deployer" / "records")
         ctx = DeployContext(
             store=store,
             pool=self.pool,
@@ -119,13 +130,20 @@ class Deployer(BusService):
             public_url=self.settings.public_url,
             timing=self._timing,
             checkpoint=self.checkpoint,
+            records=records,
         )
         self.dispatcher = Dispatcher(ctx, await open_locks(self.js), self.settings.instance)
         handlers = self.handlers = DeployerHandlers(store, self.dispatcher, self.repositories.get)
 
         async def on_apply(request: ApplyTargets) -> dict[str, Any]:
             meta = Meta(actor=request.actor, correlation_id=request.request_id)
-            return await apply_targets(request, store, meta=meta)
+            reply = await apply_targets(request, store, meta=meta)
+            if not request.dry_run:
+                changed = {c["name"] for c in reply["changes"]}
+                for spec in request.targets:
+                    if spec.name in changed:
+                        self._prepare(spec)
+            return reply
 
         await serve_command(
             self.nc,
@@ -137,6 +155,30 @@ class Deployer(BusService):
         self.consume("deployer", handlers.handle)
         self.spawn(self.dispatcher.sweep_forever(self.stopping), "sweep")
         self.spawn(self.dispatcher.recheck_held_forever(self.stopping), "secret-recheck")
+        drift = DriftChecks(store, records, self._request_deploy)
+        self.spawn(drift.run_forever(self.stopping), "drift-checks")
+
+    async def _request_deploy(self, data: DeployRequested) -> None:
+        await publish_event(self.js, new_event(data, source=self.source, actor="hearth:timer"))
+
+    def _prepare(self, spec: TargetSpec) -> None:
+        """Mirror a declared target's repository and build its branch head's tree in the
+        background: its first deployment then starts from a warm cache."""
+        repo = self.repositories.get(spec.repo)
+        if repo is None or repo.provider == "github":
+            return
+
+        async def prepare() -> None:
+            try:
+                await self._mirrors.prepare(
+                    repo, branch=spec.branch, subdirectory=spec.subdirectory
+                )
+            except Exception as exc:  # the deployment reports it, with context
+                log.info("not prepared ahead of time", target=spec.name, reason=str(exc))
+
+        task = asyncio.create_task(prepare(), name=f"prepare:{spec.name}")
+        self.preparing.add(task)
+        task.add_done_callback(self.preparing.discard)
 
     def _host_key_learned(self, target: SSHTarget, line: str) -> None:
         """Keep a key trusted on first use pinned across restarts."""
@@ -148,6 +190,9 @@ class Deployer(BusService):
             )
 
     async def on_stop(self) -> None:
+        for task in list(self.preparing):
+            task.cancel()
+        await asyncio.gather(*self.preparing, return_exceptions=True)
         if self.dispatcher is not None:
             await self.dispatcher.stop()
         await self.pool.close()

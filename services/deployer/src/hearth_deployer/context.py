@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Protocol
 
 from hearth_deployer.homeassistant import HomeAssistantClient
+from hearth_deployer.records import HostRecords
 from hearth_deployer.remote.pool import HostPool, SSHTarget
 from hearth_deployer.sources import ConfigSource
 from hearth_deployer.status import State
@@ -72,6 +73,8 @@ class DeployContext:
     source_name: str = "deployer"
     public_url: str | None = None
     timing: Timing = field(default_factory=Timing)
+    #: What each target held after its last success; None: re-hash everything each time.
+    records: HostRecords | None = None
     #: Called between steps; tests use it to stop the process at an exact point.
     checkpoint: Callable[[str], Awaitable[None]] | None = None
 

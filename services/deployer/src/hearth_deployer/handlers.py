@@ -202,6 +202,11 @@ class DeployerHandlers:
 
     # -- requests from people --------------------------------------------------------
     async def on_deploy_requested(self, data: DeployRequested, envelope: Envelope) -> None:
+        if data.trigger == "schedule":  # a timed drift check never pushes real work aside
+            line = await self.store.read(self.app.line, data.target)
+            if line.active is not None or line.waiting is not None:
+                log.info("scheduled check skipped: the target is busy", target=data.target)
+                return
         request = self._request(
             envelope,
             commit=data.commit,
@@ -209,6 +214,7 @@ class DeployerHandlers:
             trigger=data.trigger,
             dry_run=data.dry_run,
             repo=data.repo,
+            full_check=data.full_check,
         )
         # Our own announcements come back from the bus; they are already stored.
         await self._queue(

@@ -18,6 +18,7 @@ from hearth_events.catalogue import ChangedFile
 MANIFEST_NAME = ".hearth-manifest.json"
 DIFF_LIMIT_BYTES = 256 * 1024
 TEXT_LIMIT_BYTES = 1024 * 1024
+HASH_CHUNK = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -56,14 +57,20 @@ class Plan:
 
 
 def local_manifest(root: Path, files: Iterable[str]) -> dict[str, FileEntry]:
+    """sha256, size and mode of local files, each read in chunks (never whole)."""
     manifest = {}
     for rel in files:
         path = root / rel
-        data = path.read_bytes()
+        digest = hashlib.sha256()
+        size = 0
+        with path.open("rb") as source:
+            while chunk := source.read(HASH_CHUNK):
+                digest.update(chunk)
+                size += len(chunk)
         manifest[rel] = FileEntry(
             rel,
-            hashlib.sha256(data).hexdigest(),
-            len(data),
+            digest.hexdigest(),
+            size,
             0o755 if path.stat().st_mode & 0o111 else 0o644,
         )
     return manifest
@@ -110,7 +117,14 @@ def unified_diff(
     )
     for entry, kind in sorted(entries, key=lambda item: item[0].path):
         old = b"" if kind == "added" else read_old(entry.path)
-        new = b"" if kind == "removed" else (new_root / entry.path).read_bytes()
+        # A file too big to diff is never read: a tree may hold large images and sounds.
+        new = (
+            b""
+            if kind == "removed"
+            else None
+            if entry.size > TEXT_LIMIT_BYTES
+            else (new_root / entry.path).read_bytes()
+        )
         old_text, new_text = _text(old), _text(new)
         if old_text is None or new_text is None:
             chunk = f"Binary files a/{entry.path} and b/{entry.path} differ\n"

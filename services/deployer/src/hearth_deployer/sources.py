@@ -9,37 +9,26 @@ and a configurable API base URL (GitHub Enterprise, or a local test server).
 from __future__ import annotations
 
 import asyncio
-import gzip
 import hashlib
 import io
 import os
 import re
 import shutil
-import tarfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from githubkit import GitHub, TokenAuthStrategy, UnauthAuthStrategy
 from githubkit.exception import RequestError, RequestFailed
 
+from hearth_deployer import treecache, treeio
+from hearth_deployer.fetched import FetchedTree, FetchError
 from hearth_deployer.paths import UnsafePath, safe_relative
 from hearth_events.catalogue import RepositorySpec
 
+__all__ = ["ConfigSource", "FetchError", "FetchedTree", "GitHubTarballs", "GitMirrors"]
+
 GIT_TIMEOUT_S = 300.0
 _SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
-
-
-class FetchError(Exception):
-    """The configuration could not be fetched; the message says what to check."""
-
-
-@dataclass(frozen=True)
-class FetchedTree:
-    commit: str
-    root: Path
-    files: int
-    bytes: int
 
 
 class ConfigSource(Protocol):
@@ -52,6 +41,7 @@ class ConfigSource(Protocol):
         subdirectory: str,
         dest: Path,
         token: str | None,
+        base: str | None = None,
     ) -> FetchedTree: ...
 
 
@@ -86,55 +76,23 @@ def _subdirectory(subdirectory: str) -> str:
         raise FetchError(f"subdirectory {subdirectory!r} is not inside the repository") from exc
 
 
-def _extract(archive: bytes, dest: Path, *, strip: str, compressed: bool) -> tuple[int, int]:
-    """Extract regular files under ``dest``; keep symlinks as links for validation to refuse.
-
-    Symlinks are created last and never followed, so no file can be written through one.
-    """
-    dest.mkdir(parents=True, exist_ok=True)
-    if compressed:
-        archive = gzip.decompress(archive)
-    files = size = 0
-    links: list[tuple[str, str]] = []
-    with tarfile.open(fileobj=io.BytesIO(archive), mode="r:") as tar:
-        members = []
-        for member in tar.getmembers():
-            name = member.name
-            if strip:
-                if not (name + "/").startswith(strip + "/"):
-                    continue
-                name = name[len(strip) :].lstrip("/")
-            if not name or member.isdir():
-                continue
-            try:
-                name = safe_relative(name)
-            except UnsafePath as exc:
-                raise FetchError(f"the archive holds an unsafe path: {exc}") from None
-            if member.issym() or member.islnk():
-                links.append((name, member.linkname))
-                continue
-            member.name = name
-            members.append(member)
-            files += 1
-            size += member.size
-        tar.extractall(dest, members=members, filter="data")
-    for name, target in links:
-        (dest / name).parent.mkdir(parents=True, exist_ok=True)
-        os.symlink(target, dest / name)
-    return files, size
-
-
 class GitMirrors:
-    """One bare mirror per repository under ``cache_dir``, reused across deployments."""
+    """One bare mirror per repository under ``cache_dir``, reused across deployments, and
+    the trees of the commits deployed from it (see :mod:`hearth_deployer.treecache`)."""
 
-    def __init__(self, cache_dir: Path) -> None:
+    def __init__(self, cache_dir: Path, trees_dir: Path | None = None) -> None:
         self._cache = cache_dir
+        self._trees = trees_dir or cache_dir / ".trees"
         self._locks: dict[str, asyncio.Lock] = {}
+        self.reads = treeio.GitReads()
 
     def _mirror(self, repo: RepositorySpec) -> Path:
         digest = hashlib.sha256(repo.url.encode()).hexdigest()[:16]
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", repo.name)[:60]
         return self._cache / f"{safe}-{digest}.git"
+
+    def _key_dir(self, repo: RepositorySpec, sub: str) -> Path:
+        return self._trees / hashlib.sha256(f"{repo.url}\0{sub}".encode()).hexdigest()[:20]
 
     async def _update(self, repo: RepositorySpec) -> Path:
         mirror = self._mirror(repo)
@@ -168,20 +126,54 @@ class GitMirrors:
         subdirectory: str,
         dest: Path,
         token: str | None,
+        base: str | None = None,
     ) -> FetchedTree:
+        """The tree of the commit at ``dest``: built from the cached tree of ``base`` (the
+        commit the target runs; else the newest cached one) with only the changed blobs
+        read from Git, or exported whole when nothing is cached."""
         del token  # plain Git takes credentials from the URL or the Git configuration
         resolved = await self.resolve(repo, commit=commit, branch=branch)
         sub = _subdirectory(subdirectory)
-        treeish = f"{resolved}:{sub}" if sub else resolved
+        key_dir = self._key_dir(repo, sub)
         async with self._locks.setdefault(repo.url, asyncio.Lock()):
             try:
-                archive = await _git("archive", "--format=tar", treeish, cwd=self._mirror(repo))
+                built_from, changed = await asyncio.to_thread(
+                    treecache.ensure_tree,
+                    self._mirror(repo),
+                    _treeish(resolved, sub),
+                    key_dir,
+                    base,
+                    self.reads,
+                )
             except FetchError:
                 raise FetchError(
                     f"subdirectory {sub!r} does not exist at {resolved[:12]} in {repo.url}"
                 ) from None
-        files, size = _extract(archive, dest, strip="", compressed=False)
-        return FetchedTree(resolved, dest, files, size)
+            manifest = treecache.load_manifest(key_dir / f"{resolved}.json")
+            assert manifest is not None
+            shutil.rmtree(dest, ignore_errors=True)
+            await asyncio.to_thread(treeio.link_tree, key_dir / resolved, dest)
+            await asyncio.to_thread(
+                treecache.prune_trees, key_dir, [resolved, *([base] if base else [])]
+            )
+        size = sum(e.size for e in manifest.values())
+        return FetchedTree(resolved, dest, len(manifest), size, manifest, built_from, changed)
+
+    async def prepare(self, repo: RepositorySpec, *, branch: str, subdirectory: str) -> str:
+        """Mirror the repository and build the tree of the branch's head ahead of time,
+        so the first deployment of a newly declared target needs neither; the commit."""
+        resolved = await self.resolve(repo, commit=None, branch=branch)
+        sub = _subdirectory(subdirectory)
+        async with self._locks.setdefault(repo.url, asyncio.Lock()):
+            await asyncio.to_thread(
+                treecache.ensure_tree,
+                self._mirror(repo),
+                _treeish(resolved, sub),
+                self._key_dir(repo, sub),
+                None,
+                self.reads,
+            )
+        return resolved
 
     async def changed_paths(self, repo: RepositorySpec, before: str, after: str) -> list[str]:
         """Paths that differ between two commits (for pushes that list no files)."""
@@ -189,6 +181,10 @@ class GitMirrors:
             mirror = await self._update(repo)
             out = await _git("diff", "--name-only", "-z", before, after, cwd=mirror)
         return [p for p in out.decode().split("\0") if p]
+
+
+def _treeish(commit: str, sub: str) -> str:
+    return f"{commit}:{sub}" if sub else commit
 
 
 async def _full_sha(github: GitHub[Any], repo: RepositorySpec, ref: str) -> str:
@@ -224,7 +220,9 @@ class GitHubTarballs:
         subdirectory: str,
         dest: Path,
         token: str | None,
+        base: str | None = None,
     ) -> FetchedTree:
+        del base  # every fetch downloads the commit's tarball
         owner, _, name = repo.name.partition("/")
         auth = TokenAuthStrategy(token) if token else UnauthAuthStrategy()
         sub = _subdirectory(subdirectory)
@@ -245,12 +243,18 @@ class GitHubTarballs:
                 ) from None
             except RequestError as exc:
                 raise FetchError(f"GitHub API {repo.api_url} unreachable: {exc.exc!r}") from None
-        archive = response.content
-        with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
-            first = next((m.name for m in tar.getmembers()), "")
-        top = first.split("/", 1)[0]
-        strip = f"{top}/{sub}" if sub else top
-        files, size = _extract(archive, dest, strip=strip, compressed=True)
-        if files == 0 and sub:
+        # githubkit hands over the whole (compressed) tarball; it is decompressed and
+        # extracted as a stream, one chunk at a time.
+        manifest = await asyncio.to_thread(
+            treeio.extract_stream,
+            io.BytesIO(response.content),
+            dest,
+            strip=sub,
+            reads=treeio.GitReads(),
+            gzipped=True,
+            top_level=True,
+        )
+        if not manifest and sub:
             raise FetchError(f"subdirectory {sub!r} does not exist at {commit[:12]} in {repo.name}")
-        return FetchedTree(commit, dest, files, size)
+        size = sum(e.size for e in manifest.values())
+        return FetchedTree(commit, dest, len(manifest), size, manifest)

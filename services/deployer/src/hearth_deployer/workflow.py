@@ -18,6 +18,7 @@ from typing import Any, Literal
 from hearth_deployer.apply import ServiceApplier
 from hearth_deployer.context import DeployContext
 from hearth_deployer.domain import Deployment
+from hearth_deployer.hostcheck import HostCheck
 from hearth_deployer.lease import TargetLease
 from hearth_deployer.paths import is_ignored
 from hearth_deployer.plan import (
@@ -97,6 +98,7 @@ class DeploymentRun:
         self._host: RemoteHost | None = None
         self.tree_root = self.workdir / "tree"
         self.applier: ServiceApplier | None = None
+        self.check = HostCheck(self)
 
     # -- recording -----------------------------------------------------------------------
     def log(self, message: str, *, step: str | None = None, level: Level = "info") -> None:
@@ -218,6 +220,7 @@ class DeploymentRun:
         shutil.rmtree(self.workdir, ignore_errors=True)
         self.workdir.mkdir(parents=True)
         commit = self.d.commit if self.d.has(ConfigFetched) else self.d.request.get("commit")
+        line = await self.ctx.store.read(self.ctx.store.app.line, self.spec.name)
         try:
             tree = await self.ctx.source_for(repo).fetch(
                 repo,
@@ -226,12 +229,20 @@ class DeploymentRun:
                 subdirectory=self.spec.subdirectory,
                 dest=self.workdir / "tree",
                 token=token,
+                base=line.commit,
             )
         except Exception as exc:
             raise StepFailed("fetch", _fetch_failure(repo.name, exc)) from exc
         if not self.d.has(ConfigFetched):
             self.log(
-                f"fetched {tree.commit[:12]}: {tree.files} files, {tree.bytes} bytes", step="fetch"
+                f"fetched {tree.commit[:12]}: {tree.files} files, {tree.bytes} bytes"
+                + (
+                    f" ({len(tree.changed)} changed since {tree.base[:12]}, read from Git; "
+                    "the rest reused)"
+                    if tree.base and tree.changed is not None
+                    else ""
+                ),
+                step="fetch",
             )
             await self.record(
                 ConfigFetched(
@@ -311,11 +322,16 @@ class DeploymentRun:
     async def _plan(self, tree: FetchedTree) -> Plan:
         host = await self.host()
         try:
-            remote = await host.manifest(self.spec.remote_path, self.ignore)
+            remote = await self.check.manifest(host)
         except Exception as exc:
             raise StepFailed("plan", str(exc)) from exc
-        local = await asyncio.to_thread(local_manifest, tree.root, self._local_files(tree))
+        files = self._local_files(tree)
+        known = tree.manifest or {}
+        unknown = [p for p in files if p not in known]
+        local = {p: known[p] for p in files if p in known}
+        local.update(await asyncio.to_thread(local_manifest, tree.root, unknown))
         plan = plan_changes(local, remote, deployed_before=set(self.managed), ignore=self.ignore)
+        self.check.uploaded = {e.path: e for e in plan.to_upload}
         if not self.d.has(DeploymentPlanned):
             olds = await host.read_files(
                 self.spec.remote_path,
@@ -336,6 +352,7 @@ class DeploymentRun:
                     removed=tuple(e.changed_file() for e in plan.removed),
                     diff=diff,
                     diff_truncated=truncated,
+                    drifted=tuple(self.check.drifted),
                 )
             )
         return plan
@@ -462,9 +479,17 @@ class DeploymentRun:
                 self.d.deployment_id,
                 lambda d: d.remember_managed(managed),
             )
+        await self._remember_host()
         await self.record(
             DeploymentSucceeded(**self.ids(), commit=self.d.commit, duration_ms=self.elapsed_ms())
         )
+
+    async def _remember_host(self) -> None:
+        try:
+            await self.check.remember(await self.host(), files_changed=self.d.upload_begun)
+        except Exception as exc:  # a record is a cache: the next plan re-hashes instead
+            self.check.forget()
+            self.log(f"could not record the host's files: {exc}", step="plan", level="warning")
 
     async def _fail(self, failure: StepFailed) -> None:
         if self.d.terminal is not None:
@@ -490,6 +515,7 @@ class DeploymentRun:
         if not self.d.has(DeploymentStarted):
             await self.record(DeploymentStarted(**self.ids()))
         wanted = self.d.request.get("backup_id")
+        self.check.forget()  # the restored files are not what the last deployment left
         host = await self.host()
         try:
             kept = await host.list_backups(self.backups)

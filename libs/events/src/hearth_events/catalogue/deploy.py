@@ -93,6 +93,10 @@ class DeployRequested(_DeployEvent):
     branch: str | None = None
     trigger: Literal["push", "manual", "rollback", "schedule"]
     dry_run: bool = False
+    full_check: bool = Field(
+        default=False,
+        description="re-hash every file on the host instead of trusting size and mtime",
+    )
 
 
 @register
@@ -138,6 +142,11 @@ class DeploymentPlanned(_DeployEvent):
     removed: tuple[ChangedFile, ...] = ()
     diff: str = Field(default="", description="unified diff of text files")
     diff_truncated: bool = False
+    drifted: tuple[str, ...] = Field(
+        default=(),
+        description="files Hearth deployed that were changed on the host behind its back "
+        "since its last deployment (drift); this deployment overwrites them",
+    )
 
 
 @register

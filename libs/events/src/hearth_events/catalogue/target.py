@@ -52,6 +52,12 @@ class TargetSpec(BaseModel):
     backup_path: str | None = Field(
         default=None, description="backup directory on the host; default beside remote_path"
     )
+    full_check_interval_h: float = Field(
+        default=24,
+        ge=0,
+        description="hours between full re-hashes of the host's files (drift check); "
+        "in between, a file whose size and mtime are unchanged is not re-hashed",
+    )
     health_timeout_s: int = Field(
         default=0,  # never kept: the validator below puts the kind's default in its place
         ge=1,

@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 
 _BACKUP_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _RENAMES_IN_FLIGHT = 16
+_CHECKS_IN_FLIGHT = 32
 
 
 @dataclass(frozen=True)
@@ -179,26 +180,38 @@ async def _prepare_dest(host: RemoteHost, sftp: asyncssh.SFTPClient, dest_dir: s
 async def _split_existing(
     host: RemoteHost, sftp: asyncssh.SFTPClient, guard: DirectoryGuard, paths: list[str]
 ) -> tuple[list[str], list[str], tuple[str, ...]]:
-    """Which of ``paths`` exist, which do not, and which of their directories do not."""
+    """Which of ``paths`` exist, which do not, and which of their directories do not.
+
+    The checks run with many requests in flight on the one SFTP channel: a first
+    deployment asks about every file of the tree, and one round trip each adds up."""
+    slots = asyncio.Semaphore(_CHECKS_IN_FLIGHT)
+
+    async def check(rel: str) -> list[str] | None:
+        """None when ``rel`` exists; else its missing directories (maybe none)."""
+        async with slots:
+            missing = await guard.missing_parents(rel)
+            if missing:
+                return missing
+            try:
+                attrs = await sftp.lstat(guard.absolute(rel))
+            except (asyncssh.SFTPNoSuchFile, asyncssh.SFTPNoSuchPath):
+                return []
+            except asyncssh.SFTPError as exc:
+                raise sftp_error(
+                    exc, rel, host=host.label, user=host.target.user, action="read"
+                ) from None
+            if attrs.type == asyncssh.FILEXFER_TYPE_DIRECTORY:
+                raise RemotePathError(f"{rel} on {host.label} is a directory, not a file", path=rel)
+            return None
+
+    found = await asyncio.gather(*(check(rel) for rel in paths))
     present, absent, absent_dirs = [], [], set()
-    for rel in paths:
-        missing = await guard.missing_parents(rel)
-        if missing:
+    for rel, missing in zip(paths, found, strict=True):
+        if missing is None:
+            present.append(rel)
+        else:
             absent.append(rel)
             absent_dirs.update(missing)
-            continue
-        try:
-            attrs = await sftp.lstat(guard.absolute(rel))
-        except (asyncssh.SFTPNoSuchFile, asyncssh.SFTPNoSuchPath):
-            absent.append(rel)
-            continue
-        except asyncssh.SFTPError as exc:
-            raise sftp_error(
-                exc, rel, host=host.label, user=host.target.user, action="read"
-            ) from None
-        if attrs.type == asyncssh.FILEXFER_TYPE_DIRECTORY:
-            raise RemotePathError(f"{rel} on {host.label} is a directory, not a file", path=rel)
-        present.append(rel)
     deepest_first = sorted(absent_dirs, key=lambda d: (-d.count("/"), d))
     return present, absent, tuple(deepest_first)
 

@@ -18,7 +18,13 @@ import asyncssh
 
 from hearth_deployer.paths import is_ignored
 from hearth_deployer.plan import FileEntry
-from hearth_deployer.remote.confine import TEMP_PREFIX, DirectoryGuard, check_root, confine
+from hearth_deployer.remote.confine import (
+    STAGING_PREFIX,
+    TEMP_PREFIX,
+    DirectoryGuard,
+    check_root,
+    confine,
+)
 from hearth_deployer.remote.errors import RemoteCommandFailed, RemoteError, RemotePathError
 from hearth_deployer.remote.manifest import (
     ROOT_MISSING_STATUS,
@@ -37,6 +43,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _CHUNK = 256 * 1024
+#: Bytes of a local file read per SFTP write call: asyncssh splits each call into many
+#: write requests in flight at once, so a big file streams instead of waiting per block.
+#: With ``parallel`` files in flight, at most ``parallel`` of these are held in memory.
+UPLOAD_CHUNK = 2 * 1024 * 1024
 _MANIFEST_ATTEMPTS = 3
 
 
@@ -218,17 +228,39 @@ class RemoteHost:
     # -- writing ----------------------------------------------------------------------
 
     async def upload(
-        self, root: str, files: Sequence[UploadFile], *, parallel: int = 8
+        self,
+        root: str,
+        files: Sequence[UploadFile],
+        *,
+        parallel: int = 8,
+        stream: bool | None = None,
     ) -> UploadResult:
         """Place each file atomically: written to a temporary name beside it, synced,
         then renamed over the old one, so a reader sees the old or the new file, whole.
 
-        Everything runs over one SFTP channel with up to ``parallel`` files in flight.
+        Everything runs over one SFTP channel with up to ``parallel`` files in flight; an
+        upload of at least ``STREAM_MIN_BYTES`` (or with ``stream=True``) goes as one tar
+        stream into a staging directory instead (see :mod:`.streamed`), and falls back
+        to SFTP when the host's tar cannot do it.
         """
+        from hearth_deployer.remote import streamed
+
         check_root(root)
         targets = [confine(item.path, root) for item in files]
         if len(set(targets)) != len(targets):
             raise ValueError("the same path appears twice in one upload")
+        if stream is None:
+            sizes = [await _local_size(i) if i.source else len(i.data or b"") for i in files]
+            stream = sum(sizes) >= streamed.STREAM_MIN_BYTES
+        if stream and files:
+            async with self.pool.sftp(self.target) as sftp:
+                real_root = await self.real_root(sftp, root)
+            try:
+                sent = await streamed.upload_streamed(self, root, real_root, targets, files)
+            except streamed.StreamUnsupported as exc:
+                log.info("%s cannot take a tar stream (%s); uploading over SFTP", self.label, exc)
+            else:
+                return UploadResult(tuple(targets), sent)
         async with self.pool.sftp(self.target) as sftp:
             real_root = await self.real_root(sftp, root)
             guard = DirectoryGuard(sftp, real_root, host=self.label, user=self.target.user)
@@ -298,10 +330,13 @@ class RemoteHost:
             log.debug("could not remove %s on %s", path, self.label)
 
     async def remove_temporaries(self, root: str) -> None:
-        """Delete half-written upload files a killed deployer left under ``root``."""
+        """Delete half-written upload files and staging directories a killed deployer
+        left under ``root``."""
         command = (
-            f"find {shlex.quote(check_root(root))} -xdev -type f "
-            f"-name {shlex.quote(TEMP_PREFIX + '*')} -delete"
+            f"find {shlex.quote(check_root(root))} -xdev "
+            f"\\( -type d -name {shlex.quote(STAGING_PREFIX + '*')} -prune "
+            "-exec rm -rf -- {} + \\) -o "
+            f"\\( -type f -name {shlex.quote(TEMP_PREFIX + '*')} -exec rm -f -- {{}} + \\)"
         )
         result = await self.run_raw(command)
         if result.exit_status != 0:
@@ -394,7 +429,7 @@ async def _chunks(item: UploadFile) -> AsyncIterator[tuple[int, bytes]]:
     assert item.source is not None
     with item.source.open("rb") as local:
         offset = 0
-        while chunk := await asyncio.to_thread(local.read, _CHUNK):
+        while chunk := await asyncio.to_thread(local.read, UPLOAD_CHUNK):
             yield offset, chunk
             offset += len(chunk)
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import asyncssh
+from asyncssh.encryption import get_default_encryption_algs
 
 from hearth_deployer.remote.errors import (
     AuthenticationFailed,
@@ -53,6 +54,20 @@ _SESSION_LIMIT_CODES = (
     asyncssh.OPEN_ADMINISTRATIVELY_PROHIBITED,
     asyncssh.OPEN_RESOURCE_SHORTAGE,
 )
+
+
+#: AES-GCM runs in AES-NI through ``cryptography``; asyncssh's ChaCha20-Poly1305 (the
+#: default first choice) moves about half as many bytes per second. Everything else
+#: stays acceptable, in asyncssh's order, for servers without AES-GCM.
+FAST_CIPHERS_FIRST = [
+    "aes128-gcm@openssh.com",
+    "aes256-gcm@openssh.com",
+    *(
+        name
+        for name in (alg.decode() for alg in get_default_encryption_algs())
+        if name not in {"aes128-gcm@openssh.com", "aes256-gcm@openssh.com"}
+    ),
+]
 
 
 @dataclass(frozen=True)
@@ -392,6 +407,7 @@ class HostPool:
                         connect_timeout=self.settings.connect_timeout,
                         login_timeout=self.settings.connect_timeout,
                         keepalive_interval=self.settings.keepalive_interval,
+                        encryption_algs=FAST_CIPHERS_FIRST,
                     ),
                     timeout=self.settings.connect_timeout,
                 )

@@ -70,6 +70,7 @@ class Commands:
             branch=body.branch or target["branch"],
             trigger="manual",
             dry_run=body.dry_run,
+            full_check=body.full_check,
         )
         async with self.pool.acquire() as conn, conn.transaction():
             await record_request(

@@ -177,6 +177,9 @@ class DeployIn(BaseModel):
     commit: str | None = Field(default=None, pattern=r"^[0-9a-f]{7,64}$")
     branch: str | None = Field(default=None, pattern=r"^[^\x00]+$")
     dry_run: bool = False
+    full_check: bool = Field(
+        default=False, description="re-hash every file on the host (finds drift)"
+    )
 
 
 class RollbackIn(BaseModel):

@@ -1,0 +1,124 @@
+"""The plan's view of the host: quick or full check against Hearth's record, and drift.
+
+See :mod:`hearth_deployer.records` for what is recorded and when.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from hearth_deployer.plan import FileEntry
+from hearth_deployer.records import HostRecord
+from hearth_deployer.remote.quickcheck import (
+    CheckedTree,
+    Known,
+    QuickCheckUnsupported,
+    checked_manifest,
+    parse_stats,
+    stat_command,
+)
+
+if TYPE_CHECKING:
+    from hearth_deployer.remote.host import RemoteHost
+    from hearth_deployer.workflow import DeploymentRun
+
+log = logging.getLogger(__name__)
+
+
+class HostCheck:
+    def __init__(self, run: DeploymentRun) -> None:
+        self.run = run
+        self.checked: CheckedTree | None = None
+        self.full = False
+        self.drifted: list[str] = []
+        self.uploaded: dict[str, FileEntry] = {}
+        self._record: HostRecord | None = None
+
+    async def manifest(self, host: RemoteHost) -> dict[str, FileEntry]:
+        """The host's manifest, hashing there only what the record cannot vouch for."""
+        run, spec = self.run, self.run.spec
+        records = run.ctx.records
+        record = records.load(spec.name, spec.remote_path) if records else None
+        self._record = record
+        self.full = (
+            bool(run.d.request.get("full_check"))
+            or record is None
+            or record.full_check_due(spec.full_check_interval_h)
+        )
+        known = {} if self.full or record is None else record.files
+        try:
+            checked = await checked_manifest(host, spec.remote_path, run.ignore, known)
+        except QuickCheckUnsupported:
+            return await host.manifest(spec.remote_path, run.ignore)
+        self.checked = checked
+        why = (
+            "full check (asked for)"
+            if run.d.request.get("full_check")
+            else "full check (no record of this host yet)"
+            if record is None
+            else f"full check (the last one is over {spec.full_check_interval_h:g} h old)"
+            if self.full
+            else "quick check (size and mtime against the last deployment's record)"
+        )
+        run.log(
+            f"{why}: hashed {len(checked.hashed)} of {len(checked.entries)} files on the host",
+            step="plan",
+        )
+        if record is not None:
+            self.drifted = _drifted(record, checked.entries, run.managed)
+        if self.drifted:
+            shown = ", ".join(self.drifted[:10]) + (" …" if len(self.drifted) > 10 else "")
+            run.log(
+                f"drift: {len(self.drifted)} file(s) Hearth deployed were changed on the host "
+                f"since its last deployment, and are overwritten: {shown}",
+                step="plan",
+                level="warning",
+            )
+        return checked.entries
+
+    async def remember(self, host: RemoteHost, *, files_changed: bool) -> None:
+        """After a success: record what the host holds now (or forget, if unknown)."""
+        records, spec = self.run.ctx.records, self.run.spec
+        if records is None:
+            return
+        checked = self.checked
+        if checked is None:
+            records.forget(spec.name)
+            return
+        stats = checked.stats
+        if files_changed:
+            real_root = spec.remote_path
+            result = await host.run_raw(stat_command(real_root, self.run.ignore))
+            if result.exit_status != 0:
+                records.forget(spec.name)
+                return
+            stats = parse_stats(result.stdout, self.run.ignore)
+        files: dict[str, Known] = {}
+        for path, found in stats.items():
+            entry = self.uploaded.get(path)
+            before = checked.stats.get(path)
+            if entry is not None:
+                if entry.size == found.size:
+                    files[path] = Known(found.size, found.mtime, entry.sha256)
+            elif before == found and path in checked.entries:
+                files[path] = Known(found.size, found.mtime, checked.entries[path].sha256)
+        full_at = time.time() if self.full or self._record is None else self._record.full_check_at
+        records.save(spec.name, HostRecord(spec.remote_path, full_at, files))
+
+    def forget(self) -> None:
+        if self.run.ctx.records is not None:
+            self.run.ctx.records.forget(self.run.spec.name)
+
+
+def _drifted(record: HostRecord, now: dict[str, FileEntry], managed: list[str]) -> list[str]:
+    drifted = []
+    for path in managed:
+        known = record.files.get(path)
+        if known is None:
+            continue
+        current = now.get(path)
+        if current is None or current.sha256 != known.sha256:
+            drifted.append(path)
+    return sorted(drifted)

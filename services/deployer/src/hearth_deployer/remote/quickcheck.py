@@ -1,0 +1,159 @@
+"""rsync's quick check for a remote tree: list size, mode and mtime of every file in one
+command, and hash only the files whose size or mtime differ from what was recorded.
+
+``find -printf`` prints ``<size> <mode> <mtime> ./<path>\\0`` per file (the mtime with
+its fraction, compared as the exact text GNU find prints); the files to hash are sent
+NUL-separated on the standard input of ``xargs -0 sha256sum --zero``.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from hearth_deployer.paths import is_ignored
+from hearth_deployer.plan import FileEntry
+from hearth_deployer.remote.errors import RemoteCommandFailed, RemotePathError
+from hearth_deployer.remote.manifest import (
+    ROOT_MISSING_STATUS,
+    ManifestParseError,
+    _find_filters,
+    _relative,
+    command_unsupported,
+    is_managed_internal,
+)
+from hearth_deployer.remote.sftperrors import command_error
+
+if TYPE_CHECKING:
+    from hearth_deployer.remote.host import RemoteHost
+
+_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class FileStat:
+    size: int
+    mode: int
+    mtime: str
+
+
+@dataclass(frozen=True)
+class Known:
+    """What was recorded for one path: its stat and sha256."""
+
+    size: int
+    mtime: str
+    sha256: str
+
+
+@dataclass
+class CheckedTree:
+    """The remote manifest, the stats it was built from, and the paths hashed for it."""
+
+    entries: dict[str, FileEntry]
+    stats: dict[str, FileStat]
+    hashed: list[str]
+
+
+class QuickCheckUnsupported(Exception):
+    """The host lacks GNU find/xargs/sha256sum."""
+
+
+def stat_command(real_root: str, ignore: Iterable[str]) -> str:
+    prune, skip = _find_filters(ignore)
+    find = [
+        "find", ".", "-type", "d", "(", *prune, ")", "-prune", "-o",
+        "-type", "f", *skip, "-printf", "%s %m %T@ %p\\0",
+    ]  # fmt: skip
+    return f"cd -- {shlex.quote(real_root)} || exit {ROOT_MISSING_STATUS}; {shlex.join(find)}"
+
+
+def hash_command(real_root: str) -> str:
+    return (
+        f"cd -- {shlex.quote(real_root)} || exit {ROOT_MISSING_STATUS}; "
+        "xargs -0r sha256sum --zero --"
+    )
+
+
+def parse_stats(output: bytes, ignore: Iterable[str]) -> dict[str, FileStat]:
+    patterns = tuple(ignore)
+    stats = {}
+    for record in output.split(b"\0"):
+        if not record:
+            continue
+        size, mode, mtime, name = record.split(b" ", 3)
+        path = _relative(name)
+        if is_managed_internal(path) or is_ignored(path, patterns):
+            continue
+        stats[path] = FileStat(int(size), int(mode, 8), mtime.decode("ascii"))
+    return dict(sorted(stats.items()))
+
+
+def parse_hashes(output: bytes) -> dict[str, str]:
+    hashes = {}
+    for record in output.split(b"\0"):
+        if not record:
+            continue
+        digest, marker, name = record[:64], record[64:66], record[66:]
+        if len(digest) != 64 or marker not in (b"  ", b" *"):
+            raise ManifestParseError(f"unexpected hash record: {record[:80]!r}")
+        hashes[_relative(name)] = digest.decode("ascii")
+    return hashes
+
+
+async def checked_manifest(
+    host: RemoteHost, root: str, ignore: Iterable[str], known: dict[str, Known]
+) -> CheckedTree:
+    """The manifest of ``root``, hashing only files whose size or mtime differ from
+    ``known`` (pass ``{}`` for a full re-hash). Retries when the tree changes meanwhile."""
+    patterns = tuple(ignore)
+    async with host.pool.sftp(host.target) as sftp:
+        real_root = await host.real_root(sftp, root)
+    for _ in range(_ATTEMPTS):
+        before = parse_stats(await _run(host, root, stat_command(real_root, patterns)), patterns)
+        hashes: dict[str, str] = {}
+        stale = []
+        for path, found in before.items():
+            seen = known.get(path)
+            if seen is not None and (seen.size, seen.mtime) == (found.size, found.mtime):
+                hashes[path] = seen.sha256
+            else:
+                stale.append(path)
+        if stale:
+            names = b"".join(f"./{p}".encode("utf-8", "surrogateescape") + b"\0" for p in stale)
+            result = await host.run_raw(hash_command(real_root), stdin=names)
+            if result.exit_status != 0:
+                continue  # a file vanished between the listing and the hash: list again
+            fresh = parse_hashes(result.stdout)
+            if fresh.keys() != set(stale):
+                continue
+            after = parse_stats(await _run(host, root, stat_command(real_root, patterns)), patterns)
+            if any(after.get(p) != before[p] for p in stale):
+                continue  # a hashed file changed while it was read
+            hashes.update(fresh)
+        entries = {
+            path: FileEntry(path, hashes[path], found.size, found.mode)
+            for path, found in before.items()
+        }
+        return CheckedTree(entries, before, stale)
+    raise RemotePathError(
+        f"the tree under {root} on {host.label} kept changing while read", path=root
+    )
+
+
+async def _run(host: RemoteHost, root: str, command: str) -> bytes:
+    result = await host.run_raw(command)
+    if result.exit_status == 0:
+        return result.stdout
+    stderr = result.stderr.decode("utf-8", "replace")
+    if command_unsupported(result.exit_status, stderr):
+        raise QuickCheckUnsupported(stderr.strip())
+    if result.exit_status == ROOT_MISSING_STATUS:
+        raise RemotePathError(f"{root} vanished on {host.label}", path=root)
+    raise command_error(
+        stderr, root, host=host.label, user=host.target.user, action="read"
+    ) or RemoteCommandFailed(
+        "find (quick check)", host=host.label, exit_status=result.exit_status, stderr=stderr
+    )

@@ -1,0 +1,190 @@
+"""The plan hashes on the host only what changed since Hearth's last deployment there, and
+a full check finds what was changed behind Hearth's back (drift)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from hearth_deployer import driftcheck
+from hearth_deployer.bootstrap import Deployer
+from hearth_events.catalogue import DeployRequested
+from hearth_events.ids import uuid7
+from tests.integration.deployer.harness import World, ha_target
+from tests.integration.deployer.test_deployments import BASE
+
+pytestmark = pytest.mark.integration
+
+PAGES = {f"www/page-{n:03}.json": f'{{"page": {n}}}\n' for n in range(60)}
+
+
+@dataclass
+class HashSpy:
+    """What the deployer asked the host to hash: a list of paths, or everything."""
+
+    paths: list[str] = field(default_factory=list)
+    everything: int = 0
+
+    def watch(self, deployer: Deployer) -> None:
+        pool = deployer.pool
+        run_raw = pool.run_raw
+
+        async def spying(target: Any, command: str, **options: Any) -> Any:
+            if "find" in command and "sha256sum" in command:  # the whole tree
+                self.everything += 1
+            elif "xargs -0r sha256sum" in command:  # the paths on stdin
+                stdin = options.get("stdin") or b""
+                self.paths += [p.decode().removeprefix("./") for p in stdin.split(b"\0") if p]
+            return await run_raw(target, command, **options)
+
+        pool.run_raw = spying  # type: ignore[method-assign]
+
+
+async def deploy_pages(world: World, sshd: Any, ha_sim: Any, **target: Any) -> Deployer:
+    deployer = await world.start()
+    reply = await world.apply_targets(ha_target(sshd, ha_sim.url, **target))
+    assert reply["ok"], reply
+    await world.push({**BASE, **PAGES})
+    (done,) = await world.wait_terminal("ha")
+    assert done.type == "DeploymentSucceeded", await world.logs(done.data.deployment_id)  # type: ignore[attr-defined]
+    return deployer
+
+
+async def test_a_one_file_change_hashes_one_file_on_the_host_and_reads_one_blob(
+    world: World, sshd: Any, ha_sim: Any
+) -> None:
+    deployer = await deploy_pages(world, sshd, ha_sim)
+    spy = HashSpy()
+    spy.watch(deployer)
+    blobs = deployer._mirrors.reads.blobs
+    exports = deployer._mirrors.reads.exports
+
+    await world.push({"www/page-007.json": '{"page": "seven"}\n'})
+    *_, done = await world.wait_terminal("ha", 2)
+
+    assert done.type == "DeploymentSucceeded"
+    assert spy.everything == 0
+    assert spy.paths == []  # the host's copy was what Hearth left: nothing to hash
+    assert deployer._mirrors.reads.blobs - blobs == 1
+    assert deployer._mirrors.reads.exports == exports
+    assert (sshd.remote_root / "www/page-007.json").read_text() == '{"page": "seven"}\n'
+
+    # A file changed on the host (new mtime) is re-hashed, reported as drift, overwritten.
+    (sshd.remote_root / "www/page-003.json").write_text("edited on the host\n")
+    await world.push({"www/page-008.json": '{"page": "eight"}\n'})
+    *_, done = await world.wait_terminal("ha", 3)
+    assert done.type == "DeploymentSucceeded"
+    assert spy.paths == ["www/page-003.json"]
+    events = {e.type: e.data for e in await world.deployment_events(done.data.deployment_id)}  # type: ignore[attr-defined]
+    planned = events["DeploymentPlanned"]
+    assert planned.drifted == ("www/page-003.json",)  # type: ignore[attr-defined]
+    assert {f.path for f in planned.changed} == {"www/page-003.json", "www/page-008.json"}  # type: ignore[attr-defined]
+    assert (sshd.remote_root / "www/page-003.json").read_text() == '{"page": 3}\n'
+
+
+async def test_a_full_check_finds_a_change_that_kept_size_and_mtime(
+    world: World, sshd: Any, ha_sim: Any
+) -> None:
+    deployer = await deploy_pages(world, sshd, ha_sim)
+    sneaky = sshd.remote_root / "www/page-042.json"
+    stat = sneaky.stat()
+    sneaky.write_text('{"page": 24}\n')  # same size
+    os.utime(sneaky, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # same mtime
+    spy = HashSpy()
+    spy.watch(deployer)
+
+    quick_id = str(uuid7())
+    await world.publish(
+        DeployRequested(deployment_id=quick_id, target="ha", repo="home/config", trigger="manual")
+    )
+    *_, quick = await world.wait_terminal("ha", 2)
+    assert quick.type == "DeploymentSucceeded"
+    assert spy.paths == [] and spy.everything == 0
+    assert "already up to date" in await world.logs(quick_id)  # the quick check trusts it
+
+    full_id = str(uuid7())
+    await world.publish(
+        DeployRequested(
+            deployment_id=full_id,
+            target="ha",
+            repo="home/config",
+            trigger="manual",
+            full_check=True,
+        )
+    )
+    *_, full = await world.wait_terminal("ha", 3)
+    assert full.type == "DeploymentSucceeded", await world.logs(full_id)
+    assert "www/page-042.json" in spy.paths and len(spy.paths) == len(PAGES) + len(BASE)
+    events = {e.type: e.data for e in await world.deployment_events(full_id)}
+    assert events["DeploymentPlanned"].drifted == ("www/page-042.json",)  # type: ignore[attr-defined]
+    logs = await world.logs(full_id)
+    assert any(line.startswith("drift: 1 file(s)") for line in logs), logs
+    assert sneaky.read_text() == '{"page": 42}\n'
+
+
+async def test_the_full_check_runs_when_the_last_one_is_older_than_the_interval(
+    world: World, sshd: Any, ha_sim: Any
+) -> None:
+    deployer = await deploy_pages(world, sshd, ha_sim, full_check_interval_h=0)
+    spy = HashSpy()
+    spy.watch(deployer)
+
+    await world.push({"www/page-007.json": '{"page": "seven"}\n'})
+    *_, done = await world.wait_terminal("ha", 2)
+
+    assert done.type == "DeploymentSucceeded"
+    assert len(spy.paths) == len(PAGES) + len(BASE)  # every file, every time
+    logs = await world.logs(done.data.deployment_id)  # type: ignore[attr-defined]
+    assert any(line.startswith("full check (the last one is over 0 h old)") for line in logs)
+
+
+async def test_declaring_a_target_prepares_its_first_deployment(
+    world: World, sshd: Any, ha_sim: Any
+) -> None:
+    world.remote.commit({**BASE, **PAGES})
+    world.remote.push()
+    deployer = await world.start()
+    reply = await world.apply_targets(ha_target(sshd, ha_sim.url))
+    assert reply["ok"], reply
+    await asyncio.gather(*deployer.preparing)
+    assert deployer._mirrors.reads.exports == 1  # mirrored and exported in the background
+
+    deployment_id = str(uuid7())
+    await world.publish(
+        DeployRequested(
+            deployment_id=deployment_id, target="ha", repo="home/config", trigger="manual"
+        )
+    )
+    (done,) = await world.wait_terminal("ha")
+
+    assert done.type == "DeploymentSucceeded", await world.logs(deployment_id)
+    assert deployer._mirrors.reads.exports == 1  # the deployment found the tree ready
+    assert (sshd.remote_root / "www/page-042.json").read_text() == '{"page": 42}\n'
+
+
+async def test_the_timer_finds_drift_on_a_host_nobody_deploys_to(
+    world: World, sshd: Any, ha_sim: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(driftcheck, "EVERY_S", 0.2)
+    await deploy_pages(world, sshd, ha_sim, full_check_interval_h=1 / 3600)  # 1 s
+    sneaky = sshd.remote_root / "www/page-042.json"
+    stat = sneaky.stat()
+    sneaky.write_text('{"page": 24}\n')  # same size
+    os.utime(sneaky, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # same mtime
+
+    *_, planned = await world.wait_for("ha", {"DeploymentPlanned"}, count=2, timeout=30)
+
+    deployment_id = planned.data.deployment_id  # type: ignore[attr-defined]
+    (requested,) = [
+        e for e in await world.deployment_events(deployment_id) if e.type == "DeployRequested"
+    ]
+    assert requested.data.trigger == "schedule"  # type: ignore[attr-defined]
+    assert requested.data.dry_run and requested.data.full_check  # type: ignore[attr-defined]
+    assert planned.data.drifted == ("www/page-042.json",)  # type: ignore[attr-defined]
+    *_, done = await world.wait_terminal("ha", 2)
+    assert done.type == "DeploymentSucceeded"
+    assert sneaky.read_text() == '{"page": 24}\n'  # reported, not touched: a dry run

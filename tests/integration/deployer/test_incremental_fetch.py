@@ -1,0 +1,87 @@
+"""A change costs what changed: only its blobs are read from Git, and nothing is read whole."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hearth_deployer import treeio
+from hearth_deployer.sources import GitMirrors
+from hearth_events.catalogue import RepositorySpec
+from tests.support.git import git, make_remote
+
+pytestmark = pytest.mark.integration
+
+KIB = 1024
+
+
+def listing(root: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+async def test_a_one_file_change_reads_one_blob_and_reuses_the_rest(tmp_path: Path) -> None:
+    remote = make_remote(tmp_path / "remote")
+    files: dict[str, str | None] = {
+        f"ha/packages/room-{n:02}.yaml": f"room: {n}\n" for n in range(40)
+    }
+    first = remote.commit(files | {"ha/old.yaml": "a: 1\n", "other/readme.md": "x\n"})
+    remote.push()
+    remote.commit({"ha/packages/room-07.yaml": "room: seven\n", "ha/old.yaml": None})
+    remote.commit({"ha/new/added.yaml": "b: 2\n", "other/readme.md": "y\n"})
+    second = remote.push()
+    spec = RepositorySpec(name="alice/home", url=remote.url)
+    mirrors = GitMirrors(tmp_path / "cache")
+    fetch: dict[str, Any] = {"branch": "main", "subdirectory": "ha", "token": None}
+
+    old = await mirrors.fetch(spec, commit=first, dest=tmp_path / "a", **fetch)
+    assert (mirrors.reads.exports, mirrors.reads.blobs) == (1, 0)
+    new = await mirrors.fetch(spec, commit=second, dest=tmp_path / "b", base=first, **fetch)
+
+    assert (mirrors.reads.exports, mirrors.reads.blobs) == (1, 2)  # no second export
+    assert new.base == first
+    assert new.changed == ("new/added.yaml", "old.yaml", "packages/room-07.yaml")
+    tree = listing(tmp_path / "b")
+    assert tree["packages/room-07.yaml"] == b"room: seven\n"
+    assert tree["new/added.yaml"] == b"b: 2\n" and "old.yaml" not in tree
+    assert len(tree) == 41 and new.files == 41
+    assert new.manifest is not None and set(new.manifest) == set(tree)
+    for path, entry in new.manifest.items():
+        assert entry.sha256 == hashlib.sha256(tree[path]).hexdigest()
+    assert listing(tmp_path / "a")["packages/room-07.yaml"] == b"room: 7\n"  # untouched
+    assert old.manifest is not None and len(old.manifest) == 41
+
+
+async def test_big_files_are_copied_in_chunks_never_read_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(treeio, "CHUNK", 64 * KIB)
+    remote = make_remote(tmp_path / "remote")
+    sound = random.Random(1).randbytes(1024 * KIB + 17)
+    (remote.work / "sounds").mkdir()
+    (remote.work / "sounds" / "door.mp3").write_bytes(sound)
+    git(remote.work, "add", "-A")
+    remote.commit({"configuration.yaml": "homeassistant:\n"})
+    first = remote.push()
+    (remote.work / "sounds" / "door.mp3").write_bytes(sound[::-1])
+    git(remote.work, "add", "-A")
+    second = remote.commit({}, message="new sound")
+    remote.push()
+    spec = RepositorySpec(name="alice/home", url=remote.url)
+    mirrors = GitMirrors(tmp_path / "cache")
+    fetch: dict[str, Any] = {"branch": "main", "subdirectory": "", "token": None}
+
+    await mirrors.fetch(spec, commit=first, dest=tmp_path / "a", **fetch)
+    assert (tmp_path / "a" / "sounds" / "door.mp3").read_bytes() == sound
+    assert 0 < mirrors.reads.largest_read <= 64 * KIB  # the export streamed
+    await mirrors.fetch(spec, commit=second, dest=tmp_path / "b", base=first, **fetch)
+    assert mirrors.reads.blobs == 1
+    assert (tmp_path / "b" / "sounds" / "door.mp3").read_bytes() == sound[::-1]
+    assert mirrors.reads.largest_read <= 64 * KIB  # and so did the changed blob
