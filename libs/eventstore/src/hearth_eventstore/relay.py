@@ -8,7 +8,8 @@ PostgreSQL advisory lock relays, so two relays never interleave; the lock goes w
 holder's connection if it dies. New events are found by polling every ``poll_s``.
 
 Fault points (see ``hearth_servicekit.faults``) mark the crash windows the tests aim at:
-``relay.leader_acquired``, ``relay.before_publish``, ``relay.after_publish_before_position``
+``relay.lock_busy`` (another relay leads), ``relay.leader_acquired``,
+``relay.before_publish``, ``relay.after_publish_before_position``
 (acked by JetStream, position not saved: the restarted relay re-sends),
 ``relay.after_position`` and ``relay.duplicate_acked`` (JetStream dropped a re-send).
 """
@@ -100,6 +101,7 @@ class Relay:
                 log.info("relay leading", schema=self._schema, position=self.position)
                 fault_point("relay.leader_acquired")
                 return True
+            fault_point("relay.lock_busy")
             await _sleep_unless(stop, 1.0)
         return False
 
