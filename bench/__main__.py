@@ -1,6 +1,7 @@
 """``uv run python -m bench [N] [bus|deploy|read ...]``: run benchmarks, print tables.
 
 N is the message count of the bus benchmarks (default 2000); naming parts runs only those.
+``python -m bench faults [N]`` runs N kill -9 trials instead (default 20; see bench.faults).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.deploy import run_deploy
+from bench.faults import run_faults, summarize
 from bench.ingest import Row, run_ingest
 from bench.read_side import run_read_side
 from bench.relay import run_relay
@@ -29,8 +31,20 @@ def rate_table(title: str, rows: list[Row], unit: str = "msgs/s") -> Table:
     return table
 
 
+def print_faults(trials: int) -> None:
+    table = Table(title=f"kill -9 trials ({trials}): every stored event once, in store order")
+    for column in ("point", "trials", "missed", "lost", "duplicated", "reordered"):
+        table.add_column(column, justify="left" if column == "point" else "right")
+    for row in summarize(asyncio.run(run_faults(trials))):
+        table.add_row(row[0], *(str(value) for value in row[1:]))
+    Console().print(table)
+
+
 def main() -> None:
     args = sys.argv[1:]
+    if args and args[0] == "faults":
+        print_faults(int(args[1]) if len(args) > 1 and args[1].isdigit() else 20)
+        return
     requests = int(args.pop(0)) if args and args[0].isdigit() else 2000
     unknown = [a for a in args if a not in PARTS]
     if unknown:
