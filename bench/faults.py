@@ -43,25 +43,29 @@ RELAY_POINTS = (
 class Outcome:
     point: str
     hit: bool  # died by SIGKILL with the point's marker
+    resent: bool  # the restarted relay re-sent an event JetStream already held
     lost: int
     duplicated: int
     reordered: bool
 
 
-def judge(point: str, hit: bool, expected: list[str], streamed: list[str]) -> Outcome:
+def judge(
+    point: str, hit: bool, expected: list[str], streamed: list[str], resent: bool = False
+) -> Outcome:
     seen = set(streamed)
     first_copies = list(dict.fromkeys(streamed))
     return Outcome(
         point,
         hit,
+        resent,
         lost=sum(1 for event_id in expected if event_id not in seen),
         duplicated=len(streamed) - len(seen),
         reordered=first_copies != [e for e in expected if e in seen],
     )
 
 
-def summarize(outcomes: list[Outcome]) -> list[tuple[str, int, int, int, int, int]]:
-    """(point, trials, missed, lost, duplicated, reordered) per point, sorted by point."""
+def summarize(outcomes: list[Outcome]) -> list[tuple[str, int, int, int, int, int, int]]:
+    """(point, trials, missed, re-sent, lost, duplicated, reordered) per point, by point."""
     rows = []
     for point in sorted({o.point for o in outcomes}):
         mine = [o for o in outcomes if o.point == point]
@@ -70,6 +74,7 @@ def summarize(outcomes: list[Outcome]) -> list[tuple[str, int, int, int, int, in
                 point,
                 len(mine),
                 sum(not o.hit for o in mine),
+                sum(o.resent for o in mine),
                 sum(o.lost for o in mine),
                 sum(o.duplicated for o in mine),
                 sum(o.reordered for o in mine),
@@ -131,7 +136,9 @@ async def trial(dsn: str, url: str, js: Any, n: int, rng: random.Random, work: P
     hit = code == -signal.SIGKILL and marker.exists() and marker.read_text().startswith(point)
     await asyncio.to_thread(app.append, journal, rng.randint(0, 10), 1000)
     expected = await asyncio.to_thread(_stored, app)
-    relay = _relay(dsn, schema, url, {})
+    resend = work / f"resend-{n}"
+    env = {FAULT_ENV: "relay.duplicate_acked:mark", READY_ENV: str(resend)}
+    relay = _relay(dsn, schema, url, env)
     try:
         async with asyncio.timeout(120):
             while await asyncio.to_thread(_saved_position, dsn, schema) != expected[-1][0]:
@@ -140,7 +147,8 @@ async def trial(dsn: str, url: str, js: Any, n: int, rng: random.Random, work: P
         relay.send_signal(signal.SIGTERM)
         await asyncio.to_thread(relay.wait, 20)
     streamed = await _streamed_since(js, first_seq)
-    return judge(point, hit, [event_id for _, event_id in expected], streamed)
+    ids = [event_id for _, event_id in expected]
+    return judge(point, hit, ids, streamed, resent=resend.exists())
 
 
 async def run_trials(dsn: str, url: str, trials: int, seed: int = 1) -> list[Outcome]:

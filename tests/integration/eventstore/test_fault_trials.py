@@ -24,5 +24,13 @@ async def test_five_random_kill_trials_lose_duplicate_and_reorder_nothing(
     server = nats_factory()
     outcomes = await run_trials(database_url, server.url, 5, seed=3)
     assert len(outcomes) == 5
-    for point, _trials, missed, lost, duplicated, reordered in summarize(outcomes):
+    rows = summarize(outcomes)
+    assert [row[:2] for row in rows] == [  # every point had its turn
+        ("relay.after_position", 1),
+        ("relay.after_publish_before_position", 2),
+        ("relay.before_publish", 2),
+    ]
+    for point, trials, missed, resent, lost, duplicated, reordered in rows:
         assert (missed, lost, duplicated, reordered) == (0, 0, 0, 0), point
+        # only an ack whose position was not saved is sent again (and JetStream drops it)
+        assert resent == (trials if point == "relay.after_publish_before_position" else 0)
