@@ -34,11 +34,11 @@ def rate_table(title: str, rows: list[Row], unit: str = "msgs/s") -> Table:
 def print_faults(trials: int) -> None:
     table = Table(title=f"kill -9 trials ({trials}): every stored event once, in store order")
     table.add_column("point", min_width=36)
-    for column in ("trials", "missed kills", "re-sent", "lost", "duplicated", "reordered"):
+    for column in ("trials", "missed kill", "re-sent", "lost", "duplicated", "reordered"):
         table.add_column(column, justify="right")
     for row in summarize(asyncio.run(run_faults(trials))):
         table.add_row(row[0], *(str(value) for value in row[1:]))
-    Console().print(table)
+    Console(width=max(Console().width, 110)).print(table)  # whole point names, even in a pipe
 
 
 def main() -> None:
