@@ -2,6 +2,7 @@
 
 N is the message count of the bus benchmarks (default 2000); naming parts runs only those.
 ``deploy`` includes ``big`` (a 700-file, 300 MB configuration); ``big`` runs it alone.
+``python -m bench faults [N]`` runs N kill -9 trials instead (default 20; see bench.faults).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from rich.table import Table
 from bench.big import run_big
 from bench.cli import run_cli
 from bench.deploy import Timing, run_deploy
+from bench.faults import run_faults, summarize
 from bench.ingest import Row, run_ingest
 from bench.read_side import run_read_side
 from bench.relay import run_relay
@@ -44,8 +46,21 @@ def timing_table(
     return table
 
 
+def print_faults(trials: int) -> None:
+    table = Table(title=f"kill -9 trials ({trials}): every stored event once, in store order")
+    table.add_column("point", min_width=36)
+    for column in ("trials", "missed kill", "re-sent", "lost", "duplicated", "reordered"):
+        table.add_column(column, justify="right")
+    for row in summarize(asyncio.run(run_faults(trials))):
+        table.add_row(row[0], *(str(value) for value in row[1:]))
+    Console(width=max(Console().width, 110)).print(table)  # whole point names, even in a pipe
+
+
 def main() -> None:
     args = sys.argv[1:]
+    if args and args[0] == "faults":
+        print_faults(int(args[1]) if len(args) > 1 and args[1].isdigit() else 20)
+        return
     requests = int(args.pop(0)) if args and args[0].isdigit() else 2000
     unknown = [a for a in args if a not in PARTS]
     if unknown:

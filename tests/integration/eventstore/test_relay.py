@@ -1,17 +1,21 @@
-"""The relay's promises, against real PostgreSQL and NATS: after kill -9 at any point, a NATS
-outage, or two relays at once, the stream holds every stored event once, in store order."""
+"""The relay's promises, against real PostgreSQL and NATS: after kill -9 in each crash window,
+a NATS outage, or the leader of two relays dying, the stream holds every stored event once,
+in store order. HEARTH_FAULT makes each kill land at a named point, and the fault markers
+prove it did (and that the path the test is about ran)."""
 
 from __future__ import annotations
 
 import asyncio
-import random
+import os
 import signal
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import nats
+import psycopg
 import pytest
 
 from hearth.embedded.nats import EmbeddedNats
@@ -19,24 +23,38 @@ from hearth_events import parse_event
 from hearth_events.jetstream import STREAMS, ensure
 from hearth_eventstore.relay import Relay
 from hearth_eventstore.store import HearthAggregate
+from hearth_servicekit.faults import FAULT_ENV, READY_ENV
 from tests.support.relay_app import JournalApp, journal_app
 
 pytestmark = pytest.mark.integration
 
 
-def stored_ids(app: JournalApp) -> list[str]:
-    """Event ids in store order (the application sequence)."""
-    ids: list[str] = []
+def stored(app: JournalApp) -> list[tuple[int, str]]:
+    """(notification id, event id) of every recorded event, in store order."""
+    events: list[tuple[int, str]] = []
     start = 1
     while True:
         section = app.recorder.select_notifications(start, 10)
         if not section:
-            return ids
+            return events
         for notification in section:
             event = app.mapper.to_domain_event(notification)
             if isinstance(event, HearthAggregate.Recorded):
-                ids.append(event.event_id)
+                events.append((notification.id, event.event_id))
         start = section[-1].id + 1
+
+
+def stored_ids(app: JournalApp) -> list[str]:
+    """Event ids in store order (the application sequence)."""
+    return [event_id for _, event_id in stored(app)]
+
+
+def saved_position(database_url: str, schema: str) -> int | None:
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            f"SELECT position FROM {schema}.hearth_relay_position WHERE name = 'main'"
+        ).fetchone()
+    return None if row is None else int(row[0])
 
 
 async def streamed_ids(url: str) -> list[str]:
@@ -69,38 +87,89 @@ async def wait_streamed(url: str, count: int, timeout: float = 60) -> list[str]:
     return ids
 
 
-def start_relay(database_url: str, schema: str, url: str) -> subprocess.Popen[bytes]:
+async def wait_relayed(app: JournalApp, database_url: str, schema: str) -> list[str]:
+    """Wait until the relay saved the store's last position: nothing is left to send."""
+    events = stored(app)
+    async with asyncio.timeout(60):
+        while saved_position(database_url, schema) != events[-1][0]:
+            await asyncio.sleep(0.1)
+    return [event_id for _, event_id in events]
+
+
+async def wait_marker(path: Path, line: str, relay: subprocess.Popen[bytes]) -> None:
+    """Wait for the fault marker ``line`` (``<point> <action>``) from ``relay``."""
+    expected = f"{line} {relay.pid}"
+    async with asyncio.timeout(60):
+        while expected not in markers(path):
+            assert relay.poll() is None, f"relay exited with {relay.returncode} before {line}"
+            await asyncio.sleep(0.05)
+
+
+def markers(path: Path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def start_relay(
+    database_url: str, schema: str, url: str, *, fault: str = "", ready: Path | None = None
+) -> subprocess.Popen[bytes]:
+    env = {**os.environ, FAULT_ENV: fault}
+    if ready is not None:
+        env[READY_ENV] = str(ready)
     return subprocess.Popen(
         [sys.executable, "-m", "tests.support.relay_app", database_url, schema, url],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env=env,
     )
 
 
-async def test_kill_9_at_any_point_loses_and_duplicates_nothing(
-    database_url: str, nats_factory: Callable[..., EmbeddedNats]
+def stop_relay(relay: subprocess.Popen[bytes]) -> None:
+    if relay.poll() is None:
+        relay.send_signal(signal.SIGTERM)
+        relay.wait(20)
+
+
+# point -> (events in the stream when the relay dies at its 25th pass, events whose
+# position was saved by then)
+CRASH_WINDOWS = {
+    "relay.before_publish": (24, 24),
+    "relay.after_publish_before_position": (25, 24),
+    "relay.after_position": (25, 25),
+}
+
+
+@pytest.mark.parametrize("point", list(CRASH_WINDOWS))
+async def test_kill_9_at_each_crash_window_loses_and_duplicates_nothing(
+    point: str, database_url: str, nats_factory: Callable[..., EmbeddedNats], tmp_path: Path
 ) -> None:
     server = nats_factory()
     await prepare(server.url)
     app = journal_app(database_url, "deployer")
     journal = app.start("dep-1")
-    app.append(journal, 300)
-    rng = random.Random(7)
-    for _ in range(4):
-        relay = start_relay(database_url, "deployer", server.url)
-        await asyncio.sleep(rng.uniform(0.3, 1.2))
-        relay.send_signal(signal.SIGKILL)
-        relay.wait()
-        app.append(journal, 20, first=1000)  # the store keeps growing meanwhile
-    relay = start_relay(database_url, "deployer", server.url)
+    app.append(journal, 60)
+    before = stored(app)
+    fault = tmp_path / "fault"
+    relay = start_relay(database_url, "deployer", server.url, fault=f"{point}@25:kill", ready=fault)
+    assert await asyncio.to_thread(relay.wait, 120) == -signal.SIGKILL
+    assert markers(fault) == [f"{point} kill {relay.pid}"]
+    in_stream, saved = CRASH_WINDOWS[point]
+    assert await streamed_ids(server.url) == [event_id for _, event_id in before[:in_stream]]
+    assert saved_position(database_url, "deployer") == before[saved - 1][0]
+
+    app.append(journal, 20, first=1000)  # the store keeps growing while no relay runs
+    resend = tmp_path / "resend"
+    relay = start_relay(
+        database_url, "deployer", server.url, fault="relay.duplicate_acked:mark", ready=resend
+    )
     try:
-        expected = stored_ids(app)
-        assert await wait_streamed(server.url, len(expected)) == expected
-        await asyncio.sleep(1)
+        expected = await wait_relayed(app, database_url, "deployer")
         assert await streamed_ids(server.url) == expected
+        # Only an ack without a saved position makes the restarted relay send again, and
+        # JetStream's de-duplication is what keeps that second copy out of the stream.
+        resent = [f"relay.duplicate_acked mark {relay.pid}"]
+        assert markers(resend) == (resent if point == "relay.after_publish_before_position" else [])
     finally:
-        relay.send_signal(signal.SIGTERM)
-        relay.wait(20)
+        stop_relay(relay)
 
 
 async def test_a_nats_outage_delays_events_but_never_loses_them(
@@ -141,31 +210,44 @@ async def test_a_nats_outage_delays_events_but_never_loses_them(
         await nc.close()
 
 
-async def test_two_relays_never_double_publish_or_reorder(
-    database_url: str, nats_factory: Callable[..., EmbeddedNats]
+async def test_two_relays_the_killed_leader_is_replaced_and_nothing_doubles(
+    database_url: str, nats_factory: Callable[..., EmbeddedNats], tmp_path: Path
 ) -> None:
     server = nats_factory()
     await prepare(server.url)
     app = journal_app(database_url, "deployer")
     journal = app.start("dep-2")
-    relays = [start_relay(database_url, "deployer", server.url) for _ in range(2)]
+    await asyncio.to_thread(app.append, journal, 20)
+    a_log, b_log = tmp_path / "a", tmp_path / "b"
+    marks = "relay.leader_acquired:mark,relay.lock_busy:mark,relay.duplicate_acked:mark"
+    a = start_relay(
+        database_url,
+        "deployer",
+        server.url,
+        fault=f"{marks},relay.after_publish_before_position@30:pause",
+        ready=a_log,
+    )
+    relays = [a]
     try:
-        for batch in range(10):
-            await asyncio.to_thread(app.append, journal, 20, batch * 100)
-            if batch == 5:  # the leader (whichever it is) dies; the other takes over
-                leader = relays[0]
-                leader.send_signal(signal.SIGKILL)
-                leader.wait()
-                relays.append(start_relay(database_url, "deployer", server.url))
-        expected = stored_ids(app)
-        assert await wait_streamed(server.url, len(expected)) == expected
-        await asyncio.sleep(1)
+        await wait_marker(a_log, "relay.leader_acquired mark", a)
+        b = start_relay(database_url, "deployer", server.url, fault=marks, ready=b_log)
+        relays.append(b)
+        await wait_marker(b_log, "relay.lock_busy mark", b)  # both run; b waits for the lock
+        for batch in range(1, 4):
+            await asyncio.to_thread(app.append, journal, 10, batch * 100)
+        # a, the proven leader, stops with its 30th event acked but its position not saved
+        await wait_marker(a_log, "relay.after_publish_before_position pause", a)
+        assert f"relay.leader_acquired mark {b.pid}" not in markers(b_log)
+        a.send_signal(signal.SIGKILL)
+        assert await asyncio.to_thread(a.wait, 20) == -signal.SIGKILL
+        await asyncio.to_thread(app.append, journal, 20, 1000)
+        await wait_marker(b_log, "relay.leader_acquired mark", b)  # b took over
+        expected = await wait_relayed(app, database_url, "deployer")
         assert await streamed_ids(server.url) == expected
+        assert f"relay.duplicate_acked mark {b.pid}" in markers(b_log)  # b re-sent the 30th
     finally:
         for relay in relays:
-            if relay.poll() is None:
-                relay.send_signal(signal.SIGTERM)
-                relay.wait(20)
+            stop_relay(relay)
 
 
 def test_every_stored_event_maps_to_its_catalogue_envelope(database_url: str) -> None:

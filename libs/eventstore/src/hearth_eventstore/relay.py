@@ -6,6 +6,12 @@ or an outage delays events but never loses or reorders them; a publish repeated 
 crash between ack and save is dropped by JetStream's de-duplication. Only the holder of a
 PostgreSQL advisory lock relays, so two relays never interleave; the lock goes with the
 holder's connection if it dies. New events are found by polling every ``poll_s``.
+
+Fault points (see ``hearth_servicekit.faults``) mark the crash windows the tests aim at:
+``relay.lock_busy`` (another relay leads), ``relay.leader_acquired``,
+``relay.before_publish``, ``relay.after_publish_before_position``
+(acked by JetStream, position not saved: the restarted relay re-sends),
+``relay.after_position`` and ``relay.duplicate_acked`` (JetStream dropped a re-send).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from psycopg import sql
 from hearth_events.publish import publish_event
 from hearth_eventstore.store import HearthAggregate, HearthApplication, to_envelope
 from hearth_servicekit import get_logger
+from hearth_servicekit.faults import fault_point
 from hearth_servicekit.publishing import BUS_ERRORS
 
 log = get_logger("hearth.relay")
@@ -49,6 +56,7 @@ class Relay:
         self.position = 0
         self.leader = asyncio.Event()
         self.published = 0
+        self.duplicates = 0
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -91,7 +99,9 @@ class Relay:
                 self.position = row[0] if row else 0
                 self.leader.set()
                 log.info("relay leading", schema=self._schema, position=self.position)
+                fault_point("relay.leader_acquired")
                 return True
+            fault_point("relay.lock_busy")
             await _sleep_unless(stop, 1.0)
         return False
 
@@ -109,24 +119,36 @@ class Relay:
                 # Only recorded catalogue events leave the store; an aggregate's own
                 # Created event is bookkeeping of the event-sourcing library.
                 if isinstance(event, HearthAggregate.Recorded):
+                    fault_point("relay.before_publish")
                     await self._publish_until_acked(to_envelope(event, self._source), stop)
                     if stop.is_set():
                         return
                     self.published += 1
-                await conn.execute(
-                    sql.SQL(
-                        "INSERT INTO {}.hearth_relay_position VALUES ('main', %s) "
-                        "ON CONFLICT (name) DO UPDATE SET position = excluded.position"
-                    ).format(self._table_schema),
-                    (notification.id,),
-                )
-                self.position = notification.id
+                    fault_point("relay.after_publish_before_position")
+                    await self._save_position(conn, notification.id)
+                    fault_point("relay.after_position")
+                else:
+                    await self._save_position(conn, notification.id)
+
+    async def _save_position(self, conn: Any, position: int) -> None:
+        await conn.execute(
+            sql.SQL(
+                "INSERT INTO {}.hearth_relay_position VALUES ('main', %s) "
+                "ON CONFLICT (name) DO UPDATE SET position = excluded.position"
+            ).format(self._table_schema),
+            (position,),
+        )
+        self.position = position
 
     async def _publish_until_acked(self, envelope: Any, stop: asyncio.Event) -> None:
         delay = 0.5
         while not stop.is_set():
             try:
-                await publish_event(self._js, envelope, timeout=5.0)
+                ack = await publish_event(self._js, envelope, timeout=5.0)
+                if getattr(ack, "duplicate", False):
+                    self.duplicates += 1
+                    log.info("event re-sent; JetStream kept the first copy", position=self.position)
+                    fault_point("relay.duplicate_acked")
                 return
             except BUS_ERRORS as exc:
                 log.warning(
