@@ -55,7 +55,9 @@ def free_ports() -> dict[str, int]:
 
     rng = random.Random()
     for _ in range(100):
-        offset = rng.randint(20000, 40000)
+        # Below the kernel's ephemeral range (32768+), so no outgoing connection can take
+        # one of these ports between this check and the services binding them.
+        offset = rng.randint(10000, 22000)
         demo = (8123 + offset, 2222 + offset)
         if not any(port_in_use("127.0.0.1", s.port + offset) for s in SERVICES) and not any(
             port_in_use("127.0.0.1", port) for port in demo
