@@ -29,3 +29,19 @@ def test_no_service_may_declare_or_destroy() -> None:
 def test_every_durable_belongs_to_exactly_one_service() -> None:
     owners = [c for s in SERVICES.values() for c in s.consumers]
     assert sorted(owners) == sorted(CONSUMERS)
+
+
+def test_each_service_uses_only_what_its_permissions_declare() -> None:
+    from hearth_deployer.bootstrap import Deployer
+    from hearth_device_manager.bootstrap import DeviceManager
+    from hearth_notifier.bootstrap import Notifier
+    from hearth_provisioner.bootstrap import Provisioner
+    from hearth_query_api.bootstrap import QueryApi
+    from hearth_webhook_gw.bootstrap import WebhookGateway
+
+    services = (Deployer, DeviceManager, Notifier, Provisioner, QueryApi, WebhookGateway)
+    assert {s.name for s in services} == set(SERVICES)
+    for service in services:
+        access = SERVICES[service.name]
+        assert set(service.consumers) == set(access.consumers), service.name
+        assert set(service.buckets) == set(access.writes + access.reads), service.name
