@@ -30,10 +30,17 @@ class BusError(Exception):
     """The bus did not answer; the message says what was tried."""
 
 
+ADMIN_INBOX = "_INBOX_admin"  # replies to the CLI (tokens!) never travel on `_INBOX.>`
+
+
 def admin_credentials(state: dict[str, Any], layout: DataDir) -> dict[str, str]:
     if not state.get("embedded_nats"):
-        return {}
-    return {"user": "admin", "password": layout.bus_passwords()["admin"]}
+        return {"inbox_prefix": ADMIN_INBOX}
+    return {
+        "user": "admin",
+        "password": layout.bus_passwords()["admin"],
+        "inbox_prefix": ADMIN_INBOX,
+    }
 
 
 async def request(
@@ -128,7 +135,11 @@ async def _store_on(url: str, layout: DataDir, values: dict[str, bytes]) -> None
 @contextlib.asynccontextmanager
 async def _admin(url: str, layout: DataDir) -> AsyncIterator[Client]:
     nc = await nats.connect(
-        url, connect_timeout=5, user="admin", password=layout.bus_passwords()["admin"]
+        url,
+        connect_timeout=5,
+        user="admin",
+        password=layout.bus_passwords()["admin"],
+        inbox_prefix=ADMIN_INBOX,
     )
     try:
         yield nc

@@ -21,7 +21,7 @@ from hearth.embedded.postgres import EmbeddedPostgres
 from hearth.embedded.process import EmbeddedServerError, port_in_use, port_is_open
 from hearth.stack.layout import DataDir, write_private
 from hearth.stack.services import SERVICES, ServiceDef, Supervised, Supervisor
-from hearth_events.jetstream import BUCKETS, STREAMS, ensure
+from hearth_events.jetstream import declare_all
 from hearth_events.permissions import all_users
 from hearth_servicekit.database import describe_connect_error
 
@@ -182,12 +182,13 @@ async def _declare_bus(stack: Stack, passwords: dict[str, str]) -> None:
             stack.nats_url,
             connect_timeout=5,
             max_reconnect_attempts=2,
+            inbox_prefix="_INBOX_admin",
             **_bus_credentials(stack, passwords, "admin"),
         )
     except Exception as exc:
         raise StackError(f"cannot connect to NATS at {stack.nats_url}: {exc}") from None
     try:
-        await ensure(nc.jetstream(), streams=tuple(STREAMS), buckets=tuple(BUCKETS))
+        await declare_all(nc.jetstream())
     finally:
         await nc.close()
 
@@ -196,6 +197,8 @@ def _write_inspector_context(stack: Stack, passwords: dict[str, str]) -> None:
     context: dict[str, Any] = {"url": stack.nats_url, "description": "Hearth, read-only"}
     if stack.nats:
         context.update(user="inspector", password=passwords["inspector"])
+    # The inspector may receive replies only on its own inbox prefix, never `_INBOX.>`.
+    context["inbox_prefix"] = "_INBOX_inspector"
     write_private(stack.layout.inspector_context, json.dumps(context, indent=2))
 
 

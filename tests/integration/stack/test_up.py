@@ -78,9 +78,15 @@ async def test_hearth_up_runs_everything_and_stops_clean(
 
     # The read-only inspector sees what the architecture says is there...
     context = inspector(data_dir)
-    assert set(context) >= {"url", "user", "password"}
+    assert set(context) >= {"url", "user", "password", "inbox_prefix"}
+    assert context["inbox_prefix"] == "_INBOX_inspector"
     assert (data_dir / "nats" / "inspector.context.json").stat().st_mode & 0o077 == 0
-    nc = await nats.connect(context["url"], user=context["user"], password=context["password"])
+    nc = await nats.connect(
+        context["url"],
+        user=context["user"],
+        password=context["password"],
+        inbox_prefix=context["inbox_prefix"],
+    )
     js = nc.jetstream()
     events = (await js.stream_info("HEARTH_EVENTS")).config
     assert events.subjects == ["hearth.evt.>"]
@@ -89,9 +95,9 @@ async def test_hearth_up_runs_everything_and_stops_clean(
     assert events.deny_delete and events.deny_purge
     tasks = (await js.stream_info("HEARTH_TASKS")).config
     assert tasks.retention == RetentionPolicy.WORK_QUEUE
-    for bucket in ("hearth_locks", "hearth_agents", "hearth_device_status"):
-        assert (await js.stream_info(f"KV_{bucket}")).config.name == f"KV_{bucket}"
-    # ...and cannot change anything.
+    # ...and cannot change anything, nor read a bucket (the secrets are in one).
+    with pytest.raises(Exception):  # noqa: B017 (a permissions violation, as nats-py reports it)
+        await js.stream_info("KV_hearth_secrets")
     with pytest.raises(Exception, match=r"[Pp]ermissions|[Tt]imeout|no responders"):
         await js.publish("hearth.evt.git.PushReceived.x", b"{}", timeout=2)
     with pytest.raises(Exception):  # noqa: B017 (a permissions violation, as nats-py reports it)

@@ -46,7 +46,7 @@ def test_compose_matches_the_compose_specification(compose: dict[str, Any]) -> N
 
 
 def test_every_service_is_a_workspace_package_and_back(compose: dict[str, Any]) -> None:
-    app_services = {n for n in compose["services"] if n not in ("nats", "postgres")}
+    app_services = {n for n in compose["services"] if n not in ("nats", "nats-init", "postgres")}
     workspace = {p.name for p in (ROOT / "services").iterdir() if (p / "pyproject.toml").is_file()}
     assert app_services == workspace
     for name in app_services:
@@ -76,10 +76,15 @@ def test_ports_health_checks_and_secrets(compose: dict[str, Any]) -> None:
         service = services[definition.name]
         assert service["environment"]["HEARTH_HTTP_PORT"] == str(definition.port)
         assert f"{definition.port}/healthz" in " ".join(service["healthcheck"]["test"])
-        assert service["depends_on"]["nats"]["condition"] == "service_healthy"
+        # The admin declares streams and consumers first; service users may not.
+        assert service["depends_on"]["nats-init"]["condition"] == ("service_completed_successfully")
         assert ("HEARTH_DATABASE_URL" in service["environment"]) == definition.uses_database
         assert ("HEARTH_SECRET_KEY" in service["environment"]) == definition.uses_secrets
     assert "healthcheck" in services["nats"] and "healthcheck" in services["postgres"]
+    init = services["nats-init"]
+    assert init["entrypoint"] == ["python", "-m", "hearth_events.declare"]
+    assert init["environment"]["HEARTH_NATS_USER"] == "admin"
+    assert init["depends_on"]["nats"]["condition"] == "service_healthy"
     text = (ROOT / "compose.yaml").read_text()
     assert "password" not in re.sub(r"\$\{[^}]*\}|PASSWORD", "", text).lower()
 

@@ -1,7 +1,8 @@
 """The one place where Hearth's streams, durable consumers and KV buckets are defined.
 
-Every service calls :func:`ensure` at start with what it uses; declaring is idempotent,
-so any instance of any service may start first.
+The admin declares all of them (:func:`declare_all`: ``hearth up``, or
+``python -m hearth_events.declare`` in compose) before any service starts; a service's NATS
+user may not create or change them. Declaring is idempotent.
 """
 
 from __future__ import annotations
@@ -181,6 +182,11 @@ async def ensure(
     for name in consumers:
         consumer = CONSUMERS[name]
         await js.add_consumer(consumer.stream, config=consumer.config())
+
+
+async def declare_all(js: Any) -> None:
+    """Every stream, bucket and durable consumer Hearth uses (admin credentials)."""
+    await ensure(js, streams=tuple(STREAMS), buckets=tuple(BUCKETS), consumers=tuple(CONSUMERS))
 
 
 async def _ensure_stream(js: Any, config: StreamConfig) -> None:

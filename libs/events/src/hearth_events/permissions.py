@@ -1,21 +1,34 @@
 """Who may do what on the bus: one NATS user per service, plus admin and inspector.
 
-Each service may publish only its own events (the webhook gateway only ``hearth.evt.git.>``),
-write only its own KV buckets, serve only its own commands and receive replies only on its
-own inbox prefix. No service may delete or purge a stream or delete stored messages. The
-``inspector`` only reads: stream, consumer and bucket info, messages, and live events.
+Every stream, durable consumer and bucket is declared once by the admin (``hearth up`` or
+the compose init step). Each service is then described once in :data:`SERVICES` (its
+durable consumers, the buckets it reads or writes, the events it publishes, the commands it
+serves) and its NATS permissions are derived from that: exactly the JetStream API subjects
+it needs, its own inbox prefix ``_INBOX_<name>``, nothing that updates, deletes, purges,
+snapshots or restores a stream, nothing that creates or deletes a durable consumer, and
+nothing on another service's consumer or bucket. The ``inspector`` only reads streams and
+events, receives replies only on ``_INBOX_inspector`` and reads no bucket (no secret).
+
+``python -m hearth_events.permissions --write`` regenerates ``docs/permissions.md``.
 """
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
-JS_API_DESTRUCTIVE = (
-    "$JS.API.STREAM.DELETE.>",
-    "$JS.API.STREAM.PURGE.>",
-    "$JS.API.STREAM.MSG.DELETE.>",
-    "$JS.API.ACCOUNT.PURGE.>",
+from hearth_events.jetstream import (
+    AGENTS_BUCKET,
+    CONSUMERS,
+    DEVICE_STATUS_BUCKET,
+    EVENTS_STREAM,
+    LOCKS_BUCKET,
+    SECRETS_BUCKET,
+    TASKS_STREAM,
 )
+
+API = "$JS.API"
 
 
 @dataclass(frozen=True)
@@ -27,61 +40,138 @@ class BusUser:
     allow_responses: bool = False
 
 
-def _service(
-    name: str,
-    events: tuple[str, ...],
-    buckets: tuple[str, ...] = (),
-    commands: tuple[str, ...] = (),
-) -> BusUser:
-    return BusUser(
-        name=name,
-        publish_allow=(
-            *events,
-            *(f"$KV.{b}.>" for b in buckets),
-            "$JS.API.>",
-            "$JS.ACK.>",
-            "$JS.FC.>",
+@dataclass(frozen=True)
+class ServiceAccess:
+    """What one service uses on the bus; its NATS user is derived from this alone."""
+
+    name: str
+    events: tuple[str, ...] = ()  # subjects it publishes (through JetStream)
+    commands: tuple[str, ...] = ()  # request subjects it serves
+    consumers: tuple[str, ...] = ()  # durable consumers it fetches from and acks
+    follows_events: bool = False  # ephemeral consumers on HEARTH_EVENTS (StreamFollower)
+    events_info: bool = False  # reads HEARTH_EVENTS' info (e.g. last sequence)
+    writes: tuple[str, ...] = ()  # buckets it reads and writes
+    reads: tuple[str, ...] = ()  # buckets it only reads
+    # The webhook gateway reads webhook secrets: until secrets are scoped per service,
+    # every service that decrypts any secret may read the whole secrets bucket.
+    notes: str = ""
+
+
+SERVICES: dict[str, ServiceAccess] = {
+    s.name: s
+    for s in (
+        ServiceAccess(
+            "webhook-gw",
+            events=("hearth.evt.git.>",),
+            commands=("hearth.cmd.git.>",),
+            follows_events=True,
+            reads=(SECRETS_BUCKET,),
+            notes="reads the secrets bucket for webhook secrets until secrets are scoped",
         ),
-        publish_deny=JS_API_DESTRUCTIVE,
-        subscribe_allow=(f"_INBOX_{name}.>", *commands),
-        allow_responses=bool(commands),
-    )
-
-
-SERVICE_USERS: dict[str, BusUser] = {
-    user.name: user
-    for user in (
-        _service("webhook-gw", ("hearth.evt.git.>",), commands=("hearth.cmd.git.>",)),
-        _service(
+        ServiceAccess(
             "deployer",
-            ("hearth.evt.target.>", "hearth.evt.deploy.>"),
-            buckets=("hearth_locks",),
+            events=("hearth.evt.target.>", "hearth.evt.deploy.>"),
             commands=("hearth.cmd.target.>", "hearth.cmd.deploy.>"),
+            consumers=("deployer",),
+            follows_events=True,
+            writes=(LOCKS_BUCKET,),
+            reads=(SECRETS_BUCKET,),
         ),
-        _service(
+        ServiceAccess(
             "device-manager",
-            ("hearth.evt.device.>",),
-            buckets=("hearth_device_status",),
+            events=("hearth.evt.device.>",),
             commands=("hearth.cmd.device.>",),
+            consumers=("device-manager",),
+            writes=(DEVICE_STATUS_BUCKET,),
         ),
-        _service(
+        ServiceAccess(
             "provisioner",
-            ("hearth.evt.provision.>", "hearth.task.provision.>"),
-            buckets=("hearth_agents",),
+            events=("hearth.evt.provision.>", "hearth.task.provision.>"),
+            writes=(AGENTS_BUCKET,),
         ),
-        _service("notifier", ("hearth.evt.notify.>",), commands=("hearth.cmd.notify.>",)),
-        _service(
+        ServiceAccess(
+            "notifier",
+            events=("hearth.evt.notify.>",),
+            commands=("hearth.cmd.notify.>",),
+            consumers=("notifier",),
+            follows_events=True,
+            reads=(SECRETS_BUCKET, AGENTS_BUCKET, DEVICE_STATUS_BUCKET),
+        ),
+        ServiceAccess(
             "query-api",
-            (
+            events=(
                 "hearth.evt.deploy.DeployRequested.>",
                 "hearth.evt.deploy.RollbackRequested.>",
                 "hearth.evt.deploy.DeploymentCancelRequested.>",
                 "hearth.cmd.notify.TestNotification",  # the API's admin test button
             ),
             commands=("hearth.cmd.query.>",),
+            consumers=("query-api-projections",),
+            follows_events=True,  # the projector's ordered consumer
+            events_info=True,
         ),
     )
 }
+
+
+def _bucket_read(bucket: str) -> tuple[str, ...]:
+    stream = f"KV_{bucket}"
+    return (
+        f"{API}.STREAM.INFO.{stream}",
+        f"{API}.DIRECT.GET.{stream}.>",
+        f"{API}.STREAM.MSG.GET.{stream}",
+    )
+
+
+def _service_user(access: ServiceAccess) -> BusUser:
+    allow: list[str] = [*access.events]
+    deny: list[str] = []
+    for name in access.consumers:
+        stream = CONSUMERS[name].stream
+        allow += [
+            f"{API}.CONSUMER.INFO.{stream}.{name}",
+            f"{API}.CONSUMER.MSG.NEXT.{stream}.{name}",
+            f"$JS.ACK.{stream}.{name}.>",
+        ]
+    if access.follows_events:
+        # Ephemeral consumers get names the server picks: allow any name on the stream
+        # but refuse every durable of another service by name (deny wins in NATS).
+        allow += [
+            f"{API}.STREAM.NAMES",
+            f"{API}.CONSUMER.CREATE.{EVENTS_STREAM}",
+            f"{API}.CONSUMER.MSG.NEXT.{EVENTS_STREAM}.*",
+            f"{API}.CONSUMER.INFO.{EVENTS_STREAM}.*",
+            f"$JS.FC.{EVENTS_STREAM}.>",
+        ]
+        deny += [
+            f"{API}.CONSUMER.{verb}.{c.stream}.{c.name}"
+            for c in CONSUMERS.values()
+            if c.name not in access.consumers
+            for verb in ("MSG.NEXT", "INFO")
+        ]
+    if access.events_info:
+        allow.append(f"{API}.STREAM.INFO.{EVENTS_STREAM}")
+    for bucket in access.writes:
+        allow += [*_bucket_read(bucket), f"$KV.{bucket}.>"]
+    for bucket in access.reads:
+        allow += _bucket_read(bucket)
+    return BusUser(
+        name=access.name,
+        publish_allow=tuple(allow),
+        publish_deny=tuple(deny),
+        subscribe_allow=(f"_INBOX_{access.name}.>", *access.commands),
+        allow_responses=bool(access.commands),
+    )
+
+
+SERVICE_USERS: dict[str, BusUser] = {name: _service_user(a) for name, a in SERVICES.items()}
+
+JS_API_DESTRUCTIVE = (
+    f"{API}.STREAM.DELETE.>",
+    f"{API}.STREAM.PURGE.>",
+    f"{API}.STREAM.MSG.DELETE.>",
+    f"{API}.ACCOUNT.PURGE.>",
+)
 
 ADMIN = BusUser(
     name="admin",
@@ -94,29 +184,61 @@ ADMIN = BusUser(
 INSPECTOR = BusUser(
     name="inspector",
     publish_allow=(
-        "$JS.API.INFO",
-        "$JS.API.STREAM.INFO.*",
-        "$JS.API.STREAM.LIST",
-        "$JS.API.STREAM.NAMES",
-        "$JS.API.STREAM.MSG.GET.*",
-        "$JS.API.DIRECT.GET.>",
-        "$JS.API.CONSUMER.INFO.*.*",
-        "$JS.API.CONSUMER.LIST.*",
-        "$JS.API.CONSUMER.NAMES.*",
+        f"{API}.INFO",
+        f"{API}.STREAM.INFO.{EVENTS_STREAM}",
+        f"{API}.STREAM.INFO.{TASKS_STREAM}",
+        f"{API}.STREAM.LIST",
+        f"{API}.STREAM.NAMES",
+        f"{API}.STREAM.MSG.GET.{EVENTS_STREAM}",
+        f"{API}.DIRECT.GET.{EVENTS_STREAM}.>",
+        f"{API}.CONSUMER.INFO.{EVENTS_STREAM}.*",
+        f"{API}.CONSUMER.LIST.{EVENTS_STREAM}",
+        f"{API}.CONSUMER.NAMES.{EVENTS_STREAM}",
         # Ephemeral consumers for `nats stream view` / `nats sub --stream`; they lapse alone.
-        "$JS.API.CONSUMER.CREATE.*",
-        "$JS.API.CONSUMER.MSG.NEXT.*.*",
+        f"{API}.CONSUMER.CREATE.{EVENTS_STREAM}",
+        f"{API}.CONSUMER.MSG.NEXT.{EVENTS_STREAM}.*",
+        f"$JS.FC.{EVENTS_STREAM}.>",
     ),
-    publish_deny=(
-        *JS_API_DESTRUCTIVE,
-        "$JS.API.CONSUMER.DURABLE.>",
-        "$JS.API.CONSUMER.DELETE.>",
-        "hearth.>",
-        "$KV.>",
-    ),
-    subscribe_allow=("_INBOX.>", "hearth.evt.>"),
+    publish_deny=tuple(f"{API}.CONSUMER.MSG.NEXT.{c.stream}.{c.name}" for c in CONSUMERS.values()),
+    subscribe_allow=("_INBOX_inspector.>", "hearth.evt.>"),
 )
 
 
 def all_users() -> list[BusUser]:
     return [*SERVICE_USERS.values(), ADMIN, INSPECTOR]
+
+
+def render_table() -> str:
+    lines = [
+        "# Bus permissions",
+        "",
+        "Generated by `uv run python -m hearth_events.permissions --write` from",
+        "`libs/events/src/hearth_events/permissions.py`; do not edit by hand.",
+        "Streams, durable consumers and buckets are declared by the `admin` user only",
+        "(`hearth up`, or the `nats-init` step in compose). Deny wins over allow.",
+        "",
+        "| user | publish allow | publish deny | subscribe allow | replies |",
+        "|---|---|---|---|---|",
+    ]
+    for user in all_users():
+        cells = [
+            "<br>".join(f"`{s}`" for s in items) or "—"
+            for items in (user.publish_allow, user.publish_deny, user.subscribe_allow)
+        ]
+        replies = "yes" if user.allow_responses else "no"
+        lines.append(f"| `{user.name}` | {cells[0]} | {cells[1]} | {cells[2]} | {replies} |")
+    notes = [f"- `{a.name}`: {a.notes}" for a in SERVICES.values() if a.notes]
+    if notes:
+        lines += ["", "## Notes", "", *notes]
+    return "\n".join(lines) + "\n"
+
+
+def docs_path() -> Path:
+    return Path(__file__).resolve().parents[4] / "docs" / "permissions.md"
+
+
+if __name__ == "__main__":
+    if "--write" in sys.argv:
+        docs_path().write_text(render_table())
+    else:
+        print(render_table(), end="")

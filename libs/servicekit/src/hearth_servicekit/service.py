@@ -96,7 +96,12 @@ class BusService:
             self.settings, name=self.name, metrics=self.metrics, stop=self.stopping
         )
         self.js = self.nc.jetstream()
-        await ensure(self.js, streams=self.streams, buckets=self.buckets, consumers=self.consumers)
+        if self.settings.nats_user is None:
+            # An unauthenticated bus (tests, a bare dev server) has no admin to declare for
+            # us; with a NATS user the admin declared everything and we may not.
+            await ensure(
+                self.js, streams=self.streams, buckets=self.buckets, consumers=self.consumers
+            )
         await self.on_start()
         self.started.set()
         log.info("service started", instance=self.settings.instance)
