@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 import secrets
 import shlex
 import tarfile
@@ -23,6 +24,7 @@ from typing import IO, TYPE_CHECKING, cast
 
 import asyncssh
 
+from hearth_deployer.remote import openssh
 from hearth_deployer.remote.confine import STAGING_PREFIX, DirectoryGuard
 from hearth_deployer.remote.errors import RemoteCommandFailed
 from hearth_deployer.remote.manifest import command_unsupported
@@ -30,6 +32,8 @@ from hearth_deployer.remote.sftperrors import command_error, sftp_error
 
 if TYPE_CHECKING:
     from hearth_deployer.remote.host import RemoteHost, UploadFile
+
+log = logging.getLogger(__name__)
 
 #: Uploads at least this big go as one stream; smaller ones over SFTP.
 STREAM_MIN_BYTES = 16 * 1024 * 1024
@@ -85,6 +89,35 @@ def _write_archive(out: IO[bytes], targets: Sequence[str], files: Sequence[Uploa
     return sent
 
 
+async def _send(
+    host: RemoteHost, command: str, targets: Sequence[str], files: Sequence[UploadFile]
+) -> tuple[int, int, str]:
+    """Run ``command`` with the archive as its stdin: (exit status, bytes sent, stderr).
+    Through the ``ssh`` binary when there is one (see :mod:`.openssh`), else asyncssh."""
+
+    def produce(out: IO[bytes]) -> int:
+        return _write_archive(out, targets, files)
+
+    binary = openssh.ssh_binary(host.pool, host.target)
+    if binary is not None:
+        try:
+            return await openssh.run_streamed(host.pool, host.target, binary, command, produce)
+        except openssh.OpenSSHUnavailable as exc:
+            log.info("ssh to %s failed (%s); streaming over asyncssh", host.label, exc)
+    async with host.pool.channel(host.target) as conn:
+        process = await conn.create_process(command, encoding=None)
+        writer = _ChannelWriter(asyncio.get_running_loop(), process.stdin)
+        buffered = cast("IO[bytes]", io.BufferedWriter(writer, buffer_size=STREAM_CHUNK))
+        try:
+            sent = await asyncio.to_thread(produce, buffered)
+        except (BrokenPipeError, ConnectionError, asyncssh.Error):
+            sent = 0  # tar stopped reading: its exit status says why
+        process.stdin.write_eof()
+        result = await process.wait()
+    status = result.exit_status if result.exit_status is not None else -1
+    return status, sent, (result.stderr or b"").decode("utf-8", "replace")  # type: ignore[union-attr]
+
+
 async def upload_streamed(
     host: RemoteHost, root: str, real_root: str, targets: Sequence[str], files: Sequence[UploadFile]
 ) -> int:
@@ -98,19 +131,8 @@ async def upload_streamed(
         f"{{ sync -f {quoted} 2>/dev/null || sync; }}"
     )
     try:
-        async with host.pool.channel(host.target) as conn:
-            process = await conn.create_process(command, encoding=None)
-            writer = _ChannelWriter(asyncio.get_running_loop(), process.stdin)
-            buffered = cast("IO[bytes]", io.BufferedWriter(writer, buffer_size=STREAM_CHUNK))
-            try:
-                sent = await asyncio.to_thread(_write_archive, buffered, targets, files)
-            except (BrokenPipeError, ConnectionError, asyncssh.Error):
-                sent = 0  # tar stopped reading: its exit status says why
-            process.stdin.write_eof()
-            result = await process.wait()
-        status = result.exit_status if result.exit_status is not None else -1
+        status, sent, stderr = await _send(host, command, targets, files)
         if status != 0:
-            stderr = (result.stderr or b"").decode("utf-8", "replace")  # type: ignore[union-attr]
             if command_unsupported(status, stderr) or "no-same-owner" in stderr:
                 raise StreamUnsupported(stderr.strip())
             raise command_error(
