@@ -153,6 +153,7 @@ class DeploymentRun:
         except _Finished:
             pass
         finally:
+            self.check.discard()  # a manifest read validation made unnecessary
             shutil.rmtree(self.workdir, ignore_errors=True)
         await self._report()
         return self.d
@@ -186,6 +187,8 @@ class DeploymentRun:
             await self._report_pending()
         tree = await self._fetch()
         await self.checkpoint("fetched")
+        if not self.d.has(FilesDeployed):
+            self.check.prefetch()  # read-only: overlaps validation
         await self._validate(tree)
         if not self.d.has(FilesDeployed):
             plan = await self._plan(tree)
