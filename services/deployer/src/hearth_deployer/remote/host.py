@@ -251,7 +251,7 @@ class RemoteHost:
             raise ValueError("the same path appears twice in one upload")
         if stream is None:
             # One thread for every stat: a first deployment asks about hundreds of files.
-            total = await asyncio.to_thread(_total_size, files)
+            total = await asyncio.to_thread(total_size, files)
             stream = total >= streamed.STREAM_MIN_BYTES
         if stream and files:
             async with self.pool.sftp(self.target) as sftp:
@@ -417,7 +417,7 @@ def _as_bytes(data: object) -> bytes:
     return data if isinstance(data, bytes) else str(data).encode()
 
 
-def _total_size(files: Sequence[UploadFile]) -> int:
+def total_size(files: Sequence[UploadFile]) -> int:
     total = 0
     for item in files:
         if item.data is not None:

@@ -118,49 +118,89 @@ async def _send(
     return status, sent, (result.stderr or b"").decode("utf-8", "replace")  # type: ignore[union-attr]
 
 
-async def upload_streamed(
-    host: RemoteHost, root: str, real_root: str, targets: Sequence[str], files: Sequence[UploadFile]
+def staging_path(real_root: str) -> str:
+    """A new staging directory's path (not yet created) under ``real_root``."""
+    return f"{real_root}/{STAGING_PREFIX}{secrets.token_hex(6)}"
+
+
+async def send_to_staging(
+    host: RemoteHost,
+    root: str,
+    staging: str,
+    targets: Sequence[str],
+    files: Sequence[UploadFile],
 ) -> int:
-    """Place ``files`` at ``targets`` (relative, confined) under ``real_root``; bytes sent."""
-    user = host.target.user
-    staging = f"{real_root}/{STAGING_PREFIX}{secrets.token_hex(6)}"
+    """Extract ``files`` into the new directory ``staging`` and flush them to disk; bytes
+    sent. Nothing outside ``staging`` changes."""
     quoted = shlex.quote(staging)
     command = (
         f"mkdir -m 700 -- {quoted} && "
         f"tar -x -p -m --no-same-owner -f - -C {quoted} && "
         f"{{ sync -f {quoted} 2>/dev/null || sync; }}"
     )
+    status, sent, stderr = await _send(host, command, targets, files)
+    if status != 0:
+        if command_unsupported(status, stderr) or "no-same-owner" in stderr:
+            raise StreamUnsupported(stderr.strip())
+        raise command_error(
+            stderr, root, host=host.label, user=host.target.user, action="write"
+        ) or RemoteCommandFailed("tar (upload)", host=host.label, exit_status=status, stderr=stderr)
+    return sent
+
+
+async def place_staged(
+    host: RemoteHost, real_root: str, staging: str, targets: Sequence[str]
+) -> bool:
+    """Rename each staged file into place (atomic per file, never through a symlink);
+    whether the then empty staging directory could be removed as well."""
+    user = host.target.user
+    async with host.pool.sftp(host.target) as sftp:
+        guard = DirectoryGuard(sftp, real_root, host=host.label, user=user)
+        slots = asyncio.Semaphore(_RENAMES_IN_FLIGHT)
+
+        async def place(rel: str) -> None:
+            async with slots:
+                await guard.parent(rel, create=True)
+                final = guard.absolute(rel)
+                try:
+                    await sftp.posix_rename(f"{staging}/{rel}", final)
+                except asyncssh.SFTPError as exc:
+                    raise sftp_error(
+                        exc, final, host=host.label, user=user, action="write"
+                    ) from None
+
+        outcomes = await asyncio.gather(*(place(rel) for rel in targets), return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        # Only empty directories are left: remove them on this channel, deepest first,
+        # rather than with one more command (the caller's rm -rf is the fallback).
+        folders = {staging}
+        for rel in targets:
+            parts = rel.split("/")[:-1]
+            folders.update(f"{staging}/{'/'.join(parts[:n])}" for n in range(1, len(parts) + 1))
+        try:
+            for folder in sorted(folders, key=lambda f: (-f.count("/"), f)):
+                await sftp.rmdir(folder)
+        except asyncssh.SFTPError:
+            return False
+        return True
+
+
+async def remove_staging(host: RemoteHost, staging: str) -> None:
+    await host.run_raw(f"rm -rf -- {shlex.quote(staging)}")
+
+
+async def upload_streamed(
+    host: RemoteHost, root: str, real_root: str, targets: Sequence[str], files: Sequence[UploadFile]
+) -> int:
+    """Place ``files`` at ``targets`` (relative, confined) under ``real_root``; bytes sent."""
+    staging = staging_path(real_root)
+    removed = False
     try:
-        status, sent, stderr = await _send(host, command, targets, files)
-        if status != 0:
-            if command_unsupported(status, stderr) or "no-same-owner" in stderr:
-                raise StreamUnsupported(stderr.strip())
-            raise command_error(
-                stderr, root, host=host.label, user=user, action="write"
-            ) or RemoteCommandFailed(
-                "tar (upload)", host=host.label, exit_status=status, stderr=stderr
-            )
-        async with host.pool.sftp(host.target) as sftp:
-            guard = DirectoryGuard(sftp, real_root, host=host.label, user=user)
-            slots = asyncio.Semaphore(_RENAMES_IN_FLIGHT)
-
-            async def place(rel: str) -> None:
-                async with slots:
-                    await guard.parent(rel, create=True)
-                    final = guard.absolute(rel)
-                    try:
-                        await sftp.posix_rename(f"{staging}/{rel}", final)
-                    except asyncssh.SFTPError as exc:
-                        raise sftp_error(
-                            exc, final, host=host.label, user=user, action="write"
-                        ) from None
-
-            outcomes = await asyncio.gather(
-                *(place(rel) for rel in targets), return_exceptions=True
-            )
-            for outcome in outcomes:
-                if isinstance(outcome, BaseException):
-                    raise outcome
+        sent = await send_to_staging(host, root, staging, targets, files)
+        removed = await place_staged(host, real_root, staging, targets)
         return sent
     finally:
-        await host.run_raw(f"rm -rf -- {quoted}")
+        if not removed:
+            await remove_staging(host, staging)
