@@ -419,7 +419,9 @@ class DeploymentRun:
                 await host.remove_temporaries(self.spec.remote_path)
             return await StagedUpload.start(host, self.spec.remote_path, self._files(tree, plan))
         except Exception as exc:
-            raise StepFailed("upload", str(exc)) from exc
+            # Not staged: the backup and the upload proper report what is wrong.
+            self.log(f"upload not started early: {exc}", step="upload", level="warning")
+            return None
 
     async def _upload(self, tree: FetchedTree, plan: Plan, staged: StagedUpload | None) -> None:
         managed_after = self._managed_after(tree)
