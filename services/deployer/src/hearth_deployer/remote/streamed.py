@@ -133,9 +133,16 @@ async def send_to_staging(
     """Extract ``files`` into the new directory ``staging`` and flush them to disk; bytes
     sent. Nothing outside ``staging`` changes."""
     quoted = shlex.quote(staging)
+    # While tar extracts, a background loop starts the writeback every 0.1 s, so the one
+    # durable flush after tar (the guarantee) finds little left to write. Without
+    # fractional sleep or ``sync -f`` the loop just ends.
     command = (
-        f"mkdir -m 700 -- {quoted} && "
-        f"tar -x -p -m --no-same-owner -f - -C {quoted} && "
+        f"mkdir -m 700 -- {quoted} && {{ "
+        f"{{ while sleep 0.1; do sync -f {quoted} 2>/dev/null || exit 0; done; }} & "
+        "flusher=$!; "
+        f"tar -x -p -m --no-same-owner -f - -C {quoted}; status=$?; "
+        'kill "$flusher" 2>/dev/null; wait "$flusher" 2>/dev/null; '
+        'if [ "$status" -ne 0 ]; then exit "$status"; fi; } && '
         f"{{ sync -f {quoted} 2>/dev/null || sync; }}"
     )
     status, sent, stderr = await _send(host, command, targets, files)
