@@ -5,6 +5,7 @@ See :mod:`hearth_deployer.records` for what is recorded and when.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import TYPE_CHECKING
@@ -35,9 +36,25 @@ class HostCheck:
         self.drifted: list[str] = []
         self.uploaded: dict[str, FileEntry] = {}
         self._record: HostRecord | None = None
+        self._pending: asyncio.Task[CheckedTree | dict[str, FileEntry]] | None = None
 
-    async def manifest(self, host: RemoteHost) -> dict[str, FileEntry]:
-        """The host's manifest, hashing there only what the record cannot vouch for."""
+    def prefetch(self) -> None:
+        """Start reading the host's manifest now (it only reads), so it overlaps
+        validation; :meth:`manifest` takes the result. :meth:`discard` if unused."""
+        if self._pending is None:
+            self._pending = asyncio.create_task(self._read_from_host(), name="host-manifest")
+
+    def discard(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.cancel()
+            # Its outcome no longer matters: never warn that it went unretrieved.
+            pending.add_done_callback(lambda t: t.cancelled() or t.exception())
+
+    async def _read_from_host(self) -> CheckedTree | dict[str, FileEntry]:
+        return await self._read(await self.run.host())
+
+    async def _read(self, host: RemoteHost) -> CheckedTree | dict[str, FileEntry]:
         run, spec = self.run, self.run.spec
         records = run.ctx.records
         record = records.load(spec.name, spec.remote_path) if records else None
@@ -49,9 +66,17 @@ class HostCheck:
         )
         known = {} if self.full or record is None else record.files
         try:
-            checked = await checked_manifest(host, spec.remote_path, run.ignore, known)
+            return await checked_manifest(host, spec.remote_path, run.ignore, known)
         except QuickCheckUnsupported:
             return await host.manifest(spec.remote_path, run.ignore)
+
+    async def manifest(self, host: RemoteHost) -> dict[str, FileEntry]:
+        """The host's manifest, hashing there only what the record cannot vouch for."""
+        pending, self._pending = self._pending, None
+        checked = await (pending if pending is not None else self._read(host))
+        if not isinstance(checked, CheckedTree):
+            return checked
+        run, spec, record = self.run, self.run.spec, self._record
         self.checked = checked
         why = (
             "full check (asked for)"

@@ -30,6 +30,7 @@ from hearth_deployer.plan import (
 )
 from hearth_deployer.remote.backup import BackupInfo
 from hearth_deployer.remote.host import RemoteHost, UploadFile
+from hearth_deployer.remote.staged import StagedUpload
 from hearth_deployer.sources import FetchedTree
 from hearth_deployer.status import State
 from hearth_deployer.targets import backup_dir, builtin_ignored, ignored_paths
@@ -153,6 +154,7 @@ class DeploymentRun:
         except _Finished:
             pass
         finally:
+            self.check.discard()  # a manifest read validation made unnecessary
             shutil.rmtree(self.workdir, ignore_errors=True)
         await self._report()
         return self.d
@@ -176,7 +178,8 @@ class DeploymentRun:
                 )
             )
             return
-        if not d.has(DeploymentStarted):
+        resumed = d.has(DeploymentStarted)
+        if not resumed:
             self.log(
                 f"deploying {self._asked_for()} to {self.spec.user}@{self.spec.host}:"
                 f"{self.spec.remote_path}",
@@ -186,6 +189,8 @@ class DeploymentRun:
             await self._report_pending()
         tree = await self._fetch()
         await self.checkpoint("fetched")
+        if not self.d.has(FilesDeployed):
+            self.check.prefetch()  # read-only: overlaps validation
         await self._validate(tree)
         if not self.d.has(FilesDeployed):
             plan = await self._plan(tree)
@@ -195,9 +200,17 @@ class DeploymentRun:
                 await self._succeed(managed=None if self.d.dry_run else self._managed_after(tree))
                 return
             await self._cancel_point(touched=False)
-            await self._backup(plan)
-            await self._cancel_point(touched=False)
-            await self._upload(tree, plan)
+            # A big upload streams into a staging directory while the backup is taken;
+            # nothing is renamed into place before the backup is recorded.
+            staged = await self._stage(tree, plan, resumed=resumed)
+            try:
+                await self._backup(plan)
+                await self._cancel_point(touched=False)
+            except BaseException:
+                if staged is not None:
+                    await staged.abandon()
+                raise
+            await self._upload(tree, plan, staged)
         await self._cancel_point(touched=True)
         assert self.applier is not None
         await self.applier.apply_and_check()
@@ -393,22 +406,43 @@ class DeploymentRun:
             )
         )
 
-    async def _upload(self, tree: FetchedTree, plan: Plan) -> None:
-        managed_after = self._managed_after(tree)
-        touched = plan.touched
-        self.d = await self.ctx.store.write(
-            self.ctx.store.app.change,
-            self.d.deployment_id,
-            lambda d: d.begin_upload(touched, managed_after),
-        )
-        await self.checkpoint("upload")
-        host = await self.host()
-        files = [
+    def _files(self, tree: FetchedTree, plan: Plan) -> list[UploadFile]:
+        return [
             UploadFile(entry.path, mode=entry.mode, source=tree.root / entry.path)
             for entry in plan.to_upload
         ]
+
+    async def _stage(self, tree: FetchedTree, plan: Plan, *, resumed: bool) -> StagedUpload | None:
+        host = await self.host()
         try:
-            result = await host.upload(self.spec.remote_path, files)
+            if resumed:  # a killed run may have left a staging directory behind
+                await host.remove_temporaries(self.spec.remote_path)
+            return await StagedUpload.start(host, self.spec.remote_path, self._files(tree, plan))
+        except Exception as exc:
+            # Not staged: the backup and the upload proper report what is wrong.
+            self.log(f"upload not started early: {exc}", step="upload", level="warning")
+            return None
+
+    async def _upload(self, tree: FetchedTree, plan: Plan, staged: StagedUpload | None) -> None:
+        managed_after = self._managed_after(tree)
+        touched = plan.touched
+        try:
+            self.d = await self.ctx.store.write(
+                self.ctx.store.app.change,
+                self.d.deployment_id,
+                lambda d: d.begin_upload(touched, managed_after),
+            )
+            await self.checkpoint("upload")
+        except BaseException:
+            if staged is not None:
+                await staged.abandon()
+            raise
+        host = await self.host()
+        try:
+            if staged is not None:
+                result = await staged.finish()
+            else:
+                result = await host.upload(self.spec.remote_path, self._files(tree, plan))
             await self.checkpoint("uploaded")
             removed = await host.remove(self.spec.remote_path, [e.path for e in plan.removed])
         except StepFailed:

@@ -111,6 +111,9 @@ class PoolSettings:
     #: frees a session slot only after reaping the session's process, a moment after the
     #: channel closed, so a slot we just released can still count against MaxSessions.
     channel_retry_seconds: float = 2.0
+    #: The OpenSSH client that carries big streamed uploads (see :mod:`.openssh`); None,
+    #: or a name not on PATH, streams them over asyncssh instead.
+    ssh_client: str | None = "ssh"
 
 
 @dataclass(frozen=True)
@@ -345,6 +348,10 @@ class HostPool:
             if self._reaper is None or self._reaper.done():
                 self._reaper = asyncio.create_task(self._reap_idle(), name="ssh-idle-reaper")
             return pooled
+
+    def pinned_host_keys(self, target: SSHTarget) -> list[asyncssh.SSHKey]:
+        """The keys ``target`` must present: pinned, or learned on first use."""
+        return self._pinned_keys(target)
 
     def _pinned_keys(self, target: SSHTarget) -> list[asyncssh.SSHKey]:
         if target.known_host_key:

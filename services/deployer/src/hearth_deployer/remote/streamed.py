@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 import secrets
 import shlex
 import tarfile
@@ -23,6 +24,7 @@ from typing import IO, TYPE_CHECKING, cast
 
 import asyncssh
 
+from hearth_deployer.remote import openssh
 from hearth_deployer.remote.confine import STAGING_PREFIX, DirectoryGuard
 from hearth_deployer.remote.errors import RemoteCommandFailed
 from hearth_deployer.remote.manifest import command_unsupported
@@ -30,6 +32,8 @@ from hearth_deployer.remote.sftperrors import command_error, sftp_error
 
 if TYPE_CHECKING:
     from hearth_deployer.remote.host import RemoteHost, UploadFile
+
+log = logging.getLogger(__name__)
 
 #: Uploads at least this big go as one stream; smaller ones over SFTP.
 STREAM_MIN_BYTES = 16 * 1024 * 1024
@@ -85,60 +89,125 @@ def _write_archive(out: IO[bytes], targets: Sequence[str], files: Sequence[Uploa
     return sent
 
 
+async def _send(
+    host: RemoteHost, command: str, targets: Sequence[str], files: Sequence[UploadFile]
+) -> tuple[int, int, str]:
+    """Run ``command`` with the archive as its stdin: (exit status, bytes sent, stderr).
+    Through the ``ssh`` binary when there is one (see :mod:`.openssh`), else asyncssh."""
+
+    def produce(out: IO[bytes]) -> int:
+        return _write_archive(out, targets, files)
+
+    binary = openssh.ssh_binary(host.pool, host.target)
+    if binary is not None:
+        try:
+            return await openssh.run_streamed(host.pool, host.target, binary, command, produce)
+        except openssh.OpenSSHUnavailable as exc:
+            log.info("ssh to %s failed (%s); streaming over asyncssh", host.label, exc)
+    async with host.pool.channel(host.target) as conn:
+        process = await conn.create_process(command, encoding=None)
+        writer = _ChannelWriter(asyncio.get_running_loop(), process.stdin)
+        buffered = cast("IO[bytes]", io.BufferedWriter(writer, buffer_size=STREAM_CHUNK))
+        try:
+            sent = await asyncio.to_thread(produce, buffered)
+        except (BrokenPipeError, ConnectionError, asyncssh.Error):
+            sent = 0  # tar stopped reading: its exit status says why
+        process.stdin.write_eof()
+        result = await process.wait()
+    status = result.exit_status if result.exit_status is not None else -1
+    return status, sent, (result.stderr or b"").decode("utf-8", "replace")  # type: ignore[union-attr]
+
+
+def staging_path(real_root: str) -> str:
+    """A new staging directory's path (not yet created) under ``real_root``."""
+    return f"{real_root}/{STAGING_PREFIX}{secrets.token_hex(6)}"
+
+
+async def send_to_staging(
+    host: RemoteHost,
+    root: str,
+    staging: str,
+    targets: Sequence[str],
+    files: Sequence[UploadFile],
+) -> int:
+    """Extract ``files`` into the new directory ``staging`` and flush them to disk; bytes
+    sent. Nothing outside ``staging`` changes."""
+    quoted = shlex.quote(staging)
+    # While tar extracts, a background loop starts the writeback every 0.1 s, so the one
+    # durable flush after tar (the guarantee) finds little left to write. Without
+    # fractional sleep or ``sync -f`` the loop just ends.
+    command = (
+        f"mkdir -m 700 -- {quoted} && {{ "
+        f"{{ while sleep 0.1; do sync -f {quoted} 2>/dev/null || exit 0; done; }} & "
+        "flusher=$!; "
+        f"tar -x -p -m --no-same-owner -f - -C {quoted}; status=$?; "
+        'kill "$flusher" 2>/dev/null; wait "$flusher" 2>/dev/null; '
+        'if [ "$status" -ne 0 ]; then exit "$status"; fi; } && '
+        f"{{ sync -f {quoted} 2>/dev/null || sync; }}"
+    )
+    status, sent, stderr = await _send(host, command, targets, files)
+    if status != 0:
+        if command_unsupported(status, stderr) or "no-same-owner" in stderr:
+            raise StreamUnsupported(stderr.strip())
+        raise command_error(
+            stderr, root, host=host.label, user=host.target.user, action="write"
+        ) or RemoteCommandFailed("tar (upload)", host=host.label, exit_status=status, stderr=stderr)
+    return sent
+
+
+async def place_staged(
+    host: RemoteHost, real_root: str, staging: str, targets: Sequence[str]
+) -> bool:
+    """Rename each staged file into place (atomic per file, never through a symlink);
+    whether the then empty staging directory could be removed as well."""
+    user = host.target.user
+    async with host.pool.sftp(host.target) as sftp:
+        guard = DirectoryGuard(sftp, real_root, host=host.label, user=user)
+        slots = asyncio.Semaphore(_RENAMES_IN_FLIGHT)
+
+        async def place(rel: str) -> None:
+            async with slots:
+                await guard.parent(rel, create=True)
+                final = guard.absolute(rel)
+                try:
+                    await sftp.posix_rename(f"{staging}/{rel}", final)
+                except asyncssh.SFTPError as exc:
+                    raise sftp_error(
+                        exc, final, host=host.label, user=user, action="write"
+                    ) from None
+
+        outcomes = await asyncio.gather(*(place(rel) for rel in targets), return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        # Only empty directories are left: remove them on this channel, deepest first,
+        # rather than with one more command (the caller's rm -rf is the fallback).
+        folders = {staging}
+        for rel in targets:
+            parts = rel.split("/")[:-1]
+            folders.update(f"{staging}/{'/'.join(parts[:n])}" for n in range(1, len(parts) + 1))
+        try:
+            for folder in sorted(folders, key=lambda f: (-f.count("/"), f)):
+                await sftp.rmdir(folder)
+        except asyncssh.SFTPError:
+            return False
+        return True
+
+
+async def remove_staging(host: RemoteHost, staging: str) -> None:
+    await host.run_raw(f"rm -rf -- {shlex.quote(staging)}")
+
+
 async def upload_streamed(
     host: RemoteHost, root: str, real_root: str, targets: Sequence[str], files: Sequence[UploadFile]
 ) -> int:
     """Place ``files`` at ``targets`` (relative, confined) under ``real_root``; bytes sent."""
-    user = host.target.user
-    staging = f"{real_root}/{STAGING_PREFIX}{secrets.token_hex(6)}"
-    quoted = shlex.quote(staging)
-    command = (
-        f"mkdir -m 700 -- {quoted} && "
-        f"tar -x -p -m --no-same-owner -f - -C {quoted} && "
-        f"{{ sync -f {quoted} 2>/dev/null || sync; }}"
-    )
+    staging = staging_path(real_root)
+    removed = False
     try:
-        async with host.pool.channel(host.target) as conn:
-            process = await conn.create_process(command, encoding=None)
-            writer = _ChannelWriter(asyncio.get_running_loop(), process.stdin)
-            buffered = cast("IO[bytes]", io.BufferedWriter(writer, buffer_size=STREAM_CHUNK))
-            try:
-                sent = await asyncio.to_thread(_write_archive, buffered, targets, files)
-            except (BrokenPipeError, ConnectionError, asyncssh.Error):
-                sent = 0  # tar stopped reading: its exit status says why
-            process.stdin.write_eof()
-            result = await process.wait()
-        status = result.exit_status if result.exit_status is not None else -1
-        if status != 0:
-            stderr = (result.stderr or b"").decode("utf-8", "replace")  # type: ignore[union-attr]
-            if command_unsupported(status, stderr) or "no-same-owner" in stderr:
-                raise StreamUnsupported(stderr.strip())
-            raise command_error(
-                stderr, root, host=host.label, user=user, action="write"
-            ) or RemoteCommandFailed(
-                "tar (upload)", host=host.label, exit_status=status, stderr=stderr
-            )
-        async with host.pool.sftp(host.target) as sftp:
-            guard = DirectoryGuard(sftp, real_root, host=host.label, user=user)
-            slots = asyncio.Semaphore(_RENAMES_IN_FLIGHT)
-
-            async def place(rel: str) -> None:
-                async with slots:
-                    await guard.parent(rel, create=True)
-                    final = guard.absolute(rel)
-                    try:
-                        await sftp.posix_rename(f"{staging}/{rel}", final)
-                    except asyncssh.SFTPError as exc:
-                        raise sftp_error(
-                            exc, final, host=host.label, user=user, action="write"
-                        ) from None
-
-            outcomes = await asyncio.gather(
-                *(place(rel) for rel in targets), return_exceptions=True
-            )
-            for outcome in outcomes:
-                if isinstance(outcome, BaseException):
-                    raise outcome
+        sent = await send_to_staging(host, root, staging, targets, files)
+        removed = await place_staged(host, real_root, staging, targets)
         return sent
     finally:
-        await host.run_raw(f"rm -rf -- {quoted}")
+        if not removed:
+            await remove_staging(host, staging)

@@ -1,0 +1,100 @@
+"""A big upload streams into a staging directory while the backup is taken: nothing is
+placed before the backup is recorded, and a run stopped before its upload leaves nothing."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from hearth_deployer.remote import streamed
+from hearth_events.catalogue import DeploymentCancelRequested
+from tests.integration.deployer.harness import World, tree_digest
+from tests.integration.deployer.test_deployments import deploy_base
+
+pytestmark = pytest.mark.integration
+
+NEW = {f"www/image-{n}.jpg": f"image {n}\n" * 2000 for n in range(20)}
+
+
+class SecondCancelPoint:
+    """Holds a run at its second cancel point: after the backup, before the upload."""
+
+    def __init__(self) -> None:
+        self.seen = 0
+        self.reached = asyncio.Event()
+        self.opened = asyncio.Event()
+
+    async def __call__(self, name: str) -> None:
+        if name == "cancel":
+            self.seen += 1
+            if self.seen == 2:
+                self.reached.set()
+                await self.opened.wait()
+
+
+def staging_dirs(root: Any) -> list[str]:
+    return sorted(p.name for p in root.iterdir() if p.name.startswith(".hearth-"))
+
+
+async def test_a_staged_upload_places_nothing_before_the_backup_and_a_cancel_removes_it(
+    world: World, sshd: Any, ha_sim: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(streamed, "STREAM_MIN_BYTES", 1)  # every upload is staged
+    sent: list[str] = []
+    original = streamed.send_to_staging
+
+    async def spy(*args: Any) -> int:
+        sent.append(args[2])
+        return await original(*args)
+
+    monkeypatch.setattr(streamed, "send_to_staging", spy)
+    await deploy_base(world, sshd, ha_sim)
+    before = tree_digest(sshd.remote_root)
+    (deployer,) = world.deployers
+    assert deployer.dispatcher is not None
+    gate = SecondCancelPoint()
+    deployer.dispatcher.ctx.checkpoint = gate
+    sent.clear()
+    await world.push(NEW)
+    await asyncio.wait_for(gate.reached.wait(), 30)
+
+    # The backup is recorded and the stream was started before it: nothing is placed yet.
+    types = [e.type for e in await world.events("ha")]
+    assert types.count("BackupTaken") == 2 and types.count("FilesDeployed") == 1
+    assert len(sent) == 1
+    assert tree_digest(sshd.remote_root, ignore=(".hearth-",)) == before
+
+    dispatcher = deployer.dispatcher
+    running = next(iter(dispatcher.running))
+    line = await dispatcher.store.read(dispatcher.store.app.line, running)
+    await world.publish(
+        DeploymentCancelRequested(deployment_id=line.active, target="ha", reason="not now"),
+        actor="token:ops",
+    )
+    async with asyncio.timeout(30):  # until the deployer has taken the request in
+        while True:
+            fresh = await dispatcher.store.read(dispatcher.store.app.deployment, line.active)
+            if fresh is not None and fresh.cancel_reason is not None:
+                break
+            await asyncio.sleep(0.02)
+    gate.opened.set()
+    _, done = await world.wait_terminal("ha", 2)
+    assert done.type == "DeploymentCancelled", done
+    assert not done.data.rolled_back  # type: ignore[attr-defined]
+    assert tree_digest(sshd.remote_root) == before  # the staging directory is gone too
+    assert staging_dirs(sshd.remote_root) == []
+
+
+async def test_a_staged_upload_deploys_the_files(
+    world: World, sshd: Any, ha_sim: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(streamed, "STREAM_MIN_BYTES", 1)
+    await deploy_base(world, sshd, ha_sim)
+    await world.push(NEW)
+    _, done = await world.wait_terminal("ha", 2)
+    assert done.type == "DeploymentSucceeded", done
+    for path, text in NEW.items():
+        assert (sshd.remote_root / path).read_text() == text
+    assert staging_dirs(sshd.remote_root) == []
