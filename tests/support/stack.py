@@ -93,6 +93,8 @@ class Up:
         self.data_dir = data_dir
         self.ports = ports
         self.env = clean_env(data_dir)
+        self.marker = str(data_dir if data_dir is not None else (cwd or Path.cwd()))
+        self.started: dict[int, str] = {}
         self.env.update(env or {})
         log_dir = data_dir.parent if data_dir is not None else (cwd or Path.cwd())
         self.log = (log_dir / f"up-{time.monotonic_ns()}.log").open("wb")
@@ -146,15 +148,32 @@ class Up:
         return list(psutil.Process(self.process.pid).children(recursive=True))
 
     def ctrl_c(self, timeout: float = 90) -> int:
-        """Ctrl-C as a terminal sends it: SIGINT to the whole foreground process group."""
+        """Ctrl-C as a terminal sends it: SIGINT to the whole foreground process group.
+
+        First it notes every process of this run (its descendants, and the daemons that name
+        its folder), so ``survivors`` can tell afterwards which of them still exist."""
+        self.started = {p.pid: " ".join(p.cmdline()) for p in self.family()}
+        self.started.update(running_with(self.marker))
         os.killpg(self.process.pid, signal.SIGINT)
         return self.process.wait(timeout)
 
+    def survivors(self) -> list[str]:
+        """The processes noted at Ctrl-C that still exist in any state, zombies included: a
+        zombie left to PID 1 is a process left behind where init reaps slowly."""
+        found = []
+        for pid, cmdline in self.started.items():
+            try:
+                state = psutil.Process(pid).status()
+            except psutil.NoSuchProcess:
+                continue
+            found.append(f"{pid} ({state}): {cmdline}")
+        return found
 
-def leftovers(marker: str) -> list[str]:
+
+def running_with(marker: str) -> dict[int, str]:
     """Live processes that mention ``marker`` (a data dir, a clone) in their command line or
     environment: the servers name their folders in arguments, the services in HEARTH_*."""
-    found = []
+    found = {}
     for p in psutil.process_iter(["pid", "cmdline", "status"]):
         if p.info["pid"] == os.getpid() or p.info["status"] == psutil.STATUS_ZOMBIE:
             continue
@@ -164,5 +183,10 @@ def leftovers(marker: str) -> list[str]:
             environ = ""
         cmdline = " ".join(p.info["cmdline"] or [])
         if marker in cmdline or marker in environ:
-            found.append(f"{p.info['pid']}: {cmdline}")
+            found[p.info["pid"]] = cmdline
     return found
+
+
+def leftovers(marker: str) -> list[str]:
+    """``running_with(marker)`` as lines, for an assertion's message."""
+    return [f"{pid}: {cmdline}" for pid, cmdline in running_with(marker).items()]

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from hearth.config import HearthConfig
 from hearth.stack.choice import ConfigChoice
+from hearth.stack.reaper import adopt_orphans, reap_children
 from hearth.stack.up import (
     Stack,
     UpOptions,
@@ -92,6 +93,7 @@ def run_up(
     """Start everything, apply the configuration, supervise until stopped; always clean up."""
     stop = StopSignal()
     stop.install()
+    adopt_orphans()
     preflight(options)
     report.say(choice.why)
     with report.step("starting NATS and PostgreSQL…"):
@@ -110,6 +112,8 @@ def run_up(
         stop_servers(stack)
         if running.demo is not None:
             running.demo.stop()
+        for pid in reap_children():
+            report.say(f"process {pid} did not stop by itself and was killed")
         report.say(f"stopped in {time.monotonic() - started:.1f}s")
 
 

@@ -104,6 +104,7 @@ def test_the_readme_run_command_works_on_a_fresh_clone(tmp_path: Path, runs: lis
     # Ctrl-C: everything stops and nothing is left running.
     assert up.ctrl_c() == 0, up.output()
     assert "stopped in" in up.output()
+    assert up.survivors() == []
     assert leftovers(str(clone)) == []
 
 
@@ -119,6 +120,7 @@ def test_ctrl_c_at_any_step_of_starting_leaves_nothing(
     output = up.output()
     assert "stopping Hearth" in output and "stopped in" in output, output
     assert "Traceback" not in output and "Aborted" not in output, output
+    assert up.survivors() == []
     assert leftovers(str(data)) == []
     assert not (data / "stack.json").exists()
 
