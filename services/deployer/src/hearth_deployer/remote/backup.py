@@ -38,6 +38,7 @@ from hearth_deployer.remote.errors import (
     RemoteError,
     RemotePathError,
 )
+from hearth_deployer.remote.renames import rename_into_place
 from hearth_deployer.remote.sftperrors import command_error, sftp_error
 
 if TYPE_CHECKING:
@@ -46,7 +47,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _BACKUP_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-_RENAMES_IN_FLIGHT = 16
 _CHECKS_IN_FLIGHT = 32
 
 
@@ -346,25 +346,7 @@ async def restore_backup(
             )
         async with host.pool.sftp(host.target) as sftp:
             guard = DirectoryGuard(sftp, real_root, host=host.label, user=user)
-            slots = asyncio.Semaphore(_RENAMES_IN_FLIGHT)
-
-            async def put_back(rel: str) -> None:
-                async with slots:
-                    await guard.parent(rel, create=True)
-                    final = guard.absolute(rel)
-                    try:
-                        await sftp.posix_rename(f"{staging}/{rel}", final)
-                    except asyncssh.SFTPError as exc:
-                        raise sftp_error(
-                            exc, final, host=host.label, user=user, action="write"
-                        ) from None
-
-            outcomes = await asyncio.gather(
-                *(put_back(rel) for rel in backup.files), return_exceptions=True
-            )
-            for outcome in outcomes:
-                if isinstance(outcome, BaseException):
-                    raise outcome
+            await rename_into_place(sftp, guard, staging, backup.files, host=host.label, user=user)
             keep = set(backup.files)
             extra = sorted({confine(p, root) for p in (*touched, *backup.absent)} - keep)
             removed = await host.remove_with(sftp, guard, extra)

@@ -28,7 +28,8 @@ from hearth_deployer.remote import openssh
 from hearth_deployer.remote.confine import STAGING_PREFIX, DirectoryGuard
 from hearth_deployer.remote.errors import RemoteCommandFailed
 from hearth_deployer.remote.manifest import command_unsupported
-from hearth_deployer.remote.sftperrors import command_error, sftp_error
+from hearth_deployer.remote.renames import rename_into_place
+from hearth_deployer.remote.sftperrors import command_error
 
 if TYPE_CHECKING:
     from hearth_deployer.remote.host import RemoteHost, UploadFile
@@ -38,7 +39,6 @@ log = logging.getLogger(__name__)
 #: Uploads at least this big go as one stream; smaller ones over SFTP.
 STREAM_MIN_BYTES = 16 * 1024 * 1024
 STREAM_CHUNK = 1024 * 1024
-_RENAMES_IN_FLIGHT = 16
 
 
 class StreamUnsupported(Exception):
@@ -163,23 +163,7 @@ async def place_staged(
     user = host.target.user
     async with host.pool.sftp(host.target) as sftp:
         guard = DirectoryGuard(sftp, real_root, host=host.label, user=user)
-        slots = asyncio.Semaphore(_RENAMES_IN_FLIGHT)
-
-        async def place(rel: str) -> None:
-            async with slots:
-                await guard.parent(rel, create=True)
-                final = guard.absolute(rel)
-                try:
-                    await sftp.posix_rename(f"{staging}/{rel}", final)
-                except asyncssh.SFTPError as exc:
-                    raise sftp_error(
-                        exc, final, host=host.label, user=user, action="write"
-                    ) from None
-
-        outcomes = await asyncio.gather(*(place(rel) for rel in targets), return_exceptions=True)
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                raise outcome
+        await rename_into_place(sftp, guard, staging, targets, host=host.label, user=user)
         # Only empty directories are left: remove them on this channel, deepest first,
         # rather than with one more command (the caller's rm -rf is the fallback).
         folders = {staging}

@@ -1,0 +1,42 @@
+"""Moving files from a staging directory into place: one rename each, atomic, never through
+a symlink, many in flight. The restore of a backup and the streamed upload both end so."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+
+import asyncssh
+
+from hearth_deployer.remote.confine import DirectoryGuard
+from hearth_deployer.remote.sftperrors import sftp_error
+
+RENAMES_IN_FLIGHT = 16
+
+
+async def rename_into_place(
+    sftp: asyncssh.SFTPClient,
+    guard: DirectoryGuard,
+    staging: str,
+    paths: Iterable[str],
+    *,
+    host: str,
+    user: str,
+) -> None:
+    """Rename ``staging/<rel>`` to ``<root>/<rel>`` for each ``rel`` (parents created through
+    ``guard``); the first failure is raised once every rename has ended."""
+    slots = asyncio.Semaphore(RENAMES_IN_FLIGHT)
+
+    async def place(rel: str) -> None:
+        async with slots:
+            await guard.parent(rel, create=True)
+            final = guard.absolute(rel)
+            try:
+                await sftp.posix_rename(f"{staging}/{rel}", final)
+            except asyncssh.SFTPError as exc:
+                raise sftp_error(exc, final, host=host, user=user, action="write") from None
+
+    outcomes = await asyncio.gather(*(place(rel) for rel in paths), return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
