@@ -1,8 +1,5 @@
-"""The running stack's ``stack.json``, read without importing the stack.
-
-``hearth.stack.layout`` imports the services' libraries (half a second); the CLI needs only
-the file. The path is the same as ``DataDir(data_dir()).state_file`` (a test checks it).
-"""
+"""The running stack's ``stack.json`` and the CLI's own settings, read with the standard
+library: every command starts here, so nothing heavy is imported (a test checks it)."""
 
 from __future__ import annotations
 
@@ -13,8 +10,10 @@ from typing import Any
 
 
 def data_root() -> Path:
-    """``HEARTH_DATA_DIR``, default ``./.hearth`` (as ``hearth.stack.layout.data_dir``)."""
-    return Path(os.environ.get("HEARTH_DATA_DIR") or ".hearth").expanduser().resolve()
+    """``HEARTH_DATA_DIR``, default ``./.hearth``, absolute (``hearth.stack.layout``'s)."""
+    from hearth.stack.layout import data_dir
+
+    return data_dir()
 
 
 def config_file() -> Path:

@@ -1,4 +1,8 @@
-"""Where the embedded stack keeps its data, credentials and state under HEARTH_DATA_DIR."""
+"""Where the embedded stack keeps its data, credentials and state under HEARTH_DATA_DIR.
+
+Light to import (the standard library only at the top): the CLI reads the data dir and the
+state file through it on every command.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,6 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-from hearth_events.permissions import all_users
-from hearth_servicekit.secrets import new_secret_key
 
 
 def write_private(path: Path, text: str) -> None:
@@ -46,6 +47,8 @@ class DataDir:
 
     def secret_key(self) -> str:
         """The installation's secret-store key, created once (0600)."""
+        from hearth_servicekit.secrets import new_secret_key
+
         path = self.root / "secret.key"
         if not path.exists():
             write_private(path, new_secret_key())
@@ -53,6 +56,8 @@ class DataDir:
 
     def bus_passwords(self) -> dict[str, str]:
         """One random password per NATS user, created once and reused (0600)."""
+        from hearth_events.permissions import all_users
+
         path = self.nats_dir / "passwords.json"
         known: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
         wanted = {user.name for user in all_users()}
