@@ -227,12 +227,14 @@ class HomeAssistantSim:
         )
 
     async def _check_config(self, _: web.Request) -> web.Response:
-        return web.json_response(self.check())
+        # Off the event loop: a real Home Assistant is another process, and a check of a
+        # big configuration must not stall whatever shares this loop (a test, a bench).
+        return web.json_response(await asyncio.to_thread(self.check))
 
     async def _service(self, request: web.Request) -> web.Response:
         domain, service = request.match_info["domain"], request.match_info["service"]
         if (domain, service) == ("homeassistant", "restart"):
-            result = self.check()
+            result = await asyncio.to_thread(self.check)
             if result["result"] != "valid":
                 return web.Response(
                     status=500, text="500 Internal Server Error\n\nServer got itself in trouble"

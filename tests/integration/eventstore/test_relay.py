@@ -210,6 +210,30 @@ async def test_a_nats_outage_delays_events_but_never_loses_them(
         await nc.close()
 
 
+async def test_a_commit_wakes_the_relay_without_waiting_for_a_poll(
+    database_url: str, nats_factory: Callable[..., EmbeddedNats]
+) -> None:
+    """The relay LISTENs for the store's NOTIFY: with polling set to an hour, each of
+    several appends made while it is idle still reaches JetStream."""
+    server = nats_factory()
+    await prepare(server.url)
+    app = journal_app(database_url, "notifier")
+    journal = app.start("dev-1")
+    nc = await nats.connect(server.url)
+    relay = Relay(app, database_url, nc.jetstream(), source="test", poll_s=3600)
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    try:
+        await asyncio.wait_for(relay.leader.wait(), 30)
+        for round_ in range(1, 4):
+            await asyncio.to_thread(app.append, journal, 2)
+            assert await wait_streamed(server.url, 2 * round_, timeout=30) == stored_ids(app)
+    finally:
+        stop.set()
+        await task
+        await nc.close()
+
+
 async def test_two_relays_the_killed_leader_is_replaced_and_nothing_doubles(
     database_url: str, nats_factory: Callable[..., EmbeddedNats], tmp_path: Path
 ) -> None:

@@ -5,7 +5,9 @@ It follows the application's notification log. Each event is published with
 or an outage delays events but never loses or reorders them; a publish repeated after a
 crash between ack and save is dropped by JetStream's de-duplication. Only the holder of a
 PostgreSQL advisory lock relays, so two relays never interleave; the lock goes with the
-holder's connection if it dies. New events are found by polling every ``poll_s``.
+holder's connection if it dies. The leader LISTENs on the channel the event store NOTIFYs
+in every insert's transaction, so it wakes as soon as new events commit; ``poll_s`` is only
+the longest it sleeps without a notification (a safety net, and the lag report's period).
 
 Fault points (see ``hearth_servicekit.faults``) mark the crash windows the tests aim at:
 ``relay.lock_busy`` (another relay leads), ``relay.leader_acquired``,
@@ -42,7 +44,7 @@ class Relay:
         js: Any,
         *,
         source: str,
-        poll_s: float = 0.2,
+        poll_s: float = 1.0,
         on_lag: Callable[[int], None] | None = None,
     ) -> None:
         self._app = app
@@ -97,6 +99,9 @@ class Relay:
                     )
                 ).fetchone()
                 self.position = row[0] if row else 0
+                await conn.execute(
+                    sql.SQL("LISTEN {}").format(sql.Identifier(self._app.notify_channel))
+                )
                 self.leader.set()
                 log.info("relay leading", schema=self._schema, position=self.position)
                 fault_point("relay.leader_acquired")
@@ -112,7 +117,7 @@ class Relay:
             )
             if not notifications:
                 await self._report_lag()
-                await _sleep_unless(stop, self._poll_s)
+                await _wait_for_notification(conn, stop, self._poll_s)
                 continue
             for notification in notifications:
                 event = self._app.mapper.to_domain_event(notification)
@@ -165,6 +170,28 @@ class Relay:
             return
         head = await asyncio.to_thread(self._app.recorder.max_notification_id) or 0
         self._on_lag(max(head - self.position, 0))
+
+
+async def _wait_for_notification(conn: Any, stop: asyncio.Event, seconds: float) -> None:
+    """Until the store NOTIFYs a commit (or one arrived meanwhile), ``stop``, or ``seconds``."""
+    waiting = asyncio.ensure_future(_next_notification(conn, seconds))
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait((waiting, stopping), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (waiting, stopping):
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await waiting
+        with contextlib.suppress(asyncio.CancelledError):
+            await stopping
+    if waiting.done() and not waiting.cancelled():
+        waiting.result()  # a lost connection raises here, as a query would
+
+
+async def _next_notification(conn: Any, seconds: float) -> None:
+    async for _ in conn.notifies(timeout=seconds, stop_after=1):
+        pass
 
 
 async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:

@@ -17,6 +17,7 @@ from uuid import UUID
 import psycopg
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
+from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg import sql
 
 from hearth_events import Envelope, EventData, event_class, new_event, uuid7
@@ -96,6 +97,13 @@ class HearthApplication(Application[UUID]):
     def __init__(self, env: Mapping[str, str]) -> None:
         super().__init__(env=env)
         self.schema = env["POSTGRES_SCHEMA"]
+
+    @property
+    def notify_channel(self) -> str:
+        """The channel the recorder NOTIFYs inside every insert's transaction."""
+        recorder = self.recorder
+        assert isinstance(recorder, PostgresApplicationRecorder)
+        return recorder.channel_name
 
 
 def to_envelope(recorded: HearthAggregate.Recorded, source: str) -> Envelope:
