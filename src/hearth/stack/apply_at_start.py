@@ -20,7 +20,7 @@ from hearth.stack.up import Stack
 
 if TYPE_CHECKING:
     from hearth.demo import Demo
-    from hearth.stack.run import Reporter
+    from hearth.stack.report import Reporter
 
 
 def store_demo_secrets(state: dict[str, Any], stack: Stack, demo: Demo) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from rich.console import Console
 from rich.table import Table
@@ -12,6 +12,16 @@ from hearth.stack.up import Stack
 
 if TYPE_CHECKING:
     from hearth.demo import Demo
+
+
+class Reporter(Protocol):
+    """What ``hearth up`` tells the person who started it."""
+
+    def step(self, text: str) -> Any: ...  # a context manager showing work in progress
+    def say(self, text: str) -> None: ...
+    def summary(self, state: dict[str, Any], ready: dict[str, bool], stack: Stack) -> None: ...
+    def applied(self, source: str, results: list[dict[str, Any]]) -> None: ...
+    def demo(self, demo: Demo, state: dict[str, Any], token: str) -> None: ...
 
 
 class ConsoleReport:

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from hearth.config import HearthConfig
 from hearth.stack.choice import ConfigChoice
@@ -31,6 +31,7 @@ from hearth.stack.up import (
 
 if TYPE_CHECKING:  # the demo imports asyncssh, which a plain hearth.yaml never needs
     from hearth.demo import Demo
+    from hearth.stack.report import Reporter
 
 
 class Interrupted(Exception):
@@ -65,16 +66,6 @@ class StopSignal:
     def sleep(self, seconds: float) -> None:
         if self.event.wait(seconds):
             raise Interrupted
-
-
-class Reporter(Protocol):
-    """What ``hearth up`` tells the person who started it."""
-
-    def step(self, text: str) -> Any: ...  # a context manager showing work in progress
-    def say(self, text: str) -> None: ...
-    def summary(self, state: dict[str, Any], ready: dict[str, bool], stack: Stack) -> None: ...
-    def applied(self, source: str, results: list[dict[str, Any]]) -> None: ...
-    def demo(self, demo: Demo, state: dict[str, Any], token: str) -> None: ...
 
 
 Request = Callable[[str, dict[str, Any]], dict[str, Any]]

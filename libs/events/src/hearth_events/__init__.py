@@ -4,7 +4,8 @@ Pure: besides helpers that take a client, nothing here does I/O.
 """
 
 from hearth_events import catalogue
-from hearth_events.base import EventData, UnknownEventType, all_event_classes, event_class
+from hearth_events.base import EventData, UnknownEventType, event_class
+from hearth_events.catalogue import all_event_classes
 from hearth_events.envelope import (
     HEADER_CORRELATION_ID,
     HEADER_EVENT_TYPE,

@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from hearth_events.base import EventData, all_event_classes
+from hearth_events.base import EventData
+from hearth_events.catalogue import all_event_classes
 from hearth_events.envelope import (
     HEADER_CORRELATION_ID,
     HEADER_EVENT_TYPE,

@@ -59,10 +59,8 @@ def event_class(type_name: str) -> type[EventData]:
         raise UnknownEventType(f"unknown event type {type_name!r}") from None
 
 
-def all_event_classes() -> dict[str, type[EventData]]:
-    """Every registered event class by type name (the catalogue is imported first)."""
-    import hearth_events.catalogue  # noqa: F401  (registers the catalogue)
-
+def registered_classes() -> dict[str, type[EventData]]:
+    """The event classes registered so far, by type name (see ``all_event_classes``)."""
     return dict(sorted(_REGISTRY.items()))
 
 
