@@ -85,3 +85,46 @@ async def test_big_files_are_copied_in_chunks_never_read_whole(
     assert mirrors.reads.blobs == 1
     assert (tmp_path / "b" / "sounds" / "door.mp3").read_bytes() == sound[::-1]
     assert mirrors.reads.largest_read <= 64 * KIB  # and so did the changed blob
+
+
+async def test_deletions_and_folders_turned_into_files_apply_like_a_full_export(
+    tmp_path: Path,
+) -> None:
+    """A change deleting the last other file of a folder while modifying one in it, a
+    folder that becomes a file and a file that becomes a folder: the incremental tree is
+    exactly the tree a full export of the same commit gives."""
+    remote = make_remote(tmp_path / "remote")
+    first = remote.commit(
+        {
+            "conf/a.yaml": "a: 1\n",
+            "conf/b.yaml": "b: 1\n",
+            "was_dir/inside.yaml": "x: 1\n",
+            "was_file": "y: 1\n",
+            "keep.yaml": "k: 1\n",
+        }
+    )
+    remote.push()
+    second = remote.commit(
+        {
+            "conf/a.yaml": "a: 2\n",
+            "conf/b.yaml": None,
+            "was_dir/inside.yaml": None,
+            "was_file": None,
+        }
+    )
+    remote.commit({"was_dir": "now a file\n", "was_file/inside.yaml": "now a folder\n"})
+    third = remote.push()
+    spec = RepositorySpec(name="alice/home", url=remote.url)
+    fetch: dict[str, Any] = {"branch": "main", "subdirectory": "", "token": None}
+    mirrors = GitMirrors(tmp_path / "cache")
+    await mirrors.fetch(spec, commit=first, dest=tmp_path / "first", **fetch)
+    for n, (commit, base) in enumerate(((second, first), (third, first))):
+        got = await mirrors.fetch(
+            spec, commit=commit, dest=tmp_path / f"inc{n}", base=base, **fetch
+        )
+        whole = await GitMirrors(tmp_path / f"cache{n}").fetch(
+            spec, commit=commit, dest=tmp_path / f"full{n}", **fetch
+        )
+        assert got.changed is not None  # it really was applied as a change
+        assert listing(tmp_path / f"inc{n}") == listing(tmp_path / f"full{n}")
+        assert got.manifest == whole.manifest

@@ -186,15 +186,22 @@ def apply_changes(
     link_tree(base, dest)
     written: dict[str, FileEntry] = {}
     blobs: list[Change] = []
+    gone: list[Change] = []
     for change in changes:
+        (gone if change.status == "D" or change.mode == "160000" else blobs).append(change)
+    # Deletions first, each pruning the folders it empties; only then are files written,
+    # so a folder emptied while one of its files is rewritten, or a folder that became a
+    # file (or a file that became a folder), ends exactly as a full export would.
+    for change in gone:
         target = dest / change.path
-        if target.is_symlink() or target.exists():
+        if target.is_symlink() or target.is_file():
             target.unlink()
-        if change.status == "D" or change.mode == "160000":
-            _prune_empty(dest, target.parent)
-            continue
+        _prune_empty(dest, target.parent)
+    for change in blobs:
+        target = dest / change.path
+        if target.is_symlink() or target.is_file():
+            target.unlink()
         target.parent.mkdir(parents=True, exist_ok=True)
-        blobs.append(change)
     if not blobs:
         return written
     process = subprocess.Popen(
