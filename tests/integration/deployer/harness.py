@@ -101,9 +101,11 @@ class World:
         instance: str = "deployer-test",
         checkpoint: Callable[[str], Awaitable[None]] | None = None,
         timing: Timing = FAST,
+        nats_url: str | None = None,
     ) -> Deployer:
+        """``nats_url``: reach NATS another way (through a proxy the test can cut)."""
         settings = ServiceSettings(
-            nats_url=self.nats_url,
+            nats_url=nats_url or self.nats_url,
             database_url=self.database_url,
             secret_key=TEST_SECRET_KEY,
             data_dir=self.data_dir,

@@ -129,6 +129,7 @@ class ServiceApplier:
 
     async def _restart(self, method: ApplyMethod) -> None:
         run = self.run
+        run.lease.check("restart")  # a reload, a restart or post-deploy: only with the lease
         if self.spec.kind == "homeassistant":
             ha = await self._home_assistant()
             try:

@@ -13,7 +13,7 @@ from hearth_deployer.context import DeployContext, SecretLookup, Timing
 from hearth_deployer.dispatcher import Dispatcher
 from hearth_deployer.driftcheck import DriftChecks
 from hearth_deployer.handlers import DeployerHandlers
-from hearth_deployer.lease import open_locks
+from hearth_deployer.lease import LeaseTiming, open_locks
 from hearth_deployer.records import HostRecords
 from hearth_deployer.remote.pool import HostPool, SSHTarget
 from hearth_deployer.settings import DeployerSettings, set_ssh_log_level
@@ -132,7 +132,10 @@ class Deployer(BusService):
             checkpoint=self.checkpoint,
             records=records,
         )
-        self.dispatcher = Dispatcher(ctx, await open_locks(self.js), self.settings.instance)
+        locks = await open_locks(self.js)
+        self.dispatcher = Dispatcher(
+            ctx, locks, self.settings.instance, await LeaseTiming.of_bucket(locks)
+        )
         handlers = self.handlers = DeployerHandlers(store, self.dispatcher, self.repositories.get)
 
         async def on_apply(request: ApplyTargets) -> dict[str, Any]:

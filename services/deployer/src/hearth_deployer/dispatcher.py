@@ -19,7 +19,7 @@ from typing import Any
 
 from hearth_deployer.context import DeployContext
 from hearth_deployer.domain import Deployment
-from hearth_deployer.lease import LeaseBusy, LeaseLost, TargetLease
+from hearth_deployer.lease import LeaseBusy, LeaseLost, LeaseTiming, TargetLease
 from hearth_deployer.waiting import missing_secrets, waiting_text
 from hearth_deployer.workflow import DeploymentRun
 from hearth_events.catalogue import DeploymentFailed, DeploymentWaiting
@@ -40,10 +40,13 @@ def run_meta(deployment: Deployment, actor: str) -> Meta:
 
 
 class Dispatcher:
-    def __init__(self, ctx: DeployContext, locks: Any, owner: str) -> None:
+    def __init__(
+        self, ctx: DeployContext, locks: Any, owner: str, lease_timing: LeaseTiming | None = None
+    ) -> None:
         self.ctx = ctx
         self.locks = locks
         self.owner = owner
+        self.lease_timing = lease_timing or LeaseTiming()
         self.running: dict[str, asyncio.Task[None]] = {}
         #: Targets whose next deployment waits for a secret.
         self.held: set[str] = set()
@@ -67,7 +70,7 @@ class Dispatcher:
             if line.active is None and await self._hold_for_secrets(target, deployment_id):
                 self.held.add(target)
                 return
-            lease = TargetLease(self.locks, target, deployment_id, self.owner)
+            lease = self._lease(target, deployment_id)
             try:
                 await lease.acquire(take_over_own=True)
             except LeaseBusy:
@@ -80,6 +83,9 @@ class Dispatcher:
             self.idle.clear()
             task = asyncio.create_task(self._run(target, deployment_id, lease))
             self.running[target] = task
+
+    def _lease(self, target: str, deployment_id: str) -> TargetLease:
+        return TargetLease(self.locks, target, deployment_id, self.owner, timing=self.lease_timing)
 
     async def _hold_for_secrets(self, target: str, deployment_id: str) -> bool:
         """Whether the waiting deployment must wait for secrets; records it when what it
@@ -99,7 +105,7 @@ class Dispatcher:
         )
         if deployment is None or deployment.waiting_for == tuple(missing):
             return True
-        lease = TargetLease(self.locks, target, deployment_id, self.owner)
+        lease = self._lease(target, deployment_id)
         try:
             await lease.acquire(take_over_own=True)
         except LeaseBusy:
@@ -137,9 +143,17 @@ class Dispatcher:
     async def _run(self, target: str, deployment_id: str, lease: TargetLease) -> None:
         finished = False
         try:
-            finished = await self._carry(target, deployment_id, lease)
+            finished = await lease.guard(self._carry(target, deployment_id, lease))
         except LeaseLost:
-            log.warning("lease lost; leaving the deployment to its new holder", target=target)
+            # The run was stopped where it stood; whoever takes the lease next resumes it
+            # (and so finishes or compensates what this run began).
+            log.warning(
+                "lease lost: stopped the deployment; its next holder finishes or compensates it",
+                target=target,
+                deployment_id=deployment_id,
+                stopped_at=lease.step,
+                reason=lease.lost_reason,
+            )
         except asyncio.CancelledError:
             raise
         except Exception:

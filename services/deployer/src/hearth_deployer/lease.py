@@ -1,8 +1,19 @@
-"""One deployment per target at a time, across every deployer instance.
+"""One deployment per target at a time, across every deployer instance, fenced.
 
 A lease is a key in the ``hearth_locks`` bucket, written only if absent (compare-and-set)
 and renewed well inside the bucket's TTL; if its holder dies, it lapses by itself. The
 instance that recovers a deployment may take over that deployment's own lease.
+
+The lease is also the fence around every write to the target (``remote.fence``). Its
+fencing token is the KV revision of our last successful write, and its validity is local
+and conservative: it holds only while ``now < sent + TTL - margin``, where ``sent`` is when
+the last successful create or update was *sent* (the server can only have stored it
+later, so the key cannot lapse before ``sent + TTL``). A renewal that finds another
+revision loses the lease at once; one that fails (bus error, timeout) is retried quickly,
+and once the validity runs out without a successful renewal the lease is lost. Lost means
+the run stops (:meth:`TargetLease.guard` cancels it), and every later write check raises
+:class:`LeaseLost` — not an ``Exception``, so no step takes it for its own failure and goes
+on to compensate: the instance that takes the lease next finishes or compensates the run.
 """
 
 from __future__ import annotations
@@ -11,8 +22,10 @@ import asyncio
 import contextlib
 import json
 import string
+import time
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from nats.js.errors import KeyWrongLastSequenceError, NotFoundError
 
@@ -21,7 +34,7 @@ from hearth_servicekit import get_logger
 
 log = get_logger("hearth.lease")
 
-RENEW_EVERY_S = LOCK_TTL_S / 3
+T = TypeVar("T")
 _KEY_SAFE = frozenset(string.ascii_letters + string.digits + "-_")
 
 
@@ -31,6 +44,38 @@ def lease_key(target: str) -> str:
         c if c in _KEY_SAFE else "".join(f"={b:02X}" for b in c.encode()) for c in target
     )
     return f"target.{escaped}"
+
+
+@dataclass(frozen=True)
+class LeaseTiming:
+    """Every interval follows from the bucket's TTL (30 s unless a test declares less)."""
+
+    ttl_s: float = LOCK_TTL_S
+
+    @property
+    def margin_s(self) -> float:
+        """Validity ends this long before the key could lapse: room for a write in flight."""
+        return self.ttl_s / 5
+
+    @property
+    def renew_every_s(self) -> float:
+        return self.ttl_s / 3
+
+    @property
+    def retry_every_s(self) -> float:
+        """The pause before another try after a failed renewal."""
+        return self.ttl_s / 30
+
+    @property
+    def attempt_s(self) -> float:
+        """How long one renewal or one confirmation may take."""
+        return self.ttl_s / 6
+
+    @classmethod
+    async def of_bucket(cls, kv: Any) -> LeaseTiming:
+        """The timing of the bucket as declared: the lease never outlives its key."""
+        ttl = (await kv.status()).ttl
+        return cls(float(ttl)) if ttl else cls()
 
 
 @dataclass(frozen=True)
@@ -45,24 +90,69 @@ class LeaseBusy(Exception):
         self.holder = holder
 
 
-class LeaseLost(Exception):
-    """Someone else holds the lease now; the deployment must stop touching the target."""
+class LeaseLost(BaseException):
+    """The lease is no longer ours (or may not be): stop touching the target at once.
+
+    A ``BaseException``, like ``asyncio.CancelledError``: ``except Exception`` in a step
+    must not catch it and go on to write (a restore, a failure event) without the lease."""
 
 
 class TargetLease:
-    def __init__(self, kv: Any, target: str, deployment_id: str, owner: str) -> None:
+    def __init__(
+        self,
+        kv: Any,
+        target: str,
+        deployment_id: str,
+        owner: str,
+        *,
+        timing: LeaseTiming | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._kv = kv
         self.target = target
         self.key = lease_key(target)
         self.holder = LeaseHolder(deployment_id, owner)
+        self.timing = timing or LeaseTiming()
+        self._clock = clock
+        #: The fencing token: the KV revision of our last successful create or update.
         self._revision: int | None = None
+        self._valid_until = float("-inf")
         self._renewer: asyncio.Task[None] | None = None
+        self._writing = asyncio.Lock()
         self.lost = asyncio.Event()
+        self.lost_reason: str | None = None
+        #: The last write step that passed the fence: where a lost run stopped.
+        self.step: str | None = None
+
+    @property
+    def revision(self) -> int | None:
+        return self._revision
 
     def _value(self) -> bytes:
         return json.dumps(
             {"deployment_id": self.holder.deployment_id, "owner": self.holder.owner}
         ).encode()
+
+    def _written(self, revision: int, sent: float) -> None:
+        self._revision = revision
+        self._valid_until = sent + self.timing.ttl_s - self.timing.margin_s
+
+    def remaining(self) -> float:
+        """Seconds of validity left (negative once run out)."""
+        return self._valid_until - self._clock()
+
+    def _lose(self, reason: str) -> None:
+        if self.lost.is_set():
+            return
+        self.lost_reason = reason
+        self.lost.set()
+        log.warning(
+            "lease lost",
+            target=self.target,
+            deployment_id=self.holder.deployment_id,
+            reason=reason,
+            last_step=self.step,
+        )
 
     async def current_holder(self) -> tuple[LeaseHolder, int] | None:
         try:
@@ -78,34 +168,59 @@ class TargetLease:
         """Take the lease; with ``take_over_own``, also when this owner already holds it for
         this deployment (the same instance, restarted with the same ``HEARTH_INSTANCE``).
         Any other holder keeps it until it lapses, so a live instance is never robbed."""
+        sent = self._clock()
         try:
-            self._revision = await self._kv.create(self.key, self._value())
+            revision = await self._kv.create(self.key, self._value())
         except KeyWrongLastSequenceError:
             found = await self.current_holder()
+            sent = self._clock()
             if found is None:
-                self._revision = await self._kv.create(self.key, self._value())
+                revision = await self._kv.create(self.key, self._value())
             else:
-                holder, revision = found
+                holder, current = found
                 if not (take_over_own and holder == self.holder):
                     raise LeaseBusy(self.target, holder) from None
-                self._revision = await self._kv.update(self.key, self._value(), last=revision)
-        self._renewer = asyncio.create_task(self._renew_forever())
+                revision = await self._kv.update(self.key, self._value(), last=current)
+        self._written(revision, sent)
+        self._renewer = asyncio.create_task(self._renew_forever(), name=f"lease:{self.target}")
 
     async def renew(self) -> bool:
-        """Extend the lease; False once it is lost to someone else."""
-        try:
-            self._revision = await self._kv.update(self.key, self._value(), last=self._revision)
-        except KeyWrongLastSequenceError:
-            self.lost.set()
+        """Extend the lease; False once it is lost (to someone else, or by running out)."""
+        if not self.valid():
             return False
-        except Exception as exc:  # a bus hiccup: the TTL leaves room for the next round
-            log.warning("lease renewal failed", target=self.target, error=str(exc))
-        return True
+        async with self._writing:
+            sent = self._clock()
+            try:
+                revision = await asyncio.wait_for(
+                    self._kv.update(self.key, self._value(), last=self._revision),
+                    timeout=max(min(self.timing.attempt_s, self.remaining()), 0.0),
+                )
+            except KeyWrongLastSequenceError:
+                self._lose("the lease's revision moved: another deployer holds it")
+                return False
+            except Exception as exc:  # a bus error or a timeout: retried while still valid
+                log.warning(
+                    "lease renewal failed",
+                    target=self.target,
+                    error=str(exc) or type(exc).__name__,
+                    valid_for_s=round(max(self.remaining(), 0.0), 1),
+                )
+                return self.valid()
+            self._written(revision, sent)
+            return True
+
+    def next_pause(self, renewed: bool) -> float:
+        """How long the renewer waits: a full period after a success, a short retry after a
+        failure, and never past the end of the validity (it is declared lost right then)."""
+        pause = self.timing.renew_every_s if renewed else self.timing.retry_every_s
+        return max(min(pause, self.remaining()), 0.0)
 
     async def _renew_forever(self) -> None:
+        renewed = True
         while True:
-            await asyncio.sleep(RENEW_EVERY_S)
-            if not await self.renew():
+            await asyncio.sleep(self.next_pause(renewed))
+            renewed = await self.renew()
+            if self.lost.is_set():
                 return
 
     async def release(self) -> None:
@@ -118,9 +233,58 @@ class TargetLease:
                 await self._kv.delete(self.key, last=self._revision)
         self._revision = None
 
-    def check(self) -> None:
+    # -- the fence (see remote.fence) ----------------------------------------------------
+    def valid(self) -> bool:
+        """Whether this process may still write to the target; local and cheap."""
         if self.lost.is_set():
-            raise LeaseLost(f"the lease on {self.target} was lost; another deployer took it")
+            return False
+        if self._clock() < self._valid_until:
+            return True
+        self._lose(f"no renewal succeeded within {self.timing.ttl_s - self.timing.margin_s:g} s")
+        return False
+
+    def check(self, step: str | None = None) -> None:
+        if not self.valid():
+            raise LeaseLost(
+                f"the lease on {self.target} was lost ({self.lost_reason}); another deployer "
+                "finishes or compensates the deployment"
+            )
+        if step is not None:
+            self.step = step
+
+    async def confirm(self, step: str) -> None:
+        """``check``, then one KV read that the key still carries our revision (before files
+        move into place). A read that fails leaves the decision to the local validity."""
+        self.check(step)
+        async with self._writing:  # never between a renewal's write and its answer
+            try:
+                entry = await asyncio.wait_for(
+                    self._kv.get(self.key),
+                    timeout=max(min(self.timing.attempt_s, self.remaining()), 0.0),
+                )
+            except NotFoundError:
+                self._lose("the lease's key is gone")
+            except Exception as exc:
+                log.info("could not confirm the lease", target=self.target, error=str(exc))
+            else:
+                if entry.revision != self._revision:
+                    self._lose("the lease's revision moved: another deployer holds it")
+        self.check(step)
+
+    async def guard(self, work: Coroutine[Any, Any, T]) -> T:
+        """Run ``work`` while the lease holds; cancel it the moment the lease is lost."""
+        task = asyncio.ensure_future(work)
+        lost = asyncio.ensure_future(self.lost.wait())
+        try:
+            await asyncio.wait({task, lost}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            lost.cancel()
+            if not task.done():
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        if task.cancelled() and self.lost.is_set():
+            raise LeaseLost(f"the lease on {self.target} was lost ({self.lost_reason})")
+        return task.result()
 
 
 async def open_locks(js: Any) -> Any:

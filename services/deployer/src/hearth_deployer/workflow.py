@@ -108,6 +108,7 @@ class DeploymentRun:
     async def record(self, *events: EventData) -> None:
         from hearth_events.catalogue import DeploymentLogged
 
+        self.lease.check()  # a run that lost its lease records nothing more
         batch: list[EventData] = []
         if self._lines:
             batch.append(
@@ -125,7 +126,7 @@ class DeploymentRun:
             )
 
     async def checkpoint(self, name: str) -> None:
-        self.lease.check()
+        self.lease.check(name)
         if self.ctx.checkpoint is not None:
             await self.ctx.checkpoint(name)
 
@@ -134,7 +135,7 @@ class DeploymentRun:
 
     async def host(self) -> RemoteHost:
         if self._host is None:
-            self._host = self.ctx.pool.host(await self.ctx.ssh_target(self.spec))
+            self._host = self.ctx.pool.host(await self.ctx.ssh_target(self.spec), self.lease)
         return self._host
 
     def elapsed_ms(self) -> int:
@@ -172,8 +173,8 @@ class DeploymentRun:
                 DeploymentFailed(
                     **self.ids(),
                     step="upload",
-                    reason="the deployer stopped during the upload; the target was restored "
-                    "from its backup",
+                    reason="the deployer stopped (or lost its lease) during the upload; the "
+                    "target was restored from its backup",
                     rolled_back=True,
                 )
             )

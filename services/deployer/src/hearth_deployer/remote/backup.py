@@ -119,6 +119,7 @@ async def take_backup(
     root = check_root(root)
     dest_dir = check_root(dest_dir)
     user = host.target.user
+    host.fence.check("backup")
     requested = None if paths is None else sorted({confine(p, root) for p in paths})
     if requested is None:
         requested = sorted(await host.manifest(root, ignore))
@@ -155,6 +156,7 @@ async def take_backup(
         created_at=datetime.now(UTC).isoformat(),
         absent_dirs=absent_dirs,
     )
+    host.fence.check("backup")
     async with host.pool.sftp(host.target) as sftp:
         try:
             await sftp.posix_rename(partial, archive)
@@ -294,6 +296,7 @@ async def prune_backups(host: RemoteHost, dest_dir: str, keep: int) -> list[str]
     old = (await list_backups(host, dest_dir))[keep:]
     async with host.pool.sftp(host.target) as sftp:
         for backup in old:
+            host.fence.check("prune backups")
             archive, metadata = _archive_paths(check_root(dest_dir), backup.backup_id)
             for path in (metadata, archive):
                 try:
@@ -327,6 +330,7 @@ async def restore_backup(
     """
     root = check_root(root)
     await _verify_archive(host, backup)
+    await host.fence.confirm("restore")
     user = host.target.user
     async with host.pool.sftp(host.target) as sftp:
         real_root = await host.real_root(sftp, root)
@@ -346,7 +350,9 @@ async def restore_backup(
             )
         async with host.pool.sftp(host.target) as sftp:
             guard = DirectoryGuard(sftp, real_root, host=host.label, user=user)
-            await rename_into_place(sftp, guard, staging, backup.files, host=host.label, user=user)
+            await rename_into_place(
+                sftp, guard, staging, backup.files, host=host.label, user=user, fence=host.fence
+            )
             keep = set(backup.files)
             extra = sorted({confine(p, root) for p in (*touched, *backup.absent)} - keep)
             removed = await host.remove_with(sftp, guard, extra)
@@ -374,6 +380,8 @@ async def _remove_empty_dirs(
 async def _remove_staging(host: RemoteHost, staging: str) -> None:
     # Logged, not raised: it must not hide the error that ended the restore, and the
     # manifest skips a leftover staging directory anyway.
+    if not host.fence.valid():
+        return  # not ours to touch any more: the next holder removes staging directories
     try:
         result = await host.run_raw(f"rm -rf -- {shlex.quote(staging)}")
     except RemoteError as exc:

@@ -26,6 +26,7 @@ from hearth_deployer.remote.confine import (
     confine,
 )
 from hearth_deployer.remote.errors import RemoteCommandFailed, RemoteError, RemotePathError
+from hearth_deployer.remote.fence import UNFENCED, Fence
 from hearth_deployer.remote.manifest import (
     ROOT_MISSING_STATUS,
     ManifestParseError,
@@ -71,11 +72,14 @@ class UploadResult:
 
 
 class RemoteHost:
-    """A target host reached through a :class:`HostPool`; create with ``pool.host(target)``."""
+    """A target host reached through a :class:`HostPool`; create with ``pool.host(target)``.
 
-    def __init__(self, pool: HostPool, target: SSHTarget) -> None:
+    Every operation that changes the host passes ``fence`` first (see :mod:`.fence`)."""
+
+    def __init__(self, pool: HostPool, target: SSHTarget, fence: Fence = UNFENCED) -> None:
         self.pool = pool
         self.target = target
+        self.fence = fence
 
     @property
     def label(self) -> str:
@@ -87,6 +91,7 @@ class RemoteHost:
         self, command: str, timeout: float | None = None, *, cwd: str | None = None
     ) -> CommandResult:
         """Run a shell command; a non-zero exit is returned, not raised (health checks)."""
+        self.fence.check("command")
         if cwd is not None:
             command = f"cd -- {shlex.quote(check_root(cwd))} && {command}"
         return await self.pool.run(self.target, command, timeout=timeout)
@@ -249,6 +254,7 @@ class RemoteHost:
         targets = [confine(item.path, root) for item in files]
         if len(set(targets)) != len(targets):
             raise ValueError("the same path appears twice in one upload")
+        await self.fence.confirm("upload")
         if stream is None:
             # One thread for every stat: a first deployment asks about hundreds of files.
             total = await asyncio.to_thread(total_size, files)
@@ -291,6 +297,7 @@ class RemoteHost:
         temporary = f"{parent}/{TEMP_PREFIX}{secrets.token_hex(8)}"
         user = self.target.user
         size = len(item.data) if item.data is not None else await _local_size(item)
+        self.fence.check("upload")
         try:
             handle = await sftp.open(temporary, "wb", asyncssh.SFTPAttrs(permissions=0o600))
         except asyncssh.SFTPError as exc:
@@ -306,6 +313,7 @@ class RemoteHost:
                 await _fsync(handle)
             finally:
                 await handle.close()
+            self.fence.check("upload")
             await sftp.posix_rename(temporary, final)
         except asyncssh.SFTPError as exc:
             free = await self._free_bytes_or_none(sftp, parent)
@@ -325,6 +333,8 @@ class RemoteHost:
             return None
 
     async def _remove_quietly(self, sftp: asyncssh.SFTPClient, path: str) -> None:
+        if not self.fence.valid():
+            return  # not ours to touch any more: the next holder removes temporaries
         try:
             await sftp.remove(path)
         except asyncssh.SFTPError:
@@ -333,6 +343,7 @@ class RemoteHost:
     async def remove_temporaries(self, root: str) -> None:
         """Delete half-written upload files and staging directories a killed deployer
         left under ``root``."""
+        self.fence.check("cleanup")
         command = (
             f"find {shlex.quote(check_root(root))} -xdev "
             f"\\( -type d -name {shlex.quote(STAGING_PREFIX + '*')} -prune "
@@ -364,6 +375,7 @@ class RemoteHost:
     ) -> list[str]:
         removed = []
         for rel in targets:
+            self.fence.check("remove")
             if await guard.parent(rel, create=False) is None:
                 continue
             path = guard.absolute(rel)

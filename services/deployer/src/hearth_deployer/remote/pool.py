@@ -38,6 +38,7 @@ from hearth_deployer.remote.errors import (
     RemoteError,
     SessionFailed,
 )
+from hearth_deployer.remote.fence import UNFENCED, Fence
 from hearth_deployer.remote.hostkeys import HostKeyCheck, fingerprint, key_line, parse_host_keys
 
 if TYPE_CHECKING:
@@ -212,10 +213,11 @@ class HostPool:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
-    def host(self, target: SSHTarget) -> RemoteHost:
+    def host(self, target: SSHTarget, fence: Fence = UNFENCED) -> RemoteHost:
+        """``target`` reached through this pool; every write passes ``fence`` first."""
         from hearth_deployer.remote.host import RemoteHost
 
-        return RemoteHost(self, target)
+        return RemoteHost(self, target, fence)
 
     def peak_channels(self, target: SSHTarget) -> int:
         """Most channels that were open at once on the target's current connection."""

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 import asyncssh
 
 from hearth_deployer.remote.confine import DirectoryGuard
+from hearth_deployer.remote.fence import Fence
 from hearth_deployer.remote.sftperrors import sftp_error
 
 RENAMES_IN_FLIGHT = 16
@@ -22,13 +23,16 @@ async def rename_into_place(
     *,
     host: str,
     user: str,
+    fence: Fence,
 ) -> None:
     """Rename ``staging/<rel>`` to ``<root>/<rel>`` for each ``rel`` (parents created through
-    ``guard``); the first failure is raised once every rename has ended."""
+    ``guard``), each only while ``fence`` holds; the first failure is raised once every
+    rename has ended."""
     slots = asyncio.Semaphore(RENAMES_IN_FLIGHT)
 
     async def place(rel: str) -> None:
         async with slots:
+            fence.check("rename into place")
             await guard.parent(rel, create=True)
             final = guard.absolute(rel)
             try:

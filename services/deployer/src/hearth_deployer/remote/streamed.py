@@ -132,6 +132,7 @@ async def send_to_staging(
 ) -> int:
     """Extract ``files`` into the new directory ``staging`` and flush them to disk; bytes
     sent. Nothing outside ``staging`` changes."""
+    host.fence.check("upload")
     quoted = shlex.quote(staging)
     # While tar extracts, a background loop starts the writeback every 0.1 s, so the one
     # durable flush after tar (the guarantee) finds little left to write. Without
@@ -161,9 +162,12 @@ async def place_staged(
     """Rename each staged file into place (atomic per file, never through a symlink);
     whether the then empty staging directory could be removed as well."""
     user = host.target.user
+    await host.fence.confirm("upload")
     async with host.pool.sftp(host.target) as sftp:
         guard = DirectoryGuard(sftp, real_root, host=host.label, user=user)
-        await rename_into_place(sftp, guard, staging, targets, host=host.label, user=user)
+        await rename_into_place(
+            sftp, guard, staging, targets, host=host.label, user=user, fence=host.fence
+        )
         # Only empty directories are left: remove them on this channel, deepest first,
         # rather than with one more command (the caller's rm -rf is the fallback).
         folders = {staging}
@@ -179,6 +183,8 @@ async def place_staged(
 
 
 async def remove_staging(host: RemoteHost, staging: str) -> None:
+    if not host.fence.valid():
+        return  # not ours to touch any more: the next holder removes staging directories
     await host.run_raw(f"rm -rf -- {shlex.quote(staging)}")
 
 
