@@ -15,7 +15,7 @@ from hearth_servicekit.publishing import JetStreamSink
 from hearth_servicekit.secrets import SecretBox, SecretStore
 from hearth_webhook_gw.adapters import RegistrySecrets
 from hearth_webhook_gw.heads import GitHubRefs, GitLsRemote
-from hearth_webhook_gw.http import add_webhook_routes
+from hearth_webhook_gw.http import IN_FLIGHT, add_webhook_routes
 from hearth_webhook_gw.intake import Delivery, Reply, accept_delivery
 from hearth_webhook_gw.polling import KnownHeads, Poller
 from hearth_webhook_gw.registry import REGISTRY_SUBJECTS, RepositoryRegistry
@@ -37,7 +37,7 @@ class WebhookGateway(BusService):
         metrics: ServiceMetrics,
         box: SecretBox,
         *,
-        in_flight: int = 4,
+        in_flight: int = IN_FLIGHT,
     ) -> None:
         super().__init__(settings, metrics)
         self._in_flight = in_flight
@@ -121,7 +121,7 @@ def bootstrap(settings: ServiceSettings, metrics: ServiceMetrics) -> WebhookGate
             "webhook-gw: HEARTH_SECRET_KEY is not set; webhook secrets cannot be read "
             "without it (`hearth up` creates one in the data dir)"
         )
-    in_flight = settings.webhook_in_flight if isinstance(settings, WebhookSettings) else 4
+    in_flight = settings.webhook_in_flight if isinstance(settings, WebhookSettings) else IN_FLIGHT
     return WebhookGateway(
         settings,
         metrics,

@@ -12,6 +12,8 @@ Accept = Callable[[Delivery], Awaitable[Reply]]
 WEBHOOK_PATH = "/webhooks/github"
 #: Seconds a sender turned away for a full gateway is told to wait.
 RETRY_AFTER_S = 5
+#: Deliveries read and checked at once unless HEARTH_WEBHOOK_IN_FLIGHT says otherwise.
+IN_FLIGHT = 4
 
 
 async def _read_capped(request: web.Request) -> bytes | None:
@@ -27,7 +29,7 @@ async def _read_capped(request: web.Request) -> bytes | None:
     return b"".join(chunks)
 
 
-def add_webhook_routes(app: web.Application, accept: Accept, *, in_flight: int = 4) -> None:
+def add_webhook_routes(app: web.Application, accept: Accept, *, in_flight: int = IN_FLIGHT) -> None:
     """Serve the webhook path; at most ``in_flight`` deliveries are read and checked at once
     (each body may be 25 MiB), the next is told to come back later without being read."""
     busy = 0

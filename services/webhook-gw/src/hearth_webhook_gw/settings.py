@@ -5,11 +5,12 @@ from __future__ import annotations
 from pydantic import Field
 
 from hearth_servicekit import ServiceSettings
+from hearth_webhook_gw.http import IN_FLIGHT
 
 
 class WebhookSettings(ServiceSettings):
     webhook_in_flight: int = Field(
-        default=4,
+        default=IN_FLIGHT,
         ge=1,
         le=256,
         description="deliveries read and checked at once (HEARTH_WEBHOOK_IN_FLIGHT); each "
