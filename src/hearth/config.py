@@ -42,8 +42,19 @@ class HearthConfig(BaseModel):
     repositories: list[RepositorySpec] = []
     targets: list[TargetSpec] = []
     notifications: Notifications = Notifications()
-    devices: list[dict[str, Any]] = []
-    agents: list[dict[str, Any]] = []
+    #: Not supported yet (the device work defines them); refused unless empty.
+    devices: list[Any] = []
+    agents: list[Any] = []
+
+    @field_validator("devices", "agents", mode="before")
+    @classmethod
+    def _not_supported_yet(cls, value: Any, info: ValidationInfo) -> list[Any]:
+        if value:
+            raise ValueError(
+                f"{info.field_name} are not supported by this version of Hearth, so nothing "
+                f"in this section would be applied; remove the {info.field_name}: section"
+            )
+        return []
 
     @field_validator("targets")
     @classmethod

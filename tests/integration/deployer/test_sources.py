@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 from githubkit import GitHub, TokenAuthStrategy
+from githubkit.response import Response
 
+from hearth_deployer import sources, treeio
 from hearth_deployer.sources import FetchError, GitHubTarballs, GitMirrors
 from hearth_events.catalogue import RepositorySpec
 from tests.support.git import GitRemote, make_remote
@@ -169,6 +171,48 @@ async def test_github_tarballs_give_the_same_tree_as_git(
         await GitHubTarballs().fetch(
             spec, commit=None, branch="main", subdirectory="", dest=tmp_path / "x", token="wrong"
         )
+
+
+async def test_a_github_tarball_is_spooled_in_chunks_never_held_whole(
+    tmp_path: Path, remote: GitRemote, github_sim: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    big = os.urandom(3 * treeio.CHUNK).hex()  # about 3 MiB once gzipped: several chunks
+    remote.commit({"ha/www/big.txt": big})
+    remote.push()
+    github_sim.repo("alice/home").git_dir = remote.bare
+    spec = spec_for(remote, provider="github", api_url=github_sim.base_url)
+    whole = Response.content
+
+    def content_unless_a_tarball(response: Response[Any]) -> bytes:
+        assert "tar.gz" not in str(response.url), "the tarball was read whole into memory"
+        return whole.fget(response)  # type: ignore[attr-defined, no-any-return]
+
+    monkeypatch.setattr(Response, "content", property(content_unless_a_tarball))
+    writes: list[int] = []
+    real_spool = sources._spool
+
+    async def counting_spool(response: Response[Any], spool: Any) -> None:
+        await real_spool(response, _CountingWrites(spool.write, writes))  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sources, "_spool", counting_spool)
+    work = tmp_path / "work"
+    fetched = await GitHubTarballs().fetch(
+        spec, commit=None, branch="main", subdirectory="ha", dest=work / "api", token=None
+    )
+    assert (work / "api" / "www" / "big.txt").read_text() == big
+    assert fetched.files == 3
+    assert len(writes) > 1 and max(writes) <= treeio.CHUNK
+    assert sorted(p.name for p in work.iterdir()) == ["api"]  # no spool file left
+
+
+class _CountingWrites:
+    def __init__(self, write: Any, sizes: list[int]) -> None:
+        self._write, self._sizes = write, sizes
+
+    def write(self, data: bytes) -> int:
+        self._sizes.append(len(data))
+        result: int = self._write(data)
+        return result
 
 
 async def test_the_simulator_records_commit_statuses_like_github(

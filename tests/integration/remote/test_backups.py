@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -143,3 +144,24 @@ async def test_backup_directory_inside_the_root_is_refused(remote: RemoteHost, s
 async def test_bad_backup_ids_are_refused(remote: RemoteHost, sshd: Any) -> None:
     with pytest.raises(ValueError, match="backup id"):
         await remote.backup(str(sshd.remote_root), None, str(sshd.workdir / "b"), "../x")
+
+
+@pytest.mark.parametrize("listed", ["../configuration.yaml", "../../etc/x", "a/../b", "/etc/x"])
+async def test_a_backup_listing_a_path_outside_the_root_is_refused(
+    remote: RemoteHost, sshd: Any, listed: str
+) -> None:
+    # The JSON lies on the target: an edited one must not move files out of the root.
+    root, backups = str(sshd.remote_root), str(sshd.workdir / "backups")
+    await seed(remote, root)
+    info = await remote.backup(root, ["configuration.yaml"], backups, "b1")
+    before = await remote.manifest(root)
+    crafted = replace(info, files=(listed,))
+    with pytest.raises(BackupCorrupt, match="not a path inside") as refused:
+        await remote.restore(root, crafted, touched=["configuration.yaml"])
+    assert "\n" not in str(refused.value)
+    assert await remote.manifest(root) == before
+    assert not (sshd.workdir / "configuration.yaml").exists()
+    for other in (replace(info, absent=(listed,)), replace(info, absent_dirs=(listed,))):
+        with pytest.raises(BackupCorrupt, match="not a path inside"):
+            await remote.restore(root, other)
+    assert await remote.manifest(root) == before

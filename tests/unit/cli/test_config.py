@@ -73,6 +73,23 @@ def test_errors_say_where_and_what(tmp_path: Path, text: str, message: str) -> N
     assert "\n" not in str(error.value)
 
 
+@pytest.mark.parametrize("section", ["devices", "agents"])
+def test_devices_and_agents_are_refused_until_they_are_supported(
+    tmp_path: Path, section: str
+) -> None:
+    text = GOOD + f"{section}:\n  - name: shelly-garage-1\n"
+    with pytest.raises(ConfigError) as refused:
+        load_config(write(tmp_path, text))
+    assert str(refused.value) == (
+        f"{tmp_path / 'hearth.yaml'}:15: {section}: Value error, {section} are not supported "
+        f"by this version of Hearth, so nothing in this section would be applied; remove the "
+        f"{section}: section"
+    )
+    # An empty section is as good as none.
+    assert load_config(write(tmp_path, GOOD + f"{section}:\n")).repositories
+    assert load_config(write(tmp_path, GOOD + f"{section}: []\n")).repositories
+
+
 def test_a_missing_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no such file"):
         load_config(tmp_path / "nope.yaml")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from hearth_deployer.domain import Deployment, TargetLine
-from hearth_deployer.handlers import push_deployment_id, targets_for_push
+from hearth_deployer.handlers import fed_by, push_deployment_id, targets_for_push
 from hearth_deployer.targets import backup_dir, check_target, ignored_paths
 from hearth_events.catalogue import (
     BackupTaken,
@@ -86,6 +86,14 @@ def test_a_push_names_its_repository_by_url_for_plain_git() -> None:
     declared = RepositorySpec(name="alice/home", url="file:///srv/git/home.git")
     by_url = push("a", repo="file:///srv/git/home.git")
     assert targets_for_push(by_url, [spec()], lambda _: declared) == [spec()]
+
+
+def test_repository_names_match_without_case_as_declarations_do() -> None:
+    # GitHub's webhook spells the name as the owner typed it; the target as the user did.
+    targets = [spec(repo="Alice/Home")]
+    assert targets_for_push(push("a", repo="alice/HOME"), targets, no_repository) == targets
+    assert targets_for_push(push("a", repo="alice/home2"), targets, no_repository) == []
+    assert fed_by(targets[0], "ALICE/home", no_repository)  # as a CI result names it
 
 
 def test_the_same_push_asks_for_the_same_deployment() -> None:

@@ -53,6 +53,8 @@ def _value_for(annotation: Any, name: str) -> Any:
         return "2026-11-22T10:00:00+00:00"
     if name == "kind":
         return "files"
+    if name in ("commit", "before", "after", "id"):
+        return "0" * 40  # a GitSha (any str field takes it too)
     return f"{name}-value"
 
 

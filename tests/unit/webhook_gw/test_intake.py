@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import json
+
 import githubkit.webhooks
 import pytest
 
 from hearth_events import Envelope
 from hearth_events.catalogue import CiCompleted, PushReceived
 from hearth_servicekit.publishing import BusUnavailable
-from hearth_webhook_gw.intake import MAX_BODY_BYTES, Delivery, NoSecret, accept_delivery
+from hearth_webhook_gw.intake import (
+    MAX_BODY_BYTES,
+    Delivery,
+    HookSecret,
+    NoSecret,
+    accept_delivery,
+)
 from hearth_webhook_gw.signature import sign, signature_matches
 from tests.support.github import ZERO, delivery_headers, encode, push_payload, sha
 from tests.support.github import workflow_run_payload as run_payload
@@ -19,6 +27,9 @@ SECRET = b"It's a Secret to Everybody"
 class FakeSecrets:
     def __init__(self, secrets: dict[str, bytes]) -> None:
         self.secrets = secrets
+
+    async def all_secrets(self) -> list[HookSecret]:
+        return [HookSecret(f"hook-{r}", v, frozenset({r})) for r, v in self.secrets.items()]
 
     async def secret_for(self, repo: str) -> tuple[str, bytes] | NoSecret:
         value = self.secrets.get(repo.lower())
@@ -287,6 +298,9 @@ async def test_a_bus_that_does_not_ack_gets_503(secrets: FakeSecrets) -> None:
 
 async def test_an_unreachable_secret_store_gets_503_not_401() -> None:
     class DownSecrets:
+        async def all_secrets(self) -> list[HookSecret]:
+            raise BusUnavailable("timeout")
+
         async def secret_for(self, repo: str) -> tuple[str, bytes] | NoSecret:
             raise BusUnavailable("timeout")
 
@@ -295,4 +309,40 @@ async def test_an_unreachable_secret_store_gets_503_not_401() -> None:
         delivery("push", encode(push_payload())), DownSecrets(), sink, source="gw"
     )
     assert reply.status == 503
+    assert sink.stored == {}
+
+
+@pytest.mark.parametrize("signature", [None, "sha256=" + "0" * 64])
+async def test_an_unsigned_body_is_refused_before_it_is_parsed(
+    secrets: FakeSecrets, monkeypatch: pytest.MonkeyPatch, signature: str | None
+) -> None:
+    parsed: list[bytes] = []
+    real_loads = json.loads
+
+    def spying_loads(data: bytes) -> object:
+        parsed.append(data)
+        return real_loads(data)
+
+    monkeypatch.setattr(json, "loads", spying_loads)  # the module intake parses with
+    big = (
+        b'{"repository": {"full_name": "alice/home-config"}, "pad": "'
+        + b"x" * (MAX_BODY_BYTES - 100)
+        + b'"}'
+    )
+    for body in (big, b"{not json"):
+        d = delivery("push", body, secret=None)
+        d = Delivery(d.event, d.delivery_id, signature, d.content_type, d.body)
+        reply = await accept_delivery(d, secrets, FakeSink(), source="gw")
+        assert reply.status == 401, body[:20]
+    assert big not in parsed
+
+
+async def test_a_body_signed_for_one_repository_cannot_name_another() -> None:
+    secrets = FakeSecrets({"alice/home-config": SECRET, "bob/lab": b"bob's secret"})
+    sink = FakeSink()
+    body = encode(push_payload("alice/home-config"))
+    reply = await accept_delivery(
+        delivery("push", body, secret=b"bob's secret"), secrets, sink, source="gw"
+    )
+    assert reply.status == 401
     assert sink.stored == {}

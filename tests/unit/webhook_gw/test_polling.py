@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from hearth_events import Envelope, derived_event_id
 from hearth_events.catalogue import PushReceived, RepositorySpec
+from hearth_webhook_gw.heads import PollError
 from hearth_webhook_gw.polling import KnownHeads, changed_heads, poll_repository
 from tests.support.github import ZERO, sha
 
@@ -87,4 +90,13 @@ async def test_a_poll_publishes_with_the_id_a_webhook_of_the_same_push_would_hav
 async def test_not_modified_publishes_nothing() -> None:
     sink = FakeSink()
     await poll_repository(SPEC, FakeHeads(None), None, KnownHeads(), sink, source_name="gw")
+    assert sink.published == []
+
+
+async def test_a_head_that_is_not_a_commit_id_is_a_poll_error_not_an_event() -> None:
+    sink = FakeSink()
+    with pytest.raises(PollError, match="not a full commit id"):
+        await poll_repository(
+            SPEC, FakeHeads({"main": "3f78685"}), None, KnownHeads(), sink, source_name="gw"
+        )
     assert sink.published == []

@@ -46,9 +46,12 @@ def touches_subdirectory(push: PushReceived, subdirectory: str) -> bool:
 
 
 def fed_by(spec: TargetSpec, repo: str, repository: Callable[[str], RepositorySpec | None]) -> bool:
-    """Whether ``repo`` (as a push or CI result names it: full name or URL) feeds ``spec``."""
+    """Whether ``repo`` (as a push or CI result names it: full name or URL) feeds ``spec``.
+
+    Names compare without case, as repository declarations do (GitHub's ``owner/name`` is
+    case-insensitive: a webhook says ``Alice/Home`` for a target fed by ``alice/home``)."""
     declared = repository(spec.repo)
-    return repo == spec.repo or (declared is not None and repo == declared.url)
+    return repo.lower() == spec.repo.lower() or (declared is not None and repo == declared.url)
 
 
 def targets_for_push(

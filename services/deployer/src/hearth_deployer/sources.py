@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import io
 import os
 import re
 import shutil
+import tempfile
 from pathlib import Path
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 from githubkit import GitHub, TokenAuthStrategy, UnauthAuthStrategy
 from githubkit.exception import RequestError, RequestFailed
+from githubkit.response import Response
 
 from hearth_deployer import treecache, treeio
 from hearth_deployer.fetched import FetchedTree, FetchError
@@ -208,6 +209,12 @@ async def _full_sha(github: GitHub[Any], repo: RepositorySpec, ref: str) -> str:
     return sha
 
 
+async def _spool(response: Response[Any], spool: IO[bytes]) -> None:
+    """Write a streamed response to ``spool`` at most one chunk at a time."""
+    async for chunk in response.aiter_bytes(treeio.CHUNK):
+        await asyncio.to_thread(spool.write, chunk)
+
+
 class GitHubTarballs:
     """The tarball of an exact commit from the GitHub REST API."""
 
@@ -226,34 +233,40 @@ class GitHubTarballs:
         owner, _, name = repo.name.partition("/")
         auth = TokenAuthStrategy(token) if token else UnauthAuthStrategy()
         sub = _subdirectory(subdirectory)
-        async with GitHub(auth, base_url=repo.api_url, http_cache=False, timeout=120) as github:
-            try:
-                if commit is None:
-                    ref = await github.rest.git.async_get_ref(owner, name, f"heads/{branch}")
-                    commit = ref.parsed_data.object_.sha
-                elif not _SHA.match(commit):
-                    commit = await _full_sha(github, repo, commit)
-                response = await github.rest.repos.async_download_tarball_archive(
-                    owner, name, commit
-                )
-            except RequestFailed as exc:
-                raise FetchError(
-                    f"GitHub API answered {exc.response.status_code} for {repo.name} "
-                    f"at {commit or branch}"
-                ) from None
-            except RequestError as exc:
-                raise FetchError(f"GitHub API {repo.api_url} unreachable: {exc.exc!r}") from None
-        # githubkit hands over the whole (compressed) tarball; it is decompressed and
-        # extracted as a stream, one chunk at a time.
-        manifest = await asyncio.to_thread(
-            treeio.extract_stream,
-            io.BytesIO(response.content),
-            dest,
-            strip=sub,
-            reads=treeio.GitReads(),
-            gzipped=True,
-            top_level=True,
-        )
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        # The tarball is spooled to an unnamed file beside dest (not /tmp, which may be
+        # memory) a chunk at a time, then decompressed and extracted as a stream.
+        with tempfile.TemporaryFile(dir=dest.parent) as spool:
+            async with GitHub(auth, base_url=repo.api_url, http_cache=False, timeout=120) as github:
+                try:
+                    if commit is None:
+                        ref = await github.rest.git.async_get_ref(owner, name, f"heads/{branch}")
+                        commit = ref.parsed_data.object_.sha
+                    elif not _SHA.match(commit):
+                        commit = await _full_sha(github, repo, commit)
+                    response = await github.rest.repos.async_download_tarball_archive(
+                        owner, name, commit, stream=True
+                    )
+                    await _spool(response, spool)
+                except RequestFailed as exc:
+                    raise FetchError(
+                        f"GitHub API answered {exc.response.status_code} for {repo.name} "
+                        f"at {commit or branch}"
+                    ) from None
+                except RequestError as exc:
+                    raise FetchError(
+                        f"GitHub API {repo.api_url} unreachable: {exc.exc!r}"
+                    ) from None
+            spool.seek(0)
+            manifest = await asyncio.to_thread(
+                treeio.extract_stream,
+                spool,
+                dest,
+                strip=sub,
+                reads=treeio.GitReads(),
+                gzipped=True,
+                top_level=True,
+            )
         if not manifest and sub:
             raise FetchError(f"subdirectory {sub!r} does not exist at {commit[:12]} in {repo.name}")
         size = sum(e.size for e in manifest.values())

@@ -2,10 +2,11 @@
 
 from hearth_servicekit import run_service
 from hearth_webhook_gw.bootstrap import bootstrap
+from hearth_webhook_gw.settings import WebhookSettings
 
 
 def main() -> None:
-    run_service(bootstrap, name="webhook-gw", default_port=8090)
+    run_service(bootstrap, name="webhook-gw", settings_class=WebhookSettings, default_port=8090)
 
 
 if __name__ == "__main__":

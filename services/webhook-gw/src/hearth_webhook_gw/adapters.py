@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hearth_servicekit.publishing import BUS_ERRORS, BusUnavailable
 from hearth_servicekit.secrets import SecretStore
-from hearth_webhook_gw.intake import NoSecret
+from hearth_webhook_gw.intake import HookSecret, NoSecret
 from hearth_webhook_gw.registry import RepositoryRegistry
 
 
@@ -14,6 +14,21 @@ class RegistrySecrets:
     def __init__(self, registry: RepositoryRegistry, store: SecretStore) -> None:
         self._registry = registry
         self._store = store
+
+    async def all_secrets(self) -> list[HookSecret]:
+        users: dict[str, set[str]] = {}
+        for spec in self._registry.all():
+            if spec.webhook_secret is not None:
+                users.setdefault(spec.webhook_secret, set()).add(spec.name.lower())
+        found = []
+        for name, repos in users.items():
+            try:
+                value = await self._store.get(name)
+            except BUS_ERRORS as exc:
+                raise BusUnavailable(type(exc).__name__) from exc
+            if value is not None:
+                found.append(HookSecret(name, value, frozenset(repos)))
+        return found
 
     async def secret_for(self, repo: str) -> tuple[str, bytes] | NoSecret:
         spec = self._registry.get(repo)

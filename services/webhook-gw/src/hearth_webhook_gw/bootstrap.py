@@ -15,11 +15,12 @@ from hearth_servicekit.publishing import JetStreamSink
 from hearth_servicekit.secrets import SecretBox, SecretStore
 from hearth_webhook_gw.adapters import RegistrySecrets
 from hearth_webhook_gw.heads import GitHubRefs, GitLsRemote
-from hearth_webhook_gw.http import add_webhook_routes
+from hearth_webhook_gw.http import IN_FLIGHT, add_webhook_routes
 from hearth_webhook_gw.intake import Delivery, Reply, accept_delivery
 from hearth_webhook_gw.polling import KnownHeads, Poller
 from hearth_webhook_gw.registry import REGISTRY_SUBJECTS, RepositoryRegistry
 from hearth_webhook_gw.repositories import ApplyRepositories, apply_repositories
+from hearth_webhook_gw.settings import WebhookSettings
 
 APPLY_REPOSITORIES = command_subject("git", "ApplyRepositories")
 
@@ -30,8 +31,16 @@ class WebhookGateway(BusService):
     buckets: ClassVar[tuple[str, ...]] = ("hearth_secrets",)
     consumers: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, settings: ServiceSettings, metrics: ServiceMetrics, box: SecretBox) -> None:
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        metrics: ServiceMetrics,
+        box: SecretBox,
+        *,
+        in_flight: int = IN_FLIGHT,
+    ) -> None:
         super().__init__(settings, metrics)
+        self._in_flight = in_flight
         self.registry = RepositoryRegistry()
         self.known_heads = KnownHeads()
         self._box = box
@@ -103,7 +112,7 @@ class WebhookGateway(BusService):
         return reply
 
     def routes(self, app: web.Application) -> None:
-        add_webhook_routes(app, self.accept)
+        add_webhook_routes(app, self.accept, in_flight=self._in_flight)
 
 
 def bootstrap(settings: ServiceSettings, metrics: ServiceMetrics) -> WebhookGateway:
@@ -112,4 +121,10 @@ def bootstrap(settings: ServiceSettings, metrics: ServiceMetrics) -> WebhookGate
             "webhook-gw: HEARTH_SECRET_KEY is not set; webhook secrets cannot be read "
             "without it (`hearth up` creates one in the data dir)"
         )
-    return WebhookGateway(settings, metrics, SecretBox(settings.secret_key.get_secret_value()))
+    in_flight = settings.webhook_in_flight if isinstance(settings, WebhookSettings) else IN_FLIGHT
+    return WebhookGateway(
+        settings,
+        metrics,
+        SecretBox(settings.secret_key.get_secret_value()),
+        in_flight=in_flight,
+    )

@@ -30,6 +30,8 @@ from hearth_webhook_gw.signature import signature_matches
 log = get_logger("hearth.webhook")
 
 MAX_BODY_BYTES = 25 * 1024 * 1024
+#: A refused body up to this size is parsed for the log line's repository name, no larger.
+PEEK_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -39,10 +41,26 @@ class NoSecret:
     reason: str
 
 
+@dataclass(frozen=True)
+class HookSecret:
+    """One stored webhook secret and the repositories (lower-case ``owner/name``) using it."""
+
+    name: str
+    value: bytes
+    repos: frozenset[str]
+
+
 class WebhookSecrets(Protocol):
+    async def all_secrets(self) -> list[HookSecret]:
+        """Every stored webhook secret of a declared repository: a signature is checked
+        against these before the body is parsed.
+
+        Raises BusUnavailable when the secret store cannot be reached.
+        """
+
     async def secret_for(self, repo: str) -> tuple[str, bytes] | NoSecret:
         """The webhook secret of ``repo`` (``owner/name``) as (its name, its value), or
-        why Hearth has none.
+        why Hearth has none: only to say in the log why a delivery was refused.
 
         Raises BusUnavailable when the secret store cannot be reached.
         """
@@ -78,21 +96,31 @@ def _error(status: int, error: str, detail: str) -> Reply:
 async def accept_delivery(
     delivery: Delivery, secrets: WebhookSecrets, sink: EventSink, *, source: str
 ) -> Reply:
-    parsed = _parse_request(delivery)
+    """Check the headers, verify the signature over the raw body, and only then parse it:
+    an unsigned body is never parsed, whatever its size."""
+    refusal = _check_request(delivery)
+    if refusal is not None:
+        return refusal
+    try:
+        signed_for = await _signed_for(delivery, secrets)
+    except BusUnavailable as exc:
+        return _bus_unavailable(delivery, exc)
+    if not signed_for:
+        return await _refuse(delivery, secrets, repo=_peek_repository(delivery.body))
+    parsed = _parse_body(delivery)
     if isinstance(parsed, Reply):
         return parsed
     payload, repo = parsed
     if repo is None:  # an organisation hook's ping names no repository
         return Reply(200, {"ok": True, "pong": True})
-    refusal = await _verify(delivery, repo, secrets)
-    if refusal is not None:
-        return refusal
+    if repo.lower() not in signed_for:
+        return await _refuse(delivery, secrets, repo=repo, signed_for=signed_for)
     if delivery.event == "ping":
         return Reply(200, {"ok": True, "pong": True})
     return await _record(delivery, payload, repo, sink, source)
 
 
-def _parse_request(delivery: Delivery) -> Reply | tuple[dict[str, Any], str | None]:
+def _check_request(delivery: Delivery) -> Reply | None:
     if len(delivery.body) > MAX_BODY_BYTES:
         return _error(413, "payload too large", f"bodies over {MAX_BODY_BYTES} bytes are refused")
     media_type = (delivery.content_type or "").split(";")[0].strip().lower()
@@ -109,6 +137,21 @@ def _parse_request(delivery: Delivery) -> Reply | tuple[dict[str, Any], str | No
             "not a GitHub delivery",
             "X-GitHub-Event and X-GitHub-Delivery headers are required",
         )
+    return None
+
+
+async def _signed_for(delivery: Delivery, secrets: WebhookSecrets) -> frozenset[str]:
+    """The repositories whose webhook secret signed the raw body (none if unsigned)."""
+    if not delivery.signature:
+        return frozenset()
+    repos: set[str] = set()
+    for secret in await secrets.all_secrets():
+        if signature_matches(secret.value, delivery.body, delivery.signature):
+            repos |= secret.repos
+    return frozenset(repos)
+
+
+def _parse_body(delivery: Delivery) -> Reply | tuple[dict[str, Any], str | None]:
     try:
         payload = json.loads(delivery.body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -121,25 +164,53 @@ def _parse_request(delivery: Delivery) -> Reply | tuple[dict[str, Any], str | No
     return payload, repo
 
 
-async def _verify(delivery: Delivery, repo: str, secrets: WebhookSecrets) -> Reply | None:
+def _peek_repository(body: bytes) -> str | None:
+    """For the log line of a refusal only: the repository a small refused body names.
+    A larger one is never parsed, so a flood of big forgeries costs one HMAC each."""
+    if len(body) > PEEK_BYTES:
+        return None
     try:
-        secret = await secrets.secret_for(repo)
-    except BusUnavailable as exc:
-        return _bus_unavailable(delivery, exc)
-    if isinstance(secret, NoSecret):
-        reason = secret.reason
-    else:
-        name, value = secret
-        if signature_matches(value, delivery.body, delivery.signature):
-            return None
+        payload = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return _repository_name(payload) if isinstance(payload, dict) else None
+
+
+async def _refuse(
+    delivery: Delivery,
+    secrets: WebhookSecrets,
+    *,
+    repo: str | None,
+    signed_for: frozenset[str] = frozenset(),
+) -> Reply:
+    if repo is None:
         reason = (
-            f"X-Hub-Signature-256 does not match the webhook secret {name!r} of {repo}"
+            "X-Hub-Signature-256 matches none of the webhook secrets Hearth holds"
             if delivery.signature
-            else f"the delivery has no X-Hub-Signature-256 header; give the GitHub webhook "
-            f"of {repo} the value of Hearth's secret {name!r} as its secret"
-        )
+            else "the delivery has no X-Hub-Signature-256 header"
+        ) + f" (a {len(delivery.body)}-byte body, not parsed)"
+    else:
+        try:
+            secret = await secrets.secret_for(repo)
+        except BusUnavailable:
+            secret = NoSecret(f"the secret store could not be reached to check {repo}")
+        reason = _mismatch_reason(repo, delivery.signature, secret)
+    if signed_for:
+        reason += f"; the body is signed with the webhook secret of {', '.join(sorted(signed_for))}"
     log.warning("webhook refused", repo=repo, delivery_id=delivery.delivery_id, reason=reason)
     return _error(401, "bad signature", REFUSED_DETAIL)
+
+
+def _mismatch_reason(repo: str, signature: str | None, secret: tuple[str, bytes] | NoSecret) -> str:
+    if isinstance(secret, NoSecret):
+        return secret.reason
+    name = secret[0]
+    return (
+        f"X-Hub-Signature-256 does not match the webhook secret {name!r} of {repo}"
+        if signature
+        else f"the delivery has no X-Hub-Signature-256 header; give the GitHub webhook "
+        f"of {repo} the value of Hearth's secret {name!r} as its secret"
+    )
 
 
 async def _record(

@@ -13,6 +13,8 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from pydantic import ValidationError
+
 from hearth_events import Envelope, EventData, derived_event_id, new_event
 from hearth_events.catalogue import PushReceived, RepositorySpec
 from hearth_servicekit import get_logger
@@ -88,8 +90,12 @@ async def poll_repository(
     heads = await source.heads(spec, token)
     if heads is None:  # the source says nothing changed
         return []
+    try:
+        pushes = changed_heads(spec, heads, known)
+    except ValidationError:
+        raise PollError(f"{spec.url} answered a branch head that is not a full commit id") from None
     published = []
-    for push in changed_heads(spec, heads, known):
+    for push in pushes:
         envelope = new_event(
             push,
             source=source_name,

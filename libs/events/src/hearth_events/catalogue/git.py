@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,7 +20,16 @@ __all__ = [
     "RepositoryUpdated",
 ]
 
-GitSha = str  # 40 hex digits (or 64 for SHA-256 repositories)
+#: A full commit id, as GitHub's webhooks and API and ``git ls-remote`` give it: 40
+#: lower-case hex digits, or 64 in a SHA-256 repository. Never a short id: what a person
+#: types is resolved to the full id before it enters an event.
+GitSha = Annotated[
+    str,
+    Field(
+        pattern=r"^[0-9a-f]{40}([0-9a-f]{24})?$",
+        description="a full commit id: 40 lower-case hex digits (64 for SHA-256)",
+    ),
+]
 
 
 class CommitInfo(BaseModel):

@@ -34,6 +34,7 @@ from hearth_deployer.remote.confine import (
 )
 from hearth_deployer.remote.errors import (
     BackupCorrupt,
+    PathOutsideRoot,
     RemoteCommandFailed,
     RemoteError,
     RemotePathError,
@@ -329,6 +330,7 @@ async def restore_backup(
     backup was taken from, for everything the deployment touched.
     """
     root = check_root(root)
+    _check_listed_paths(host, root, backup)
     await _verify_archive(host, backup)
     await host.fence.confirm("restore")
     user = host.target.user
@@ -360,6 +362,26 @@ async def restore_backup(
     finally:
         await _remove_staging(host, staging)
     return RestoreResult(tuple(backup.files), tuple(removed), removed_dirs)
+
+
+def _check_listed_paths(host: RemoteHost, root: str, backup: BackupInfo) -> None:
+    """Refuse a backup whose JSON lists a path that is not a normalised path under the root.
+
+    The JSON lies on the target and anyone who can write there could edit it: a listed
+    ``../x`` would rename a file out of the root, or a restore would delete outside it.
+    Only the form ``take_backup`` writes is accepted, before anything is touched."""
+    for listed in (*backup.files, *backup.absent, *backup.absent_dirs):
+        try:
+            normal = confine(listed, root)
+        except PathOutsideRoot:
+            normal = None
+        if normal != listed:
+            raise BackupCorrupt(
+                backup.archive,
+                host=host.label,
+                why=f"its list names {listed!r}, which is not a path inside {root}; "
+                "nothing was restored (delete this backup or restore it by hand)",
+            )
 
 
 async def _remove_empty_dirs(

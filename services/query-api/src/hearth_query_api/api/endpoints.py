@@ -33,6 +33,7 @@ from hearth_query_api.api.models import (
 )
 from hearth_query_api.api.queries import (
     MAX_SEQ,
+    SEARCH_WINDOW,
     STATS_SQL,
     DeploymentQuery,
     EventQuery,
@@ -40,6 +41,7 @@ from hearth_query_api.api.queries import (
     RepoFilter,
     TargetFilter,
     page,
+    search_page,
 )
 from hearth_query_api.api.rollbacks import list_backups
 from hearth_query_api.feed import LOG_EVENT, Broadcaster, FeedFilter, stream_events
@@ -66,6 +68,9 @@ def _deployment(row: Any) -> DeploymentOut:
 
 
 class Endpoints(Commands):
+    #: Events one text search reads at most (see queries.SEARCH_WINDOW).
+    search_window = SEARCH_WINDOW
+
     def __init__(self, pool: Any, sink: EventSink, source: str) -> None:
         self.pool = pool
         self.sink = sink
@@ -219,20 +224,23 @@ class Endpoints(Commands):
 
     async def list_events(self, call: Call) -> Page[EventOut]:
         q: EventQuery = call.query
-        rows, cursor = await self._paged(
-            "events",
-            q,
-            [
-                ("type = ?", q.type),
-                ("type <> ?", LOG_EVENT if q.type is None and not q.logs else None),
-                ("key = ?", q.key),
-                ("correlation_id = ?", q.correlation_id),
-                ("actor = ?", q.actor),
-                ("occurred_at >= ?", q.since),
-                ("occurred_at < ?", q.until),
-                ("(data::text ILIKE '%' || ? || '%' OR key ILIKE '%' || ? || '%')", q.q),
-            ],
-        )
+        conditions = [
+            ("type = ?", q.type),
+            ("type <> ?", LOG_EVENT if q.type is None and not q.logs else None),
+            ("key = ?", q.key),
+            ("correlation_id = ?", q.correlation_id),
+            ("actor = ?", q.actor),
+            ("occurred_at >= ?", q.since),
+            ("occurred_at < ?", q.until),
+        ]
+        if q.q is None:
+            rows, cursor = await self._paged("events", q, conditions)
+        else:
+            text = ("(data::text ILIKE '%' || ? || '%' OR key ILIKE '%' || ? || '%')", q.q)
+            async with self.pool.acquire() as conn:
+                rows, cursor = await search_page(
+                    conn, q, [*conditions, text], window=self.search_window
+                )
         items = [
             EventOut.model_validate(
                 {

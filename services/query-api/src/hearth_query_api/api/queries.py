@@ -10,6 +10,11 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 MAX_LIMIT = 200
 MAX_SEQ = 2**63 - 1  # a PostgreSQL bigint
+#: A text search (``q``) reads at most this many events per request, the newest below the
+#: cursor; its next_cursor continues beneath them. ``ILIKE '%q%'`` can use no index (the
+#: embedded PostgreSQL has no pg_trgm), so one request never scans the whole table.
+SEARCH_WINDOW = 20_000
+MIN_SEARCH_CHARS = 3
 
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
@@ -57,7 +62,13 @@ class EventQuery(PageQuery):
     key: Text | None = None
     correlation_id: Text | None = None
     actor: Text | None = None
-    q: Text | None = Field(default=None, description="text to find anywhere in the event")
+    q: Text | None = Field(
+        default=None,
+        min_length=MIN_SEARCH_CHARS,
+        description=f"text to find anywhere in the event (at least {MIN_SEARCH_CHARS} "
+        f"characters); one page searches at most {SEARCH_WINDOW} events, so a page may "
+        "hold fewer items than limit, even none: follow next_cursor until it is null",
+    )
     since: IsoTime | None = None
     until: IsoTime | None = None
 
@@ -102,6 +113,20 @@ async def page(
     more = len(rows) > query.limit
     rows = rows[: query.limit]
     return rows, rows[-1]["seq"] if more and rows else None
+
+
+async def search_page(
+    conn: Any, query: PageQuery, conditions: list[tuple[str, Any]], *, window: int
+) -> tuple[list[Any], int | None]:
+    """:func:`page` of ``events`` over only the ``window`` events below the cursor; when
+    those are exhausted, the cursor of the next page points beneath them."""
+    top = query.cursor or await conn.fetchval("SELECT coalesce(max(seq), 0) + 1 FROM events")
+    low = max(top - window, 1)
+    bounded = query.model_copy(update={"cursor": top})
+    rows, cursor = await page(conn, "events", bounded, [*conditions, ("seq >= ?", low)])
+    if cursor is None and low > 1:
+        cursor = low
+    return rows, cursor
 
 
 STATS_SQL = """
