@@ -1,7 +1,8 @@
 """``hearth.yaml``: the one declarative file. Loaded with errors that point at the line.
 
 Unknown keys are refused (``hearth.yaml:12: unknown key 'tagets' (did you mean
-'targets'?)``), as are values of the wrong kind; secrets appear by name only.
+'targets'?)``), as are values of the wrong kind; secrets appear by name only, and a URL
+with credentials in it is refused (``hearth_events.credentials``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pydantic import (
 )
 
 from hearth_events.catalogue import RepositorySpec, RouteSpec, TargetSpec
+from hearth_events.credentials import Problem, repository_problems, target_problems
 
 
 class ConfigError(Exception):
@@ -87,9 +89,24 @@ def load_config_text(text: str, path: str) -> HearthConfig:
             "targets, notifications, devices, agents)"
         )
     try:
-        return HearthConfig.model_validate(data)
+        config = HearthConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_describe(path, node, exc)) from None
+    for loc, problem in _credential_problems(config):
+        raise ConfigError(f"{path}:{_line(_node_at(node, list(loc)))}: {problem}")
+    return config
+
+
+def _credential_problems(config: HearthConfig) -> list[Problem]:
+    return [
+        (("repositories", index, *loc), problem)
+        for index, repo in enumerate(config.repositories)
+        for loc, problem in repository_problems(repo)
+    ] + [
+        (("targets", index, *loc), problem)
+        for index, target in enumerate(config.targets)
+        for loc, problem in target_problems(target)
+    ]
 
 
 def _describe(path: str, root: Any, exc: ValidationError) -> str:

@@ -76,3 +76,14 @@ def test_errors_say_where_and_what(tmp_path: Path, text: str, message: str) -> N
 def test_a_missing_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no such file"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_a_token_in_a_url_is_refused_at_its_line_without_echoing_it(tmp_path: Path) -> None:
+    text = GOOD.replace(
+        "https://github.com/alice/home-config.git", "https://alice:CANARY@github.com/a/b.git"
+    )
+    with pytest.raises(ConfigError) as refused:
+        load_config(write(tmp_path, text))
+    message = str(refused.value)
+    assert message.startswith(f"{tmp_path / 'hearth.yaml'}:3: repository alice/home-config: url")
+    assert "token_secret" in message and "CANARY" not in message
