@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import Any
 from urllib.parse import quote
 
 import pytest
 
+from hearth_events import new_event
 from hearth_events.catalogue import DeploymentFailed, DeploymentLogged, LogLine
 from hearth_servicekit.logging import configure_logging, get_logger
+from hearth_servicekit.publishing import JetStreamSink
 from hearth_servicekit.redaction import forget_all, redact, redact_data, remember
 
 TOKEN = "canary-Tok3n/with+odd=chars"
@@ -96,3 +100,16 @@ def test_the_long_parts_of_a_url_secret_are_masked_alone() -> None:
         "HTTP 401 from discord with token ***"
     )
     assert redact("avatar=no") == "avatar=no"  # short parts stay
+
+
+async def test_the_sink_publishes_events_without_known_values() -> None:
+    sent: list[bytes] = []
+
+    class FakeJetStream:
+        async def publish(self, subject: str, payload: bytes, **_: Any) -> Any:
+            sent.append(payload)
+            return SimpleNamespace(duplicate=False)
+
+    failed = DeploymentFailed(deployment_id="d", target="t", step="restart", reason=TOKEN)
+    await JetStreamSink(FakeJetStream()).publish(new_event(failed, source="s", actor="a"))
+    assert b"***" in sent[0] and TOKEN.encode() not in sent[0]
