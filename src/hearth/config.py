@@ -22,7 +22,13 @@ from pydantic import (
 )
 
 from hearth_events.catalogue import RepositorySpec, RouteSpec, TargetSpec
-from hearth_events.credentials import Problem, repository_problems, target_problems
+from hearth_events.credentials import (
+    Problem,
+    address_problems,
+    repository_problems,
+    route_problems,
+    target_problems,
+)
 
 
 class ConfigError(Exception):
@@ -98,15 +104,29 @@ def load_config_text(text: str, path: str) -> HearthConfig:
 
 
 def _credential_problems(config: HearthConfig) -> list[Problem]:
-    return [
-        (("repositories", index, *loc), problem)
-        for index, repo in enumerate(config.repositories)
-        for loc, problem in repository_problems(repo)
-    ] + [
-        (("targets", index, *loc), problem)
-        for index, target in enumerate(config.targets)
-        for loc, problem in target_problems(target)
-    ]
+    return (
+        [
+            (("repositories", index, *loc), problem)
+            for index, repo in enumerate(config.repositories)
+            for loc, problem in repository_problems(repo)
+        ]
+        + [
+            (("targets", index, *loc), problem)
+            for index, target in enumerate(config.targets)
+            for loc, problem in target_problems(target)
+        ]
+        + [
+            (("notifications", "default_urls", *loc), problem)
+            for loc, problem in address_problems(
+                config.notifications.default_urls, "notifications: default_urls"
+            )
+        ]
+        + [
+            (("notifications", "routes", index, *loc), problem)
+            for index, route in enumerate(config.notifications.routes)
+            for loc, problem in route_problems(route)
+        ]
+    )
 
 
 def _describe(path: str, root: Any, exc: ValidationError) -> str:

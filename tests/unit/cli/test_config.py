@@ -87,3 +87,11 @@ def test_a_token_in_a_url_is_refused_at_its_line_without_echoing_it(tmp_path: Pa
     message = str(refused.value)
     assert message.startswith(f"{tmp_path / 'hearth.yaml'}:3: repository alice/home-config: url")
     assert "token_secret" in message and "CANARY" not in message
+
+
+def test_an_apprise_url_in_default_urls_is_refused_at_its_line(tmp_path: Path) -> None:
+    text = GOOD.replace("default_urls: [ops-discord]", "default_urls: [discord://1/CANARY]")
+    with pytest.raises(ConfigError) as refused:
+        load_config(write(tmp_path, text))
+    assert ":8: notifications: default_urls: entry 1 is an address" in str(refused.value)
+    assert "CANARY" not in str(refused.value)

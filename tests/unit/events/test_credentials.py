@@ -8,6 +8,7 @@ from hearth_events.catalogue import RepositorySpec, TargetSpec
 from hearth_events.credentials import (
     has_credentials,
     repository_problems,
+    route_problems,
     target_problems,
     text_has_credentials,
 )
@@ -56,3 +57,12 @@ def test_messages_name_the_field_and_never_the_value() -> None:
     assert [loc for loc, _ in problems] == [("ha_url",), ("health_check",), ("post_deploy", 1)]
     assert "ha_token_secret" in problems[0][1]
     assert not any("CANARY" in message for _, message in problems)
+
+
+def test_an_apprise_url_where_a_secret_name_belongs_is_refused_without_echoing_it() -> None:
+    from hearth_events.catalogue import RouteSpec
+
+    route = RouteSpec(name="ops", events=("*",), urls=("ops-discord", "discord://1/CANARY5"))
+    [(loc, message)] = route_problems(route)
+    assert loc == ("urls", 1)
+    assert "hearth secret set" in message and "CANARY5" not in message

@@ -15,7 +15,7 @@ from hearth_events import new_event
 from hearth_events.catalogue import DeploymentFailed, DeploymentLogged, LogLine
 from hearth_servicekit.logging import configure_logging, get_logger
 from hearth_servicekit.publishing import JetStreamSink
-from hearth_servicekit.redaction import forget_all, redact, redact_data, remember
+from hearth_servicekit.redaction import forget_all, redact, redact_data, redact_value, remember
 
 TOKEN = "canary-Tok3n/with+odd=chars"
 KEY = (
@@ -113,3 +113,12 @@ async def test_the_sink_publishes_events_without_known_values() -> None:
     failed = DeploymentFailed(deployment_id="d", target="t", step="restart", reason=TOKEN)
     await JetStreamSink(FakeJetStream()).publish(new_event(failed, source="s", actor="a"))
     assert b"***" in sent[0] and TOKEN.encode() not in sent[0]
+
+
+def test_fields_naming_secrets_keep_the_name_even_when_a_value_equals_it() -> None:
+    remember("ha-token")
+    assert redact_value({"ha_token_secret": "ha-token", "urls": ["ha-token"], "r": "ha-token"}) == {
+        "ha_token_secret": "ha-token",
+        "urls": ["ha-token"],
+        "r": "***",
+    }

@@ -9,7 +9,9 @@ permanent. So a URL carrying credentials is refused wherever one enters the cata
   ``https://TOKEN@host/`` too: a bare user name there is how tokens are usually passed);
 - any other URL whose userinfo has a password part (``ssh://git:pw@host/``); a user name
   alone (``ssh://git@host/repo``) and scp-style ``git@host:repo`` are fine;
-- such a URL anywhere inside a ``post_deploy`` command or a command ``health_check``.
+- such a URL anywhere inside a ``post_deploy`` command or a command ``health_check``;
+- an address where a secret's *name* belongs (an Apprise URL pasted into a route's
+  ``urls`` or ``default_urls``).
 
 Messages name the field, never the value.
 """
@@ -21,7 +23,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
-    from hearth_events.catalogue import RepositorySpec, TargetSpec
+    from hearth_events.catalogue import RepositorySpec, RouteSpec, TargetSpec
 
 #: Where a problem is (field names and indexes under the declaration) and what it is.
 Problem = tuple[tuple[str | int, ...], str]
@@ -96,3 +98,23 @@ def target_problems(spec: TargetSpec) -> list[Problem]:
             )
         )
     return problems
+
+
+def address_problems(names: tuple[str, ...] | list[str], where: str) -> list[Problem]:
+    """An address (``scheme://...`` or ``user@host``) given where secret names belong."""
+    return [
+        (
+            (index,),
+            f"{where}: entry {index + 1} is an address, not a secret name; store the Apprise "
+            "URL with `hearth secret set NAME` and list NAME",
+        )
+        for index, name in enumerate(names)
+        if "://" in name or "@" in name
+    ]
+
+
+def route_problems(spec: RouteSpec) -> list[Problem]:
+    return [
+        (("urls", *loc), problem)
+        for loc, problem in address_problems(spec.urls, f"route {spec.name}: urls")
+    ]

@@ -84,6 +84,15 @@ def redact(text: str) -> str:
     return text
 
 
+#: Fields that hold secret *names* (public by contract, validated as names): a value that
+#: happens to equal its own name must not turn a declaration's reference into ``***``.
+_NAME_FIELDS = frozenset({"urls", "default_urls", "waiting_for"})
+
+
+def _names_secrets(key: object) -> bool:
+    return isinstance(key, str) and (key.endswith("_secret") or key in _NAME_FIELDS)
+
+
 def redact_value(value: Any) -> Any:
     """Strings anywhere in nested dicts, lists and tuples redacted; the rest as it was."""
     if not _ordered:
@@ -91,7 +100,7 @@ def redact_value(value: Any) -> Any:
     if isinstance(value, str):
         return redact(value)
     if isinstance(value, dict):
-        return {k: redact_value(v) for k, v in value.items()}
+        return {k: v if _names_secrets(k) else redact_value(v) for k, v in value.items()}
     if isinstance(value, list):
         return [redact_value(v) for v in value]
     if isinstance(value, tuple):
