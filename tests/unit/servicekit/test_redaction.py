@@ -10,9 +10,11 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from pydantic import BaseModel
 
 from hearth_events import new_event
 from hearth_events.catalogue import DeploymentFailed, DeploymentLogged, LogLine
+from hearth_servicekit.commands import serve_command
 from hearth_servicekit.logging import configure_logging, get_logger
 from hearth_servicekit.publishing import JetStreamSink
 from hearth_servicekit.redaction import forget_all, redact, redact_data, redact_value, remember
@@ -121,4 +123,32 @@ def test_fields_naming_secrets_keep_the_name_even_when_a_value_equals_it() -> No
         "ha_token_secret": "ha-token",
         "urls": ["ha-token"],
         "r": "***",
+    }
+
+
+async def test_command_replies_lose_known_values_even_in_an_internal_error() -> None:
+    class Nothing(BaseModel):
+        pass
+
+    handlers: list[Any] = []
+    replies: list[bytes] = []
+
+    class FakeNats:
+        async def subscribe(self, subject: str, queue: str, cb: Any) -> None:
+            handlers.append(cb)
+
+        async def flush(self) -> None:
+            pass
+
+    async def respond(data: bytes) -> None:
+        replies.append(data)
+
+    async def leaky(_: Nothing) -> dict[str, Any]:
+        raise RuntimeError(f"could not use {TOKEN}")
+
+    await serve_command(FakeNats(), "hearth.cmd.x.Y", Nothing, leaky, queue="q")
+    await handlers[0](SimpleNamespace(data=b"{}", reply="inbox", respond=respond))
+    assert json.loads(replies[0]) == {
+        "ok": False,
+        "error": "internal error: RuntimeError: could not use ***",
     }
