@@ -4,8 +4,9 @@ A service ``remember``s every secret value it decrypts (``SecretStore.get`` does
 ``redact`` replaces each known value in a text: as-is, URL-quoted (a token in a URL's
 query or userinfo) and, for a multi-line value such as a private key, each of its long
 lines (a command's output is logged line by line), for a URL its long parts (a library
-may print an Apprise URL's token alone). Log lines (``logging.py``) and the
-events a service records or publishes (``redact_data``) pass through it.
+may print an Apprise URL's token alone). Log lines (``logging.py``), command replies
+(``commands.py``) and the events a service records or publishes (``HearthAggregate.record``,
+``JetStreamSink.publish``) pass through it; fields that hold secret *names* are left alone.
 
 Values shorter than ``MIN_LENGTH`` are not remembered: a 3-character "secret" would turn
 every word containing it into ``***``. The registry lives for the process; it only grows.
