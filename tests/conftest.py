@@ -23,6 +23,16 @@ from hearth.embedded.process import free_port
 from tests.support.services import start_service  # noqa: F401  (a fixture)
 
 
+@pytest.fixture(autouse=True)
+def _forget_secret_values() -> Iterator[None]:
+    """Services in this process remember the secret values they decrypt (to redact them);
+    one test's values must not mask another test's text."""
+    yield
+    from hearth_servicekit.redaction import forget_all
+
+    forget_all()
+
+
 @pytest.fixture(scope="session")
 def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if url := os.environ.get("HEARTH_TEST_NATS_URL"):
@@ -114,7 +124,8 @@ async def ha_sim(tmp_path: Path) -> AsyncIterator[Any]:
 
     config_dir = tmp_path / "ha-config"
     config_dir.mkdir()
-    sim = HomeAssistantSim(config_dir=config_dir)
+    # Not "ha-token", the secret's name: the deployer redacts the value it decrypts.
+    sim = HomeAssistantSim(config_dir=config_dir, token="test-ha-access-token")
     await sim.start()
     yield sim
     await sim.stop()

@@ -1,7 +1,8 @@
 """``hearth.yaml``: the one declarative file. Loaded with errors that point at the line.
 
 Unknown keys are refused (``hearth.yaml:12: unknown key 'tagets' (did you mean
-'targets'?)``), as are values of the wrong kind; secrets appear by name only.
+'targets'?)``), as are values of the wrong kind; secrets appear by name only, and a URL
+with credentials in it is refused (``hearth_events.credentials``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,13 @@ from pydantic import (
 )
 
 from hearth_events.catalogue import RepositorySpec, RouteSpec, TargetSpec
+from hearth_events.credentials import (
+    Problem,
+    address_problems,
+    repository_problems,
+    route_problems,
+    target_problems,
+)
 
 
 class ConfigError(Exception):
@@ -98,9 +106,38 @@ def load_config_text(text: str, path: str) -> HearthConfig:
             "targets, notifications, devices, agents)"
         )
     try:
-        return HearthConfig.model_validate(data)
+        config = HearthConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_describe(path, node, exc)) from None
+    for loc, problem in _credential_problems(config):
+        raise ConfigError(f"{path}:{_line(_node_at(node, list(loc)))}: {problem}")
+    return config
+
+
+def _credential_problems(config: HearthConfig) -> list[Problem]:
+    return (
+        [
+            (("repositories", index, *loc), problem)
+            for index, repo in enumerate(config.repositories)
+            for loc, problem in repository_problems(repo)
+        ]
+        + [
+            (("targets", index, *loc), problem)
+            for index, target in enumerate(config.targets)
+            for loc, problem in target_problems(target)
+        ]
+        + [
+            (("notifications", "default_urls", *loc), problem)
+            for loc, problem in address_problems(
+                config.notifications.default_urls, "notifications: default_urls"
+            )
+        ]
+        + [
+            (("notifications", "routes", index, *loc), problem)
+            for index, route in enumerate(config.notifications.routes)
+            for loc, problem in route_problems(route)
+        ]
+    )
 
 
 def _describe(path: str, root: Any, exc: ValidationError) -> str:

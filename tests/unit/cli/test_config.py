@@ -93,3 +93,22 @@ def test_devices_and_agents_are_refused_until_they_are_supported(
 def test_a_missing_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no such file"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_a_token_in_a_url_is_refused_at_its_line_without_echoing_it(tmp_path: Path) -> None:
+    text = GOOD.replace(
+        "https://github.com/alice/home-config.git", "https://alice:CANARY@github.com/a/b.git"
+    )
+    with pytest.raises(ConfigError) as refused:
+        load_config(write(tmp_path, text))
+    message = str(refused.value)
+    assert message.startswith(f"{tmp_path / 'hearth.yaml'}:3: repository alice/home-config: url")
+    assert "token_secret" in message and "CANARY" not in message
+
+
+def test_an_apprise_url_in_default_urls_is_refused_at_its_line(tmp_path: Path) -> None:
+    text = GOOD.replace("default_urls: [ops-discord]", "default_urls: [discord://1/CANARY]")
+    with pytest.raises(ConfigError) as refused:
+        load_config(write(tmp_path, text))
+    assert ":8: notifications: default_urls: entry 1 is an address" in str(refused.value)
+    assert "CANARY" not in str(refused.value)

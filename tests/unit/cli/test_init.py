@@ -63,3 +63,17 @@ def test_repository_names_come_from_every_url_form() -> None:
         ("/srv/ha.git", "srv/ha"),
     ]:
         assert InitAnswers(host="h", repo_url=url).repo_name == name
+
+
+def test_init_refuses_a_token_in_the_repository_url_without_writing_or_echoing_it(
+    tmp_path: Path,
+) -> None:
+    output = tmp_path / "hearth.yaml"
+    url = "https://alice:ghp_CANARY@github.com/alice/home-config.git"
+    refused = CliRunner().invoke(
+        main, ["init", "--host", "ha.lan", "--repo-url", url, "--output", str(output)]
+    )
+    assert refused.exit_code != 0
+    assert "url carries a user name or password" in refused.output
+    assert "token_secret" in refused.output and "CANARY" not in refused.output
+    assert not output.exists()

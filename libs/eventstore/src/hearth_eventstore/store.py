@@ -21,6 +21,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg import sql
 
 from hearth_events import Envelope, EventData, event_class, new_event, uuid7
+from hearth_servicekit.redaction import redact_value
 
 
 @dataclass(frozen=True)
@@ -49,11 +50,13 @@ class HearthAggregate(Aggregate):
             return event_class(self.type_name).model_validate(self.payload)
 
     def record(self, data: EventData, meta: Meta) -> None:
-        """Record a catalogue event on this aggregate (and apply it)."""
+        """Record a catalogue event on this aggregate (and apply it). Every secret value
+        this process has decrypted is redacted from the payload here, the one door every
+        stored event passes (the relay publishes what was stored)."""
         self.trigger_event(
             self.Recorded,
             type_name=data.type_name(),
-            payload=data.model_dump(mode="json"),
+            payload=redact_value(data.model_dump(mode="json")),
             event_id=str(uuid7()),
             correlation_id=meta.correlation_id,
             causation_id=meta.causation_id,

@@ -1,8 +1,9 @@
 """Request/reply commands on ``hearth.cmd.<context>.<Command>``.
 
 A handler gets the validated request and returns the reply's fields; the reply is always
-JSON ``{"ok": true, ...}`` or ``{"ok": false, "error": "..."}``. Instances of a service share
-a queue group, so each command is handled once.
+JSON ``{"ok": true, ...}`` or ``{"ok": false, "error": "..."}``, with every secret value the
+process decrypted redacted. Instances of a service share a queue group, so each command is
+handled once.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from hearth_servicekit.logging import get_logger
+from hearth_servicekit.redaction import redact_value
 
 log = get_logger("hearth.commands")
 
@@ -54,8 +56,8 @@ async def serve_command(
         except Exception as exc:
             log.exception("command failed", subject=subject)
             reply = {"ok": False, "error": f"internal error: {type(exc).__name__}: {exc}"}
-        if message.reply:
-            await message.respond(json.dumps(reply).encode())
+        if message.reply:  # an error's text may quote a value the handler decrypted
+            await message.respond(json.dumps(redact_value(reply)).encode())
 
     subscription = await nc.subscribe(subject, queue=queue, cb=on_message)
     # Until the server has the SUB, a request gets "no responders": a service that says it

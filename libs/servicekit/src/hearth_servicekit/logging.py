@@ -1,26 +1,58 @@
 """Structured logs: JSON when not on a terminal, every line tagged with the service.
 
 structlog and the standard library (nats, aiohttp, psycopg log through it) share one
-handler, so every line has the same shape and passes the same secret filter.
+handler, so every line has the same shape and passes the same secret filter: a value under
+a secret-sounding key name (at any depth of nested dicts, lists and tuples) becomes ``***``,
+and every secret value the process has decrypted (``redaction.remember``) is replaced by
+``***`` in every string, in the exception text and traceback, and in the rendered line.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
 
+from hearth_servicekit.redaction import MASK, redact, redact_value
+
 _SECRET_WORDS = ("password", "secret", "token", "private_key", "authorization", "dsn")
 
 
-def redact_secrets(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+def _is_secret_key(key: object) -> bool:
+    return isinstance(key, str) and any(word in key.lower() for word in _SECRET_WORDS)
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: MASK if _is_secret_key(k) else _scrub(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_scrub(v) for v in value)
+    if isinstance(value, BaseException):
+        return redact(f"{type(value).__name__}: {value}")
+    return redact_value(value)
+
+
+def redact_secrets(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """Secrets never reach a log line, whatever a caller passes by mistake."""
-    for key in list(event):
-        if any(word in key.lower() for word in _SECRET_WORDS):
-            event[key] = "***"
+    for key, value in list(event.items()):
+        if key == "exc_info":  # rendered (and redacted) by format_exc_info and the next pass
+            continue
+        event[key] = MASK if _is_secret_key(key) else _scrub(value)
     return event
+
+
+def _redacted(renderer: Any) -> Any:
+    """The rendered line, with known secret values removed once more (a value the
+    renderer assembled from parts, or quoted differently, is caught here)."""
+
+    def render(logger: Any, name: str, event: dict[str, Any]) -> Any:
+        line = renderer(logger, name, event)
+        return redact(line) if isinstance(line, str) else line
+
+    return render
 
 
 def configure_logging(service: str, *, level: str = "info", fmt: str | None = None) -> None:
@@ -55,7 +87,8 @@ def configure_logging(service: str, *, level: str = "info", fmt: str | None = No
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 structlog.processors.format_exc_info,
-                renderer,
+                redact_secrets,  # the traceback text format_exc_info just made
+                _redacted(renderer),
             ],
         )
     )

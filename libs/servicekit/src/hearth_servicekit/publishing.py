@@ -9,6 +9,7 @@ from nats.errors import TimeoutError as NatsTimeoutError
 
 from hearth_events import Envelope
 from hearth_events.publish import publish_event
+from hearth_servicekit.redaction import redact_data
 
 BUS_ERRORS = (NatsTimeoutError, TimeoutError, NoRespondersError, ConnectionClosedError)
 
@@ -28,6 +29,11 @@ class JetStreamSink:
         self._timeout = timeout
 
     async def publish(self, envelope: Envelope) -> bool:
+        """Every secret value this process has decrypted is redacted from the event here,
+        the one door the events of services without an event store pass."""
+        data = redact_data(envelope.data)
+        if data is not envelope.data:
+            envelope = envelope.model_copy(update={"data": data})
         try:
             ack = await publish_event(self._js, envelope, timeout=self._timeout)
         except BUS_ERRORS as exc:

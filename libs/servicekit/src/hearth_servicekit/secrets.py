@@ -14,6 +14,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from nats.js.errors import NoKeysError, NotFoundError
 
 from hearth_events.jetstream import SECRETS_BUCKET
+from hearth_servicekit.redaction import remember
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
 
@@ -83,7 +84,7 @@ class SecretStore:
             return None
         if entry.value is None:
             return None
-        return self._box.open(entry.value)
+        return remember(self._box.open(entry.value))  # redacted from logs and events
 
     async def delete(self, name: str) -> None:
         await (await self._bucket()).delete(check_secret_name(name))

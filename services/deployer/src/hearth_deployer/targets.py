@@ -8,6 +8,7 @@ from typing import Any
 from hearth_deployer.paths import is_ignored
 from hearth_deployer.store import DeployerApplication, DeployerStore
 from hearth_events.catalogue import TargetSpec
+from hearth_events.credentials import target_problems
 from hearth_eventstore.store import Meta
 from hearth_servicekit.commands import CommandRejected
 from hearth_servicekit.declarations import ApplyCommand, change_summary, planned_changes
@@ -93,6 +94,7 @@ def check_target(spec: TargetSpec) -> list[str]:
         )
     if spec.health_check is not None and not spec.health_check.strip():
         problems.append(f"target {name}: health_check is empty")
+    problems.extend(problem for _, problem in target_problems(spec))
     return problems
 
 

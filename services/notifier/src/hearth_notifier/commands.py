@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from hearth_events.catalogue import RouteRegistered, RouteRemoved, RouteSpec, RouteUpdated
+from hearth_events.credentials import route_problems
 from hearth_notifier.delivery import Deliverer, check_url, deliver_with_retries, scheme_of
 from hearth_notifier.messages import Message
 from hearth_notifier.router import SecretLookup
@@ -49,6 +50,10 @@ async def check_routes(routes: list[RouteSpec], secrets: SecretLookup) -> list[s
             f"route {spec.name}: event pattern {p!r} matches no event type"
             for p in unknown_patterns(spec)
         )
+        addresses = route_problems(spec)  # an Apprise URL itself: never echoed or looked up
+        problems.extend(problem for _, problem in addresses)
+        if addresses:
+            continue
         for name in spec.urls:
             value = await secrets.get(name)
             if value is None:

@@ -1,0 +1,120 @@
+"""Known secret values, replaced by ``***`` wherever text leaves the process.
+
+A service ``remember``s every secret value it decrypts (``SecretStore.get`` does it), and
+``redact`` replaces each known value in a text: as-is, URL-quoted (a token in a URL's
+query or userinfo) and, for a multi-line value such as a private key, each of its long
+lines (a command's output is logged line by line), for a URL its long parts (a library
+may print an Apprise URL's token alone). Log lines (``logging.py``), command replies
+(``commands.py``) and the events a service records or publishes (``HearthAggregate.record``,
+``JetStreamSink.publish``) pass through it; fields that hold secret *names* are left alone.
+
+Values shorter than ``MIN_LENGTH`` are not remembered: a 3-character "secret" would turn
+every word containing it into ``***``. The registry lives for the process; it only grows.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl, quote, quote_plus, urlsplit
+
+from hearth_events import EventData
+
+MIN_LENGTH = 6
+_PART = 16  # a line of a multi-line value, or a part of a URL value, remembered on its own
+MASK = "***"
+
+_lock = threading.Lock()
+_known: frozenset[str] = frozenset()
+_ordered: tuple[str, ...] = ()  # longest first, so a value inside another goes second
+
+Data = TypeVar("Data", bound=EventData)
+Value = TypeVar("Value", bytes, str)
+
+
+def _forms(value: str) -> set[str]:
+    forms = {value, quote(value, safe=""), quote_plus(value), quote(value)}
+    lines = [line.strip() for line in value.splitlines()]
+    forms.update(line for line in lines if len(line) >= _PART and not line.startswith("-----"))
+    forms.update(_url_parts(value))
+    return {form for form in forms if len(form) >= MIN_LENGTH}
+
+
+def _url_parts(value: str) -> set[str]:
+    """The long parts of a URL secret (an Apprise URL's token is a path segment; a library
+    may print it alone): userinfo, path segments and query values of 16+ characters."""
+    if "://" not in value or "\n" in value:
+        return set()
+    try:
+        parts = urlsplit(value.strip())
+    except ValueError:
+        return set()
+    userinfo = parts.netloc.rpartition("@")[0]
+    pieces = [*userinfo.split(":"), *parts.path.split("/")]
+    pieces += [v for _, v in parse_qsl(parts.query, keep_blank_values=True)]
+    return {piece for piece in pieces if len(piece) >= _PART}
+
+
+def remember(value: Value) -> Value:
+    """Redact ``value`` (and its likely encodings) from everything this process emits;
+    returns ``value``, so a caller can remember what it returns in one expression."""
+    global _known, _ordered
+    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+    if len(text.strip()) < MIN_LENGTH:
+        return value
+    forms = _forms(text) | _forms(text.strip())
+    with _lock:
+        if not forms <= _known:
+            _known = _known | forms
+            _ordered = tuple(sorted(_known, key=len, reverse=True))
+    return value
+
+
+def forget_all() -> None:
+    """For tests: start again with no known values."""
+    global _known, _ordered
+    with _lock:
+        _known, _ordered = frozenset(), ()
+
+
+def redact(text: str) -> str:
+    """``text`` with every known secret value replaced by ``***``."""
+    for value in _ordered:
+        if value in text:
+            text = text.replace(value, MASK)
+    return text
+
+
+#: Fields that hold secret *names* (public by contract, validated as names): a value that
+#: happens to equal its own name must not turn a declaration's reference into ``***``.
+_NAME_FIELDS = frozenset({"urls", "default_urls", "waiting_for"})
+
+
+def _names_secrets(key: object) -> bool:
+    return isinstance(key, str) and (key.endswith("_secret") or key in _NAME_FIELDS)
+
+
+def redact_value(value: Any) -> Any:
+    """Strings anywhere in nested dicts, lists and tuples redacted; the rest as it was."""
+    if not _ordered:
+        return value
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: v if _names_secrets(k) else redact_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact_value(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(redact_value(v) for v in value)
+    return value
+
+
+def redact_data(data: Data) -> Data:
+    """An event with every known secret value removed from every field, however nested."""
+    if not _ordered:
+        return data
+    dumped = data.model_dump(mode="json")
+    cleaned = redact_value(dumped)
+    if cleaned == dumped:
+        return data
+    return type(data).model_validate(cleaned)
