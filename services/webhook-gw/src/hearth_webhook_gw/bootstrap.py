@@ -12,7 +12,7 @@ from hearth_servicekit import BusService, ServiceMetrics, ServiceSettings
 from hearth_servicekit.commands import serve_command
 from hearth_servicekit.follower import StreamFollower
 from hearth_servicekit.publishing import JetStreamSink
-from hearth_servicekit.secrets import SecretBox, SecretStore
+from hearth_servicekit.secrets import SecretBox, SecretStore, service_box
 from hearth_webhook_gw.adapters import RegistrySecrets
 from hearth_webhook_gw.heads import GitHubRefs, GitLsRemote
 from hearth_webhook_gw.http import add_webhook_routes
@@ -107,9 +107,5 @@ class WebhookGateway(BusService):
 
 
 def bootstrap(settings: ServiceSettings, metrics: ServiceMetrics) -> WebhookGateway:
-    if settings.secret_key is None:
-        raise SystemExit(
-            "webhook-gw: HEARTH_SECRET_KEY is not set; webhook secrets cannot be read "
-            "without it (`hearth up` creates one in the data dir)"
-        )
-    return WebhookGateway(settings, metrics, SecretBox(settings.secret_key.get_secret_value()))
+    box = service_box(settings.scope_key, WebhookGateway.name, "webhook secrets")
+    return WebhookGateway(settings, metrics, box)
