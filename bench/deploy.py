@@ -51,6 +51,7 @@ from hearth.embedded.postgres import EmbeddedPostgres
 from hearth.embedded.process import free_port
 from hearth_events import Envelope, parse_event
 from hearth_events.catalogue import FilesDeployed, RepositoryRegistered, RepositorySpec
+from hearth_servicekit.secrets import scope_key
 from tests.integration.deployer.harness import TERMINAL, World, files_target, ha_target
 from tests.support.git import GitRemote, git, make_remote
 from tests.support.github import ZERO, delivery_headers, encode, push_payload
@@ -301,7 +302,7 @@ async def start_gateway(nats_url: str, workdir: Path) -> tuple[subprocess.Popen[
                 **os.environ,
                 "HEARTH_NATS_URL": nats_url,
                 "HEARTH_HTTP_PORT": str(port),
-                "HEARTH_SECRET_KEY": TEST_SECRET_KEY,
+                "HEARTH_SCOPE_KEY": scope_key(TEST_SECRET_KEY, "webhook-gw"),
                 "HEARTH_DATA_DIR": str(workdir / "webhook-gw"),
                 "HEARTH_INSTANCE": "bench-webhook-gw",
                 "HEARTH_LOG_LEVEL": "warning",
@@ -380,7 +381,7 @@ async def _measure(
     stack.push_async_callback(world.close)
     await world.secret("ssh-key", key.path.read_text())
     await world.secret("ha-token", ha.token)
-    await world.secret("webhook", WEBHOOK_SECRET)
+    await world.secret("webhook", WEBHOOK_SECRET, "webhook-gw")
     for repo in (home, fleet):
         spec = RepositorySpec(name=repo.name, url=repo.remote.url, webhook_secret="webhook")
         await world.publish(RepositoryRegistered(repo=spec.name, spec=spec), "hearth apply")

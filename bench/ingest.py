@@ -20,7 +20,7 @@ import nats
 from hearth.embedded.nats import EmbeddedNats
 from hearth.embedded.process import free_port
 from hearth_events.jetstream import BUCKETS, STREAMS, ensure
-from hearth_servicekit.secrets import SecretBox, SecretStore, new_secret_key
+from hearth_servicekit.secrets import SecretBox, SecretStore, new_secret_key, scope_key
 from tests.support.github import delivery_headers, encode, push_payload, sha
 
 CONCURRENCY = 32
@@ -115,7 +115,7 @@ async def run_ingest(count: int) -> list[Row]:
         nc = await nats.connect(server.url)
         js = nc.jetstream()
         await ensure(js, streams=tuple(STREAMS), buckets=tuple(BUCKETS))
-        await SecretStore(js, SecretBox(key)).put("bench", SECRET)
+        await SecretStore(js, SecretBox.for_scope(key, "webhook-gw")).put("bench", SECRET)
         await nc.close()
         port = free_port()
         gateway = subprocess.Popen(
@@ -124,7 +124,7 @@ async def run_ingest(count: int) -> list[Row]:
                 **os.environ,
                 "HEARTH_NATS_URL": server.url,
                 "HEARTH_HTTP_PORT": str(port),
-                "HEARTH_SECRET_KEY": key,
+                "HEARTH_SCOPE_KEY": scope_key(key, "webhook-gw"),
                 "HEARTH_LOG_LEVEL": "warning",
             },
             stdout=subprocess.DEVNULL,

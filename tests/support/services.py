@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 
 from hearth.embedded.process import free_port
+from hearth_events.jetstream import SECRET_SCOPES
+from hearth_servicekit.secrets import SecretBox, SecretStore, scope_key
 
 SERVICES = {
     "webhook-gw": "hearth_webhook_gw",
@@ -27,7 +29,12 @@ SERVICES = {
     "query-api": "hearth_query_api",
 }
 
-TEST_SECRET_KEY = "q7x0eT6ZPWgGx7jM9V1Rk0qPHAhF5r8g0w3Yb2Tn4sE="
+TEST_SECRET_KEY = "q7x0eT6ZPWgGx7jM9V1Rk0qPHAhF5r8g0w3Yb2Tn4sE="  # the installation key
+
+
+def scoped_secrets(js: Any, scope: str) -> SecretStore:
+    """The secrets of ``scope``, as the admin stores them with the test installation key."""
+    return SecretStore(js, SecretBox.for_scope(TEST_SECRET_KEY, scope))
 
 
 class ServiceProcess:
@@ -90,7 +97,11 @@ def start_service(tmp_path: Path) -> Iterator[Callable[..., ServiceProcess]]:
             "HEARTH_LOG_FORMAT": "json",
             "HEARTH_DATA_DIR": str(tmp_path / "data"),
             "HEARTH_INSTANCE": f"test-{name}",
-            "HEARTH_SECRET_KEY": TEST_SECRET_KEY,
+            **(
+                {"HEARTH_SCOPE_KEY": scope_key(TEST_SECRET_KEY, name)}
+                if name in SECRET_SCOPES
+                else {}
+            ),
             **env,
         }
         service = ServiceProcess(SERVICES[name], full, tmp_path / f"{name}-{len(started)}.log")

@@ -25,7 +25,7 @@ COMMANDS = {
     "logs": "read:logs",
     "events": "events:events",
     "token": "admin:token",
-    "secret": "admin:secret",
+    "secret": "secrets:secret",
     "notify": "admin:notify",
     "projections": "admin:projections",
 }

@@ -1,4 +1,4 @@
-"""Admin commands over NATS: tokens, secrets, notifications, the read models."""
+"""Admin commands over NATS: tokens, notifications, the read models."""
 
 from __future__ import annotations
 
@@ -84,31 +84,6 @@ def notify_test(route: str | None) -> None:
         )
     out.print(table)
     sys.exit(0 if all(r["ok"] for r in reply["results"]) else 1)
-
-
-@click.group()
-def secret() -> None:
-    """Secrets (webhook secrets, tokens, Apprise URLs): stored encrypted."""
-
-
-@secret.command("set")
-@click.argument("name")
-def secret_set(name: str) -> None:
-    """Store NAME from standard input (never from the command line)."""
-    from hearth.stack.bus import store_secrets_anyhow
-    from hearth.stack.layout import DataDir, data_dir
-    from hearth.stack.up import StackError
-    from hearth_servicekit.secrets import SecretError
-
-    value = sys.stdin.buffer.read().rstrip(b"\n")
-    if not value:
-        fail("no value on standard input; e.g. `printf %s 'value' | hearth secret set NAME`")
-    try:
-        where = store_secrets_anyhow(DataDir(data_dir()), {name: value})
-    except (SecretError, StackError) as exc:
-        fail(str(exc))
-        return
-    console.print(f"secret {name!r} stored (encrypted) {where}", highlight=False, soft_wrap=True)
 
 
 @click.group()

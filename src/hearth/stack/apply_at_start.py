@@ -24,7 +24,14 @@ if TYPE_CHECKING:
 
 
 def store_demo_secrets(state: dict[str, Any], stack: Stack, demo: Demo) -> None:
-    asyncio.run(store_secrets(state, stack.layout, demo.secrets))
+    from hearth.secret_scopes import infer_scopes
+
+    values = {
+        (scope, name): value
+        for name, value in demo.secrets.items()
+        for scope in infer_scopes(demo.config, name, "the demo")
+    }
+    asyncio.run(store_secrets(state, stack.layout, values))
 
 
 def apply_chosen(

@@ -1,10 +1,10 @@
 """Talking to Hearth's bus as its administrator: requests, and secrets with or without Hearth.
 
-``hearth secret set`` must work before the first ``hearth up`` (a new user stores the SSH
-key and the Home Assistant token first, then starts Hearth, which deploys at once). When
-nothing runs on the data directory, the embedded NATS is started alone for the write, on a
-free port, and stopped again: the secret lands in the same JetStream store ``hearth up``
-will use.
+``hearth secret set``, ``list`` and ``rm`` must work before the first ``hearth up`` (a new
+user stores the SSH key and the Home Assistant token first, then starts Hearth, which
+deploys at once). When nothing runs on the data directory, the embedded NATS is started
+alone for the write, on a free port, and stopped again: a secret lands in the same
+JetStream store ``hearth up`` will use.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import asyncio
 import contextlib
 import json
 import os
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
 
 import nats
 from nats.aio.client import Client
@@ -24,6 +24,8 @@ from hearth.embedded.process import EmbeddedServerError, free_port
 from hearth.stack.layout import DataDir
 from hearth.stack.up import StackError, UpOptions, alive, clean_up_after_a_crash
 from hearth_events.jetstream import SECRETS_BUCKET, ensure
+
+T = TypeVar("T")
 
 
 class BusError(Exception):
@@ -66,22 +68,28 @@ def request_sync(
         raise BusError(f"no answer on {subject}: {exc or type(exc).__name__}") from exc
 
 
-async def put_secrets(nc: Client, layout: DataDir, values: dict[str, bytes]) -> None:
-    from hearth_servicekit.secrets import SecretBox, SecretStore
-
-    store = SecretStore(nc.jetstream(), SecretBox(layout.secret_key()))
-    for name, value in values.items():
-        await store.put(name, value)
+SecretsAction = Callable[[Any], Awaitable[T]]  # given the admin's JetStreamContext
 
 
-async def store_secrets(state: dict[str, Any], layout: DataDir, values: dict[str, bytes]) -> None:
+async def on_secrets(state: dict[str, Any], layout: DataDir, action: SecretsAction[T]) -> T:
+    """Run ``action`` on the secrets bucket of the NATS that ``state`` names, as the admin."""
     nc = await nats.connect(
         state["nats_url"], connect_timeout=5, **admin_credentials(state, layout)
     )
     try:
-        await put_secrets(nc, layout, values)
+        return await action(nc.jetstream())
     finally:
         await nc.close()
+
+
+async def store_secrets(
+    state: dict[str, Any], layout: DataDir, values: dict[tuple[str, str], bytes]
+) -> None:
+    """Store ``values`` by (scope, name) with the installation key's scope keys."""
+    from hearth.stack.secrets import put_scoped
+
+    key = layout.secret_key()
+    await on_secrets(state, layout, lambda js: put_scoped(js, key, values))
 
 
 def running_state(layout: DataDir) -> dict[str, Any] | None:
@@ -92,20 +100,19 @@ def running_state(layout: DataDir) -> dict[str, Any] | None:
     return state
 
 
-def store_secrets_anyhow(layout: DataDir, values: dict[str, bytes]) -> str:
-    """Store ``values`` whether or not Hearth runs; returns where they went, for the user."""
+def on_secrets_anyhow(layout: DataDir, action: SecretsAction[T]) -> tuple[T, str]:
+    """Run ``action`` whether or not Hearth runs; also returns where, for the user."""
     state = running_state(layout)
     if state is not None:
-        asyncio.run(store_secrets(state, layout, values))
-        return "in the running Hearth"
+        return asyncio.run(on_secrets(state, layout, action)), "in the running Hearth"
     external = os.environ.get("HEARTH_NATS_URL")
     if external:
-        asyncio.run(store_secrets({"nats_url": external}, layout, values))
-        return f"in NATS at {external}"
+        found = asyncio.run(on_secrets({"nats_url": external}, layout, action))
+        return found, f"in NATS at {external}"
     clean_up_after_a_crash(UpOptions(data_dir=layout.root))
     with _alone(layout) as url:
-        asyncio.run(_store_on(url, layout, values))
-    return f"in {layout.root} (Hearth is not running; it will use them when it starts)"
+        found = asyncio.run(_on_alone(url, layout, action))
+    return found, f"in {layout.root} (Hearth is not running; it will use them when it starts)"
 
 
 @contextlib.contextmanager
@@ -126,10 +133,10 @@ def _alone(layout: DataDir) -> Any:
         server.stop()
 
 
-async def _store_on(url: str, layout: DataDir, values: dict[str, bytes]) -> None:
+async def _on_alone(url: str, layout: DataDir, action: SecretsAction[T]) -> T:
     async with _admin(url, layout) as nc:
         await ensure(nc.jetstream(), buckets=(SECRETS_BUCKET,))
-        await put_secrets(nc, layout, values)
+        return await action(nc.jetstream())
 
 
 @contextlib.asynccontextmanager

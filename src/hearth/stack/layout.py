@@ -46,9 +46,13 @@ class DataDir:
         return self.root / "stack.json"
 
     def secret_key(self) -> str:
-        """The installation's secret-store key, created once (0600)."""
+        """The installation key: ``$HEARTH_SECRET_KEY`` when set (compose keeps it in
+        ``.env``), else ``secret.key`` in the data dir, created once (0600). Only the admin
+        side holds it; services get their scope's key derived from it."""
         from hearth_servicekit.secrets import new_secret_key
 
+        if os.environ.get("HEARTH_SECRET_KEY"):
+            return os.environ["HEARTH_SECRET_KEY"].strip()
         path = self.root / "secret.key"
         if not path.exists():
             write_private(path, new_secret_key())

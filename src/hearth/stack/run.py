@@ -22,6 +22,7 @@ from hearth.stack.reaper import adopt_orphans, reap_children
 from hearth.stack.up import (
     Stack,
     UpOptions,
+    migrate_secrets,
     preflight,
     record_state,
     start_servers,
@@ -92,6 +93,8 @@ def run_up(
     running = Running(stack, stop)
     try:
         record_state(stack, pid=os.getpid())
+        for line in migrate_secrets(stack, config):
+            report.say(line)
         stop.checkpoint("servers", report.say)
         _start(running, options, choice, config, report)
         supervise(running, report.say)

@@ -39,6 +39,11 @@ SERVICES = (
 MAX_BACKOFF_S = 30.0
 
 
+def inherited_env() -> dict[str, str]:
+    """Our environment minus the installation key: a service gets only its scope's key."""
+    return {k: v for k, v in os.environ.items() if k != "HEARTH_SECRET_KEY"}
+
+
 @dataclass
 class Supervised:
     definition: ServiceDef
@@ -54,7 +59,7 @@ class Supervised:
         with self.log_path.open("ab") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", self.definition.module],
-                env={**os.environ, **self.env},
+                env={**inherited_env(), **self.env},
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,

@@ -8,9 +8,10 @@ import json
 import os
 import signal
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 import nats
@@ -24,8 +25,13 @@ from hearth.stack.services import SERVICES, ServiceDef, Supervised, Supervisor
 from hearth_events.jetstream import declare_all
 from hearth_events.permissions import all_users
 from hearth_servicekit.database import describe_connect_error
+from hearth_servicekit.secrets import scope_key
+
+if TYPE_CHECKING:
+    from hearth.config import HearthConfig
 
 DATABASE = "hearth"
+T = TypeVar("T")
 
 
 class StackError(Exception):
@@ -177,6 +183,22 @@ def _bus_credentials(stack: Stack, passwords: dict[str, str], user: str) -> dict
 
 
 async def _declare_bus(stack: Stack, passwords: dict[str, str]) -> None:
+    await _as_admin(stack, passwords, declare_all)
+
+
+def migrate_secrets(stack: Stack, config: HearthConfig | None) -> list[str]:
+    """Move secrets stored before scopes into their scopes (see ``hearth.stack.secrets``)."""
+    from hearth.stack.secrets import migrate_unscoped
+
+    key = stack.layout.secret_key()
+    return asyncio.run(
+        _as_admin(stack, stack.layout.bus_passwords(), lambda js: migrate_unscoped(js, key, config))
+    )
+
+
+async def _as_admin(
+    stack: Stack, passwords: dict[str, str], action: Callable[[Any], Awaitable[T]]
+) -> T:
     try:
         nc = await nats.connect(
             stack.nats_url,
@@ -188,7 +210,7 @@ async def _declare_bus(stack: Stack, passwords: dict[str, str]) -> None:
     except Exception as exc:
         raise StackError(f"cannot connect to NATS at {stack.nats_url}: {exc}") from None
     try:
-        await declare_all(nc.jetstream())
+        return await action(nc.jetstream())
     finally:
         await nc.close()
 
@@ -217,8 +239,8 @@ def service_env(stack: Stack, passwords: dict[str, str], service: ServiceDef) ->
         env.update(HEARTH_NATS_USER=name, HEARTH_NATS_PASSWORD=passwords[name])
     if service.uses_database:
         env["HEARTH_DATABASE_URL"] = stack.database_url
-    if service.uses_secrets:
-        env["HEARTH_SECRET_KEY"] = stack.layout.secret_key()
+    if service.uses_secrets:  # its own scope's key only; the installation key stays here
+        env["HEARTH_SCOPE_KEY"] = scope_key(stack.layout.secret_key(), name)
     return env
 
 

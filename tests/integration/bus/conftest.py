@@ -14,7 +14,7 @@ import pytest
 
 from hearth.embedded.nats import EmbeddedNats, NatsUser
 from hearth.embedded.process import free_port
-from hearth_events.jetstream import BUCKETS, SECRETS_BUCKET, declare_all
+from hearth_events.jetstream import BUCKETS, SECRET_SCOPES, SECRETS_BUCKET, declare_all
 from hearth_events.permissions import all_users
 
 SEEDED_KEY = "seeded"
@@ -100,5 +100,8 @@ async def admin(bus_url: str) -> AsyncIterator[Session]:
     for bucket in BUCKETS:
         kv = await js.key_value(bucket)
         await kv.put(SEEDED_KEY, SECRET_VALUE if bucket == SECRETS_BUCKET else b"seed")
+    secrets = await js.key_value(SECRETS_BUCKET)
+    for scope in SECRET_SCOPES:
+        await secrets.put(f"{scope}.{SEEDED_KEY}", SECRET_VALUE)
     yield session
     await session.nc.close()

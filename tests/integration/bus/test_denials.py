@@ -10,7 +10,14 @@ from typing import Any
 import pytest
 from nats.js.api import AckPolicy, ConsumerConfig
 
-from hearth_events.jetstream import BUCKETS, CONSUMERS, EVENTS_STREAM, STREAMS
+from hearth_events.jetstream import (
+    BUCKETS,
+    CONSUMERS,
+    EVENTS_STREAM,
+    SECRET_SCOPES,
+    SECRETS_BUCKET,
+    STREAMS,
+)
 from hearth_events.permissions import SERVICES, ServiceAccess
 from tests.integration.bus.conftest import SEEDED_KEY, Session, connect
 
@@ -64,12 +71,19 @@ def forbidden_publishes(access: ServiceAccess) -> list[str]:
         if bucket not in access.writes:
             subjects.append(f"$KV.{bucket}.{SEEDED_KEY}")
         if bucket not in access.writes + access.reads:
+            if not (bucket == SECRETS_BUCKET and access.secrets):
+                subjects.append(f"$JS.API.STREAM.INFO.KV_{bucket}")
             subjects += [
-                f"$JS.API.STREAM.INFO.KV_{bucket}",
                 f"$JS.API.DIRECT.GET.KV_{bucket}.$KV.{bucket}.{SEEDED_KEY}",
                 f"$JS.API.STREAM.MSG.GET.KV_{bucket}",
                 f"$JS.API.CONSUMER.CREATE.KV_{bucket}",
             ]
+    # Secrets: only the service's own scope, and only by direct get of a key under it.
+    subjects += [
+        f"$JS.API.DIRECT.GET.KV_{SECRETS_BUCKET}.$KV.{SECRETS_BUCKET}.{scope}.{SEEDED_KEY}"
+        for scope in SECRET_SCOPES
+        if scope != access.name
+    ]
     subjects += [
         s
         for owner, s in SAMPLE_EVENTS.items()
@@ -171,6 +185,9 @@ async def test_what_a_service_is_declared_to_do_works(
         await (await admin.js.key_value(bucket)).put(SEEDED_KEY, b"seed")
         kv = await js.key_value(bucket)
         assert (await kv.get(SEEDED_KEY)).value is not None
+    if access.secrets:
+        kv = await js.key_value(SECRETS_BUCKET)
+        assert (await kv.get(f"{user}.{SEEDED_KEY}")).value is not None
     if access.follows_events:
         await admin.js.publish("hearth.evt.git.PushReceived.follow", b"{}")
         info = await js.add_consumer(

@@ -25,9 +25,9 @@ from hearth_events.catalogue import (
 from hearth_events.jetstream import BUCKETS, STREAMS, ensure
 from hearth_events.publish import publish_event
 from hearth_servicekit import ServiceMetrics, ServiceSettings
-from hearth_servicekit.secrets import SecretBox, SecretStore
+from hearth_servicekit.secrets import SecretBox, scope_key
 from tests.support.git import GitRemote
-from tests.support.services import TEST_SECRET_KEY
+from tests.support.services import TEST_SECRET_KEY, scoped_secrets
 
 TERMINAL = {
     "DeploymentSucceeded",
@@ -82,8 +82,10 @@ class World:
             await deployer.stop()
         await self.nc.close()
 
-    async def secret(self, name: str, value: str) -> None:
-        await SecretStore(self.js, SecretBox(TEST_SECRET_KEY)).put(name, value.encode())
+    async def secret(self, name: str, value: str, *scopes: str) -> None:
+        """Store ``name`` in ``scopes`` (the deployer's by default), as the admin would."""
+        for scope in scopes or ("deployer",):
+            await scoped_secrets(self.js, scope).put(name, value.encode())
 
     async def publish(self, data: EventData, actor: str = "github:alice") -> Envelope:
         envelope = new_event(data, source="test", actor=actor)
@@ -107,13 +109,16 @@ class World:
         settings = ServiceSettings(
             nats_url=nats_url or self.nats_url,
             database_url=self.database_url,
-            secret_key=TEST_SECRET_KEY,
+            scope_key=scope_key(TEST_SECRET_KEY, "deployer"),
             data_dir=self.data_dir,
             instance=instance,
             shutdown_grace_s=5,
         )
         deployer = Deployer(
-            settings, ServiceMetrics("deployer"), SecretBox(TEST_SECRET_KEY), timing=timing
+            settings,
+            ServiceMetrics("deployer"),
+            SecretBox.for_scope(TEST_SECRET_KEY, "deployer"),
+            timing=timing,
         )
         deployer.checkpoint = checkpoint
         await deployer.start()

@@ -43,8 +43,8 @@ async def test_a_signed_push_deploys_once_and_reports_to_github(
 ) -> None:
     github_sim.token = "ghp_hearth"
     github_sim.repo("alice/home-config").git_dir = world.remote.bare
-    await world.secret("alice-webhook", SECRET.decode())
-    await world.secret("gh-token", "ghp_hearth")
+    await world.secret("alice-webhook", SECRET.decode(), "webhook-gw")
+    await world.secret("gh-token", "ghp_hearth", "deployer", "webhook-gw")
     spec = RepositorySpec(
         name="alice/home-config",
         url="https://github.com/alice/home-config.git",

@@ -16,9 +16,8 @@ from hearth_events import Envelope, EventData, new_event, parse_event
 from hearth_events.catalogue import DeploymentFailed, DeviceOffline
 from hearth_events.jetstream import BUCKETS, CONSUMERS, EVENTS_STREAM, STREAMS, ensure
 from hearth_events.publish import publish_event
-from hearth_servicekit.secrets import SecretBox, SecretStore
 from tests.support.receivers import HttpReceiver, SmtpServer
-from tests.support.services import TEST_SECRET_KEY, ServiceProcess
+from tests.support.services import ServiceProcess, scoped_secrets
 
 pytestmark = pytest.mark.integration
 
@@ -37,7 +36,7 @@ class Bus:
         await self.nc.close()
 
     async def secret(self, name: str, value: str) -> None:
-        await SecretStore(self.js, SecretBox(TEST_SECRET_KEY)).put(name, value.encode())
+        await scoped_secrets(self.js, "notifier").put(name, value.encode())
 
     async def command(self, subject: str, body: dict[str, Any]) -> dict[str, Any]:
         reply = await self.nc.request(subject, json.dumps(body).encode(), timeout=15)

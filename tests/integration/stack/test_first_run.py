@@ -128,7 +128,15 @@ def test_ctrl_c_at_any_step_of_starting_leaves_nothing(
 def test_secrets_can_be_set_before_hearth_runs(tmp_path: Path, runs: list[Up]) -> None:
     data = tmp_path / "data"
     ports = free_ports()
-    stored = hearth(clean_env(data), "secret", "set", "ha-token", input="long-lived-token\n")
+    stored = hearth(
+        clean_env(data),
+        "secret",
+        "set",
+        "ha-token",
+        "--for",
+        "deployer",
+        input="long-lived-token\n",
+    )
     assert stored.returncode == 0, stored.stderr
     assert "Hearth is not running" in stored.stderr
     assert leftovers(str(data)) == []  # the NATS started for the write is gone again
@@ -153,7 +161,9 @@ async def read_secret(data: Path, name: str) -> bytes | None:
     admin = layout.bus_passwords()["admin"]
     nc = await nats.connect(state["nats_url"], user="admin", password=admin)
     try:
-        return await SecretStore(nc.jetstream(), SecretBox(layout.secret_key())).get(name)
+        return await SecretStore(
+            nc.jetstream(), SecretBox.for_scope(layout.secret_key(), "deployer")
+        ).get(name)
     finally:
         await nc.close()
 

@@ -106,7 +106,7 @@ async def test_hearth_up_runs_everything_and_stops_clean(
 
     # The CLI talks to the running stack: secrets, declarations, tokens.
     secret = subprocess.run(
-        [*HEARTH, "secret", "set", "home-webhook"],
+        [*HEARTH, "secret", "set", "home-webhook", "--for", "webhook-gw"],
         input="s3cret",
         env=up.env,
         capture_output=True,

@@ -16,9 +16,8 @@ from hearth.embedded.nats import EmbeddedNats
 from hearth_events import parse_event
 from hearth_events.catalogue import PushReceived
 from hearth_events.jetstream import EVENTS_STREAM, ensure
-from hearth_servicekit.secrets import SecretBox, SecretStore
 from tests.support.github import delivery_headers, encode, push_payload, sha
-from tests.support.services import TEST_SECRET_KEY, ServiceProcess
+from tests.support.services import ServiceProcess, scoped_secrets
 
 pytestmark = pytest.mark.integration
 
@@ -46,7 +45,7 @@ async def setup_bus(url: str) -> None:
     nc = await nats.connect(url)
     js = nc.jetstream()
     await ensure(js, streams=(EVENTS_STREAM,), buckets=("hearth_secrets",))
-    await SecretStore(js, SecretBox(TEST_SECRET_KEY)).put("alice-webhook", SECRET)
+    await scoped_secrets(js, "webhook-gw").put("alice-webhook", SECRET)
     await nc.close()
 
 

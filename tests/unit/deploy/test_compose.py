@@ -79,7 +79,9 @@ def test_ports_health_checks_and_secrets(compose: dict[str, Any]) -> None:
         # The admin declares streams and consumers first; service users may not.
         assert service["depends_on"]["nats-init"]["condition"] == ("service_completed_successfully")
         assert ("HEARTH_DATABASE_URL" in service["environment"]) == definition.uses_database
-        assert ("HEARTH_SECRET_KEY" in service["environment"]) == definition.uses_secrets
+        # Each service holds only its own scope's key, never the installation key.
+        assert ("HEARTH_SCOPE_KEY" in service["environment"]) == definition.uses_secrets
+        assert "HEARTH_SECRET_KEY" not in service["environment"]
     assert "healthcheck" in services["nats"] and "healthcheck" in services["postgres"]
     init = services["nats-init"]
     assert init["entrypoint"] == ["python", "-m", "hearth_events.declare"]

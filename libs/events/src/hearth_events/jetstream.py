@@ -31,6 +31,10 @@ LOCKS_BUCKET = "hearth_locks"
 AGENTS_BUCKET = "hearth_agents"
 DEVICE_STATUS_BUCKET = "hearth_device_status"
 SECRETS_BUCKET = "hearth_secrets"
+#: Who owns each kind of secret; a secret is stored under ``<scope>.<name>`` and only the
+#: service of that name may read that prefix (webhook secrets, SSH keys/HA tokens/repository
+#: tokens, Apprise URLs, device credentials, Wi-Fi credentials).
+SECRET_SCOPES = ("webhook-gw", "deployer", "notifier", "device-manager", "provisioner")
 
 DUPLICATE_WINDOW_S = 15 * 60
 LOCK_TTL_S = 30.0
@@ -82,9 +86,12 @@ BUCKETS: dict[str, KeyValueConfig] = {
     ),
     SECRETS_BUCKET: KeyValueConfig(
         bucket=SECRETS_BUCKET,
-        description="Secrets by name, each value encrypted with the installation's key",
+        description="Secrets as <scope>.<name>, each value encrypted with its scope's key",
         history=1,
         storage=StorageType.FILE,
+        # Reads go to $JS.API.DIRECT.GET.KV_hearth_secrets.<key subject>, which permissions
+        # can scope to a prefix; STREAM.MSG.GET carries the subject in its body and cannot be.
+        direct=True,
     ),
 }
 
@@ -224,3 +231,8 @@ async def _ensure_bucket(js: Any, config: KeyValueConfig) -> None:
         await js.key_value(config.bucket)
     except NotFoundError:  # BucketNotFoundError is a NotFoundError
         await js.create_key_value(config=config)
+        return
+    if config.direct:  # a bucket declared before direct reads were required
+        info = await js.stream_info(f"KV_{config.bucket}")
+        if not info.config.allow_direct:
+            await js.update_stream(config=info.config.evolve(allow_direct=True))

@@ -52,8 +52,7 @@ class ServiceAccess:
     events_info: bool = False  # reads HEARTH_EVENTS' info (e.g. last sequence)
     writes: tuple[str, ...] = ()  # buckets it reads and writes
     reads: tuple[str, ...] = ()  # buckets it only reads
-    # The webhook gateway reads webhook secrets: until secrets are scoped per service,
-    # every service that decrypts any secret may read the whole secrets bucket.
+    secrets: bool = False  # reads the secrets of its own scope (``<name>.`` keys) only
     notes: str = ""
 
 
@@ -65,8 +64,7 @@ SERVICES: dict[str, ServiceAccess] = {
             events=("hearth.evt.git.>",),
             commands=("hearth.cmd.git.>",),
             follows_events=True,
-            reads=(SECRETS_BUCKET,),
-            notes="reads the secrets bucket for webhook secrets until secrets are scoped",
+            secrets=True,
         ),
         ServiceAccess(
             "deployer",
@@ -75,7 +73,7 @@ SERVICES: dict[str, ServiceAccess] = {
             consumers=("deployer",),
             follows_events=True,
             writes=(LOCKS_BUCKET,),
-            reads=(SECRETS_BUCKET,),
+            secrets=True,
         ),
         ServiceAccess(
             "device-manager",
@@ -83,11 +81,13 @@ SERVICES: dict[str, ServiceAccess] = {
             commands=("hearth.cmd.device.>",),
             consumers=("device-manager",),
             writes=(DEVICE_STATUS_BUCKET,),
+            secrets=True,
         ),
         ServiceAccess(
             "provisioner",
             events=("hearth.evt.provision.>", "hearth.task.provision.>"),
             writes=(AGENTS_BUCKET,),
+            secrets=True,
         ),
         ServiceAccess(
             "notifier",
@@ -95,7 +95,8 @@ SERVICES: dict[str, ServiceAccess] = {
             commands=("hearth.cmd.notify.>",),
             consumers=("notifier",),
             follows_events=True,
-            reads=(SECRETS_BUCKET, AGENTS_BUCKET, DEVICE_STATUS_BUCKET),
+            reads=(AGENTS_BUCKET, DEVICE_STATUS_BUCKET),
+            secrets=True,
         ),
         ServiceAccess(
             "query-api",
@@ -120,6 +121,16 @@ def _bucket_read(bucket: str) -> tuple[str, ...]:
         f"{API}.STREAM.INFO.{stream}",
         f"{API}.DIRECT.GET.{stream}.>",
         f"{API}.STREAM.MSG.GET.{stream}",
+    )
+
+
+def secret_reads(scope: str) -> tuple[str, ...]:
+    """Direct gets of the keys under ``<scope>.`` only: never ``STREAM.MSG.GET`` (its
+    subject is in the request body, so it cannot be scoped) and no consumer (no listing)."""
+    stream = f"KV_{SECRETS_BUCKET}"
+    return (
+        f"{API}.STREAM.INFO.{stream}",
+        f"{API}.DIRECT.GET.{stream}.$KV.{SECRETS_BUCKET}.{scope}.>",
     )
 
 
@@ -155,6 +166,8 @@ def _service_user(access: ServiceAccess) -> BusUser:
         allow += [*_bucket_read(bucket), f"$KV.{bucket}.>"]
     for bucket in access.reads:
         allow += _bucket_read(bucket)
+    if access.secrets:
+        allow += secret_reads(access.name)
     return BusUser(
         name=access.name,
         publish_allow=tuple(allow),

@@ -22,7 +22,11 @@ class ServiceSettings(BaseSettings):
     nats_user: str | None = None
     nats_password: SecretStr | None = None
     database_url: SecretStr | None = Field(default=None, description="PostgreSQL DSN")
-    secret_key: SecretStr | None = Field(default=None, description="key of the secret store")
+    scope_key: SecretStr | None = Field(
+        default=None,
+        description="this service's secret-scope key (never the installation key); "
+        "`hearth secret service-key --for <service>` prints it",
+    )
     data_dir: Path = Path(".hearth")
     instance: str = Field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
     http_host: str = "127.0.0.1"

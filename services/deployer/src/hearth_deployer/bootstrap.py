@@ -38,7 +38,7 @@ from hearth_servicekit import BusService, ServiceMetrics, ServiceSettings, get_l
 from hearth_servicekit.commands import serve_command
 from hearth_servicekit.declarations import DeclarationEvents, Declarations
 from hearth_servicekit.follower import StreamFollower
-from hearth_servicekit.secrets import SecretBox, SecretStore
+from hearth_servicekit.secrets import SecretBox, SecretStore, service_box
 
 REPOSITORY_EVENTS = DeclarationEvents(
     RepositoryRegistered, RepositoryUpdated, RepositoryRemoved, "repo", case_insensitive=True
@@ -210,15 +210,11 @@ class Deployer(BusService):
 
 
 def bootstrap(settings: ServiceSettings, metrics: ServiceMetrics) -> Deployer:
-    if settings.secret_key is None:
-        raise SystemExit(
-            "deployer: HEARTH_SECRET_KEY is not set; SSH keys and tokens cannot be read "
-            "without it (`hearth up` creates one in the data dir)"
-        )
+    box = service_box(settings.scope_key, Deployer.name, "SSH keys and tokens")
     ssh_log_level = settings.ssh_log_level if isinstance(settings, DeployerSettings) else "warning"
     return Deployer(
         settings,
         metrics,
-        SecretBox(settings.secret_key.get_secret_value()),
+        box,
         ssh_log_level=ssh_log_level,
     )

@@ -19,7 +19,7 @@ from hearth_servicekit import BusService, ServiceMetrics, ServiceSettings
 from hearth_servicekit.commands import serve_command
 from hearth_servicekit.follower import StreamFollower
 from hearth_servicekit.publishing import JetStreamSink
-from hearth_servicekit.secrets import SecretBox, SecretStore
+from hearth_servicekit.secrets import SecretBox, SecretStore, service_box
 
 FOLLOWED = [
     event_filter("notify", "RouteRegistered"),
@@ -99,9 +99,6 @@ class Notifier(BusService):
 
 
 def bootstrap(settings: ServiceSettings, metrics: ServiceMetrics) -> Notifier:
-    if settings.secret_key is None:
-        raise SystemExit(
-            "notifier: HEARTH_SECRET_KEY is not set; notification URLs cannot be read "
-            "without it (`hearth up` creates one in the data dir)"
-        )
-    return Notifier(settings, metrics, SecretBox(settings.secret_key.get_secret_value()))
+    return Notifier(
+        settings, metrics, service_box(settings.scope_key, Notifier.name, "notification URLs")
+    )

@@ -12,7 +12,7 @@ from hearth_servicekit import BusService, ServiceMetrics, ServiceSettings
 from hearth_servicekit.commands import serve_command
 from hearth_servicekit.follower import StreamFollower
 from hearth_servicekit.publishing import JetStreamSink
-from hearth_servicekit.secrets import SecretBox, SecretStore
+from hearth_servicekit.secrets import SecretBox, SecretStore, service_box
 from hearth_webhook_gw.adapters import RegistrySecrets
 from hearth_webhook_gw.heads import GitHubRefs, GitLsRemote
 from hearth_webhook_gw.http import IN_FLIGHT, add_webhook_routes
@@ -116,15 +116,6 @@ class WebhookGateway(BusService):
 
 
 def bootstrap(settings: ServiceSettings, metrics: ServiceMetrics) -> WebhookGateway:
-    if settings.secret_key is None:
-        raise SystemExit(
-            "webhook-gw: HEARTH_SECRET_KEY is not set; webhook secrets cannot be read "
-            "without it (`hearth up` creates one in the data dir)"
-        )
+    box = service_box(settings.scope_key, WebhookGateway.name, "webhook secrets")
     in_flight = settings.webhook_in_flight if isinstance(settings, WebhookSettings) else IN_FLIGHT
-    return WebhookGateway(
-        settings,
-        metrics,
-        SecretBox(settings.secret_key.get_secret_value()),
-        in_flight=in_flight,
-    )
+    return WebhookGateway(settings, metrics, box, in_flight=in_flight)
