@@ -24,12 +24,11 @@ from hearth_events import new_event
 from hearth_events.catalogue import DeploymentFailed
 from hearth_events.jetstream import BUCKETS, STREAMS, ensure
 from hearth_events.publish import publish_event
-from hearth_servicekit.secrets import SecretBox, SecretStore
 from tests.integration.webhook_gw.test_gateway import REPO, apply_repositories, post
 from tests.support.github import delivery_headers, encode, push_payload, sha
 from tests.support.leaks import file_texts, hits, stream_texts, table_texts
 from tests.support.receivers import HttpReceiver
-from tests.support.services import TEST_SECRET_KEY, ServiceProcess
+from tests.support.services import ServiceProcess, scoped_secrets
 
 pytestmark = pytest.mark.integration
 
@@ -56,10 +55,10 @@ async def test_notifications_webhooks_and_the_api_leak_no_secret(
     try:
         js = nc.jetstream()
         await ensure(js, streams=tuple(STREAMS), buckets=tuple(BUCKETS))
-        store = SecretStore(js, SecretBox(TEST_SECRET_KEY))
-        await store.put("alice-webhook", WEBHOOK_SECRET.encode())
-        await store.put("dead", dead_url.encode())
-        await store.put("alive", alive_url.encode())
+        await scoped_secrets(js, "webhook-gw").put("alice-webhook", WEBHOOK_SECRET.encode())
+        notifier_secrets = scoped_secrets(js, "notifier")
+        await notifier_secrets.put("dead", dead_url.encode())
+        await notifier_secrets.put("alive", alive_url.encode())
         bus = {"HEARTH_NATS_URL": server.url, "HEARTH_DATABASE_URL": database_url}
         services = [
             start_service("webhook-gw", **bus, HEARTH_LOG_LEVEL="debug"),
