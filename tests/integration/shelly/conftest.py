@@ -36,10 +36,12 @@ class Updates:
 
     def __init__(self, device: RpcDevice) -> None:
         self.events: list[dict[str, Any]] = []
+        self.kinds: list[RpcUpdateType] = []
         self._changed = asyncio.Condition()
         device.subscribe_updates(self._on_update)
 
     def _on_update(self, device: RpcDevice, kind: RpcUpdateType) -> None:
+        self.kinds.append(kind)
         if kind is RpcUpdateType.EVENT and device.event:
             self.events.extend(device.event.get("events", []))
         asyncio.get_running_loop().create_task(self._notify())
