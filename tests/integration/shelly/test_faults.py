@@ -71,7 +71,7 @@ async def test_reboot_mid_apply_comes_back_applied_without_restart_required(
             await device.call_rpc("MQTT.SetConfig", {"config": {"enable": True}})
         await updates.wait_for(lambda: not device.connected)
         await device.shutdown()
-        await sim.wait_online()
+        await sim.wait_booted(2)
         device = await connect(session, sim)
         assert device.config["mqtt"]["enable"] is True
         assert device.status["sys"]["restart_required"] is False

@@ -5,7 +5,6 @@ from __future__ import annotations
 import aiohttp
 import pytest
 from aioshelly.exceptions import InvalidAuthError, RpcCallError
-from aioshelly.rpc_device import RpcDevice
 
 from hearth.demo.shelly import MODELS, Fleet, SimDevice
 from hearth.demo.shelly.auth import make_ha1
@@ -123,11 +122,7 @@ async def test_ota_update_produces_events_and_new_version(session: aiohttp.Clien
             assert updates.names()[:2] == ["ota_begin", "ota_progress"]
         finally:
             await device.shutdown()
-        device = await _reconnect(session, sim)
+        await sim.wait_booted(2)  # ota_success leaves before the reboot starts
+        device = await connect(session, sim)
         assert device.version == "1.5.0"
         await device.shutdown()
-
-
-async def _reconnect(session: aiohttp.ClientSession, sim: SimDevice) -> RpcDevice:
-    await sim.wait_online()
-    return await connect(session, sim)

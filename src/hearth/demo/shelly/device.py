@@ -46,6 +46,7 @@ class SimDevice:
         self.ota_fails = False
         self.online = False
         self._online = asyncio.Event()
+        self._booted = asyncio.Condition()
         self.boots = 0
         self._runner: Any = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -56,6 +57,13 @@ class SimDevice:
         self.online = True
         self.boots += 1
         self._online.set()
+        async with self._booted:
+            self._booted.notify_all()
+
+    async def wait_booted(self, boots: int) -> None:
+        """Returns once the device has started ``boots`` times (a reboot is done)."""
+        async with self._booted:
+            await self._booted.wait_for(lambda: self.boots >= boots)
 
     async def wait_online(self) -> None:
         """Returns once the device answers again (after a reboot, an update, a fault)."""
