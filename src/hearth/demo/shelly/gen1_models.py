@@ -23,6 +23,11 @@ DIMMER_2 = Gen1Model("SHDM-2", "shellydimmer2", lights=1, meters=1)
 GEN1_MODELS = {m.type: m for m in (SHELLY_1, PLUG_S, DIMMER_2)}
 
 
+def _sta() -> dict[str, Any]:
+    keys = ("ssid", "ip", "gw", "mask", "dns")
+    return {"enabled": False, "ipv4_method": "dhcp", **dict.fromkeys(keys)}
+
+
 def gen1_state(model: Gen1Model, mac: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """A factory-fresh (settings, status) pair."""
     hostname = f"{model.hostname_prefix}-{mac[-6:]}"
@@ -35,24 +40,8 @@ def gen1_state(model: Gen1Model, mac: str) -> tuple[dict[str, Any], dict[str, An
             "num_meters": model.meters,
         },
         "wifi_ap": {"enabled": True, "ssid": hostname, "key": ""},
-        "wifi_sta": {
-            "enabled": False,
-            "ssid": None,
-            "ipv4_method": "dhcp",
-            "ip": None,
-            "gw": None,
-            "mask": None,
-            "dns": None,
-        },
-        "wifi_sta1": {
-            "enabled": False,
-            "ssid": None,
-            "ipv4_method": "dhcp",
-            "ip": None,
-            "gw": None,
-            "mask": None,
-            "dns": None,
-        },
+        "wifi_sta": _sta(),
+        "wifi_sta1": _sta(),
         "login": {"enabled": False, "unprotected": False, "username": "admin"},
         "coiot": {"enabled": True, "update_period": 15, "peer": ""},
         "mqtt": {"enable": False, "server": "192.168.33.3:1883", "user": "", "id": hostname},

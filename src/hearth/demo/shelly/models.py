@@ -69,6 +69,22 @@ MODELS = {
 }
 
 
+def _sta() -> dict[str, Any]:
+    keys = ("ssid", "ip", "netmask", "gw", "nameserver")
+    return {"is_open": True, "enable": False, "ipv4mode": "dhcp", **dict.fromkeys(keys)}
+
+
+def _metered(t_c: float) -> dict[str, Any]:
+    """The power-meter fields a switch or cover status carries."""
+    return {
+        "apower": 0.0,
+        "voltage": 230.1,
+        "current": 0.0,
+        "aenergy": {"total": 0.0, "by_minute": [0.0, 0.0, 0.0], "minute_ts": 0},
+        "temperature": {"tC": t_c, "tF": round(t_c * 9 / 5 + 32, 1)},
+    }
+
+
 def _switch(i: int) -> tuple[dict[str, Any], dict[str, Any]]:
     cfg = {
         "id": i,
@@ -87,11 +103,7 @@ def _switch(i: int) -> tuple[dict[str, Any], dict[str, Any]]:
         "id": i,
         "source": "init",
         "output": False,
-        "apower": 0.0,
-        "voltage": 230.1,
-        "current": 0.0,
-        "aenergy": {"total": 0.0, "by_minute": [0.0, 0.0, 0.0], "minute_ts": 0},
-        "temperature": {"tC": 40.0, "tF": 104.0},
+        **_metered(40.0),
     }
     return cfg, st
 
@@ -112,14 +124,10 @@ def _cover(i: int) -> tuple[dict[str, Any], dict[str, Any]]:
         "id": i,
         "source": "init",
         "state": "stopped",
-        "apower": 0.0,
-        "voltage": 230.0,
-        "current": 0.0,
         "current_pos": None,
         "pos_control": False,
         "last_direction": None,
-        "aenergy": {"total": 0.0, "by_minute": [0.0, 0.0, 0.0], "minute_ts": 0},
-        "temperature": {"tC": 38.0, "tF": 100.4},
+        **_metered(38.0),
     }
     return cfg, st
 
@@ -175,26 +183,8 @@ def initial_state(model: Model, mac: str, device_id: str) -> tuple[dict[str, Any
                 "enable": True,
                 "range_extender": {"enable": False},
             },
-            "sta": {
-                "ssid": None,
-                "is_open": True,
-                "enable": False,
-                "ipv4mode": "dhcp",
-                "ip": None,
-                "netmask": None,
-                "gw": None,
-                "nameserver": None,
-            },
-            "sta1": {
-                "ssid": None,
-                "is_open": True,
-                "enable": False,
-                "ipv4mode": "dhcp",
-                "ip": None,
-                "netmask": None,
-                "gw": None,
-                "nameserver": None,
-            },
+            "sta": _sta(),
+            "sta1": _sta(),
             "roam": {"rssi_thr": -80, "interval": 60},
         },
         "cloud": {"enable": True, "server": "shelly-103-eu.shelly.cloud:6022/jrpc"},
