@@ -126,3 +126,20 @@ async def test_ota_update_produces_events_and_new_version(session: aiohttp.Clien
         device = await connect(session, sim)
         assert device.version == "1.5.0"
         await device.shutdown()
+
+
+async def test_cover_light_and_input_methods(session: aiohttp.ClientSession) -> None:
+    async with Fleet([MODELS["Plus2PM"], MODELS["DimmerG3"]]) as fleet:
+        cover = await connect(session, fleet.devices[0])
+        light = await connect(session, fleet.devices[1])
+        try:
+            assert "switch:0" not in cover.status
+            await cover.call_rpc("Cover.GoToPosition", {"id": 0, "pos": 40})
+            assert (await cover.call_rpc("Cover.GetStatus", {"id": 0}))["current_pos"] == 40
+            await light.call_rpc("Light.Set", {"id": 0, "on": True, "brightness": 80})
+            status = await light.call_rpc("Light.GetStatus", {"id": 0})
+            assert (status["output"], status["brightness"]) == (True, 80.0)
+            assert (await light.call_rpc("Input.GetConfig", {"id": 1}))["type"] == "switch"
+        finally:
+            await cover.shutdown()
+            await light.shutdown()
