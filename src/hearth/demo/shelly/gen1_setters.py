@@ -1,0 +1,87 @@
+"""Gen1 setters: ``/settings/<part>?k=v`` and ``/relay/N?turn=on``; unknown keys are ignored."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hearth.demo.shelly.gen1 import SimGen1Device
+
+# setter parameter -> settings key, per block (the devices accept only these names)
+_FIELDS = {
+    "sta": (
+        "wifi_sta",
+        {
+            "enabled": "enabled",
+            "ssid": "ssid",
+            "key": "key",
+            "ipv4_method": "ipv4_method",
+            "ip": "ip",
+            "gateway": "gw",
+            "netmask": "mask",
+            "dns": "dns",
+        },
+    ),
+    "sta1": ("wifi_sta1", {"enabled": "enabled", "ssid": "ssid", "key": "key"}),
+    "ap": ("wifi_ap", {"enabled": "enabled", "ssid": "ssid", "key": "key"}),
+    "login": (
+        "login",
+        {"enabled": "enabled", "unprotected": "unprotected", "username": "username"},
+    ),
+    "mqtt": (
+        "mqtt",
+        {
+            "mqtt_enable": "enable",
+            "mqtt_server": "server",
+            "mqtt_user": "user",
+            "mqtt_pass": "pass",
+            "mqtt_id": "id",
+        },
+    ),
+    "cloud": ("cloud", {"enabled": "enabled"}),
+}
+
+
+def _value(text: str) -> Any:
+    if text.lower() in ("1", "true", "on"):
+        return True
+    if text.lower() in ("0", "false", "off"):
+        return False
+    return text
+
+
+def apply_setting(device: SimGen1Device, parts: list[str], query: dict[str, str]) -> dict[str, Any]:
+    if parts[0] in ("relay", "light") and len(parts) == 2:
+        block = device.settings[f"{parts[0]}s"][int(parts[1])]
+        for key in set(query) & set(block):
+            block[key] = _value(query[key]) if key != "name" else query[key]
+        device.status["cfg_changed_cnt"] += 1
+        return dict(block)
+    if parts[0] not in _FIELDS:
+        return device.settings_view()
+    name, fields = _FIELDS[parts[0]]
+    block = device.settings[name]
+    for param, key in fields.items():
+        if param in query:
+            block[key] = (
+                query[param] if key in ("ssid", "key", "pass", "username") else _value(query[param])
+            )
+    if parts[0] == "login" and "password" in query:
+        device.password = query["password"]
+    device.status["cfg_changed_cnt"] += 1
+    view = device.settings_view()
+    return dict(view[name])
+
+
+def switch_output(
+    device: SimGen1Device, kind: str, index: int, query: dict[str, str]
+) -> dict[str, Any]:
+    state = device.status[f"{kind}s"][index]
+    turn = query.get("turn")
+    if turn in ("on", "off"):
+        state["ison"] = turn == "on"
+    elif turn == "toggle":
+        state["ison"] = not state["ison"]
+    if kind == "light" and "brightness" in query:
+        state["brightness"] = int(query["brightness"])
+    return dict(state)
