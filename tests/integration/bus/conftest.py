@@ -57,6 +57,13 @@ class Session:
     def js(self) -> Any:
         return self.nc.jetstream(timeout=5)
 
+    async def settle(self) -> None:
+        """Let every refusal of what was sent so far arrive: the server answers a PING only
+        after the errors of everything before it, and the error callback runs as a task."""
+        await self.nc.flush()
+        for _ in range(5):
+            await asyncio.sleep(0)
+
     async def refused(self, what: str, subject: str) -> None:
         """Wait until the server refuses ``what`` ("Publish"/"Subscription") to ``subject``."""
         needle = f'permissions violation for {what.lower()} to "{subject.lower()}"'

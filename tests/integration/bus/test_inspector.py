@@ -74,6 +74,7 @@ async def test_the_inspector_can_still_look_at_the_event_stream(
     admin: Session, inspector: Session
 ) -> None:
     await admin.js.publish("hearth.evt.git.PushReceived.inspect", b'{"seen": true}')
+    await inspector.settle()
     refused_before = len(inspector.refusals)
     js = inspector.js
     info = await js.stream_info(EVENTS_STREAM)
@@ -92,4 +93,5 @@ async def test_the_inspector_can_still_look_at_the_event_stream(
     message = await ordered.next_msg(timeout=10)
     assert message.subject.startswith("hearth.evt.")
     await ordered.unsubscribe()
+    await inspector.settle()
     assert inspector.refusals[refused_before:] == []
