@@ -19,6 +19,7 @@ from hearth_events.subjects import event_filter
 from hearth_query_api.projections import PROJECTIONS
 from hearth_query_api.schema import READ_TABLES
 from hearth_servicekit import get_logger
+from hearth_servicekit.faults import fault_point
 
 log = get_logger("hearth.projector")
 REBUILD_BATCH = 500
@@ -77,6 +78,7 @@ class Projector:
             await conn.execute(
                 "UPDATE projection_position SET position = $1 WHERE name = 'main'", position
             )
+            fault_point("project.applied_before_commit")
         self.position = position
         return applied
 
