@@ -66,7 +66,7 @@ class QueryApi(BusService):
         self.endpoints.pool = self.pool
         self.endpoints.nc = self.nc
         self.endpoints.sink = JetStreamSink(self.js)
-        self.projector = Projector(self.pool)
+        self.projector = Projector(self.pool, self.js)
         await self.projector.load_position()
         for command, model, handler in (
             ("CreateToken", CreateToken, handle_create),
