@@ -36,8 +36,9 @@ from bench.fault_tools import (
     order_ok,
     stored_event_ids,
     wait_until,
+    when_up,
 )
-from bench.warm import ForkServer
+from bench.warm import ForkServer, fork_server
 from hearth_deployer.lease import lease_key
 from hearth_events import Envelope
 from hearth_events.catalogue import RollbackRequested
@@ -47,7 +48,6 @@ from hearth_eventstore.store import HearthApplication, open_application
 from hearth_servicekit.faults import FAULT_ENV, POINTS, READY_ENV
 from tests.integration.deployer.harness import TERMINAL, World, files_target
 from tests.support.git import make_remote
-from tests.support.services import TEST_SECRET_KEY
 from tests.support.sshd import ClientKey, SshServer, cleanup, start_sshd
 
 TARGET = "box"
@@ -92,25 +92,16 @@ async def open_deploy_bench(nats_url: str, dsn: str, work: Path) -> DeployBench:
     await world.open()
     await world.secret("ssh-key", sshd.client_key.read_text())
     await world.repository()
-    env = {
-        "HEARTH_NATS_URL": nats_url,
-        "HEARTH_DATABASE_URL": dsn,
-        "HEARTH_DATA_DIR": str(work / "data"),
-        "HEARTH_INSTANCE": "deployer-faults",
-        "HEARTH_SECRET_KEY": TEST_SECRET_KEY,
-        "HEARTH_LOG_FORMAT": "json",
-        FAULT_ENV: "",
-    }
-    pool = ForkServer("hearth_deployer", env, work / "deployer.log")
+    pool = fork_server(
+        "hearth_deployer",
+        work,
+        "deployer-faults",
+        HEARTH_NATS_URL=nats_url,
+        HEARTH_DATABASE_URL=dsn,
+    )
     first = pool.start({})
     spec = files_target(sshd, TARGET, post_deploy=[f"test ! -e {BROKEN}"])
-    reply: dict[str, Any] = {}
-    for _ in range(300):  # until the deployer answers commands
-        try:
-            reply = await world.apply_targets(spec)
-            break
-        except Exception:
-            await asyncio.sleep(0.1)
+    reply = await when_up(lambda: world.apply_targets(spec))
     assert reply.get("ok"), reply
     tail = await StreamTail.at_end(world.js)
     bench = DeployBench(world, sshd, pool, tail, _deployer_store(dsn), work)

@@ -2,12 +2,13 @@
 clean one takes over, and the deliveries are counted at a real HTTP receiver (Apprise
 ``json://``).
 
-What the notifier promises (docs/notifications.md): every notification is delivered at
-least once; it is not delivered again once its ``NotificationSent`` is stored (the
-restarted notifier reads those first); so a crash can duplicate a delivery only when it
-lands between the delivery and that record — at most one extra copy per crash there
-(``notify.after_send_before_record``). ``NotificationSent`` itself is stored exactly once
-(its id is derived from the notification, and JetStream drops the copy).
+What the notifier promises (docs/design.md, "Crash tests and fault points"): every
+notification is delivered at least once; it is not delivered again once its
+``NotificationSent`` is stored (the restarted notifier reads those first); so a crash can
+duplicate a delivery only when it lands between the delivery and that record — at most
+one extra copy per crash there (``notify.after_send_before_record``). ``NotificationSent``
+itself is stored exactly once (its id is derived from the notification, and JetStream
+drops the copy).
 
 Each trial publishes one ``DeploymentFailed`` for a target of its own, and waits until
 the notifier's consumer has acked it (after that, nothing can deliver it again).
@@ -25,8 +26,8 @@ from typing import Any
 
 import nats
 
-from bench.fault_tools import StreamTail, Trial, wait_until
-from bench.warm import ForkServer
+from bench.fault_tools import StreamTail, Trial, wait_until, when_up
+from bench.warm import ForkServer, fork_server
 from hearth_events import new_event
 from hearth_events.catalogue import DeploymentFailed
 from hearth_events.jetstream import BUCKETS, CONSUMERS, EVENTS_STREAM, STREAMS, ensure
@@ -67,26 +68,17 @@ async def open_notify_bench(nats_url: str, work: Path) -> NotifyBench:
     receiver = HttpReceiver()
     await receiver.start()
     await SecretStore(js, SecretBox(TEST_SECRET_KEY)).put("hook", receiver.url().encode())
-    env = {
-        "HEARTH_NATS_URL": nats_url,
-        "HEARTH_DATA_DIR": str(work / "data"),
-        "HEARTH_INSTANCE": "notifier-faults",
-        "HEARTH_SECRET_KEY": TEST_SECRET_KEY,
-        "HEARTH_LOG_FORMAT": "json",
-        FAULT_ENV: "",
-    }
-    pool = ForkServer("hearth_notifier", env, work / "notifier.log")
+    pool = fork_server("hearth_notifier", work, "notifier-faults", HEARTH_NATS_URL=nats_url)
     first = pool.start({})
-    reply: dict[str, Any] = {}
-    for _ in range(300):  # until the notifier answers commands
-        try:
-            answer = await nc.request(
-                "hearth.cmd.notify.ApplyRoutes", json.dumps({"routes": [ROUTE]}).encode(), 2
-            )
-            reply = json.loads(answer.data)
-            break
-        except Exception:
-            await asyncio.sleep(0.1)
+
+    async def apply_routes() -> dict[str, Any]:
+        body = json.dumps({"routes": [ROUTE]}).encode()
+        answer: dict[str, Any] = json.loads(
+            (await nc.request("hearth.cmd.notify.ApplyRoutes", body, 2)).data
+        )
+        return answer
+
+    reply = await when_up(apply_routes)
     assert reply.get("ok"), reply
     first.stop()
     return NotifyBench(nats_url, pool, receiver, await StreamTail.at_end(js), work, nc)

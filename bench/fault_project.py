@@ -26,14 +26,13 @@ import psycopg
 from nats.js.errors import NotFoundError
 
 from bench.fault_tools import Trial, wait_until
-from bench.warm import ForkServer
+from bench.warm import ForkServer, fork_server
 from hearth_events.jetstream import EVENTS_STREAM, STREAMS, ensure
 from hearth_events.publish import publish_event
 from hearth_query_api.schema import READ_TABLES, SCHEMA
 from hearth_servicekit.faults import FAULT_ENV, READY_ENV
 from tests.conftest import with_database
 from tests.support.history import history
-from tests.support.services import TEST_SECRET_KEY
 
 TIMEOUT_S = 60.0
 
@@ -53,14 +52,7 @@ class ProjectBench:
 
 async def open_project_bench(nats_url: str, admin_dsn: str, work: Path) -> ProjectBench:
     work.mkdir(parents=True, exist_ok=True)
-    env = {
-        "HEARTH_DATA_DIR": str(work / "data"),
-        "HEARTH_INSTANCE": "query-api-faults",
-        "HEARTH_SECRET_KEY": TEST_SECRET_KEY,
-        "HEARTH_LOG_FORMAT": "json",
-        FAULT_ENV: "",
-    }
-    pool = ForkServer("hearth_query_api", env, work / "query-api.log")
+    pool = fork_server("hearth_query_api", work, "query-api-faults")
     return ProjectBench(nats_url, admin_dsn, pool, work, await nats.connect(nats_url))
 
 

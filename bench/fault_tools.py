@@ -70,6 +70,16 @@ async def wait_until(check: Callable[[], Awaitable[bool]], timeout: float) -> bo
     return True
 
 
+async def when_up(command: Callable[[], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
+    """The answer to a command sent until the service is up to answer it."""
+    for _ in range(300):
+        try:
+            return await command()
+        except Exception:
+            await asyncio.sleep(0.1)
+    return await command()
+
+
 def stored_event_ids(app: HearthApplication, after: int) -> tuple[list[str], int]:
     """Event ids a service stored after notification ``after``, in store order, and the
     last notification id."""

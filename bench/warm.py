@@ -143,3 +143,19 @@ class Child:
         code = self.wait(timeout)
         assert code is not None
         return code
+
+
+def fork_server(module: str, work: Path, instance: str, **env: str) -> ForkServer:
+    """A fork server for a bench's service, with the settings every bench shares."""
+    from hearth_servicekit.faults import FAULT_ENV
+    from tests.support.services import TEST_SECRET_KEY
+
+    base = {
+        "HEARTH_DATA_DIR": str(work / "data"),
+        "HEARTH_INSTANCE": instance,
+        "HEARTH_SECRET_KEY": TEST_SECRET_KEY,
+        "HEARTH_LOG_FORMAT": "json",
+        FAULT_ENV: "",
+        **env,
+    }
+    return ForkServer(module, base, work / f"{module}.log")
