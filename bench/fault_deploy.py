@@ -12,8 +12,8 @@ how the rollback points are reached. After each trial:
 - the host holds one whole tree, the one the terminal event says: the pushed tree after
   ``DeploymentSucceeded``, the tree before the trial after a failure, a cancel or a
   completed rollback (a restore run: the tree its newest backup holds);
-- the target's lease is released (a run killed after its terminal event leaves it to
-  lapse after the lease TTL: reported as "lease lapsed").
+- the target's lease is released (not merely lapsed: that is reported as an other
+  failure).
 """
 
 from __future__ import annotations
