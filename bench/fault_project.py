@@ -110,6 +110,8 @@ async def project_trial(bench: ProjectBench, n: int, point: str, rng: random.Ran
     clean = bench.pool.start(env)
     other: list[str] = []
     try:
+        if not await wait_until(lambda: asyncio.to_thread(clean.ready), TIMEOUT_S):
+            other.append("the clean query-api never got ready")
         last = (await js.stream_info(EVENTS_STREAM)).state.last_seq
 
         async def caught_up() -> bool:

@@ -118,17 +118,21 @@ async def run_faults(
         notify = await open_notify_bench(notify_url, work / "notify")
         project = await open_project_bench(project_url, dsn, work / "project")
         for n, point in enumerate(schedule(trials, rng)):
-            component = point.split(".")[0]
+            component = point.split(".", maxsplit=1)[0]
             began = time.monotonic()
-            if component == "relay":
-                outcome = await relay_trial(dsn, main, js, n, rng, work, point)
-                result = as_trial(outcome, time.monotonic() - began)
-            elif component in {"deploy", "rollback"}:
-                result = await deploy_trial(deploy, n, point, rng)
-            elif component == "notify":
-                result = await notify_trial(notify, n, point)
-            else:
-                result = await project_trial(project, n, point, rng)
+            try:
+                if component == "relay":
+                    outcome = await relay_trial(dsn, main, js, n, rng, work, point)
+                    result = as_trial(outcome, time.monotonic() - began)
+                elif component in {"deploy", "rollback"}:
+                    result = await deploy_trial(deploy, n, point, rng)
+                elif component == "notify":
+                    result = await notify_trial(notify, n, point)
+                else:
+                    result = await project_trial(project, n, point, rng)
+            except Exception as exc:  # the bench's own trouble: counted, and the run goes on
+                reason = f"the trial broke: {type(exc).__name__}: {exc}"
+                result = Trial(component, point, False, other=(reason,))
             results.append(result)
             if progress is not None:
                 progress(result)
