@@ -16,6 +16,7 @@ The bench (``python -m bench faults``) covers every point; this test a few, quic
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -126,6 +127,8 @@ async def test_kill_9_at_a_step_takes_the_path_that_step_promises(
     after = tree_digest(sshd.remote_root)
     if expected.new_tree:
         assert {p for p in after if not p.endswith("/")} == new_tree(before)
+        for path, content in NEW.items():  # the new content, not only the new names
+            assert after[path].split()[0] == hashlib.sha256(content.encode()).hexdigest(), path
         assert ha_sim.restarts == restarts + 1
     else:
         assert after == before  # exactly the old tree, byte for byte and mode for mode
