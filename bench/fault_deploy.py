@@ -190,7 +190,7 @@ async def deploy_trial(bench: DeployBench, n: int, point: str, rng: random.Rando
     hit = (
         code == -signal.SIGKILL
         and marker.exists()
-        and marker.read_text().startswith(f"{point} kill")
+        and marker.read_text() == f"{point} kill {armed.pid}\n"
     )
     armed.stop()
     clean = bench.pool.start({})
@@ -249,8 +249,10 @@ async def _judge(
         other.append(f"{done.type}, but the host holds the new tree")
     elif done.type == "RollbackFailed":
         other.append("rollback failed")
-    if not await _lease_released(bench):
-        if not await wait_until(lambda: _lease_released(bench), LOCK_TTL_S + 10):
+    # The clean instance ends the run and releases the lease well inside its TTL; a lease
+    # that goes only when the TTL ran out was not released.
+    if not await wait_until(lambda: _lease_released(bench), LOCK_TTL_S / 2):
+        if not await wait_until(lambda: _lease_released(bench), LOCK_TTL_S):
             other.append("lease still held after its TTL")
         else:
             other.append("lease lapsed (not released)")

@@ -102,7 +102,7 @@ async def notify_trial(bench: NotifyBench, n: int, point: str) -> Trial:
     )
     ack = await publish_event(js, envelope)
     code = await asyncio.to_thread(armed.wait, TIMEOUT_S)
-    hit = code == -signal.SIGKILL and marker.read_text().startswith(f"{point} kill")
+    hit = code == -signal.SIGKILL and marker.read_text() == f"{point} kill {armed.pid}\n"
     armed.stop()
     clean = bench.pool.start({})
     other: list[str] = []

@@ -103,7 +103,7 @@ async def project_trial(bench: ProjectBench, n: int, point: str, rng: random.Ran
     marker = bench.work / f"marker-{n}"
     armed = bench.pool.start({**env, FAULT_ENV: f"{point}:kill", READY_ENV: str(marker)})
     code = await asyncio.to_thread(armed.wait, TIMEOUT_S)
-    hit = code == -signal.SIGKILL and marker.read_text().startswith(f"{point} kill")
+    hit = code == -signal.SIGKILL and marker.read_text() == f"{point} kill {armed.pid}\n"
     armed.stop()
     for envelope in events[early:]:
         await publish_event(js, envelope)

@@ -99,7 +99,9 @@ class ForkServer:
         full = {"HEARTH_HTTP_PORT": str(free_port()), **env}  # never a service's default
         self.process.stdin.write(json.dumps(full) + "\n")
         self.process.stdin.flush()
-        return Child(self, int(self._until("pid")[1]), int(full["HEARTH_HTTP_PORT"]))
+        pid = int(self._until("pid")[1])
+        self.exits.pop(pid, None)  # an earlier child's, whose pid the system gave out again
+        return Child(self, pid, int(full["HEARTH_HTTP_PORT"]))
 
     def close(self) -> None:
         if self.process.stdin is not None:
