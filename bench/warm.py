@@ -10,6 +10,7 @@ polls), so a child never inherits a lock some thread held.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -67,6 +68,7 @@ class ForkServer:
 
     def __init__(self, module: str, base_env: dict[str, str], log: Path) -> None:
         self.exits: dict[int, int] = {}
+        self.started: set[int] = set()
         self.process = subprocess.Popen(
             [sys.executable, "-c", SERVER, module, str(log)],
             stdin=subprocess.PIPE,
@@ -101,12 +103,26 @@ class ForkServer:
         self.process.stdin.flush()
         pid = int(self._until("pid")[1])
         self.exits.pop(pid, None)  # an earlier child's, whose pid the system gave out again
+        self.started.add(pid)
         return Child(self, pid, int(full["HEARTH_HTTP_PORT"]))
 
     def close(self) -> None:
+        """Kill the children still running (a trial cut short), then the server."""
+        for pid in self.started - set(self.exits):
+            if _parent(pid) == self.process.pid:  # still ours, not a pid given out again
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
         if self.process.stdin is not None:
             self.process.stdin.close()
         self.process.wait(30)
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rpartition(")")[2].split()[1])
 
 
 class Child:
