@@ -16,7 +16,7 @@ from rich.table import Table
 from bench.big import run_big
 from bench.cli import run_cli
 from bench.deploy import Timing, run_deploy
-from bench.faults import run_faults, summarize
+from bench.faults import per_component, run_faults, summarize
 from bench.ingest import Row, run_ingest
 from bench.read_side import run_read_side
 from bench.relay import run_relay
@@ -47,13 +47,29 @@ def timing_table(
 
 
 def print_faults(trials: int) -> None:
-    table = Table(title=f"kill -9 trials ({trials}): every stored event once, in store order")
+    console = Console(width=max(Console().width, 150))  # whole point names, even in a pipe
+    results = asyncio.run(
+        run_faults(trials, progress=lambda t: print("." if t.hit else "m", end="", flush=True))
+    )
+    print()
+    table = Table(title=f"kill -9 trials ({trials}): what a crash at each point left behind")
+    table.add_column("component")
     table.add_column("point", min_width=36)
-    for column in ("trials", "missed kill", "re-sent", "lost", "duplicated", "reordered"):
+    columns = ("trials", "missed kill", "lost", "duplicated", "half-applied", "other failures")
+    for column in columns:
         table.add_column(column, justify="right")
-    for row in summarize(asyncio.run(run_faults(trials))):
-        table.add_row(row[0], *(str(value) for value in row[1:]))
-    Console(width=max(Console().width, 110)).print(table)  # whole point names, even in a pipe
+    for row in summarize(results):
+        table.add_row(row[0], row[1], *(str(value) for value in row[2:]))
+    console.print(table)
+    timing = Table(title="Time per trial (seconds, this machine)")
+    for column in ("component", "trials", "s per trial"):
+        timing.add_column(column, justify="left" if column == "component" else "right")
+    for component, count, mean in per_component(results):
+        timing.add_row(component, str(count), f"{mean:.2f}")
+    console.print(timing)
+    for result in results:
+        for line in result.other:
+            console.print(f"{result.point}: {line}")
 
 
 def main() -> None:

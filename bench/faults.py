@@ -1,176 +1,150 @@
-"""``python -m bench faults [N]``: N kill -9 trials at random relay points, each one judged.
+"""``python -m bench faults [N]``: N kill -9 trials at fault points across the relay, the
+deployer (every deployment and rollback point), the notifier and the projector.
 
-A trial stores a random number of events in a fresh schema, starts a relay process armed
-with ``HEARTH_FAULT=<point>@<n>:kill`` (the points in turn, the pass at random), checks it
-died by SIGKILL at that point (its marker), lets the store grow, restarts a clean relay
-until it has saved the store's last position, and then reads the stream's new messages:
-every stored event must be there exactly once and in store order.
+Trials take the components in turn (so a short run covers each), and each component's
+points in a shuffled cycle (so a long run covers each point about evenly). A trial arms
+one real process with ``HEARTH_FAULT=<point>:kill``, checks it died there (the marker and
+the SIGKILL), lets a clean process recover, and judges the result (see bench.fault_relay,
+bench.fault_deploy, bench.fault_notify, bench.fault_project for each component's checks).
+
+The servers are started once: one PostgreSQL, and one NATS for the relay and the deployer,
+one for the notifier, one for the projector (which starts each trial on a new stream).
+Service processes are forked from one that imported the service already (bench.warm).
 """
 
 from __future__ import annotations
 
-import asyncio
-import os
 import random
-import signal
-import subprocess
-import sys
 import tempfile
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-import nats
-import psycopg
-
+from bench.fault_deploy import DEPLOY_POINTS, deploy_trial, open_deploy_bench
+from bench.fault_notify import notify_trial, open_notify_bench
+from bench.fault_project import open_project_bench, project_trial
+from bench.fault_relay import RELAY_POINTS, as_trial
+from bench.fault_relay import trial as relay_trial
+from bench.fault_tools import Trial
 from hearth.embedded.nats import EmbeddedNats
 from hearth.embedded.postgres import EmbeddedPostgres
 from hearth.embedded.process import free_port
-from hearth_events import parse_event
-from hearth_events.jetstream import EVENTS_STREAM, STREAMS, ensure
-from hearth_eventstore.store import HearthAggregate
-from hearth_servicekit.faults import FAULT_ENV, READY_ENV
-from tests.support.relay_app import JournalApp, journal_app
+from hearth_servicekit.faults import POINTS
 
-RELAY_POINTS = (
-    "relay.before_publish",
-    "relay.after_publish_before_position",
-    "relay.after_position",
-)
-
-
-@dataclass(frozen=True)
-class Outcome:
-    point: str
-    hit: bool  # died by SIGKILL with the point's marker
-    resent: bool  # the restarted relay re-sent an event JetStream already held
-    lost: int
-    duplicated: int
-    reordered: bool
+#: The points each component's trials draw from (the deployer's: deploy and rollback).
+TRIAL_POINTS: dict[str, tuple[str, ...]] = {
+    "relay": RELAY_POINTS,
+    "deploy": POINTS["deploy"],
+    "rollback": POINTS["rollback"],
+    "notify": POINTS["notify"],
+    "project": POINTS["project"],
+}
+assert set(DEPLOY_POINTS) == {*POINTS["deploy"], *POINTS["rollback"]}
 
 
-def judge(
-    point: str, hit: bool, expected: list[str], streamed: list[str], resent: bool = False
-) -> Outcome:
-    seen = set(streamed)
-    first_copies = list(dict.fromkeys(streamed))
-    return Outcome(
-        point,
-        hit,
-        resent,
-        lost=sum(1 for event_id in expected if event_id not in seen),
-        duplicated=len(streamed) - len(seen),
-        reordered=first_copies != [e for e in expected if e in seen],
-    )
+def schedule(trials: int, rng: random.Random) -> list[str]:
+    """The point of each trial: components in turn, each one's points in shuffled cycles."""
+    cycles: dict[str, list[str]] = {c: [] for c in TRIAL_POINTS}
+    order = list(TRIAL_POINTS)
+    points = []
+    for n in range(trials):
+        component = order[n % len(order)]
+        if not cycles[component]:
+            cycles[component] = rng.sample(TRIAL_POINTS[component], len(TRIAL_POINTS[component]))
+        points.append(cycles[component].pop())
+    return points
 
 
-def summarize(outcomes: list[Outcome]) -> list[tuple[str, int, int, int, int, int, int]]:
-    """(point, trials, missed, re-sent, lost, duplicated, reordered) per point, by point."""
+Row = tuple[str, str, int, int, int, int, int, int]
+
+
+def summarize(trials: list[Trial]) -> list[Row]:
+    """(component, point, trials, missed kill, lost, duplicated, half-applied, other)."""
     rows = []
-    for point in sorted({o.point for o in outcomes}):
-        mine = [o for o in outcomes if o.point == point]
+    for component, point in sorted({(t.component, t.point) for t in trials}):
+        mine = [t for t in trials if t.point == point]
         rows.append(
             (
+                component,
                 point,
                 len(mine),
-                sum(not o.hit for o in mine),
-                sum(o.resent for o in mine),
-                sum(o.lost for o in mine),
-                sum(o.duplicated for o in mine),
-                sum(o.reordered for o in mine),
+                sum(not t.hit for t in mine),
+                sum(t.lost for t in mine),
+                sum(t.duplicated for t in mine),
+                sum(t.half_applied for t in mine),
+                sum(bool(t.other) for t in mine),
             )
         )
     return rows
 
 
-def _stored(app: JournalApp) -> list[tuple[int, str]]:
-    events: list[tuple[int, str]] = []
-    start = 1
-    while section := app.recorder.select_notifications(start, 100):
-        for notification in section:
-            event = app.mapper.to_domain_event(notification)
-            if isinstance(event, HearthAggregate.Recorded):
-                events.append((notification.id, event.event_id))
-        start = section[-1].id + 1
-    return events
+def per_component(trials: list[Trial]) -> list[tuple[str, int, float]]:
+    """(component, trials, mean seconds per trial)."""
+    rows = []
+    for component in TRIAL_POINTS:
+        mine = [t.seconds for t in trials if t.component == component]
+        if mine:
+            rows.append((component, len(mine), sum(mine) / len(mine)))
+    return rows
 
 
-def _saved_position(dsn: str, schema: str) -> int | None:
-    with psycopg.connect(dsn) as conn:
-        row = conn.execute(
-            f"SELECT position FROM {schema}.hearth_relay_position WHERE name = 'main'"
-        ).fetchone()
-    return None if row is None else int(row[0])
-
-
-def _relay(dsn: str, schema: str, url: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "tests.support.relay_app", dsn, schema, url],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, FAULT_ENV: "", **env},
-    )
-
-
-async def _streamed_since(js: Any, first_seq: int) -> list[str]:
-    info = await js.stream_info(EVENTS_STREAM)
-    ids = []
-    for seq in range(first_seq, info.state.last_seq + 1):
-        message = await js.get_msg(EVENTS_STREAM, seq)
-        ids.append(str(parse_event(message.data).event_id))
-    return ids
-
-
-async def trial(dsn: str, url: str, js: Any, n: int, rng: random.Random, work: Path) -> Outcome:
-    schema = f"faults_{n}"
-    app = await asyncio.to_thread(journal_app, dsn, schema)
-    journal = await asyncio.to_thread(app.start, f"trial-{n}")
-    count = rng.randint(5, 40)
-    await asyncio.to_thread(app.append, journal, count)
-    point, nth = RELAY_POINTS[n % len(RELAY_POINTS)], rng.randint(1, count)  # each in turn
-    first_seq = (await js.stream_info(EVENTS_STREAM)).state.last_seq + 1
-    marker = work / f"fault-{n}"
-    env = {FAULT_ENV: f"{point}@{nth}:kill", READY_ENV: str(marker)}
-    relay = _relay(dsn, schema, url, env)
-    code = await asyncio.to_thread(relay.wait, 120)
-    hit = code == -signal.SIGKILL and marker.exists() and marker.read_text().startswith(point)
-    await asyncio.to_thread(app.append, journal, rng.randint(0, 10), 1000)
-    expected = await asyncio.to_thread(_stored, app)
-    resend = work / f"resend-{n}"
-    env = {FAULT_ENV: "relay.duplicate_acked:mark", READY_ENV: str(resend)}
-    relay = _relay(dsn, schema, url, env)
-    try:
-        async with asyncio.timeout(120):
-            while await asyncio.to_thread(_saved_position, dsn, schema) != expected[-1][0]:
-                await asyncio.sleep(0.05)
-    finally:
-        relay.send_signal(signal.SIGTERM)
-        await asyncio.to_thread(relay.wait, 20)
-    streamed = await _streamed_since(js, first_seq)
-    ids = [event_id for _, event_id in expected]
-    return judge(point, hit, ids, streamed, resent=resend.exists())
-
-
-async def run_trials(dsn: str, url: str, trials: int, seed: int = 1) -> list[Outcome]:
+async def run_faults(
+    trials: int, seed: int = 1, progress: Callable[[Trial], None] | None = None
+) -> list[Trial]:
     rng = random.Random(seed)
     work = Path(tempfile.mkdtemp(prefix="hearth-faults-"))
-    nc = await nats.connect(url)
+    servers = {name: EmbeddedNats(work / f"nats-{name}", port=free_port()) for name in "abc"}
+    postgres = EmbeddedPostgres(work / "pg", port=free_port())
+    for server in servers.values():
+        server.start()
+    postgres.start()
+    dsn, main, notify_url, project_url = (
+        postgres.dsn(),
+        servers["a"].url,
+        servers["b"].url,
+        servers["c"].url,
+    )
+    deploy = notify = project = None
+    results: list[Trial] = []
     try:
+        import nats
+
+        from hearth_events.jetstream import STREAMS, ensure
+
+        nc = await nats.connect(main)
         js = nc.jetstream()
         await ensure(js, streams=tuple(STREAMS))
-        return [await trial(dsn, url, js, n, rng, work) for n in range(trials)]
-    finally:
+        deploy = await open_deploy_bench(main, dsn, work / "deploy")
+        notify = await open_notify_bench(notify_url, work / "notify")
+        project = await open_project_bench(project_url, dsn, work / "project")
+        for n, point in enumerate(schedule(trials, rng)):
+            component = point.split(".", maxsplit=1)[0]
+            began = time.monotonic()
+            try:
+                if component == "relay":
+                    outcome = await relay_trial(dsn, main, js, n, rng, work, point)
+                    result = as_trial(outcome, time.monotonic() - began)
+                elif component in {"deploy", "rollback"}:
+                    result = await deploy_trial(deploy, n, point, rng)
+                elif component == "notify":
+                    result = await notify_trial(notify, n, point)
+                else:
+                    result = await project_trial(project, n, point, rng)
+            except Exception as exc:  # the bench's own trouble: counted, and the run goes on
+                reason = f"the trial broke: {type(exc).__name__}: {exc}"
+                result = Trial(component, point, False, other=(reason,))
+            results.append(result)
+            if progress is not None:
+                progress(result)
         await nc.close()
-
-
-async def run_faults(trials: int) -> list[Outcome]:
-    workdir = Path(tempfile.mkdtemp(prefix="hearth-bench-"))
-    server = EmbeddedNats(workdir / "nats", port=free_port())
-    postgres = EmbeddedPostgres(workdir / "pg", port=free_port())
-    server.start()
-    postgres.start()
-    try:
-        return await run_trials(postgres.dsn(), server.url, trials)
+        return results
     finally:
-        server.stop()
+        if deploy is not None:
+            await deploy.close()
+        if notify is not None:
+            await notify.close()
+        if project is not None:
+            await project.close()
+        for server in servers.values():
+            server.stop()
         postgres.stop(mode="immediate")

@@ -105,26 +105,33 @@ async def test_cancel_a_running_deployment_after_upload_restores_it(
 ) -> None:
     await deploy_base(world, sshd, ha_sim)
     before = tree_digest(sshd.remote_root)
+    restarts = ha_sim.restarts
     (deployer,) = world.deployers
-    # After upload and host check: the files are new, nothing is restarted yet.
-    gate = hold_at(deployer, "restart")
+    gate = hold_at(deployer, "uploaded")  # the new files are on the host, nothing restarted
     await world.push({"automations.yaml": "[]\n"})
     await asyncio.wait_for(gate.reached.wait(), 30)
+    assert tree_digest(sshd.remote_root) != before
     dispatcher = deployer.dispatcher
     assert dispatcher is not None
-    running = next(iter(dispatcher.running))
-    line = await dispatcher.store.read(dispatcher.store.app.line, running)
+    line = await dispatcher.store.read(dispatcher.store.app.line, "ha")
+    deployment_id = line.active
     await world.publish(
-        DeploymentCancelRequested(deployment_id=line.active, target="ha", reason="wrong branch"),
+        DeploymentCancelRequested(deployment_id=deployment_id, target="ha", reason="wrong branch"),
         actor="token:ops",
     )
-    await asyncio.sleep(1)
+    async with asyncio.timeout(30):  # the deployer has taken the request in
+        while (
+            await dispatcher.store.read(dispatcher.store.app.deployment, deployment_id)
+        ).cancel_reason is None:
+            await asyncio.sleep(0.05)
     gate.opened.set()
     _, done = await world.wait_terminal("ha", 2)
-    assert done.type in {"DeploymentCancelled", "DeploymentSucceeded"}
-    if done.type == "DeploymentCancelled":
-        assert done.data.rolled_back  # type: ignore[attr-defined]
-        assert tree_digest(sshd.remote_root) == before
+    assert done.type == "DeploymentCancelled", await world.logs(deployment_id)
+    assert done.data.rolled_back and done.data.reason == "wrong branch"  # type: ignore[attr-defined]
+    assert tree_digest(sshd.remote_root) == before
+    types = await world.types(deployment_id)
+    assert "FilesDeployed" in types and "ServiceRestarted" not in types
+    assert ha_sim.restarts == restarts  # Home Assistant never saw the cancelled files
 
 
 async def test_cancel_a_waiting_deployment(world: World, sshd: Any, ha_sim: Any) -> None:

@@ -1,4 +1,4 @@
-"""A short run of ``python -m bench faults``: random kill -9 points, each judged."""
+"""The relay trials of ``python -m bench faults``: random kill -9 points, each judged."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from bench.faults import judge, run_trials, summarize
+from bench.fault_relay import judge, run_trials, summarize
 from hearth.embedded.nats import EmbeddedNats
 
 pytestmark = pytest.mark.integration

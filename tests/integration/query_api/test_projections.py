@@ -126,3 +126,25 @@ async def test_a_redelivered_event_changes_nothing(js: Any, pool: Any) -> None:
         assert await projector.apply(envelope, seq) is False
     assert await dump(pool) == before
     assert await projector.load_position() == len(events)
+
+
+async def test_events_held_by_a_crashed_instance_are_projected_before_newer_ones(
+    js: Any, pool: Any
+) -> None:
+    """A killed instance's events come back after their ack wait, behind newer ones: the
+    newer one must not move the position past them (they would be skipped for good)."""
+    await fresh_stream(js)
+    events = history()
+    for envelope in events:
+        await publish_event(js, envelope)
+    projector = Projector(pool, js)
+    held = 5  # events 1..5 were in the dead instance's hands
+    assert await projector.apply(events[held], held + 1) is True
+    for seq, envelope in enumerate(events[:held], start=1):  # redelivered at last
+        assert await projector.apply(envelope, seq) is False
+    for seq, envelope in enumerate(events[held + 1 :], start=held + 2):
+        assert await projector.apply(envelope, seq) is True
+    live = await dump(pool)
+    assert len(live["events"]) == len(events)
+    await projector.rebuild(js)
+    assert await dump(pool) == live

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -123,3 +124,17 @@ def test_a_point_not_armed_runs_through(tmp_path: Path) -> None:
     assert process.returncode == 0
     assert out.endswith("done\n")
     assert not (tmp_path / "ready").exists()
+
+
+def test_every_listed_point_is_marked_in_the_source_exactly_once() -> None:
+    root = Path(__file__).resolve().parents[3]
+    sources = [*root.glob("libs/*/src/**/*.py"), *root.glob("services/*/src/**/*.py")]
+    text = "\n".join(p.read_text() for p in sources if p.name != "faults.py")
+    listed = [point for points in faults.POINTS.values() for point in points]
+    assert len(listed) == len(set(listed))
+    for point in listed:
+        assert text.count(f'fault_point("{point}")') == 1, point
+    marked = set(re.findall(r'fault_point\("([^"]+)"\)', text))
+    assert marked == set(listed)  # and nothing marked that is not listed
+    for component, points in faults.POINTS.items():
+        assert all(p.startswith(f"{component}.") for p in points), component

@@ -12,6 +12,10 @@
 line ``<point> <action> <pid>`` appended to the file named by ``HEARTH_FAULT_READY``, or
 written to stderr when that is unset. With ``HEARTH_FAULT`` unset a point costs one
 truthiness check; the variable is parsed once, on the first point reached.
+
+``POINTS`` lists every point in the code, by component; the crash tests and
+``python -m bench faults`` draw from it, and a unit test checks that each one is marked
+in the source exactly once.
 """
 
 from __future__ import annotations
@@ -25,6 +29,51 @@ from dataclasses import dataclass
 FAULT_ENV = "HEARTH_FAULT"
 READY_ENV = "HEARTH_FAULT_READY"
 ACTIONS = ("kill", "pause", "mark")
+
+#: Every fault point, by component, in the order a run passes them.
+POINTS: dict[str, tuple[str, ...]] = {
+    "relay": (
+        "relay.leader_acquired",
+        "relay.lock_busy",
+        "relay.before_publish",
+        "relay.after_publish_before_position",
+        "relay.after_position",
+        "relay.duplicate_acked",
+    ),
+    "deploy": (
+        "deploy.started",  # DeploymentStarted recorded
+        "deploy.fetched",  # ConfigFetched recorded
+        "deploy.validated",  # ConfigValidated recorded
+        "deploy.planned",  # DeploymentPlanned recorded; the host untouched
+        "deploy.staged",  # the upload streams into a staging directory (if any)
+        "deploy.backed_up",  # BackupTaken recorded
+        "deploy.upload_begun",  # the aggregate says the upload began; nothing written yet
+        "deploy.uploaded",  # new files in place, removals not yet done: a mix on the host
+        "deploy.files_deployed",  # FilesDeployed recorded
+        "deploy.host_checked",  # the host accepted the files (HA check_config)
+        "deploy.restarted",  # ServiceRestarted recorded
+        "deploy.health_checked",  # HealthCheckPassed recorded
+        "deploy.health_check_failed",  # HealthCheckFailed recorded, rollback not begun
+        "deploy.succeeded",  # DeploymentSucceeded recorded, lease not yet released
+    ),
+    "rollback": (
+        "rollback.safety_backed_up",  # a restore run kept a backup of the current files
+        "rollback.restore_begun",  # a restore run marked its restore as begun
+        "rollback.started",  # RollbackStarted recorded
+        "rollback.files_restored",  # the backup is back on the host (also compensation)
+        "rollback.restarted",  # restarted on the old files
+        "rollback.completed",  # RollbackCompleted recorded
+    ),
+    "notify": (
+        "notify.before_send",
+        "notify.after_send_before_record",  # delivered, NotificationSent not yet stored
+        "notify.after_record_before_ack",  # NotificationSent stored, the event not acked
+    ),
+    "project": (
+        "project.applied_before_commit",  # rows written, the transaction not committed
+        "project.committed_before_ack",  # committed, the events not acked
+    ),
+}
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from hearth_events.catalogue import (
     ServiceRestarted,
 )
 from hearth_servicekit import get_logger
+from hearth_servicekit.faults import fault_point
 
 if TYPE_CHECKING:
     from hearth_deployer.workflow import DeploymentRun
@@ -56,6 +57,7 @@ class ServiceApplier:
         run = self.run
         try:
             method = await self._host_check()
+            fault_point("deploy.host_checked")
         except _Finished:
             raise
         except Exception as exc:  # nothing restarted yet: put the old files back
@@ -69,6 +71,7 @@ class ServiceApplier:
             if not run.d.restarted:
                 await run.checkpoint("restart")
                 await self._restart(method)
+                fault_point("deploy.restarted")
             duration = await self._wait_healthy(after_restart=method.restart)
         except Unhealthy as failure:
             run.log(f"unhealthy: {failure.detail}", step="health_check", level="error")
@@ -80,12 +83,14 @@ class ServiceApplier:
                     duration_ms=run.elapsed_ms(),
                 )
             )
+            fault_point("deploy.health_check_failed")
             await self.rollback(f"{failure.check}: {failure.detail}")
             return
         run.log(f"healthy after {duration} ms", step="health_check")
         await run.record(
             HealthCheckPassed(**run.ids(), check=self._health_name(), duration_ms=duration)
         )
+        fault_point("deploy.health_checked")
         await run._succeed(managed=run.d.managed_after)
 
     async def _host_check(self) -> ApplyMethod:
@@ -253,9 +258,11 @@ class ServiceApplier:
                 f"rolling back to backup {backup_id}: {reason}", step="rollback", level="warning"
             )
             await run.record(RollbackStarted(**run.ids(), backup_id=backup_id))
+            fault_point("rollback.started")
         await run._restore_files()
         try:
             await self._restart(ApplyMethod(restart=True))
+            fault_point("rollback.restarted")
             duration = await self._wait_healthy(after_restart=True)
         except Unhealthy as failure:
             run.log(
@@ -273,3 +280,4 @@ class ServiceApplier:
             return
         run.log(f"rolled back; healthy after {duration} ms", step="rollback")
         await run.record(RollbackCompleted(**run.ids(), backup_id=backup_id))
+        fault_point("rollback.completed")

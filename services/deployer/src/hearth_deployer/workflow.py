@@ -52,6 +52,7 @@ from hearth_events.catalogue import (
     ValidationFailed,
 )
 from hearth_eventstore.store import Meta
+from hearth_servicekit.faults import fault_point
 
 Level = Literal["debug", "info", "warning", "error"]
 TERMINAL_STATUS: dict[str, State] = {
@@ -187,14 +188,18 @@ class DeploymentRun:
                 step="fetch",
             )
             await self.record(DeploymentStarted(**self.ids(), commit=d.request.get("commit")))
+            fault_point("deploy.started")
             await self._report_pending()
         tree = await self._fetch()
         await self.checkpoint("fetched")
+        fault_point("deploy.fetched")
         if not self.d.has(FilesDeployed):
             self.check.prefetch()  # read-only: overlaps validation
         await self._validate(tree)
+        fault_point("deploy.validated")
         if not self.d.has(FilesDeployed):
             plan = await self._plan(tree)
+            fault_point("deploy.planned")
             if self.d.dry_run or plan.empty:
                 why = "dry run: nothing was changed" if self.d.dry_run else "already up to date"
                 self.log(why, step="plan")
@@ -204,14 +209,17 @@ class DeploymentRun:
             # A big upload streams into a staging directory while the backup is taken;
             # nothing is renamed into place before the backup is recorded.
             staged = await self._stage(tree, plan, resumed=resumed)
+            fault_point("deploy.staged")
             try:
                 await self._backup(plan)
+                fault_point("deploy.backed_up")
                 await self._cancel_point(touched=False)
             except BaseException:
                 if staged is not None:
                     await staged.abandon()
                 raise
             await self._upload(tree, plan, staged)
+            fault_point("deploy.files_deployed")
         await self._cancel_point(touched=True)
         assert self.applier is not None
         await self.applier.apply_and_check()
@@ -434,6 +442,7 @@ class DeploymentRun:
                 lambda d: d.begin_upload(touched, managed_after),
             )
             await self.checkpoint("upload")
+            fault_point("deploy.upload_begun")
         except BaseException:
             if staged is not None:
                 await staged.abandon()
@@ -445,6 +454,7 @@ class DeploymentRun:
             else:
                 result = await host.upload(self.spec.remote_path, self._files(tree, plan))
             await self.checkpoint("uploaded")
+            fault_point("deploy.uploaded")
             removed = await host.remove(self.spec.remote_path, [e.path for e in plan.removed])
         except StepFailed:
             raise
@@ -482,6 +492,7 @@ class DeploymentRun:
                 )
             )
             raise _Finished from exc
+        fault_point("rollback.files_restored")
         self.log(
             f"restored backup {info.backup_id}: {len(result.restored)} files put back, "
             f"{len(result.removed)} new files and {len(result.removed_dirs)} new directories "
@@ -518,6 +529,7 @@ class DeploymentRun:
         await self.record(
             DeploymentSucceeded(**self.ids(), commit=self.d.commit, duration_ms=self.elapsed_ms())
         )
+        fault_point("deploy.succeeded")
 
     async def _remember_host(self) -> None:
         try:
@@ -579,12 +591,14 @@ class DeploymentRun:
         except Exception as exc:
             raise StepFailed("backup", str(exc)) from exc
         await self._keep_backup(safety)
+        fault_point("rollback.safety_backed_up")
         # From here, a rollback restores ``restore_to``; the safety backup stays listed.
         self.d = await self.ctx.store.write(
             self.ctx.store.app.change,
             self.d.deployment_id,
             lambda d: (d.keep_backup(asdict(restore_to)), d.begin_upload(paths, [])),
         )
+        fault_point("rollback.restore_begun")
         reason = self.d.request.get("reason") or "requested"
         await self.applier.rollback(reason)
 

@@ -22,6 +22,7 @@ from hearth_notifier.messages import Message, render_summary
 from hearth_notifier.routes import OFFLINE_EVENTS, in_quiet_hours, route_matches
 from hearth_servicekit import get_logger
 from hearth_servicekit.consumer import RetryLater
+from hearth_servicekit.faults import fault_point
 from hearth_servicekit.publishing import EventSink
 
 log = get_logger("hearth.notifier")
@@ -117,6 +118,7 @@ class NotificationRouter:
             *(self._send(spec, name, message, envelopes, event_ids) for name in spec.urls)
         )
         self._delivered.add(spec.name, event_ids)
+        fault_point("notify.after_record_before_ack")
 
     async def _send(
         self,
@@ -144,6 +146,7 @@ class NotificationRouter:
             )
             return
         url = secret.decode()
+        fault_point("notify.before_send")
         outcome = await deliver_with_retries(self._deliverer, url, message, self._retry_delays)
         common = {
             "notification_id": notification_id,
@@ -154,6 +157,7 @@ class NotificationRouter:
             "attempts": outcome.attempts,
         }
         if outcome.ok:
+            fault_point("notify.after_send_before_record")
             await self._record(NotificationSent(**common), envelopes)
         else:
             log.warning(

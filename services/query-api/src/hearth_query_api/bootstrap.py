@@ -31,6 +31,7 @@ from hearth_query_api.token_commands import (
 )
 from hearth_servicekit import BusService, ServiceMetrics, ServiceSettings
 from hearth_servicekit.commands import serve_command
+from hearth_servicekit.faults import fault_point
 from hearth_servicekit.publishing import JetStreamSink
 
 
@@ -65,7 +66,7 @@ class QueryApi(BusService):
         self.endpoints.pool = self.pool
         self.endpoints.nc = self.nc
         self.endpoints.sink = JetStreamSink(self.js)
-        self.projector = Projector(self.pool)
+        self.projector = Projector(self.pool, self.js)
         await self.projector.load_position()
         for command, model, handler in (
             ("CreateToken", CreateToken, handle_create),
@@ -124,7 +125,9 @@ class QueryApi(BusService):
     async def _project_batch(self, batch: list[tuple[Any, int]]) -> None:
         """What arrived together is projected in one transaction: one commit, not many."""
         assert self.projector is not None
-        for envelope, seq in await self.projector.apply_many(batch):
+        applied = await self.projector.apply_many(batch)
+        fault_point("project.committed_before_ack")
+        for envelope, seq in applied:
             self.endpoints.broadcaster.publish(feed_item(envelope, seq))
 
     async def _watch_lag(self) -> None:

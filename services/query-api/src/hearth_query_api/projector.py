@@ -1,8 +1,12 @@
 """Apply events to the read models exactly once, and rebuild them from the stream.
 
 The stream position is stored in the same transaction as the rows an event produced, so a
-redelivered or replayed event changes nothing. A rebuild empties the tables and replays the
-stream from its first message while live projection waits.
+redelivered or replayed event changes nothing. Events come in stream order, but not after
+a crash: the events a dead instance held come back only when their ack wait runs out,
+behind newer ones. So an event beyond the next position is projected only after the ones
+before it, read from the stream directly; one that was removed from the stream is passed.
+A rebuild empties the tables and replays the stream from its first message while live
+projection waits.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import asyncio
 from typing import Any
 
 import nats.errors
+import nats.js.errors
 from pydantic import BaseModel, ConfigDict
 
 from hearth_events import BadEvent, Envelope, parse_event
@@ -19,6 +24,7 @@ from hearth_events.subjects import event_filter
 from hearth_query_api.projections import PROJECTIONS
 from hearth_query_api.schema import READ_TABLES
 from hearth_servicekit import get_logger
+from hearth_servicekit.faults import fault_point
 
 log = get_logger("hearth.projector")
 REBUILD_BATCH = 500
@@ -36,8 +42,9 @@ class RebuildProjections(BaseModel):
 
 
 class Projector:
-    def __init__(self, pool: Any) -> None:
+    def __init__(self, pool: Any, js: Any = None) -> None:
         self._pool = pool
+        self._js = js  # reads the events of a gap; None: trust the order of delivery
         self._lock = asyncio.Lock()
         self.position = 0
 
@@ -70,6 +77,11 @@ class Projector:
             for envelope, seq in batch:
                 if seq <= position:
                     continue
+                if not rebuilding and seq > position + 1:
+                    for missing in await self._gap(position, seq):
+                        for project in PROJECTIONS:
+                            await project(conn, *missing)
+                        applied.append(missing)
                 for project in PROJECTIONS:
                     await project(conn, envelope, seq)
                 position = seq
@@ -77,8 +89,26 @@ class Projector:
             await conn.execute(
                 "UPDATE projection_position SET position = $1 WHERE name = 'main'", position
             )
+            fault_point("project.applied_before_commit")
         self.position = position
         return applied
+
+    async def _gap(self, position: int, seq: int) -> list[tuple[Envelope, int]]:
+        """The events between the position and ``seq`` that the stream still holds."""
+        if self._js is None:
+            return []
+        found = []
+        for missing in range(position + 1, seq):
+            try:
+                message = await self._js.get_msg(EVENTS_STREAM, missing)
+                found.append((parse_event(message.data), missing))
+            except nats.js.errors.NotFoundError:
+                log.warning("an event was removed from the stream", seq=missing)
+            except BadEvent as exc:
+                log.error("skipping an invalid event", seq=missing, reason=str(exc))
+        if found:
+            log.info("projected events a crashed instance held", count=len(found))
+        return found
 
     async def rebuild(self, js: Any) -> int:
         """Drop every read model and replay the whole stream; returns events applied."""

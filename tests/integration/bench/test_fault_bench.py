@@ -1,0 +1,28 @@
+"""A short ``python -m bench faults``: 20 kill -9 trials, every component at least once."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from bench.faults import TRIAL_POINTS, run_faults, schedule, summarize
+from hearth_servicekit.faults import POINTS
+
+pytestmark = pytest.mark.integration
+
+
+def test_the_schedule_takes_components_in_turn_and_every_point_of_each() -> None:
+    points = schedule(200, random.Random(1))
+    assert {p.split(".")[0] for p in points[:5]} == set(TRIAL_POINTS)
+    assert set(points) == {p for ps in TRIAL_POINTS.values() for p in ps}
+    assert set(POINTS["deploy"]) | set(POINTS["rollback"]) <= set(points)
+
+
+async def test_twenty_kill_trials_lose_duplicate_and_half_apply_nothing() -> None:
+    trials = await run_faults(20, seed=7)
+    assert {t.component for t in trials} == set(TRIAL_POINTS)
+    problems = [t for t in trials if not t.hit or t.other]
+    assert not problems, problems  # each died where it was told, and nothing else went wrong
+    for component, point, _, _, lost, duplicated, half, _ in summarize(trials):
+        assert (lost, duplicated, half) == (0, 0, 0), (component, point)
