@@ -201,6 +201,8 @@ async def test_what_a_service_is_declared_to_do_works(
         assert await subscription.fetch(1, timeout=10)
     if access.events_info:
         assert (await js.stream_info(EVENTS_STREAM)).state.last_seq > 0
+    if access.events_by_seq:
+        assert (await js.get_msg(EVENTS_STREAM, 1)).seq == 1
     for pattern in access.commands:
         subject = concrete(pattern)
         served = await session.nc.subscribe(subject, cb=respond_served)

@@ -50,6 +50,7 @@ class ServiceAccess:
     consumers: tuple[str, ...] = ()  # durable consumers it fetches from and acks
     follows_events: bool = False  # ephemeral consumers on HEARTH_EVENTS (StreamFollower)
     events_info: bool = False  # reads HEARTH_EVENTS' info (e.g. last sequence)
+    events_by_seq: bool = False  # reads single events by sequence (a projector's gap)
     writes: tuple[str, ...] = ()  # buckets it reads and writes
     reads: tuple[str, ...] = ()  # buckets it only reads
     secrets: bool = False  # reads the secrets of its own scope (``<name>.`` keys) only
@@ -110,6 +111,7 @@ SERVICES: dict[str, ServiceAccess] = {
             consumers=("query-api-projections",),
             follows_events=True,  # the projector's ordered consumer
             events_info=True,
+            events_by_seq=True,  # events a crashed instance held come back late
         ),
     )
 }
@@ -162,6 +164,8 @@ def _service_user(access: ServiceAccess) -> BusUser:
         ]
     if access.events_info:
         allow.append(f"{API}.STREAM.INFO.{EVENTS_STREAM}")
+    if access.events_by_seq:
+        allow.append(f"{API}.STREAM.MSG.GET.{EVENTS_STREAM}")
     for bucket in access.writes:
         allow += [*_bucket_read(bucket), f"$KV.{bucket}.>"]
     for bucket in access.reads:
