@@ -192,7 +192,7 @@ async def _measure(
     stack.push_async_callback(world.close)
     await world.secret("ssh-key", key.path.read_text())
     await world.secret("ha-token", ha.token)
-    await world.secret("webhook", WEBHOOK_SECRET)
+    await world.secret("webhook", WEBHOOK_SECRET, "webhook-gw")
     spec = RepositorySpec(name=BIG, url=remote.url, webhook_secret="webhook")
     await world.publish(RepositoryRegistered(repo=BIG, spec=spec), "hearth apply")
     gateway, port = await start_gateway(nats_server.url, workdir)

@@ -33,9 +33,8 @@ from hearth_events.catalogue import DeploymentFailed
 from hearth_events.jetstream import BUCKETS, CONSUMERS, EVENTS_STREAM, STREAMS, ensure
 from hearth_events.publish import publish_event
 from hearth_servicekit.faults import FAULT_ENV, READY_ENV
-from hearth_servicekit.secrets import SecretBox, SecretStore
 from tests.support.receivers import HttpReceiver
-from tests.support.services import TEST_SECRET_KEY
+from tests.support.services import scoped_secrets
 
 TIMEOUT_S = 60.0
 #: The notifier's consumer waits 15 s for an ack; once the clean notifier is up (its start
@@ -67,7 +66,7 @@ async def open_notify_bench(nats_url: str, work: Path) -> NotifyBench:
     await ensure(js, streams=tuple(STREAMS), buckets=tuple(BUCKETS))
     receiver = HttpReceiver()
     await receiver.start()
-    await SecretStore(js, SecretBox(TEST_SECRET_KEY)).put("hook", receiver.url().encode())
+    await scoped_secrets(js, "notifier").put("hook", receiver.url().encode())
     pool = fork_server("hearth_notifier", work, "notifier-faults", HEARTH_NATS_URL=nats_url)
     first = pool.start({})
 

@@ -165,13 +165,16 @@ class Child:
 
 def fork_server(module: str, work: Path, instance: str, **env: str) -> ForkServer:
     """A fork server for a bench's service, with the settings every bench shares."""
+    from hearth_events.jetstream import SECRET_SCOPES
     from hearth_servicekit.faults import FAULT_ENV
+    from hearth_servicekit.secrets import scope_key
     from tests.support.services import TEST_SECRET_KEY
 
+    scopes = [s for s in SECRET_SCOPES if module == f"hearth_{s.replace('-', '_')}"]
     base = {
         "HEARTH_DATA_DIR": str(work / "data"),
         "HEARTH_INSTANCE": instance,
-        "HEARTH_SECRET_KEY": TEST_SECRET_KEY,
+        **({"HEARTH_SCOPE_KEY": scope_key(TEST_SECRET_KEY, scopes[0])} if scopes else {}),
         "HEARTH_LOG_FORMAT": "json",
         FAULT_ENV: "",
         **env,

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from hearth.demo.shelly.gen1 import SimGen1Device
+
+class Gen1Settings(Protocol):
+    """What the setters need of a simulated Gen1 device (``gen1.Gen1Settings`` is one)."""
+
+    settings: dict[str, Any]
+    status: dict[str, Any]
+    password: str | None
+
+    def settings_view(self) -> dict[str, Any]: ...
+
 
 # setter parameter -> settings key, per block (the devices accept only these names)
 _FIELDS = {
@@ -50,7 +58,7 @@ def _value(text: str) -> Any:
     return text
 
 
-def apply_setting(device: SimGen1Device, parts: list[str], query: dict[str, str]) -> dict[str, Any]:
+def apply_setting(device: Gen1Settings, parts: list[str], query: dict[str, str]) -> dict[str, Any]:
     if parts[0] in ("relay", "light") and len(parts) == 2:
         block = device.settings[f"{parts[0]}s"][int(parts[1])]
         for key in set(query) & set(block):
@@ -74,7 +82,7 @@ def apply_setting(device: SimGen1Device, parts: list[str], query: dict[str, str]
 
 
 def switch_output(
-    device: SimGen1Device, kind: str, index: int, query: dict[str, str]
+    device: Gen1Settings, kind: str, index: int, query: dict[str, str]
 ) -> dict[str, Any]:
     state = device.status[f"{kind}s"][index]
     turn = query.get("turn")

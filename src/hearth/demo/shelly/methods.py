@@ -4,12 +4,28 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from hearth.demo.shelly.device import SimDevice
+from typing import Any, Protocol
 
 Params = dict[str, Any]
+
+
+class RpcTarget(Protocol):
+    """What the methods need of a simulated device (``device.RpcTarget`` is one)."""
+
+    device_id: str
+    config: dict[str, Any]
+    status: dict[str, Any]
+    kvs: dict[str, tuple[Any, str]]
+    wifi_networks: list[dict[str, Any]]
+
+    def device_info(self) -> dict[str, Any]: ...
+    def schedule_reboot(self, delay_ms: int) -> None: ...
+    def start_update(self, stage: str, url: str | None) -> None: ...
+    def factory_reset(self) -> None: ...
+    def apply_config(self, key: str, change: dict[str, Any], restart: bool) -> bool: ...
+    def set_status(self, key: str, change: dict[str, Any]) -> None: ...
+    def set_ha1(self, ha1: str | None) -> None: ...
+
 
 # Which SetConfig replies say a reboot is needed (as the devices do: network-facing services).
 RESTART_REQUIRED = {
@@ -28,7 +44,7 @@ class RpcError(Exception):
         self.code, self.message = code, message
 
 
-def _key(device: SimDevice, kind: str, params: Params) -> str:
+def _key(device: RpcTarget, kind: str, params: Params) -> str:
     key = f"{kind}:{params.get('id', 0)}"
     if key not in device.config:
         raise RpcError(-105, f"Argument 'id', value {params.get('id')} not found!")
@@ -42,8 +58,8 @@ def _config_of(params: Params) -> dict[str, Any]:
     return cfg
 
 
-def _set_component(kind: str) -> Callable[[SimDevice, Params], Any]:
-    def handler(device: SimDevice, params: Params) -> Any:
+def _set_component(kind: str) -> Callable[[RpcTarget, Params], Any]:
+    def handler(device: RpcTarget, params: Params) -> Any:
         key = _key(device, kind, params)
         restart = device.apply_config(key, _config_of(params), restart=False)
         return {"restart_required": restart}
@@ -51,8 +67,8 @@ def _set_component(kind: str) -> Callable[[SimDevice, Params], Any]:
     return handler
 
 
-def _set_service(name: str) -> Callable[[SimDevice, Params], Any]:
-    def handler(device: SimDevice, params: Params) -> Any:
+def _set_service(name: str) -> Callable[[RpcTarget, Params], Any]:
+    def handler(device: RpcTarget, params: Params) -> Any:
         return {
             "restart_required": device.apply_config(
                 name, _config_of(params), RESTART_REQUIRED[name]
@@ -62,15 +78,15 @@ def _set_service(name: str) -> Callable[[SimDevice, Params], Any]:
     return handler
 
 
-def _get(tree: str, kind: str, indexed: bool) -> Callable[[SimDevice, Params], Any]:
-    def handler(device: SimDevice, params: Params) -> Any:
+def _get(tree: str, kind: str, indexed: bool) -> Callable[[RpcTarget, Params], Any]:
+    def handler(device: RpcTarget, params: Params) -> Any:
         key = _key(device, kind, params) if indexed else kind
         return copy.deepcopy(getattr(device, tree)[key])
 
     return handler
 
 
-def _switch_set(device: SimDevice, params: Params) -> Any:
+def _switch_set(device: RpcTarget, params: Params) -> Any:
     key = _key(device, "switch", params)
     was = device.status[key]["output"]
     on = not was if params.get("toggle") else bool(params.get("on"))
@@ -78,7 +94,7 @@ def _switch_set(device: SimDevice, params: Params) -> Any:
     return {"was_on": was}
 
 
-def _light_set(device: SimDevice, params: Params) -> Any:
+def _light_set(device: RpcTarget, params: Params) -> Any:
     key = _key(device, "light", params)
     change: dict[str, Any] = {"source": "WS_in"}
     if "on" in params:
@@ -89,8 +105,8 @@ def _light_set(device: SimDevice, params: Params) -> Any:
     return None
 
 
-def _cover_move(state: str, pos: int | None) -> Callable[[SimDevice, Params], Any]:
-    def handler(device: SimDevice, params: Params) -> Any:
+def _cover_move(state: str, pos: int | None) -> Callable[[RpcTarget, Params], Any]:
+    def handler(device: RpcTarget, params: Params) -> Any:
         key = _key(device, "cover", params)
         target = params.get("pos", pos)
         device.set_status(key, {"state": state, "current_pos": target, "source": "WS_in"})
@@ -99,14 +115,14 @@ def _cover_move(state: str, pos: int | None) -> Callable[[SimDevice, Params], An
     return handler
 
 
-def _kvs_get(device: SimDevice, params: Params) -> Any:
+def _kvs_get(device: RpcTarget, params: Params) -> Any:
     key = params.get("key")
     if key not in device.kvs:
         raise RpcError(-105, f"Argument 'key', value '{key}' not found!")
     return {"etag": device.kvs[key][1], "value": device.kvs[key][0]}
 
 
-def _kvs_set(device: SimDevice, params: Params) -> Any:
+def _kvs_set(device: RpcTarget, params: Params) -> Any:
     if not isinstance(params.get("key"), str):
         raise RpcError(-103, "Missing required argument 'key'!")
     device.status["sys"]["kvs_rev"] += 1
@@ -115,19 +131,19 @@ def _kvs_set(device: SimDevice, params: Params) -> Any:
     return {"etag": etag, "rev": device.status["sys"]["kvs_rev"]}
 
 
-def _kvs_delete(device: SimDevice, params: Params) -> Any:
+def _kvs_delete(device: RpcTarget, params: Params) -> Any:
     _kvs_get(device, params)
     del device.kvs[params["key"]]
     device.status["sys"]["kvs_rev"] += 1
     return {"rev": device.status["sys"]["kvs_rev"]}
 
 
-def _kvs_list(device: SimDevice, params: Params) -> Any:
+def _kvs_list(device: RpcTarget, params: Params) -> Any:
     keys = {k: {"etag": e} for k, (_, e) in device.kvs.items()}
     return {"keys": keys, "rev": device.status["sys"]["kvs_rev"]}
 
 
-def _components(device: SimDevice, params: Params) -> Any:
+def _components(device: RpcTarget, params: Params) -> Any:
     rev = device.status["sys"]["cfg_rev"]
     if params.get("dynamic_only"):
         return {"components": [], "cfg_rev": rev, "offset": 0, "total": 0}
@@ -138,14 +154,14 @@ def _components(device: SimDevice, params: Params) -> Any:
     return {"components": copy.deepcopy(items), "cfg_rev": rev, "offset": 0, "total": len(items)}
 
 
-def _set_auth(device: SimDevice, params: Params) -> Any:
+def _set_auth(device: RpcTarget, params: Params) -> Any:
     if params.get("user") != "admin" or params.get("realm") != device.device_id:
         raise RpcError(-103, "user must be 'admin' and realm the device id")
     device.set_ha1(params.get("ha1"))
     return None
 
 
-HANDLERS: dict[str, Callable[[SimDevice, Params], Any]] = {
+HANDLERS: dict[str, Callable[[RpcTarget, Params], Any]] = {
     "Shelly.GetDeviceInfo": lambda d, p: d.device_info(),
     "Shelly.GetStatus": lambda d, p: copy.deepcopy(d.status),
     "Shelly.GetConfig": lambda d, p: copy.deepcopy(d.config),
@@ -193,7 +209,7 @@ for _svc, _name in (
 HANDLERS["Shelly.ListMethods"] = lambda d, p: {"methods": sorted(HANDLERS)}
 
 
-def call(device: SimDevice, method: str, params: Params | None) -> Any:
+def call(device: RpcTarget, method: str, params: Params | None) -> Any:
     handler = HANDLERS.get(method)
     if handler is None:
         raise RpcError(404, f"No handler for {method}")

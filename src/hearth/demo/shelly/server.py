@@ -9,21 +9,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from aiohttp import WSMsgType, web
 
 from hearth.demo.shelly import methods
-from hearth.demo.shelly.auth import WS_HA2, parse_digest_header, sha256_hex
+from hearth.demo.shelly.auth import WS_HA2, DigestGuard, parse_digest_header, sha256_hex
 
-if TYPE_CHECKING:
-    from hearth.demo.shelly.device import SimDevice
+
+class ServedDevice(methods.RpcTarget, Protocol):
+    """What the server needs of a simulated device (``device.ServedDevice`` is one)."""
+
+    guard: DigestGuard
+    slow_s: float
+    peers: dict[Any, str]
+
 
 OPEN_METHODS = {"Shelly.GetDeviceInfo"}
-DEVICE_KEY: web.AppKey[SimDevice] = web.AppKey("device")
+DEVICE_KEY: web.AppKey[ServedDevice] = web.AppKey("device")
 
 
-async def serve(device: SimDevice, host: str, port: int) -> tuple[web.AppRunner, int]:
+async def serve(device: ServedDevice, host: str, port: int) -> tuple[web.AppRunner, int]:
     app = web.Application()
     app[DEVICE_KEY] = device
     app.router.add_get("/shelly", _shelly)
@@ -49,7 +55,7 @@ async def send(ws: web.WebSocketResponse, frame: dict[str, Any]) -> None:
             await ws.send_str(json.dumps(frame))
 
 
-def _run(device: SimDevice, method: str, params: Any) -> dict[str, Any]:
+def _run(device: ServedDevice, method: str, params: Any) -> dict[str, Any]:
     try:
         return {
             "result": methods.call(device, method, params if isinstance(params, dict) else None)
@@ -88,7 +94,9 @@ async def _rpc_get_or_ws(request: web.Request) -> web.StreamResponse:
     return ws
 
 
-async def _answer_ws(device: SimDevice, ws: web.WebSocketResponse, frame: dict[str, Any]) -> None:
+async def _answer_ws(
+    device: ServedDevice, ws: web.WebSocketResponse, frame: dict[str, Any]
+) -> None:
     await asyncio.sleep(device.slow_s)
     method = str(frame.get("method", ""))
     auth = frame.get("auth")
