@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,19 @@ def api_get(base: str, path: str, token: str) -> Any:
     request = urllib.request.Request(base + path, headers={"Authorization": f"Bearer {token}"})
     with urllib.request.urlopen(request, timeout=5) as response:
         return json.loads(response.read())
+
+
+def api_until(
+    base: str, path: str, token: str, holds: Callable[[Any], bool], timeout: float = 30
+) -> Any:
+    """The API's answer once ``holds`` is true of it: the read side follows the event stream,
+    so what a command just changed shows there a moment later, not in the same instant."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = api_get(base, path, token)
+        if holds(answer) or time.monotonic() > deadline:
+            return answer
+        time.sleep(0.1)
 
 
 def clean_env(data_dir: Path | None) -> dict[str, str]:

@@ -177,7 +177,6 @@ def _start(demo: Demo, port_offset: int) -> None:
             start_new_session=True,  # hearth stops it; a terminal's Ctrl-C is for hearth
         )
     demo.processes.append(ha)
-    demo.secrets["demo-ha-token"] = ha_token.encode()
     demo.ha_url = f"http://127.0.0.1:{ha_port}"
     _wait_listening(ha_port, ha)
     repository = RepositorySpec(name=REPOSITORY, url=bare.as_uri(), poll_interval_s=POLL_S)
@@ -190,7 +189,9 @@ def _start(demo: Demo, port_offset: int) -> None:
         return
     ssh_port = _port(2222 + port_offset, "SSH host", demo.notes)
     demo.sshd = start_demo_sshd(root / "ssh", demo.host_dir, ssh_port)
+    # Secrets only for what references them: each is stored in the scope of its reader.
     demo.secrets["demo-ssh-key"] = demo.sshd.client_key.read_bytes()
+    demo.secrets["demo-ha-token"] = ha_token.encode()
     target = TargetSpec(
         name=TARGET,
         kind="homeassistant",

@@ -21,6 +21,7 @@ from hearth.stack.choice import ConfigChoice
 from hearth.stack.reaper import adopt_orphans, reap_children
 from hearth.stack.up import (
     Stack,
+    StackError,
     UpOptions,
     migrate_secrets,
     preflight,
@@ -88,8 +89,15 @@ def run_up(
     adopt_orphans()
     preflight(options)
     report.say(choice.why)
-    with report.step("starting NATS and PostgreSQL…"):
-        stack = start_servers(options)
+    try:
+        with report.step("starting NATS and PostgreSQL…"):
+            stack = start_servers(options)
+    except StackError:
+        if not stop.event.is_set():
+            raise
+        # Ctrl-C reached initdb or a server as well (same process group): not a failure.
+        report.say("stopped before NATS and PostgreSQL were up")
+        return
     running = Running(stack, stop)
     try:
         record_state(stack, pid=os.getpid())
