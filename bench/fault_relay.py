@@ -10,6 +10,7 @@ every stored event must be there exactly once and in store order.
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import random
 import signal
@@ -28,7 +29,7 @@ from hearth_events import parse_event
 from hearth_events.jetstream import EVENTS_STREAM, STREAMS, ensure
 from hearth_eventstore.store import HearthAggregate
 from hearth_servicekit.faults import FAULT_ENV, READY_ENV
-from tests.support.relay_app import JournalApp, journal_app
+from tests.support.relay_app import BATCH_ENV, JournalApp, journal_app
 
 RELAY_POINTS = (
     "relay.before_publish",
@@ -101,12 +102,15 @@ def _saved_position(dsn: str, schema: str) -> int | None:
     return None if row is None else int(row[0])
 
 
+BATCH = 5
+
+
 def _relay(dsn: str, schema: str, url: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "tests.support.relay_app", dsn, schema, url],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        env={**os.environ, FAULT_ENV: "", **env},
+        env={**os.environ, FAULT_ENV: "", BATCH_ENV: str(BATCH), **env},
     )
 
 
@@ -128,7 +132,8 @@ async def trial(
     count = rng.randint(5, 40)
     await asyncio.to_thread(app.append, journal, count)
     point = point or RELAY_POINTS[n % len(RELAY_POINTS)]  # each in turn, unless given
-    nth = rng.randint(1, count)
+    # The test relay sends a first event alone, then batches of BATCH: one pass each.
+    nth = rng.randint(1, 1 + math.ceil((count - 1) / BATCH))
     first_seq = (await js.stream_info(EVENTS_STREAM)).state.last_seq + 1
     marker = work / f"fault-{n}"
     env = {FAULT_ENV: f"{point}@{nth}:kill", READY_ENV: str(marker)}

@@ -126,6 +126,8 @@ async def run_ingest(count: int) -> list[Row]:
                 "HEARTH_HTTP_PORT": str(port),
                 "HEARTH_SCOPE_KEY": scope_key(key, "webhook-gw"),
                 "HEARTH_LOG_LEVEL": "warning",
+                # As many in flight as the bench sends (the default of 4 answers 503 beyond).
+                "HEARTH_WEBHOOK_IN_FLIGHT": str(CONCURRENCY),
             },
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

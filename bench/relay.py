@@ -20,6 +20,7 @@ from hearth.embedded.nats import EmbeddedNats
 from hearth.embedded.postgres import EmbeddedPostgres
 from hearth.embedded.process import free_port
 from hearth_events.jetstream import STREAMS, ensure
+from hearth_eventstore.batches import MAX_EVENTS
 from hearth_eventstore.relay import Relay
 from tests.support.relay_app import Journal, JournalApp, journal_app
 
@@ -62,7 +63,7 @@ async def run_relay(count: int) -> list[Row]:
         nc = await nats.connect(server.url)
         js = nc.jetstream()
         await ensure(js, streams=tuple(STREAMS))
-        relay = Relay(app, dsn, js, source="bench", poll_s=0.01)
+        relay = Relay(app, dsn, nc, source="bench", poll_s=0.01)
         stop = asyncio.Event()
         head = await asyncio.to_thread(app.recorder.max_notification_id) or 0
         started = time.perf_counter()
@@ -86,7 +87,13 @@ async def run_relay(count: int) -> list[Row]:
                 baseline.p50_ms,
                 baseline.p99_ms,
             ),
-            Row("relay", "store -> JetStream acked, position saved per event", relay_rate, 0, 0),
+            Row(
+                "relay",
+                f"store -> JetStream acked, atomic batches of <= {MAX_EVENTS}, position per batch",
+                relay_rate,
+                0,
+                0,
+            ),
         ]
     finally:
         server.stop()

@@ -6,6 +6,7 @@ Run as ``python -m tests.support.relay_app DSN SCHEMA NATS_URL`` to relay until 
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
 from datetime import UTC, datetime
@@ -54,6 +55,10 @@ class JournalApp(HearthApplication):
         self.save(journal)
 
 
+#: Events per batch of the test relay (each batch is one pass of the relay's fault points).
+BATCH_ENV = "RELAY_MAX_EVENTS"
+
+
 def journal_app(dsn: str, schema: str) -> JournalApp:
     return open_application(JournalApp, dsn, schema)
 
@@ -63,7 +68,9 @@ async def relay_forever(dsn: str, schema: str, nats_url: str) -> None:
     nc = await nats.connect(nats_url, max_reconnect_attempts=-1, reconnect_time_wait=0.5)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    await Relay(app, dsn, nc.jetstream(), source="relay-test", poll_s=0.05).run(stop)
+    # Small batches, so a fault armed for the Nth pass lands within a few dozen events.
+    batch = int(os.environ.get(BATCH_ENV, "5"))
+    await Relay(app, dsn, nc, source="relay-test", poll_s=0.05, max_events=batch).run(stop)
     await nc.close()
 
 

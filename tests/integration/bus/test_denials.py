@@ -3,11 +3,13 @@ refused everything outside its declaration and can do everything inside it."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from nats.errors import NoRespondersError
 from nats.js.api import AckPolicy, ConsumerConfig
 
 from hearth_events.jetstream import (
@@ -154,6 +156,17 @@ async def test_a_follower_cannot_take_over_a_durable_by_name(
         assert info.config.ack_policy == AckPolicy.EXPLICIT
 
 
+async def request_when_served(admin: Session, subject: str) -> Any:
+    """nats-py's flush can return before the server has the SUB (its PING overtakes the
+    queued SUB): until the server has it, a request finds no responders. Ask again then."""
+    async with asyncio.timeout(10):
+        while True:
+            try:
+                return await admin.nc.request(subject, b"", timeout=10)
+            except NoRespondersError:
+                await asyncio.sleep(0.05)
+
+
 async def respond_served(message: Any) -> None:
     await message.respond(b"served")
 
@@ -207,7 +220,7 @@ async def test_what_a_service_is_declared_to_do_works(
         subject = concrete(pattern)
         served = await session.nc.subscribe(subject, cb=respond_served)
         await session.nc.flush()
-        reply = await admin.nc.request(subject, b"", timeout=10)
+        reply = await request_when_served(admin, subject)
         assert reply.data == b"served"
         await served.unsubscribe()
     await session.settle()

@@ -129,12 +129,14 @@ def stop_relay(relay: subprocess.Popen[bytes]) -> None:
         relay.wait(20)
 
 
-# point -> (events in the stream when the relay dies at its 25th pass, events whose
-# position was saved by then)
+# point -> (events in the stream when the relay dies at its 3rd pass, events whose
+# position was saved by then). The test relay sends batches of 5 (tests/support/relay_app),
+# after a first batch of one that tells whether the stream takes atomic batches: pass 1 is
+# event 1, pass 2 events 2-6, pass 3 events 7-11.
 CRASH_WINDOWS = {
-    "relay.before_publish": (24, 24),
-    "relay.after_publish_before_position": (25, 24),
-    "relay.after_position": (25, 25),
+    "relay.before_publish": (6, 6),
+    "relay.after_publish_before_position": (11, 6),
+    "relay.after_position": (11, 11),
 }
 
 
@@ -149,7 +151,7 @@ async def test_kill_9_at_each_crash_window_loses_and_duplicates_nothing(
     app.append(journal, 60)
     before = stored(app)
     fault = tmp_path / "fault"
-    relay = start_relay(database_url, "deployer", server.url, fault=f"{point}@25:kill", ready=fault)
+    relay = start_relay(database_url, "deployer", server.url, fault=f"{point}@3:kill", ready=fault)
     assert await asyncio.to_thread(relay.wait, 120) == -signal.SIGKILL
     assert markers(fault) == [f"{point} kill {relay.pid}"]
     in_stream, saved = CRASH_WINDOWS[point]
@@ -180,7 +182,7 @@ async def test_a_nats_outage_delays_events_but_never_loses_them(
     app = journal_app(database_url, "device_manager")
     journal = app.start("dev-1")
     nc = await nats.connect(server.url, max_reconnect_attempts=-1, reconnect_time_wait=0.3)
-    relay = Relay(app, database_url, nc.jetstream(), source="test", poll_s=0.05)
+    relay = Relay(app, database_url, nc, source="test", poll_s=0.05)
     stop = asyncio.Event()
     task = asyncio.create_task(relay.run(stop))
     ticks = 0
@@ -220,7 +222,7 @@ async def test_a_commit_wakes_the_relay_without_waiting_for_a_poll(
     app = journal_app(database_url, "notifier")
     journal = app.start("dev-1")
     nc = await nats.connect(server.url)
-    relay = Relay(app, database_url, nc.jetstream(), source="test", poll_s=3600)
+    relay = Relay(app, database_url, nc, source="test", poll_s=3600)
     stop = asyncio.Event()
     task = asyncio.create_task(relay.run(stop))
     try:
@@ -228,6 +230,7 @@ async def test_a_commit_wakes_the_relay_without_waiting_for_a_poll(
         for round_ in range(1, 4):
             await asyncio.to_thread(app.append, journal, 2)
             assert await wait_streamed(server.url, 2 * round_, timeout=30) == stored_ids(app)
+        assert relay.atomic is True  # nats-server 2.12+ with allow_atomic: batches
     finally:
         stop.set()
         await task
@@ -248,7 +251,7 @@ async def test_two_relays_the_killed_leader_is_replaced_and_nothing_doubles(
         database_url,
         "deployer",
         server.url,
-        fault=f"{marks},relay.after_publish_before_position@30:pause",
+        fault=f"{marks},relay.after_publish_before_position@8:pause",
         ready=a_log,
     )
     relays = [a]
@@ -259,7 +262,7 @@ async def test_two_relays_the_killed_leader_is_replaced_and_nothing_doubles(
         await wait_marker(b_log, "relay.lock_busy mark", b)  # both run; b waits for the lock
         for batch in range(1, 4):
             await asyncio.to_thread(app.append, journal, 10, batch * 100)
-        # a, the proven leader, stops with its 30th event acked but its position not saved
+        # a, the proven leader, stops with its 8th batch acked but its position not saved
         await wait_marker(a_log, "relay.after_publish_before_position pause", a)
         assert f"relay.leader_acquired mark {b.pid}" not in markers(b_log)
         a.send_signal(signal.SIGKILL)
@@ -268,7 +271,7 @@ async def test_two_relays_the_killed_leader_is_replaced_and_nothing_doubles(
         await wait_marker(b_log, "relay.leader_acquired mark", b)  # b took over
         expected = await wait_relayed(app, database_url, "deployer")
         assert await streamed_ids(server.url) == expected
-        assert f"relay.duplicate_acked mark {b.pid}" in markers(b_log)  # b re-sent the 30th
+        assert f"relay.duplicate_acked mark {b.pid}" in markers(b_log)  # b re-sent that batch
     finally:
         for relay in relays:
             stop_relay(relay)

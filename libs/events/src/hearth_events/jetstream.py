@@ -52,6 +52,9 @@ STREAMS: dict[str, StreamConfig] = {
         deny_delete=True,
         deny_purge=True,
         allow_direct=True,
+        # The relays publish in atomic batches (all stored in order, or none): see
+        # hearth_eventstore.batches. Servers before 2.12 ignore the flag.
+        allow_atomic=True,
     ),
     TASKS_STREAM: StreamConfig(
         name=TASKS_STREAM,
@@ -223,6 +226,8 @@ def _differs(current: StreamConfig, wanted: StreamConfig) -> bool:
         "deny_purge",
         "description",
     )
+    if wanted.allow_atomic and not current.allow_atomic:
+        return True  # a stream declared before batches (on a server that has them)
     return any(getattr(current, k) != getattr(wanted, k) for k in keys)
 
 

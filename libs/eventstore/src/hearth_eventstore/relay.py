@@ -20,20 +20,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 from psycopg import sql
 
-from hearth_events.publish import publish_event
+from hearth_events.envelope import OutgoingMessage, to_message
+from hearth_events.jetstream import EVENTS_STREAM
+from hearth_eventstore.batches import (
+    ATOMIC_DISABLED,
+    DUPLICATE_IN_BATCH,
+    MAX_EVENTS,
+    BatchRefused,
+    publish_batch,
+    take,
+)
 from hearth_eventstore.store import HearthAggregate, HearthApplication, to_envelope
 from hearth_servicekit import get_logger
 from hearth_servicekit.faults import fault_point
 from hearth_servicekit.publishing import BUS_ERRORS
 
 log = get_logger("hearth.relay")
-SECTION = 10  # eventsourcing's default log_section_size
 
 
 class Relay:
@@ -41,17 +50,23 @@ class Relay:
         self,
         app: HearthApplication,
         dsn: str,
-        js: Any,
+        nc: Any,
         *,
         source: str,
         poll_s: float = 1.0,
         on_lag: Callable[[int], None] | None = None,
+        max_events: int = MAX_EVENTS,
     ) -> None:
         self._app = app
         self._dsn = dsn
-        self._js = js
+        self._nc = nc
+        self._js = nc.jetstream()
+        #: Whether the events stream takes atomic batches; None until the leader's first
+        #: publish (a batch of one) tells.
+        self._atomic: bool | None = None
         self._source = source
         self._poll_s = poll_s
+        self._max_events = max_events
         self._on_lag = on_lag
         self._schema = app.schema
         self._table_schema = sql.Identifier(app.schema)
@@ -59,6 +74,11 @@ class Relay:
         self.leader = asyncio.Event()
         self.published = 0
         self.duplicates = 0
+
+    @property
+    def atomic(self) -> bool | None:
+        """Whether this leader sends atomic batches (None: not known before its first)."""
+        return self._atomic
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -111,29 +131,54 @@ class Relay:
         return False
 
     async def _relay(self, conn: Any, stop: asyncio.Event) -> None:
+        self._atomic = None  # probed again by each leadership: the server may have changed
         while not stop.is_set():
             notifications = await asyncio.to_thread(
-                self._app.recorder.select_notifications, self.position + 1, SECTION
+                self._app.recorder.select_notifications,
+                self.position + 1,
+                max(self._max_events, MAX_EVENTS),
             )
             if not notifications:
                 await self._report_lag()
                 await _wait_for_notification(conn, stop, self._poll_s)
                 continue
+            pending: list[tuple[int, OutgoingMessage | None]] = []
             for notification in notifications:
                 event = self._app.mapper.to_domain_event(notification)
                 # Only recorded catalogue events leave the store; an aggregate's own
                 # Created event is bookkeeping of the event-sourcing library.
-                if isinstance(event, HearthAggregate.Recorded):
-                    fault_point("relay.before_publish")
-                    await self._publish_until_acked(to_envelope(event, self._source), stop)
-                    if stop.is_set():
-                        return
-                    self.published += 1
-                    fault_point("relay.after_publish_before_position")
-                    await self._save_position(conn, notification.id)
-                    fault_point("relay.after_position")
-                else:
-                    await self._save_position(conn, notification.id)
+                message = (
+                    to_message(to_envelope(event, self._source))
+                    if isinstance(event, HearthAggregate.Recorded)
+                    else None
+                )
+                pending.append((notification.id, message))
+            while pending and not stop.is_set():
+                pending = await self._send_some(conn, pending, stop)
+
+    async def _send_some(
+        self, conn: Any, pending: list[tuple[int, OutgoingMessage | None]], stop: asyncio.Event
+    ) -> list[tuple[int, OutgoingMessage | None]]:
+        """Publish the front of ``pending`` and save the position after it; the rest."""
+        skipped = 0  # the library's own events before the next catalogue event
+        while skipped < len(pending) and pending[skipped][1] is None:
+            skipped += 1
+        if skipped:
+            await self._save_position(conn, pending[skipped - 1][0])
+            return pending[skipped:]
+        front = [m for _, m in itertools.takewhile(lambda p: p[1] is not None, pending)]
+        messages = cast("list[OutgoingMessage]", front)
+        # A first batch of one tells whether the stream takes atomic batches at all.
+        count = take(messages, self._max_events) if self._atomic else 1
+        fault_point("relay.before_publish")
+        sent = await self._publish_until_acked(messages[:count], stop)
+        if stop.is_set():
+            return []
+        self.published += sent
+        fault_point("relay.after_publish_before_position")
+        await self._save_position(conn, pending[count - 1][0])
+        fault_point("relay.after_position")
+        return pending[count:]
 
     async def _save_position(self, conn: Any, position: int) -> None:
         await conn.execute(
@@ -145,16 +190,17 @@ class Relay:
         )
         self.position = position
 
-    async def _publish_until_acked(self, envelope: Any, stop: asyncio.Event) -> None:
+    async def _publish_until_acked(
+        self, messages: list[OutgoingMessage], stop: asyncio.Event
+    ) -> int:
+        """Publish ``messages`` (one batch, or one message) until JetStream has them all."""
         delay = 0.5
         while not stop.is_set():
             try:
-                ack = await publish_event(self._js, envelope, timeout=5.0)
-                if getattr(ack, "duplicate", False):
-                    self.duplicates += 1
-                    log.info("event re-sent; JetStream kept the first copy", position=self.position)
-                    fault_point("relay.duplicate_acked")
-                return
+                if self._atomic is False:
+                    await self._publish_one(messages[0])
+                    return 1
+                return await self._publish_batch(messages)
             except BUS_ERRORS as exc:
                 log.warning(
                     "bus unavailable, holding events",
@@ -164,6 +210,41 @@ class Relay:
                 )
                 await _sleep_unless(stop, delay)
                 delay = min(delay * 2, 10.0)
+        return 0
+
+    async def _publish_batch(self, messages: list[OutgoingMessage]) -> int:
+        try:
+            ack = await publish_batch(self._nc, messages, timeout=5.0)
+        except BatchRefused as refused:
+            if refused.code == ATOMIC_DISABLED:
+                log.warning("the events stream refuses atomic batches; relaying one by one")
+                self._atomic = False
+            elif refused.code != DUPLICATE_IN_BATCH:
+                log.warning("JetStream refused a batch; sending it one by one", error=str(refused))
+            # A refused batch stored nothing. Duplicates mean an earlier relay had these
+            # events acknowledged but not its position saved: de-duplication drops each
+            # copy when they go one by one, in order.
+            for message in messages:
+                await self._publish_one(message)
+            return len(messages)
+        if self._atomic is None:
+            self._atomic = ack.atomic  # the probe is one message: stored either way
+            if not ack.atomic:
+                log.warning("JetStream is older than 2.12 (no atomic batches); relaying one by one")
+        return len(messages)
+
+    async def _publish_one(self, message: OutgoingMessage) -> None:
+        ack = await self._js.publish(
+            message.subject,
+            message.payload,
+            timeout=5.0,
+            stream=EVENTS_STREAM,
+            headers=message.headers,
+        )
+        if getattr(ack, "duplicate", False):
+            self.duplicates += 1
+            log.info("event re-sent; JetStream kept the first copy", position=self.position)
+            fault_point("relay.duplicate_acked")
 
     async def _report_lag(self) -> None:
         if self._on_lag is None:

@@ -47,7 +47,7 @@ def start_relay(service: BusService, app: HearthApplication) -> Relay:
     relay = Relay(
         app,
         service.settings.database_url.get_secret_value(),
-        service.js,
+        service.nc,
         source=f"{service.name}/{service.settings.instance}",
         on_lag=lag.set,
     )

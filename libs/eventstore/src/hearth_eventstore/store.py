@@ -79,6 +79,9 @@ def postgres_env(dsn: str, schema: str) -> dict[str, str]:
         "POSTGRES_PASSWORD": unquote(parts.password or ""),
         "POSTGRES_SCHEMA": schema,
         "CREATE_TABLE": "y",
+        # One round trip per save, through a function that keeps the table lock.
+        "APPLICATION_RECORDER_TOPIC": "hearth_eventstore.recorder:HearthRecorder",
+        "POSTGRES_ENABLE_DB_FUNCTIONS": "y",
     }
 
 
@@ -88,8 +91,11 @@ App = TypeVar("App", bound="HearthApplication")
 def open_application(cls: type[App], dsn: str, schema: str) -> App:
     """Create the application's schema if needed, then the application (and its tables)."""
     with psycopg.connect(dsn, autocommit=True) as conn:
+        # Two instances starting at once would create the same tables, types and functions
+        # at the same time ("tuple concurrently updated"): one at a time, per schema.
+        conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (f"hearth.schema.{schema}",))
         conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
-    return cls(env=postgres_env(dsn, schema))
+        return cls(env=postgres_env(dsn, schema))  # the lock goes with the connection
 
 
 class HearthApplication(Application[UUID]):
