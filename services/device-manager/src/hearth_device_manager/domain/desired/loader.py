@@ -74,6 +74,7 @@ class _Layer:
     meta: dict[str, Any]
     lines: dict[Path, int]
     leaves: dict[Path, Any] | None  # None: the file has errors
+    parsed: bool = True  # False: not TOML at all, so nothing more to say about it
 
 
 def normalise_mac(mac: str) -> str:
@@ -86,10 +87,10 @@ def _parse(file: str, raw: bytes, meta_keys: tuple[str, ...], errors: list[Confi
         data = tomllib.loads(text)
     except UnicodeDecodeError:
         errors.append(ConfigError(file, 1, "not UTF-8 text"))
-        return _Layer(file, {}, {}, None)
+        return _Layer(file, {}, {}, None, parsed=False)
     except tomllib.TOMLDecodeError as error:
         errors.append(syntax_error(file, error))
-        return _Layer(file, {}, {}, None)
+        return _Layer(file, {}, {}, None, parsed=False)
     lines = key_lines(text)
     meta = {k: data.pop(k) for k in meta_keys if k in data}
     try:
@@ -231,6 +232,8 @@ def _resolve(
     seen: dict[tuple[str, str], str],
     errors: list[ConfigError],
 ) -> DesiredDevice | None:
+    if not layer.parsed:
+        return None
     before = len(errors)
     identified = _identity(layer, seen, errors)
     spec = _model(layer, errors)
