@@ -148,3 +148,10 @@ def test_gen1_dimmer_transition_is_sent_in_milliseconds() -> None:
         ("/settings", {"transition": "1500"}),
         ("/settings/night_mode", {"brightness": "20"}),
     ]
+
+
+def test_a_config_travels_as_json_in_an_event_and_comes_back_equal() -> None:
+    config = _config({"switch": {0: {"auto_off_delay": 30.0}}, "wifi": {"ap": {"enable": False}}})
+    as_json = config.model_dump(mode="json", exclude_none=True)
+    assert as_json == {"switch": {"0": {"auto_off_delay": 30.0}}, "wifi": {"ap": {"enable": False}}}
+    assert DeviceConfig.model_validate(as_json) == config

@@ -224,6 +224,16 @@ ERRORS = [
         id="malformed mac",
     ),
     pytest.param(
+        {"devices/hall.lamp.toml": b"", "devices/sub/x.toml": b"", "devices/notes.md": b""},
+        [
+            "devices/hall.lamp.toml:1: not read: name the file with letters, digits, _ and - "
+            "only, no folders",
+            "devices/sub/x.toml:1: not read: name the file with letters, digits, _ and - "
+            "only, no folders",
+        ],
+        id="a file the loader would not read",
+    ),
+    pytest.param(
         {"groups/g.toml": _toml("", 'policy = "sometimes"')},
         ["groups/g.toml:2: field 'policy' — must be apply | alert | off, got 'sometimes'"],
         id="group policy",

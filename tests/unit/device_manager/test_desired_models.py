@@ -73,7 +73,7 @@ def test_models_are_found_by_sku_or_name_and_plus_2pm_has_both_profiles() -> Non
 def _customised_gen2(model: Model) -> dict[str, Any]:
     """A device someone has set up: names, timers, limits, a script."""
     config, _ = initial_state(model, MAC, f"{model.id_prefix}-{MAC.lower()}")
-    config["sys"]["device"]["name"] = 'Hall "main" — ü'
+    config["sys"]["device"]["name"] = 'Hall "main" — ü\\\x7f\t'
     static = {"ipv4mode": "static", "ip": "10.0.0.9", "netmask": "255.255.255.0"}
     config["wifi"]["sta"] |= {"enable": True, "ssid": "homelab", "gw": "10.0.0.1"} | static
     config["script:1"] = {"id": 1, "name": "night-light", "enable": True}

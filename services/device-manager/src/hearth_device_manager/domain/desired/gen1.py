@@ -45,6 +45,27 @@ def _rule(desired: str, device: str, target: str, param: str, **kw: Any) -> Rule
     return Rule(tuple(desired.split(".")), tuple(device.split(".")), target, (param,), **kw)
 
 
+def _outputs(kind: str, block: str, setter: str) -> tuple[Rule, ...]:
+    """A relay's or a light's own settings: name, power-on state, timers."""
+    return (
+        _rule(f"{kind}.N.name", f"{block}.N.name", setter, "name"),
+        _rule(
+            f"{kind}.N.initial_state",
+            f"{block}.N.default_state",
+            setter,
+            "default_state",
+            to_device=_state_to,
+            from_device=_state_from,
+        ),
+        *(
+            _rule(
+                f"{kind}.N.{timer}_delay", f"{block}.N.{timer}", setter, timer, from_device=_float
+            )
+            for timer in ("auto_on", "auto_off")
+        ),
+    )
+
+
 RULES: tuple[Rule, ...] = (
     _rule("system.name", "name", "/settings", "name"),
     _rule("system.timezone", "timezone", "/settings", "timezone"),
@@ -77,53 +98,9 @@ RULES: tuple[Rule, ...] = (
     _rule("mqtt.user", "mqtt.user", "/settings/mqtt", "mqtt_user"),
     _rule("mqtt.client_id", "mqtt.id", "/settings/mqtt", "mqtt_id"),
     _rule("cloud.enable", "cloud.enabled", "/settings/cloud", "enabled"),
-    _rule("switch.N.name", "relays.N.name", "/settings/relay/N", "name"),
-    _rule(
-        "switch.N.initial_state",
-        "relays.N.default_state",
-        "/settings/relay/N",
-        "default_state",
-        to_device=_state_to,
-        from_device=_state_from,
-    ),
-    _rule(
-        "switch.N.auto_on_delay",
-        "relays.N.auto_on",
-        "/settings/relay/N",
-        "auto_on",
-        from_device=_float,
-    ),
-    _rule(
-        "switch.N.auto_off_delay",
-        "relays.N.auto_off",
-        "/settings/relay/N",
-        "auto_off",
-        from_device=_float,
-    ),
+    *_outputs("switch", "relays", "/settings/relay/N"),
     _rule("switch.N.power_limit", "max_power", "/settings", "max_power"),
-    _rule("light.N.name", "lights.N.name", "/settings/light/N", "name"),
-    _rule(
-        "light.N.initial_state",
-        "lights.N.default_state",
-        "/settings/light/N",
-        "default_state",
-        to_device=_state_to,
-        from_device=_state_from,
-    ),
-    _rule(
-        "light.N.auto_on_delay",
-        "lights.N.auto_on",
-        "/settings/light/N",
-        "auto_on",
-        from_device=_float,
-    ),
-    _rule(
-        "light.N.auto_off_delay",
-        "lights.N.auto_off",
-        "/settings/light/N",
-        "auto_off",
-        from_device=_float,
-    ),
+    *_outputs("light", "lights", "/settings/light/N"),
     _rule(
         "light.N.transition",
         "transition",

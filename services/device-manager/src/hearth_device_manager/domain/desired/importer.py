@@ -24,8 +24,8 @@ def _value(value: Any) -> str:
         if not math.isfinite(value):
             raise ValueError(f"cannot write {value!r} in TOML")
         return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, str):  # JSON's escapes are TOML's, but TOML also refuses a raw DEL
+        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007F")
     if isinstance(value, list):
         return "[" + ", ".join(_value(v) for v in value) + "]"
     raise TypeError(f"cannot write {type(value).__name__} in TOML")

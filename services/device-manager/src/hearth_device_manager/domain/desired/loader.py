@@ -42,6 +42,7 @@ DEFAULT_POLICY: Policy = "alert"
 DEFAULT_CHANNEL: FirmwareChannel = "stable"
 
 _FILE = re.compile(r"^(devices|profiles|groups)/([A-Za-z0-9_\-]+)\.toml$")
+_MISNAMED = re.compile(r"^(devices|profiles|groups)/.+\.toml$")
 _MAC = re.compile(r"^[0-9A-F]{12}$")
 _DEVICE_KEYS = ("mac", "device_id", "model", "device_profile", "profile", "groups")
 _GROUP_KEYS = ("policy", "channel")
@@ -125,6 +126,9 @@ def load_repository(files: Mapping[str, bytes]) -> LoadResult:
     for path in sorted(files):
         match = _FILE.match(path)
         if match is None:
+            if _MISNAMED.match(path):
+                message = "not read: name the file with letters, digits, _ and - only, no folders"
+                result.errors.append(ConfigError(path, 1, message))
             continue
         kind, name = match.groups()
         keys = {"devices": _DEVICE_KEYS, "groups": _GROUP_KEYS}.get(kind, ())
