@@ -8,6 +8,7 @@ from hearth_device_manager.domain.desired import (
     changes_to_apply,
     diff,
     find_model,
+    from_device,
 )
 from hearth_device_manager.domain.desired.catalog import ModelSpec
 from hearth_events.catalogue.device import FieldDiff
@@ -155,3 +156,20 @@ def test_a_config_travels_as_json_in_an_event_and_comes_back_equal() -> None:
     as_json = config.model_dump(mode="json", exclude_none=True)
     assert as_json == {"switch": {"0": {"auto_off_delay": 30.0}}, "wifi": {"ap": {"enable": False}}}
     assert DeviceConfig.model_validate(as_json) == config
+
+
+def test_import_ignores_what_hearth_does_not_model_and_values_it_does_not_know() -> None:
+    dump = {
+        "zigbee": {"enable": True},
+        "sys": {"device": {"name": "Hall", "eco_mode": True}, "location": {"tz": "UTC"}},
+        "switch:0": {"id": 0, "in_locked": False, "initial_state": "a_new_mode",
+                     "auto_off": True, "auto_off_delay": 60, "power_limit": 4480.0},
+        "switch:1": {"id": 1, "name": "beyond the model's channels"},
+    }  # fmt: skip
+    imported = from_device(dump, _spec("S4SW-001P16EU"))
+    assert imported == _config(
+        {
+            "system": {"name": "Hall", "eco_mode": True, "timezone": "UTC"},
+            "switch": {0: {"auto_off": True, "auto_off_delay": 60.0, "power_limit": 4480}},
+        }
+    )
