@@ -1,0 +1,1 @@
+"""The device manager's pure domain: rules and models, no I/O."""

@@ -1,0 +1,62 @@
+"""Drift: desired vs actual, field by field, and the calls that converge a device."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hearth_device_manager.domain.desired.catalog import ModelSpec
+from hearth_device_manager.domain.desired.gen1 import from_gen1, gen1_calls
+from hearth_device_manager.domain.desired.gen2 import from_gen2, gen2_calls
+from hearth_device_manager.domain.desired.models import SECRET_FIELDS, DeviceConfig
+from hearth_device_manager.domain.desired.tree import dotted, leaves_of
+from hearth_events.catalogue.device import FieldDiff
+
+# Not read back from a device: secrets (devices never reveal them) and schedule names
+# (Schedule.List is not part of Shelly.GetConfig).
+_UNCOMPARED = SECRET_FIELDS | {"schedules"}
+
+
+def from_device(config: dict[str, Any], spec: ModelSpec) -> DeviceConfig:
+    """Import: the device's own config (Gen2+ ``Shelly.GetConfig``, Gen1 ``/settings``)."""
+    return from_gen1(config, spec) if spec.gen == 1 else from_gen2(config, spec)
+
+
+def _same(desired: Any, actual: Any) -> bool:
+    numbers = isinstance(desired, float | int) and isinstance(actual, float | int)
+    if numbers and not isinstance(desired, bool) and not isinstance(actual, bool):
+        return float(desired) == float(actual)
+    if isinstance(desired, list) and isinstance(actual, list):
+        return sorted(map(str, desired)) == sorted(map(str, actual))
+    return bool(desired == actual)
+
+
+def diff(desired: DeviceConfig, actual: DeviceConfig) -> list[FieldDiff]:
+    """Every field the desired config sets whose actual value differs, in a stable order."""
+    have = leaves_of(actual)
+    found = []
+    for path, wanted in leaves_of(desired).items():
+        if path[-1] in _UNCOMPARED or path[0] in _UNCOMPARED:
+            continue
+        value = have.get(path)
+        if not _same(wanted, value):
+            found.append(FieldDiff(path=dotted(path), desired=wanted, actual=value))
+    return found
+
+
+def changes_to_apply(
+    diffs: list[FieldDiff],
+    spec: ModelSpec,
+    desired: DeviceConfig | None = None,
+    actual: DeviceConfig | None = None,
+) -> list[tuple[str, dict[str, Any]]]:
+    """The calls that send only the differing fields, one per component or setter.
+
+    Gen2+: ``(method, params)`` for ``*.SetConfig``. Gen1: ``(HTTP path, query params)``.
+    Pass ``desired`` so a changed Wi-Fi or MQTT block carries its password as a
+    ``SecretRef``; ``actual`` completes values that travel as one (a dimmer's range).
+    Script names are references: they have no setter and produce no call.
+    """
+    items = [(tuple(d.path.split(".")), d.desired) for d in diffs if d.path != "scripts"]
+    if spec.gen == 1:
+        return gen1_calls(items, desired)
+    return gen2_calls(items, desired, actual)
