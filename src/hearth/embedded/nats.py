@@ -57,6 +57,39 @@ def nats_server_binary() -> Path:
     )
 
 
+@dataclass(frozen=True)
+class ClusterMembership:
+    """One node's place in a NATS cluster: its route port and every node's route URL."""
+
+    name: str
+    route_port: int
+    routes: tuple[str, ...]
+
+    def config(self, host: str) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "host": host,
+            "port": self.route_port,
+            "routes": list(self.routes),
+        }
+
+
+def cluster_of(
+    directory: Path, ports: list[int], route_ports: list[int], *, name: str = "hearth"
+) -> list[EmbeddedNats]:
+    """Nodes of one JetStream cluster on loopback (not started): each routes to all."""
+    routes = tuple(f"nats://127.0.0.1:{port}" for port in route_ports)
+    return [
+        EmbeddedNats(
+            directory / f"node-{n}",
+            port=port,
+            server_name=f"{name}-{n}",
+            cluster=ClusterMembership(name, route_port, routes),
+        )
+        for n, (port, route_port) in enumerate(zip(ports, route_ports, strict=True))
+    ]
+
+
 @dataclass
 class EmbeddedNats:
     """One nats-server process with JetStream, its store and config under ``directory``."""
@@ -66,6 +99,9 @@ class EmbeddedNats:
     host: str = "127.0.0.1"
     users: list[NatsUser] = field(default_factory=list)
     monitor_port: int | None = None
+    #: Set for a cluster member: its name in the cluster and the route port it listens on.
+    server_name: str = "hearth"
+    cluster: ClusterMembership | None = None
     _process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -82,7 +118,7 @@ class EmbeddedNats:
 
     def config(self) -> dict[str, Any]:
         conf: dict[str, Any] = {
-            "server_name": "hearth",
+            "server_name": self.server_name,
             "host": self.host,
             "port": self.port,
             "jetstream": {"store_dir": str(self.directory / "jetstream")},
@@ -94,6 +130,8 @@ class EmbeddedNats:
             conf["http"] = f"{self.host}:{self.monitor_port}"
         if self.users:
             conf["authorization"] = {"users": [u.as_config() for u in self.users]}
+        if self.cluster is not None:
+            conf["cluster"] = self.cluster.config(self.host)
         return conf
 
     def start(self, timeout: float = 15.0) -> None:
