@@ -87,6 +87,7 @@ async def streamed(urls: list[str], count: int, timeout: float = 90) -> list[str
         ids: list[str] = []
         for seq in range(info.state.first_seq, info.state.last_seq + 1):
             message = await js.get_msg(EVENTS_STREAM, seq)
+            assert message.data is not None
             ids.append(str(parse_event(message.data).event_id))
         return ids
     finally:
