@@ -43,6 +43,8 @@ from hearth_servicekit.faults import fault_point
 from hearth_servicekit.publishing import BUS_ERRORS
 
 log = get_logger("hearth.relay")
+#: (notification id, message to publish or None) in store order.
+Pending = list[tuple[int, OutgoingMessage | None]]
 
 
 class Relay:
@@ -132,33 +134,45 @@ class Relay:
 
     async def _relay(self, conn: Any, stop: asyncio.Event) -> None:
         self._atomic = None  # probed again by each leadership: the server may have changed
-        while not stop.is_set():
-            notifications = await asyncio.to_thread(
-                self._app.recorder.select_notifications,
-                self.position + 1,
-                max(self._max_events, MAX_EVENTS),
-            )
-            if not notifications:
-                await self._report_lag()
-                await _wait_for_notification(conn, stop, self._poll_s)
-                continue
-            pending: list[tuple[int, OutgoingMessage | None]] = []
-            for notification in notifications:
-                event = self._app.mapper.to_domain_event(notification)
-                # Only recorded catalogue events leave the store; an aggregate's own
-                # Created event is bookkeeping of the event-sourcing library.
-                message = (
-                    to_message(to_envelope(event, self._source))
-                    if isinstance(event, HearthAggregate.Recorded)
-                    else None
-                )
-                pending.append((notification.id, message))
-            while pending and not stop.is_set():
-                pending = await self._send_some(conn, pending, stop)
+        ahead: asyncio.Future[Pending] | None = None
+        try:
+            while not stop.is_set():
+                pending = await (ahead or self._read(self.position + 1))
+                ahead = None
+                if not pending:
+                    await self._report_lag()
+                    await _wait_for_notification(conn, stop, self._poll_s)
+                    continue
+                # Read and encode what follows while this section's batches are in flight.
+                ahead = asyncio.ensure_future(self._read(pending[-1][0] + 1))
+                while pending and not stop.is_set():
+                    pending = await self._send_some(conn, pending, stop)
+        finally:
+            if ahead is not None:
+                ahead.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await ahead
 
-    async def _send_some(
-        self, conn: Any, pending: list[tuple[int, OutgoingMessage | None]], stop: asyncio.Event
-    ) -> list[tuple[int, OutgoingMessage | None]]:
+    async def _read(self, start: int) -> Pending:
+        return await asyncio.to_thread(self._encode_from, start)
+
+    def _encode_from(self, start: int) -> Pending:
+        """The stored events from notification ``start`` on, each as the message to publish
+        (None for the library's own bookkeeping events, which never leave the store)."""
+        pending: Pending = []
+        for notification in self._app.recorder.select_notifications(
+            start, max(self._max_events, MAX_EVENTS)
+        ):
+            event = self._app.mapper.to_domain_event(notification)
+            message = (
+                to_message(to_envelope(event, self._source))
+                if isinstance(event, HearthAggregate.Recorded)
+                else None
+            )
+            pending.append((notification.id, message))
+        return pending
+
+    async def _send_some(self, conn: Any, pending: Pending, stop: asyncio.Event) -> Pending:
         """Publish the front of ``pending`` and save the position after it; the rest."""
         skipped = 0  # the library's own events before the next catalogue event
         while skipped < len(pending) and pending[skipped][1] is None:
