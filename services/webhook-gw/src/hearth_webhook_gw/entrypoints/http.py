@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from hearth_webhook_gw.intake import MAX_BODY_BYTES, Delivery, Reply
+from hearth_webhook_gw.domain.deliveries import MAX_BODY_BYTES, Delivery, Reply
 
 Accept = Callable[[Delivery], Awaitable[Reply]]
 WEBHOOK_PATH = "/webhooks/github"

@@ -9,7 +9,7 @@ from typing import Protocol
 
 import apprise
 
-from hearth_notifier.messages import Message
+from hearth_notifier.domain.messages import Message
 
 RETRY_DELAYS_S = (1.0, 2.0, 4.0)
 _SCHEME = re.compile(r"^([a-z][a-z0-9+.-]*)://", re.IGNORECASE)

@@ -1,11 +1,30 @@
-"""The gateway's real adapters: webhook secrets from the registry and the secret store."""
+"""Webhook secrets: the port the handlers need, and its adapter over the registry and the
+secret store."""
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from hearth_servicekit.publishing import BUS_ERRORS, BusUnavailable
 from hearth_servicekit.secrets import SecretStore
-from hearth_webhook_gw.intake import HookSecret, NoSecret
-from hearth_webhook_gw.registry import RepositoryRegistry
+from hearth_webhook_gw.domain.deliveries import HookSecret, NoSecret
+from hearth_webhook_gw.domain.registry import RepositoryRegistry
+
+
+class WebhookSecrets(Protocol):
+    async def all_secrets(self) -> list[HookSecret]:
+        """Every stored webhook secret of a declared repository: a signature is checked
+        against these before the body is parsed.
+
+        Raises BusUnavailable when the secret store cannot be reached.
+        """
+
+    async def secret_for(self, repo: str) -> tuple[str, bytes] | NoSecret:
+        """The webhook secret of ``repo`` (``owner/name``) as (its name, its value), or
+        why Hearth has none: only to say in the log why a delivery was refused.
+
+        Raises BusUnavailable when the secret store cannot be reached.
+        """
 
 
 class RegistrySecrets:

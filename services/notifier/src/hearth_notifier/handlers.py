@@ -1,5 +1,9 @@
-"""Route each event to the people who want it: match, wait out flaps, throttle, gather
-bursts, deliver, and record what happened as NotificationSent / NotificationFailed.
+"""Every reaction of the notifier.
+
+Events: ``NotificationRouter.handle`` routes each event to the people who want it: match,
+wait out flaps, throttle, gather bursts, deliver, and record what happened as
+NotificationSent / NotificationFailed.
+Commands: ``apply_routes`` (ApplyRoutes) and ``send_test`` (TestNotification).
 
 A handler returns only when its notifications are settled (sent, or failed for good), so
 the consumer acks the event only then. Deliveries already recorded are not repeated when an
@@ -12,47 +16,40 @@ import asyncio
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from hearth_events import Envelope, derived_event_id, new_event
 from hearth_events.catalogue import NotificationFailed, NotificationSent, RouteSpec
-from hearth_notifier.bursts import BurstCollector, Gate
-from hearth_notifier.delivery import Deliverer, deliver_with_retries, scheme_of
-from hearth_notifier.messages import Message, render_summary
-from hearth_notifier.routes import OFFLINE_EVENTS, in_quiet_hours, route_matches
+from hearth_events.credentials import route_problems
+from hearth_notifier.adapters import SecretLookup
+from hearth_notifier.adapters.delivery import (
+    Deliverer,
+    check_url,
+    deliver_with_retries,
+    scheme_of,
+)
+from hearth_notifier.adapters.presence import Presence
+from hearth_notifier.domain.bursts import BurstCollector, Gate
+from hearth_notifier.domain.messages import Message, render_summary
+from hearth_notifier.domain.registry import DeliveredLog, RouteRegistry
+from hearth_notifier.domain.routes import (
+    DEFAULT_OFFLINE_AFTER_S,
+    OFFLINE_EVENTS,
+    default_routes,
+    in_quiet_hours,
+    route_matches,
+    unknown_patterns,
+)
 from hearth_servicekit import get_logger
+from hearth_servicekit.commands import CommandRejected
 from hearth_servicekit.consumer import RetryLater
+from hearth_servicekit.declarations import ApplyCommand, apply_declarations
 from hearth_servicekit.faults import fault_point
 from hearth_servicekit.publishing import EventSink
 
 log = get_logger("hearth.notifier")
-
-
-class SecretLookup(Protocol):
-    async def get(self, name: str) -> bytes | None: ...
-
-
-class Presence(Protocol):
-    async def back_online(self, envelope: Envelope) -> bool:
-        """True if the device or agent this offline event is about is online again."""
-
-
-class DeliveredLog:
-    """(route, event id) pairs already notified, from NotificationSent events."""
-
-    def __init__(self) -> None:
-        self._seen: set[tuple[str, str]] = set()
-
-    def apply(self, envelope: Envelope) -> None:
-        if isinstance(envelope.data, NotificationSent):
-            for event_id in envelope.data.event_ids:
-                self._seen.add((envelope.data.route, event_id))
-
-    def add(self, route: str, event_ids: list[str]) -> None:
-        self._seen.update((route, event_id) for event_id in event_ids)
-
-    def __contains__(self, item: tuple[str, str]) -> bool:
-        return item in self._seen
 
 
 class NotificationRouter:
@@ -183,3 +180,117 @@ class NotificationRouter:
                 event_id=derived_event_id(data.type_name(), data.notification_id),
             )
         )
+
+
+class ApplyRoutes(ApplyCommand):
+    routes: list[RouteSpec] = []
+    default_urls: tuple[str, ...] = Field(default=(), description="secret names; () = none")
+    include_success: bool = False
+    offline_after_s: int = Field(default=DEFAULT_OFFLINE_AFTER_S, ge=0)
+
+
+class TestNotification(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    route: str | None = None
+
+
+async def check_routes(routes: list[RouteSpec], secrets: SecretLookup) -> list[str]:
+    """Every reason a route cannot work, each naming the route."""
+    problems: list[str] = []
+    for spec in routes:
+        problems.extend(
+            f"route {spec.name}: event pattern {p!r} matches no event type"
+            for p in unknown_patterns(spec)
+        )
+        addresses = route_problems(spec)  # an Apprise URL itself: never echoed or looked up
+        problems.extend(problem for _, problem in addresses)
+        if addresses:
+            continue
+        for name in spec.urls:
+            value = await secrets.get(name)
+            if value is None:
+                problems.append(f"route {spec.name}: secret {name!r} does not exist")
+            elif (reason := check_url(value.decode())) is not None:
+                problems.append(f"route {spec.name}: secret {name!r}: {reason}")
+    return problems
+
+
+async def apply_routes(
+    request: ApplyRoutes,
+    registry: RouteRegistry,
+    secrets: SecretLookup,
+    sink: EventSink,
+    *,
+    source: str,
+) -> dict[str, Any]:
+    desired = list(request.routes)
+    if request.default_urls:
+        desired = (
+            default_routes(
+                request.default_urls,
+                include_success=request.include_success,
+                offline_after_s=request.offline_after_s,
+            )
+            + desired
+        )
+    problems = await check_routes(desired, secrets)
+    if problems:
+        raise CommandRejected("; ".join(problems))
+    return await apply_declarations(
+        registry,
+        desired,
+        sink,
+        prune=request.prune,
+        dry_run=request.dry_run,
+        actor=request.actor,
+        request_id=request.request_id,
+        source=source,
+    )
+
+
+async def send_test(
+    request: TestNotification,
+    registry: RouteRegistry,
+    secrets: SecretLookup,
+    deliverer: Deliverer,
+    *,
+    retry_delays: tuple[float, ...] = (),
+) -> dict[str, Any]:
+    routes = registry.all()
+    if request.route is not None:
+        routes = [r for r in routes if r.name == request.route]
+        if not routes:
+            raise CommandRejected(f"no route named {request.route!r}")
+    if not routes:
+        raise CommandRejected("no routes are declared; add notifications to hearth.yaml")
+    message = Message(
+        "Hearth test notification", "If you can read this, Hearth can reach you here.", "info"
+    )
+    results: list[dict[str, Any]] = []
+    for spec in routes:
+        for name in spec.urls:
+            value = await secrets.get(name)
+            if value is None:
+                results.append(
+                    {
+                        "route": spec.name,
+                        "secret": name,
+                        "scheme": "unknown",
+                        "ok": False,
+                        "reason": "secret does not exist",
+                    }
+                )
+                continue
+            url = value.decode()
+            outcome = await deliver_with_retries(deliverer, url, message, retry_delays)
+            results.append(
+                {
+                    "route": spec.name,
+                    "secret": name,
+                    "scheme": scheme_of(url),
+                    "ok": outcome.ok,
+                    "reason": outcome.reason,
+                }
+            )
+    return {"results": results}

@@ -7,13 +7,18 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Protocol
 
 from nats.js.errors import NotFoundError
 
 from hearth_events import Envelope
 from hearth_events.catalogue import AgentOffline, DeviceOffline
 from hearth_events.jetstream import AGENTS_BUCKET, DEVICE_STATUS_BUCKET
+
+
+class Presence(Protocol):
+    async def back_online(self, envelope: Envelope) -> bool:
+        """True if the device or agent this offline event is about is online again."""
 
 
 class KvPresence:

@@ -14,8 +14,8 @@ from githubkit import GitHub, TokenAuthStrategy, UnauthAuthStrategy
 from githubkit.exception import RequestError, RequestFailed
 
 from hearth_events.catalogue import RepositorySpec
+from hearth_webhook_gw.domain.heads import Heads
 
-Heads = dict[str, str]  # branch -> commit
 LS_REMOTE_TIMEOUT_S = 60.0
 
 
