@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from hearth_events import Envelope, EventData
@@ -119,8 +120,7 @@ async def project(conn: Any, envelope: Envelope, seq: int) -> None:
 
 
 async def _update_deployment(conn: Any, envelope: Envelope, deployment_id: str) -> None:
-    data = envelope.data
-    status = STATUS_OF.get(type(data))
+    status = STATUS_OF.get(type(envelope.data))
     sets = ["step = coalesce($2, step)"]
     values: list[Any] = [deployment_id, STEP_OF.get(envelope.type)]
 
@@ -136,36 +136,88 @@ async def _update_deployment(conn: Any, envelope: Envelope, deployment_id: str) 
                 "duration_ms = (extract(epoch FROM "
                 f"${len(values)}::timestamptz - requested_at) * 1000)::bigint"
             )
-    if isinstance(data, DeploymentWaiting):
-        put("reason", data.reason)
-    elif isinstance(data, DeploymentStarted):
-        put("started_at", envelope.occurred_at)
-        put("reason", None)  # no longer waiting
-        if data.commit:
-            put("commit", data.commit)
-    elif isinstance(data, DeploymentPlanned):
-        plan = {
-            "added": [f.model_dump() for f in data.added],
-            "changed": [f.model_dump() for f in data.changed],
-            "removed": [f.model_dump() for f in data.removed],
-        }
-        put("plan", json.dumps(plan))
-        put("diff", data.diff)
-        put("diff_truncated", data.diff_truncated)
-    elif isinstance(data, DeploymentSucceeded):
-        put("commit", data.commit)
-    elif isinstance(data, DeploymentFailed | RollbackFailed):
-        put("reason", data.reason)
-        if isinstance(data, DeploymentFailed):
-            put("rolled_back", data.rolled_back)
-            put("host_touched", data.host_touched)
-    elif isinstance(data, DeploymentCancelled):
-        put("reason", data.reason or "cancelled")
-        put("rolled_back", data.rolled_back)
-    elif isinstance(data, DeploymentSuperseded):
-        put("superseded_by", data.superseded_by)
-    elif isinstance(data, RollbackCompleted):
-        put("rolled_back", True)
+    columns = COLUMNS_OF.get(type(envelope.data))
+    for column, value in columns(envelope) if columns else []:
+        put(column, value)
     # Column names come from this module, values are parameters.
     sql = f"UPDATE deployments SET {', '.join(sets)} WHERE id = $1"  # noqa: S608
     await conn.execute(sql, *values)
+
+
+Columns = list[tuple[str, Any]]
+
+
+def _waiting(envelope: Envelope) -> Columns:
+    assert isinstance(envelope.data, DeploymentWaiting)
+    return [("reason", envelope.data.reason)]
+
+
+def _started(envelope: Envelope) -> Columns:
+    data = envelope.data
+    assert isinstance(data, DeploymentStarted)
+    columns: Columns = [("started_at", envelope.occurred_at), ("reason", None)]  # no longer waiting
+    return [*columns, ("commit", data.commit)] if data.commit else columns
+
+
+def _planned(envelope: Envelope) -> Columns:
+    data = envelope.data
+    assert isinstance(data, DeploymentPlanned)
+    plan = {
+        "added": [f.model_dump() for f in data.added],
+        "changed": [f.model_dump() for f in data.changed],
+        "removed": [f.model_dump() for f in data.removed],
+    }
+    return [
+        ("plan", json.dumps(plan)),
+        ("diff", data.diff),
+        ("diff_truncated", data.diff_truncated),
+    ]
+
+
+def _succeeded(envelope: Envelope) -> Columns:
+    assert isinstance(envelope.data, DeploymentSucceeded)
+    return [("commit", envelope.data.commit)]
+
+
+def _failed(envelope: Envelope) -> Columns:
+    data = envelope.data
+    assert isinstance(data, DeploymentFailed)
+    return [
+        ("reason", data.reason),
+        ("rolled_back", data.rolled_back),
+        ("host_touched", data.host_touched),
+    ]
+
+
+def _rollback_failed(envelope: Envelope) -> Columns:
+    assert isinstance(envelope.data, RollbackFailed)
+    return [("reason", envelope.data.reason)]
+
+
+def _cancelled(envelope: Envelope) -> Columns:
+    data = envelope.data
+    assert isinstance(data, DeploymentCancelled)
+    return [("reason", data.reason or "cancelled"), ("rolled_back", data.rolled_back)]
+
+
+def _superseded(envelope: Envelope) -> Columns:
+    assert isinstance(envelope.data, DeploymentSuperseded)
+    return [("superseded_by", envelope.data.superseded_by)]
+
+
+def _rolled_back(envelope: Envelope) -> Columns:
+    return [("rolled_back", True)]
+
+
+#: The columns each event sets beyond its status and step.
+COLUMNS_OF: dict[type[EventData], Callable[[Envelope], Columns]] = {
+    DeploymentWaiting: _waiting,
+    DeploymentStarted: _started,
+    DeploymentPlanned: _planned,
+    DeploymentSucceeded: _succeeded,
+    DeploymentFailed: _failed,
+    RollbackFailed: _rollback_failed,
+    DeploymentCancelled: _cancelled,
+    DeploymentSuperseded: _superseded,
+    RollbackCompleted: _rolled_back,
+}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hearth_query_api.api.framework import ApiError
+from hearth_query_api.entrypoints.api.framework import ApiError
 
 MIN_PREFIX = 4
 MAX_CANDIDATES = 10

@@ -16,10 +16,10 @@ from hearth_events.catalogue import (
     DeployRequested,
     RollbackRequested,
 )
-from hearth_query_api.api.framework import ApiError, Call
-from hearth_query_api.api.ids import resolve_deployment_id
-from hearth_query_api.api.models import AcceptedOut, CancelIn, DeployIn, RollbackIn
-from hearth_query_api.api.rollbacks import (
+from hearth_query_api.entrypoints.api.framework import ApiError, Call
+from hearth_query_api.entrypoints.api.ids import resolve_deployment_id
+from hearth_query_api.entrypoints.api.models import AcceptedOut, CancelIn, DeployIn, RollbackIn
+from hearth_query_api.entrypoints.api.rollbacks import (
     lock_target,
     record_request,
     standing_rollback,

@@ -1,4 +1,8 @@
-"""Apply events to the read models exactly once, and rebuild them from the stream.
+"""Every reaction of the query API: events projected into the read models (``Projector``,
+one module per read model in ``projections/``), and the token commands on NATS
+(``hearth token create|ls|revoke`` send these as an admin).
+
+Apply events to the read models exactly once, and rebuild them from the stream.
 
 The stream position is stored in the same transaction as the rows an event produced, so a
 redelivered or replayed event changes nothing. Events come in stream order, but not after
@@ -21,9 +25,11 @@ from pydantic import BaseModel, ConfigDict
 from hearth_events import BadEvent, Envelope, parse_event
 from hearth_events.jetstream import EVENTS_STREAM
 from hearth_events.subjects import event_filter
+from hearth_query_api.adapters.schema import READ_TABLES
+from hearth_query_api.adapters.tokens import TokenError, create_token, list_tokens, revoke_token
 from hearth_query_api.projections import PROJECTIONS
-from hearth_query_api.schema import READ_TABLES
 from hearth_servicekit import get_logger
+from hearth_servicekit.commands import CommandRejected
 from hearth_servicekit.faults import fault_point
 
 log = get_logger("hearth.projector")
@@ -148,3 +154,55 @@ class Projector:
             await subscription.unsubscribe()
         log.info("projections rebuilt", events=applied, last_seq=last)
         return applied
+
+
+# -- token commands -------------------------------------------------------------------
+class CreateToken(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    role: str
+    actor: str = "hearth"
+
+
+class ListTokens(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RevokeToken(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+
+
+async def create_api_token(pool: Any, request: CreateToken) -> dict[str, Any]:
+    async with pool.acquire() as conn:
+        try:
+            token = await create_token(conn, request.name, request.role, request.actor)
+        except TokenError as exc:
+            raise CommandRejected(str(exc)) from None
+    return {
+        "name": request.name,
+        "role": request.role,
+        "token": token,
+        "note": "shown once: store it now",
+    }
+
+
+async def list_api_tokens(pool: Any, _: ListTokens) -> dict[str, Any]:
+    async with pool.acquire() as conn:
+        tokens = await list_tokens(conn)
+    return {
+        "tokens": [
+            {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in t.items()}
+            for t in tokens
+        ]
+    }
+
+
+async def revoke_api_token(pool: Any, request: RevokeToken) -> dict[str, Any]:
+    async with pool.acquire() as conn:
+        revoked = await revoke_token(conn, request.name)
+    if revoked is None:
+        raise CommandRejected(f"no active token named {request.name!r}")
+    return {"name": request.name, "revoked_at": revoked.isoformat()}

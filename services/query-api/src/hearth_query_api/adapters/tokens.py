@@ -1,47 +1,18 @@
-"""API tokens with roles: stored as SHA-256 hashes, shown once when created.
-
-Tokens carry 256 random bits, so a fast hash is enough: nobody can guess a preimage, and
-the lookup by hash costs nothing.
-"""
+"""API tokens in PostgreSQL: stored as SHA-256 hashes (``domain.tokens``), shown once when
+created."""
 
 from __future__ import annotations
 
-import hashlib
-import re
-import secrets
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
-Role = Literal["viewer", "operator", "admin"]
-RANK: dict[str, int] = {"viewer": 0, "operator": 1, "admin": 2}
-PREFIX = "hth_"
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+from hearth_query_api.domain.tokens import PREFIX, Principal, TokenError, hash_token, new_token
 
-
-class TokenError(ValueError):
-    pass
-
-
-@dataclass(frozen=True)
-class Principal:
-    name: str
-    role: str
-
-    def may(self, role: str) -> bool:
-        return RANK[self.role] >= RANK[role]
-
-
-def hash_token(token: str) -> bytes:
-    return hashlib.sha256(token.encode()).digest()
+__all__ = ["Principal", "TokenError", "authenticate", "create_token", "list_tokens", "revoke_token"]
 
 
 async def create_token(conn: Any, name: str, role: str, created_by: str) -> str:
-    if not _NAME.match(name):
-        raise TokenError(f"token name {name!r} is invalid: letters, digits and ._@- only")
-    if role not in RANK:
-        raise TokenError(f"role {role!r} is not one of viewer, operator, admin")
-    token = PREFIX + secrets.token_urlsafe(32)
+    token = new_token(name, role)
     inserted = await conn.fetchval(
         """INSERT INTO api_tokens (name, token_hash, role, created_by) VALUES ($1, $2, $3, $4)
            ON CONFLICT (name) DO NOTHING RETURNING name""",

@@ -14,7 +14,8 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from hearth_query_api.tokens import Principal, authenticate
+from hearth_query_api.adapters.tokens import authenticate
+from hearth_query_api.domain.tokens import Principal
 
 Handler = Callable[["Call"], Awaitable[Any]]
 

@@ -17,19 +17,19 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from hearth_events import all_event_classes
-from hearth_query_api.api.framework import ApiError, Call
-from hearth_query_api.api.models import CancelIn, DeployIn, RollbackIn
-from hearth_query_api.api.queries import DeploymentQuery, EventQuery
-from hearth_query_api.api.rollbacks import backup_of, list_backups, was_requested
-from hearth_query_api.dashboard.extras import (
+from hearth_query_api.entrypoints.api.framework import ApiError, Call
+from hearth_query_api.entrypoints.api.models import CancelIn, DeployIn, RollbackIn
+from hearth_query_api.entrypoints.api.queries import DeploymentQuery, EventQuery
+from hearth_query_api.entrypoints.api.rollbacks import backup_of, list_backups, was_requested
+from hearth_query_api.entrypoints.dashboard.extras import (
     DEFAULTS,
     HELPERS,
     commits_shown,
     strips,
     target_stats,
 )
-from hearth_query_api.dashboard.present import plan_summary
-from hearth_query_api.dashboard.sessions import (
+from hearth_query_api.entrypoints.dashboard.present import plan_summary
+from hearth_query_api.entrypoints.dashboard.sessions import (
     COOKIE,
     CSRF_FIELD,
     CSRF_HEADER,
@@ -39,7 +39,7 @@ from hearth_query_api.dashboard.sessions import (
     find_session,
     open_session,
 )
-from hearth_query_api.dashboard.views import diff_lines, restore_prompt, step_rows, tone
+from hearth_query_api.entrypoints.dashboard.views import diff_lines, restore_prompt, step_rows, tone
 from hearth_query_api.projections.deployments import TERMINAL
 
 HERE = Path(__file__).parent

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from hearth_query_api.tokens import Principal, authenticate
+from hearth_query_api.adapters.tokens import authenticate
+from hearth_query_api.domain.tokens import Principal
 
 COOKIE = "hearth_session"
 CSRF_FIELD = "csrf"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
@@ -226,3 +227,8 @@ class NotifyResultOut(Out):
 
 class NotifyTestOut(Out):
     results: list[NotifyResultOut]
+
+
+def json_value(value: Any) -> Any:
+    """A JSON column as asyncpg returns it (text) or already decoded."""
+    return json.loads(value) if isinstance(value, str) else value

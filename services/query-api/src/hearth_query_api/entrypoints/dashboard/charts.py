@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from hearth_query_api.dashboard.present import duration, status_label, utc
-from hearth_query_api.dashboard.views import tone
+from hearth_query_api.entrypoints.dashboard.present import duration, status_label, utc
+from hearth_query_api.entrypoints.dashboard.views import tone
 
 
 @dataclass(frozen=True)

@@ -81,54 +81,6 @@ class RepoFilter(PageQuery):
     repo: Text | None = None
 
 
-def _where(conditions: list[tuple[str, Any]], seq_before: int | None) -> tuple[str, list[Any]]:
-    clauses, values = [], []
-    for template, value in conditions:
-        if value is None:
-            continue
-        values.append(value)
-        clauses.append(template.replace("?", f"${len(values)}"))
-    if seq_before is not None:
-        values.append(seq_before)
-        clauses.append(f"seq < ${len(values)}")
-    return (" WHERE " + " AND ".join(clauses)) if clauses else "", values
-
-
-async def page(
-    conn: Any,
-    table: str,
-    query: PageQuery,
-    conditions: list[tuple[str, Any]],
-    *,
-    order_key: str = "seq",
-    columns: str = "*",
-) -> tuple[list[Any], int | None]:
-    """Newest first, ``limit`` rows, and the cursor of the next page."""
-    where, values = _where(conditions, query.cursor)
-    values.append(query.limit + 1)
-    rows = await conn.fetch(
-        f"SELECT {columns} FROM {table}{where} ORDER BY {order_key} DESC LIMIT ${len(values)}",  # noqa: S608
-        *values,
-    )
-    more = len(rows) > query.limit
-    rows = rows[: query.limit]
-    return rows, rows[-1]["seq"] if more and rows else None
-
-
-async def search_page(
-    conn: Any, query: PageQuery, conditions: list[tuple[str, Any]], *, window: int
-) -> tuple[list[Any], int | None]:
-    """:func:`page` of ``events`` over only the ``window`` events below the cursor; when
-    those are exhausted, the cursor of the next page points beneath them."""
-    top = query.cursor or await conn.fetchval("SELECT coalesce(max(seq), 0) + 1 FROM events")
-    low = max(top - window, 1)
-    bounded = query.model_copy(update={"cursor": top})
-    rows, cursor = await page(conn, "events", bounded, [*conditions, ("seq >= ?", low)])
-    if cursor is None and low > 1:
-        cursor = low
-    return rows, cursor
-
-
 STATS_SQL = """
 SELECT target,
        count(*) FILTER (WHERE NOT dry_run) AS deployments,

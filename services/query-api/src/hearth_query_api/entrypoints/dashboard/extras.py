@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from hearth_query_api.api.queries import (
+from hearth_query_api.entrypoints.api.queries import (
     STATS_SQL,
     commit_subjects,
     deployment_history,
     repository_links,
 )
-from hearth_query_api.dashboard.charts import Strip, bar_strip
-from hearth_query_api.dashboard.present import ago, duration, status_label, utc, words
+from hearth_query_api.entrypoints.dashboard.charts import Strip, bar_strip
+from hearth_query_api.entrypoints.dashboard.present import ago, duration, status_label, utc, words
 
 #: Jinja globals for every template.
 HELPERS = {
