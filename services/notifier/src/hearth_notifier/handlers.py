@@ -237,16 +237,7 @@ async def apply_routes(
     problems = await check_routes(desired, secrets)
     if problems:
         raise CommandRejected("; ".join(problems))
-    return await apply_declarations(
-        registry,
-        desired,
-        sink,
-        prune=request.prune,
-        dry_run=request.dry_run,
-        actor=request.actor,
-        request_id=request.request_id,
-        source=source,
-    )
+    return await apply_declarations(registry, desired, sink, request, source=source)
 
 
 async def send_test(

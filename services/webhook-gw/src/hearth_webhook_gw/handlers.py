@@ -206,13 +206,4 @@ async def apply_repositories(
     problems = [p for spec in request.repositories for _, p in repository_problems(spec)]
     if problems:  # a token in a URL would be in RepositoryRegistered for good
         raise CommandRejected("; ".join(problems))
-    return await apply_declarations(
-        registry,
-        request.repositories,
-        sink,
-        prune=request.prune,
-        dry_run=request.dry_run,
-        actor=request.actor,
-        request_id=request.request_id,
-        source=source,
-    )
+    return await apply_declarations(registry, request.repositories, sink, request, source=source)
