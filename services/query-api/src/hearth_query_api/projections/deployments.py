@@ -147,9 +147,9 @@ async def _update_deployment(conn: Any, envelope: Envelope, deployment_id: str) 
 Columns = list[tuple[str, Any]]
 
 
-def _waiting(envelope: Envelope) -> Columns:
-    assert isinstance(envelope.data, DeploymentWaiting)
-    return [("reason", envelope.data.reason)]
+def _fields(*names: str) -> Callable[[Envelope], Columns]:
+    """The event's fields of the same names as the columns."""
+    return lambda envelope: [(name, getattr(envelope.data, name)) for name in names]
 
 
 def _started(envelope: Envelope) -> Columns:
@@ -174,50 +174,21 @@ def _planned(envelope: Envelope) -> Columns:
     ]
 
 
-def _succeeded(envelope: Envelope) -> Columns:
-    assert isinstance(envelope.data, DeploymentSucceeded)
-    return [("commit", envelope.data.commit)]
-
-
-def _failed(envelope: Envelope) -> Columns:
-    data = envelope.data
-    assert isinstance(data, DeploymentFailed)
-    return [
-        ("reason", data.reason),
-        ("rolled_back", data.rolled_back),
-        ("host_touched", data.host_touched),
-    ]
-
-
-def _rollback_failed(envelope: Envelope) -> Columns:
-    assert isinstance(envelope.data, RollbackFailed)
-    return [("reason", envelope.data.reason)]
-
-
 def _cancelled(envelope: Envelope) -> Columns:
     data = envelope.data
     assert isinstance(data, DeploymentCancelled)
     return [("reason", data.reason or "cancelled"), ("rolled_back", data.rolled_back)]
 
 
-def _superseded(envelope: Envelope) -> Columns:
-    assert isinstance(envelope.data, DeploymentSuperseded)
-    return [("superseded_by", envelope.data.superseded_by)]
-
-
-def _rolled_back(envelope: Envelope) -> Columns:
-    return [("rolled_back", True)]
-
-
 #: The columns each event sets beyond its status and step.
 COLUMNS_OF: dict[type[EventData], Callable[[Envelope], Columns]] = {
-    DeploymentWaiting: _waiting,
+    DeploymentWaiting: _fields("reason"),
     DeploymentStarted: _started,
     DeploymentPlanned: _planned,
-    DeploymentSucceeded: _succeeded,
-    DeploymentFailed: _failed,
-    RollbackFailed: _rollback_failed,
+    DeploymentSucceeded: _fields("commit"),
+    DeploymentFailed: _fields("reason", "rolled_back", "host_touched"),
+    RollbackFailed: _fields("reason"),
     DeploymentCancelled: _cancelled,
-    DeploymentSuperseded: _superseded,
-    RollbackCompleted: _rolled_back,
+    DeploymentSuperseded: _fields("superseded_by"),
+    RollbackCompleted: lambda envelope: [("rolled_back", True)],
 }
