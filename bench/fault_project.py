@@ -29,7 +29,7 @@ from bench.fault_tools import Trial, wait_until
 from bench.warm import ForkServer, fork_server
 from hearth_events.jetstream import EVENTS_STREAM, STREAMS, ensure
 from hearth_events.publish import publish_event
-from hearth_query_api.schema import READ_TABLES, SCHEMA
+from hearth_query_api.adapters.schema import READ_TABLES, SCHEMA
 from hearth_servicekit.faults import FAULT_ENV, READY_ENV
 from tests.conftest import with_database
 from tests.support.history import history

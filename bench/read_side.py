@@ -39,8 +39,8 @@ from hearth_events import Envelope, EventData, new_event
 from hearth_events.catalogue import TargetRegistered
 from hearth_events.jetstream import BUCKETS, EVENTS_STREAM, STREAMS, ensure
 from hearth_events.publish import publish_event
-from hearth_query_api.api.endpoints import LIST_COLUMNS
-from hearth_query_api.schema import SCHEMA
+from hearth_query_api.adapters.schema import SCHEMA
+from hearth_query_api.entrypoints.api.deployments import LIST_COLUMNS
 from tests.support.github import sha
 from tests.support.history import deployment, spec
 

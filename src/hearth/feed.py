@@ -11,6 +11,8 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -42,16 +44,7 @@ async def follow_feed(
     url = client.settings.url + "/api/v1/events/stream"
     query = {k: str(v) for k, v in params.items() if v is not None}
     last_id: str | None = None
-    connections = 0
-    lost_since: float | None = None
-    delay = FIRST_DELAY_S
-
-    def connected() -> None:
-        nonlocal connections, lost_since, delay
-        if on_connected is not None:
-            on_connected(connections > 0, resumed_after)
-        connections, lost_since, delay = connections + 1, None, FIRST_DELAY_S
-
+    state = _Reconnects(client.settings.url, reconnect_for, on_connected, on_lost)
     while True:
         resumed_after = last_id
         headers = {"Last-Event-ID": last_id} if last_id else {}
@@ -63,28 +56,53 @@ async def follow_feed(
                 if reply.status >= 400:
                     body = await _json(reply)
                     raise ApiProblem(describe(reply.status, body, "GET", client.settings.url))
-                async for event_id, data in _sse(reply, connected):
+                async for event_id, data in _sse(reply, partial(state.connected, resumed_after)):
                     last_id = event_id or last_id
                     yield data
             why = "the API ended the feed"
         except (aiohttp.ClientError, TimeoutError) as exc:
-            if connections == 0 and lost_since is None:
+            if state.never_connected():
                 raise ApiProblem(
                     f"cannot reach the Hearth API at {client.settings.url}: {exc}"
                 ) from None
             why = _why(exc, silence)
+        await state.lost(why)
+
+
+@dataclass
+class _Reconnects:
+    """How often the feed connected, since when it is lost, and how long to wait next."""
+
+    api_url: str
+    reconnect_for: float
+    on_connected: Callable[[bool, str | None], None] | None
+    on_lost: Callable[[str], None] | None
+    connections: int = 0
+    lost_since: float | None = None
+    delay: float = FIRST_DELAY_S
+
+    def connected(self, resumed_after: str | None) -> None:
+        if self.on_connected is not None:
+            self.on_connected(self.connections > 0, resumed_after)
+        self.connections, self.lost_since, self.delay = self.connections + 1, None, FIRST_DELAY_S
+
+    def never_connected(self) -> bool:
+        return self.connections == 0 and self.lost_since is None
+
+    async def lost(self, why: str) -> None:
+        """Wait before the next attempt; give up once lost for ``reconnect_for``."""
         now = time.monotonic()
-        if lost_since is None:
-            lost_since = now
-            if on_lost is not None:
-                on_lost(why)
-        elif now - lost_since >= reconnect_for:
+        if self.lost_since is None:
+            self.lost_since = now
+            if self.on_lost is not None:
+                self.on_lost(why)
+        elif now - self.lost_since >= self.reconnect_for:
             raise ApiProblem(
-                f"lost the Hearth API at {client.settings.url} and could not reconnect "
-                f"for {reconnect_for:g}s ({why})"
+                f"lost the Hearth API at {self.api_url} and could not reconnect "
+                f"for {self.reconnect_for:g}s ({why})"
             )
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, MAX_DELAY_S)
+        await asyncio.sleep(self.delay)
+        self.delay = min(self.delay * 2, MAX_DELAY_S)
 
 
 def _why(exc: BaseException, silence: float) -> str:

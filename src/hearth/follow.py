@@ -73,17 +73,27 @@ async def follow_deployment(
             await sleep(POLL_S)
             continue
         if show_steps:
-            for step in detail["steps"]:
-                if step["seq"] not in seen_steps:
-                    seen_steps.add(step["seq"])
-                    console.print(f"  [bold]>[/] {describe_step(step)}", highlight=False)
+            _print_new_steps(console, detail["steps"], seen_steps)
         if show_logs:
-            for line in detail["logs"]:
-                key = (line["seq"], line["line_no"])
-                if key not in seen_logs:
-                    seen_logs.add(key)
-                    style = LEVEL_STYLE.get(line["level"], "")
-                    console.print(Text(f"    {line['message']}", style=style))
+            _print_new_logs(console, detail["logs"], seen_logs)
         if detail["status"] in TERMINAL:
             return detail
         await sleep(POLL_S)
+
+
+def _print_new_steps(console: Console, steps: list[dict[str, Any]], seen: set[int]) -> None:
+    for step in steps:
+        if step["seq"] not in seen:
+            seen.add(step["seq"])
+            console.print(f"  [bold]>[/] {describe_step(step)}", highlight=False)
+
+
+def _print_new_logs(
+    console: Console, lines: list[dict[str, Any]], seen: set[tuple[int, int]]
+) -> None:
+    for line in lines:
+        key = (line["seq"], line["line_no"])
+        if key not in seen:
+            seen.add(key)
+            style = LEVEL_STYLE.get(line["level"], "")
+            console.print(Text(f"    {line['message']}", style=style))

@@ -8,17 +8,12 @@ from pathlib import Path
 import click
 
 from hearth.cli.bus import admin_request
+from hearth.cli.options import config_option
 from hearth.cli.output import fail, out
 
 
 @click.command()
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path),
-    default=Path("hearth.yaml"),
-    show_default=True,
-)
+@config_option(default=Path("hearth.yaml"))
 @click.option("--dry-run", is_flag=True, help="show the changes without making them")
 def apply(config_path: Path, dry_run: bool) -> None:
     """Make the running Hearth equal to hearth.yaml (repositories, notification routes)."""

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from hearth.cli import options
 from hearth.cli.output import console, fail, out
 
 if TYPE_CHECKING:
@@ -24,11 +25,8 @@ scope_option = click.option(
     type=click.Choice(SCOPES),
     help="the service that reads it; default: inferred from hearth.yaml",
 )
-config_option = click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path),
-    help="the hearth.yaml to infer scopes from; default: as `hearth up` chooses",
+config_option = options.config_option(
+    "the hearth.yaml to infer scopes from; default: as `hearth up` chooses"
 )
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from hearth.cli.options import config_option
 from hearth.cli.output import console, fail
 
 
@@ -14,13 +15,7 @@ from hearth.cli.output import console, fail
 @click.option("--nats-port", type=int, default=4223, show_default=True)
 @click.option("--postgres-port", type=int, default=5433, show_default=True)
 @click.option("--port-offset", type=int, default=0, help="shift every service port by this")
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="the hearth.yaml to apply [default: ./hearth.yaml, else the one last used here]",
-)
+@config_option("the hearth.yaml to apply [default: ./hearth.yaml, else the one last used here]")
 def up(nats_port: int, postgres_port: int, port_offset: int, config_path: Path | None) -> None:
     """Run Hearth on this machine: NATS, PostgreSQL and all six services."""
     from hearth.config import ConfigError, load_config

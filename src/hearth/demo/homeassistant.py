@@ -61,91 +61,111 @@ class _InvalidConfig(Exception):
 
 
 def load_config(config_dir: Path) -> dict[str, Any]:
-    def resolve(including: Path, value: str) -> Path:
+    main = config_dir / "configuration.yaml"
+    if not main.is_file():
+        raise _InvalidConfig(f"Configuration file {main} not found")
+    loaded = _ConfigReader(config_dir).load_file(main)
+    return loaded if isinstance(loaded, dict) else {}
+
+
+INCLUDE_DIR_TAGS = (
+    "!include_dir_list",
+    "!include_dir_named",
+    "!include_dir_merge_list",
+    "!include_dir_merge_named",
+)
+
+
+@dataclass(frozen=True)
+class _ConfigReader:
+    """Home Assistant's YAML: ``!include``, the ``!include_dir_*`` tags and ``!secret``."""
+
+    config_dir: Path
+
+    def load_file(self, path: Path) -> Any:
+        try:
+            return yaml.load(path.read_text(), Loader=self._loader_for(path))  # noqa: S506 (a SafeLoader subclass)
+        except yaml.YAMLError as exc:
+            raise _InvalidConfig(f"Error loading {path}: {exc}") from None
+
+    def _resolve(self, including: Path, value: str) -> Path:
         # In Home Assistant OS and the container image the configuration directory is
         # /config, so an absolute include under /config is a file of config_dir.
         if value == CONTAINER_CONFIG_DIR or value.startswith(CONTAINER_CONFIG_DIR + "/"):
-            return config_dir / value[len(CONTAINER_CONFIG_DIR) :].lstrip("/")
+            return self.config_dir / value[len(CONTAINER_CONFIG_DIR) :].lstrip("/")
         return including.parent / value
 
-    def loader_for(path: Path) -> type[yaml.SafeLoader]:
+    def _loader_for(self, path: Path) -> type[yaml.SafeLoader]:
         class Loader(yaml.SafeLoader):
             pass
 
         def include(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
-            target = resolve(path, str(loader.construct_scalar(node)))  # type: ignore[arg-type]
-            if not target.is_file():
-                raise _InvalidConfig(f"Unable to read file {target}")
-            return load_file(target)
+            return self._include(path, str(loader.construct_scalar(node)))  # type: ignore[arg-type]
 
         def include_dir(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
-            target = resolve(path, str(loader.construct_scalar(node)))  # type: ignore[arg-type]
-            if not target.is_dir():
-                raise _InvalidConfig(f"Unable to read directory {target}")
-            files = sorted(
-                f
-                for f in target.rglob("*.yaml")
-                if f.name != "secrets.yaml"
-                and not any(p.startswith(".") for p in f.relative_to(target).parts)
-            )
-            if node.tag.endswith("_named"):
-                merged: dict[str, Any] = {}
-                for f in files:
-                    loaded = load_file(f)
-                    if node.tag == "!include_dir_named":
-                        merged[f.stem] = loaded
-                    elif isinstance(loaded, dict):
-                        merged.update(loaded)
-                return merged
-            items: list[Any] = []
-            for f in files:
-                loaded = load_file(f)
-                items.extend(
-                    loaded
-                    if node.tag.endswith("merge_list") and isinstance(loaded, list)
-                    else [loaded]
-                )
-            return items
+            target = str(loader.construct_scalar(node))  # type: ignore[arg-type]
+            return self._include_dir(path, target, node.tag)
 
         def secret(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
-            # secrets.yaml beside the file, then each parent up to the configuration root.
-            name = str(loader.construct_scalar(node))  # type: ignore[arg-type]
-            for folder in (path.parent, *path.parent.parents):
-                found = folder / "secrets.yaml"
-                secrets = yaml.safe_load(found.read_text()) if found.exists() else {}
-                if isinstance(secrets, dict) and name in secrets:
-                    return secrets[name]
-                if folder == config_dir:
-                    break
-            raise _InvalidConfig(f"Secret {name} not defined")
+            return self._secret(path, str(loader.construct_scalar(node)))  # type: ignore[arg-type]
 
         def passthrough(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
             return loader.construct_scalar(node)  # type: ignore[arg-type]
 
         Loader.add_constructor("!include", include)
-        for tag in (
-            "!include_dir_list",
-            "!include_dir_named",
-            "!include_dir_merge_list",
-            "!include_dir_merge_named",
-        ):
+        for tag in INCLUDE_DIR_TAGS:
             Loader.add_constructor(tag, include_dir)
         Loader.add_constructor("!secret", secret)
         Loader.add_constructor("!env_var", passthrough)
         Loader.add_constructor("!input", passthrough)
         return Loader
 
-    def load_file(path: Path) -> Any:
-        try:
-            return yaml.load(path.read_text(), Loader=loader_for(path))  # noqa: S506 (a SafeLoader subclass)
-        except yaml.YAMLError as exc:
-            raise _InvalidConfig(f"Error loading {path}: {exc}") from None
+    def _include(self, path: Path, value: str) -> Any:
+        target = self._resolve(path, value)
+        if not target.is_file():
+            raise _InvalidConfig(f"Unable to read file {target}")
+        return self.load_file(target)
 
-    main = config_dir / "configuration.yaml"
-    if not main.is_file():
-        raise _InvalidConfig(f"Configuration file {main} not found")
-    loaded = load_file(main)
-    return loaded if isinstance(loaded, dict) else {}
+    def _include_dir(self, path: Path, value: str, tag: str) -> Any:
+        target = self._resolve(path, value)
+        if not target.is_dir():
+            raise _InvalidConfig(f"Unable to read directory {target}")
+        files = sorted(
+            f
+            for f in target.rglob("*.yaml")
+            if f.name != "secrets.yaml"
+            and not any(p.startswith(".") for p in f.relative_to(target).parts)
+        )
+        if tag.endswith("_named"):
+            return self._named(files, merge=tag != "!include_dir_named")
+        items: list[Any] = []
+        for f in files:
+            loaded = self.load_file(f)
+            items.extend(
+                loaded if tag.endswith("merge_list") and isinstance(loaded, list) else [loaded]
+            )
+        return items
+
+    def _named(self, files: list[Path], *, merge: bool) -> dict[str, Any]:
+        merged: dict[str, Any] = {}
+        for f in files:
+            loaded = self.load_file(f)
+            if not merge:
+                merged[f.stem] = loaded
+            elif isinstance(loaded, dict):
+                merged.update(loaded)
+        return merged
+
+    def _secret(self, path: Path, name: str) -> Any:
+        # secrets.yaml beside the file, then each parent up to the configuration root.
+        for folder in (path.parent, *path.parent.parents):
+            found = folder / "secrets.yaml"
+            secrets = yaml.safe_load(found.read_text()) if found.exists() else {}
+            if isinstance(secrets, dict) and name in secrets:
+                return secrets[name]
+            if folder == self.config_dir:
+                break
+        raise _InvalidConfig(f"Secret {name} not defined")
 
 
 @dataclass

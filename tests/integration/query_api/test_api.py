@@ -10,7 +10,7 @@ import pytest
 
 from hearth_events import parse_event
 from hearth_events.jetstream import EVENTS_STREAM
-from hearth_query_api.api.endpoints import Endpoints
+from hearth_query_api.entrypoints.api.endpoints import Endpoints
 from tests.integration.query_api.conftest import Api, command
 
 pytestmark = pytest.mark.integration

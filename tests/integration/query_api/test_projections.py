@@ -13,8 +13,8 @@ from nats.js.errors import NotFoundError
 
 from hearth_events.jetstream import EVENTS_STREAM, ensure
 from hearth_events.publish import publish_event
-from hearth_query_api.projector import Projector
-from hearth_query_api.schema import READ_TABLES, SCHEMA, migrate
+from hearth_query_api.adapters.schema import READ_TABLES, SCHEMA, migrate
+from hearth_query_api.handlers import Projector
 from hearth_servicekit.consumer import EventConsumer
 from tests.conftest import with_database
 from tests.support.history import history

@@ -12,10 +12,10 @@ import asyncpg
 import pytest
 from pydantic import ValidationError
 
-from hearth_query_api.api.endpoints import Endpoints
-from hearth_query_api.api.framework import Call
-from hearth_query_api.api.queries import EventQuery
-from hearth_query_api.schema import SCHEMA, migrate
+from hearth_query_api.adapters.schema import SCHEMA, migrate
+from hearth_query_api.entrypoints.api.endpoints import Endpoints
+from hearth_query_api.entrypoints.api.framework import Call
+from hearth_query_api.entrypoints.api.queries import EventQuery
 
 pytestmark = pytest.mark.integration
 

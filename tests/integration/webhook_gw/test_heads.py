@@ -10,7 +10,7 @@ import pytest
 from githubkit import GitHub, TokenAuthStrategy
 
 from hearth_events.catalogue import RepositorySpec
-from hearth_webhook_gw.heads import GitHubRefs, GitLsRemote, PollError
+from hearth_webhook_gw.adapters.heads import GitHubRefs, GitLsRemote, PollError
 from tests.support.git import make_remote
 from tests.support.github import sha
 

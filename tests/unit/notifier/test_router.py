@@ -16,10 +16,11 @@ from hearth_events.catalogue import (
     NotificationSent,
     RouteSpec,
 )
-from hearth_notifier.delivery import DeliveryFailed
-from hearth_notifier.messages import Message
-from hearth_notifier.router import DeliveredLog, NotificationRouter
-from hearth_notifier.routes import default_routes, in_quiet_hours, route_matches
+from hearth_notifier.adapters.delivery import DeliveryFailed
+from hearth_notifier.domain.messages import Message
+from hearth_notifier.domain.registry import DeliveredLog
+from hearth_notifier.domain.routes import default_routes, in_quiet_hours, route_matches
+from hearth_notifier.handlers import NotificationRouter
 from hearth_servicekit.consumer import RetryLater
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)

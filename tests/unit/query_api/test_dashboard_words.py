@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from hearth_events.catalogue import RepositorySpec
-from hearth_query_api.dashboard import Dashboard
-from hearth_query_api.dashboard.charts import bar_strip
-from hearth_query_api.dashboard.present import (
+from hearth_query_api.entrypoints.dashboard import Dashboard
+from hearth_query_api.entrypoints.dashboard.charts import bar_strip
+from hearth_query_api.entrypoints.dashboard.present import (
     ago,
     duration,
     plan_summary,

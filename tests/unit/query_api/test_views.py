@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
-from hearth_query_api.dashboard.views import step_rows
+from hearth_query_api.entrypoints.dashboard.views import step_rows
 
 T0 = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 

@@ -8,8 +8,8 @@ import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from hearth_webhook_gw.http import RETRY_AFTER_S, WEBHOOK_PATH, add_webhook_routes
-from hearth_webhook_gw.intake import Delivery, Reply
+from hearth_webhook_gw.domain.deliveries import Delivery, Reply
+from hearth_webhook_gw.entrypoints.http import RETRY_AFTER_S, WEBHOOK_PATH, add_webhook_routes
 
 
 async def test_a_delivery_beyond_the_bound_gets_503_with_retry_after_unread() -> None:

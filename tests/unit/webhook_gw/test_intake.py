@@ -10,14 +10,9 @@ import pytest
 from hearth_events import Envelope
 from hearth_events.catalogue import CiCompleted, PushReceived
 from hearth_servicekit.publishing import BusUnavailable
-from hearth_webhook_gw.intake import (
-    MAX_BODY_BYTES,
-    Delivery,
-    HookSecret,
-    NoSecret,
-    accept_delivery,
-)
-from hearth_webhook_gw.signature import sign, signature_matches
+from hearth_webhook_gw.domain.deliveries import MAX_BODY_BYTES, Delivery, HookSecret, NoSecret
+from hearth_webhook_gw.domain.signature import sign, signature_matches
+from hearth_webhook_gw.handlers import accept_delivery
 from tests.support.github import ZERO, delivery_headers, encode, push_payload, sha
 from tests.support.github import workflow_run_payload as run_payload
 

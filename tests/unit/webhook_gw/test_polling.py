@@ -6,8 +6,9 @@ import pytest
 
 from hearth_events import Envelope, derived_event_id
 from hearth_events.catalogue import PushReceived, RepositorySpec
-from hearth_webhook_gw.heads import PollError
-from hearth_webhook_gw.polling import KnownHeads, changed_heads, poll_repository
+from hearth_webhook_gw.adapters.heads import PollError
+from hearth_webhook_gw.domain.heads import KnownHeads, changed_heads
+from hearth_webhook_gw.handlers import poll_repository
 from tests.support.github import ZERO, sha
 
 SPEC = RepositorySpec(name="alice/home", url="file:///srv/home.git", poll_interval_s=30)

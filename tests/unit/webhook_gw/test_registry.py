@@ -6,7 +6,7 @@ from hearth_events.catalogue import (
     RepositorySpec,
     RepositoryUpdated,
 )
-from hearth_webhook_gw.registry import RepositoryRegistry
+from hearth_webhook_gw.domain.registry import RepositoryRegistry
 
 
 def spec(name: str, **fields: object) -> RepositorySpec:

@@ -29,6 +29,34 @@ async def connect_bus(
 
     nats-py gives up after 60 reconnects by default; a service never should.
     """
+    options = _options(settings, name, metrics)
+    delay, attempt = 0.5, 0
+    while True:
+        attempt += 1
+        try:
+            client = await nats.connect(**options)
+        except Exception as exc:  # nats-py raises several unrelated types for "no server"
+            if max_initial_attempts is not None and attempt >= max_initial_attempts:
+                raise
+            log.warning(
+                "nats unreachable, retrying",
+                url=settings.nats_url,
+                error=str(exc) or type(exc).__name__,
+                retry_in_s=round(delay, 1),
+            )
+            await _wait_to_retry(delay, stop, exc)
+            delay = min(delay * 2, 10.0) * random.uniform(0.8, 1.2)  # noqa: S311
+            continue
+        if metrics:
+            metrics.nats_connected.set(1)
+        log.info("nats connected", url=client.connected_url.netloc if client.connected_url else "")
+        return client
+
+
+def _options(
+    settings: ServiceSettings, name: str, metrics: ServiceMetrics | None
+) -> dict[str, Any]:
+    """nats-py's options: reconnect forever, log (and count) every state change."""
 
     async def on_error(exc: Exception) -> None:
         log.warning("nats error", error=str(exc) or type(exc).__name__)
@@ -60,35 +88,19 @@ async def connect_bus(
         options["password"] = (
             settings.nats_password.get_secret_value() if settings.nats_password else ""
         )
-    delay, attempt = 0.5, 0
-    while True:
-        attempt += 1
-        try:
-            client = await nats.connect(**options)
-        except Exception as exc:  # nats-py raises several unrelated types for "no server"
-            if max_initial_attempts is not None and attempt >= max_initial_attempts:
-                raise
-            log.warning(
-                "nats unreachable, retrying",
-                url=settings.nats_url,
-                error=str(exc) or type(exc).__name__,
-                retry_in_s=round(delay, 1),
-            )
-            if stop is not None:
-                try:
-                    await asyncio.wait_for(stop.wait(), delay)
-                except TimeoutError:
-                    pass
-                else:
-                    raise asyncio.CancelledError("stopped before NATS was reachable") from exc
-            else:
-                await asyncio.sleep(delay)
-            delay = min(delay * 2, 10.0) * random.uniform(0.8, 1.2)  # noqa: S311
-            continue
-        if metrics:
-            metrics.nats_connected.set(1)
-        log.info("nats connected", url=client.connected_url.netloc if client.connected_url else "")
-        return client
+    return options
+
+
+async def _wait_to_retry(delay: float, stop: asyncio.Event | None, exc: Exception) -> None:
+    """Wait ``delay`` seconds before the next attempt; cancelled when ``stop`` is set."""
+    if stop is None:
+        await asyncio.sleep(delay)
+        return
+    try:
+        await asyncio.wait_for(stop.wait(), delay)
+    except TimeoutError:
+        return
+    raise asyncio.CancelledError("stopped before NATS was reachable") from exc
 
 
 ReadinessProbe = Callable[[], Awaitable[bool]]

@@ -80,33 +80,11 @@ class EventConsumer:
     async def _consume(
         self, stop: asyncio.Event, stopped: asyncio.Future[Any], in_flight: set[asyncio.Task[None]]
     ) -> None:
-        name = self._definition.name
         while not stop.is_set():
             if self._concurrent and len(in_flight) >= self._definition.max_ack_pending:
                 await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
                 continue
-            try:
-                if self._subscription is None:
-                    self._subscription = await self._js.pull_subscribe_bind(
-                        durable=name, stream=self._definition.stream
-                    )
-                fetch = self._subscription.fetch(self._batch, timeout=self._fetch_timeout_s)
-                messages = await unless_stopped(fetch, stopped, [])
-            except TimeoutError:
-                continue
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                # Pull subscriptions can go stale across a server restart: start afresh.
-                log.warning(
-                    "fetch failed, resubscribing",
-                    consumer=name,
-                    error=str(exc) or type(exc).__name__,
-                )
-                await _unsubscribe_quietly(self._subscription)
-                self._subscription = None
-                await _sleep_unless(stop, 1.0)
-                continue
+            messages = await self._fetch(stop, stopped)
             if self._concurrent:
                 # Keep fetching while handlers wait (e.g. for a burst to close); each
                 # message is still acked on its own, once its own handler returns.
@@ -114,15 +92,44 @@ class EventConsumer:
                     task = asyncio.create_task(self._handle(message))
                     in_flight.add(task)
                     task.add_done_callback(in_flight.discard)
-                continue
-            if self._batch_handler is not None and len(messages) > 1 and not stop.is_set():
+            elif self._batch_handler is not None and len(messages) > 1 and not stop.is_set():
                 await self._handle_batch(messages)
-                continue
-            for index, message in enumerate(messages):
-                if stop.is_set():
-                    await _hand_back(messages[index:])
-                    break
-                await self._handle(message)
+            else:
+                await self._handle_in_order(messages, stop)
+
+    async def _fetch(self, stop: asyncio.Event, stopped: asyncio.Future[Any]) -> list[Any]:
+        """The next batch; none when the fetch timed out, failed or ``stop`` was set."""
+        try:
+            if self._subscription is None:
+                self._subscription = await self._js.pull_subscribe_bind(
+                    durable=self._definition.name, stream=self._definition.stream
+                )
+            fetch = self._subscription.fetch(self._batch, timeout=self._fetch_timeout_s)
+            messages: list[Any] = await unless_stopped(fetch, stopped, [])
+        except TimeoutError:
+            return []
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            # Pull subscriptions can go stale across a server restart: start afresh.
+            log.warning(
+                "fetch failed, resubscribing",
+                consumer=self._definition.name,
+                error=str(exc) or type(exc).__name__,
+            )
+            await _unsubscribe_quietly(self._subscription)
+            self._subscription = None
+            await _sleep_unless(stop, 1.0)
+            return []
+        return messages
+
+    async def _handle_in_order(self, messages: list[Any], stop: asyncio.Event) -> None:
+        """One after the other; once ``stop`` is set, the rest go back unhandled."""
+        for index, message in enumerate(messages):
+            if stop.is_set():
+                await _hand_back(messages[index:])
+                return
+            await self._handle(message)
 
     async def _handle(self, message: Any) -> None:
         consumer = self._definition.name

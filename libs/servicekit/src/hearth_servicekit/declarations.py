@@ -126,21 +126,19 @@ async def apply_declarations(
     declarations: Declarations[Any],
     desired: list[Any],
     sink: EventSink,
+    request: ApplyCommand,
     *,
-    prune: bool,
-    dry_run: bool,
-    actor: str,
-    request_id: str | None,
     source: str,
 ) -> dict[str, Any]:
-    """Publish the planned events one by one; the registry follows each acknowledged one."""
-    changes = planned_changes(declarations, desired, prune=prune)
-    summary = change_summary(changes, dry_run=dry_run)
-    if dry_run:
+    """Apply ``request``'s ``desired`` declarations (pruned, or only planned, as it says):
+    publish the planned events one by one; the registry follows each acknowledged one."""
+    changes = planned_changes(declarations, desired, prune=request.prune)
+    summary = change_summary(changes, dry_run=request.dry_run)
+    if request.dry_run:
         return summary
-    correlation = request_id
+    correlation = request.request_id
     for change in changes:
-        envelope = new_event(change, source=source, actor=actor, correlation_id=correlation)
+        envelope = new_event(change, source=source, actor=request.actor, correlation_id=correlation)
         correlation = envelope.correlation_id
         try:
             await sink.publish(envelope)

@@ -5,16 +5,16 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from hearth_events import Envelope, command_subject, event_filter
-from hearth_notifier.commands import (
+from hearth_notifier.adapters.delivery import AppriseDeliverer, Deliverer
+from hearth_notifier.adapters.presence import KvPresence
+from hearth_notifier.domain.registry import DeliveredLog, RouteRegistry
+from hearth_notifier.handlers import (
     ApplyRoutes,
-    RouteRegistry,
+    NotificationRouter,
     TestNotification,
     apply_routes,
     send_test,
 )
-from hearth_notifier.delivery import AppriseDeliverer, Deliverer
-from hearth_notifier.presence import KvPresence
-from hearth_notifier.router import DeliveredLog, NotificationRouter
 from hearth_servicekit import BusService, ServiceMetrics, ServiceSettings
 from hearth_servicekit.commands import serve_command
 from hearth_servicekit.follower import StreamFollower

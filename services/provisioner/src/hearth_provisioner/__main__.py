@@ -1,12 +1,6 @@
 """Entry point: `python -m hearth_provisioner` (or `hearth-provisioner`)."""
 
-from hearth_provisioner.bootstrap import bootstrap
-from hearth_servicekit import run_service
-
-
-def main() -> None:
-    run_service(bootstrap, name="provisioner", default_port=8183)
-
+from hearth_provisioner.entrypoints.run import main
 
 if __name__ == "__main__":
     main()

@@ -1,12 +1,6 @@
 """Entry point: `python -m hearth_query_api` (or `hearth-query-api`)."""
 
-from hearth_query_api.bootstrap import bootstrap
-from hearth_servicekit import run_service
-
-
-def main() -> None:
-    run_service(bootstrap, name="query-api", default_port=8080)
-
+from hearth_query_api.entrypoints.run import main
 
 if __name__ == "__main__":
     main()

@@ -13,21 +13,22 @@ from aiohttp import web
 
 from hearth_events import command_subject
 from hearth_events.jetstream import EVENTS_STREAM
-from hearth_query_api.api.docs import install_docs
-from hearth_query_api.api.endpoints import Endpoints
-from hearth_query_api.api.framework import add_routes
-from hearth_query_api.api.openapi import build_openapi
-from hearth_query_api.dashboard import Dashboard
-from hearth_query_api.feed import feed_item
-from hearth_query_api.projector import Projector, RebuildProjections
-from hearth_query_api.schema import SCHEMA, migrate
-from hearth_query_api.token_commands import (
+from hearth_query_api.adapters.schema import SCHEMA, migrate
+from hearth_query_api.entrypoints.api.docs import install_docs
+from hearth_query_api.entrypoints.api.endpoints import Endpoints
+from hearth_query_api.entrypoints.api.framework import add_routes
+from hearth_query_api.entrypoints.api.openapi import build_openapi
+from hearth_query_api.entrypoints.dashboard import Dashboard
+from hearth_query_api.entrypoints.feed import feed_item
+from hearth_query_api.handlers import (
     CreateToken,
     ListTokens,
+    Projector,
+    RebuildProjections,
     RevokeToken,
-    handle_create,
-    handle_list,
-    handle_revoke,
+    create_api_token,
+    list_api_tokens,
+    revoke_api_token,
 )
 from hearth_servicekit import BusService, ServiceMetrics, ServiceSettings
 from hearth_servicekit.commands import serve_command
@@ -69,9 +70,9 @@ class QueryApi(BusService):
         self.projector = Projector(self.pool, self.js)
         await self.projector.load_position()
         for command, model, handler in (
-            ("CreateToken", CreateToken, handle_create),
-            ("ListTokens", ListTokens, handle_list),
-            ("RevokeToken", RevokeToken, handle_revoke),
+            ("CreateToken", CreateToken, create_api_token),
+            ("ListTokens", ListTokens, list_api_tokens),
+            ("RevokeToken", RevokeToken, revoke_api_token),
         ):
             await serve_command(
                 self.nc,

@@ -13,13 +13,14 @@ from hearth_servicekit.commands import serve_command
 from hearth_servicekit.follower import StreamFollower
 from hearth_servicekit.publishing import JetStreamSink
 from hearth_servicekit.secrets import SecretBox, SecretStore, service_box
-from hearth_webhook_gw.adapters import RegistrySecrets
-from hearth_webhook_gw.heads import GitHubRefs, GitLsRemote
-from hearth_webhook_gw.http import IN_FLIGHT, add_webhook_routes
-from hearth_webhook_gw.intake import Delivery, Reply, accept_delivery
-from hearth_webhook_gw.polling import KnownHeads, Poller
-from hearth_webhook_gw.registry import REGISTRY_SUBJECTS, RepositoryRegistry
-from hearth_webhook_gw.repositories import ApplyRepositories, apply_repositories
+from hearth_webhook_gw.adapters.heads import GitHubRefs, GitLsRemote
+from hearth_webhook_gw.adapters.secrets import RegistrySecrets
+from hearth_webhook_gw.domain.deliveries import Delivery, Reply
+from hearth_webhook_gw.domain.heads import KnownHeads
+from hearth_webhook_gw.domain.registry import REGISTRY_SUBJECTS, RepositoryRegistry
+from hearth_webhook_gw.entrypoints.http import IN_FLIGHT, add_webhook_routes
+from hearth_webhook_gw.entrypoints.poller import Poller
+from hearth_webhook_gw.handlers import ApplyRepositories, accept_delivery, apply_repositories
 from hearth_webhook_gw.settings import WebhookSettings
 
 APPLY_REPOSITORIES = command_subject("git", "ApplyRepositories")

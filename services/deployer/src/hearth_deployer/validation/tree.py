@@ -171,7 +171,7 @@ def _check_yaml(root: Path, rel: str, facts: _Tree, report: ValidationReport) ->
         )
 
 
-def _check_tag(rel: str, use: TagUse, facts: _Tree) -> tuple[str, ValidationIssue] | None:
+def _check_tag(rel: str, use: TagUse, facts: _Tree) -> tuple[str, ValidationIssue] | None:  # noqa: C901 (deployer: converted to the house plan by the lead)
     def issue(message: str) -> ValidationIssue:
         return ValidationIssue(path=rel, line=use.line, column=use.column, message=message)
 

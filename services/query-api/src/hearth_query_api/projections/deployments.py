@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from hearth_events import Envelope, EventData
@@ -119,8 +120,7 @@ async def project(conn: Any, envelope: Envelope, seq: int) -> None:
 
 
 async def _update_deployment(conn: Any, envelope: Envelope, deployment_id: str) -> None:
-    data = envelope.data
-    status = STATUS_OF.get(type(data))
+    status = STATUS_OF.get(type(envelope.data))
     sets = ["step = coalesce($2, step)"]
     values: list[Any] = [deployment_id, STEP_OF.get(envelope.type)]
 
@@ -136,36 +136,59 @@ async def _update_deployment(conn: Any, envelope: Envelope, deployment_id: str) 
                 "duration_ms = (extract(epoch FROM "
                 f"${len(values)}::timestamptz - requested_at) * 1000)::bigint"
             )
-    if isinstance(data, DeploymentWaiting):
-        put("reason", data.reason)
-    elif isinstance(data, DeploymentStarted):
-        put("started_at", envelope.occurred_at)
-        put("reason", None)  # no longer waiting
-        if data.commit:
-            put("commit", data.commit)
-    elif isinstance(data, DeploymentPlanned):
-        plan = {
-            "added": [f.model_dump() for f in data.added],
-            "changed": [f.model_dump() for f in data.changed],
-            "removed": [f.model_dump() for f in data.removed],
-        }
-        put("plan", json.dumps(plan))
-        put("diff", data.diff)
-        put("diff_truncated", data.diff_truncated)
-    elif isinstance(data, DeploymentSucceeded):
-        put("commit", data.commit)
-    elif isinstance(data, DeploymentFailed | RollbackFailed):
-        put("reason", data.reason)
-        if isinstance(data, DeploymentFailed):
-            put("rolled_back", data.rolled_back)
-            put("host_touched", data.host_touched)
-    elif isinstance(data, DeploymentCancelled):
-        put("reason", data.reason or "cancelled")
-        put("rolled_back", data.rolled_back)
-    elif isinstance(data, DeploymentSuperseded):
-        put("superseded_by", data.superseded_by)
-    elif isinstance(data, RollbackCompleted):
-        put("rolled_back", True)
+    columns = COLUMNS_OF.get(type(envelope.data))
+    for column, value in columns(envelope) if columns else []:
+        put(column, value)
     # Column names come from this module, values are parameters.
     sql = f"UPDATE deployments SET {', '.join(sets)} WHERE id = $1"  # noqa: S608
     await conn.execute(sql, *values)
+
+
+Columns = list[tuple[str, Any]]
+
+
+def _fields(*names: str) -> Callable[[Envelope], Columns]:
+    """The event's fields of the same names as the columns."""
+    return lambda envelope: [(name, getattr(envelope.data, name)) for name in names]
+
+
+def _started(envelope: Envelope) -> Columns:
+    data = envelope.data
+    assert isinstance(data, DeploymentStarted)
+    columns: Columns = [("started_at", envelope.occurred_at), ("reason", None)]  # no longer waiting
+    return [*columns, ("commit", data.commit)] if data.commit else columns
+
+
+def _planned(envelope: Envelope) -> Columns:
+    data = envelope.data
+    assert isinstance(data, DeploymentPlanned)
+    plan = {
+        "added": [f.model_dump() for f in data.added],
+        "changed": [f.model_dump() for f in data.changed],
+        "removed": [f.model_dump() for f in data.removed],
+    }
+    return [
+        ("plan", json.dumps(plan)),
+        ("diff", data.diff),
+        ("diff_truncated", data.diff_truncated),
+    ]
+
+
+def _cancelled(envelope: Envelope) -> Columns:
+    data = envelope.data
+    assert isinstance(data, DeploymentCancelled)
+    return [("reason", data.reason or "cancelled"), ("rolled_back", data.rolled_back)]
+
+
+#: The columns each event sets beyond its status and step.
+COLUMNS_OF: dict[type[EventData], Callable[[Envelope], Columns]] = {
+    DeploymentWaiting: _fields("reason"),
+    DeploymentStarted: _started,
+    DeploymentPlanned: _planned,
+    DeploymentSucceeded: _fields("commit"),
+    DeploymentFailed: _fields("reason", "rolled_back", "host_touched"),
+    RollbackFailed: _fields("reason"),
+    DeploymentCancelled: _cancelled,
+    DeploymentSuperseded: _fields("superseded_by"),
+    RollbackCompleted: lambda envelope: [("rolled_back", True)],
+}

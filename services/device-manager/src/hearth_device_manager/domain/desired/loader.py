@@ -227,6 +227,27 @@ def _references(
     return chain if ok else None
 
 
+def _merge(spec: Any, parts: list[_Layer]) -> tuple[dict[Path, Any], dict[str, str], Any, Any]:
+    """Profile, then groups, then the device: the merged leaves, where each came from, and
+    the policy and channel (a layer's field its model lacks is left out for this device)."""
+    merged: dict[Path, Any] = {}
+    sources: dict[str, str] = {}
+    policy, channel = DEFAULT_POLICY, DEFAULT_CHANNEL
+    for part in parts:
+        assert part.leaves is not None
+        lacking = {p for p, _ in capability_errors(spec, list(part.leaves))}
+        for path, value in part.leaves.items():
+            if any(dotted(path) == p or dotted(path).startswith(p + ".") for p in lacking):
+                continue
+            merged[path] = value
+            sources[dotted(path)] = part.file
+        if "policy" in part.meta:
+            policy, sources["policy"] = part.meta["policy"], part.file
+        if "channel" in part.meta:
+            channel, sources["channel"] = part.meta["channel"], part.file
+    return merged, sources, policy, channel
+
+
 def _resolve(
     name: str,
     layer: _Layer,
@@ -250,21 +271,7 @@ def _resolve(
         return None
     if layer.leaves is None or any(part.leaves is None for part in chain):
         return None  # the broken file has its own error
-    merged: dict[Path, Any] = {}
-    sources: dict[str, str] = {}
-    policy, channel = DEFAULT_POLICY, DEFAULT_CHANNEL
-    for part in [*chain, layer]:
-        assert part.leaves is not None
-        lacking = {p for p, _ in capability_errors(spec, list(part.leaves))}
-        for path, value in part.leaves.items():
-            if any(dotted(path) == p or dotted(path).startswith(p + ".") for p in lacking):
-                continue
-            merged[path] = value
-            sources[dotted(path)] = part.file
-        if "policy" in part.meta:
-            policy, sources["policy"] = part.meta["policy"], part.file
-        if "channel" in part.meta:
-            channel, sources["channel"] = part.meta["channel"], part.file
+    merged, sources, policy, channel = _merge(spec, [*chain, layer])
     return DesiredDevice(
         name=name,
         file=layer.file,

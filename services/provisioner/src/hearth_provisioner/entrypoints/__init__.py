@@ -1,0 +1,1 @@
+"""How work reaches the provisioner: ``python -m`` for now."""

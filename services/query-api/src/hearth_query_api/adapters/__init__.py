@@ -1,0 +1,2 @@
+"""The query API's PostgreSQL side: the read models' schema, API tokens and the one query
+builder for filtered, paged reads."""

@@ -1,0 +1,208 @@
+"""Every reaction of the query API: events projected into the read models (``Projector``,
+one module per read model in ``projections/``), and the token commands on NATS
+(``hearth token create|ls|revoke`` send these as an admin).
+
+Apply events to the read models exactly once, and rebuild them from the stream.
+
+The stream position is stored in the same transaction as the rows an event produced, so a
+redelivered or replayed event changes nothing. Events come in stream order, but not after
+a crash: the events a dead instance held come back only when their ack wait runs out,
+behind newer ones. So an event beyond the next position is projected only after the ones
+before it, read from the stream directly; one that was removed from the stream is passed.
+A rebuild empties the tables and replays the stream from its first message while live
+projection waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import nats.errors
+import nats.js.errors
+from pydantic import BaseModel, ConfigDict
+
+from hearth_events import BadEvent, Envelope, parse_event
+from hearth_events.jetstream import EVENTS_STREAM
+from hearth_events.subjects import event_filter
+from hearth_query_api.adapters.schema import READ_TABLES
+from hearth_query_api.adapters.tokens import TokenError, create_token, list_tokens, revoke_token
+from hearth_query_api.projections import PROJECTIONS
+from hearth_servicekit import get_logger
+from hearth_servicekit.commands import CommandRejected
+from hearth_servicekit.faults import fault_point
+
+log = get_logger("hearth.projector")
+REBUILD_BATCH = 500
+#: Live projection takes it shared, a rebuild exclusively: with several query-api
+#: instances, none may project a live event into tables another is rebuilding.
+REBUILD_LOCK = 0x48454152
+
+
+class RebuildProjections(BaseModel):
+    """``hearth projections rebuild``: sent by an admin over NATS."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    actor: str = "hearth"
+
+
+class Projector:
+    def __init__(self, pool: Any, js: Any = None) -> None:
+        self._pool = pool
+        self._js = js  # reads the events of a gap; None: trust the order of delivery
+        self._lock = asyncio.Lock()
+        self.position = 0
+
+    async def load_position(self) -> int:
+        async with self._pool.acquire() as conn:
+            self.position = await conn.fetchval(
+                "SELECT position FROM projection_position WHERE name = 'main'"
+            )
+        return self.position
+
+    async def apply(self, envelope: Envelope, seq: int) -> bool:
+        """Project one event; False if it was applied before (a redelivery)."""
+        return bool(await self.apply_many([(envelope, seq)]))
+
+    async def apply_many(self, batch: list[tuple[Envelope, int]]) -> list[tuple[Envelope, int]]:
+        """Project a batch in one transaction; returns the events it had not applied before."""
+        async with self._lock:
+            return await self._apply_batch(batch)
+
+    async def _apply_batch(
+        self, batch: list[tuple[Envelope, int]], *, rebuilding: bool = False
+    ) -> list[tuple[Envelope, int]]:
+        applied = []
+        async with self._pool.acquire() as conn, conn.transaction():
+            if not rebuilding:
+                await conn.execute("SELECT pg_advisory_xact_lock_shared($1)", REBUILD_LOCK)
+            position = await conn.fetchval(
+                "SELECT position FROM projection_position WHERE name = 'main' FOR UPDATE"
+            )
+            for envelope, seq in batch:
+                if seq <= position:
+                    continue
+                if not rebuilding and seq > position + 1:
+                    for missing in await self._gap(position, seq):
+                        for project in PROJECTIONS:
+                            await project(conn, *missing)
+                        applied.append(missing)
+                for project in PROJECTIONS:
+                    await project(conn, envelope, seq)
+                position = seq
+                applied.append((envelope, seq))
+            await conn.execute(
+                "UPDATE projection_position SET position = $1 WHERE name = 'main'", position
+            )
+            fault_point("project.applied_before_commit")
+        self.position = position
+        return applied
+
+    async def _gap(self, position: int, seq: int) -> list[tuple[Envelope, int]]:
+        """The events between the position and ``seq`` that the stream still holds."""
+        if self._js is None:
+            return []
+        found = []
+        for missing in range(position + 1, seq):
+            try:
+                message = await self._js.get_msg(EVENTS_STREAM, missing)
+                found.append((parse_event(message.data), missing))
+            except nats.js.errors.NotFoundError:
+                log.warning("an event was removed from the stream", seq=missing)
+            except BadEvent as exc:
+                log.error("skipping an invalid event", seq=missing, reason=str(exc))
+        if found:
+            log.info("projected events a crashed instance held", count=len(found))
+        return found
+
+    async def rebuild(self, js: Any) -> int:
+        """Drop every read model and replay the whole stream; returns events applied."""
+        async with self._lock, self._pool.acquire() as guard:
+            await guard.execute("SELECT pg_advisory_lock($1)", REBUILD_LOCK)
+            try:
+                return await self._replay(js)
+            finally:
+                await guard.execute("SELECT pg_advisory_unlock($1)", REBUILD_LOCK)
+
+    async def _replay(self, js: Any) -> int:
+        last = (await js.stream_info(EVENTS_STREAM)).state.last_seq
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(f"TRUNCATE {', '.join(READ_TABLES)}")
+            await conn.execute("UPDATE projection_position SET position = 0")
+        self.position = 0
+        if last == 0:
+            return 0
+        subscription = await js.subscribe(event_filter(), ordered_consumer=True)
+        applied, batch, seq = 0, [], 0
+        try:
+            while seq < last:
+                try:
+                    message = await subscription.next_msg(timeout=5)
+                except nats.errors.TimeoutError:
+                    break  # the stream ends before `last` (messages were removed)
+                seq = message.metadata.sequence.stream
+                try:
+                    batch.append((parse_event(message.data), seq))
+                except BadEvent as exc:
+                    log.error("skipping an invalid event", seq=seq, reason=str(exc))
+                if len(batch) >= REBUILD_BATCH:
+                    applied += len(await self._apply_batch(batch, rebuilding=True))
+                    batch = []
+            applied += len(await self._apply_batch(batch, rebuilding=True))
+        finally:
+            await subscription.unsubscribe()
+        log.info("projections rebuilt", events=applied, last_seq=last)
+        return applied
+
+
+# -- token commands -------------------------------------------------------------------
+class CreateToken(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    role: str
+    actor: str = "hearth"
+
+
+class ListTokens(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RevokeToken(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+
+
+async def create_api_token(pool: Any, request: CreateToken) -> dict[str, Any]:
+    async with pool.acquire() as conn:
+        try:
+            token = await create_token(conn, request.name, request.role, request.actor)
+        except TokenError as exc:
+            raise CommandRejected(str(exc)) from None
+    return {
+        "name": request.name,
+        "role": request.role,
+        "token": token,
+        "note": "shown once: store it now",
+    }
+
+
+async def list_api_tokens(pool: Any, _: ListTokens) -> dict[str, Any]:
+    async with pool.acquire() as conn:
+        tokens = await list_tokens(conn)
+    return {
+        "tokens": [
+            {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in t.items()}
+            for t in tokens
+        ]
+    }
+
+
+async def revoke_api_token(pool: Any, request: RevokeToken) -> dict[str, Any]:
+    async with pool.acquire() as conn:
+        revoked = await revoke_token(conn, request.name)
+    if revoked is None:
+        raise CommandRejected(f"no active token named {request.name!r}")
+    return {"name": request.name, "revoked_at": revoked.isoformat()}

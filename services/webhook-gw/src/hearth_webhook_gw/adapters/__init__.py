@@ -1,0 +1,1 @@
+"""The gateway's clients of the outside: the secret store and the sources of branch heads."""

@@ -1,0 +1,1 @@
+"""The gateway's pure rules: signatures, GitHub payloads, deliveries, known heads, the registry."""

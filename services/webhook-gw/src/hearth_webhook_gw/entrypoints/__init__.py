@@ -1,0 +1,1 @@
+"""How work reaches the gateway: the webhook route, the poll timer, ``python -m``."""
