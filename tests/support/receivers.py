@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -13,6 +14,10 @@ from aiohttp import web
 from aiosmtpd.controller import Controller
 
 from hearth.embedded.process import free_port
+
+# aiosmtpd logs each connection at INFO from its own thread, also after pytest has closed
+# the captured stream ("--- Logging error ---" in the output); its warnings still show.
+logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 
 @dataclass
