@@ -72,3 +72,16 @@ def test_a_save_waits_for_an_earlier_one_to_commit(database_url: str) -> None:
     finally:
         first.close()
         second.close()
+
+
+class OtherApp(JournalApp):
+    """A second application: its own events table, in the same schema."""
+
+
+def test_two_applications_in_one_schema_keep_their_own_events(database_url: str) -> None:
+    mine = open_application(JournalApp, database_url, "shared")
+    open_application(OtherApp, database_url, "shared")  # opened after: must not take over
+    journal = mine.start("mine")
+    mine.append(journal, 2)
+    assert [n.id for n in mine.recorder.select_notifications(1, 10)] == [1, 2, 3]
+    assert mine.repository.get(journal).lines == 2

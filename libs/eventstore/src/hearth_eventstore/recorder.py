@@ -11,18 +11,26 @@ relay relies on. (Measured by ``python -m bench bus``, "store append".)
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg.sql import SQL, Identifier
 
 
+def _function_name(table: str) -> str:
+    name = f"hearth_insert_{table}"
+    if len(name) <= 63:  # PostgreSQL cuts longer identifiers, which could make two equal
+        return name
+    return f"hearth_insert_{hashlib.sha256(table.encode()).hexdigest()[:32]}"
+
+
 class HearthRecorder(PostgresApplicationRecorder):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.pg_function_name_insert_events = (
-            f"hearth_insert_events_{self.datastore.originator_id_type}"
-        )
+        # One function per events table: two applications may share a schema (each has
+        # its own table), and a function per schema would insert into the last one created.
+        self.pg_function_name_insert_events = _function_name(self.events_table_name)
         self.sql_invoke_pg_function_insert_events = SQL(
             "SELECT * FROM {schema}.{insert_events}((%s))"
         ).format(
