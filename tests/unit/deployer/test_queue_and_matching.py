@@ -10,8 +10,13 @@ from hearth_deployer.targets import backup_dir, check_target, ignored_paths
 from hearth_events.catalogue import (
     BackupTaken,
     CommitInfo,
+    ConfigFetched,
+    ConfigValidated,
+    DeploymentPlanned,
     DeploymentStarted,
     DeploymentSucceeded,
+    FilesDeployed,
+    HealthCheckPassed,
     PushReceived,
     RepositorySpec,
     TargetSpec,
@@ -127,18 +132,26 @@ def test_ci_results_release_waiting_pushes_only_when_green() -> None:
 def test_a_deployment_knows_where_it_stood() -> None:
     deployment = Deployment("d1", "ha", "deploy", {"commit": None, "dry_run": False})
     ids = {"deployment_id": "d1", "target": "ha"}
-    deployment.record(DeploymentStarted(**ids), META)
-    deployment.record(
+    deployment.start(DeploymentStarted(**ids), META)
+    deployment.fetched(ConfigFetched(**ids, commit=SHA_B, files=1, bytes=1), META)
+    deployment.validated(ConfigValidated(**ids, files_checked=1), META)
+    deployment.planned(DeploymentPlanned(**ids), META)
+    deployment.backed_up(
         BackupTaken(
             **ids, backup_id="b1", remote_path="/b/b1.tar.gz", sha256="0", files=1, bytes=1
         ),
+        {"backup_id": "b1"},
         META,
     )
     assert (deployment.has(BackupTaken), deployment.upload_begun) == (True, False)
     deployment.begin_upload(["a.yaml"], ["a.yaml", "b.yaml"])
     assert (deployment.upload_begun, deployment.touched) == (True, ["a.yaml"])
     assert deployment.terminal is None
-    deployment.record(DeploymentSucceeded(**ids, commit=SHA_B, duration_ms=5), META)
+    deployment.uploaded(FilesDeployed(**ids, written=1, removed=0, bytes=1), META)
+    deployment.health_checked(HealthCheckPassed(**ids, check="none", duration_ms=1), META)
+    deployment.succeed(
+        DeploymentSucceeded(**ids, commit=SHA_B, duration_ms=5), META, managed=["a.yaml"]
+    )
     assert deployment.terminal == "DeploymentSucceeded"
 
 

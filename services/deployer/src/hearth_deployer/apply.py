@@ -63,8 +63,9 @@ class ServiceApplier:
         except Exception as exc:  # nothing restarted yet: put the old files back
             run.log(f"host check failed: {exc}", step="host_check", level="error")
             await run._restore_files()
-            await run.record(
-                DeploymentFailed(**run.ids(), step="host_check", reason=str(exc), rolled_back=True)
+            await run.write(
+                run.app.fail,
+                DeploymentFailed(**run.ids(), step="host_check", reason=str(exc), rolled_back=True),
             )
             raise _Finished from exc
         try:
@@ -75,20 +76,22 @@ class ServiceApplier:
             duration = await self._wait_healthy(after_restart=method.restart)
         except Unhealthy as failure:
             run.log(f"unhealthy: {failure.detail}", step="health_check", level="error")
-            await run.record(
+            await run.write(
+                run.app.health_checked,
                 HealthCheckFailed(
                     **run.ids(),
                     check=failure.check,
                     detail=failure.detail,
                     duration_ms=run.elapsed_ms(),
-                )
+                ),
             )
             fault_point("deploy.health_check_failed")
             await self.rollback(f"{failure.check}: {failure.detail}")
             return
         run.log(f"healthy after {duration} ms", step="health_check")
-        await run.record(
-            HealthCheckPassed(**run.ids(), check=self._health_name(), duration_ms=duration)
+        await run.write(
+            run.app.health_checked,
+            HealthCheckPassed(**run.ids(), check=self._health_name(), duration_ms=duration),
         )
         fault_point("deploy.health_checked")
         await run._succeed(managed=run.d.managed_after)
@@ -101,7 +104,7 @@ class ServiceApplier:
         if self.spec.kind != "homeassistant":
             return ApplyMethod(restart=True)
         method = choose_apply_method(run.tree_root, run.d.touched)
-        if run.d.has(HostCheckPassed):
+        if run.d.is_host_checked:
             return method
         ha = await self._home_assistant()
         try:
@@ -110,8 +113,9 @@ class ServiceApplier:
             raise RuntimeError(str(exc)) from None
         if check.valid:
             run.log("Home Assistant: configuration valid", step="host_check")
-            await run.record(
-                HostCheckPassed(**run.ids(), check="check_config", warnings=check.warnings)
+            await run.write(
+                run.app.host_checked,
+                HostCheckPassed(**run.ids(), check="check_config", warnings=check.warnings),
             )
             return method
         errors = check.errors or "invalid configuration"
@@ -120,15 +124,19 @@ class ServiceApplier:
             step="host_check",
             level="error",
         )
-        await run.record(HostCheckFailed(**run.ids(), check="check_config", errors=errors))
+        await run.write(
+            run.app.host_checked,
+            HostCheckFailed(**run.ids(), check="check_config", errors=errors),
+        )
         await run._restore_files()
-        await run.record(
+        await run.write(
+            run.app.fail,
             DeploymentFailed(
                 **run.ids(),
                 step="host_check",
                 reason=f"Home Assistant's check_config: {errors}",
                 rolled_back=True,
-            )
+            ),
         )
         raise _Finished
 
@@ -147,17 +155,21 @@ class ServiceApplier:
                         await ha.reload(domain)
             except HomeAssistantError as exc:
                 raise Unhealthy("restart", str(exc)) from None
-            await run.record(
+            await run.write(
+                run.app.service_restarted,
                 ServiceRestarted(
                     **run.ids(),
                     service="homeassistant",
                     method="restart" if method.restart else "reload",
                     domains=method.domains,
-                )
+                ),
             )
             return
         await self._post_deploy()
-        await run.record(ServiceRestarted(**run.ids(), service=self.spec.name, method="command"))
+        await run.write(
+            run.app.service_restarted,
+            ServiceRestarted(**run.ids(), service=self.spec.name, method="command"),
+        )
 
     async def _post_deploy(self) -> None:
         host = await self.run.host()
@@ -213,7 +225,7 @@ class ServiceApplier:
             line = f"waiting for {what}: attempt {attempt}, last answer: {answer}"
             self.run.log(line, step="health_check")
             log.info("waiting for health", target=self.spec.name, detail=line)
-            await self.run.record()
+            await self.run.flush_log()
 
         return tell
 
@@ -257,7 +269,7 @@ class ServiceApplier:
             run.log(
                 f"rolling back to backup {backup_id}: {reason}", step="rollback", level="warning"
             )
-            await run.record(RollbackStarted(**run.ids(), backup_id=backup_id))
+            await run.write(run.app.roll_back, RollbackStarted(**run.ids(), backup_id=backup_id))
             fault_point("rollback.started")
         await run._restore_files()
         try:
@@ -270,14 +282,15 @@ class ServiceApplier:
                 step="rollback",
                 level="error",
             )
-            await run.record(
+            await run.write(
+                run.app.rollback_failed,
                 RollbackFailed(
                     **run.ids(),
                     reason=f"rolled back to backup {backup_id}, but {failure.check} is still "
                     f"failing: {failure.detail}",
-                )
+                ),
             )
             return
         run.log(f"rolled back; healthy after {duration} ms", step="rollback")
-        await run.record(RollbackCompleted(**run.ids(), backup_id=backup_id))
+        await run.write(run.app.rolled_back, RollbackCompleted(**run.ids(), backup_id=backup_id))
         fault_point("rollback.completed")
