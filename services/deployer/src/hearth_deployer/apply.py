@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING
 
 from hearth_deployer.homeassistant import HomeAssistantClient, HomeAssistantError, Progress
 from hearth_deployer.reload import ApplyMethod, choose_apply_method
+from hearth_deployer.runview import ApplyingRun, Finished
 from hearth_events.catalogue import (
     DeploymentFailed,
     HealthCheckFailed,
@@ -23,9 +23,6 @@ from hearth_events.catalogue import (
 from hearth_servicekit import get_logger
 from hearth_servicekit.faults import fault_point
 
-if TYPE_CHECKING:
-    from hearth_deployer.workflow import DeploymentRun
-
 log = get_logger("hearth.deployer")
 
 COMMAND_TIMEOUT_S = 300.0
@@ -39,7 +36,7 @@ class Unhealthy(Exception):
 
 
 class ServiceApplier:
-    def __init__(self, run: DeploymentRun) -> None:
+    def __init__(self, run: ApplyingRun) -> None:
         self.run = run
         self.spec = run.spec
 
@@ -52,22 +49,20 @@ class ServiceApplier:
 
     # -- deploy ----------------------------------------------------------------------
     async def apply_and_check(self) -> None:
-        from hearth_deployer.workflow import _Finished
-
         run = self.run
         try:
             method = await self._host_check()
             fault_point("deploy.host_checked")
-        except _Finished:
+        except Finished:
             raise
         except Exception as exc:  # nothing restarted yet: put the old files back
             run.log(f"host check failed: {exc}", step="host_check", level="error")
-            await run._restore_files()
+            await run.restore_files()
             await run.write(
                 run.app.fail,
                 DeploymentFailed(**run.ids(), step="host_check", reason=str(exc), rolled_back=True),
             )
-            raise _Finished from exc
+            raise Finished from exc
         try:
             if not run.d.restarted:
                 await run.checkpoint("restart")
@@ -94,12 +89,10 @@ class ServiceApplier:
             HealthCheckPassed(**run.ids(), check=self._health_name(), duration_ms=duration),
         )
         fault_point("deploy.health_checked")
-        await run._succeed(managed=run.d.managed_after)
+        await run.succeed(managed=run.d.managed_after)
 
     async def _host_check(self) -> ApplyMethod:
         """Home Assistant's own check_config on the uploaded files; invalid ends here."""
-        from hearth_deployer.workflow import _Finished
-
         run = self.run
         if self.spec.kind != "homeassistant":
             return ApplyMethod(restart=True)
@@ -128,7 +121,7 @@ class ServiceApplier:
             run.app.host_checked,
             HostCheckFailed(**run.ids(), check="check_config", errors=errors),
         )
-        await run._restore_files()
+        await run.restore_files()
         await run.write(
             run.app.fail,
             DeploymentFailed(
@@ -138,7 +131,7 @@ class ServiceApplier:
                 rolled_back=True,
             ),
         )
-        raise _Finished
+        raise Finished
 
     async def _restart(self, method: ApplyMethod) -> None:
         run = self.run
@@ -271,7 +264,7 @@ class ServiceApplier:
             )
             await run.write(run.app.roll_back, RollbackStarted(**run.ids(), backup_id=backup_id))
             fault_point("rollback.started")
-        await run._restore_files()
+        await run.restore_files()
         try:
             await self._restart(ApplyMethod(restart=True))
             fault_point("rollback.restarted")

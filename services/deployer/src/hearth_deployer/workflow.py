@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 from hearth_deployer.apply import ServiceApplier
 from hearth_deployer.context import DeployContext
@@ -32,6 +32,7 @@ from hearth_deployer.plan import (
 from hearth_deployer.remote.backup import BackupInfo
 from hearth_deployer.remote.host import RemoteHost, UploadFile
 from hearth_deployer.remote.staged import StagedUpload
+from hearth_deployer.runview import Finished, Level
 from hearth_deployer.sources import FetchedTree
 from hearth_deployer.status import State
 from hearth_deployer.store import DeployerApplication
@@ -55,7 +56,6 @@ from hearth_events.catalogue import (
 from hearth_eventstore.store import Meta
 from hearth_servicekit.faults import fault_point
 
-Level = Literal["debug", "info", "warning", "error"]
 TERMINAL_STATUS: dict[str, State] = {
     "DeploymentSucceeded": "success",
     "DeploymentFailed": "failure",
@@ -152,7 +152,7 @@ class DeploymentRun:
                 await self._deploy_run()
         except StepFailed as failure:
             await self._fail(failure)
-        except _Finished:
+        except Finished:
             pass
         finally:
             self.check.discard()  # a manifest read validation made unnecessary
@@ -168,7 +168,7 @@ class DeploymentRun:
             return
         if d.upload_begun and not d.is_uploaded:
             self.log("the deployer stopped during the upload; restoring the backup", step="upload")
-            await self._restore_files()
+            await self.restore_files()
             await self.write(
                 self.app.fail,
                 DeploymentFailed(
@@ -205,7 +205,7 @@ class DeploymentRun:
             if self.d.dry_run or plan.empty:
                 why = "dry run: nothing was changed" if self.d.dry_run else "already up to date"
                 self.log(why, step="plan")
-                await self._succeed(managed=None if self.d.dry_run else self._managed_after(tree))
+                await self.succeed(managed=None if self.d.dry_run else self._managed_after(tree))
                 return
             await self._cancel_point(touched=False)
             # A big upload streams into a staging directory while the backup is taken;
@@ -463,7 +463,7 @@ class DeploymentRun:
             raise
         except Exception as exc:
             self.log(f"upload failed: {exc}", step="upload", level="error")
-            await self._restore_files()
+            await self.restore_files()
             raise StepFailed("upload", str(exc)) from exc
         self.log(
             f"wrote {len(result.files)} files ({result.bytes_sent} bytes), removed {len(removed)}",
@@ -479,7 +479,7 @@ class DeploymentRun:
             ),
         )
 
-    async def _restore_files(self) -> None:
+    async def restore_files(self) -> None:
         """Put the backed-up files back (the service was not restarted on new files)."""
         info = self._backup_info()
         try:
@@ -496,7 +496,7 @@ class DeploymentRun:
                     "hold a mix of old and new files — restore it by hand",
                 ),
             )
-            raise _Finished from exc
+            raise Finished from exc
         fault_point("rollback.files_restored")
         self.log(
             f"restored backup {info.backup_id}: {len(result.restored)} files put back, "
@@ -517,14 +517,14 @@ class DeploymentRun:
         reason = fresh.cancel_reason or "cancelled"
         if touched:
             self.log("cancelled after the upload: restoring the backup", step="upload")
-            await self._restore_files()
+            await self.restore_files()
         self.log(f"cancelled: {reason}", level="warning")
         await self.write(
             self.app.cancel, DeploymentCancelled(**self.ids(), reason=reason, rolled_back=touched)
         )
-        raise _Finished
+        raise Finished
 
-    async def _succeed(self, managed: list[str] | None) -> None:
+    async def succeed(self, managed: list[str] | None) -> None:
         assert self.d.commit is not None
         await self._remember_host()
         await self.write(
@@ -633,10 +633,6 @@ class DeploymentRun:
             description=_status_text(state, self.d.terminal),
             target_url=url,
         )
-
-
-class _Finished(Exception):
-    """The deployment reached a terminal event inside a step."""
 
 
 def _status_text(state: str, terminal: str | None) -> str:
