@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from hearth_deployer.domain import Deployment, TargetLine
+import pytest
+
+from hearth_deployer.domain import Deployment, IllegalTransition, TargetLine
 from hearth_deployer.handlers import fed_by, push_deployment_id, targets_for_push
 from hearth_deployer.targets import backup_dir, check_target, ignored_paths
 from hearth_events.catalogue import (
@@ -117,6 +119,18 @@ def test_a_new_request_supersedes_the_waiting_one_only() -> None:
     assert (line.active, line.commit, line.managed) == (None, SHA_B, ["a.yaml"])
     line.end("d9", commit=None, managed=None)  # an unknown end changes nothing
     assert line.commit == SHA_B
+
+
+def test_a_line_begins_only_a_waiting_deployment_on_a_free_target() -> None:
+    line = TargetLine("ha")
+    with pytest.raises(IllegalTransition, match="nothing waits on ha"):
+        line.begin()
+    line.queue("d1")
+    line.begin()
+    line.queue("d2")
+    with pytest.raises(IllegalTransition, match="deployment d1 is still active on ha"):
+        line.begin()
+    assert (line.active, line.waiting) == ("d1", "d2")
 
 
 def test_ci_results_release_waiting_pushes_only_when_green() -> None:
