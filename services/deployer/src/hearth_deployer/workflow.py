@@ -563,6 +563,10 @@ class DeploymentRun:
         if self.d.rollback_begun:
             await self.applier.rollback("the deployer restarted during a rollback")
             return
+        reason = self.d.request.get("reason") or "requested"
+        if self.d.upload_begun:  # the restore began before a restart: carry it on
+            await self.applier.rollback(reason)
+            return
         if not self.d.started:
             await self.write(self.app.start, DeploymentStarted(**self.ids()))
         wanted = self.d.request.get("backup_id")
@@ -599,7 +603,6 @@ class DeploymentRun:
         # From here, a rollback restores ``restore_to``; the safety backup stays listed.
         await self.write(self.app.begin_restore, asdict(restore_to), paths)
         fault_point("rollback.restore_begun")
-        reason = self.d.request.get("reason") or "requested"
         await self.applier.rollback(reason)
 
     # -- commit status ---------------------------------------------------------------
