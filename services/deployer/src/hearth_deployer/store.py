@@ -25,7 +25,7 @@ from hearth_deployer.domain import (
 )
 from hearth_events import EventData
 from hearth_events.catalogue import DeploymentCancelled, DeployRequested, TargetSpec
-from hearth_eventstore.store import HearthApplication, Meta
+from hearth_eventstore.store import Meta
 
 SCHEMA = "deployer"
 _CONFLICT_RETRIES = 5
@@ -38,7 +38,9 @@ class Queued:
     superseded: str | None = None
 
 
-class DeployerApplication(DeploymentCommands, HearthApplication):
+class DeployerApplication(DeploymentCommands):
+    """Targets, lines and the queue here; the deployment commands in ``deployments.py``."""
+
     # -- targets ---------------------------------------------------------------------
     def target_book(self) -> TargetBook:
         book: TargetBook | None = self._get(TARGETS_ID)
