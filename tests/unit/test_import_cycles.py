@@ -14,8 +14,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 KNOWN: list[set[str]] = [
-    # One run split in two files: apply.py calls the run's private steps back.
-    {"hearth_deployer.apply", "hearth_deployer.hostcheck", "hearth_deployer.workflow"},
     # RemoteHost forwards to free functions that take the host back.
     {
         "hearth_deployer.remote.backup",

@@ -27,6 +27,8 @@ import pytest
 from nats.js.errors import NotFoundError
 
 from hearth_deployer.lease import lease_key
+from hearth_events.catalogue import RollbackRequested
+from hearth_events.ids import uuid7
 from hearth_events.jetstream import LOCKS_BUCKET
 from hearth_servicekit.faults import FAULT_ENV, READY_ENV
 from tests.integration.deployer.harness import World, ha_target, tree_digest
@@ -142,3 +144,54 @@ async def test_kill_9_at_a_step_takes_the_path_that_step_promises(
     async with asyncio.timeout(30):  # the lease goes with the run that held it
         while await lease_held(world):
             await asyncio.sleep(0.05)
+
+
+async def test_kill_9_after_a_restore_began_carries_the_restore_to_its_end(
+    world: World,
+    sshd: Any,
+    ha_sim: Any,
+    tmp_path: Path,
+    start_service: Callable[..., ServiceProcess],
+) -> None:
+    """``hearth rollback`` killed once it marked its restore as begun: the next process
+    restores that backup (it does not take another safety backup first)."""
+    env = {
+        "HEARTH_NATS_URL": world.nats_url,
+        "HEARTH_DATABASE_URL": world.database_url,
+        "HEARTH_DATA_DIR": str(world.data_dir),
+        "HEARTH_INSTANCE": "deployer-kill",
+    }
+    first = start_service("deployer", **env)
+    first.wait_for("/readyz", 200)
+    reply = await world.apply_targets(ha_target(sshd, ha_sim.url))
+    assert reply["ok"], reply
+    await world.push(BASE)
+    await world.wait_terminal("ha")
+    before = tree_digest(sshd.remote_root)
+    await world.push({"automations.yaml": "[]\n"})
+    (_, deployed) = await world.wait_terminal("ha", 2)
+    assert deployed.type == "DeploymentSucceeded", deployed
+    assert first.terminate() == 0
+
+    point = "rollback.restore_begun"
+    marker = tmp_path / "fault-marker"
+    armed = start_service("deployer", **env, **{FAULT_ENV: f"{point}:kill", READY_ENV: str(marker)})
+    armed.wait_for("/readyz", 200)
+    rollback_id = str(uuid7())
+    await world.publish(
+        RollbackRequested(deployment_id=rollback_id, target="ha", reason="I preferred it"),
+        actor="token:ops",
+    )
+    code = await asyncio.to_thread(armed.process.wait, 60)
+    assert code == -signal.SIGKILL, armed.output()
+    assert marker.read_text() == f"{point} kill {armed.process.pid}\n"
+
+    restarted = start_service("deployer", **env)
+    restarted.wait_for("/readyz", 200)
+    *_, done = await world.wait_terminal("ha", 3, timeout=120)
+    types = await world.types(rollback_id)
+    assert done.type == "RollbackCompleted", (types, await world.logs(rollback_id))
+    assert types.count("DeploymentStarted") == 1
+    assert types.count("BackupTaken") == 1  # the safety backup, taken before the kill
+    assert types.count("RollbackStarted") == 1
+    assert tree_digest(sshd.remote_root) == before

@@ -4,14 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from hearth_deployer.domain import Deployment, TargetLine
+import pytest
+
+from hearth_deployer.domain import Deployment, IllegalTransition, TargetLine
 from hearth_deployer.handlers import fed_by, push_deployment_id, targets_for_push
 from hearth_deployer.targets import backup_dir, check_target, ignored_paths
 from hearth_events.catalogue import (
     BackupTaken,
     CommitInfo,
+    ConfigFetched,
+    ConfigValidated,
+    DeploymentPlanned,
     DeploymentStarted,
     DeploymentSucceeded,
+    FilesDeployed,
+    HealthCheckPassed,
     PushReceived,
     RepositorySpec,
     TargetSpec,
@@ -114,6 +121,18 @@ def test_a_new_request_supersedes_the_waiting_one_only() -> None:
     assert line.commit == SHA_B
 
 
+def test_a_line_begins_only_a_waiting_deployment_on_a_free_target() -> None:
+    line = TargetLine("ha")
+    with pytest.raises(IllegalTransition, match="nothing waits on ha"):
+        line.begin()
+    line.queue("d1")
+    line.begin()
+    line.queue("d2")
+    with pytest.raises(IllegalTransition, match="deployment d1 is still active on ha"):
+        line.begin()
+    assert (line.active, line.waiting) == ("d1", "d2")
+
+
 def test_ci_results_release_waiting_pushes_only_when_green() -> None:
     line = TargetLine("ha")
     line.await_ci(SHA_B, {"commit": SHA_B})
@@ -127,18 +146,26 @@ def test_ci_results_release_waiting_pushes_only_when_green() -> None:
 def test_a_deployment_knows_where_it_stood() -> None:
     deployment = Deployment("d1", "ha", "deploy", {"commit": None, "dry_run": False})
     ids = {"deployment_id": "d1", "target": "ha"}
-    deployment.record(DeploymentStarted(**ids), META)
-    deployment.record(
+    deployment.start(DeploymentStarted(**ids), META)
+    deployment.fetched(ConfigFetched(**ids, commit=SHA_B, files=1, bytes=1), META)
+    deployment.validated(ConfigValidated(**ids, files_checked=1), META)
+    deployment.planned(DeploymentPlanned(**ids), META)
+    deployment.backed_up(
         BackupTaken(
             **ids, backup_id="b1", remote_path="/b/b1.tar.gz", sha256="0", files=1, bytes=1
         ),
+        {"backup_id": "b1"},
         META,
     )
     assert (deployment.has(BackupTaken), deployment.upload_begun) == (True, False)
     deployment.begin_upload(["a.yaml"], ["a.yaml", "b.yaml"])
     assert (deployment.upload_begun, deployment.touched) == (True, ["a.yaml"])
     assert deployment.terminal is None
-    deployment.record(DeploymentSucceeded(**ids, commit=SHA_B, duration_ms=5), META)
+    deployment.uploaded(FilesDeployed(**ids, written=1, removed=0, bytes=1), META)
+    deployment.health_checked(HealthCheckPassed(**ids, check="none", duration_ms=1), META)
+    deployment.succeed(
+        DeploymentSucceeded(**ids, commit=SHA_B, duration_ms=5), META, managed=["a.yaml"]
+    )
     assert deployment.terminal == "DeploymentSucceeded"
 
 

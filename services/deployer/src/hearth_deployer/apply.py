@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING
 
 from hearth_deployer.homeassistant import HomeAssistantClient, HomeAssistantError, Progress
 from hearth_deployer.reload import ApplyMethod, choose_apply_method
+from hearth_deployer.runview import ApplyingRun, Finished
 from hearth_events.catalogue import (
     DeploymentFailed,
     HealthCheckFailed,
@@ -23,9 +23,6 @@ from hearth_events.catalogue import (
 from hearth_servicekit import get_logger
 from hearth_servicekit.faults import fault_point
 
-if TYPE_CHECKING:
-    from hearth_deployer.workflow import DeploymentRun
-
 log = get_logger("hearth.deployer")
 
 COMMAND_TIMEOUT_S = 300.0
@@ -39,7 +36,7 @@ class Unhealthy(Exception):
 
 
 class ServiceApplier:
-    def __init__(self, run: DeploymentRun) -> None:
+    def __init__(self, run: ApplyingRun) -> None:
         self.run = run
         self.spec = run.spec
 
@@ -52,21 +49,20 @@ class ServiceApplier:
 
     # -- deploy ----------------------------------------------------------------------
     async def apply_and_check(self) -> None:
-        from hearth_deployer.workflow import _Finished
-
         run = self.run
         try:
             method = await self._host_check()
             fault_point("deploy.host_checked")
-        except _Finished:
+        except Finished:
             raise
         except Exception as exc:  # nothing restarted yet: put the old files back
             run.log(f"host check failed: {exc}", step="host_check", level="error")
-            await run._restore_files()
-            await run.record(
-                DeploymentFailed(**run.ids(), step="host_check", reason=str(exc), rolled_back=True)
+            await run.restore_files()
+            await run.write(
+                run.app.fail,
+                DeploymentFailed(**run.ids(), step="host_check", reason=str(exc), rolled_back=True),
             )
-            raise _Finished from exc
+            raise Finished from exc
         try:
             if not run.d.restarted:
                 await run.checkpoint("restart")
@@ -75,33 +71,33 @@ class ServiceApplier:
             duration = await self._wait_healthy(after_restart=method.restart)
         except Unhealthy as failure:
             run.log(f"unhealthy: {failure.detail}", step="health_check", level="error")
-            await run.record(
+            await run.write(
+                run.app.health_checked,
                 HealthCheckFailed(
                     **run.ids(),
                     check=failure.check,
                     detail=failure.detail,
                     duration_ms=run.elapsed_ms(),
-                )
+                ),
             )
             fault_point("deploy.health_check_failed")
             await self.rollback(f"{failure.check}: {failure.detail}")
             return
         run.log(f"healthy after {duration} ms", step="health_check")
-        await run.record(
-            HealthCheckPassed(**run.ids(), check=self._health_name(), duration_ms=duration)
+        await run.write(
+            run.app.health_checked,
+            HealthCheckPassed(**run.ids(), check=self._health_name(), duration_ms=duration),
         )
         fault_point("deploy.health_checked")
-        await run._succeed(managed=run.d.managed_after)
+        await run.succeed(managed=run.d.managed_after)
 
     async def _host_check(self) -> ApplyMethod:
         """Home Assistant's own check_config on the uploaded files; invalid ends here."""
-        from hearth_deployer.workflow import _Finished
-
         run = self.run
         if self.spec.kind != "homeassistant":
             return ApplyMethod(restart=True)
         method = choose_apply_method(run.tree_root, run.d.touched)
-        if run.d.has(HostCheckPassed):
+        if run.d.is_host_checked:
             return method
         ha = await self._home_assistant()
         try:
@@ -110,8 +106,9 @@ class ServiceApplier:
             raise RuntimeError(str(exc)) from None
         if check.valid:
             run.log("Home Assistant: configuration valid", step="host_check")
-            await run.record(
-                HostCheckPassed(**run.ids(), check="check_config", warnings=check.warnings)
+            await run.write(
+                run.app.host_checked,
+                HostCheckPassed(**run.ids(), check="check_config", warnings=check.warnings),
             )
             return method
         errors = check.errors or "invalid configuration"
@@ -120,17 +117,21 @@ class ServiceApplier:
             step="host_check",
             level="error",
         )
-        await run.record(HostCheckFailed(**run.ids(), check="check_config", errors=errors))
-        await run._restore_files()
-        await run.record(
+        await run.write(
+            run.app.host_checked,
+            HostCheckFailed(**run.ids(), check="check_config", errors=errors),
+        )
+        await run.restore_files()
+        await run.write(
+            run.app.fail,
             DeploymentFailed(
                 **run.ids(),
                 step="host_check",
                 reason=f"Home Assistant's check_config: {errors}",
                 rolled_back=True,
-            )
+            ),
         )
-        raise _Finished
+        raise Finished
 
     async def _restart(self, method: ApplyMethod) -> None:
         run = self.run
@@ -147,17 +148,21 @@ class ServiceApplier:
                         await ha.reload(domain)
             except HomeAssistantError as exc:
                 raise Unhealthy("restart", str(exc)) from None
-            await run.record(
+            await run.write(
+                run.app.service_restarted,
                 ServiceRestarted(
                     **run.ids(),
                     service="homeassistant",
                     method="restart" if method.restart else "reload",
                     domains=method.domains,
-                )
+                ),
             )
             return
         await self._post_deploy()
-        await run.record(ServiceRestarted(**run.ids(), service=self.spec.name, method="command"))
+        await run.write(
+            run.app.service_restarted,
+            ServiceRestarted(**run.ids(), service=self.spec.name, method="command"),
+        )
 
     async def _post_deploy(self) -> None:
         host = await self.run.host()
@@ -213,7 +218,7 @@ class ServiceApplier:
             line = f"waiting for {what}: attempt {attempt}, last answer: {answer}"
             self.run.log(line, step="health_check")
             log.info("waiting for health", target=self.spec.name, detail=line)
-            await self.run.record()
+            await self.run.flush_log()
 
         return tell
 
@@ -257,9 +262,9 @@ class ServiceApplier:
             run.log(
                 f"rolling back to backup {backup_id}: {reason}", step="rollback", level="warning"
             )
-            await run.record(RollbackStarted(**run.ids(), backup_id=backup_id))
+            await run.write(run.app.roll_back, RollbackStarted(**run.ids(), backup_id=backup_id))
             fault_point("rollback.started")
-        await run._restore_files()
+        await run.restore_files()
         try:
             await self._restart(ApplyMethod(restart=True))
             fault_point("rollback.restarted")
@@ -270,14 +275,15 @@ class ServiceApplier:
                 step="rollback",
                 level="error",
             )
-            await run.record(
+            await run.write(
+                run.app.rollback_failed,
                 RollbackFailed(
                     **run.ids(),
                     reason=f"rolled back to backup {backup_id}, but {failure.check} is still "
                     f"failing: {failure.detail}",
-                )
+                ),
             )
             return
         run.log(f"rolled back; healthy after {duration} ms", step="rollback")
-        await run.record(RollbackCompleted(**run.ids(), backup_id=backup_id))
+        await run.write(run.app.rolled_back, RollbackCompleted(**run.ids(), backup_id=backup_id))
         fault_point("rollback.completed")

@@ -118,7 +118,7 @@ class Dispatcher:
                 reason=waiting_text(missing),
             )
             meta = run_meta(deployment, self.ctx.source_name.split("/")[0])
-            await self.store.write(self.store.app.record, deployment_id, [waiting], meta)
+            await self.store.write(self.store.app.wait, deployment_id, waiting, meta=meta)
         finally:
             await lease.release()
         log.warning(
@@ -177,18 +177,16 @@ class Dispatcher:
             spec = await store.read(store.app.target, target)
             if spec is None:
                 deployment = await store.write(
-                    store.app.record,
+                    store.app.fail,
                     deployment_id,
-                    [
-                        DeploymentFailed(
-                            deployment_id=deployment_id,
-                            target=target,
-                            step="fetch",
-                            reason=f"target {target} is no longer declared",
-                            host_touched=False,
-                        )
-                    ],
-                    meta,
+                    DeploymentFailed(
+                        deployment_id=deployment_id,
+                        target=target,
+                        step="fetch",
+                        reason=f"target {target} is no longer declared",
+                        host_touched=False,
+                    ),
+                    meta=meta,
                 )
             else:
                 line = await store.read(store.app.line, target)
@@ -201,9 +199,7 @@ class Dispatcher:
         commit = deployment.commit if succeeded else None
         managed = deployment.managed_after if succeeded else None
         await store.write(
-            store.app.change_line,
-            target,
-            lambda line: line.end(deployment_id, commit=commit, managed=managed),
+            store.app.end_on_line, target, deployment_id, commit=commit, managed=managed
         )
         log.info(
             "deployment finished",

@@ -158,11 +158,7 @@ class DeployerHandlers:
                 line: TargetLine = await self.store.read(self.app.line, spec.name)
                 if line.ci_results.get(push.after) != "success":
                     request["deployment_id"] = deployment_id
-                    await self.store.write(
-                        self.app.change_line,
-                        spec.name,
-                        lambda line, r=request: line.await_ci(push.after, r),
-                    )
+                    await self.store.write(self.app.await_ci, spec.name, push.after, request)
                     log.info("push waits for CI", target=spec.name, commit=push.after)
                     continue
             await self._queue_push(deployment_id, spec, request, envelope)
@@ -193,9 +189,7 @@ class DeployerHandlers:
             if not spec.require_ci or not fed_by(spec, ci.repo, self.repository):
                 continue
             released = await self.store.write(
-                self.app.change_line,
-                spec.name,
-                lambda line: line.ci_finished(ci.commit, ci.conclusion),
+                self.app.ci_finished, spec.name, ci.commit, ci.conclusion
             )
             if released is not None:
                 request = {k: v for k, v in released.items() if k != "deployment_id"}
@@ -267,13 +261,11 @@ class DeployerHandlers:
             deployment_id=data.deployment_id, target=data.target, reason=reason
         )
         if await self.store.write(
-            self.app.cancel_waiting, data.deployment_id, [cancelled], self._meta(envelope)
+            self.app.cancel_waiting, data.deployment_id, cancelled, self._meta(envelope)
         ):
             log.info("waiting deployment cancelled", deployment_id=data.deployment_id)
             return
         deployment = await self.store.read(self.app.deployment, data.deployment_id)
         if deployment is None or deployment.terminal is not None:
             return
-        await self.store.write(
-            self.app.change, data.deployment_id, lambda d: d.ask_to_cancel(reason)
-        )
+        await self.store.write(self.app.ask_to_cancel, data.deployment_id, reason)

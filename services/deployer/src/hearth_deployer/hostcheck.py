@@ -23,13 +23,13 @@ from hearth_deployer.remote.quickcheck import (
 
 if TYPE_CHECKING:
     from hearth_deployer.remote.host import RemoteHost
-    from hearth_deployer.workflow import DeploymentRun
+    from hearth_deployer.runview import RunView
 
 log = logging.getLogger(__name__)
 
 
 class HostCheck:
-    def __init__(self, run: DeploymentRun) -> None:
+    def __init__(self, run: RunView) -> None:
         self.run = run
         self.checked: CheckedTree | None = None
         self.full = False

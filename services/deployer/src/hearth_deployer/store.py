@@ -10,11 +10,10 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
-from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
+from hearth_deployer.deployments import DeploymentCommands
 from hearth_deployer.domain import (
     KNOWN_HOSTS_ID,
     TARGETS_ID,
@@ -22,12 +21,11 @@ from hearth_deployer.domain import (
     KnownHosts,
     TargetBook,
     TargetLine,
-    deployment_uuid,
     line_uuid,
 )
 from hearth_events import EventData
-from hearth_events.catalogue import DeploymentSuperseded, TargetSpec
-from hearth_eventstore.store import HearthApplication, Meta
+from hearth_events.catalogue import DeploymentCancelled, DeployRequested, TargetSpec
+from hearth_eventstore.store import Meta
 
 SCHEMA = "deployer"
 _CONFLICT_RETRIES = 5
@@ -40,12 +38,8 @@ class Queued:
     superseded: str | None = None
 
 
-class DeployerApplication(HearthApplication):
-    def _get(self, aggregate_id: UUID) -> Any:
-        try:
-            return self.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            return None
+class DeployerApplication(DeploymentCommands):
+    """Targets, lines and the queue here; the deployment commands in ``deployments.py``."""
 
     # -- targets ---------------------------------------------------------------------
     def target_book(self) -> TargetBook:
@@ -77,8 +71,7 @@ class DeployerApplication(HearthApplication):
     def learn_host_key(self, host: str, port: int, line: str) -> None:
         known: KnownHosts | None = self._get(KNOWN_HOSTS_ID)
         known = known if known is not None else KnownHosts()
-        if known.keys.get(f"{host}:{port}") != line:
-            known.learn(host, port, line)
+        if known.learn(host, port, line):
             self.save(known)
 
     def line(self, target: str) -> TargetLine:
@@ -86,9 +79,6 @@ class DeployerApplication(HearthApplication):
         return line if line is not None else TargetLine(target)
 
     # -- deployments -----------------------------------------------------------------
-    def deployment(self, deployment_id: str) -> Deployment | None:
-        found: Deployment | None = self._get(deployment_uuid(deployment_id))
-        return found
 
     def queue_deployment(
         self,
@@ -98,7 +88,7 @@ class DeployerApplication(HearthApplication):
         kind: str,
         request: dict[str, Any],
         meta: Meta,
-        announce: EventData | None = None,
+        announce: DeployRequested | None = None,
     ) -> Queued:
         """Store a requested deployment and queue it on its target, superseding the one
         that waited there. ``announce`` (a DeployRequested) is recorded when this service
@@ -107,19 +97,14 @@ class DeployerApplication(HearthApplication):
             return Queued(created=False)
         deployment = Deployment(deployment_id, target, kind, request)
         if announce is not None:
-            deployment.record(announce, meta)
+            deployment.request_deploy(announce, meta)
         line = self.line(target)
         superseded_id = line.queue(deployment_id)
         changed: list[Any] = [deployment, line]
         if superseded_id is not None:
             old = self.deployment(superseded_id)
             if old is not None and old.terminal is None:
-                old.record(
-                    DeploymentSuperseded(
-                        deployment_id=superseded_id, target=target, superseded_by=deployment_id
-                    ),
-                    meta,
-                )
+                old.supersede(deployment_id, meta)
                 changed.append(old)
         self.save(*changed)
         return Queued(created=True, superseded=superseded_id)
@@ -133,30 +118,16 @@ class DeployerApplication(HearthApplication):
         self.save(line)
         return self.deployment(deployment_id)
 
-    def record(self, deployment_id: str, events: list[EventData], meta: Meta) -> Deployment:
-        deployment = self.deployment(deployment_id)
-        if deployment is None:
-            raise LookupError(f"no deployment {deployment_id}")
-        for data in events:
-            deployment.record(data, meta)
+    def ask_to_cancel(self, deployment_id: str, reason: str) -> bool:
+        """Ask a running deployment to stop at its next cancel point; False if it ended."""
+        deployment = self._deployment(deployment_id)
+        if deployment.terminal is not None:
+            return False
+        deployment.ask_to_cancel(reason)
         self.save(deployment)
-        return deployment
+        return True
 
-    def change(self, deployment_id: str, mutate: Callable[[Deployment], None]) -> Deployment:
-        deployment = self.deployment(deployment_id)
-        if deployment is None:
-            raise LookupError(f"no deployment {deployment_id}")
-        mutate(deployment)
-        self.save(deployment)
-        return deployment
-
-    def change_line(self, target: str, mutate: Callable[[TargetLine], T]) -> T:
-        line = self.line(target)
-        result = mutate(line)
-        self.save(line)
-        return result
-
-    def cancel_waiting(self, deployment_id: str, events: list[EventData], meta: Meta) -> bool:
+    def cancel_waiting(self, deployment_id: str, data: DeploymentCancelled, meta: Meta) -> bool:
         """Cancel a deployment that has not begun; False if it already began."""
         deployment = self.deployment(deployment_id)
         if deployment is None or deployment.terminal is not None:
@@ -165,10 +136,28 @@ class DeployerApplication(HearthApplication):
         if line.waiting != deployment_id:
             return False
         line.drop(deployment_id)
-        for data in events:
-            deployment.record(data, meta)
+        deployment.cancel(data, meta)
         self.save(deployment, line)
         return True
+
+    def end_on_line(
+        self, target: str, deployment_id: str, *, commit: str | None, managed: list[str] | None
+    ) -> None:
+        line = self.line(target)
+        line.end(deployment_id, commit=commit, managed=managed)
+        self.save(line)
+
+    def await_ci(self, target: str, commit: str, request: dict[str, Any]) -> None:
+        line = self.line(target)
+        line.await_ci(commit, request)
+        self.save(line)
+
+    def ci_finished(self, target: str, commit: str, conclusion: str) -> dict[str, Any] | None:
+        """Remember a CI result; returns the push request it releases, if any."""
+        line = self.line(target)
+        released = line.ci_finished(commit, conclusion)
+        self.save(line)
+        return released
 
 
 class DeployerStore:

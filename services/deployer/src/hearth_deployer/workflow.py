@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 from hearth_deployer.apply import ServiceApplier
 from hearth_deployer.context import DeployContext
@@ -31,11 +32,12 @@ from hearth_deployer.plan import (
 from hearth_deployer.remote.backup import BackupInfo
 from hearth_deployer.remote.host import RemoteHost, UploadFile
 from hearth_deployer.remote.staged import StagedUpload
+from hearth_deployer.runview import Finished, Level
 from hearth_deployer.sources import FetchedTree
 from hearth_deployer.status import State
+from hearth_deployer.store import DeployerApplication
 from hearth_deployer.targets import backup_dir, builtin_ignored, ignored_paths
 from hearth_deployer.validation.tree import SECRETS_FILE, validate_tree
-from hearth_events import EventData
 from hearth_events.catalogue import (
     BackupTaken,
     ConfigFetched,
@@ -54,7 +56,6 @@ from hearth_events.catalogue import (
 from hearth_eventstore.store import Meta
 from hearth_servicekit.faults import fault_point
 
-Level = Literal["debug", "info", "warning", "error"]
 TERMINAL_STATUS: dict[str, State] = {
     "DeploymentSucceeded": "success",
     "DeploymentFailed": "failure",
@@ -106,25 +107,23 @@ class DeploymentRun:
     def log(self, message: str, *, step: str | None = None, level: Level = "info") -> None:
         self._lines.append(LogLine(at=datetime.now(UTC), level=level, step=step, message=message))
 
-    async def record(self, *events: EventData) -> None:
-        from hearth_events.catalogue import DeploymentLogged
+    @property
+    def app(self) -> DeployerApplication:
+        return self.ctx.store.app
 
+    async def write(self, command: Callable[..., Deployment], *args: Any) -> None:
+        """Call one of the application's deployment commands; the log lines written since
+        the last write are stored with it."""
         self.lease.check()  # a run that lost its lease records nothing more
-        batch: list[EventData] = []
+        lines, self._lines = tuple(self._lines), []
+        self.d = await self.ctx.store.write(
+            command, self.d.deployment_id, *args, meta=self.meta, log=lines
+        )
+
+    async def flush_log(self) -> None:
+        self.lease.check()
         if self._lines:
-            batch.append(
-                DeploymentLogged(
-                    deployment_id=self.d.deployment_id,
-                    target=self.spec.name,
-                    lines=tuple(self._lines),
-                )
-            )
-            self._lines = []
-        batch.extend(events)
-        if batch:
-            self.d = await self.ctx.store.write(
-                self.ctx.store.app.record, self.d.deployment_id, batch, self.meta
-            )
+            await self.write(self.app.keep_log)
 
     async def checkpoint(self, name: str) -> None:
         self.lease.check(name)
@@ -153,7 +152,7 @@ class DeploymentRun:
                 await self._deploy_run()
         except StepFailed as failure:
             await self._fail(failure)
-        except _Finished:
+        except Finished:
             pass
         finally:
             self.check.discard()  # a manifest read validation made unnecessary
@@ -167,43 +166,46 @@ class DeploymentRun:
             assert self.applier is not None
             await self.applier.rollback("the deployer restarted during a rollback")
             return
-        if d.upload_begun and not d.has(FilesDeployed):
+        if d.upload_begun and not d.is_uploaded:
             self.log("the deployer stopped during the upload; restoring the backup", step="upload")
-            await self._restore_files()
-            await self.record(
+            await self.restore_files()
+            await self.write(
+                self.app.fail,
                 DeploymentFailed(
                     **self.ids(),
                     step="upload",
                     reason="the deployer stopped (or lost its lease) during the upload; the "
                     "target was restored from its backup",
                     rolled_back=True,
-                )
+                ),
             )
             return
-        resumed = d.has(DeploymentStarted)
+        resumed = d.started
         if not resumed:
             self.log(
                 f"deploying {self._asked_for()} to {self.spec.user}@{self.spec.host}:"
                 f"{self.spec.remote_path}",
                 step="fetch",
             )
-            await self.record(DeploymentStarted(**self.ids(), commit=d.request.get("commit")))
+            await self.write(
+                self.app.start, DeploymentStarted(**self.ids(), commit=d.request.get("commit"))
+            )
             fault_point("deploy.started")
             await self._report_pending()
         tree = await self._fetch()
         await self.checkpoint("fetched")
         fault_point("deploy.fetched")
-        if not self.d.has(FilesDeployed):
+        if not self.d.is_uploaded:
             self.check.prefetch()  # read-only: overlaps validation
         await self._validate(tree)
         fault_point("deploy.validated")
-        if not self.d.has(FilesDeployed):
+        if not self.d.is_uploaded:
             plan = await self._plan(tree)
             fault_point("deploy.planned")
             if self.d.dry_run or plan.empty:
                 why = "dry run: nothing was changed" if self.d.dry_run else "already up to date"
                 self.log(why, step="plan")
-                await self._succeed(managed=None if self.d.dry_run else self._managed_after(tree))
+                await self.succeed(managed=None if self.d.dry_run else self._managed_after(tree))
                 return
             await self._cancel_point(touched=False)
             # A big upload streams into a staging directory while the backup is taken;
@@ -241,7 +243,7 @@ class DeploymentRun:
             token = await self.ctx.secret(self.spec.name, repo.token_secret, "the API token")
         shutil.rmtree(self.workdir, ignore_errors=True)
         self.workdir.mkdir(parents=True)
-        commit = self.d.commit if self.d.has(ConfigFetched) else self.d.request.get("commit")
+        commit = self.d.commit if self.d.is_fetched else self.d.request.get("commit")
         line = await self.ctx.store.read(self.ctx.store.app.line, self.spec.name)
         try:
             tree = await self.ctx.source_for(repo).fetch(
@@ -255,7 +257,7 @@ class DeploymentRun:
             )
         except Exception as exc:
             raise StepFailed("fetch", _fetch_failure(repo.name, exc)) from exc
-        if not self.d.has(ConfigFetched):
+        if not self.d.is_fetched:
             self.log(
                 f"fetched {tree.commit[:12]}: {tree.files} files, {tree.bytes} bytes"
                 + (
@@ -266,19 +268,20 @@ class DeploymentRun:
                 ),
                 step="fetch",
             )
-            await self.record(
+            await self.write(
+                self.app.fetched,
                 ConfigFetched(
                     **self.ids(),
                     commit=tree.commit,
                     files=tree.files,
                     bytes=tree.bytes,
                     via="github" if repo.provider == "github" else "git",
-                )
+                ),
             )
         return tree
 
     async def _validate(self, tree: FetchedTree) -> None:
-        if self.d.has(ConfigValidated):
+        if self.d.is_validated:
             return
         secret_names = None
         if self.spec.kind == "homeassistant" and not (tree.root / SECRETS_FILE).exists():
@@ -301,16 +304,20 @@ class DeploymentRun:
         if not report.ok:
             for error in report.errors:
                 self.log(_issue_text(error), step="validate", level="error")
-            await self.record(ValidationFailed(**self.ids(), errors=tuple(report.errors)))
+            await self.write(
+                self.app.validation_failed,
+                ValidationFailed(**self.ids(), errors=tuple(report.errors)),
+            )
             raise StepFailed(
                 "validate",
                 f"{len(report.errors)} problem(s), first: {_issue_text(report.errors[0])}",
             )
         self.log(f"{len(report.files)} files are valid", step="validate")
-        await self.record(
+        await self.write(
+            self.app.validated,
             ConfigValidated(
                 **self.ids(), files_checked=len(report.files), warnings=tuple(report.warnings)
-            )
+            ),
         )
 
     async def _target_secret_names(self) -> set[str] | None:
@@ -354,7 +361,7 @@ class DeploymentRun:
         local.update(await asyncio.to_thread(local_manifest, tree.root, unknown))
         plan = plan_changes(local, remote, deployed_before=set(self.managed), ignore=self.ignore)
         self.check.uploaded = {e.path: e for e in plan.to_upload}
-        if not self.d.has(DeploymentPlanned):
+        if not self.d.is_planned:
             olds = await host.read_files(
                 self.spec.remote_path,
                 [e.path for e in (*plan.changed, *plan.removed)],
@@ -366,7 +373,8 @@ class DeploymentRun:
                 f"{len(plan.removed)} removed, {plan.unchanged} unchanged",
                 step="plan",
             )
-            await self.record(
+            await self.write(
+                self.app.planned,
                 DeploymentPlanned(
                     **self.ids(),
                     added=tuple(e.changed_file() for e in plan.added),
@@ -375,12 +383,12 @@ class DeploymentRun:
                     diff=diff,
                     diff_truncated=truncated,
                     drifted=tuple(self.check.drifted),
-                )
+                ),
             )
         return plan
 
     async def _backup(self, plan: Plan) -> None:
-        if self.d.has(BackupTaken):
+        if self.d.is_backed_up:
             return
         backup_id = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{self.d.deployment_id[-12:]}"
         try:
@@ -401,10 +409,8 @@ class DeploymentRun:
             f"backup {info.backup_id}: {info.file_count} files, sha256 {info.sha256[:16]}",
             step="backup",
         )
-        await self.ctx.store.write(
-            self.ctx.store.app.change, self.d.deployment_id, lambda d: d.keep_backup(asdict(info))
-        )
-        await self.record(
+        await self.write(
+            self.app.backed_up,
             BackupTaken(
                 **self.ids(),
                 backup_id=info.backup_id,
@@ -412,7 +418,8 @@ class DeploymentRun:
                 sha256=info.sha256,
                 files=info.file_count,
                 bytes=info.size,
-            )
+            ),
+            asdict(info),
         )
 
     def _files(self, tree: FetchedTree, plan: Plan) -> list[UploadFile]:
@@ -436,11 +443,7 @@ class DeploymentRun:
         managed_after = self._managed_after(tree)
         touched = plan.touched
         try:
-            self.d = await self.ctx.store.write(
-                self.ctx.store.app.change,
-                self.d.deployment_id,
-                lambda d: d.begin_upload(touched, managed_after),
-            )
+            await self.write(self.app.begin_upload, touched, managed_after)
             await self.checkpoint("upload")
             fault_point("deploy.upload_begun")
         except BaseException:
@@ -460,22 +463,23 @@ class DeploymentRun:
             raise
         except Exception as exc:
             self.log(f"upload failed: {exc}", step="upload", level="error")
-            await self._restore_files()
+            await self.restore_files()
             raise StepFailed("upload", str(exc)) from exc
         self.log(
             f"wrote {len(result.files)} files ({result.bytes_sent} bytes), removed {len(removed)}",
             step="upload",
         )
-        await self.record(
+        await self.write(
+            self.app.uploaded,
             FilesDeployed(
                 **self.ids(),
                 written=len(result.files),
                 removed=len(removed),
                 bytes=result.bytes_sent,
-            )
+            ),
         )
 
-    async def _restore_files(self) -> None:
+    async def restore_files(self) -> None:
         """Put the backed-up files back (the service was not restarted on new files)."""
         info = self._backup_info()
         try:
@@ -484,14 +488,15 @@ class DeploymentRun:
             await host.remove_temporaries(self.spec.remote_path)
             result = await host.restore(self.spec.remote_path, info, touched=self.d.touched)
         except Exception as exc:
-            await self.record(
+            await self.write(
+                self.app.rollback_failed,
                 RollbackFailed(
                     **self.ids(),
                     reason=f"restoring backup {info.backup_id} failed: {exc}; the target may "
                     "hold a mix of old and new files — restore it by hand",
-                )
+                ),
             )
-            raise _Finished from exc
+            raise Finished from exc
         fault_point("rollback.files_restored")
         self.log(
             f"restored backup {info.backup_id}: {len(result.restored)} files put back, "
@@ -512,22 +517,20 @@ class DeploymentRun:
         reason = fresh.cancel_reason or "cancelled"
         if touched:
             self.log("cancelled after the upload: restoring the backup", step="upload")
-            await self._restore_files()
+            await self.restore_files()
         self.log(f"cancelled: {reason}", level="warning")
-        await self.record(DeploymentCancelled(**self.ids(), reason=reason, rolled_back=touched))
-        raise _Finished
+        await self.write(
+            self.app.cancel, DeploymentCancelled(**self.ids(), reason=reason, rolled_back=touched)
+        )
+        raise Finished
 
-    async def _succeed(self, managed: list[str] | None) -> None:
+    async def succeed(self, managed: list[str] | None) -> None:
         assert self.d.commit is not None
-        if managed is not None and self.d.managed_after is None:
-            self.d = await self.ctx.store.write(
-                self.ctx.store.app.change,
-                self.d.deployment_id,
-                lambda d: d.remember_managed(managed),
-            )
         await self._remember_host()
-        await self.record(
-            DeploymentSucceeded(**self.ids(), commit=self.d.commit, duration_ms=self.elapsed_ms())
+        await self.write(
+            self.app.succeed,
+            DeploymentSucceeded(**self.ids(), commit=self.d.commit, duration_ms=self.elapsed_ms()),
+            managed,
         )
         fault_point("deploy.succeeded")
 
@@ -543,14 +546,15 @@ class DeploymentRun:
             return
         self.log(f"{failure.step} failed: {failure.reason}", step=failure.step, level="error")
         step: Any = failure.step
-        await self.record(
+        await self.write(
+            self.app.fail,
             DeploymentFailed(
                 **self.ids(),
                 step=step,
                 reason=failure.reason,
                 rolled_back=self.d.upload_begun,
                 host_touched=self.d.upload_begun,
-            )
+            ),
         )
 
     # -- restore to a kept backup ----------------------------------------------------
@@ -559,8 +563,12 @@ class DeploymentRun:
         if self.d.rollback_begun:
             await self.applier.rollback("the deployer restarted during a rollback")
             return
-        if not self.d.has(DeploymentStarted):
-            await self.record(DeploymentStarted(**self.ids()))
+        reason = self.d.request.get("reason") or "requested"
+        if self.d.upload_begun:  # the restore began before a restart: carry it on
+            await self.applier.rollback(reason)
+            return
+        if not self.d.started:
+            await self.write(self.app.start, DeploymentStarted(**self.ids()))
         wanted = self.d.request.get("backup_id")
         self.check.forget()  # the restored files are not what the last deployment left
         host = await self.host()
@@ -593,13 +601,8 @@ class DeploymentRun:
         await self._keep_backup(safety)
         fault_point("rollback.safety_backed_up")
         # From here, a rollback restores ``restore_to``; the safety backup stays listed.
-        self.d = await self.ctx.store.write(
-            self.ctx.store.app.change,
-            self.d.deployment_id,
-            lambda d: (d.keep_backup(asdict(restore_to)), d.begin_upload(paths, [])),
-        )
+        await self.write(self.app.begin_restore, asdict(restore_to), paths)
         fault_point("rollback.restore_begun")
-        reason = self.d.request.get("reason") or "requested"
         await self.applier.rollback(reason)
 
     # -- commit status ---------------------------------------------------------------
@@ -633,10 +636,6 @@ class DeploymentRun:
             description=_status_text(state, self.d.terminal),
             target_url=url,
         )
-
-
-class _Finished(Exception):
-    """The deployment reached a terminal event inside a step."""
 
 
 def _status_text(state: str, terminal: str | None) -> str:

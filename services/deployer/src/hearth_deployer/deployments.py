@@ -1,0 +1,234 @@
+"""The deployer application's deployment commands: each loads the deployment, keeps the
+run's log lines, calls one command of the aggregate (which checks the transition) and saves.
+
+``log`` holds the lines the run wrote since its last write; they are stored just before
+the event, in the same save.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+
+from hearth_deployer.domain import Deployment, deployment_uuid
+from hearth_events.catalogue import (
+    BackupTaken,
+    ConfigFetched,
+    ConfigValidated,
+    DeploymentCancelled,
+    DeploymentFailed,
+    DeploymentPlanned,
+    DeploymentStarted,
+    DeploymentSucceeded,
+    DeploymentWaiting,
+    FilesDeployed,
+    HealthCheckFailed,
+    HealthCheckPassed,
+    HostCheckFailed,
+    HostCheckPassed,
+    LogLine,
+    RollbackCompleted,
+    RollbackFailed,
+    RollbackStarted,
+    ServiceRestarted,
+    ValidationFailed,
+)
+from hearth_eventstore.store import HearthApplication, Meta
+
+Lines = tuple[LogLine, ...]
+
+
+class DeploymentCommands(HearthApplication):
+    def _get(self, aggregate_id: UUID) -> Any:
+        try:
+            return self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+
+    def deployment(self, deployment_id: str) -> Deployment | None:
+        found: Deployment | None = self._get(deployment_uuid(deployment_id))
+        return found
+
+    def _deployment(self, deployment_id: str, meta: Meta | None = None, log: Lines = ()) -> Any:
+        deployment = self.deployment(deployment_id)
+        if deployment is None:
+            raise LookupError(f"no deployment {deployment_id}")
+        if log:
+            assert meta is not None
+            deployment.log(log, meta)
+        return deployment
+
+    def _saved(self, deployment: Deployment) -> Deployment:
+        self.save(deployment)
+        return deployment
+
+    # -- one method per command ------------------------------------------------------
+    def keep_log(self, deployment_id: str, *, meta: Meta, log: Lines) -> Deployment:
+        return self._saved(self._deployment(deployment_id, meta, log))
+
+    def wait(self, deployment_id: str, data: DeploymentWaiting, *, meta: Meta) -> Deployment:
+        d = self._deployment(deployment_id)
+        d.wait(data, meta)
+        return self._saved(d)
+
+    def start(
+        self, deployment_id: str, data: DeploymentStarted, *, meta: Meta, log: Lines = ()
+    ) -> Deployment:
+        d = self._deployment(deployment_id, meta, log)
+        d.start(data, meta)
+        return self._saved(d)
+
+    def fetched(
+        self, deployment_id: str, data: ConfigFetched, *, meta: Meta, log: Lines = ()
+    ) -> Deployment:
+        d = self._deployment(deployment_id, meta, log)
+        d.fetched(data, meta)
+        return self._saved(d)
+
+    def validated(
+        self, deployment_id: str, data: ConfigValidated, *, meta: Meta, log: Lines = ()
+    ) -> Deployment:
+        d = self._deployment(deployment_id, meta, log)
+        d.validated(data, meta)
+        return self._saved(d)
+
+    def validation_failed(
+        self, deployment_id: str, data: ValidationFailed, *, meta: Meta, log: Lines = ()
+    ) -> Deployment:
+        d = self._deployment(deployment_id, meta, log)
+        d.validation_failed(data, meta)
+        return self._saved(d)
+
+    def planned(
+        self, deployment_id: str, data: DeploymentPlanned, *, meta: Meta, log: Lines = ()
+    ) -> Deployment:
+        d = self._deployment(deployment_id, meta, log)
+        d.planned(data, meta)
+        return self._saved(d)
+
+    def backed_up(
+        self,
+        deployment_id: str,
+        data: BackupTaken,
+        backup: dict[str, Any],
+        *,
+        meta: Meta,
+        log: Lines = (),
+    ) -> Deployment:
+        d = self._deployment(deployment_id, meta, log)
+        d.backed_up(data, backup, meta)
+        return self._saved(d)
+
+    def begin_upload(
+        self,
+        deployment_id: str,
+        touched: list[str],
+        managed_after: list[str],
+        *,
+        meta: Meta,
+        log: Lines = (),
+    ) -> Deployment:
+        d = self._deployment(deployment_id, meta, log)
+        d.begin_upload(touched, managed_after)
+        return self._saved(d)
+
+    def begin_restore(
+        self,
+        deployment_id: str,
+        backup: dict[str, Any],
+        touched: list[str],
+        *,
+        meta: Meta,
+        log: Lines = (),
+    ) -> Deployment:
+        d = self._deployment(deployment_id, meta, log)
+        d.begin_restore(backup, touched)
+        return self._saved(d)
+
+    def uploaded(
+        self, deployment_id: str, data: FilesDeployed, *, meta: Meta, log: Lines = ()
+    ) -> Deployment:
+        d = self._deployment(deployment_id, meta, log)
+        d.uploaded(data, meta)
+        return self._saved(d)
+
+    def host_checked(
+        self,
+        deployment_id: str,
+        data: HostCheckPassed | HostCheckFailed,
+        *,
+        meta: Meta,
+        log: Lines = (),
+    ) -> Deployment:
+        d = self._deployment(deployment_id, meta, log)
+        d.host_checked(data, meta)
+        return self._saved(d)
+
+    def service_restarted(
+        self, deployment_id: str, data: ServiceRestarted, *, meta: Meta, log: Lines = ()
+    ) -> Deployment:
+        d = self._deployment(deployment_id, meta, log)
+        d.service_restarted(data, meta)
+        return self._saved(d)
+
+    def health_checked(
+        self,
+        deployment_id: str,
+        data: HealthCheckPassed | HealthCheckFailed,
+        *,
+        meta: Meta,
+        log: Lines = (),
+    ) -> Deployment:
+        d = self._deployment(deployment_id, meta, log)
+        d.health_checked(data, meta)
+        return self._saved(d)
+
+    def succeed(
+        self,
+        deployment_id: str,
+        data: DeploymentSucceeded,
+        managed: list[str] | None,
+        *,
+        meta: Meta,
+        log: Lines = (),
+    ) -> Deployment:
+        d = self._deployment(deployment_id, meta, log)
+        d.succeed(data, meta, managed=managed)
+        return self._saved(d)
+
+    def fail(
+        self, deployment_id: str, data: DeploymentFailed, *, meta: Meta, log: Lines = ()
+    ) -> Deployment:
+        d = self._deployment(deployment_id, meta, log)
+        d.fail(data, meta)
+        return self._saved(d)
+
+    def cancel(
+        self, deployment_id: str, data: DeploymentCancelled, *, meta: Meta, log: Lines = ()
+    ) -> Deployment:
+        d = self._deployment(deployment_id, meta, log)
+        d.cancel(data, meta)
+        return self._saved(d)
+
+    def roll_back(
+        self, deployment_id: str, data: RollbackStarted, *, meta: Meta, log: Lines = ()
+    ) -> Deployment:
+        d = self._deployment(deployment_id, meta, log)
+        d.roll_back(data, meta)
+        return self._saved(d)
+
+    def rolled_back(
+        self, deployment_id: str, data: RollbackCompleted, *, meta: Meta, log: Lines = ()
+    ) -> Deployment:
+        d = self._deployment(deployment_id, meta, log)
+        d.rolled_back(data, meta)
+        return self._saved(d)
+
+    def rollback_failed(
+        self, deployment_id: str, data: RollbackFailed, *, meta: Meta, log: Lines = ()
+    ) -> Deployment:
+        d = self._deployment(deployment_id, meta, log)
+        d.rollback_failed(data, meta)
+        return self._saved(d)
