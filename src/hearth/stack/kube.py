@@ -30,8 +30,10 @@ SCOPE_KEYS_SECRET = "hearth-scope-keys"  # noqa: S105 (a Secret's name)
 DATABASE_SECRET = "hearth-database"  # noqa: S105 (a Secret's name)
 POSTGRES = "hearth-postgres"
 PLACEHOLDER = "REPLACE_ME"
-#: Instances per Deployment: two, so one may restart or move while the other works.
+#: Instances per Deployment: two, so one may restart or move while the other works; the
+#: provisioner is one agent for the site it runs at (see its DaemonSet variant).
 REPLICAS = 2
+SINGLE = ("provisioner",)
 #: Requests: a service's resident size once its code is loaded (65-94 MiB measured) plus its
 #: connections and caches; limits leave room for a burst (a projection rebuild, a fan-out to
 #: many targets, webhook bodies of up to 25 MiB each in flight). See docs/deploy.md.
@@ -119,24 +121,28 @@ def pod_spec(definition: ServiceDef) -> dict[str, Any]:
 def service_manifests(definition: ServiceDef) -> list[dict[str, Any]]:
     lab = labels(definition.name)
     meta = {"name": definition.name, "namespace": NAMESPACE, "labels": lab}
+    single = definition.name in SINGLE
     out: list[dict[str, Any]] = [
         {
             "apiVersion": "apps/v1",
             "kind": "Deployment",
             "metadata": meta,
             "spec": {
-                "replicas": REPLICAS,
+                "replicas": 1 if single else REPLICAS,
                 "selector": {"matchLabels": lab},
                 "template": {"metadata": {"labels": lab}, "spec": pod_spec(definition)},
             },
-        },
-        {
-            "apiVersion": "policy/v1",
-            "kind": "PodDisruptionBudget",
-            "metadata": {"name": definition.name, "namespace": NAMESPACE},
-            "spec": {"minAvailable": 1, "selector": {"matchLabels": lab}},
-        },
+        }
     ]
+    if not single:  # one instance always up while nodes drain
+        out.append(
+            {
+                "apiVersion": "policy/v1",
+                "kind": "PodDisruptionBudget",
+                "metadata": {"name": definition.name, "namespace": NAMESPACE},
+                "spec": {"minAvailable": 1, "selector": {"matchLabels": lab}},
+            }
+        )
     if definition.name in ("query-api", "webhook-gw"):
         out.append(
             {

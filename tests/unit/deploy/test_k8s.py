@@ -98,8 +98,11 @@ def test_every_workspace_service_has_a_deployment_and_the_provisioner_a_daemonse
     daemon = kinds("DaemonSet")["provisioner"]["spec"]["template"]["spec"]
     assert daemon["hostNetwork"] is True
     assert daemon["nodeSelector"] == {"hearth.dev/wifi": "true"}
+    # Two instances and a budget keeping one up, except the provisioner (one per site).
     budgets = kinds("PodDisruptionBudget")
-    assert workspace | {"hearth-nats"} == set(budgets)
+    assert set(budgets) == workspace - {"provisioner"} | {"hearth-nats"}
+    for name, deployment in deployments.items():
+        assert deployment["spec"]["replicas"] == (1 if name == "provisioner" else 2)
 
 
 def _entry_point(service: str) -> tuple[str, int]:
