@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import nats
+import nats.js.errors
 import pytest
 
 from hearth_events import declare
@@ -14,6 +15,7 @@ from hearth_events.jetstream import (
     BUCKETS,
     STREAMS,
     _differs,
+    ensure,
     replicated_bucket,
     replicated_stream,
 )
@@ -60,6 +62,11 @@ async def test_the_entry_point_declares_with_the_replicas_it_is_given(
             assert (await js.stream_info(name)).config.num_replicas == 1
         for name in BUCKETS:
             assert (await js.stream_info(f"KV_{name}")).config.num_replicas == 1
+        # Declared again for a cluster, the existing buckets are scaled too: one server
+        # refuses, which proves the change was asked for.
+        for name in BUCKETS:
+            with pytest.raises(nats.js.errors.APIError, match="replicas"):
+                await ensure(js, buckets=(name,), replicas=3)
     finally:
         await nc.close()
 

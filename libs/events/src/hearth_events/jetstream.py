@@ -257,7 +257,12 @@ async def _ensure_bucket(js: Any, config: KeyValueConfig) -> None:
     except NotFoundError:  # BucketNotFoundError is a NotFoundError
         await js.create_key_value(config=config)
         return
-    if config.direct:  # a bucket declared before direct reads were required
+    if config.direct or config.replicas != 1:
         info = await js.stream_info(f"KV_{config.bucket}")
-        if not info.config.allow_direct:
-            await js.update_stream(config=info.config.evolve(allow_direct=True))
+        changes: dict[str, Any] = {}
+        if config.direct and not info.config.allow_direct:
+            changes["allow_direct"] = True  # declared before direct reads were required
+        if config.replicas not in (1, info.config.num_replicas):
+            changes["num_replicas"] = config.replicas  # a bucket moved onto a cluster
+        if changes:
+            await js.update_stream(config=info.config.evolve(**changes))
