@@ -14,7 +14,13 @@ import jsonschema
 import pytest
 import yaml
 
-from hearth.stack.natsconf import password_variable, render_compose_nats_config
+from hearth.stack.natsconf import (
+    COMPOSE_CLUSTER_NODES,
+    SERVER_NAME_VARIABLE,
+    password_variable,
+    render_compose_cluster_config,
+    render_compose_nats_config,
+)
 from hearth.stack.services import SERVICES
 from hearth_events.permissions import all_users
 
@@ -45,8 +51,15 @@ def test_compose_matches_the_compose_specification(compose: dict[str, Any]) -> N
     assert not validator.is_valid(broken)
 
 
+def default_profile(compose: dict[str, Any]) -> dict[str, Any]:
+    """The services `docker compose up` starts without a profile."""
+    return {n: s for n, s in compose["services"].items() if "profiles" not in s}
+
+
 def test_every_service_is_a_workspace_package_and_back(compose: dict[str, Any]) -> None:
-    app_services = {n for n in compose["services"] if n not in ("nats", "nats-init", "postgres")}
+    app_services = {
+        n for n in default_profile(compose) if n not in ("nats", "nats-init", "postgres")
+    }
     workspace = {p.name for p in (ROOT / "services").iterdir() if (p / "pyproject.toml").is_file()}
     assert app_services == workspace
     for name in app_services:
@@ -65,7 +78,7 @@ def test_the_dockerfile_takes_the_arguments_compose_passes() -> None:
 
 
 def test_ports_health_checks_and_secrets(compose: dict[str, Any]) -> None:
-    services = compose["services"]
+    services = default_profile(compose)
     published = {name: s.get("ports", []) for name, s in services.items()}
     assert published["query-api"] == ["8080:8080"]
     assert published["webhook-gw"] == ["8090:8090"]
@@ -87,6 +100,7 @@ def test_ports_health_checks_and_secrets(compose: dict[str, Any]) -> None:
     assert init["entrypoint"] == ["python", "-m", "hearth_events.declare"]
     assert init["environment"]["HEARTH_NATS_USER"] == "admin"
     assert init["depends_on"]["nats"]["condition"] == "service_healthy"
+    assert init["environment"]["HEARTH_STREAM_REPLICAS"] == "${HEARTH_STREAM_REPLICAS:-1}"
     text = (ROOT / "compose.yaml").read_text()
     assert "password" not in re.sub(r"\$\{[^}]*\}|PASSWORD", "", text).lower()
 
@@ -102,3 +116,73 @@ def test_the_nats_configuration_is_fresh_and_valid() -> None:
         [str(binary), "-c", str(path), "-t"], env=env, capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_the_cluster_profile_runs_three_routed_nats_servers(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    cluster = {n for n, s in services.items() if "cluster" in s.get("profiles", [])}
+    nodes = {"nats", *(n for n in cluster if n.startswith("nats-"))}
+    assert nodes == set(COMPOSE_CLUSTER_NODES) == {"nats", "nats-2", "nats-3"}
+    names = set()
+    for node in nodes:
+        service = services[node]
+        assert service["image"] == services["nats"]["image"]
+        # The same users: every password variable, from the same .env.
+        for user in all_users():
+            assert password_variable(user.name) in service["environment"]
+        names.add(service["environment"][SERVER_NAME_VARIABLE])
+        assert "./deploy/nats:/etc/nats:ro" in service["volumes"]
+        assert "healthcheck" in service
+    assert names == nodes
+    assert services["nats-2"]["command"] == ["-c", "/etc/nats/nats-cluster.conf"]
+    assert services["nats"]["command"] == ["-c", "/etc/nats/${HEARTH_NATS_CONF:-nats.conf}"]
+    assert len({v for n in nodes for v in services[n]["volumes"]}) == 4  # own data each
+    # The init step waits for all three when they run; alone, for `nats` only.
+    init = services["nats-init"]["depends_on"]
+    assert init["nats-2"] == init["nats-3"] == {"condition": "service_healthy", "required": False}
+    assert "cluster" in services["nats-2"]["profiles"]
+    assert services["nats"]["image"] >= "nats:2.12"
+
+
+def test_the_cluster_profile_runs_a_second_instance_of_each_stateless_service(
+    compose: dict[str, Any],
+) -> None:
+    services = compose["services"]
+    stateless = {d.name for d in SERVICES if d.name != "provisioner"}  # an agent per site
+    seconds = {
+        n.removesuffix("-2")
+        for n, s in services.items()
+        if "cluster" in s.get("profiles", []) and not n.startswith("nats")
+    }
+    assert seconds == stateless
+    published = set()
+    for name in stateless:
+        first, second = services[name], services[f"{name}-2"]
+        assert second["build"] == first["build"]
+        assert second["environment"]["HEARTH_INSTANCE"] == f"{name}-2"
+        assert {k: v for k, v in second["environment"].items() if k != "HEARTH_INSTANCE"} == {
+            k: v for k, v in first["environment"].items() if k != "HEARTH_INSTANCE"
+        }
+        assert second["volumes"] != first["volumes"]
+        published |= set(second.get("ports", []))
+        assert second["environment"]["HEARTH_NATS_URL"] == "${HEARTH_NATS_URLS:-nats://nats:4222}"
+    assert published == {"8081:8080", "8091:8090"}
+
+
+def test_the_cluster_nats_configuration_is_fresh_and_valid() -> None:
+    path = ROOT / "deploy" / "nats" / "nats-cluster.conf"
+    assert path.read_text() == render_compose_cluster_config(), (
+        "stale: run `uv run python -m hearth.stack.natsconf --cluster > "
+        "deploy/nats/nats-cluster.conf`"
+    )
+    env = {**os.environ, SERVER_NAME_VARIABLE: "nats-2"}
+    env.update({password_variable(u.name): "x" for u in all_users()})
+    binary = Path(sys.executable).parent / "nats-server"
+    result = subprocess.run(
+        [str(binary), "-c", str(path), "-t"], env=env, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert (
+        'routes: ["nats://nats:6222", "nats://nats-2:6222", "nats://nats-3:6222"]'
+        in path.read_text()
+    )

@@ -174,29 +174,47 @@ class DeclarationConflict(RuntimeError):
     """An existing stream or bucket cannot be changed into what Hearth needs."""
 
 
+def replicated_stream(name: str, replicas: int) -> StreamConfig:
+    """``STREAMS[name]`` stored on ``replicas`` servers of a cluster (1 on a single server)."""
+    return STREAMS[name].evolve(num_replicas=replicas)
+
+
+def replicated_bucket(name: str, replicas: int) -> KeyValueConfig:
+    """``BUCKETS[name]`` stored on ``replicas`` servers of a cluster (1 on a single server)."""
+    return BUCKETS[name].evolve(replicas=replicas)
+
+
 async def ensure(
     js: Any,
     *,
     streams: tuple[str, ...] = (),
     buckets: tuple[str, ...] = (),
     consumers: tuple[str, ...] = (),
+    replicas: int = 1,
 ) -> None:
     """Declare the named streams, buckets and consumers; leave matching ones alone.
 
-    ``js`` is a ``nats.js.JetStreamContext``.
+    ``js`` is a ``nats.js.JetStreamContext``. ``replicas`` applies to the streams and
+    buckets (3 on a 3-node cluster); durable consumers follow their stream's.
     """
     for name in streams:
-        await _ensure_stream(js, STREAMS[name])
+        await _ensure_stream(js, replicated_stream(name, replicas))
     for name in buckets:
-        await _ensure_bucket(js, BUCKETS[name])
+        await _ensure_bucket(js, replicated_bucket(name, replicas))
     for name in consumers:
         consumer = CONSUMERS[name]
         await js.add_consumer(consumer.stream, config=consumer.config())
 
 
-async def declare_all(js: Any) -> None:
+async def declare_all(js: Any, *, replicas: int = 1) -> None:
     """Every stream, bucket and durable consumer Hearth uses (admin credentials)."""
-    await ensure(js, streams=tuple(STREAMS), buckets=tuple(BUCKETS), consumers=tuple(CONSUMERS))
+    await ensure(
+        js,
+        streams=tuple(STREAMS),
+        buckets=tuple(BUCKETS),
+        consumers=tuple(CONSUMERS),
+        replicas=replicas,
+    )
 
 
 async def _ensure_stream(js: Any, config: StreamConfig) -> None:
@@ -228,6 +246,8 @@ def _differs(current: StreamConfig, wanted: StreamConfig) -> bool:
     )
     if wanted.allow_atomic and not current.allow_atomic:
         return True  # a stream declared before batches (on a server that has them)
+    if wanted.num_replicas and current.num_replicas != wanted.num_replicas:
+        return True  # a stream moved onto a cluster (JetStream scales it in place)
     return any(getattr(current, k) != getattr(wanted, k) for k in keys)
 
 
@@ -237,7 +257,12 @@ async def _ensure_bucket(js: Any, config: KeyValueConfig) -> None:
     except NotFoundError:  # BucketNotFoundError is a NotFoundError
         await js.create_key_value(config=config)
         return
-    if config.direct:  # a bucket declared before direct reads were required
+    if config.direct or config.replicas != 1:
         info = await js.stream_info(f"KV_{config.bucket}")
-        if not info.config.allow_direct:
-            await js.update_stream(config=info.config.evolve(allow_direct=True))
+        changes: dict[str, Any] = {}
+        if config.direct and not info.config.allow_direct:
+            changes["allow_direct"] = True  # declared before direct reads were required
+        if config.replicas not in (1, info.config.num_replicas):
+            changes["num_replicas"] = config.replicas  # a bucket moved onto a cluster
+        if changes:
+            await js.update_stream(config=info.config.evolve(**changes))
