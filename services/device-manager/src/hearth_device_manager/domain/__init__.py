@@ -1,0 +1,1 @@
+"""The device manager's pure domain: aggregates and rules, no I/O."""
