@@ -114,7 +114,8 @@ async def test_a_wrong_password_is_one_clear_error(world: World) -> None:
         }
         assert manager.handlers is not None
         coordinator, _ = manager.handlers.coordinators[sim.device_id]
-        assert coordinator.attempts == 1  # backs off long: no retry storm
+        assert coordinator.attempts == 1
+        assert coordinator.waiting_s >= 3600 * 0.8  # backs off long (jitter): no retry storm
 
         await world.secret("porch-password", "right horse battery")
         coordinator.retry_now()

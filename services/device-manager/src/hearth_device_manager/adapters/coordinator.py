@@ -61,15 +61,21 @@ class Coordinator:
         self._rand = rand
         self._wake = asyncio.Event()
         self.attempts = 0
+        #: How long the coordinator waits now before its next attempt (0: not waiting).
+        self.waiting_s = 0.0
 
     def retry_now(self) -> None:
         """The device was seen somewhere (new address, new secret): stop waiting."""
         self._wake.set()
 
     async def _pause(self, seconds: float) -> None:
-        with suppress(TimeoutError):
-            async with asyncio.timeout(seconds):
-                await self._wake.wait()
+        self.waiting_s = seconds
+        try:
+            with suppress(TimeoutError):
+                async with asyncio.timeout(seconds):
+                    await self._wake.wait()
+        finally:
+            self.waiting_s = 0.0
 
     async def run(self) -> None:
         """Until cancelled."""
