@@ -51,6 +51,13 @@ class World:
         await self.nc.close()
 
     async def start(self, **options: Any) -> DeviceManager:
+        defaults: dict[str, Any] = {
+            "discovery_mdns": False,
+            "presence_window_s": 0,
+            "reconnect_first_s": 0.05,
+            "reconnect_max_s": 0.2,
+            "discovery_ports": [],
+        }
         settings = DeviceManagerSettings(
             nats_url=self.nats_url,
             database_url=self.database_url,
@@ -58,12 +65,7 @@ class World:
             data_dir=self.data_dir,
             instance="device-manager-test",
             shutdown_grace_s=5,
-            discovery_mdns=False,
-            presence_window_s=0,
-            reconnect_first_s=0.05,
-            reconnect_max_s=0.2,
-            discovery_ports=[],
-            **options,
+            **{**defaults, **options},
         )
         manager = DeviceManager(
             settings,

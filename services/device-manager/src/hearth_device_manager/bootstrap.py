@@ -8,6 +8,7 @@ from contextlib import suppress
 from typing import ClassVar
 
 import aiohttp
+from zeroconf.asyncio import AsyncZeroconf
 
 from hearth_device_manager.adapters.coordinator import Backoff
 from hearth_device_manager.adapters.mdns import MdnsBrowser
@@ -84,8 +85,13 @@ class DeviceManager(BusService):
         self.commands = DeviceCommands(handlers, run_scan, prober, options.discovery_ports)
         await self.commands.serve(self.nc, queue=self.name)
         if options.discovery_mdns:
-            self.mdns = MdnsBrowser(prober, handlers.found)
             try:
+                zeroconf = (
+                    AsyncZeroconf(interfaces=options.discovery_mdns_interfaces)
+                    if options.discovery_mdns_interfaces
+                    else AsyncZeroconf()
+                )
+                self.mdns = MdnsBrowser(prober, handlers.found, zeroconf, own=True)
                 await self.mdns.start()
             except OSError as exc:  # no multicast here: scans still work
                 log.warning("mDNS discovery unavailable", reason=str(exc))

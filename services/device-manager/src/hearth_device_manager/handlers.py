@@ -26,6 +26,7 @@ from hearth_eventstore.store import Meta
 from hearth_servicekit import get_logger
 
 log = get_logger("hearth.device_manager")
+STOP_GRACE_S = 5.0
 
 
 class Secrets(Protocol):
@@ -103,7 +104,10 @@ class DeviceHandlers:
             tasks.append(self._worker)
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=STOP_GRACE_S)
+            if pending:  # a device client that ignores cancellation must not hold us
+                log.warning("devices still stopping", devices=sorted(t.get_name() for t in pending))
         self.coordinators.clear()
 
     def _follow(self, device: Device) -> None:

@@ -18,6 +18,9 @@ class DeviceManagerSettings(ServiceSettings):
         default=0.0, ge=0, description="seconds between scheduled scans; 0 = on demand only"
     )
     discovery_mdns: bool = Field(default=True, description="browse mDNS for Shelly services")
+    discovery_mdns_interfaces: list[str] = Field(
+        default=[], description="addresses of the interfaces browsed; empty = all"
+    )
     scan_concurrency: int = Field(default=64, ge=1, description="addresses asked at once")
     scan_timeout_s: float = Field(default=1.0, gt=0, description="per address")
     presence_window_s: float = Field(

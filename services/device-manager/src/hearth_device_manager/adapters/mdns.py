@@ -27,10 +27,13 @@ class MdnsBrowser:
         prober: Prober,
         on_found: Callable[[Found], Awaitable[object]],
         zeroconf: AsyncZeroconf | None = None,
+        *,
+        own: bool = False,
     ) -> None:
+        """``own``: close ``zeroconf`` on stop (always when this browser made it)."""
         self._prober = prober
         self._on_found = on_found
-        self._own = zeroconf is None
+        self._own = own or zeroconf is None
         self._zc = zeroconf
         self._browser: AsyncServiceBrowser | None = None
         self._tasks: set[asyncio.Task[None]] = set()
