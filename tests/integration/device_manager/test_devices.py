@@ -120,3 +120,19 @@ async def test_a_wrong_password_is_one_clear_error(world: World) -> None:
         await world.secret("porch-password", "right horse battery")
         coordinator.retry_now()
         await world.wait_status(sim.device_id, lambda s: s["online"])
+
+
+async def test_a_declared_device_is_adopted_when_discovery_finds_it(world: World) -> None:
+    async with Fleet([PLUS_1PM]) as fleet:
+        (sim,) = fleet.devices
+        await world.start()
+        applied = await world.command(
+            "ApplyDevices", devices=[{"name": "attic", "device_id": sim.device_id}]
+        )
+        assert applied["ok"], applied
+        assert applied["waiting"] == ["attic"]
+        assert applied["changes"] == []
+
+        await discover(world, sim)
+        await world.wait_events(lambda: bool(world.named("DeviceOnline", sim.device_id)))
+        assert [e.data.name for e in world.named("DeviceAdopted")] == ["attic"]  # type: ignore[attr-defined]
