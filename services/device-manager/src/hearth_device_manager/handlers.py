@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from hearth_device_manager.adapters.coordinator import Backoff, Coordinator
-from hearth_device_manager.domain.device import Device, Found
-from hearth_device_manager.domain.errors import DeviceError
+from hearth_device_manager.domain.device import Device, Found, normal_mac
+from hearth_device_manager.domain.errors import DeviceError, WrongCredentials
 from hearth_device_manager.domain.presence import Presence
 from hearth_device_manager.domain.status import compact_status
 from hearth_device_manager.ports import Connector, LinkTarget, StatusWriter
@@ -53,8 +53,6 @@ class Timing:
 
 
 def spec_matches(spec: DeviceSpec, device: Device) -> bool:
-    from hearth_device_manager.domain.device import normal_mac
-
     if spec.mac:
         try:
             return normal_mac(spec.mac) == device.mac
@@ -137,8 +135,6 @@ class DeviceHandlers:
         if device.password_secret:
             secret = await self._secrets.get(device.password_secret)
             if secret is None:
-                from hearth_device_manager.domain.errors import WrongCredentials
-
                 raise WrongCredentials(
                     f"{device_id}: secret {device.password_secret} is not stored "
                     "(scope device-manager)"
