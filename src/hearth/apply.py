@@ -34,6 +34,11 @@ def apply_config(config: HearthConfig, request: Request, *, dry_run: bool) -> li
             "hearth.cmd.target.ApplyTargets",
             {"targets": [t.model_dump(mode="json") for t in config.targets]},
         ),
+        (
+            "devices",
+            "hearth.cmd.device.ApplyDevices",
+            {"devices": [d.model_dump(mode="json") for d in config.devices]},
+        ),
     ]
     return [
         {

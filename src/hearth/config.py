@@ -21,7 +21,7 @@ from pydantic import (
     field_validator,
 )
 
-from hearth_events.catalogue import RepositorySpec, RouteSpec, TargetSpec
+from hearth_events.catalogue import DeviceSpec, RepositorySpec, RouteSpec, TargetSpec
 from hearth_events.credentials import (
     Problem,
     address_problems,
@@ -50,11 +50,16 @@ class HearthConfig(BaseModel):
     repositories: list[RepositorySpec] = []
     targets: list[TargetSpec] = []
     notifications: Notifications = Notifications()
-    #: Not supported yet (the device work defines them); refused unless empty.
-    devices: list[Any] = []
+    devices: list[DeviceSpec] = []
+    #: Not supported yet (the provisioning work defines them); refused unless empty.
     agents: list[Any] = []
 
-    @field_validator("devices", "agents", mode="before")
+    @field_validator("devices", mode="before")
+    @classmethod
+    def _empty_devices(cls, value: Any) -> Any:
+        return [] if value is None else value
+
+    @field_validator("agents", mode="before")
     @classmethod
     def _not_supported_yet(cls, value: Any, info: ValidationInfo) -> list[Any]:
         if value:

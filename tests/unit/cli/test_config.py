@@ -73,10 +73,8 @@ def test_errors_say_where_and_what(tmp_path: Path, text: str, message: str) -> N
     assert "\n" not in str(error.value)
 
 
-@pytest.mark.parametrize("section", ["devices", "agents"])
-def test_devices_and_agents_are_refused_until_they_are_supported(
-    tmp_path: Path, section: str
-) -> None:
+@pytest.mark.parametrize("section", ["agents"])
+def test_agents_are_refused_until_they_are_supported(tmp_path: Path, section: str) -> None:
     text = GOOD + f"{section}:\n  - name: shelly-garage-1\n"
     with pytest.raises(ConfigError) as refused:
         load_config(write(tmp_path, text))
@@ -88,6 +86,28 @@ def test_devices_and_agents_are_refused_until_they_are_supported(
     # An empty section is as good as none.
     assert load_config(write(tmp_path, GOOD + f"{section}:\n")).repositories
     assert load_config(write(tmp_path, GOOD + f"{section}: []\n")).repositories
+
+
+def test_devices_are_declared_by_mac_or_device_id(tmp_path: Path) -> None:
+    text = GOOD + (
+        "devices:\n"
+        "  - name: porch\n"
+        "    mac: A8:03:2A:B1:23:45\n"
+        "    password_secret: porch-password\n"
+        "    groups: [outside]\n"
+        "  - name: garage\n"
+        "    device_id: shellyplus1pm-a8032ab12346\n"
+        "    host: 10.0.0.7\n"
+    )
+    config = load_config(write(tmp_path, text))
+    assert [(d.name, d.mac, d.device_id, d.host) for d in config.devices] == [
+        ("porch", "A8:03:2A:B1:23:45", None, None),
+        ("garage", None, "shellyplus1pm-a8032ab12346", "10.0.0.7"),
+    ]
+    assert config.devices[0].groups == ("outside",)
+    with pytest.raises(ConfigError, match="device nameless: give its mac or its device_id"):
+        load_config(write(tmp_path, GOOD + "devices:\n  - name: nameless\n"))
+    assert load_config(write(tmp_path, GOOD + "devices:\n")).devices == []
 
 
 def test_a_missing_file_is_named(tmp_path: Path) -> None:
@@ -112,3 +132,30 @@ def test_an_apprise_url_in_default_urls_is_refused_at_its_line(tmp_path: Path) -
         load_config(write(tmp_path, text))
     assert ":8: notifications: default_urls: entry 1 is an address" in str(refused.value)
     assert "CANARY" not in str(refused.value)
+
+
+def test_hearth_apply_sends_devices_to_the_device_manager(tmp_path: Path) -> None:
+    from hearth.apply import apply_config
+
+    text = GOOD + "devices:\n  - name: porch\n    mac: A8032AB12345\n"
+    sent: list[tuple[str, dict[str, object]]] = []
+
+    def request(subject: str, body: dict[str, object]) -> dict[str, object]:
+        sent.append((subject, body))
+        return {"ok": True, "changes": []}
+
+    results = apply_config(load_config(write(tmp_path, text)), request, dry_run=True)
+    assert results[-1]["section"] == "devices"
+    subject, body = sent[-1]
+    assert subject == "hearth.cmd.device.ApplyDevices"
+    assert body["devices"] == [
+        {
+            "name": "porch",
+            "mac": "A8032AB12345",
+            "device_id": None,
+            "host": None,
+            "password_secret": None,
+            "groups": [],
+        }
+    ]
+    assert body["dry_run"] is True

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hearth_events.base import EventData, register
 
@@ -19,6 +19,7 @@ __all__ = [
     "DeviceDrifted",
     "DeviceOffline",
     "DeviceOnline",
+    "DeviceSpec",
     "DriftResolved",
     "FieldDiff",
     "FirmwareUpdateAvailable",
@@ -33,6 +34,29 @@ class FieldDiff(BaseModel):
     path: str
     desired: Any = None
     actual: Any = None
+
+
+class DeviceSpec(BaseModel):
+    """A device declared under ``devices:`` in hearth.yaml: adopted when discovered."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1)
+    mac: str | None = Field(default=None, description="the device's MAC; or give device_id")
+    device_id: str | None = Field(default=None, description="e.g. shellyplus1pm-a8032ab12345")
+    host: str | None = Field(
+        default=None, description="address (host or host:port); else found by discovery"
+    )
+    password_secret: str | None = Field(
+        default=None, description="secret (scope device-manager) holding the admin password"
+    )
+    groups: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _identified(self) -> DeviceSpec:
+        if not (self.mac or self.device_id):
+            raise ValueError(f"device {self.name}: give its mac or its device_id")
+        return self
 
 
 class _DeviceEvent(EventData):

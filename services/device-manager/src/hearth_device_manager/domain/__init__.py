@@ -1,1 +1,1 @@
-"""The device manager's pure domain: rules and models, no I/O."""
+"""The device manager's pure domain: aggregates, rules and the desired-config models; no I/O."""

@@ -1,0 +1,1 @@
+"""Adapters of the device manager's ports: aioshelly, zeroconf, HTTP scans, NATS KV."""

@@ -1,0 +1,1 @@
+"""How the outside reaches the device manager: its command server."""

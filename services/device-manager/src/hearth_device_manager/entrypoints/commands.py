@@ -1,0 +1,150 @@
+"""The command server: ``hearth.cmd.device.{Discover,Adopt,ApplyDevices}``."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hearth_device_manager.adapters.scanner import ScanRefused
+from hearth_device_manager.domain.device import Device, Found, normal_mac
+from hearth_device_manager.handlers import DeviceHandlers, spec_matches
+from hearth_device_manager.ports import Prober
+from hearth_events import command_subject
+from hearth_events.catalogue import DeviceSpec
+from hearth_servicekit.commands import CommandRejected, serve_command
+from hearth_servicekit.declarations import ApplyCommand
+
+Scan = Callable[[list[str], list[int]], Awaitable[list[Found]]]
+
+
+class Discover(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    cidrs: list[str] = Field(min_length=1)
+    ports: list[int] | None = Field(default=None, description="default: the setting")
+    actor: str = "hearth"
+
+
+class Adopt(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    device_id: str
+    name: str | None = None
+    password_secret: str | None = None
+    actor: str = "hearth"
+
+
+class ApplyDevices(ApplyCommand):
+    devices: list[DeviceSpec]
+
+
+def split_host(host: str) -> tuple[str, int]:
+    name, sep, port = host.rpartition(":")
+    if sep and port.isdigit() and "]" not in port:
+        return name.strip("[]"), int(port)
+    return host, 80
+
+
+class DeviceCommands:
+    def __init__(
+        self, handlers: DeviceHandlers, scan: Scan, prober: Prober, ports: list[int]
+    ) -> None:
+        self.handlers = handlers
+        self._scan = scan
+        self._prober = prober
+        self._ports = ports
+
+    async def discover(self, request: Discover) -> dict[str, Any]:
+        try:
+            found = await self._scan(request.cidrs, request.ports or self._ports)
+        except ScanRefused as exc:
+            raise CommandRejected(str(exc)) from None
+        devices = [await self.handlers.found(f, request.actor) for f in found]
+        return {"found": [_describe(d) for d in devices]}
+
+    async def adopt(self, request: Adopt) -> dict[str, Any]:
+        app = self.handlers.store.app
+        device = await self.handlers.store.read(app.device_by_id, request.device_id)
+        if device is None:
+            raise CommandRejected(
+                f"no device {request.device_id} was discovered; run Discover first"
+            )
+        device, changed = await self.handlers.adopt(
+            device,
+            request.name or device.device_id,
+            request.password_secret,
+            request.actor,
+        )
+        return {"device": _describe(device), "changed": changed}
+
+    async def apply_devices(self, request: ApplyDevices) -> dict[str, Any]:
+        problems = _problems(request.devices)
+        if problems:
+            raise CommandRejected("; ".join(problems))
+        store = self.handlers.store
+        declared = {s.name: s.model_dump(mode="json") for s in request.devices}
+        known = await store.read(store.app.devices)
+        changes: list[dict[str, Any]] = []
+        waiting: list[str] = []
+        for spec in request.devices:
+            device = next((d for d in known if spec_matches(spec, d)), None)
+            if device is None and spec.host and not request.dry_run:
+                found = await self._prober.probe(*split_host(spec.host))
+                if found is not None:
+                    device = await self.handlers.found(found, request.actor)
+            if device is None or not spec_matches(spec, device):
+                waiting.append(spec.name)
+                continue
+            if (device.adopted, device.name, device.password_secret) == (
+                True,
+                spec.name,
+                spec.password_secret,
+            ):
+                continue
+            changes.append({"type": "DeviceAdopted", "name": spec.name})
+            if not request.dry_run:
+                await self.handlers.adopt(device, spec.name, spec.password_secret, request.actor)
+        if not request.dry_run:
+            await store.write(store.app.declare, declared)
+        return {"changes": changes, "waiting": waiting, "dry_run": request.dry_run}
+
+    async def serve(self, nc: Any, queue: str) -> None:
+        await serve_command(
+            nc, command_subject("device", "Discover"), Discover, self.discover, queue=queue
+        )
+        await serve_command(nc, command_subject("device", "Adopt"), Adopt, self.adopt, queue=queue)
+        await serve_command(
+            nc,
+            command_subject("device", "ApplyDevices"),
+            ApplyDevices,
+            self.apply_devices,
+            queue=queue,
+        )
+
+
+def _problems(specs: list[DeviceSpec]) -> list[str]:
+    problems: list[str] = []
+    names = [s.name for s in specs]
+    problems.extend(
+        f"device {n} declared twice" for n in sorted({n for n in names if names.count(n) > 1})
+    )
+    for spec in specs:
+        if spec.mac:
+            try:
+                normal_mac(spec.mac)
+            except ValueError as exc:
+                problems.append(f"device {spec.name}: {exc}")
+    return problems
+
+
+def _describe(device: Device) -> dict[str, Any]:
+    return {
+        "device_id": device.device_id,
+        "mac": device.mac,
+        "model": device.model,
+        "address": device.address,
+        "adopted": device.adopted,
+        "name": device.name,
+    }

@@ -1,0 +1,253 @@
+"""The device manager's reactions: a device found, adopted, connected, changed or lost.
+
+Coordinators call the observer methods synchronously (from aioshelly's callbacks); each
+becomes an item on one queue that a single worker handles in order, so a device's status
+writes and presence events never overtake each other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from hearth_device_manager.adapters.coordinator import Backoff, Coordinator
+from hearth_device_manager.domain.device import Device, Found, normal_mac
+from hearth_device_manager.domain.errors import DeviceError, WrongCredentials
+from hearth_device_manager.domain.presence import Presence
+from hearth_device_manager.domain.status import compact_status
+from hearth_device_manager.ports import Connector, LinkTarget, StatusWriter
+from hearth_device_manager.store import DeviceStore
+from hearth_events.catalogue import DeviceSpec
+from hearth_eventstore.store import Meta
+from hearth_servicekit import get_logger
+
+log = get_logger("hearth.device_manager")
+STOP_GRACE_S = 5.0
+
+
+class Secrets(Protocol):
+    async def get(self, name: str) -> bytes | None: ...
+
+
+@dataclass
+class Live:
+    """What the handlers know of one adopted device between events."""
+
+    device: Device
+    presence: Presence
+    status: dict[str, Any] | None = None
+    error: str | None = None
+    logged: set[str] = field(default_factory=set)
+    last_seen: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Timing:
+    presence_window_s: float = 30.0
+    backoff: Backoff = field(default_factory=Backoff)
+    connect_concurrency: int = 16
+
+
+def spec_matches(spec: DeviceSpec, device: Device) -> bool:
+    if spec.mac:
+        try:
+            return normal_mac(spec.mac) == device.mac
+        except ValueError:
+            return False
+    return spec.device_id == device.device_id
+
+
+class DeviceHandlers:
+    def __init__(
+        self,
+        store: DeviceStore,
+        connector: Connector,
+        writer: StatusWriter,
+        secrets: Secrets,
+        *,
+        timing: Timing | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        actor: str = "device-manager",
+    ) -> None:
+        self.store = store
+        self._connector = connector
+        self._writer = writer
+        self._secrets = secrets
+        self._timing = timing = timing or Timing()
+        self._clock = clock
+        self._actor = actor
+        self._gate = asyncio.Semaphore(timing.connect_concurrency)
+        self._queue: asyncio.Queue[tuple[str, str, Any]] = asyncio.Queue()
+        self.live: dict[str, Live] = {}
+        self.coordinators: dict[str, tuple[Coordinator, asyncio.Task[None]]] = {}
+        self._worker: asyncio.Task[None] | None = None
+
+    def meta(self, actor: str | None = None) -> Meta:
+        return Meta(actor=actor or self._actor)
+
+    # -- life ------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._worker = asyncio.create_task(self._work(), name="device-events")
+        for device in await self.store.read(self.store.app.devices):
+            if device.adopted:
+                self._follow(device)
+
+    async def stop(self) -> None:
+        tasks = [task for _, task in self.coordinators.values()]
+        if self._worker is not None:
+            tasks.append(self._worker)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=STOP_GRACE_S)
+            if pending:  # a device client that ignores cancellation must not hold us
+                log.warning("devices still stopping", devices=sorted(t.get_name() for t in pending))
+        self.coordinators.clear()
+
+    def _follow(self, device: Device) -> None:
+        live = self.live.get(device.device_id)
+        if live is None:
+            live = Live(device, Presence(self._timing.presence_window_s))
+            live.presence.announced = device.online
+            self.live[device.device_id] = live
+        else:
+            live.device = device
+        if device.device_id in self.coordinators:
+            return
+        coordinator = Coordinator(
+            device.device_id,
+            lambda: self._target(device.device_id),
+            self._connector,
+            self,
+            gate=self._gate,
+            backoff=self._timing.backoff,
+        )
+        task = asyncio.create_task(coordinator.run(), name=f"device:{device.device_id}")
+        self.coordinators[device.device_id] = (coordinator, task)
+
+    async def _target(self, device_id: str) -> LinkTarget:
+        device = self.live[device_id].device
+        password = None
+        if device.password_secret:
+            secret = await self._secrets.get(device.password_secret)
+            if secret is None:
+                raise WrongCredentials(
+                    f"{device_id}: secret {device.password_secret} is not stored "
+                    "(scope device-manager)"
+                )
+            password = secret.decode()
+        return LinkTarget(
+            device_id, device.mac, device.generation, device.host, device.port, password
+        )
+
+    # -- discovery and adoption ----------------------------------------------------------
+    async def found(self, found: Found, actor: str | None = None) -> Device:
+        """A device answered: record it once (by MAC), follow it when it moved, and adopt
+        it when hearth.yaml declares it."""
+        result = await self.store.write(self.store.app.discover, found, self.meta(actor))
+        device = result.device
+        if device.adopted:
+            live = self.live.get(device.device_id)
+            if live is not None:
+                live.device = device
+                if result.moved:
+                    log.info("device moved", device=device.device_id, address=device.address)
+                    self.coordinators[device.device_id][0].retry_now()
+            return device
+        index = await self.store.read(self.store.app.index)
+        for data in index.declared.values():
+            spec = DeviceSpec.model_validate(data)
+            if spec_matches(spec, device):
+                device, _ = await self.adopt(device, spec.name, spec.password_secret, actor)
+        return device
+
+    async def adopt(
+        self,
+        device: Device,
+        name: str,
+        password_secret: str | None = None,
+        actor: str | None = None,
+    ) -> tuple[Device, bool]:
+        adopted, changed = await self.store.write(
+            self.store.app.adopt, device.mac, name, self.meta(actor), password_secret
+        )
+        self._follow(adopted)
+        if changed and adopted.device_id in self.coordinators:
+            self.coordinators[adopted.device_id][0].retry_now()
+        return adopted, changed
+
+    # -- coordinator observer (sync, from callbacks) --------------------------------------
+    def connected(self, device_id: str, status: dict[str, Any]) -> None:
+        self._queue.put_nowait((device_id, "connected", status))
+
+    def changed(self, device_id: str, status: dict[str, Any]) -> None:
+        self._queue.put_nowait((device_id, "changed", status))
+
+    def lost(self, device_id: str, error: DeviceError) -> None:
+        self._queue.put_nowait((device_id, "lost", error))
+
+    async def _work(self) -> None:
+        while True:
+            device_id, kind, payload = await self._queue.get()
+            try:
+                await self._handle(device_id, kind, payload)
+            except Exception:  # one device's trouble must not stop the others'
+                log.exception("device event failed", device=device_id, kind=kind)
+
+    async def _handle(self, device_id: str, kind: str, payload: Any) -> None:
+        live = self.live.get(device_id)
+        if live is None:
+            return
+        now = self._clock()
+        if kind in ("connected", "changed"):
+            live.status, live.error = dict(payload), None
+            live.last_seen = datetime.now(UTC)
+            live.logged.clear()
+            live.presence.observe(True, now)
+        elif kind == "lost":
+            error: DeviceError = payload
+            if error.kind not in live.logged:  # once per kind until the device is back
+                live.logged.add(error.kind)
+                level = log.warning if not error.transient else log.info
+                level("device unavailable", device=device_id, error=error.kind, reason=str(error))
+            live.error = error.kind
+            live.presence.observe(False, now)
+        elif kind != "tick":
+            return
+        online = live.presence.observed is True
+        device = live.device
+        await self._writer.write(
+            device_id,
+            compact_status(
+                online=online,
+                address=device.address,
+                model=device.model,
+                generation=device.generation,
+                status=live.status if online else None,
+                error=live.error,
+            ),
+        )
+        await self._announce(live, now)
+
+    async def _announce(self, live: Live, now: float) -> None:
+        transition = live.presence.transition(now)
+        if transition is not None:
+            await self.store.write(
+                self.store.app.presence,
+                live.device.mac,
+                transition,
+                self.meta(),
+                None if transition else live.last_seen,
+            )
+            return
+        due = live.presence.due_at()
+        if due is not None:
+            asyncio.get_running_loop().call_later(
+                max(0.0, due - now),
+                self._queue.put_nowait,
+                (live.device.device_id, "tick", None),
+            )
