@@ -20,6 +20,7 @@ CONVERTED = {
     "notifier": "hearth_notifier",
     "query-api": "hearth_query_api",
     "provisioner": "hearth_provisioner",
+    "device-manager": "hearth_device_manager",
 }
 ROOM_PACKAGES = ("domain", "adapters", "entrypoints")
 ROOM_MODULES = ("handlers.py", "bootstrap.py")

@@ -28,14 +28,28 @@ def compact_status(
         compact["error"] = error
     if not status:
         return compact
-    sys = status.get("sys") or {}
+    compact.update(_system(status.get("sys") or {}))
+    components = _components(status)
+    if components:
+        compact["components"] = components
+    return compact
+
+
+def _system(sys: dict[str, Any]) -> dict[str, Any]:
+    """Config revision, a pending restart and an available stable update."""
+    found: dict[str, Any] = {}
     if "cfg_rev" in sys:
-        compact["cfg_rev"] = sys["cfg_rev"]
+        found["cfg_rev"] = sys["cfg_rev"]
     if sys.get("restart_required"):
-        compact["restart_required"] = True
+        found["restart_required"] = True
     stable = (sys.get("available_updates") or {}).get("stable") or {}
     if stable.get("version"):
-        compact["update"] = stable["version"]
+        found["update"] = stable["version"]
+    return found
+
+
+def _components(status: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per component (``switch:0``, ``cover:0``, ...) the fields worth showing live."""
     components = {}
     for key, value in sorted(status.items()):
         if not isinstance(value, dict) or ":" not in key:
@@ -46,6 +60,4 @@ def compact_status(
             fields["tC"] = temperature["tC"]
         if fields:
             components[key] = fields
-    if components:
-        compact["components"] = components
-    return compact
+    return components
