@@ -12,9 +12,11 @@ from hearth_events.base import EventData, register
 __all__ = [
     "DesiredConfigChanged",
     "DeviceAdopted",
+    "DeviceBackupTaken",
     "DeviceConfigApplied",
     "DeviceConfigApplyFailed",
     "DeviceConfigImported",
+    "DeviceConfigRestored",
     "DeviceDiscovered",
     "DeviceDrifted",
     "DeviceOffline",
@@ -22,7 +24,12 @@ __all__ = [
     "DeviceSpec",
     "DriftResolved",
     "FieldDiff",
+    "FirmwareRolloutCompleted",
+    "FirmwareRolloutHalted",
+    "FirmwareRolloutStarted",
+    "FirmwareRolloutWaveStarted",
     "FirmwareUpdateAvailable",
+    "FirmwareUpdateFailed",
     "FirmwareUpdateStarted",
     "FirmwareUpdated",
 ]
@@ -145,3 +152,76 @@ class FirmwareUpdateStarted(_DeviceEvent):
 @register
 class FirmwareUpdated(_DeviceEvent):
     version: str
+
+
+@register
+class FirmwareUpdateFailed(_DeviceEvent):
+    """The device refused the update, reported ``ota_error``, or came back on the old
+    version (or not at all) within the rollout's verification window."""
+
+    severity: ClassVar[str] = "failure"
+    from_version: str
+    to_version: str
+    reason: str
+
+
+@register
+class DeviceBackupTaken(_DeviceEvent):
+    """A full config snapshot of the device, stored by the device manager (not in the
+    event: the event names it). Secrets a device reveals are never part of a snapshot."""
+
+    backup_id: str
+    reason: Literal["manual", "before_apply", "before_firmware", "before_restore"] = "manual"
+    cfg_rev: int | None = None
+    firmware: str | None = None
+
+
+@register
+class DeviceConfigRestored(_DeviceEvent):
+    """A backup was written back to a device: its own, or another device's of the same
+    model (a replacement)."""
+
+    backup_id: str
+    from_device_id: str
+    fields: tuple[str, ...] = ()
+
+
+class _RolloutEvent(EventData):
+    context: ClassVar[str] = "device"
+    key_field: ClassVar[str] = "rollout_id"
+
+    rollout_id: str
+
+
+@register
+class FirmwareRolloutStarted(_RolloutEvent):
+    """A staged firmware rollout: canaries first, then waves of ``wave_size`` with a
+    pause between them; halts at the first failure."""
+
+    channel: Literal["stable", "beta"] = "stable"
+    waves: tuple[tuple[str, ...], ...]
+    pause_s: float = 0.0
+    versions: dict[str, str] = Field(
+        default_factory=dict, description="model → pinned version, where one is pinned"
+    )
+
+
+@register
+class FirmwareRolloutWaveStarted(_RolloutEvent):
+    wave: int
+    device_ids: tuple[str, ...]
+
+
+@register
+class FirmwareRolloutCompleted(_RolloutEvent):
+    updated: tuple[str, ...] = ()
+    skipped: tuple[str, ...] = ()
+
+
+@register
+class FirmwareRolloutHalted(_RolloutEvent):
+    severity: ClassVar[str] = "failure"
+    wave: int
+    device_id: str
+    reason: str
+    updated: tuple[str, ...] = ()
