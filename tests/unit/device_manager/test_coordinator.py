@@ -9,17 +9,9 @@ from typing import Any
 from hearth_device_manager.adapters.coordinator import Backoff, Coordinator
 from hearth_device_manager.domain.errors import DeviceError, Unreachable, WrongCredentials
 from hearth_device_manager.ports import LinkTarget
+from tests.support.device_link import MemoryLink
 
 TARGET = LinkTarget("shellyplus1pm-a8032ab12345", "A8032AB12345", 2, "10.0.0.5", 80)
-
-
-class FakeLink:
-    def __init__(self, status: dict[str, Any]) -> None:
-        self.status = status
-        self.closed = False
-
-    async def close(self) -> None:
-        self.closed = True
 
 
 class FakeConnector:
@@ -35,12 +27,12 @@ class FakeConnector:
         target: LinkTarget,
         on_status: Callable[[dict[str, Any]], None],
         on_closed: Callable[[], None],
-    ) -> FakeLink:
+    ) -> MemoryLink:
         self.opened += 1
         if self.errors:
             raise self.errors.pop(0)
         self.drop = on_closed
-        return FakeLink({"sys": {"cfg_rev": 1}})
+        return MemoryLink({"sys": {"cfg_rev": 1}})
 
 
 class Recorder:

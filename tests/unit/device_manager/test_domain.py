@@ -117,3 +117,32 @@ def test_aioshelly_errors_become_a_few_domain_errors() -> None:
     assert isinstance(domain_error(RpcCallError(-108, "busy"), "d"), DeviceBusy)
     assert isinstance(domain_error(RpcCallError(-105, "no"), "d"), OtherDeviceError)
     assert "password_secret" in str(domain_error(InvalidAuthError(), "d"))
+
+
+def test_bookkeeping_stored_before_named_events_replays_to_the_same_state() -> None:
+    from datetime import UTC, datetime
+
+    from eventsourcing.utils import resolve_topic
+
+    import hearth_device_manager.store  # noqa: F401  (registers the old topic)
+    from hearth_device_manager.domain.legacy import Noted
+
+    old = resolve_topic("hearth_device_manager.domain.device:DeviceAggregate.Noted")
+    assert old is Noted
+    device = Device(FOUND.mac)
+    device.discover(FOUND, META)
+    version = device.version
+    for kind, fields in [
+        ("found", {"host": "10.0.0.7", "port": 8081, "sleeping": True}),
+        ("credentials", {"secret": "porch-password"}),
+    ]:
+        version += 1
+        Noted(  # type: ignore[call-arg]
+            originator_id=device.id,
+            originator_version=version,
+            timestamp=datetime.now(UTC),
+            kind=kind,
+            fields=fields,
+        ).apply(device)
+    assert (device.address, device.sleeping) == ("10.0.0.7:8081", True)
+    assert device.password_secret == "porch-password"

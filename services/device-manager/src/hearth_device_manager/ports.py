@@ -3,7 +3,7 @@ unit tests pass fakes."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -22,11 +22,42 @@ class LinkTarget:
     password: str | None = None
 
 
+#: One setter call: Gen2+ ``(JSON-RPC method, params)``, Gen1 ``(HTTP path, query params)``,
+#: as ``domain.desired.changes_to_apply`` makes them.
+Call = tuple[str, dict[str, Any]]
+
+
 class DeviceLink(Protocol):
-    """An open connection to one device."""
+    """An open connection to one device. Every method raises a ``DeviceError``
+    (``domain.errors``) when the device fails, never a library's exception."""
 
     @property
     def status(self) -> dict[str, Any]: ...
+
+    async def read_config(self) -> dict[str, Any]:
+        """The device's whole config as it reports it: Gen2+ ``Shelly.GetConfig``, Gen1
+        ``/settings``."""
+        ...
+
+    async def send(self, calls: Sequence[Call]) -> bool:
+        """Send setter calls in order; True when the device says a restart is needed."""
+        ...
+
+    async def reboot(self) -> None: ...
+
+    async def set_password(self, password: str | None) -> None:
+        """Set (or, with None, remove) the admin password: Gen2+ ``Shelly.SetAuth`` with
+        the digest ha1, Gen1 ``/settings/login``."""
+        ...
+
+    async def check_firmware(self) -> dict[str, str]:
+        """Versions the device offers to install, by channel: ``{"stable": "1.4.4"}``."""
+        ...
+
+    async def update_firmware(self, channel: str) -> None:
+        """Start an update from ``channel`` (``stable`` or ``beta``); returns once the
+        device accepted it (progress arrives as status and notifications)."""
+        ...
 
     async def close(self) -> None: ...
 

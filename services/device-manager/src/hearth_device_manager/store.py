@@ -16,6 +16,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
+import hearth_device_manager.domain.legacy  # noqa: F401  (reads pre-named-event records)
 from hearth_device_manager.domain.device import (
     INDEX_ID,
     Device,

@@ -4,8 +4,9 @@ aioshelly's errors become the device manager's few domain errors here."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+import hashlib
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 import aiohttp
 from aioshelly.common import ConnectionOptions
@@ -26,7 +27,9 @@ from hearth_device_manager.domain.errors import (
     WrongCredentials,
     WrongDevice,
 )
-from hearth_device_manager.ports import LinkTarget
+from hearth_device_manager.ports import Call, LinkTarget
+
+T = TypeVar("T")
 
 #: JSON-RPC codes a busy device answers (-108 resource exhausted, 503 unavailable).
 BUSY_CODES = {-108, 503, 429}
@@ -50,14 +53,58 @@ def domain_error(exc: BaseException, device_id: str) -> DeviceError:
     return OtherDeviceError(f"{device_id}: {type(exc).__name__}: {exc}")
 
 
+def digest_ha1(device_id: str, password: str) -> str:
+    """What ``Shelly.SetAuth`` takes: SHA-256 of ``admin:<device id>:<password>``."""
+    return hashlib.sha256(f"admin:{device_id}:{password}".encode()).hexdigest()
+
+
 class RpcLink:
-    def __init__(self, device: RpcDevice) -> None:
+    def __init__(self, device: RpcDevice, device_id: str) -> None:
         self._device = device
+        self._device_id = device_id
 
     @property
     def status(self) -> dict[str, Any]:
         status: dict[str, Any] = self._device.status
         return status
+
+    async def _guard(self, call: Awaitable[T]) -> T:
+        try:
+            return await call
+        except (ShellyError, OSError, TimeoutError, aiohttp.ClientError) as exc:
+            raise domain_error(exc, self._device_id) from None
+
+    async def _rpc(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        reply: dict[str, Any] = await self._guard(self._device.call_rpc(method, params))
+        return reply
+
+    async def read_config(self) -> dict[str, Any]:
+        return await self._rpc("Shelly.GetConfig")
+
+    async def send(self, calls: Sequence[Call]) -> bool:
+        restart = False
+        for method, params in calls:
+            reply = await self._rpc(method, params)
+            restart = restart or bool(reply.get("restart_required"))
+        return restart
+
+    async def reboot(self) -> None:
+        await self._rpc("Shelly.Reboot")
+
+    async def set_password(self, password: str | None) -> None:
+        ha1 = digest_ha1(self._device_id, password) if password else None
+        await self._rpc("Shelly.SetAuth", {"user": "admin", "realm": self._device_id, "ha1": ha1})
+
+    async def check_firmware(self) -> dict[str, str]:
+        reply = await self._rpc("Shelly.CheckForUpdate")
+        return {
+            channel: str(offer["version"])
+            for channel, offer in reply.items()
+            if isinstance(offer, dict) and offer.get("version")
+        }
+
+    async def update_firmware(self, channel: str) -> None:
+        await self._rpc("Shelly.Update", {"stage": channel})
 
     async def close(self) -> None:
         await self._device.shutdown()
@@ -107,4 +154,4 @@ class ShellyConnector:
         if not device.connected:  # lost between initialize and subscribe
             closed = True
             on_closed()
-        return RpcLink(device)
+        return RpcLink(device, target.device_id)

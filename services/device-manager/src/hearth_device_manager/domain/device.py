@@ -3,7 +3,9 @@
 A device that comes back on another address or port is the same device: its address is
 updated, never duplicated. Command methods refuse illegal transitions with
 :class:`IllegalTransition`; every accepted change records a catalogue event (relayed to
-the bus) or, for bookkeeping only the device manager needs, an internal ``Noted`` event.
+the bus) or, for bookkeeping only the device manager needs, a named internal event that is
+stored but never published (``Located``, ``CredentialsChosen``, ``Renamed``; the index's
+``Indexed`` and ``Declared``).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid5
 
-from eventsourcing.domain import Aggregate
+from eventsourcing.domain import event
 
 from hearth_events import EventData
 from hearth_events.catalogue import DeviceAdopted, DeviceDiscovered, DeviceOffline, DeviceOnline
@@ -59,20 +61,7 @@ class Found:
         return self.host if self.port == 80 else f"{self.host}:{self.port}"
 
 
-class DeviceAggregate(HearthAggregate):
-    class Noted(Aggregate.Event):
-        kind: str
-        fields: dict[str, Any]
-
-        def apply(self, aggregate: Aggregate) -> None:
-            getattr(aggregate, f"on_{self.kind}")(**self.fields)
-
-    def note(self, kind: str, **fields: Any) -> None:
-        """Device-manager bookkeeping; stored, never published."""
-        self.trigger_event(self.Noted, kind=kind, fields=fields)
-
-
-class Device(DeviceAggregate):
+class Device(HearthAggregate):
     """One device, from its first discovery on."""
 
     @staticmethod
@@ -112,10 +101,10 @@ class Device(DeviceAggregate):
                 ),
                 meta,
             )
-            self.note("found", host=found.host, port=found.port, sleeping=found.sleeping)
+            self._located(found.host, found.port, found.sleeping)
             return True
         if (found.host, found.port) != (self.host, self.port):
-            self.note("found", host=found.host, port=found.port, sleeping=found.sleeping)
+            self._located(found.host, found.port, found.sleeping)
             return True
         return False
 
@@ -126,7 +115,7 @@ class Device(DeviceAggregate):
         if self.adopted and self.name == name:
             return False
         if self.adopted:
-            self.note("renamed", name=name)
+            self._renamed(name)
             return True
         self.record(DeviceAdopted(device_id=self.device_id, name=name, site=site), meta)
         return True
@@ -135,7 +124,7 @@ class Device(DeviceAggregate):
         """Which secret (scope device-manager) holds the device's admin password."""
         if name == self.password_secret:
             return False
-        self.note("credentials", secret=name)
+        self._credentials_chosen(name)
         return True
 
     def went_online(self, meta: Meta) -> bool:
@@ -170,17 +159,32 @@ class Device(DeviceAggregate):
         elif isinstance(data, DeviceOffline):
             self.online = False
 
-    def on_found(self, host: str, port: int, sleeping: bool) -> None:
+    # -- internal events (stored, never published) -----------------------------------
+    class Located(HearthAggregate.Event):
+        host: str
+        port: int
+        sleeping: bool
+
+    @event(Located)
+    def _located(self, host: str, port: int, sleeping: bool) -> None:
         self.host, self.port, self.sleeping = host, port, sleeping
 
-    def on_credentials(self, secret: str | None) -> None:
+    class CredentialsChosen(HearthAggregate.Event):
+        secret: str | None
+
+    @event(CredentialsChosen)
+    def _credentials_chosen(self, secret: str | None) -> None:
         self.password_secret = secret
 
-    def on_renamed(self, name: str) -> None:
+    class Renamed(HearthAggregate.Event):
+        name: str
+
+    @event(Renamed)
+    def _renamed(self, name: str) -> None:
         self.name = name
 
 
-class DeviceIndex(DeviceAggregate):
+class DeviceIndex(HearthAggregate):
     """Which MAC each device id belongs to: ``Adopt`` and ``devices:`` name devices by id."""
 
     @staticmethod
@@ -194,16 +198,25 @@ class DeviceIndex(DeviceAggregate):
 
     def add(self, device_id: str, mac: str) -> None:
         if self.macs.get(device_id) != normal_mac(mac):
-            self.note("indexed", device_id=device_id, mac=normal_mac(mac))
+            self._indexed(device_id, normal_mac(mac))
 
     def declare(self, specs: dict[str, dict[str, Any]]) -> bool:
         if specs == self.declared:
             return False
-        self.note("declared", specs=specs)
+        self._declared(specs)
         return True
 
-    def on_indexed(self, device_id: str, mac: str) -> None:
+    class Indexed(HearthAggregate.Event):
+        device_id: str
+        mac: str
+
+    @event(Indexed)
+    def _indexed(self, device_id: str, mac: str) -> None:
         self.macs[device_id] = mac
 
-    def on_declared(self, specs: dict[str, dict[str, Any]]) -> None:
+    class Declared(HearthAggregate.Event):
+        specs: dict[str, dict[str, Any]]
+
+    @event(Declared)
+    def _declared(self, specs: dict[str, dict[str, Any]]) -> None:
         self.declared = dict(specs)
