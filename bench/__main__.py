@@ -1,13 +1,16 @@
-"""``uv run python -m bench [N] [bus|deploy|big|read|cli ...]``: run benchmarks, print tables.
+"""``uv run python -m bench [N] [bus|deploy|big|read|cli|devices ...]``: run benchmarks, print
+tables.
 
 N is the message count of the bus benchmarks (default 2000); naming parts runs only those.
 ``deploy`` includes ``big`` (a 700-file, 300 MB configuration); ``big`` runs it alone.
 ``python -m bench faults [N]`` runs N kill -9 trials instead (default 20; see bench.faults).
+``devices`` simulates ``HEARTH_BENCH_DEVICES`` Gen2 devices (default 5,000).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 
 from rich.console import Console
@@ -16,12 +19,13 @@ from rich.table import Table
 from bench.big import run_big
 from bench.cli import run_cli
 from bench.deploy import Timing, run_deploy
+from bench.devices import run_devices
 from bench.faults import per_component, run_faults, summarize
 from bench.ingest import Row, run_ingest
 from bench.read_side import run_read_side
 from bench.relay import run_relay
 
-PARTS = ("bus", "deploy", "big", "read", "cli")
+PARTS = ("bus", "deploy", "big", "read", "cli", "devices")
 
 
 def rate_table(title: str, rows: list[Row], unit: str = "msgs/s") -> Table:
@@ -102,6 +106,14 @@ def main() -> None:
         for row in run_cli():
             cli.add_row(row.what, f"{row.p50_ms:.0f}", f"{row.p95_ms:.0f}")
         console.print(cli)
+    if "devices" in parts:
+        count = int(os.environ.get("HEARTH_BENCH_DEVICES", "5000"))
+        fleet = Table(title=f"A fleet of {count:,} simulated Gen2 devices (device manager process)")
+        for column in ("benchmark", "what", "value"):
+            fleet.add_column(column, justify="right" if column == "value" else "left")
+        for fleet_row in asyncio.run(run_devices(count)):
+            fleet.add_row(fleet_row.benchmark, fleet_row.what, fleet_row.value)
+        console.print(fleet)
 
 
 if __name__ == "__main__":

@@ -57,7 +57,10 @@ class DeviceManager(BusService):
         self.app = await open_when_reachable(self, DeviceManagerApplication, SCHEMA)
         self.relay = start_relay(self, self.app)
         options = self.options
-        session = self._session = aiohttp.ClientSession()
+        # Every Gen2+ device holds one WebSocket for its whole life: aiohttp's default pool
+        # (100 connections) would starve device 101 and every probe after it. Our own
+        # semaphores bound how many connect and probe at once.
+        session = self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
         prober = HttpProber(session, options.scan_timeout_s)
         timing = Timing(
             presence_window_s=options.presence_window_s,
@@ -82,7 +85,9 @@ class DeviceManager(BusService):
         async def run_scan(cidrs: list[str], ports: list[int]) -> list[Found]:
             return await scan(prober, cidrs, ports, concurrency=options.scan_concurrency)
 
-        self.commands = DeviceCommands(handlers, run_scan, prober, options.discovery_ports)
+        self.commands = DeviceCommands(
+            handlers, run_scan, prober, options.discovery_ports, options.scan_concurrency
+        )
         await self.commands.serve(self.nc, queue=self.name)
         if options.discovery_mdns:
             try:

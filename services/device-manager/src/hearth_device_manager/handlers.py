@@ -148,22 +148,41 @@ class DeviceHandlers:
     async def found(self, found: Found, actor: str | None = None) -> Device:
         """A device answered: record it once (by MAC), follow it when it moved, and adopt
         it when hearth.yaml declares it."""
-        result = await self.store.write(self.store.app.discover, found, self.meta(actor))
-        device = result.device
-        if device.adopted:
-            live = self.live.get(device.device_id)
-            if live is not None:
-                live.device = device
-                if result.moved:
-                    log.info("device moved", device=device.device_id, address=device.address)
-                    self.coordinators[device.device_id][0].retry_now()
-            return device
-        index = await self.store.read(self.store.app.index)
-        for data in index.declared.values():
-            spec = DeviceSpec.model_validate(data)
-            if spec_matches(spec, device):
-                device, _ = await self.adopt(device, spec.name, spec.password_secret, actor)
+        (device,) = await self.found_all([found], actor)
         return device
+
+    async def found_all(self, founds: list[Found], actor: str | None = None) -> list[Device]:
+        """``found`` for many devices at once: one write per few hundred devices."""
+        results = await self.store.write(self.store.app.discover_all, founds, self.meta(actor))
+        devices = [result.device for result in results]
+        wanted: list[tuple[int, Device, DeviceSpec]] = []
+        specs: list[DeviceSpec] | None = None
+        for position, result in enumerate(results):
+            device = result.device
+            if device.adopted:
+                self._moved(device, result.moved)
+                continue
+            if specs is None:
+                index = await self.store.read(self.store.app.index)
+                specs = [DeviceSpec.model_validate(d) for d in index.declared.values()]
+            spec = next((s for s in specs if spec_matches(s, device)), None)
+            if spec is not None:
+                wanted.append((position, device, spec))
+        adopted = await self.adopt_all(
+            [(device, spec.name, spec.password_secret) for _, device, spec in wanted], actor
+        )
+        for (position, _, _), (device, _) in zip(wanted, adopted, strict=True):
+            devices[position] = device
+        return devices
+
+    def _moved(self, device: Device, moved: bool) -> None:
+        live = self.live.get(device.device_id)
+        if live is None:
+            return
+        live.device = device
+        if moved:
+            log.info("device moved", device=device.device_id, address=device.address)
+            self.coordinators[device.device_id][0].retry_now()
 
     async def adopt(
         self,
@@ -172,13 +191,24 @@ class DeviceHandlers:
         password_secret: str | None = None,
         actor: str | None = None,
     ) -> tuple[Device, bool]:
-        adopted, changed = await self.store.write(
-            self.store.app.adopt, device.mac, name, self.meta(actor), password_secret
+        (result,) = await self.adopt_all([(device, name, password_secret)], actor)
+        return result
+
+    async def adopt_all(
+        self, wanted: list[tuple[Device, str, str | None]], actor: str | None = None
+    ) -> list[tuple[Device, bool]]:
+        if not wanted:
+            return []
+        results = await self.store.write(
+            self.store.app.adopt_all,
+            [(device.mac, name, secret) for device, name, secret in wanted],
+            self.meta(actor),
         )
-        self._follow(adopted)
-        if changed and adopted.device_id in self.coordinators:
-            self.coordinators[adopted.device_id][0].retry_now()
-        return adopted, changed
+        for adopted, changed in results:
+            self._follow(adopted)
+            if changed and adopted.device_id in self.coordinators:
+                self.coordinators[adopted.device_id][0].retry_now()
+        return results
 
     # -- coordinator observer (sync, from callbacks) --------------------------------------
     def connected(self, device_id: str, status: dict[str, Any]) -> None:

@@ -39,7 +39,16 @@ class Discovered:
     moved: bool
 
 
+#: Aggregates saved in one transaction when many devices change at once (a declaration of
+#: thousands of devices must not be thousands of round trips).
+SAVE_BATCH = 500
+
+
 class DeviceManagerApplication(HearthApplication):
+    # Devices and the index are read far more often than they change; every read from the
+    # cache still fast-forwards over events another instance stored meanwhile.
+    env = {"AGGREGATE_CACHE_MAXSIZE": "100000"}
+
     def _get(self, aggregate_id: UUID) -> Any:
         try:
             return self.repository.get(aggregate_id)
@@ -63,16 +72,36 @@ class DeviceManagerApplication(HearthApplication):
         return [d for d in found if d is not None]
 
     def discover(self, found: Found, meta: Meta) -> Discovered:
-        device = self.device(found.mac)
-        new = device is None
-        if device is None:
-            device = Device(found.mac)
-        before = (device.host, device.port)
-        if device.discover(found, meta):
-            index = self.index()
-            index.add(device.device_id, device.mac)
-            self.save(device, index)
-        return Discovered(device, new=new, moved=not new and before != (device.host, device.port))
+        (result,) = self.discover_all([found], meta)
+        return result
+
+    def discover_all(self, founds: list[Found], meta: Meta) -> list[Discovered]:
+        """Record what discovery found, many devices per transaction, the index once."""
+        results: list[Discovered] = []
+        index = self.index()
+        changed: list[Device] = []
+        for found in founds:
+            device = self.device(found.mac)
+            new = device is None
+            if device is None:
+                device = Device(found.mac)
+            before = (device.host, device.port)
+            if device.discover(found, meta):
+                index.add(device.device_id, device.mac)
+                changed.append(device)
+            moved = not new and before != (device.host, device.port)
+            results.append(Discovered(device, new=new, moved=moved))
+        self._save_all(changed, index)
+        return results
+
+    def _save_all(self, aggregates: list[Device], index: DeviceIndex | None = None) -> None:
+        if not aggregates:
+            return
+        for start in range(0, len(aggregates), SAVE_BATCH):
+            batch: list[Device | DeviceIndex] = list(aggregates[start : start + SAVE_BATCH])
+            if index is not None and start + SAVE_BATCH >= len(aggregates):
+                batch.append(index)
+            self.save(*batch)
 
     def declare(self, specs: dict[str, dict[str, Any]]) -> bool:
         index = self.index()
@@ -84,14 +113,23 @@ class DeviceManagerApplication(HearthApplication):
     def adopt(
         self, mac: str, name: str, meta: Meta, password_secret: str | None = None
     ) -> tuple[Device, bool]:
-        device = self.device(normal_mac(mac))
-        if device is None:
-            raise LookupError(f"no device with MAC {mac} was discovered")
-        changed = device.adopt(name, meta)
-        changed = device.use_secret(password_secret) or changed
-        if changed:
-            self.save(device)
-        return device, changed
+        (result,) = self.adopt_all([(mac, name, password_secret)], meta)
+        return result
+
+    def adopt_all(
+        self, wanted: list[tuple[str, str, str | None]], meta: Meta
+    ) -> list[tuple[Device, bool]]:
+        """Adopt devices by (MAC, name, password secret), many per transaction."""
+        results: list[tuple[Device, bool]] = []
+        for mac, name, password_secret in wanted:
+            device = self.device(normal_mac(mac))
+            if device is None:
+                raise LookupError(f"no device with MAC {mac} was discovered")
+            changed = device.adopt(name, meta)
+            changed = device.use_secret(password_secret) or changed
+            results.append((device, changed))
+        self._save_all([device for device, changed in results if changed])
+        return results
 
     def presence(
         self, mac: str, online: bool, meta: Meta, last_seen: datetime | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -49,12 +50,18 @@ def split_host(host: str) -> tuple[str, int]:
 
 class DeviceCommands:
     def __init__(
-        self, handlers: DeviceHandlers, scan: Scan, prober: Prober, ports: list[int]
+        self,
+        handlers: DeviceHandlers,
+        scan: Scan,
+        prober: Prober,
+        ports: list[int],
+        probe_concurrency: int = 64,
     ) -> None:
         self.handlers = handlers
         self._scan = scan
         self._prober = prober
         self._ports = ports
+        self._probe_concurrency = probe_concurrency
 
     async def discover(self, request: Discover) -> dict[str, Any]:
         try:
@@ -85,30 +92,39 @@ class DeviceCommands:
             raise CommandRejected("; ".join(problems))
         store = self.handlers.store
         declared = {s.name: s.model_dump(mode="json") for s in request.devices}
-        known = await store.read(store.app.devices)
+        known = _Known(await store.read(store.app.devices))
+        unknown = [s for s in request.devices if known.match(s) is None and s.host]
+        if unknown and not request.dry_run:
+            known.add(await self.handlers.found_all(await self._probe_all(unknown), request.actor))
         changes: list[dict[str, Any]] = []
         waiting: list[str] = []
+        adopt: list[tuple[Device, str, str | None]] = []
         for spec in request.devices:
-            device = next((d for d in known if spec_matches(spec, d)), None)
-            if device is None and spec.host and not request.dry_run:
-                found = await self._prober.probe(*split_host(spec.host))
-                if found is not None:
-                    device = await self.handlers.found(found, request.actor)
-            if device is None or not spec_matches(spec, device):
+            device = known.match(spec)
+            if device is None:
                 waiting.append(spec.name)
-                continue
-            if (device.adopted, device.name, device.password_secret) == (
+            elif (device.adopted, device.name, device.password_secret) != (
                 True,
                 spec.name,
                 spec.password_secret,
             ):
-                continue
-            changes.append({"type": "DeviceAdopted", "name": spec.name})
-            if not request.dry_run:
-                await self.handlers.adopt(device, spec.name, spec.password_secret, request.actor)
+                changes.append({"type": "DeviceAdopted", "name": spec.name})
+                adopt.append((device, spec.name, spec.password_secret))
         if not request.dry_run:
+            await self.handlers.adopt_all(adopt, request.actor)
             await store.write(store.app.declare, declared)
         return {"changes": changes, "waiting": waiting, "dry_run": request.dry_run}
+
+    async def _probe_all(self, specs: list[DeviceSpec]) -> list[Found]:
+        """``GET /shelly`` at every declared host, as many at once as a scan would."""
+        limit = asyncio.Semaphore(self._probe_concurrency)
+
+        async def one(host: str) -> Found | None:
+            async with limit:
+                return await self._prober.probe(*split_host(host))
+
+        found = await asyncio.gather(*(one(s.host) for s in specs if s.host))
+        return [f for f in found if f is not None]
 
     async def serve(self, nc: Any, queue: str) -> None:
         await serve_command(
@@ -122,6 +138,28 @@ class DeviceCommands:
             self.apply_devices,
             queue=queue,
         )
+
+
+class _Known:
+    """Known devices by MAC and by device id, so a declaration of thousands of devices is
+    matched in one pass."""
+
+    def __init__(self, devices: list[Device]) -> None:
+        self._by_mac: dict[str, Device] = {}
+        self._by_id: dict[str, Device] = {}
+        self.add(devices)
+
+    def add(self, devices: list[Device]) -> None:
+        for device in devices:
+            self._by_mac[device.mac] = device
+            self._by_id[device.device_id] = device
+
+    def match(self, spec: DeviceSpec) -> Device | None:
+        if spec.mac:
+            device = self._by_mac.get(normal_mac(spec.mac))
+        else:
+            device = self._by_id.get(spec.device_id or "")
+        return device if device is not None and spec_matches(spec, device) else None
 
 
 def _problems(specs: list[DeviceSpec]) -> list[str]:
