@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -52,13 +53,32 @@ class Timing:
     connect_concurrency: int = 16
 
 
-def spec_matches(spec: DeviceSpec, device: Device) -> bool:
+def spec_matches(spec: DeviceSpec, device: Device | Found) -> bool:
     if spec.mac:
         try:
-            return normal_mac(spec.mac) == device.mac
+            return normal_mac(spec.mac) == normal_mac(device.mac)
         except ValueError:
             return False
     return spec.device_id == device.device_id
+
+
+def adoptions(founds: list[Found], specs: list[DeviceSpec]) -> dict[str, tuple[str, str | None]]:
+    """Which of the found devices a declaration names: MAC → (name, password secret)."""
+    by_mac: dict[str, DeviceSpec] = {}
+    by_id: dict[str, DeviceSpec] = {}
+    for spec in specs:
+        if spec.mac:
+            with suppress(ValueError):
+                by_mac.setdefault(normal_mac(spec.mac), spec)
+        elif spec.device_id:
+            by_id.setdefault(spec.device_id, spec)
+    wanted: dict[str, tuple[str, str | None]] = {}
+    for found in founds:
+        mac = normal_mac(found.mac)
+        named = by_mac.get(mac) or by_id.get(found.device_id)
+        if named is not None:
+            wanted[mac] = (named.name, named.password_secret)
+    return wanted
 
 
 class DeviceHandlers:
@@ -151,29 +171,26 @@ class DeviceHandlers:
         (device,) = await self.found_all([found], actor)
         return device
 
-    async def found_all(self, founds: list[Found], actor: str | None = None) -> list[Device]:
-        """``found`` for many devices at once: one write per few hundred devices."""
-        results = await self.store.write(self.store.app.discover_all, founds, self.meta(actor))
-        devices = [result.device for result in results]
-        wanted: list[tuple[int, Device, DeviceSpec]] = []
-        specs: list[DeviceSpec] | None = None
-        for position, result in enumerate(results):
-            device = result.device
-            if device.adopted:
-                self._moved(device, result.moved)
-                continue
-            if specs is None:
-                index = await self.store.read(self.store.app.index)
-                specs = [DeviceSpec.model_validate(d) for d in index.declared.values()]
-            spec = next((s for s in specs if spec_matches(s, device)), None)
-            if spec is not None:
-                wanted.append((position, device, spec))
-        adopted = await self.adopt_all(
-            [(device, spec.name, spec.password_secret) for _, device, spec in wanted], actor
+    async def found_all(
+        self,
+        founds: list[Found],
+        actor: str | None = None,
+        declared: list[DeviceSpec] | None = None,
+    ) -> list[Device]:
+        """``found`` for many devices at once, discovered and adopted (when ``declared``,
+        else the stored declaration, names them) in one write per few hundred devices."""
+        if declared is None:
+            index = await self.store.read(self.store.app.index)
+            declared = [DeviceSpec.model_validate(d) for d in index.declared.values()]
+        results = await self.store.write(
+            self.store.app.discover_all, founds, self.meta(actor), adoptions(founds, declared)
         )
-        for (position, _, _), (device, _) in zip(wanted, adopted, strict=True):
-            devices[position] = device
-        return devices
+        for result in results:
+            if result.adopted:
+                self._adopted(result.device, changed=True)
+            elif result.device.adopted:
+                self._moved(result.device, result.moved)
+        return [result.device for result in results]
 
     def _moved(self, device: Device, moved: bool) -> None:
         live = self.live.get(device.device_id)
@@ -205,10 +222,13 @@ class DeviceHandlers:
             self.meta(actor),
         )
         for adopted, changed in results:
-            self._follow(adopted)
-            if changed and adopted.device_id in self.coordinators:
-                self.coordinators[adopted.device_id][0].retry_now()
+            self._adopted(adopted, changed)
         return results
+
+    def _adopted(self, device: Device, changed: bool) -> None:
+        self._follow(device)
+        if changed and device.device_id in self.coordinators:
+            self.coordinators[device.device_id][0].retry_now()
 
     # -- coordinator observer (sync, from callbacks) --------------------------------------
     def connected(self, device_id: str, status: dict[str, Any]) -> None:

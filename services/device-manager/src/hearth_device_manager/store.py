@@ -7,7 +7,7 @@ this process and retried when another instance saved the same aggregate first.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -37,6 +37,8 @@ class Discovered:
     device: Device
     new: bool
     moved: bool
+    #: Adopted (or renamed, or given another secret) by this discovery.
+    adopted: bool = False
 
 
 #: Aggregates saved in one transaction when many devices change at once (a declaration of
@@ -75,22 +77,37 @@ class DeviceManagerApplication(HearthApplication):
         (result,) = self.discover_all([found], meta)
         return result
 
-    def discover_all(self, founds: list[Found], meta: Meta) -> list[Discovered]:
-        """Record what discovery found, many devices per transaction, the index once."""
+    def discover_all(
+        self,
+        founds: list[Found],
+        meta: Meta,
+        adopt: Mapping[str, tuple[str, str | None]] | None = None,
+    ) -> list[Discovered]:
+        """Record what discovery found, and adopt the devices ``adopt`` names (MAC → name,
+        password secret): many devices per transaction, the index once."""
         results: list[Discovered] = []
         index = self.index()
+        known = set(index.macs.values())
         changed: list[Device] = []
         for found in founds:
-            device = self.device(found.mac)
+            mac = normal_mac(found.mac)
+            device = self.device(mac) if mac in known else None
             new = device is None
             if device is None:
-                device = Device(found.mac)
+                device = Device(mac)
             before = (device.host, device.port)
-            if device.discover(found, meta):
+            touched = device.discover(found, meta)
+            if touched:
                 index.add(device.device_id, device.mac)
+            adopted = False
+            if adopt and mac in adopt:
+                name, secret = adopt[mac]
+                adopted = device.adopt(name, meta)
+                adopted = device.use_secret(secret) or adopted
+            if touched or adopted:
                 changed.append(device)
             moved = not new and before != (device.host, device.port)
-            results.append(Discovered(device, new=new, moved=moved))
+            results.append(Discovered(device, new=new, moved=moved, adopted=adopted))
         self._save_all(changed, index)
         return results
 

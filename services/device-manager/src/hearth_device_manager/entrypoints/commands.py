@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -17,6 +17,7 @@ from hearth_events.catalogue import DeviceSpec
 from hearth_servicekit.commands import CommandRejected, serve_command
 from hearth_servicekit.declarations import ApplyCommand
 
+D = TypeVar("D", Device, Found)
 Scan = Callable[[list[str], list[int]], Awaitable[list[Found]]]
 
 
@@ -94,15 +95,18 @@ class DeviceCommands:
         declared = {s.name: s.model_dump(mode="json") for s in request.devices}
         known = _Known(await store.read(store.app.devices))
         unknown = [s for s in request.devices if known.match(s) is None and s.host]
-        if unknown and not request.dry_run:
-            known.add(await self.handlers.found_all(await self._probe_all(unknown), request.actor))
+        found = await self._probe_all(unknown) if unknown and not request.dry_run else []
+        answered = _Known(found)
         changes: list[dict[str, Any]] = []
         waiting: list[str] = []
         adopt: list[tuple[Device, str, str | None]] = []
         for spec in request.devices:
             device = known.match(spec)
             if device is None:
-                waiting.append(spec.name)
+                if answered.match(spec) is not None:
+                    changes.append({"type": "DeviceAdopted", "name": spec.name})
+                else:
+                    waiting.append(spec.name)
             elif (device.adopted, device.name, device.password_secret) != (
                 True,
                 spec.name,
@@ -111,6 +115,7 @@ class DeviceCommands:
                 changes.append({"type": "DeviceAdopted", "name": spec.name})
                 adopt.append((device, spec.name, spec.password_secret))
         if not request.dry_run:
+            await self.handlers.found_all(found, request.actor, declared=request.devices)
             await self.handlers.adopt_all(adopt, request.actor)
             await store.write(store.app.declare, declared)
         return {"changes": changes, "waiting": waiting, "dry_run": request.dry_run}
@@ -140,21 +145,21 @@ class DeviceCommands:
         )
 
 
-class _Known:
-    """Known devices by MAC and by device id, so a declaration of thousands of devices is
-    matched in one pass."""
+class _Known(Generic[D]):
+    """Devices (or what discovery found) by MAC and by device id, so a declaration of
+    thousands of devices is matched in one pass."""
 
-    def __init__(self, devices: list[Device]) -> None:
-        self._by_mac: dict[str, Device] = {}
-        self._by_id: dict[str, Device] = {}
+    def __init__(self, devices: list[D]) -> None:
+        self._by_mac: dict[str, D] = {}
+        self._by_id: dict[str, D] = {}
         self.add(devices)
 
-    def add(self, devices: list[Device]) -> None:
+    def add(self, devices: list[D]) -> None:
         for device in devices:
-            self._by_mac[device.mac] = device
+            self._by_mac[normal_mac(device.mac)] = device
             self._by_id[device.device_id] = device
 
-    def match(self, spec: DeviceSpec) -> Device | None:
+    def match(self, spec: DeviceSpec) -> D | None:
         if spec.mac:
             device = self._by_mac.get(normal_mac(spec.mac))
         else:
