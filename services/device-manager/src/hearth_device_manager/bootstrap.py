@@ -52,6 +52,7 @@ class DeviceManager(BusService):
         self.commands: DeviceCommands | None = None
         self.mdns: MdnsBrowser | None = None
         self._session: aiohttp.ClientSession | None = None
+        self.status_writer: KvStatusWriter | None = None
 
     async def on_start(self) -> None:
         self.app = await open_when_reachable(self, DeviceManagerApplication, SCHEMA)
@@ -73,10 +74,11 @@ class DeviceManager(BusService):
         )
         if self._box is None:
             self._box = service_box(self.settings.scope_key, self.name, "device passwords")
+        self.status_writer = KvStatusWriter(self.js)
         handlers = self.handlers = DeviceHandlers(
             DeviceStore(self.app),
             ShellyConnector(session),
-            KvStatusWriter(self.js),
+            self.status_writer,
             SecretStore(self.js, self._box),
             timing=timing,
         )
@@ -122,6 +124,8 @@ class DeviceManager(BusService):
             await self.mdns.stop()
         if self.handlers is not None:
             await self.handlers.stop()
+        if self.status_writer is not None:
+            await self.status_writer.close()
         if self._session is not None:
             await self._session.close()
 

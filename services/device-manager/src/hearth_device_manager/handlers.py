@@ -105,6 +105,8 @@ class DeviceHandlers:
         self.live: dict[str, Live] = {}
         self.coordinators: dict[str, tuple[Coordinator, asyncio.Task[None]]] = {}
         self._worker: asyncio.Task[None] | None = None
+        self._announcements: list[tuple[str, bool, datetime | None]] = []
+        self._announcing: asyncio.Task[None] | None = None
 
     def meta(self, actor: str | None = None) -> Meta:
         return Meta(actor=actor or self._actor)
@@ -116,7 +118,20 @@ class DeviceHandlers:
             if device.adopted:
                 self._follow(device)
 
+    async def _record_presence(self) -> None:
+        """Presence transitions become events in batches: a fleet coming online at once is
+        a few transactions, and status keeps flowing meanwhile."""
+        while self._announcements:
+            batch, self._announcements = self._announcements, []
+            try:
+                await self.store.write(self.store.app.presence_all, batch, self.meta())
+            except Exception:  # the store is away; the next transition tries again
+                log.exception("presence not recorded", devices=len(batch))
+
     async def stop(self) -> None:
+        if self._announcing is not None:
+            with suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._announcing), STOP_GRACE_S)
         tasks = [task for _, task in self.coordinators.values()]
         if self._worker is not None:
             tasks.append(self._worker)
@@ -286,13 +301,10 @@ class DeviceHandlers:
     async def _announce(self, live: Live, now: float) -> None:
         transition = live.presence.transition(now)
         if transition is not None:
-            await self.store.write(
-                self.store.app.presence,
-                live.device.mac,
-                transition,
-                self.meta(),
-                None if transition else live.last_seen,
-            )
+            last_seen = None if transition else live.last_seen
+            self._announcements.append((live.device.mac, transition, last_seen))
+            if self._announcing is None or self._announcing.done():
+                self._announcing = asyncio.create_task(self._record_presence())
             return
         due = live.presence.due_at()
         if due is not None:

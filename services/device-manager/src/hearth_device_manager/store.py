@@ -151,13 +151,23 @@ class DeviceManagerApplication(HearthApplication):
     def presence(
         self, mac: str, online: bool, meta: Meta, last_seen: datetime | None = None
     ) -> bool:
-        device = self.device(mac)
-        if device is None:
-            return False
-        changed = device.went_online(meta) if online else device.went_offline(meta, last_seen)
-        if changed:
-            self.save(device)
-        return changed
+        return self.presence_all([(mac, online, last_seen)], meta) > 0
+
+    def presence_all(self, changes: list[tuple[str, bool, datetime | None]], meta: Meta) -> int:
+        """Record presence transitions (MAC, online, last seen), many per transaction;
+        how many became events."""
+        devices: dict[str, Device | None] = {}
+        changed: dict[str, Device] = {}
+        for mac, online, last_seen in changes:
+            if mac not in devices:
+                devices[mac] = self.device(mac)
+            device = devices[mac]
+            if device is None:
+                continue
+            if device.went_online(meta) if online else device.went_offline(meta, last_seen):
+                changed[mac] = device
+        self._save_all(list(changed.values()))
+        return len(changed)
 
 
 class DeviceStore:
