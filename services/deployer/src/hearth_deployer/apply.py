@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import time
 
-from hearth_deployer.homeassistant import HomeAssistantClient, HomeAssistantError, Progress
-from hearth_deployer.reload import ApplyMethod, choose_apply_method
+from hearth_deployer.adapters.homeassistant import HomeAssistantClient, HomeAssistantError, Progress
+from hearth_deployer.domain.reload import ApplyMethod, choose_apply_method
 from hearth_deployer.runview import ApplyingRun, Finished
 from hearth_events.catalogue import (
     DeploymentFailed,

@@ -1,6 +1,6 @@
 """The plan's view of the host: quick or full check against Hearth's record, and drift.
 
-See :mod:`hearth_deployer.records` for what is recorded and when.
+See :mod:`hearth_deployer.adapters.records` for what is recorded and when.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from hearth_deployer.plan import FileEntry
-from hearth_deployer.records import HostRecord
+from hearth_deployer.adapters.records import HostRecord
+from hearth_deployer.domain.plan import FileEntry
 from hearth_deployer.remote.quickcheck import (
     CheckedTree,
     Known,

@@ -8,11 +8,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from hearth_deployer.adapters.lease import TargetLease
+from hearth_deployer.adapters.store import DeployerApplication
 from hearth_deployer.context import DeployContext
 from hearth_deployer.domain import Deployment
-from hearth_deployer.lease import TargetLease
 from hearth_deployer.remote.host import RemoteHost
-from hearth_deployer.store import DeployerApplication
 from hearth_events.catalogue import TargetSpec
 
 Level = Literal["debug", "info", "warning", "error"]

@@ -16,28 +16,28 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
+from hearth_deployer.adapters.lease import TargetLease
+from hearth_deployer.adapters.sources import FetchedTree
+from hearth_deployer.adapters.status import State
+from hearth_deployer.adapters.store import DeployerApplication
 from hearth_deployer.apply import ServiceApplier
 from hearth_deployer.context import DeployContext
 from hearth_deployer.domain import Deployment
-from hearth_deployer.hostcheck import HostCheck
-from hearth_deployer.lease import TargetLease
-from hearth_deployer.paths import is_ignored
-from hearth_deployer.plan import (
+from hearth_deployer.domain.paths import is_ignored
+from hearth_deployer.domain.plan import (
     TEXT_LIMIT_BYTES,
     Plan,
     local_manifest,
     plan_changes,
     unified_diff,
 )
+from hearth_deployer.domain.target_spec import backup_dir, builtin_ignored, ignored_paths
+from hearth_deployer.domain.validation.tree import SECRETS_FILE, validate_tree
+from hearth_deployer.hostcheck import HostCheck
 from hearth_deployer.remote.backup import BackupInfo
 from hearth_deployer.remote.host import RemoteHost, UploadFile
 from hearth_deployer.remote.staged import StagedUpload
 from hearth_deployer.runview import Finished, Level
-from hearth_deployer.sources import FetchedTree
-from hearth_deployer.status import State
-from hearth_deployer.store import DeployerApplication
-from hearth_deployer.targets import backup_dir, builtin_ignored, ignored_paths
-from hearth_deployer.validation.tree import SECRETS_FILE, validate_tree
 from hearth_events.catalogue import (
     BackupTaken,
     ConfigFetched,

@@ -14,9 +14,14 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hearth_deployer.paths import is_ignored
-from hearth_deployer.validation.hayaml import INCLUDE_DIRS, INCLUDE_FILE, TagUse, parse_ha_yaml
-from hearth_deployer.validation.includes import (
+from hearth_deployer.domain.paths import is_ignored
+from hearth_deployer.domain.validation.hayaml import (
+    INCLUDE_DIRS,
+    INCLUDE_FILE,
+    TagUse,
+    parse_ha_yaml,
+)
+from hearth_deployer.domain.validation.includes import (
     Candidate,
     Refused,
     describe,
@@ -24,7 +29,7 @@ from hearth_deployer.validation.includes import (
     resolve,
     wildcard_hint,
 )
-from hearth_deployer.validation.secrets import SECRETS_FILE, SecretNames, read_secret_names
+from hearth_deployer.domain.validation.secrets import SECRETS_FILE, SecretNames, read_secret_names
 from hearth_events.catalogue import ValidationIssue
 
 __all__ = ["SECRETS_FILE", "ValidationReport", "validate_tree"]
