@@ -39,7 +39,7 @@ from bench.fault_tools import (
     when_up,
 )
 from bench.warm import ForkServer, fork_server
-from hearth_deployer.lease import lease_key
+from hearth_deployer.adapters.lease import lease_key
 from hearth_events import Envelope
 from hearth_events.catalogue import RollbackRequested
 from hearth_events.ids import uuid7

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from hearth.embedded.process import free_port
-from hearth_deployer.homeassistant import HomeAssistantClient, HomeAssistantError
+from hearth_deployer.adapters.homeassistant import HomeAssistantClient, HomeAssistantError
 from tests.integration.deployer.harness import FAST, World, files_target, ha_target
 from tests.integration.deployer.test_deployments import BASE, CONFIGURATION
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from hearth_deployer.homeassistant import HomeAssistantClient, HomeAssistantError
+from hearth_deployer.adapters.homeassistant import HomeAssistantClient, HomeAssistantError
 
 pytestmark = pytest.mark.integration
 

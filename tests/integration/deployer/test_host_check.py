@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from hearth_deployer import driftcheck
 from hearth_deployer.bootstrap import Deployer
+from hearth_deployer.entrypoints import driftcheck
 from hearth_events.catalogue import DeployRequested
 from hearth_events.ids import uuid7
 from tests.integration.deployer.harness import World, ha_target

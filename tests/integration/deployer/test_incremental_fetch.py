@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from hearth_deployer import treeio
-from hearth_deployer.sources import GitMirrors
+from hearth_deployer.adapters import treeio
+from hearth_deployer.adapters.sources import GitMirrors
 from hearth_events.catalogue import RepositorySpec
 from tests.support.git import git, make_remote
 

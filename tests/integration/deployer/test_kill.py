@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 from nats.js.errors import NotFoundError
 
-from hearth_deployer.lease import lease_key
+from hearth_deployer.adapters.lease import lease_key
 from hearth_events.catalogue import RollbackRequested
 from hearth_events.ids import uuid7
 from hearth_events.jetstream import LOCKS_BUCKET

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from hearth_deployer.lease import LeaseBusy, TargetLease, lease_key, open_locks
+from hearth_deployer.adapters.lease import LeaseBusy, TargetLease, lease_key, open_locks
 from hearth_events.jetstream import LOCKS_BUCKET, ensure
 
 pytestmark = pytest.mark.integration

@@ -10,8 +10,8 @@ import pytest
 from githubkit import GitHub, TokenAuthStrategy
 from githubkit.response import Response
 
-from hearth_deployer import sources, treeio
-from hearth_deployer.sources import FetchError, GitHubTarballs, GitMirrors
+from hearth_deployer.adapters import sources, treeio
+from hearth_deployer.adapters.sources import FetchError, GitHubTarballs, GitMirrors
 from hearth_events.catalogue import RepositorySpec
 from tests.support.git import GitRemote, make_remote
 

@@ -2,7 +2,7 @@ from typing import Any
 
 import pytest
 
-from hearth_deployer.status import report_commit_status
+from hearth_deployer.adapters.status import report_commit_status
 from hearth_events.catalogue import RepositorySpec
 from tests.support.github import sha
 

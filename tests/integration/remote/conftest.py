@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from hearth_deployer.plan import FileEntry
+from hearth_deployer.domain.plan import FileEntry
 from hearth_deployer.remote import HostPool, RemoteHost, SSHTarget
 
 

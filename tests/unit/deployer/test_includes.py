@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from hearth_deployer.targets import builtin_ignored, check_target, ignored_paths
-from hearth_deployer.validation import validate_tree
+from hearth_deployer.domain.target_spec import builtin_ignored, check_target, ignored_paths
+from hearth_deployer.domain.validation import validate_tree
 from hearth_events.catalogue import TargetSpec
 from tests.unit.deployer.test_validation import tree
 

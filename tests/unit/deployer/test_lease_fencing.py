@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pytest
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 
-from hearth_deployer.lease import LeaseLost, LeaseTiming, TargetLease
+from hearth_deployer.adapters.lease import LeaseLost, LeaseTiming, TargetLease
 
 TIMING = LeaseTiming(30.0)  # margin 6 s, renewal every 10 s: valid until sent + 24 s
 

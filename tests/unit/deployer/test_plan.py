@@ -4,8 +4,8 @@ from typing import Any
 
 import pytest
 
-from hearth_deployer import plan as plan_module
-from hearth_deployer.plan import FileEntry, local_manifest, plan_changes, unified_diff
+from hearth_deployer.domain import plan as plan_module
+from hearth_deployer.domain.plan import FileEntry, local_manifest, plan_changes, unified_diff
 
 
 def entry(path: str, content: str, mode: int = 0o644) -> FileEntry:

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from hearth_deployer.domain import Deployment, IllegalTransition, TargetLine
+from hearth_deployer.domain.target_spec import backup_dir, check_target, ignored_paths
 from hearth_deployer.handlers import fed_by, push_deployment_id, targets_for_push
-from hearth_deployer.targets import backup_dir, check_target, ignored_paths
 from hearth_events.catalogue import (
     BackupTaken,
     CommitInfo,

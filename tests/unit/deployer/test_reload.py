@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from hearth_deployer.reload import ApplyMethod, choose_apply_method
+from hearth_deployer.domain.reload import ApplyMethod, choose_apply_method
 
 CONFIG = (
     "homeassistant:\n  name: Home\n"

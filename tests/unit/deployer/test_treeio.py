@@ -8,7 +8,7 @@ import tarfile
 from pathlib import Path
 from typing import IO, cast
 
-from hearth_deployer import treeio
+from hearth_deployer.adapters import treeio
 
 
 class SizedReadsOnly(io.RawIOBase):

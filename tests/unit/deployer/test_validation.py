@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from hearth_deployer.paths import UnsafePath, is_ignored, safe_relative
-from hearth_deployer.validation import validate_tree
+from hearth_deployer.domain.paths import UnsafePath, is_ignored, safe_relative
+from hearth_deployer.domain.validation import validate_tree
 
 
 def tree(root: Path, files: dict[str, str]) -> Path:

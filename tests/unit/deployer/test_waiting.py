@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hearth_deployer.waiting import missing_secrets, secrets_needed, waiting_text
+from hearth_deployer.domain.waiting import missing_secrets, secrets_needed, waiting_text
 from hearth_events.catalogue import RepositorySpec, TargetSpec
 
 HA = TargetSpec(

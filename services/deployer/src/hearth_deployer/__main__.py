@@ -1,13 +1,6 @@
 """Entry point: `python -m hearth_deployer` (or `hearth-deployer`)."""
 
-from hearth_deployer.bootstrap import bootstrap
-from hearth_deployer.settings import DeployerSettings
-from hearth_servicekit import run_service
-
-
-def main() -> None:
-    run_service(bootstrap, name="deployer", settings_class=DeployerSettings, default_port=8181)
-
+from hearth_deployer.entrypoints.run import main
 
 if __name__ == "__main__":
     main()

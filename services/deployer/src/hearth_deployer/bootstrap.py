@@ -5,23 +5,23 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
-import aiohttp
-
-from hearth_deployer.context import DeployContext, SecretLookup, Timing
-from hearth_deployer.dispatcher import Dispatcher
-from hearth_deployer.driftcheck import DriftChecks
+from hearth_deployer.adapters.dispatcher import Dispatcher
+from hearth_deployer.adapters.httpcheck import http_check
+from hearth_deployer.adapters.lease import LeaseTiming, open_locks
+from hearth_deployer.adapters.records import HostRecords
+from hearth_deployer.adapters.sources import ConfigSource, GitHubTarballs, GitMirrors
+from hearth_deployer.adapters.status import report_commit_status
+from hearth_deployer.adapters.store import SCHEMA, DeployerApplication, DeployerStore
+from hearth_deployer.context import DeployContext, Timing
+from hearth_deployer.domain.waiting import SecretLookup
+from hearth_deployer.entrypoints.commands import serve_target_commands
+from hearth_deployer.entrypoints.driftcheck import DriftChecks
 from hearth_deployer.handlers import DeployerHandlers
-from hearth_deployer.lease import LeaseTiming, open_locks
-from hearth_deployer.records import HostRecords
 from hearth_deployer.remote.pool import HostPool, SSHTarget
 from hearth_deployer.settings import DeployerSettings, set_ssh_log_level
-from hearth_deployer.sources import ConfigSource, GitHubTarballs, GitMirrors
-from hearth_deployer.status import report_commit_status
-from hearth_deployer.store import SCHEMA, DeployerApplication, DeployerStore
-from hearth_deployer.targets import ApplyTargets, apply_targets
-from hearth_events import command_subject, event_filter, new_event
+from hearth_events import event_filter, new_event
 from hearth_events.catalogue import (
     DeployRequested,
     RepositoryRegistered,
@@ -33,9 +33,7 @@ from hearth_events.catalogue import (
 from hearth_events.publish import publish_event
 from hearth_eventstore.relay import Relay
 from hearth_eventstore.service import open_when_reachable, start_relay
-from hearth_eventstore.store import Meta
 from hearth_servicekit import BusService, ServiceMetrics, ServiceSettings, get_logger
-from hearth_servicekit.commands import serve_command
 from hearth_servicekit.declarations import DeclarationEvents, Declarations
 from hearth_servicekit.follower import StreamFollower
 from hearth_servicekit.secrets import SecretBox, SecretStore, service_box
@@ -48,22 +46,7 @@ FOLLOWED = [
     event_filter("git", "RepositoryUpdated"),
     event_filter("git", "RepositoryRemoved"),
 ]
-HTTP_CHECK_TIMEOUT = aiohttp.ClientTimeout(total=10)
-
 log = get_logger("hearth.deployer")
-
-
-async def http_check(url: str) -> str | None:
-    try:
-        async with (
-            aiohttp.ClientSession(timeout=HTTP_CHECK_TIMEOUT) as session,
-            session.get(url) as reply,
-        ):
-            if 200 <= reply.status < 300:
-                return None
-            return f"HTTP {reply.status}"
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        return f"{type(exc).__name__}: {exc}"
 
 
 class Deployer(BusService):
@@ -138,23 +121,7 @@ class Deployer(BusService):
         )
         handlers = self.handlers = DeployerHandlers(store, self.dispatcher, self.repositories.get)
 
-        async def on_apply(request: ApplyTargets) -> dict[str, Any]:
-            meta = Meta(actor=request.actor, correlation_id=request.request_id)
-            reply = await apply_targets(request, store, meta=meta)
-            if not request.dry_run:
-                changed = {c["name"] for c in reply["changes"]}
-                for spec in request.targets:
-                    if spec.name in changed:
-                        self._prepare(spec)
-            return reply
-
-        await serve_command(
-            self.nc,
-            command_subject("target", "ApplyTargets"),
-            ApplyTargets,
-            on_apply,
-            queue=self.name,
-        )
+        await serve_target_commands(self.nc, store, self._prepare, queue=self.name)
         self.consume("deployer", handlers.handle)
         self.spawn(self.dispatcher.sweep_forever(self.stopping), "sweep")
         self.spawn(self.dispatcher.recheck_held_forever(self.stopping), "secret-recheck")

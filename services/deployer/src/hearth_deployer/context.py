@@ -7,17 +7,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from hearth_deployer.homeassistant import HomeAssistantClient
-from hearth_deployer.records import HostRecords
+from hearth_deployer.adapters.homeassistant import HomeAssistantClient
+from hearth_deployer.adapters.records import HostRecords
+from hearth_deployer.adapters.sources import ConfigSource
+from hearth_deployer.adapters.status import State
+from hearth_deployer.adapters.store import DeployerStore
+from hearth_deployer.domain.waiting import SecretLookup
 from hearth_deployer.remote.pool import HostPool, SSHTarget
-from hearth_deployer.sources import ConfigSource
-from hearth_deployer.status import State
-from hearth_deployer.store import DeployerStore
 from hearth_events.catalogue import RepositorySpec, TargetSpec
-
-
-class SecretLookup(Protocol):
-    async def get(self, name: str) -> bytes | None: ...
 
 
 class HttpCheck(Protocol):

@@ -1,4 +1,5 @@
-"""The deployer's reactions to events on the bus: pushes, CI results, requests, cancels.
+"""The deployer's reactions to events on the bus (pushes, CI results, requests, cancels)
+and to the ``ApplyTargets`` command.
 
 Each handler stores what it decided before the message is acknowledged, then lets the
 dispatcher run the work; a redelivered message finds its deployment stored and changes
@@ -11,10 +12,11 @@ from collections.abc import Callable
 from typing import Any
 from uuid import uuid5
 
-from hearth_deployer.dispatcher import Dispatcher
+from hearth_deployer.adapters.dispatcher import Dispatcher
+from hearth_deployer.adapters.store import DeployerApplication, DeployerStore
 from hearth_deployer.domain import NAMESPACE, TargetLine
-from hearth_deployer.paths import is_ignored
-from hearth_deployer.store import DeployerStore
+from hearth_deployer.domain.paths import is_ignored
+from hearth_deployer.domain.target_spec import ApplyTargets, check_target
 from hearth_events import Envelope
 from hearth_events.catalogue import (
     CiCompleted,
@@ -28,6 +30,8 @@ from hearth_events.catalogue import (
 )
 from hearth_eventstore.store import Meta
 from hearth_servicekit import get_logger
+from hearth_servicekit.commands import CommandRejected
+from hearth_servicekit.declarations import change_summary, planned_changes
 
 log = get_logger("hearth.deployer")
 
@@ -269,3 +273,21 @@ class DeployerHandlers:
         if deployment is None or deployment.terminal is not None:
             return
         await self.store.write(self.app.ask_to_cancel, data.deployment_id, reason)
+
+
+async def apply_targets(
+    request: ApplyTargets, store: DeployerStore, *, meta: Meta
+) -> dict[str, Any]:
+    problems = [p for spec in request.targets for p in check_target(spec)]
+    if problems:
+        raise CommandRejected("; ".join(problems))
+
+    def plan(app: DeployerApplication) -> list[Any]:
+        registry = app.target_book().registry
+        return planned_changes(registry, request.targets, prune=request.prune)
+
+    changes = await store.read(plan, store.app)
+    summary = change_summary(changes, dry_run=request.dry_run)
+    if not request.dry_run and changes:
+        await store.write(store.app.record_target_changes, changes, meta)
+    return summary

@@ -4,11 +4,14 @@ The run reads where the deployment stood from its aggregate, so the same code st
 new deployment and resumes one after a crash. Until the upload begins the target is
 untouched and the run simply continues; a crash during the upload is compensated by
 restoring the backup; after the upload the new tree is whole and the run goes on.
+
+``DeploymentRun`` orchestrates: it holds what the steps share (the deployment, the log,
+the host, the lease) and calls the steps of ``hearth_deployer.steps`` in order; the steps
+do the work and record it through the application's deployment commands.
 """
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import time
 from collections.abc import Callable
@@ -16,64 +19,34 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
-from hearth_deployer.apply import ServiceApplier
+from hearth_deployer.adapters.lease import TargetLease
+from hearth_deployer.adapters.store import DeployerApplication
 from hearth_deployer.context import DeployContext
 from hearth_deployer.domain import Deployment
-from hearth_deployer.hostcheck import HostCheck
-from hearth_deployer.lease import TargetLease
-from hearth_deployer.paths import is_ignored
-from hearth_deployer.plan import (
-    TEXT_LIMIT_BYTES,
-    Plan,
-    local_manifest,
-    plan_changes,
-    unified_diff,
-)
-from hearth_deployer.remote.backup import BackupInfo
-from hearth_deployer.remote.host import RemoteHost, UploadFile
-from hearth_deployer.remote.staged import StagedUpload
-from hearth_deployer.runview import Finished, Level
-from hearth_deployer.sources import FetchedTree
-from hearth_deployer.status import State
-from hearth_deployer.store import DeployerApplication
-from hearth_deployer.targets import backup_dir, builtin_ignored, ignored_paths
-from hearth_deployer.validation.tree import SECRETS_FILE, validate_tree
+from hearth_deployer.domain.fetched import FetchedTree
+from hearth_deployer.domain.target_spec import backup_dir, ignored_paths
+from hearth_deployer.remote.host import RemoteHost
+from hearth_deployer.steps import activate, backup, compensate, health, planning, upload
+from hearth_deployer.steps.base import Finished, Level, StepFailed, Unhealthy
+from hearth_deployer.steps.fetch import fetch
+from hearth_deployer.steps.hostcheck import HostCheck
+from hearth_deployer.steps.status import report_status
+from hearth_deployer.steps.validate import validate
 from hearth_events.catalogue import (
-    BackupTaken,
-    ConfigFetched,
-    ConfigValidated,
-    DeploymentCancelled,
     DeploymentFailed,
-    DeploymentPlanned,
     DeploymentStarted,
     DeploymentSucceeded,
-    FilesDeployed,
     LogLine,
-    RollbackFailed,
     TargetSpec,
-    ValidationFailed,
 )
 from hearth_eventstore.store import Meta
 from hearth_servicekit.faults import fault_point
 
-TERMINAL_STATUS: dict[str, State] = {
-    "DeploymentSucceeded": "success",
-    "DeploymentFailed": "failure",
-    "RollbackCompleted": "failure",
-    "RollbackFailed": "error",
-    "DeploymentCancelled": "error",
-}
-
-
-class StepFailed(Exception):
-    def __init__(self, step: str, reason: str) -> None:
-        super().__init__(reason)
-        self.step = step
-        self.reason = reason
-
-
-class CancelledByUser(Exception):
-    pass
+STOPPED_DURING_UPLOAD = (
+    "the deployer stopped (or lost its lease) during the upload; the target was restored "
+    "from its backup"
+)
+RESTARTED_DURING_ROLLBACK = "the deployer restarted during a rollback"
 
 
 class DeploymentRun:
@@ -100,10 +73,9 @@ class DeploymentRun:
         self._lines: list[LogLine] = []
         self._host: RemoteHost | None = None
         self.tree_root = self.workdir / "tree"
-        self.applier: ServiceApplier | None = None
         self.check = HostCheck(self)
 
-    # -- recording -----------------------------------------------------------------------
+    # -- what the steps share ------------------------------------------------------------
     def log(self, message: str, *, step: str | None = None, level: Level = "info") -> None:
         self._lines.append(LogLine(at=datetime.now(UTC), level=level, step=step, message=message))
 
@@ -145,7 +117,6 @@ class DeploymentRun:
     async def run(self) -> Deployment:
         """Carry the deployment to a terminal event and return it."""
         try:
-            self.applier = ServiceApplier(self)
             if self.d.kind == "restore":
                 await self._restore_run()
             else:
@@ -157,372 +128,98 @@ class DeploymentRun:
         finally:
             self.check.discard()  # a manifest read validation made unnecessary
             shutil.rmtree(self.workdir, ignore_errors=True)
-        await self._report()
+        await report_status(self)
         return self.d
 
     async def _deploy_run(self) -> None:
         d = self.d
         if d.rollback_begun:
-            assert self.applier is not None
-            await self.applier.rollback("the deployer restarted during a rollback")
+            await compensate.roll_back(self, RESTARTED_DURING_ROLLBACK)
             return
         if d.upload_begun and not d.is_uploaded:
             self.log("the deployer stopped during the upload; restoring the backup", step="upload")
-            await self.restore_files()
-            await self.write(
-                self.app.fail,
-                DeploymentFailed(
-                    **self.ids(),
-                    step="upload",
-                    reason="the deployer stopped (or lost its lease) during the upload; the "
-                    "target was restored from its backup",
-                    rolled_back=True,
-                ),
-            )
-            return
+            await compensate.undo_upload(self, "upload", STOPPED_DURING_UPLOAD)
         resumed = d.started
         if not resumed:
-            self.log(
-                f"deploying {self._asked_for()} to {self.spec.user}@{self.spec.host}:"
-                f"{self.spec.remote_path}",
-                step="fetch",
-            )
-            await self.write(
-                self.app.start, DeploymentStarted(**self.ids(), commit=d.request.get("commit"))
-            )
-            fault_point("deploy.started")
-            await self._report_pending()
-        tree = await self._fetch()
+            await self._start()
+        tree = await fetch(self)
         await self.checkpoint("fetched")
         fault_point("deploy.fetched")
         if not self.d.is_uploaded:
             self.check.prefetch()  # read-only: overlaps validation
-        await self._validate(tree)
+        await validate(self, tree)
         fault_point("deploy.validated")
         if not self.d.is_uploaded:
-            plan = await self._plan(tree)
-            fault_point("deploy.planned")
-            if self.d.dry_run or plan.empty:
-                why = "dry run: nothing was changed" if self.d.dry_run else "already up to date"
-                self.log(why, step="plan")
-                await self.succeed(managed=None if self.d.dry_run else self._managed_after(tree))
-                return
-            await self._cancel_point(touched=False)
-            # A big upload streams into a staging directory while the backup is taken;
-            # nothing is renamed into place before the backup is recorded.
-            staged = await self._stage(tree, plan, resumed=resumed)
-            fault_point("deploy.staged")
-            try:
-                await self._backup(plan)
-                fault_point("deploy.backed_up")
-                await self._cancel_point(touched=False)
-            except BaseException:
-                if staged is not None:
-                    await staged.abandon()
-                raise
-            await self._upload(tree, plan, staged)
-            fault_point("deploy.files_deployed")
-        await self._cancel_point(touched=True)
-        assert self.applier is not None
-        await self.applier.apply_and_check()
+            await self._change_files(tree, resumed=resumed)
+        await compensate.cancel_if_asked(self, touched=True)
+        await self._activate()
 
-    def _asked_for(self) -> str:
+    async def _start(self) -> None:
         commit, branch = self.d.request.get("commit"), self.d.request.get("branch")
-        return f"commit {commit[:12]}" if commit else f"branch {branch or self.spec.branch}"
+        asked = f"commit {commit[:12]}" if commit else f"branch {branch or self.spec.branch}"
+        self.log(
+            f"deploying {asked} to {self.spec.user}@{self.spec.host}:{self.spec.remote_path}",
+            step="fetch",
+        )
+        await self.write(self.app.start, DeploymentStarted(**self.ids(), commit=commit))
+        fault_point("deploy.started")
+        await report_status(self, state="pending")
 
-    async def _fetch(self) -> FetchedTree:
-        repo = self.ctx.repository(self.spec.repo)
-        if repo is None:
-            raise StepFailed(
-                "fetch",
-                f"repository {self.spec.repo!r} is not declared; add it under repositories: "
-                "in hearth.yaml and run `hearth apply`",
-            )
-        token = None
-        if repo.token_secret:
-            token = await self.ctx.secret(self.spec.name, repo.token_secret, "the API token")
-        shutil.rmtree(self.workdir, ignore_errors=True)
-        self.workdir.mkdir(parents=True)
-        commit = self.d.commit if self.d.is_fetched else self.d.request.get("commit")
-        line = await self.ctx.store.read(self.ctx.store.app.line, self.spec.name)
-        try:
-            tree = await self.ctx.source_for(repo).fetch(
-                repo,
-                commit=commit,
-                branch=self.d.request.get("branch") or self.spec.branch,
-                subdirectory=self.spec.subdirectory,
-                dest=self.workdir / "tree",
-                token=token,
-                base=line.commit,
-            )
-        except Exception as exc:
-            raise StepFailed("fetch", _fetch_failure(repo.name, exc)) from exc
-        if not self.d.is_fetched:
+    async def _change_files(self, tree: FetchedTree, *, resumed: bool) -> None:
+        """Plan, back up and upload; a dry run or an empty plan succeeds here."""
+        plan = await planning.plan(self, tree)
+        fault_point("deploy.planned")
+        if self.d.dry_run or plan.empty:
             self.log(
-                f"fetched {tree.commit[:12]}: {tree.files} files, {tree.bytes} bytes"
-                + (
-                    f" ({len(tree.changed)} changed since {tree.base[:12]}, read from Git; "
-                    "the rest reused)"
-                    if tree.base and tree.changed is not None
-                    else ""
-                ),
-                step="fetch",
-            )
-            await self.write(
-                self.app.fetched,
-                ConfigFetched(
-                    **self.ids(),
-                    commit=tree.commit,
-                    files=tree.files,
-                    bytes=tree.bytes,
-                    via="github" if repo.provider == "github" else "git",
-                ),
-            )
-        return tree
-
-    async def _validate(self, tree: FetchedTree) -> None:
-        if self.d.is_validated:
-            return
-        secret_names = None
-        if self.spec.kind == "homeassistant" and not (tree.root / SECRETS_FILE).exists():
-            secret_names = await self._target_secret_names()
-        # Parsing a few hundred files takes a while: off the event loop, so that the
-        # other targets' deployments (a fan-out) keep moving meanwhile.
-        report = await asyncio.to_thread(
-            validate_tree,
-            tree.root,
-            ignore=self.ignore,
-            target_secret_names=secret_names,
-            config_roots=(self.spec.remote_path, *self.spec.config_roots),
-            repo_prefix=self.spec.subdirectory,
-        )
-        skipped = builtin_ignored(self.spec, report.ignored)
-        if skipped:
-            self.log(skipped, step="validate")
-        for warning in report.warnings:
-            self.log(_issue_text(warning), step="validate", level="warning")
-        if not report.ok:
-            for error in report.errors:
-                self.log(_issue_text(error), step="validate", level="error")
-            await self.write(
-                self.app.validation_failed,
-                ValidationFailed(**self.ids(), errors=tuple(report.errors)),
-            )
-            raise StepFailed(
-                "validate",
-                f"{len(report.errors)} problem(s), first: {_issue_text(report.errors[0])}",
-            )
-        self.log(f"{len(report.files)} files are valid", step="validate")
-        await self.write(
-            self.app.validated,
-            ConfigValidated(
-                **self.ids(), files_checked=len(report.files), warnings=tuple(report.warnings)
-            ),
-        )
-
-    async def _target_secret_names(self) -> set[str] | None:
-        import yaml
-
-        try:
-            found = await (await self.host()).read_files(
-                self.spec.remote_path, [SECRETS_FILE], limit=TEXT_LIMIT_BYTES
-            )
-        except Exception as exc:
-            raise StepFailed("validate", f"cannot read the target's {SECRETS_FILE}: {exc}") from exc
-        data = found.get(SECRETS_FILE)
-        if data is None:
-            return set()
-        try:
-            loaded = yaml.safe_load(data)
-        except yaml.YAMLError:
-            return None
-        return {str(k) for k in loaded} if isinstance(loaded, dict) else set()
-
-    def _local_files(self, tree: FetchedTree) -> list[str]:
-        return sorted(
-            p.relative_to(tree.root).as_posix()
-            for p in tree.root.rglob("*")
-            if p.is_file() and not is_ignored(p.relative_to(tree.root).as_posix(), self.ignore)
-        )
-
-    def _managed_after(self, tree: FetchedTree) -> list[str]:
-        return self._local_files(tree)
-
-    async def _plan(self, tree: FetchedTree) -> Plan:
-        host = await self.host()
-        try:
-            remote = await self.check.manifest(host)
-        except Exception as exc:
-            raise StepFailed("plan", str(exc)) from exc
-        files = self._local_files(tree)
-        known = tree.manifest or {}
-        unknown = [p for p in files if p not in known]
-        local = {p: known[p] for p in files if p in known}
-        local.update(await asyncio.to_thread(local_manifest, tree.root, unknown))
-        plan = plan_changes(local, remote, deployed_before=set(self.managed), ignore=self.ignore)
-        self.check.uploaded = {e.path: e for e in plan.to_upload}
-        if not self.d.is_planned:
-            olds = await host.read_files(
-                self.spec.remote_path,
-                [e.path for e in (*plan.changed, *plan.removed)],
-                limit=TEXT_LIMIT_BYTES,
-            )
-            diff, truncated = unified_diff(plan, tree.root, olds.get)
-            self.log(
-                f"plan: {len(plan.added)} added, {len(plan.changed)} changed, "
-                f"{len(plan.removed)} removed, {plan.unchanged} unchanged",
+                "dry run: nothing was changed" if self.d.dry_run else "already up to date",
                 step="plan",
             )
-            await self.write(
-                self.app.planned,
-                DeploymentPlanned(
-                    **self.ids(),
-                    added=tuple(e.changed_file() for e in plan.added),
-                    changed=tuple(e.changed_file() for e in plan.changed),
-                    removed=tuple(e.changed_file() for e in plan.removed),
-                    diff=diff,
-                    diff_truncated=truncated,
-                    drifted=tuple(self.check.drifted),
-                ),
-            )
-        return plan
-
-    async def _backup(self, plan: Plan) -> None:
-        if self.d.is_backed_up:
-            return
-        backup_id = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{self.d.deployment_id[-12:]}"
+            managed = None if self.d.dry_run else planning.local_files(tree, self.ignore)
+            await self.succeed(managed=managed)
+            raise Finished
+        await compensate.cancel_if_asked(self, touched=False)
+        # A big upload streams into a staging directory while the backup is taken;
+        # nothing is renamed into place before the backup is recorded.
+        staged = await upload.stage(self, tree, plan, resumed=resumed)
+        fault_point("deploy.staged")
         try:
-            info = await (await self.host()).backup(
-                self.spec.remote_path,
-                plan.touched,
-                self.backups,
-                backup_id,
-                ignore=self.ignore,
-                keep=self.spec.backups_kept,
-            )
-        except Exception as exc:
-            raise StepFailed("backup", str(exc)) from exc
-        await self._keep_backup(info)
-
-    async def _keep_backup(self, info: BackupInfo) -> None:
-        self.log(
-            f"backup {info.backup_id}: {info.file_count} files, sha256 {info.sha256[:16]}",
-            step="backup",
-        )
-        await self.write(
-            self.app.backed_up,
-            BackupTaken(
-                **self.ids(),
-                backup_id=info.backup_id,
-                remote_path=info.archive,
-                sha256=info.sha256,
-                files=info.file_count,
-                bytes=info.size,
-            ),
-            asdict(info),
-        )
-
-    def _files(self, tree: FetchedTree, plan: Plan) -> list[UploadFile]:
-        return [
-            UploadFile(entry.path, mode=entry.mode, source=tree.root / entry.path)
-            for entry in plan.to_upload
-        ]
-
-    async def _stage(self, tree: FetchedTree, plan: Plan, *, resumed: bool) -> StagedUpload | None:
-        host = await self.host()
-        try:
-            if resumed:  # a killed run may have left a staging directory behind
-                await host.remove_temporaries(self.spec.remote_path)
-            return await StagedUpload.start(host, self.spec.remote_path, self._files(tree, plan))
-        except Exception as exc:
-            # Not staged: the backup and the upload proper report what is wrong.
-            self.log(f"upload not started early: {exc}", step="upload", level="warning")
-            return None
-
-    async def _upload(self, tree: FetchedTree, plan: Plan, staged: StagedUpload | None) -> None:
-        managed_after = self._managed_after(tree)
-        touched = plan.touched
-        try:
-            await self.write(self.app.begin_upload, touched, managed_after)
-            await self.checkpoint("upload")
-            fault_point("deploy.upload_begun")
+            await backup.back_up(self, plan)
+            fault_point("deploy.backed_up")
+            await compensate.cancel_if_asked(self, touched=False)
         except BaseException:
             if staged is not None:
                 await staged.abandon()
             raise
-        host = await self.host()
+        await upload.upload(self, tree, plan, staged)
+        fault_point("deploy.files_deployed")
+
+    async def _activate(self) -> None:
+        """Check the host accepts the files, restart what uses them, see it come back
+        healthy — and if it does not, roll back."""
         try:
-            if staged is not None:
-                result = await staged.finish()
-            else:
-                result = await host.upload(self.spec.remote_path, self._files(tree, plan))
-            await self.checkpoint("uploaded")
-            fault_point("deploy.uploaded")
-            removed = await host.remove(self.spec.remote_path, [e.path for e in plan.removed])
-        except StepFailed:
+            method = await activate.check_host(self)
+            fault_point("deploy.host_checked")
+        except Finished:
             raise
+        except activate.HostRejected as rejected:  # nothing restarted yet: old files back
+            await compensate.undo_upload(self, "host_check", rejected.reason)
         except Exception as exc:
-            self.log(f"upload failed: {exc}", step="upload", level="error")
-            await self.restore_files()
-            raise StepFailed("upload", str(exc)) from exc
-        self.log(
-            f"wrote {len(result.files)} files ({result.bytes_sent} bytes), removed {len(removed)}",
-            step="upload",
-        )
-        await self.write(
-            self.app.uploaded,
-            FilesDeployed(
-                **self.ids(),
-                written=len(result.files),
-                removed=len(removed),
-                bytes=result.bytes_sent,
-            ),
-        )
-
-    async def restore_files(self) -> None:
-        """Put the backed-up files back (the service was not restarted on new files)."""
-        info = self._backup_info()
+            self.log(f"host check failed: {exc}", step="host_check", level="error")
+            await compensate.undo_upload(self, "host_check", str(exc))
         try:
-            host = await self.host()
-            # Half-written files first: a new folder holding one is not empty, and would stay.
-            await host.remove_temporaries(self.spec.remote_path)
-            result = await host.restore(self.spec.remote_path, info, touched=self.d.touched)
-        except Exception as exc:
-            await self.write(
-                self.app.rollback_failed,
-                RollbackFailed(
-                    **self.ids(),
-                    reason=f"restoring backup {info.backup_id} failed: {exc}; the target may "
-                    "hold a mix of old and new files — restore it by hand",
-                ),
-            )
-            raise Finished from exc
-        fault_point("rollback.files_restored")
-        self.log(
-            f"restored backup {info.backup_id}: {len(result.restored)} files put back, "
-            f"{len(result.removed)} new files and {len(result.removed_dirs)} new directories "
-            "removed",
-            step="rollback",
-        )
-
-    def _backup_info(self) -> BackupInfo:
-        return BackupInfo.from_dict(self.d.backup or {})
-
-    async def _cancel_point(self, *, touched: bool) -> None:
-        await self.checkpoint("cancel")
-        fresh = await self.ctx.store.read(self.ctx.store.app.deployment, self.d.deployment_id)
-        if fresh is None or fresh.cancel_reason is None:
+            if not self.d.restarted:
+                await self.checkpoint("restart")
+                await activate.restart(self, method)
+                fault_point("deploy.restarted")
+            duration = await health.wait_healthy(self, after_restart=method.restart)
+        except Unhealthy as failure:
+            await health.record_unhealthy(self, failure)
+            fault_point("deploy.health_check_failed")
+            await compensate.roll_back(self, f"{failure.check}: {failure.detail}")
             return
-        self.d = fresh
-        reason = fresh.cancel_reason or "cancelled"
-        if touched:
-            self.log("cancelled after the upload: restoring the backup", step="upload")
-            await self.restore_files()
-        self.log(f"cancelled: {reason}", level="warning")
-        await self.write(
-            self.app.cancel, DeploymentCancelled(**self.ids(), reason=reason, rolled_back=touched)
-        )
-        raise Finished
+        await health.record_healthy(self, duration)
+        fault_point("deploy.health_checked")
+        await self.succeed(managed=self.d.managed_after)
 
     async def succeed(self, managed: list[str] | None) -> None:
         assert self.d.commit is not None
@@ -559,108 +256,21 @@ class DeploymentRun:
 
     # -- restore to a kept backup ----------------------------------------------------
     async def _restore_run(self) -> None:
-        assert self.applier is not None
         if self.d.rollback_begun:
-            await self.applier.rollback("the deployer restarted during a rollback")
+            await compensate.roll_back(self, RESTARTED_DURING_ROLLBACK)
             return
         reason = self.d.request.get("reason") or "requested"
         if self.d.upload_begun:  # the restore began before a restart: carry it on
-            await self.applier.rollback(reason)
+            await compensate.roll_back(self, reason)
             return
         if not self.d.started:
             await self.write(self.app.start, DeploymentStarted(**self.ids()))
-        wanted = self.d.request.get("backup_id")
         self.check.forget()  # the restored files are not what the last deployment left
-        host = await self.host()
-        try:
-            kept = await host.list_backups(self.backups)
-        except Exception as exc:
-            raise StepFailed("rollback", str(exc)) from exc
-        choices = [b for b in kept if wanted is None or b.backup_id == wanted]
-        if not choices:
-            raise StepFailed(
-                "rollback",
-                f"no backup {wanted} on {self.spec.name}"
-                if wanted
-                else f"{self.spec.name} has no backups yet",
-            )
-        restore_to = choices[0]  # newest first
-        safety_id = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{self.d.deployment_id[-12:]}"
+        restore_to = await backup.kept_backup(self, self.d.request.get("backup_id"))
         paths = sorted({*restore_to.files, *restore_to.absent})
-        try:
-            safety = await host.backup(
-                self.spec.remote_path,
-                paths,
-                self.backups,
-                safety_id,
-                ignore=self.ignore,
-                keep=None,
-            )
-        except Exception as exc:
-            raise StepFailed("backup", str(exc)) from exc
-        await self._keep_backup(safety)
+        await backup.back_up_before_restore(self, paths)
         fault_point("rollback.safety_backed_up")
         # From here, a rollback restores ``restore_to``; the safety backup stays listed.
         await self.write(self.app.begin_restore, asdict(restore_to), paths)
         fault_point("rollback.restore_begun")
-        await self.applier.rollback(reason)
-
-    # -- commit status ---------------------------------------------------------------
-    async def _report_pending(self) -> None:
-        await self._report(state="pending")
-
-    async def _report(self, state: State | None = None) -> None:
-        repo = self.ctx.repository(self.spec.repo)
-        commit = self.d.commit
-        if repo is None or not repo.token_secret or repo.provider != "github" or not commit:
-            return
-        if len(commit) < 40:
-            return
-        state = state or TERMINAL_STATUS.get(self.d.terminal or "")
-        if state is None or self.d.dry_run:
-            return
-        token = (await self.ctx.secrets.get(repo.token_secret) or b"").decode()
-        if not token:
-            return
-        url = (
-            f"{self.ctx.public_url.rstrip('/')}/deployments/{self.d.deployment_id}"
-            if self.ctx.public_url
-            else None
-        )
-        await self.ctx.report_status(
-            repo,
-            commit,
-            token=token,
-            state=state,
-            target=self.spec.name,
-            description=_status_text(state, self.d.terminal),
-            target_url=url,
-        )
-
-
-def _status_text(state: str, terminal: str | None) -> str:
-    if state == "pending":
-        return "deploying"
-    return {
-        "DeploymentSucceeded": "deployed",
-        "DeploymentFailed": "deployment failed",
-        "RollbackCompleted": "unhealthy: rolled back",
-        "RollbackFailed": "rollback failed",
-        "DeploymentCancelled": "cancelled",
-    }.get(terminal or "", state)
-
-
-def _fetch_failure(repo: str, exc: Exception) -> str:
-    """One line that names the repository as hearth.yaml does (a source may name its URL)."""
-    reason = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
-    reason = reason or type(exc).__name__
-    return reason if repo in reason else f"repository {repo}: {reason}"
-
-
-def _issue_text(issue: Any) -> str:
-    where = issue.path
-    if issue.line is not None:
-        where += f":{issue.line}"
-        if issue.column is not None:
-            where += f":{issue.column}"
-    return f"{where}: {issue.message}"
+        await compensate.roll_back(self, reason)

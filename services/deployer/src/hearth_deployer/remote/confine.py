@@ -13,7 +13,7 @@ import posixpath
 
 import asyncssh
 
-from hearth_deployer.paths import UnsafePath, safe_relative
+from hearth_deployer.domain.paths import UnsafePath, safe_relative
 from hearth_deployer.remote.errors import PathOutsideRoot, RemotePathError
 from hearth_deployer.remote.sftperrors import sftp_error
 

@@ -1,7 +1,7 @@
 """The fence a deployment puts around every write to a host.
 
 A :class:`Fence` answers "may this process still write to the host?". The deployer's
-lease is one (see ``hearth_deployer.lease``): valid only while the last successful renewal
+lease is one (see ``hearth_deployer.adapters.lease``): valid only while the last successful renewal
 is recent enough. Every remote operation that changes the host calls ``check`` right
 before each write it starts (cheap: a clock read) and ``confirm`` once before it moves files
 into place (one round trip to the lease's store). Whatever a failed check raises is not an

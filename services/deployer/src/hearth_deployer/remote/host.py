@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 
 import asyncssh
 
-from hearth_deployer.paths import is_ignored
-from hearth_deployer.plan import FileEntry
+from hearth_deployer.domain.paths import is_ignored
+from hearth_deployer.domain.plan import FileEntry
 from hearth_deployer.remote.confine import (
     STAGING_PREFIX,
     TEMP_PREFIX,

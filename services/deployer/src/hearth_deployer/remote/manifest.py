@@ -12,8 +12,8 @@ from __future__ import annotations
 import shlex
 from collections.abc import Iterable
 
-from hearth_deployer.paths import is_ignored
-from hearth_deployer.plan import FileEntry
+from hearth_deployer.domain.paths import is_ignored
+from hearth_deployer.domain.plan import FileEntry
 from hearth_deployer.remote.confine import STAGING_PREFIX, TEMP_PREFIX
 
 #: Exit status the manifest script uses when the root directory is missing.

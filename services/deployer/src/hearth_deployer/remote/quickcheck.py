@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from hearth_deployer.paths import is_ignored
-from hearth_deployer.plan import FileEntry
+from hearth_deployer.domain.paths import is_ignored
+from hearth_deployer.domain.plan import FileEntry
 from hearth_deployer.remote.errors import RemoteCommandFailed, RemotePathError
 from hearth_deployer.remote.manifest import (
     ROOT_MISSING_STATUS,

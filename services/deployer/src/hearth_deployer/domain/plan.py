@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hearth_deployer.paths import is_ignored
+from hearth_deployer.domain.paths import is_ignored
 from hearth_events.catalogue import ChangedFile
 
 MANIFEST_NAME = ".hearth-manifest.json"

@@ -21,9 +21,9 @@ from githubkit import GitHub, TokenAuthStrategy, UnauthAuthStrategy
 from githubkit.exception import RequestError, RequestFailed
 from githubkit.response import Response
 
-from hearth_deployer import treecache, treeio
-from hearth_deployer.fetched import FetchedTree, FetchError
-from hearth_deployer.paths import UnsafePath, safe_relative
+from hearth_deployer.adapters import treecache, treeio
+from hearth_deployer.domain.fetched import FetchedTree, FetchError
+from hearth_deployer.domain.paths import UnsafePath, safe_relative
 from hearth_events.catalogue import RepositorySpec
 
 __all__ = ["ConfigSource", "FetchError", "FetchedTree", "GitHubTarballs", "GitMirrors"]
@@ -79,7 +79,7 @@ def _subdirectory(subdirectory: str) -> str:
 
 class GitMirrors:
     """One bare mirror per repository under ``cache_dir``, reused across deployments, and
-    the trees of the commits deployed from it (see :mod:`hearth_deployer.treecache`)."""
+    the trees of the commits deployed from it (see :mod:`hearth_deployer.adapters.treecache`)."""
 
     def __init__(self, cache_dir: Path, trees_dir: Path | None = None) -> None:
         self._cache = cache_dir

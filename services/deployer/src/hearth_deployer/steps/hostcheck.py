@@ -1,6 +1,6 @@
 """The plan's view of the host: quick or full check against Hearth's record, and drift.
 
-See :mod:`hearth_deployer.records` for what is recorded and when.
+See :mod:`hearth_deployer.adapters.records` for what is recorded and when.
 """
 
 from __future__ import annotations
@@ -8,10 +8,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
-from hearth_deployer.plan import FileEntry
-from hearth_deployer.records import HostRecord
+from hearth_deployer.adapters.records import HostRecord
+from hearth_deployer.context import DeployContext
+from hearth_deployer.domain import Deployment
+from hearth_deployer.domain.plan import FileEntry
 from hearth_deployer.remote.quickcheck import (
     CheckedTree,
     Known,
@@ -20,12 +22,27 @@ from hearth_deployer.remote.quickcheck import (
     parse_stats,
     stat_command,
 )
+from hearth_deployer.steps.base import Level
+from hearth_events.catalogue import TargetSpec
 
 if TYPE_CHECKING:
     from hearth_deployer.remote.host import RemoteHost
-    from hearth_deployer.runview import RunView
 
 log = logging.getLogger(__name__)
+
+
+class RunView(Protocol):
+    """What the host check reads: the target, the deployment, the host, the log."""
+
+    ctx: DeployContext
+    spec: TargetSpec
+    d: Deployment
+    ignore: tuple[str, ...]
+    managed: list[str]
+
+    def log(self, message: str, *, step: str | None = None, level: Level = "info") -> None: ...
+
+    async def host(self) -> RemoteHost: ...
 
 
 class HostCheck:

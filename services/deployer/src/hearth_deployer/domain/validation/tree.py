@@ -14,9 +14,14 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hearth_deployer.paths import is_ignored
-from hearth_deployer.validation.hayaml import INCLUDE_DIRS, INCLUDE_FILE, TagUse, parse_ha_yaml
-from hearth_deployer.validation.includes import (
+from hearth_deployer.domain.paths import is_ignored
+from hearth_deployer.domain.validation.hayaml import (
+    INCLUDE_DIRS,
+    INCLUDE_FILE,
+    TagUse,
+    parse_ha_yaml,
+)
+from hearth_deployer.domain.validation.includes import (
     Candidate,
     Refused,
     describe,
@@ -24,7 +29,7 @@ from hearth_deployer.validation.includes import (
     resolve,
     wildcard_hint,
 )
-from hearth_deployer.validation.secrets import SECRETS_FILE, SecretNames, read_secret_names
+from hearth_deployer.domain.validation.secrets import SECRETS_FILE, SecretNames, read_secret_names
 from hearth_events.catalogue import ValidationIssue
 
 __all__ = ["SECRETS_FILE", "ValidationReport", "validate_tree"]
@@ -171,43 +176,73 @@ def _check_yaml(root: Path, rel: str, facts: _Tree, report: ValidationReport) ->
         )
 
 
-def _check_tag(rel: str, use: TagUse, facts: _Tree) -> tuple[str, ValidationIssue] | None:  # noqa: C901 (deployer: converted to the house plan by the lead)
-    def issue(message: str) -> ValidationIssue:
-        return ValidationIssue(path=rel, line=use.line, column=use.column, message=message)
+Found = tuple[str, ValidationIssue] | None
 
+
+def _check_tag(rel: str, use: TagUse, facts: _Tree) -> Found:
+    """("error" or "warning", the issue) when a tag names something that is not there."""
     if use.tag == "!secret":
-        found, consulted = facts.secrets.lookup(rel, use.value)
-        if found is False:
-            where = " or ".join(consulted)
-            return "error", issue(f"!secret {use.value}: no such name in {where}")
-        return None
+        return _check_secret(rel, use, facts)
     if use.tag != INCLUDE_FILE and use.tag not in INCLUDE_DIRS:
         return None  # !env_var and !input are resolved by Home Assistant at run time
+    return _check_include(rel, use, facts)
+
+
+def _issue(rel: str, use: TagUse, message: str) -> ValidationIssue:
+    return ValidationIssue(path=rel, line=use.line, column=use.column, message=message)
+
+
+def _check_secret(rel: str, use: TagUse, facts: _Tree) -> Found:
+    found, consulted = facts.secrets.lookup(rel, use.value)
+    if found is False:
+        where = " or ".join(consulted)
+        return "error", _issue(rel, use, f"!secret {use.value}: no such name in {where}")
+    return None
+
+
+def _check_include(rel: str, use: TagUse, facts: _Tree) -> Found:
     try:
         candidates = resolve(rel, use.value, facts.config_roots)
     except Refused as refusal:
-        return "error", issue(f"{use.tag} {use.value}: {refusal}")
+        return "error", _issue(rel, use, f"{use.tag} {use.value}: {refusal}")
     wanted = facts.directories if use.tag in INCLUDE_DIRS else facts.files
     target = next((c for c in candidates if c.path in wanted or not c.path), candidates[0])
     if target.path and is_ignored(target.path, facts.ignore):
-        return "warning", issue(
-            f"{use.tag} {use.value}: names an ignored path, which must already exist on the target"
+        return "warning", _issue(
+            rel,
+            use,
+            f"{use.tag} {use.value}: names an ignored path, which must already exist on the target",
         )
-    named = describe(target, facts.repo_prefix)
     if use.tag == INCLUDE_FILE:
-        if target.path in facts.files:
-            return None
-        kind = "a directory, use !include_dir_*" if _is_directory(target, facts) else "missing"
-        return "error", issue(f"{use.tag} {use.value}: {named} is {kind}{wildcard_hint(use.value)}")
+        return _check_included_file(rel, use, facts, target)
+    return _check_included_directory(rel, use, facts, target)
+
+
+def _check_included_file(rel: str, use: TagUse, facts: _Tree, target: Candidate) -> Found:
+    if target.path in facts.files:
+        return None
+    named = describe(target, facts.repo_prefix)
+    kind = "a directory, use !include_dir_*" if _is_directory(target, facts) else "missing"
+    return "error", _issue(
+        rel, use, f"{use.tag} {use.value}: {named} is {kind}{wildcard_hint(use.value)}"
+    )
+
+
+def _check_included_directory(rel: str, use: TagUse, facts: _Tree, target: Candidate) -> Found:
+    named = describe(target, facts.repo_prefix)
     if not _is_directory(target, facts):
         kind = "a file, use !include" if target.path in facts.files else "missing"
-        return "error", issue(
-            f"{use.tag} {use.value}: directory {named} is {kind}{wildcard_hint(use.value)}"
+        return "error", _issue(
+            rel,
+            use,
+            f"{use.tag} {use.value}: directory {named} is {kind}{wildcard_hint(use.value)}",
         )
     if not has_yaml_below(target.path, facts.files):
-        return "warning", issue(
+        return "warning", _issue(
+            rel,
+            use,
             f"{use.tag} {use.value}: directory {named} holds no *.yaml file, so Home Assistant "
-            "reads nothing from it (it skips *.yml, hidden names and secrets.yaml)"
+            "reads nothing from it (it skips *.yml, hidden names and secrets.yaml)",
         )
     return None
 

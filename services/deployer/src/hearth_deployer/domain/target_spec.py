@@ -1,17 +1,14 @@
-"""The ``ApplyTargets`` command: declare the hosts Hearth deploys to."""
+"""A declared target's rules: the ``ApplyTargets`` command, what makes a target unusable,
+which paths it never deploys over, where its backups live."""
 
 from __future__ import annotations
 
 from posixpath import isabs, normpath
-from typing import Any
 
-from hearth_deployer.paths import is_ignored
-from hearth_deployer.store import DeployerApplication, DeployerStore
+from hearth_deployer.domain.paths import is_ignored
 from hearth_events.catalogue import TargetSpec
 from hearth_events.credentials import target_problems
-from hearth_eventstore.store import Meta
-from hearth_servicekit.commands import CommandRejected
-from hearth_servicekit.declarations import ApplyCommand, change_summary, planned_changes
+from hearth_servicekit.declarations import ApplyCommand
 
 #: Never deployed over or deleted on a Home Assistant target: its runtime state.
 HOMEASSISTANT_IGNORES = (
@@ -96,21 +93,3 @@ def check_target(spec: TargetSpec) -> list[str]:
         problems.append(f"target {name}: health_check is empty")
     problems.extend(problem for _, problem in target_problems(spec))
     return problems
-
-
-async def apply_targets(
-    request: ApplyTargets, store: DeployerStore, *, meta: Meta
-) -> dict[str, Any]:
-    problems = [p for spec in request.targets for p in check_target(spec)]
-    if problems:
-        raise CommandRejected("; ".join(problems))
-
-    def plan(app: DeployerApplication) -> list[Any]:
-        registry = app.target_book().registry
-        return planned_changes(registry, request.targets, prune=request.prune)
-
-    changes = await store.read(plan, store.app)
-    summary = change_summary(changes, dry_run=request.dry_run)
-    if not request.dry_run and changes:
-        await store.write(store.app.record_target_changes, changes, meta)
-    return summary

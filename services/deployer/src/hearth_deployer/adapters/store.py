@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from eventsourcing.persistence import IntegrityError
 
-from hearth_deployer.deployments import DeploymentCommands
+from hearth_deployer.adapters.deployments import DeploymentCommands
 from hearth_deployer.domain import (
     KNOWN_HOSTS_ID,
     TARGETS_ID,

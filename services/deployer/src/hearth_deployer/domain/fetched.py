@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from hearth_deployer.plan import FileEntry
+from hearth_deployer.domain.plan import FileEntry
 
 
 class FetchError(Exception):

@@ -19,9 +19,15 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from hearth_deployer.fetched import FetchError
-from hearth_deployer.plan import FileEntry
-from hearth_deployer.treeio import GIT_ENV, GitReads, apply_changes, export_tree, parse_diff_tree
+from hearth_deployer.adapters.treeio import (
+    GIT_ENV,
+    GitReads,
+    apply_changes,
+    export_tree,
+    parse_diff_tree,
+)
+from hearth_deployer.domain.fetched import FetchError
+from hearth_deployer.domain.plan import FileEntry
 
 #: Trees kept per repository and subdirectory (besides the one asked for as a base).
 TREES_KEPT = 3

@@ -8,9 +8,15 @@ failing it: the deployment begins by itself once every secret it needs exists.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol
 
-from hearth_deployer.context import SecretLookup
 from hearth_events.catalogue import RepositorySpec, TargetSpec
+
+
+class SecretLookup(Protocol):
+    """The secret store as a deployment sees it: a value by name, or None."""
+
+    async def get(self, name: str) -> bytes | None: ...
 
 
 def secrets_needed(

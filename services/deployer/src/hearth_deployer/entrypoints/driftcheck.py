@@ -15,8 +15,8 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable
 
-from hearth_deployer.records import HostRecords
-from hearth_deployer.store import DeployerStore
+from hearth_deployer.adapters.records import HostRecords
+from hearth_deployer.adapters.store import DeployerStore
 from hearth_events.catalogue import DeployRequested, TargetSpec
 from hearth_events.ids import uuid7
 from hearth_servicekit import get_logger

@@ -17,10 +17,10 @@ import asyncio
 import contextlib
 from typing import Any
 
+from hearth_deployer.adapters.lease import LeaseBusy, LeaseLost, LeaseTiming, TargetLease
 from hearth_deployer.context import DeployContext
 from hearth_deployer.domain import Deployment
-from hearth_deployer.lease import LeaseBusy, LeaseLost, LeaseTiming, TargetLease
-from hearth_deployer.waiting import missing_secrets, waiting_text
+from hearth_deployer.domain.waiting import missing_secrets, waiting_text
 from hearth_deployer.workflow import DeploymentRun
 from hearth_events.catalogue import DeploymentFailed, DeploymentWaiting
 from hearth_eventstore.store import Meta

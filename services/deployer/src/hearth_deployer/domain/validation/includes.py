@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from posixpath import normpath
 
-from hearth_deployer.paths import UnsafePath, safe_relative
+from hearth_deployer.domain.paths import UnsafePath, safe_relative
 
 WILDCARDS = ("*", "?", "[")
 

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from hearth_deployer.fetched import FetchError
-from hearth_deployer.paths import UnsafePath, safe_relative
-from hearth_deployer.plan import FileEntry
+from hearth_deployer.domain.fetched import FetchError
+from hearth_deployer.domain.paths import UnsafePath, safe_relative
+from hearth_deployer.domain.plan import FileEntry
 
 #: Bytes read from Git (or a tarball) at a time; no file is ever read whole.
 CHUNK = 1024 * 1024

@@ -1,0 +1,1 @@
+"""Entrypoints: `python -m`, the command server and the timers."""

@@ -1,0 +1,34 @@
+"""The command server: ``hearth.cmd.target.ApplyTargets``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from hearth_deployer.adapters.store import DeployerStore
+from hearth_deployer.domain.target_spec import ApplyTargets
+from hearth_deployer.handlers import apply_targets
+from hearth_events import command_subject
+from hearth_events.catalogue import TargetSpec
+from hearth_eventstore.store import Meta
+from hearth_servicekit.commands import serve_command
+
+
+async def serve_target_commands(
+    nc: Any, store: DeployerStore, prepare: Callable[[TargetSpec], None], *, queue: str
+) -> None:
+    """Serve ``ApplyTargets``; each target it changed is ``prepare``d (its tree built ahead)."""
+
+    async def on_apply(request: ApplyTargets) -> dict[str, Any]:
+        meta = Meta(actor=request.actor, correlation_id=request.request_id)
+        reply = await apply_targets(request, store, meta=meta)
+        if not request.dry_run:
+            changed = {c["name"] for c in reply["changes"]}
+            for spec in request.targets:
+                if spec.name in changed:
+                    prepare(spec)
+        return reply
+
+    await serve_command(
+        nc, command_subject("target", "ApplyTargets"), ApplyTargets, on_apply, queue=queue
+    )

@@ -1,0 +1,88 @@
+"""Upload: stream the new files into staging early, then move them into place and remove
+what the change removes (``upload_begun`` first, ``FilesDeployed`` after)."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from hearth_deployer.domain.fetched import FetchedTree
+from hearth_deployer.domain.plan import Plan
+from hearth_deployer.remote.host import UploadFile
+from hearth_deployer.remote.staged import StagedUpload
+from hearth_deployer.steps.base import StepFailed
+from hearth_deployer.steps.compensate import RestoreRun, restore_files
+from hearth_deployer.steps.planning import local_files
+from hearth_events.catalogue import FilesDeployed
+from hearth_servicekit.faults import fault_point
+
+
+class UploadRun(RestoreRun, Protocol):
+    """Reads the ignore list and the host; a failed upload restores the backup."""
+
+    ignore: tuple[str, ...]
+
+    async def checkpoint(self, name: str) -> None: ...
+
+
+def _files(tree: FetchedTree, plan: Plan) -> list[UploadFile]:
+    return [
+        UploadFile(entry.path, mode=entry.mode, source=tree.root / entry.path)
+        for entry in plan.to_upload
+    ]
+
+
+async def stage(
+    run: UploadRun, tree: FetchedTree, plan: Plan, *, resumed: bool
+) -> StagedUpload | None:
+    """Start streaming the new files into a staging directory; None if that cannot start
+    (the backup and the upload proper then report what is wrong)."""
+    host = await run.host()
+    try:
+        if resumed:  # a killed run may have left a staging directory behind
+            await host.remove_temporaries(run.spec.remote_path)
+        return await StagedUpload.start(host, run.spec.remote_path, _files(tree, plan))
+    except Exception as exc:
+        run.log(f"upload not started early: {exc}", step="upload", level="warning")
+        return None
+
+
+async def upload(
+    run: UploadRun, tree: FetchedTree, plan: Plan, staged: StagedUpload | None
+) -> None:
+    managed_after = local_files(tree, run.ignore)
+    try:
+        await run.write(run.app.begin_upload, plan.touched, managed_after)
+        await run.checkpoint("upload")
+        fault_point("deploy.upload_begun")
+    except BaseException:
+        if staged is not None:
+            await staged.abandon()
+        raise
+    host = await run.host()
+    try:
+        if staged is not None:
+            result = await staged.finish()
+        else:
+            result = await host.upload(run.spec.remote_path, _files(tree, plan))
+        await run.checkpoint("uploaded")
+        fault_point("deploy.uploaded")
+        removed = await host.remove(run.spec.remote_path, [e.path for e in plan.removed])
+    except StepFailed:
+        raise
+    except Exception as exc:
+        run.log(f"upload failed: {exc}", step="upload", level="error")
+        await restore_files(run)
+        raise StepFailed("upload", str(exc)) from exc
+    run.log(
+        f"wrote {len(result.files)} files ({result.bytes_sent} bytes), removed {len(removed)}",
+        step="upload",
+    )
+    await run.write(
+        run.app.uploaded,
+        FilesDeployed(
+            **run.ids(),
+            written=len(result.files),
+            removed=len(removed),
+            bytes=result.bytes_sent,
+        ),
+    )
