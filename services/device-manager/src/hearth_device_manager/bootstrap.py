@@ -18,7 +18,9 @@ from hearth_device_manager.adapters.shelly import ShellyConnector
 from hearth_device_manager.adapters.status_kv import KvStatusWriter
 from hearth_device_manager.domain.device import Found
 from hearth_device_manager.entrypoints.commands import DeviceCommands
+from hearth_device_manager.entrypoints.fleet_commands import FleetCommands
 from hearth_device_manager.handlers import DeviceHandlers, Timing
+from hearth_device_manager.operations import FirmwareWatch, Fleet, Operations, Snapshots
 from hearth_device_manager.settings import DeviceManagerSettings
 from hearth_device_manager.store import SCHEMA, DeviceManagerApplication, DeviceStore
 from hearth_eventstore.relay import Relay
@@ -50,6 +52,7 @@ class DeviceManager(BusService):
         self.relay: Relay | None = None
         self.handlers: DeviceHandlers | None = None
         self.commands: DeviceCommands | None = None
+        self.snapshots: Snapshots | None = None
         self.mdns: MdnsBrowser | None = None
         self._session: aiohttp.ClientSession | None = None
 
@@ -77,7 +80,13 @@ class DeviceManager(BusService):
             SecretStore(self.js, self._box),
             timing=timing,
         )
+        fleet = Fleet(handlers)
+        self.snapshots = Snapshots(fleet)
+        handlers.status_hooks.append(FirmwareWatch(fleet).status)
         await handlers.start()
+        await FleetCommands(self.snapshots, Operations(fleet, self.snapshots)).serve(
+            self.nc, queue=self.name
+        )
 
         async def run_scan(cidrs: list[str], ports: list[int]) -> list[Found]:
             return await scan(prober, cidrs, ports, concurrency=options.scan_concurrency)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -85,6 +85,8 @@ class DeviceHandlers:
         self.live: dict[str, Live] = {}
         self.coordinators: dict[str, tuple[Coordinator, asyncio.Task[None]]] = {}
         self._worker: asyncio.Task[None] | None = None
+        #: Called with every new status of a device, in order (firmware offers, ...).
+        self.status_hooks: list[Callable[[str, dict[str, Any]], Awaitable[None]]] = []
 
     def meta(self, actor: str | None = None) -> Meta:
         return Meta(actor=actor or self._actor)
@@ -208,6 +210,8 @@ class DeviceHandlers:
             live.last_seen = datetime.now(UTC)
             live.logged.clear()
             live.presence.observe(True, now)
+            for hook in self.status_hooks:
+                await hook(device_id, live.status)
         elif kind == "lost":
             error: DeviceError = payload
             if error.kind not in live.logged:  # once per kind until the device is back
