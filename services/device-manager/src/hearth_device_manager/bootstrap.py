@@ -21,6 +21,7 @@ from hearth_device_manager.entrypoints.commands import DeviceCommands
 from hearth_device_manager.entrypoints.fleet_commands import FleetCommands
 from hearth_device_manager.handlers import DeviceHandlers, Timing
 from hearth_device_manager.operations import FirmwareWatch, Fleet, Operations, Snapshots
+from hearth_device_manager.rollouts import OtaEvents, RolloutRunner
 from hearth_device_manager.settings import DeviceManagerSettings
 from hearth_device_manager.store import SCHEMA, DeviceManagerApplication, DeviceStore
 from hearth_eventstore.relay import Relay
@@ -53,6 +54,7 @@ class DeviceManager(BusService):
         self.handlers: DeviceHandlers | None = None
         self.commands: DeviceCommands | None = None
         self.snapshots: Snapshots | None = None
+        self.rollouts: RolloutRunner | None = None
         self.mdns: MdnsBrowser | None = None
         self._session: aiohttp.ClientSession | None = None
 
@@ -73,9 +75,10 @@ class DeviceManager(BusService):
         )
         if self._box is None:
             self._box = service_box(self.settings.scope_key, self.name, "device passwords")
+        ota = OtaEvents()
         handlers = self.handlers = DeviceHandlers(
             DeviceStore(self.app),
-            ShellyConnector(session),
+            ShellyConnector(session, on_event=ota.event),
             KvStatusWriter(self.js),
             SecretStore(self.js, self._box),
             timing=timing,
@@ -84,9 +87,13 @@ class DeviceManager(BusService):
         self.snapshots = Snapshots(fleet)
         handlers.status_hooks.append(FirmwareWatch(fleet).status)
         await handlers.start()
-        await FleetCommands(self.snapshots, Operations(fleet, self.snapshots)).serve(
+        rollouts = self.rollouts = RolloutRunner(
+            fleet, self.snapshots, ota, verify_s=options.firmware_verify_s
+        )
+        await FleetCommands(self.snapshots, Operations(fleet, self.snapshots), rollouts).serve(
             self.nc, queue=self.name
         )
+        await rollouts.resume()
 
         async def run_scan(cidrs: list[str], ports: list[int]) -> list[Found]:
             return await scan(prober, cidrs, ports, concurrency=options.scan_concurrency)
@@ -124,6 +131,8 @@ class DeviceManager(BusService):
     async def on_stop(self) -> None:
         if self.mdns is not None:
             await self.mdns.stop()
+        if self.rollouts is not None:
+            await self.rollouts.stop()
         if self.handlers is not None:
             await self.handlers.stop()
         if self._session is not None:

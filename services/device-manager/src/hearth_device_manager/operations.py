@@ -12,8 +12,9 @@ from hearth_device_manager.domain.backup import Backup, rebind, spec_for
 from hearth_device_manager.domain.desired import changes_to_apply, diff, from_device, to_toml
 from hearth_device_manager.domain.device import Device
 from hearth_device_manager.domain.fleet import DeviceOps, offers_in, ops_uuid
-from hearth_device_manager.handlers import DeviceHandlers
+from hearth_device_manager.handlers import DeviceHandlers, spec_matches
 from hearth_device_manager.ports import DeviceLink
+from hearth_events.catalogue import DeviceSpec
 from hearth_servicekit import get_logger
 
 log = get_logger("hearth.device_manager")
@@ -50,6 +51,19 @@ class Fleet:
         if link is None:
             raise Refused(f"{device_id} is offline; try again when it is online")
         return link
+
+    async def group(self, group: str) -> list[str]:
+        """The adopted devices hearth.yaml's ``devices:`` puts in ``group``."""
+        index = await self.store.read(self.store.app.index)
+        specs = [DeviceSpec.model_validate(d) for d in index.declared.values()]
+        members = [s for s in specs if group in s.groups]
+        devices = await self.store.read(self.store.app.devices)
+        found = [
+            d.device_id for d in devices if d.adopted and any(spec_matches(s, d) for s in members)
+        ]
+        if not found:
+            raise Refused(f"no adopted device is in group {group} (hearth.yaml devices: groups)")
+        return found
 
     async def ops(self, mac: str) -> DeviceOps:
         found: DeviceOps | None = await self.store.read(self.store.app._get, ops_uuid(mac))

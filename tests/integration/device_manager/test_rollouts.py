@@ -1,0 +1,107 @@
+"""Staged firmware rollouts against simulated devices updating over the air (aioshelly,
+real NATS and PostgreSQL): a failing update halts the rollout, a restart resumes it."""
+
+from __future__ import annotations
+
+import asyncio
+
+from hearth.demo.shelly import Fleet, SimDevice
+from hearth.demo.shelly.models import PLUS_1PM
+from tests.integration.device_manager.harness import World
+from tests.integration.device_manager.test_backups import adopt
+
+NEW = "1.5.0"
+
+
+def offering(devices: list[SimDevice]) -> None:
+    for sim in devices:
+        sim.offer_update(stable=NEW, beta="1.6.0-beta1")
+
+
+async def test_a_failing_update_halts_the_rollout_and_leaves_the_rest_untouched(
+    world: World,
+) -> None:
+    async with Fleet([PLUS_1PM] * 3) as fleet:
+        await world.start()
+        first, failing, last = fleet.devices
+        offering(fleet.devices)
+        failing.ota_fails = True
+        await adopt(world, *fleet.devices)
+        await world.wait_events(lambda: len(world.named("FirmwareUpdateAvailable")) == 6)
+
+        reply = await world.command(
+            "FirmwareRollout",
+            device_ids=[d.device_id for d in fleet.devices],
+            channel="stable",
+            wave_size=1,
+            actor="test",
+        )
+        assert reply["ok"], reply
+        assert reply["waves"] == [[first.device_id], [failing.device_id], [last.device_id]]
+        await world.wait_events(lambda: bool(world.named("FirmwareRolloutHalted")))
+
+        assert first.ver == NEW
+        assert failing.ver == PLUS_1PM.ver
+        assert last.ver == PLUS_1PM.ver
+        assert [e.key for e in world.named("FirmwareUpdated")] == [first.device_id]
+        (failed,) = world.named("FirmwareUpdateFailed")
+        assert failed.key == failing.device_id
+        assert failed.data.reason == f"{failing.device_id}: Update failed: bad image"  # type: ignore[attr-defined]
+        assert failed.data.to_version == NEW  # type: ignore[attr-defined]
+        (halted,) = world.named("FirmwareRolloutHalted")
+        assert halted.data.wave == 1  # type: ignore[attr-defined]
+        assert halted.data.updated == (first.device_id,)  # type: ignore[attr-defined]
+        assert not world.named("FirmwareUpdateStarted", last.device_id)
+        assert [e.data.device_ids for e in world.named("FirmwareRolloutWaveStarted")] == [  # type: ignore[attr-defined]
+            (first.device_id,),
+            (failing.device_id,),
+        ]
+        backups = [e.key for e in world.named("DeviceBackupTaken")]
+        assert backups == [first.device_id, failing.device_id]
+
+        status = await world.command("RolloutStatus", rollout_id=reply["rollout_id"])
+        assert status["state"] == "halted"
+        assert status["progress"][first.device_id] == 75
+
+        again = await world.command("FirmwareRollout", device_ids=[last.device_id])
+        assert again["ok"], again  # the halted one no longer blocks the next
+
+
+async def test_a_rollout_resumes_after_a_restart_of_the_device_manager(world: World) -> None:
+    async with Fleet([PLUS_1PM] * 2) as fleet:
+        manager = await world.start()
+        first, second = fleet.devices
+        offering(fleet.devices)
+        await adopt(world, *fleet.devices)
+        reached = asyncio.Event()
+
+        async def crash_before_second(device_id: str) -> None:  # the fault-injection point
+            if device_id == second.device_id:
+                reached.set()
+                await asyncio.Event().wait()
+
+        assert manager.rollouts is not None
+        manager.rollouts.before_device = crash_before_second
+        reply = await world.command(
+            "FirmwareRollout",
+            device_ids=[first.device_id, second.device_id],
+            channel="beta",
+            wave_size=1,
+        )
+        assert reply["ok"], reply
+        async with asyncio.timeout(20):
+            await reached.wait()
+        assert first.ver == "1.6.0-beta1"
+        assert second.ver == PLUS_1PM.ver
+        world.managers.remove(manager)
+        await manager.stop()
+
+        await world.start()
+        await world.wait_events(lambda: bool(world.named("FirmwareRolloutCompleted")))
+        assert second.ver == "1.6.0-beta1"
+        updated = [e.key for e in world.named("FirmwareUpdated")]
+        assert updated == [first.device_id, second.device_id]
+        assert len(world.named("FirmwareRolloutWaveStarted")) == 2
+        assert len(world.named("FirmwareRolloutStarted")) == 1
+        (done,) = world.named("FirmwareRolloutCompleted")
+        assert done.data.updated == (first.device_id, second.device_id)  # type: ignore[attr-defined]
