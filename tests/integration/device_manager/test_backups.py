@@ -61,6 +61,7 @@ async def test_backup_then_restore_gives_the_same_config(world: World) -> None:
         assert backup.info["mac"] == sim.mac
 
         configure(sim, "Hall", "Lamp", False)
+        sim.change_behind_back("cloud", {"enable": False})  # Cloud.SetConfig needs a restart
         restored = await world.command(
             "Restore", device_id=sim.device_id, backup_id=backup_id, actor="test"
         )
@@ -69,7 +70,9 @@ async def test_backup_then_restore_gives_the_same_config(world: World) -> None:
             "system.name",
             "switch.0.name",
             "switch.0.auto_off",
+            "cloud.enable",
         }
+        assert sim.boots == 2  # rebooted because the device said restart_required
         after = without_volatile(sim.config)
         after["mqtt"].pop("pass")
         before["mqtt"].pop("pass")

@@ -115,3 +115,28 @@ async def test_a_rollout_resumes_after_a_restart_of_the_device_manager(world: Wo
         assert len(unique(world.named("FirmwareRolloutStarted"))) == 1
         (done,) = unique(world.named("FirmwareRolloutCompleted"))
         assert done.data.updated == (first.device_id, second.device_id)  # type: ignore[attr-defined]
+        # offers were announced once per device and channel, not again by the new manager
+        assert len(unique(world.named("FirmwareUpdateAvailable"))) == 4
+
+
+async def test_an_update_that_changes_the_config_fails_the_device(world: World) -> None:
+    async with Fleet([PLUS_1PM]) as fleet:
+        await world.start()
+        (sim,) = fleet.devices
+        offering([sim])
+        await adopt(world, sim)
+        update = sim.start_update
+
+        def meddle(stage: str, url: str | None) -> None:  # as if the new firmware reset a field
+            sim.change_behind_back("switch:0", {"name": "reset"})
+            update(stage, url)
+
+        sim.start_update = meddle  # type: ignore[method-assign]
+        reply = await world.command("FirmwareRollout", device_ids=[sim.device_id])
+        assert reply["ok"], reply
+        await world.wait_events(lambda: bool(world.named("FirmwareRolloutHalted")))
+        (failed,) = world.named("FirmwareUpdateFailed")
+        assert failed.data.reason == (  # type: ignore[attr-defined]
+            f"{sim.device_id}: the update changed its config (switch:0.name)"
+        )
+        assert sim.ver == NEW
