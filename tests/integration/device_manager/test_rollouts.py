@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 
 from hearth.demo.shelly import Fleet, SimDevice
-from hearth_events import Envelope
 from hearth.demo.shelly.models import PLUS_1PM
+from hearth_events import Envelope
 from tests.integration.device_manager.harness import World
 from tests.integration.device_manager.test_backups import adopt
 
