@@ -8,6 +8,7 @@ import pytest
 
 from hearth_device_manager.domain.backup import changed_paths, rebind, strip_secrets
 from hearth_device_manager.domain.device import IllegalTransition
+from hearth_device_manager.domain.fleet import DeviceOps
 from hearth_device_manager.domain.rollout import Rollout, Rollouts, Step, plan_waves
 from hearth_device_manager.rollouts import target_version
 from hearth_eventstore.store import Meta
@@ -143,3 +144,18 @@ def test_snapshots_lose_secrets_and_rebind_to_a_replacement() -> None:
         "name": "Kettle",
     }
     assert changed_paths({"a": {"b": 1, "c": 2}}, {"a": {"b": 1, "c": 3}, "d": 0}) == ["a.c", "d"]
+
+
+def test_each_new_offer_is_announced_once() -> None:
+    ops = DeviceOps("A0:B0:C0:00:00:01")
+    device = "shellyplus1pm-a0b0c0000001"
+    assert ops.offered(device, "1.4.4", {"stable": "1.5.0", "beta": "1.6.0-beta1"}, META)
+    assert not ops.offered(device, "1.4.4", {"stable": "1.5.0", "beta": "1.6.0-beta1"}, META)
+    assert ops.offered(device, "1.4.4", {"stable": "1.5.0", "beta": "1.6.0-beta2"}, META)
+    assert ops.offered(device, "1.6.0-beta2", {"beta": "1.6.0-beta2"}, META)  # installed it
+    announced = [
+        (e.payload["channel"], e.payload["available"])
+        for e in ops.collect_events()
+        if isinstance(e, DeviceOps.Recorded) and e.type_name == "FirmwareUpdateAvailable"
+    ]
+    assert announced == [("stable", "1.5.0"), ("beta", "1.6.0-beta1"), ("beta", "1.6.0-beta2")]

@@ -55,6 +55,7 @@ class DeviceManager(BusService):
         self.commands: DeviceCommands | None = None
         self.snapshots: Snapshots | None = None
         self.rollouts: RolloutRunner | None = None
+        self.firmware_watch: FirmwareWatch | None = None
         self.mdns: MdnsBrowser | None = None
         self._session: aiohttp.ClientSession | None = None
 
@@ -85,7 +86,8 @@ class DeviceManager(BusService):
         )
         fleet = Fleet(handlers)
         self.snapshots = Snapshots(fleet)
-        handlers.status_hooks.append(FirmwareWatch(fleet).status)
+        self.firmware_watch = FirmwareWatch(fleet)
+        handlers.status_hooks.append(self.firmware_watch.status)
         await handlers.start()
         rollouts = self.rollouts = RolloutRunner(
             fleet, self.snapshots, ota, verify_s=options.firmware_verify_s
@@ -133,6 +135,8 @@ class DeviceManager(BusService):
             await self.mdns.stop()
         if self.rollouts is not None:
             await self.rollouts.stop()
+        if self.firmware_watch is not None:
+            await self.firmware_watch.stop()
         if self.handlers is not None:
             await self.handlers.stop()
         if self._session is not None:

@@ -5,6 +5,7 @@ into the device manager's event store."""
 from __future__ import annotations
 
 import asyncio
+from contextlib import suppress
 from typing import Any
 
 from hearth_device_manager.adapters.coordinator import Coordinator
@@ -179,24 +180,47 @@ class Operations:
 
 class FirmwareWatch:
     """Turns ``sys.available_updates`` in a device's status into ``FirmwareUpdateAvailable``
-    when the offer changes (a status hook of the handlers)."""
+    when the offer changes. A status hook of the handlers: it only queues the change, so a
+    fleet start with thousands of offers does not hold up status writes."""
 
     def __init__(self, fleet: Fleet) -> None:
         self.fleet = fleet
         self._seen: dict[str, tuple[str, dict[str, str]]] = {}
+        self._queue: asyncio.Queue[tuple[str, tuple[str, dict[str, str]]]] = asyncio.Queue()
+        self._worker: asyncio.Task[None] | None = None
 
     async def status(self, device_id: str, status: dict[str, Any]) -> None:
+        offers = offers_in(status)
         coordinator = self.fleet.handlers.coordinators.get(device_id)
         link = coordinator[0].link if coordinator else None
-        if link is None or not link.info.get("ver"):
-            return
-        seen = (str(link.info["ver"]), offers_in(status))
+        if not offers or link is None or not link.info.get("ver"):
+            return  # nothing offered: nothing to announce, and no store read
+        seen = (str(link.info["ver"]), offers)
         if self._seen.get(device_id) == seen:
             return
+        self._seen[device_id] = seen
+        self._queue.put_nowait((device_id, seen))
+        if self._worker is None:
+            self._worker = asyncio.create_task(self._work(), name="firmware-offers")
+
+    async def _work(self) -> None:
+        while True:
+            device_id, (installed, offers) = await self._queue.get()
+            try:
+                await self._record(device_id, installed, offers)
+            except Exception:  # one device's trouble must not stop the others'
+                log.exception("firmware offer not recorded", device=device_id)
+
+    async def _record(self, device_id: str, installed: str, offers: dict[str, str]) -> None:
         live = self.fleet.handlers.live.get(device_id)
         if live is None:
             return
         ops = await self.fleet.ops(live.device.mac)
-        if ops.offered(device_id, *seen, self.fleet.handlers.meta()):
+        if ops.offered(device_id, installed, offers, self.fleet.handlers.meta()):
             await self.fleet.save(ops)
-        self._seen[device_id] = seen
+
+    async def stop(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._worker
