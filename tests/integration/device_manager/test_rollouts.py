@@ -140,3 +140,40 @@ async def test_an_update_that_changes_the_config_fails_the_device(world: World) 
             f"{sim.device_id}: the update changed its config (switch:0.name)"
         )
         assert sim.ver == NEW
+
+
+async def test_a_group_rollout_takes_the_group_of_hearth_yaml(world: World) -> None:
+    async with Fleet([PLUS_1PM] * 3) as fleet:
+        await world.start()
+        offering(fleet.devices)
+        applied = await world.command(
+            "ApplyDevices",
+            devices=[
+                {"name": f"d{i}", "mac": sim.mac, "host": f"127.0.0.1:{sim.port}", "groups": group}
+                for i, (sim, group) in enumerate(
+                    zip(
+                        fleet.devices, (["outside"], ["inside"], ["inside", "outside"]), strict=True
+                    )
+                )
+            ],
+        )
+        assert applied["ok"], applied
+        for sim in fleet.devices:
+            await world.wait_status(sim.device_id, lambda s: s["online"])
+        outside = [fleet.devices[0].device_id, fleet.devices[2].device_id]
+
+        reply = await world.command("FirmwareRollout", group="outside", canaries_per_model=0)
+        assert reply["ok"], reply
+        assert reply["waves"] == [outside]
+        await world.wait_events(lambda: bool(world.named("FirmwareRolloutCompleted")))
+        assert [e.key for e in world.named("FirmwareUpdated")] == outside
+        assert fleet.devices[1].ver == PLUS_1PM.ver
+
+        nobody = await world.command("FirmwareRollout", group="attic")
+        assert nobody == {
+            "ok": False,
+            "error": "no adopted device is in group attic (hearth.yaml devices: groups)",
+        }
+        both = await world.command("FirmwareRollout", group="outside", device_ids=outside)
+        assert both["ok"] is False
+        assert "give device_ids or group (one of them)" in both["error"]

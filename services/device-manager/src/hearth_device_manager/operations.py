@@ -5,6 +5,7 @@ into the device manager's event store."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from contextlib import suppress
 from typing import Any
 
@@ -66,9 +67,18 @@ class Fleet:
             raise Refused(f"no adopted device is in group {group} (hearth.yaml devices: groups)")
         return found
 
-    async def ops(self, mac: str) -> DeviceOps:
-        found: DeviceOps | None = await self.store.read(self.store.app._get, ops_uuid(mac))
-        return found if found is not None else DeviceOps(mac)
+    async def record(self, mac: str, change: Callable[[DeviceOps], object]) -> None:
+        """Apply ``change`` to the device's ``DeviceOps`` and save it, in one go: a write
+        that conflicts with another is retried on a fresh copy (``DeviceStore.write``)."""
+        app = self.store.app
+
+        def run() -> None:
+            found: DeviceOps | None = app._get(ops_uuid(mac))
+            ops = found if found is not None else DeviceOps(mac)
+            if change(ops) is not False:
+                app.save(ops)
+
+        await self.store.write(run)
 
     async def save(self, *aggregates: Any) -> None:
         await self.store.write(self.store.app.save, *aggregates)
@@ -122,10 +132,9 @@ class Operations:
             raise Refused(f"{device_id}: model {device.model} has no typed config model yet")
         config = from_device(raw, spec)
         text = to_toml(config, spec, mac=device.mac, device_id=device.device_id)
-        ops = await self.fleet.ops(device.mac)
         dumped = config.model_dump(mode="json", exclude_none=True)
-        ops.imported(device_id, dumped, self.fleet.handlers.meta(actor))
-        await self.fleet.save(ops)
+        meta = self.fleet.handlers.meta(actor)
+        await self.fleet.record(device.mac, lambda ops: ops.imported(device_id, dumped, meta))
         name = device.name or device.device_id
         return {"name": name, "path": f"devices/{name}.toml", "toml": text, "config": dumped}
 
@@ -170,11 +179,11 @@ class Operations:
                     f"safety backup {safety.backup_id}"
                 )
         fields = [d.path for d in diffs]
-        ops = await self.fleet.ops(device.mac)
-        ops.restored(
-            device_id, backup_id, backup.device_id, fields, self.fleet.handlers.meta(actor)
+        meta = self.fleet.handlers.meta(actor)
+        await self.fleet.record(
+            device.mac,
+            lambda ops: ops.restored(device_id, backup_id, backup.device_id, fields, meta),
         )
-        await self.fleet.save(ops)
         return {"fields": fields, "safety_backup_id": safety.backup_id}
 
 
@@ -215,9 +224,10 @@ class FirmwareWatch:
         live = self.fleet.handlers.live.get(device_id)
         if live is None:
             return
-        ops = await self.fleet.ops(live.device.mac)
-        if ops.offered(device_id, installed, offers, self.fleet.handlers.meta()):
-            await self.fleet.save(ops)
+        meta = self.fleet.handlers.meta()
+        await self.fleet.record(
+            live.device.mac, lambda ops: ops.offered(device_id, installed, offers, meta)
+        )
 
     async def stop(self) -> None:
         if self._worker is not None:
