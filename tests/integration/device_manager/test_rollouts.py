@@ -144,7 +144,7 @@ async def test_an_update_that_changes_the_config_fails_the_device(world: World) 
 
 async def test_a_group_rollout_takes_the_group_of_hearth_yaml(world: World) -> None:
     async with Fleet([PLUS_1PM] * 3) as fleet:
-        await world.start()
+        manager = await world.start()
         offering(fleet.devices)
         applied = await world.command(
             "ApplyDevices",
@@ -162,11 +162,18 @@ async def test_a_group_rollout_takes_the_group_of_hearth_yaml(world: World) -> N
             await world.wait_status(sim.device_id, lambda s: s["online"])
         outside = [fleet.devices[0].device_id, fleet.devices[2].device_id]
 
+        async def group_channel(device_id: str) -> str | None:  # as the group files would say
+            return "beta" if device_id == outside[1] else None
+
+        assert manager.rollouts is not None
+        manager.rollouts.channels = group_channel
         reply = await world.command("FirmwareRollout", group="outside", canaries_per_model=0)
         assert reply["ok"], reply
         assert reply["waves"] == [outside]
+        assert reply["channels"] == {outside[1]: "beta"}
         await world.wait_events(lambda: bool(world.named("FirmwareRolloutCompleted")))
         assert [e.key for e in world.named("FirmwareUpdated")] == outside
+        assert [e.data.version for e in world.named("FirmwareUpdated")] == [NEW, "1.6.0-beta1"]  # type: ignore[attr-defined]
         assert fleet.devices[1].ver == PLUS_1PM.ver
 
         nobody = await world.command("FirmwareRollout", group="attic")

@@ -159,3 +159,10 @@ def test_each_new_offer_is_announced_once() -> None:
         if isinstance(e, DeviceOps.Recorded) and e.type_name == "FirmwareUpdateAvailable"
     ]
     assert announced == [("stable", "1.5.0"), ("beta", "1.6.0-beta1"), ("beta", "1.6.0-beta2")]
+
+
+def test_a_device_can_follow_its_groups_channel() -> None:
+    rollout = Rollout(str(uuid4()))
+    rollout.start("stable", (("a", "b"),), 0, {}, META, channels={"a": "stable", "b": "beta"})
+    assert rollout.channels == {"b": "beta"}
+    assert (rollout.channel_of("a"), rollout.channel_of("b")) == ("stable", "beta")

@@ -82,6 +82,9 @@ class RolloutRunner:
         self.verify_s = verify_s
         self._clock = clock
         self.tasks: dict[str, asyncio.Task[None]] = {}
+        #: The firmware channel of a device's group (``channel`` in the desired-config
+        #: repository's group files), used when a rollout names no channel.
+        self.channels: Callable[[str], Awaitable[str | None]] = _no_channel
         #: A fault-injection point for tests: awaited before each device's update.
         self.before_device: Callable[[str], Awaitable[None]] | None = None
 
@@ -99,7 +102,7 @@ class RolloutRunner:
     async def start(
         self,
         device_ids: list[str],
-        channel: str,
+        channel: str | None,
         *,
         wave_size: int,
         pause_s: float,
@@ -109,10 +112,15 @@ class RolloutRunner:
     ) -> Rollout:
         devices = [await self.fleet.device(d) for d in sorted(set(device_ids))]
         waves = plan_waves([(d.device_id, d.model) for d in devices], wave_size, canaries_per_model)
+        channels = {}
+        if channel is None:
+            for device in devices:
+                channels[device.device_id] = await self.channels(device.device_id) or "stable"
         rollout = Rollout(str(uuid4()))
         index = await self._index()
+        meta = self.fleet.handlers.meta(actor)
         try:
-            rollout.start(channel, waves, pause_s, pins, self.fleet.handlers.meta(actor))
+            rollout.start(channel or "stable", waves, pause_s, pins, meta, channels=channels)
             index.open(rollout.rollout_id)
         except IllegalTransition as exc:
             raise Refused(str(exc)) from None
@@ -183,36 +191,44 @@ class RolloutRunner:
         rollout.device_failed(device_id, reason, self.fleet.handlers.meta())
 
     async def _update(self, rollout: Rollout, device_id: str) -> None:
-        device = await self.fleet.device(device_id)
         coordinator = self.fleet.coordinator(device_id)
         async with asyncio.timeout(self.verify_s):
             link = await coordinator.wait_link()
         installed = str(link.info.get("ver", ""))
         started = rollout.started.get(device_id)
-        if started is None:
-            offers = await link.check_firmware()
-            version, why = target_version(
-                rollout.pins.get(device.model),
-                offers.get(rollout.channel),
-                installed,
-                rollout.channel,
-            )
+        if started is not None:  # resumed: the update may have happened while no one watched
+            version: str | None = started[1]
+        else:
+            version = await self._begin(rollout, device_id, link, installed)
             if version is None:
-                rollout.device_skipped(device_id, why, self._clock())
                 return
-            backup = await self.snapshots.take(device_id, "before_firmware")
-            rollout.backed_up(device_id, backup.backup_id)
-            rollout.device_started(device_id, installed, version, self.fleet.handlers.meta())
-            await self.fleet.save(rollout)
-        else:  # resumed: the update may have happened while no one watched
-            version = started[1]
         if installed != version:
-            link = await self._install(link, coordinator, device_id, rollout.channel)
+            channel = rollout.channel_of(device_id)
+            link = await self._install(link, coordinator, device_id, channel)
             installed = str(link.info.get("ver", ""))
             if installed != version:
                 raise Refused(f"{device_id} came back on {installed}, not {version}")
         await self._verify_config(rollout, device_id, link)
         rollout.device_updated(device_id, version, self.fleet.handlers.meta(), self._clock())
+
+    async def _begin(
+        self, rollout: Rollout, device_id: str, link: DeviceLink, installed: str
+    ) -> str | None:
+        """The version the device is to get (after a backup and ``FirmwareUpdateStarted``),
+        or None when it is skipped."""
+        device = await self.fleet.device(device_id)
+        channel = rollout.channel_of(device_id)
+        offers = await link.check_firmware()
+        pin = rollout.pins.get(device.model)
+        version, why = target_version(pin, offers.get(channel), installed, channel)
+        if version is None:
+            rollout.device_skipped(device_id, why, self._clock())
+            return None
+        backup = await self.snapshots.take(device_id, "before_firmware")
+        rollout.backed_up(device_id, backup.backup_id)
+        rollout.device_started(device_id, installed, version, self.fleet.handlers.meta())
+        await self.fleet.save(rollout)
+        return version
 
     async def _install(
         self, link: DeviceLink, coordinator: Coordinator, device_id: str, channel: str
@@ -244,6 +260,10 @@ class RolloutRunner:
         changed = changed_paths(without_volatile(backup.config), without_volatile(after))
         if changed:
             raise Refused(f"{device_id}: the update changed its config ({', '.join(changed)})")
+
+
+async def _no_channel(device_id: str) -> str | None:
+    return None
 
 
 async def _ota_error(queue: asyncio.Queue[dict[str, Any]]) -> str:

@@ -73,6 +73,7 @@ class Rollout(HearthAggregate):
         self.waves: tuple[tuple[str, ...], ...] = ()
         self.pause_s = 0.0
         self.pins: dict[str, str] = {}
+        self.channels: dict[str, str] = {}
         self.state: Literal["planned", "running", "completed", "halted"] = "planned"
         self.wave = -1
         self.wave_done_at: float | None = None
@@ -89,7 +90,10 @@ class Rollout(HearthAggregate):
         pause_s: float,
         pins: dict[str, str],
         meta: Meta,
+        *,
+        channels: dict[str, str] | None = None,
     ) -> None:
+        """``channels``: a device's own channel (its group's) where it is not ``channel``."""
         if self.state != "planned":
             raise IllegalTransition(f"rollout {self.rollout_id} has already started")
         if not any(waves):
@@ -101,6 +105,7 @@ class Rollout(HearthAggregate):
                 waves=waves,
                 pause_s=pause_s,
                 versions=pins,
+                channels={d: c for d, c in (channels or {}).items() if c != channel},
             ),
             meta,
         )
@@ -186,6 +191,9 @@ class Rollout(HearthAggregate):
         )
 
     # -- queries ---------------------------------------------------------------------
+    def channel_of(self, device_id: str) -> str:
+        return self.channels.get(device_id, self.channel)
+
     @property
     def finished(self) -> bool:
         return self.state in ("completed", "halted")
@@ -229,6 +237,7 @@ class Rollout(HearthAggregate):
         if isinstance(data, FirmwareRolloutStarted):
             self.state, self.channel, self.waves = "running", data.channel, data.waves
             self.pause_s, self.pins = data.pause_s, dict(data.versions)
+            self.channels = dict(data.channels)
         elif isinstance(data, FirmwareRolloutWaveStarted):
             self.wave, self.wave_done_at = data.wave, None
         elif isinstance(data, FirmwareUpdateStarted):
@@ -306,6 +315,7 @@ def describe(rollout: Rollout) -> dict[str, Any]:
         "rollout_id": rollout.rollout_id,
         "state": rollout.state,
         "channel": rollout.channel,
+        "channels": dict(rollout.channels),
         "waves": [list(w) for w in rollout.waves],
         "wave": rollout.wave,
         "updated": list(rollout.updated),

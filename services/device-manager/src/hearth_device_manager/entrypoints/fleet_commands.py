@@ -45,7 +45,9 @@ class FirmwareRollout(BaseModel):
 
     device_ids: list[str] | None = Field(default=None, min_length=1)
     group: str | None = Field(default=None, description="devices of this hearth.yaml group")
-    channel: Literal["stable", "beta"] = "stable"
+    channel: Literal["stable", "beta"] | None = Field(
+        default=None, description="default: each device's group channel, else stable"
+    )
     wave_size: int = Field(default=5, ge=1)
     pause_s: float = Field(default=0.0, ge=0)
     canaries_per_model: int = Field(default=1, ge=0)
