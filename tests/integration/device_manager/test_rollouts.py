@@ -184,3 +184,38 @@ async def test_a_group_rollout_takes_the_group_of_hearth_yaml(world: World) -> N
         both = await world.command("FirmwareRollout", group="outside", device_ids=outside)
         assert both["ok"] is False
         assert "give device_ids or group (one of them)" in both["error"]
+
+
+async def test_a_restart_during_an_update_checks_the_device_instead_of_updating_it_again(
+    world: World,
+) -> None:
+    async with Fleet([PLUS_1PM]) as fleet:
+        manager = await world.start()
+        (sim,) = fleet.devices
+        offering([sim])
+        await adopt(world, sim)
+        updates: list[str] = []
+        updating = asyncio.Event()
+        update = sim.start_update
+
+        def counted(stage: str, url: str | None) -> None:
+            updates.append(stage)
+            updating.set()
+            update(stage, url)
+
+        sim.start_update = counted  # type: ignore[method-assign]
+        reply = await world.command("FirmwareRollout", device_ids=[sim.device_id])
+        assert reply["ok"], reply
+        async with asyncio.timeout(20):
+            await updating.wait()
+        world.managers.remove(manager)
+        await manager.stop()  # the device manager goes away while the device updates
+        async with asyncio.timeout(20):
+            await sim.wait_booted(2)  # the device has updated and rebooted meanwhile
+
+        await world.start()
+        await world.wait_events(lambda: bool(world.named("FirmwareRolloutCompleted")))
+        assert updates == ["stable"]
+        assert len(unique(world.named("FirmwareUpdateStarted"))) == 1
+        assert [e.key for e in unique(world.named("FirmwareUpdated"))] == [sim.device_id]
+        assert sim.ver == NEW
