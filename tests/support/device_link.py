@@ -25,7 +25,9 @@ class MemoryLink:
         *,
         offers: dict[str, str] | None = None,
         restart_fields: frozenset[str] = frozenset(),
+        info: dict[str, Any] | None = None,
     ) -> None:
+        self.info: dict[str, Any] = info if info is not None else {"ver": "1.0.0"}
         self.status: dict[str, Any] = status if status is not None else {"sys": {"cfg_rev": 1}}
         self.config: dict[str, Any] = config if config is not None else {}
         self.offers = dict(offers or {})

@@ -18,7 +18,10 @@ from hearth_device_manager.adapters.shelly import ShellyConnector
 from hearth_device_manager.adapters.status_kv import KvStatusWriter
 from hearth_device_manager.domain.device import Found
 from hearth_device_manager.entrypoints.commands import DeviceCommands
+from hearth_device_manager.entrypoints.fleet_commands import FleetCommands
 from hearth_device_manager.handlers import DeviceHandlers, Timing
+from hearth_device_manager.operations import FirmwareWatch, Fleet, Operations, Snapshots
+from hearth_device_manager.rollouts import OtaEvents, RolloutRunner
 from hearth_device_manager.settings import DeviceManagerSettings
 from hearth_device_manager.store import SCHEMA, DeviceManagerApplication, DeviceStore
 from hearth_eventstore.relay import Relay
@@ -50,6 +53,9 @@ class DeviceManager(BusService):
         self.relay: Relay | None = None
         self.handlers: DeviceHandlers | None = None
         self.commands: DeviceCommands | None = None
+        self.snapshots: Snapshots | None = None
+        self.rollouts: RolloutRunner | None = None
+        self.firmware_watch: FirmwareWatch | None = None
         self.mdns: MdnsBrowser | None = None
         self._session: aiohttp.ClientSession | None = None
         self.status_writer: KvStatusWriter | None = None
@@ -75,14 +81,26 @@ class DeviceManager(BusService):
         if self._box is None:
             self._box = service_box(self.settings.scope_key, self.name, "device passwords")
         self.status_writer = KvStatusWriter(self.js)
+        ota = OtaEvents()
         handlers = self.handlers = DeviceHandlers(
             DeviceStore(self.app),
-            ShellyConnector(session),
+            ShellyConnector(session, on_event=ota.event),
             self.status_writer,
             SecretStore(self.js, self._box),
             timing=timing,
         )
+        fleet = Fleet(handlers)
+        self.snapshots = Snapshots(fleet)
+        self.firmware_watch = FirmwareWatch(fleet)
+        handlers.status_hooks.append(self.firmware_watch.status)
         await handlers.start()
+        rollouts = self.rollouts = RolloutRunner(
+            fleet, self.snapshots, ota, verify_s=options.firmware_verify_s
+        )
+        await FleetCommands(self.snapshots, Operations(fleet, self.snapshots), rollouts).serve(
+            self.nc, queue=self.name
+        )
+        await rollouts.resume()
 
         async def run_scan(cidrs: list[str], ports: list[int]) -> list[Found]:
             return await scan(prober, cidrs, ports, concurrency=options.scan_concurrency)
@@ -122,6 +140,10 @@ class DeviceManager(BusService):
     async def on_stop(self) -> None:
         if self.mdns is not None:
             await self.mdns.stop()
+        if self.rollouts is not None:
+            await self.rollouts.stop()
+        if self.firmware_watch is not None:
+            await self.firmware_watch.stop()
         if self.handlers is not None:
             await self.handlers.stop()
         if self.status_writer is not None:

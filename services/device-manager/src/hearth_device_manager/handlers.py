@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -107,6 +107,8 @@ class DeviceHandlers:
         self._worker: asyncio.Task[None] | None = None
         self._announcements: list[tuple[str, bool, datetime | None]] = []
         self._announcing: asyncio.Task[None] | None = None
+        #: Called with every new status of a device, in order (firmware offers, ...).
+        self.status_hooks: list[Callable[[str, dict[str, Any]], Awaitable[None]]] = []
 
     def meta(self, actor: str | None = None) -> Meta:
         return Meta(actor=actor or self._actor)
@@ -273,6 +275,8 @@ class DeviceHandlers:
             live.last_seen = datetime.now(UTC)
             live.logged.clear()
             live.presence.observe(True, now)
+            for hook in self.status_hooks:
+                await hook(device_id, live.status)
         elif kind == "lost":
             error: DeviceError = payload
             if error.kind not in live.logged:  # once per kind until the device is back

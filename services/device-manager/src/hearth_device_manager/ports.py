@@ -34,6 +34,12 @@ class DeviceLink(Protocol):
     @property
     def status(self) -> dict[str, Any]: ...
 
+    @property
+    def info(self) -> dict[str, Any]:
+        """What the device said about itself when the link opened (``GET /shelly``:
+        ``model``, ``mac``, ``ver``, ``fw_id``, ...)."""
+        ...
+
     async def read_config(self) -> dict[str, Any]:
         """The device's whole config as it reports it: Gen2+ ``Shelly.GetConfig``, Gen1
         ``/settings``."""

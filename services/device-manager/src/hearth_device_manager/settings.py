@@ -32,3 +32,8 @@ class DeviceManagerSettings(ServiceSettings):
     wrong_credentials_retry_s: float = Field(
         default=3600.0, gt=0, description="wait after a device refused its password"
     )
+    firmware_verify_s: float = Field(
+        default=600.0,
+        gt=0,
+        description="how long a device may take to update and come back online in a rollout",
+    )

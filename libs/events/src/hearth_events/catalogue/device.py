@@ -204,6 +204,10 @@ class FirmwareRolloutStarted(_RolloutEvent):
     versions: dict[str, str] = Field(
         default_factory=dict, description="model → pinned version, where one is pinned"
     )
+    channels: dict[str, str] = Field(
+        default_factory=dict,
+        description="device → channel, where its group's channel differs from ``channel``",
+    )
 
 
 @register

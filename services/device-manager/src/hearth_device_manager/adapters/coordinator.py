@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from hearth_device_manager.domain.errors import DeviceError, OtherDeviceError, Unreachable
-from hearth_device_manager.ports import Connector, LinkTarget
+from hearth_device_manager.ports import Connector, DeviceLink, LinkTarget
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,24 @@ class Coordinator:
         self.attempts = 0
         #: How long the coordinator waits now before its next attempt (0: not waiting).
         self.waiting_s = 0.0
+        #: The open link (None while disconnected) and how many times it was opened.
+        self.link: DeviceLink | None = None
+        self.connections = 0
+        self._linked = asyncio.Condition()
+
+    async def wait_link(self, after: int = 0) -> DeviceLink:
+        """The open link, once the device has connected more than ``after`` times (a
+        device coming back from a reboot or an update is a new connection)."""
+        async with self._linked:
+            await self._linked.wait_for(lambda: self.link is not None and self.connections > after)
+        assert self.link is not None
+        return self.link
+
+    async def _set_link(self, link: DeviceLink | None) -> None:
+        async with self._linked:
+            self.link = link
+            self.connections += link is not None
+            self._linked.notify_all()
 
     def retry_now(self) -> None:
         """The device was seen somewhere (new address, new secret): stop waiting."""
@@ -103,9 +121,11 @@ class Coordinator:
                 continue
             failures = 0
             try:
+                await self._set_link(link)
                 self._observer.connected(self.device_id, link.status)
                 await _first(closed.wait(), self._wake.wait())
             finally:
+                self.link = None
                 await link.close()
             if closed.is_set():
                 self._observer.lost(self.device_id, Unreachable(f"{self.device_id}: lost"))

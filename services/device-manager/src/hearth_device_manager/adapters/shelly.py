@@ -68,6 +68,10 @@ class RpcLink:
         status: dict[str, Any] = self._device.status
         return status
 
+    @property
+    def info(self) -> dict[str, Any]:
+        return dict(self._device.shelly)
+
     async def _guard(self, call: Awaitable[T]) -> T:
         try:
             return await call
@@ -113,8 +117,15 @@ class RpcLink:
 class ShellyConnector:
     """Opens Gen2+ devices with aioshelly's ``RpcDevice`` (WebSocket ``/rpc``)."""
 
-    def __init__(self, session: aiohttp.ClientSession) -> None:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        on_event: Callable[[str, dict[str, Any]], None] | None = None,
+    ) -> None:
         self._session = session
+        #: Gets every ``NotifyEvent`` event (``ota_progress``, ``config_changed``, ...)
+        #: with the device's id.
+        self._on_event = on_event
 
     async def open(
         self,
@@ -149,6 +160,9 @@ class ShellyConnector:
                     on_closed()
             elif kind in (RpcUpdateType.STATUS, RpcUpdateType.ONLINE):
                 on_status(dev.status)
+            elif kind is RpcUpdateType.EVENT and self._on_event is not None:
+                for item in (dev.event or {}).get("events", []):
+                    self._on_event(target.device_id, item)
 
         device.subscribe_updates(on_update)
         if not device.connected:  # lost between initialize and subscribe
