@@ -10,7 +10,9 @@ from typing import ClassVar
 import aiohttp
 from zeroconf.asyncio import AsyncZeroconf
 
+from hearth_device_manager.adapters.coiot import Coiot
 from hearth_device_manager.adapters.coordinator import Backoff
+from hearth_device_manager.adapters.gen1 import Gen1Connector
 from hearth_device_manager.adapters.mdns import MdnsBrowser
 from hearth_device_manager.adapters.probe import HttpProber
 from hearth_device_manager.adapters.scanner import scan
@@ -52,6 +54,7 @@ class DeviceManager(BusService):
         self.commands: DeviceCommands | None = None
         self.mdns: MdnsBrowser | None = None
         self._session: aiohttp.ClientSession | None = None
+        self.coiot: Coiot | None = None
 
     async def on_start(self) -> None:
         self.app = await open_when_reachable(self, DeviceManagerApplication, SCHEMA)
@@ -72,7 +75,7 @@ class DeviceManager(BusService):
             self._box = service_box(self.settings.scope_key, self.name, "device passwords")
         handlers = self.handlers = DeviceHandlers(
             DeviceStore(self.app),
-            ShellyConnector(session),
+            ShellyConnector(session, self._gen1_connector(session)),
             KvStatusWriter(self.js),
             SecretStore(self.js, self._box),
             timing=timing,
@@ -99,6 +102,13 @@ class DeviceManager(BusService):
         if options.discovery_cidrs and options.discovery_interval_s > 0:
             self.spawn(self._scan_forever(run_scan), "scheduled-discovery")
 
+    def _gen1_connector(self, session: aiohttp.ClientSession) -> Gen1Connector:
+        options = self.options
+        self.coiot = Coiot(options.coiot_port)
+        return Gen1Connector(
+            session, self.coiot, poll_s=options.gen1_poll_s, coiot_peer=options.coiot_peer
+        )
+
     async def _scan_forever(self, run_scan: object) -> None:
         assert self.handlers is not None and callable(run_scan)
         options = self.options
@@ -119,6 +129,8 @@ class DeviceManager(BusService):
             await self.handlers.stop()
         if self._session is not None:
             await self._session.close()
+        if self.coiot is not None:
+            self.coiot.close()
 
     def details(self) -> dict[str, object]:
         found: dict[str, object] = {}

@@ -32,3 +32,15 @@ class DeviceManagerSettings(ServiceSettings):
     wrong_credentials_retry_s: float = Field(
         default=3600.0, gt=0, description="wait after a device refused its password"
     )
+    gen1_poll_s: float = Field(
+        default=60.0, gt=0, description="GET /status of a Gen1 device after this long without CoIoT"
+    )
+    coiot_port: int = Field(
+        default=5683, ge=0, le=65535, description="UDP port of the shared CoIoT socket (Gen1)"
+    )
+    coiot_peer: str = Field(
+        default="",
+        pattern=r"^$|^[^:\s]+:\d+$",
+        description="host:port Gen1 devices send CoIoT updates to; set on each device when "
+        "it differs (empty: leave devices as they are, multicast 224.0.1.187:5683)",
+    )
