@@ -8,16 +8,18 @@ from contextlib import suppress
 from typing import ClassVar
 
 import aiohttp
+from aioshelly.rpc_device import WsServer
 from zeroconf.asyncio import AsyncZeroconf
 
 from hearth_device_manager.adapters.coiot import Coiot
-from hearth_device_manager.adapters.coordinator import Backoff
+from hearth_device_manager.adapters.coordinator import Backoff, Sleep
 from hearth_device_manager.adapters.gen1 import Gen1Connector
 from hearth_device_manager.adapters.mdns import MdnsBrowser
 from hearth_device_manager.adapters.probe import HttpProber
 from hearth_device_manager.adapters.scanner import scan
 from hearth_device_manager.adapters.shelly import ShellyConnector
 from hearth_device_manager.adapters.status_kv import KvStatusWriter
+from hearth_device_manager.adapters.wake import Wakes
 from hearth_device_manager.domain.device import Found
 from hearth_device_manager.entrypoints.commands import DeviceCommands
 from hearth_device_manager.handlers import DeviceHandlers, Timing
@@ -55,6 +57,7 @@ class DeviceManager(BusService):
         self.mdns: MdnsBrowser | None = None
         self._session: aiohttp.ClientSession | None = None
         self.coiot: Coiot | None = None
+        self.ws_server: WsServer | None = None
 
     async def on_start(self) -> None:
         self.app = await open_when_reachable(self, DeviceManagerApplication, SCHEMA)
@@ -70,6 +73,7 @@ class DeviceManager(BusService):
                 credentials_s=options.wrong_credentials_retry_s,
             ),
             connect_concurrency=options.connect_concurrency,
+            sleep=Sleep(grace=options.sleep_grace, default_period_s=options.sleep_period_s),
         )
         if self._box is None:
             self._box = service_box(self.settings.scope_key, self.name, "device passwords")
@@ -79,6 +83,7 @@ class DeviceManager(BusService):
             KvStatusWriter(self.js),
             SecretStore(self.js, self._box),
             timing=timing,
+            wakes=await self._wakes(),
         )
         await handlers.start()
 
@@ -101,6 +106,15 @@ class DeviceManager(BusService):
                 self.mdns = None
         if options.discovery_cidrs and options.discovery_interval_s > 0:
             self.spawn(self._scan_forever(run_scan), "scheduled-discovery")
+
+    async def _wakes(self) -> Wakes:
+        """Wake-ups of sleeping devices: CoIoT, and the WebSocket endpoint if configured."""
+        assert self.coiot is not None
+        options = self.options
+        if options.wake_ws_port is not None:
+            self.ws_server = WsServer()
+            await self.ws_server.initialize(options.wake_ws_port)
+        return Wakes(self.coiot, self.ws_server, options.wake_ws_url)
 
     def _gen1_connector(self, session: aiohttp.ClientSession) -> Gen1Connector:
         options = self.options
@@ -131,6 +145,8 @@ class DeviceManager(BusService):
             await self._session.close()
         if self.coiot is not None:
             self.coiot.close()
+        if self.ws_server is not None:
+            self.ws_server.close()
 
     def details(self) -> dict[str, object]:
         found: dict[str, object] = {}

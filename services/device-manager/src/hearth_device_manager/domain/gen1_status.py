@@ -72,3 +72,32 @@ def gen2_shape(status: dict[str, Any]) -> dict[str, Any]:
     if isinstance(status.get("bat"), dict) and "value" in status["bat"]:
         shaped["devicepower:0"] = {"id": 0, "battery": {"percent": status["bat"]["value"]}}
     return shaped
+
+
+#: CoIoT v2 sensor ids of battery devices (H&T) -> (block kind, value name), for reports that
+#: arrive while no ``/cit/d`` description is at hand.
+SLEEPER_SENSORS = {
+    3101: ("sensor", "temp"),
+    3103: ("sensor", "humidity"),
+    3111: ("device", "battery"),
+    9103: ("device", "cfgChanged"),
+}
+
+
+def merge_sleeper_report(status: dict[str, Any], values: list[list[Any]]) -> None:
+    """A sleeping Gen1 device's CoIoT ``G`` values (``[[channel, id, value], ...]``) into
+    ``status`` in place, by the CoIoT v2 sensor ids it uses."""
+    for entry in values:
+        if len(entry) < 3 or entry[1] not in SLEEPER_SENSORS:
+            continue
+        kind, name = SLEEPER_SENSORS[entry[1]]
+        merge_coiot(status, kind, None, {name: entry[2]})
+
+
+def sleep_period_s(settings: dict[str, Any]) -> float | None:
+    """A Gen1 ``/settings`` ``sleep_mode`` (``{"period": 6, "unit": "h"}``) in seconds."""
+    mode = settings.get("sleep_mode")
+    if not isinstance(mode, dict) or not isinstance(mode.get("period"), int | float):
+        return None
+    scale = 3600 if mode.get("unit") == "h" else 60
+    return float(mode["period"]) * scale
