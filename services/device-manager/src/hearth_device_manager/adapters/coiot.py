@@ -8,6 +8,7 @@ is opened on first use, so a fleet without Gen1 devices binds nothing.
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -29,20 +30,43 @@ class Coiot:
         self.port: int | None = None
 
     async def context(self) -> COAP:
-        """The shared, initialized ``COAP``; opened once even when asked concurrently."""
+        """The shared, initialized ``COAP``; opened once even when asked concurrently. Raises
+        ``OSError`` when no UDP socket can be had (asked again next time)."""
         if self._ready is None:
             self._ready = asyncio.ensure_future(self._open())
-        return await asyncio.shield(self._ready)
+        try:
+            return await asyncio.shield(self._ready)
+        except OSError:
+            self._ready = None
+            raise
 
     async def _open(self) -> COAP:
         try:
             await self._context.initialize(self._port)
-        except OSError as exc:  # taken: requests still work, pushes to that port are lost
-            log.warning("CoIoT port unavailable, using another", port=self._port, reason=str(exc))
-            await self._context.initialize(0)
+        except OSError as exc:  # taken, or no multicast here: a plain socket still gets replies
+            log.warning("CoIoT socket degraded", port=self._port, reason=str(exc))
+            await self._plain_socket()
         sock = self._context.sock
         self.port = int(sock.getsockname()[1]) if sock is not None else None
         return self._context
+
+    async def _plain_socket(self) -> None:
+        """Without the multicast group: on ``port`` if free, else any port (then only replies
+        to our requests arrive, and the polling fallback carries the status)."""
+        for port in dict.fromkeys((self._port, 0)):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
+            try:
+                sock.bind(("", port))
+            except OSError:
+                sock.close()
+                if port == 0:
+                    raise
+                continue
+            sock.setblocking(False)
+            self._context.sock = sock
+            loop = asyncio.get_running_loop()
+            await loop.create_datagram_endpoint(lambda: self._context, sock=sock)
+            return
 
     def watch(self, mac: str, callback: Callable[[CoapMessage], None]) -> Callable[[], None]:
         """Every CoIoT message from the device with this MAC; returns the unsubscribe."""

@@ -105,14 +105,24 @@ class Coordinator:
     async def run(self) -> None:
         """Until cancelled."""
         if self._wakes is not None:
-            try:
-                sleeping = (await self._target()).sleeping
-            except DeviceError:
-                sleeping = False
-            if sleeping:
-                await self._run_sleeping(self._wakes)
+            target = await self._first_target()
+            if target.sleeping:
+                await self._run_sleeping(self._wakes, target)
                 return
         await self._run_connected()
+
+    async def _first_target(self) -> LinkTarget:
+        """Where and how to reach the device (its secret, whether it sleeps), once it can be
+        told; a missing secret is reported and waited out like a refused one."""
+        failures = 0
+        while True:
+            self._wake.clear()
+            try:
+                return await self._target()
+            except DeviceError as error:
+                self._observer.lost(self.device_id, error)
+                await self._pause(self._backoff.delay(failures, error, self._rand()))
+                failures += 1
 
     async def _run_connected(self) -> None:
         failures = 0
@@ -147,11 +157,9 @@ class Coordinator:
                 self._observer.lost(self.device_id, Unreachable(f"{self.device_id}: lost"))
                 await self._pause(self._backoff.delay(0, Unreachable(""), self._rand()))
 
-    async def _run_sleeping(self, wakes: WakeSource) -> None:
+    async def _run_sleeping(self, wakes: WakeSource, target: LinkTarget) -> None:
         reports = self._reports = asyncio.Queue()
-        unwatch = wakes.watch(
-            await self._target(), lambda status, period: reports.put_nowait((status, period))
-        )
+        unwatch = wakes.watch(target, lambda status, period: reports.put_nowait((status, period)))
         status: dict[str, Any] = {}
         try:
             prepared, status = await self._contact(wakes, status)  # just found: maybe awake

@@ -174,7 +174,10 @@ class Gen1Connector:
             raise OtherDeviceError(
                 f"{target.device_id}: Gen1 devices answer on port 80 only, not {target.port}"
             )
-        context = await self._coiot.context()
+        try:
+            context = await self._coiot.context()
+        except OSError as exc:
+            raise OtherDeviceError(f"{target.device_id}: no CoIoT socket ({exc})") from None
         device = await BlockDevice.create(self._session, context, _options(target, target.password))
         try:
             await device.initialize()
