@@ -8,10 +8,15 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from hearth_device_manager.adapters.coordinator import Backoff, Coordinator, Sleep
+from hearth_device_manager.adapters.coordinator import Coordinator, Sleep
 from hearth_device_manager.domain.errors import Unreachable, WrongCredentials
 from hearth_device_manager.ports import DeviceLink, LinkTarget
-from tests.unit.device_manager.test_coordinator import TARGET, FakeConnector, Recorder, _Observer
+from tests.unit.device_manager.test_coordinator import (
+    TARGET,
+    FakeConnector,
+    Recorder,
+    coordinator,
+)
 
 SLEEPER = replace(TARGET, sleeping=True)
 PERIOD_S = 0.05
@@ -38,19 +43,8 @@ class FakeWakes:
 
 
 def sleeper(connector: FakeConnector, recorder: Recorder, wakes: FakeWakes) -> Coordinator:
-    async def target() -> LinkTarget:
-        return SLEEPER
-
-    return Coordinator(
-        SLEEPER.device_id,
-        target,
-        connector,
-        _Observer(recorder),
-        gate=asyncio.Semaphore(1),
-        backoff=Backoff(first_s=0, max_s=0, credentials_s=3600),
-        wakes=wakes,
-        sleep=Sleep(grace=0.5, default_period_s=PERIOD_S),
-    )
+    sleep = Sleep(grace=0.5, default_period_s=PERIOD_S)
+    return coordinator(connector, recorder, SLEEPER, wakes=wakes, sleep=sleep)
 
 
 async def test_wake_ups_are_status_and_an_overdue_one_a_loss_without_reconnects() -> None:
