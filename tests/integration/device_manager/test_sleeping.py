@@ -44,6 +44,7 @@ async def test_a_sleeping_plus_ht_is_tracked_by_its_wake_ups(world: World) -> No
         status = await world.wait_status(sim.device_id, _online)
         assert status["components"]["temperature:0"] == {"tC": 21.5}
         assert sim.config["ws"] == {"enable": True, "server": url, "ssl_ca": "*"}  # by Hearth
+        await sim.wait_booted(2)  # it asked for a restart, and got one
 
         await doze(sim)
         sim.status["temperature:0"]["tC"] = 23.0

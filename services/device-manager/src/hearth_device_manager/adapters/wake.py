@@ -85,5 +85,6 @@ class Wakes:
             ws = (await link.read_config()).get("ws") or {}
             if not ws.get("enable") or ws.get("server") != self._ws_url:
                 config = {"enable": True, "server": self._ws_url, "ssl_ca": "*"}
-                await link.send([("Ws.SetConfig", {"config": config})])
+                if await link.send([("Ws.SetConfig", {"config": config})]):
+                    await link.reboot()  # the device dials the new server only after one
         return _wakeup_period(link.status)
