@@ -20,8 +20,9 @@ def free_udp_port() -> int:
 
 
 @asynccontextmanager
-async def gen1_device(kind: str, n: int) -> AsyncIterator[SimGen1Device]:
+async def gen1_device(kind: str, n: int, *, muted: bool = False) -> AsyncIterator[SimGen1Device]:
     sim = SimGen1Device(GEN1_MODELS[kind], f"A0B0C0D1E0{n:02X}", f"127.0.0.{FIRST_HOST + n}")
+    sim.coiot_muted = muted
     await sim.start()
     try:
         yield sim

@@ -49,6 +49,8 @@ async def test_a_gen1_device_goes_online_and_a_press_arrives_by_coiot(
         assert status["cfg_rev"] >= 0
         await world.wait_events(lambda: bool(world.named("DeviceOnline", sim.device_id)))
         assert sim.settings["coiot"]["peer"] == options["coiot_peer"]  # set by Hearth
+        await sim.wait_booted(2)  # and in effect after the reboot Hearth asked for
+        assert sim.reboots == 1
 
         sim.press(press, 0, on=True)
         status = await world.wait_status(
@@ -59,8 +61,7 @@ async def test_a_gen1_device_goes_online_and_a_press_arrives_by_coiot(
 
 
 async def test_status_is_polled_when_coiot_stays_silent(world: World) -> None:
-    async with gen1_device("SHPLG-S", 4) as sim:
-        sim.coiot_muted = True  # updates are lost on the way (no multicast route, say)
+    async with gen1_device("SHPLG-S", 4, muted=True) as sim:  # updates lost on the way
         await world.start(**coiot_options(poll_s=0.2))
         await discover(world, sim)
         await world.command("Adopt", device_id=sim.device_id, name="plug")
@@ -68,7 +69,7 @@ async def test_status_is_polled_when_coiot_stays_silent(world: World) -> None:
 
         sim.status["meters"][0]["power"] = 42.5
         sim.press("relay", 0, on=True)
-        assert sim.pushes == 0
+        assert sim.pushes == 0  # muted since before it booted
         status = await world.wait_status(
             sim.device_id,
             lambda s: s["components"]["switch:0"] == {"output": True, "apower": 42.5},

@@ -59,6 +59,7 @@ async def test_reboot_password_and_firmware(connector: Gen1Connector) -> None:
         try:
             await link.reboot()
             assert sim.reboots == 1
+            await sim.wait_booted(2)
 
             await link.set_password("correct horse")
             assert sim.settings["login"]["enabled"] and sim.password == "correct horse"

@@ -79,6 +79,11 @@ async def test_a_sleeping_gen1_ht_is_tracked_by_its_coiot_wake_ups(world: World)
         status = await world.wait_status(sim.device_id, _online)
         assert status["components"]["temperature:0"] == {"tC": 21.5}
         assert sim.settings["coiot"]["peer"] == f"127.0.0.1:{coiot}"  # set by Hearth
+        await sim.wait_booted(2)  # in effect after the reboot Hearth asked for
+        assert manager.handlers is not None
+        coordinator, _ = manager.handlers.coordinators[sim.device_id]
+        contacts = coordinator.attempts  # set the peer and reboot; read the period once back
+        assert contacts <= 2
 
         await sim.doze()
         sim.status["tmp"]["tC"] = 17.5
@@ -91,12 +96,11 @@ async def test_a_sleeping_gen1_ht_is_tracked_by_its_coiot_wake_ups(world: World)
         await sim.doze()
         status = await world.wait_status(sim.device_id, lambda s: not s["online"])
         await world.wait_events(lambda: bool(world.named("DeviceOffline", sim.device_id)))
-        assert manager.handlers is not None
-        coordinator, _ = manager.handlers.coordinators[sim.device_id]
-        assert coordinator.attempts == 1
+        assert coordinator.attempts == contacts  # no reconnects while asleep
 
         await sim.wake()
         await world.wait_status(sim.device_id, _online)
         await world.wait_events(lambda: len(world.named("DeviceOnline", sim.device_id)) == 2)
+        assert coordinator.attempts == contacts
     finally:
         await sim.stop()

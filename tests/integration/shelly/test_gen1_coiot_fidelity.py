@@ -55,16 +55,22 @@ async def test_a_press_is_pushed_to_the_configured_peer(coap: tuple[COAP, int]) 
             await device.configure_coiot_protocol("127.0.0.1", port)
             assert sim.settings["coiot"]["peer"] == f"127.0.0.1:{port}"
             kinds = Kinds(device)
-            sim.press("relay", 0, on=True)
+            sim.press("relay", 0, on=True)  # the new peer is not in effect before a reboot
+            await device.trigger_reboot()
+            await sim.wait_booted(2)  # it announces itself to the new peer when it boots
+            await kinds.wait_for(BlockUpdateType.COAP_PERIODIC)
+            kinds.seen.clear()
+            sim.press("relay", 0, on=False)
             await kinds.wait_for(BlockUpdateType.COAP_PERIODIC)
             relay = next(b for b in device.blocks if b.type == "relay")
-            assert relay.current_values()["output"] == 1
+            assert relay.current_values()["output"] == 0
 
             sim.coiot_muted = True  # pushes lost; requests are still answered
-            sim.press("relay", 0, on=False)
-            assert sim.pushes == 1
+            pushes = sim.pushes
+            sim.press("relay", 0, on=True)
+            assert sim.pushes == pushes
             await device.update()
-            assert relay.current_values()["output"] == 0
+            assert relay.current_values()["output"] == 1
         finally:
             await device.shutdown()
             await sim.stop()

@@ -5,10 +5,12 @@ aioshelly insists on port 80 for Gen1, so each device gets its own loopback addr
 ignore parameters they do not know; ``/settings`` never echoes Wi-Fi keys or passwords.
 
 CoIoT: the device answers ``cit/s`` and ``cit/d`` requests and, on every change of an
-output (HTTP ``/relay/N``, or ``press`` — a person at the wall switch) or on waking, sends
-an unsolicited update (CoAP code 0.30) to its CoIoT peer (``/settings/advanced?coiot_peer=``),
-else to the multicast group 224.0.1.187:5683. Faults: ``coiot_muted`` (updates are lost on
-the way, replies still come), ``go_offline``/``come_online`` (also on another address).
+output (HTTP ``/relay/N``, or ``press`` — a person at the wall switch), at boot or waking, sends
+an unsolicited update (CoAP code 0.30) to its CoIoT peer (``/settings/advanced?coiot_peer=``,
+in effect from the next boot, as on the devices), else to the multicast group 224.0.1.187:5683.
+``/reboot`` answers, drops off for ``reboot_s`` and comes back (``wait_booted(n)``).
+Faults: ``coiot_muted`` (updates are lost on the way, replies still come),
+``go_offline``/``come_online`` (also on another address).
 A battery model (H&T) is asleep until ``wake``: then it answers, sends its update, and
 ``doze`` puts it back to sleep.
 """
@@ -75,6 +77,11 @@ class SimGen1Device:
         self.password: str | None = None
         self.ota_requests: list[dict[str, str]] = []
         self.reboots = 0
+        self.reboot_s = 0.05
+        self.boots = 0
+        self._booted = asyncio.Condition()
+        self._peer = ""  # the CoIoT peer in effect (read at boot)
+        self._tasks: set[asyncio.Task[None]] = set()
         self.coiot_muted = False
         self.pushes = 0
         self.online = False
@@ -94,8 +101,29 @@ class SimGen1Device:
             lambda: _Coiot(self), local_addr=(self.host, 5683)
         )
         self.online = True
+        self._peer = self.settings["coiot"].get("peer") or ""
+        self.push_coiot()  # a device announces itself when it boots (or wakes)
+        self.boots += 1
+        async with self._booted:
+            self._booted.notify_all()
+
+    async def wait_booted(self, boots: int) -> None:
+        """Returns once the device has started ``boots`` times (a reboot is done)."""
+        async with self._booted:
+            await self._booted.wait_for(lambda: self.boots >= boots)
+
+    async def _reboot(self) -> None:
+        await asyncio.sleep(0.01)  # the answer to /reboot leaves first
+        await self._down()
+        await asyncio.sleep(self.reboot_s)
+        await self.start()
 
     async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await self._down()
+
+    async def _down(self) -> None:
         self.online = False
         if self._udp is not None:
             self._udp.close()
@@ -114,12 +142,13 @@ class SimGen1Device:
 
     async def wake(self) -> None:
         """A battery device wakes: it answers again and sends its readings."""
-        if not self.online:
+        if self.online:
+            self.push_coiot()
+        else:
             await self.start()
-        self.push_coiot()
 
     async def doze(self) -> None:
-        await self.stop()
+        await self._down()
 
     def press(self, kind: str = "relay", index: int = 0, on: bool | None = None) -> None:
         """A person at the switch: the output changes on the device, CoIoT tells the peers."""
@@ -131,8 +160,7 @@ class SimGen1Device:
         """An unsolicited CoIoT update (code 0.30) to the peer, else the multicast group."""
         if self._udp is None or self.coiot_muted or not self.settings["coiot"]["enabled"]:
             return
-        peer = self.settings["coiot"].get("peer") or ""
-        host, _, port = peer.rpartition(":")
+        host, _, port = self._peer.rpartition(":")
         target = (host, int(port)) if host and port.isdigit() else COIOT_MULTICAST
         self._serial = (self._serial + 1) % 0x10000
         header = bytes([0x50, 30]) + struct.pack("!H", self._serial)  # NON, 0.30
@@ -194,6 +222,9 @@ class SimGen1Device:
             return dict(self.status["update"])
         if parts == ["reboot"]:
             self.reboots += 1
+            task = asyncio.get_running_loop().create_task(self._reboot())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
             return {"ok": True}
         return None
 

@@ -21,7 +21,7 @@ from aioshelly.exceptions import ShellyError
 
 from hearth_device_manager.adapters.coiot import Coiot
 from hearth_device_manager.adapters.shelly import domain_error, guarded
-from hearth_device_manager.domain.errors import DeviceError, OtherDeviceError
+from hearth_device_manager.domain.errors import DeviceBusy, DeviceError, OtherDeviceError
 from hearth_device_manager.domain.gen1_status import gen2_shape, merge_coiot
 from hearth_device_manager.ports import Call, LinkTarget
 
@@ -136,11 +136,16 @@ class BlockLink:
     async def update_firmware(self, channel: str) -> None:
         await self._guard(self._device.trigger_ota_update(beta=channel == "beta"))
 
-    async def ensure_coiot_peer(self, peer: str) -> None:
-        """Point the device's CoIoT updates at ``peer`` (``host:port``) unless it already is."""
+    async def ensure_coiot_peer(self, peer: str) -> bool:
+        """Point the device's CoIoT updates at ``peer`` (``host:port``) unless it already is;
+        the device takes it at its next boot, so it is rebooted (as Home Assistant does).
+        True when it was."""
         host, _, port = peer.rpartition(":")
-        if self._device.settings.get("coiot", {}).get("peer") != peer:
-            await self._guard(self._device.configure_coiot_protocol(host, int(port)))
+        if self._device.settings.get("coiot", {}).get("peer") == peer:
+            return False
+        await self._guard(self._device.configure_coiot_protocol(host, int(port)))
+        await self.reboot()
+        return True
 
     async def close(self) -> None:
         if self._poller is not None:
@@ -182,8 +187,8 @@ class Gen1Connector:
         try:
             await device.initialize()
             link = BlockLink(device, target, self._poll_s, on_status, on_closed)
-            if self._peer:
-                await link.ensure_coiot_peer(self._peer)
+            if self._peer and await link.ensure_coiot_peer(self._peer):
+                raise DeviceBusy(f"{target.device_id}: rebooting to send CoIoT to {self._peer}")
         except (ShellyError, OSError, TimeoutError, aiohttp.ClientError) as exc:
             await device.shutdown()
             raise domain_error(exc, target.device_id) from None
