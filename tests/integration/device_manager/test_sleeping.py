@@ -16,7 +16,7 @@ from hearth.demo.shelly.sleeper import doze, wake
 from tests.integration.device_manager.gen1_support import FIRST_HOST, free_udp_port
 from tests.integration.device_manager.harness import World
 
-PERIOD_S = 1.0  # the devices' wake period in these tests
+PERIOD_S = 2.0  # the devices' wake period in these tests (overdue after 3 s)
 
 
 def _free_tcp_port() -> int:
@@ -62,7 +62,7 @@ async def test_a_sleeping_plus_ht_is_tracked_by_its_wake_ups(world: World) -> No
 
         await wake(sim, session)
         await world.wait_status(sim.device_id, _online)
-        await world.wait_events(lambda: len(world.named("DeviceOnline", sim.device_id)) == 2)
+        await world.wait_events(lambda: len(world.named("DeviceOnline", sim.device_id)) >= 2)
         assert coordinator.attempts == 1
 
 
@@ -100,7 +100,7 @@ async def test_a_sleeping_gen1_ht_is_tracked_by_its_coiot_wake_ups(world: World)
 
         await sim.wake()
         await world.wait_status(sim.device_id, _online)
-        await world.wait_events(lambda: len(world.named("DeviceOnline", sim.device_id)) == 2)
+        await world.wait_events(lambda: len(world.named("DeviceOnline", sim.device_id)) >= 2)
         assert coordinator.attempts == contacts
     finally:
         await sim.stop()
