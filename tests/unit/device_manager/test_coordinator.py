@@ -58,18 +58,21 @@ class Recorder:
                 await self.changed.wait()
 
 
-def coordinator(connector: FakeConnector, recorder: Recorder) -> Coordinator:
+def coordinator(
+    connector: FakeConnector, recorder: Recorder, where: LinkTarget = TARGET, **extra: Any
+) -> Coordinator:
     async def target() -> LinkTarget:
-        return TARGET
+        return where
 
     return Coordinator(
-        TARGET.device_id,
+        where.device_id,
         target,
         connector,
         _Observer(recorder),
         gate=asyncio.Semaphore(1),
         backoff=Backoff(first_s=0, max_s=0, credentials_s=3600),
         rand=lambda: 0.5,
+        **extra,
     )
 
 

@@ -8,14 +8,18 @@ from contextlib import suppress
 from typing import ClassVar
 
 import aiohttp
+from aioshelly.rpc_device import WsServer
 from zeroconf.asyncio import AsyncZeroconf
 
-from hearth_device_manager.adapters.coordinator import Backoff
+from hearth_device_manager.adapters.coiot import Coiot
+from hearth_device_manager.adapters.coordinator import Backoff, Sleep
+from hearth_device_manager.adapters.gen1 import Gen1Connector
 from hearth_device_manager.adapters.mdns import MdnsBrowser
 from hearth_device_manager.adapters.probe import HttpProber
 from hearth_device_manager.adapters.scanner import scan
 from hearth_device_manager.adapters.shelly import ShellyConnector
 from hearth_device_manager.adapters.status_kv import KvStatusWriter
+from hearth_device_manager.adapters.wake import Wakes
 from hearth_device_manager.domain.device import Found
 from hearth_device_manager.entrypoints.commands import DeviceCommands
 from hearth_device_manager.entrypoints.fleet_commands import FleetCommands
@@ -59,6 +63,8 @@ class DeviceManager(BusService):
         self.mdns: MdnsBrowser | None = None
         self._session: aiohttp.ClientSession | None = None
         self.status_writer: KvStatusWriter | None = None
+        self.coiot: Coiot | None = None
+        self.ws_server: WsServer | None = None
 
     async def on_start(self) -> None:
         self.app = await open_when_reachable(self, DeviceManagerApplication, SCHEMA)
@@ -77,6 +83,7 @@ class DeviceManager(BusService):
                 credentials_s=options.wrong_credentials_retry_s,
             ),
             connect_concurrency=options.connect_concurrency,
+            sleep=Sleep(grace=options.sleep_grace, default_period_s=options.sleep_period_s),
         )
         if self._box is None:
             self._box = service_box(self.settings.scope_key, self.name, "device passwords")
@@ -84,10 +91,11 @@ class DeviceManager(BusService):
         ota = OtaEvents()
         handlers = self.handlers = DeviceHandlers(
             DeviceStore(self.app),
-            ShellyConnector(session, on_event=ota.event),
+            ShellyConnector(session, self._gen1_connector(session), on_event=ota.event),
             self.status_writer,
             SecretStore(self.js, self._box),
             timing=timing,
+            wakes=await self._wakes(),
         )
         fleet = Fleet(handlers)
         self.snapshots = Snapshots(fleet)
@@ -124,6 +132,22 @@ class DeviceManager(BusService):
         if options.discovery_cidrs and options.discovery_interval_s > 0:
             self.spawn(self._scan_forever(run_scan), "scheduled-discovery")
 
+    async def _wakes(self) -> Wakes:
+        """Wake-ups of sleeping devices: CoIoT, and the WebSocket endpoint if configured."""
+        assert self.coiot is not None
+        options = self.options
+        if options.wake_ws_port is not None:
+            self.ws_server = WsServer()
+            await self.ws_server.initialize(options.wake_ws_port)
+        return Wakes(self.coiot, self.ws_server, options.wake_ws_url)
+
+    def _gen1_connector(self, session: aiohttp.ClientSession) -> Gen1Connector:
+        options = self.options
+        self.coiot = Coiot(options.coiot_port)
+        return Gen1Connector(
+            session, self.coiot, poll_s=options.gen1_poll_s, coiot_peer=options.coiot_peer
+        )
+
     async def _scan_forever(self, run_scan: object) -> None:
         assert self.handlers is not None and callable(run_scan)
         options = self.options
@@ -150,6 +174,10 @@ class DeviceManager(BusService):
             await self.status_writer.close()
         if self._session is not None:
             await self._session.close()
+        if self.coiot is not None:
+            self.coiot.close()
+        if self.ws_server is not None:
+            self.ws_server.close()
 
     def details(self) -> dict[str, object]:
         found: dict[str, object] = {}

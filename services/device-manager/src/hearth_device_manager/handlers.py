@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from hearth_device_manager.adapters.coordinator import Backoff, Coordinator
+from hearth_device_manager.adapters.coordinator import Backoff, Coordinator, Sleep
+from hearth_device_manager.domain.desired.catalog import find_model
 from hearth_device_manager.domain.device import Device, Found, normal_mac
 from hearth_device_manager.domain.errors import DeviceError, WrongCredentials
 from hearth_device_manager.domain.presence import Presence
 from hearth_device_manager.domain.status import compact_status
-from hearth_device_manager.ports import Connector, LinkTarget, StatusWriter
+from hearth_device_manager.ports import Connector, LinkTarget, StatusWriter, WakeSource
 from hearth_device_manager.store import DeviceStore
 from hearth_events.catalogue import DeviceSpec
 from hearth_eventstore.store import Meta
@@ -51,6 +52,7 @@ class Timing:
     presence_window_s: float = 30.0
     backoff: Backoff = field(default_factory=Backoff)
     connect_concurrency: int = 16
+    sleep: Sleep = field(default_factory=Sleep)
 
 
 def spec_matches(spec: DeviceSpec, device: Device | Found) -> bool:
@@ -92,6 +94,7 @@ class DeviceHandlers:
         timing: Timing | None = None,
         clock: Callable[[], float] = time.monotonic,
         actor: str = "device-manager",
+        wakes: WakeSource | None = None,
     ) -> None:
         self.store = store
         self._connector = connector
@@ -100,6 +103,7 @@ class DeviceHandlers:
         self._timing = timing = timing or Timing()
         self._clock = clock
         self._actor = actor
+        self._wakes = wakes
         self._gate = asyncio.Semaphore(timing.connect_concurrency)
         self._queue: asyncio.Queue[tuple[str, str, Any]] = asyncio.Queue()
         self.live: dict[str, Live] = {}
@@ -162,6 +166,8 @@ class DeviceHandlers:
             self,
             gate=self._gate,
             backoff=self._timing.backoff,
+            wakes=self._wakes,
+            sleep=self._timing.sleep,
         )
         task = asyncio.create_task(coordinator.run(), name=f"device:{device.device_id}")
         self.coordinators[device.device_id] = (coordinator, task)
@@ -177,8 +183,10 @@ class DeviceHandlers:
                     "(scope device-manager)"
                 )
             password = secret.decode()
+        spec = find_model(device.model) if device.model else None
+        sleeping = device.sleeping or (spec is not None and spec.sleeping)
         return LinkTarget(
-            device_id, device.mac, device.generation, device.host, device.port, password
+            device_id, device.mac, device.generation, device.host, device.port, password, sleeping
         )
 
     # -- discovery and adoption ----------------------------------------------------------

@@ -20,6 +20,8 @@ class LinkTarget:
     host: str
     port: int
     password: str | None = None
+    #: A battery device (H&T): reached only while awake, tracked by its wake-ups.
+    sleeping: bool = False
 
 
 #: One setter call: Gen2+ ``(JSON-RPC method, params)``, Gen1 ``(HTTP path, query params)``,
@@ -77,6 +79,23 @@ class Connector(Protocol):
     ) -> DeviceLink:
         """Connect and read the full status; raise a ``DeviceError`` when it fails.
         ``on_status`` gets every later status, ``on_closed`` is called once on loss."""
+        ...
+
+
+class WakeSource(Protocol):
+    """Where sleeping devices report when they wake: CoIoT (Gen1) or the WebSocket endpoint
+    they dial (Gen2+)."""
+
+    def watch(
+        self, target: LinkTarget, on_wake: Callable[[dict[str, Any] | None, float | None], None]
+    ) -> Callable[[], None]:
+        """``on_wake(status, period_s)`` at every wake-up, status in the Gen2 shape (None when
+        the report carried none), its wake period when it told; returns the unsubscribe."""
+        ...
+
+    async def prepare(self, target: LinkTarget, link: DeviceLink) -> float | None:
+        """With the device awake and ``link`` open: point its wake-up reports at us; its wake
+        period in seconds, when it tells."""
         ...
 
 

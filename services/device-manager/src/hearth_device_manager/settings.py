@@ -37,3 +37,36 @@ class DeviceManagerSettings(ServiceSettings):
         gt=0,
         description="how long a device may take to update and come back online in a rollout",
     )
+    gen1_poll_s: float = Field(
+        default=60.0, gt=0, description="GET /status of a Gen1 device after this long without CoIoT"
+    )
+    coiot_port: int = Field(
+        default=5683, ge=0, le=65535, description="UDP port of the shared CoIoT socket (Gen1)"
+    )
+    coiot_peer: str = Field(
+        default="",
+        pattern=r"^$|^[^:\s]+:\d+$",
+        description="host:port Gen1 devices send CoIoT updates to; set on each device when "
+        "it differs (empty: leave devices as they are, multicast 224.0.1.187:5683)",
+    )
+    wake_ws_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="port of the WebSocket endpoint sleeping Gen2+ devices dial "
+        "(/api/shelly/ws); unset: none",
+    )
+    wake_ws_url: str = Field(
+        default="",
+        description="that endpoint's URL as the devices reach it (ws://host:port/api/shelly/ws);"
+        " set on each sleeping Gen2+ device while it is awake (empty: leave devices as they are)",
+    )
+    sleep_grace: float = Field(
+        default=0.5,
+        ge=0,
+        description="a sleeping device is online while its last wake-up is "
+        "younger than its wake period x (1 + this)",
+    )
+    sleep_period_s: float = Field(
+        default=21600.0, gt=0, description="wake period assumed until a sleeping device tells"
+    )

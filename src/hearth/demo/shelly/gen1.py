@@ -3,6 +3,16 @@
 aioshelly insists on port 80 for Gen1, so each device gets its own loopback address
 (127.0.0.N, root needed). Setters take query parameters and, like the devices, silently
 ignore parameters they do not know; ``/settings`` never echoes Wi-Fi keys or passwords.
+
+CoIoT: the device answers ``cit/s`` and ``cit/d`` requests and, on every change of an
+output (HTTP ``/relay/N``, or ``press`` — a person at the wall switch), at boot or waking, sends
+an unsolicited update (CoAP code 0.30) to its CoIoT peer (``/settings/advanced?coiot_peer=``,
+in effect from the next boot, as on the devices), else to the multicast group 224.0.1.187:5683.
+``/reboot`` answers, drops off for ``reboot_s`` and comes back (``wait_booted(n)``).
+Faults: ``coiot_muted`` (updates are lost on the way, replies still come),
+``go_offline``/``come_online`` (also on another address).
+A battery model (H&T) is asleep until ``wake``: then it answers, sends its update, and
+``doze`` puts it back to sleep.
 """
 
 from __future__ import annotations
@@ -21,6 +31,7 @@ from hearth.demo.shelly.gen1_models import FW, Gen1Model, cit_d, cit_s, gen1_sta
 
 GEN1_KEY: web.AppKey[SimGen1Device] = web.AppKey("gen1")
 COAP_DEVICE_ID = 3332
+COIOT_MULTICAST = ("224.0.1.187", 5683)
 
 
 def _coap_option(number: int, value: bytes) -> bytes:
@@ -61,12 +72,22 @@ class _Coiot(asyncio.DatagramProtocol):
 class SimGen1Device:
     def __init__(self, model: Gen1Model, mac: str, host: str) -> None:
         self.model, self.mac, self.host = model, mac.upper(), host
+        self.device_id = f"{model.type.lower()}-{self.mac.lower()}"
         self.settings, self.status = gen1_state(model, self.mac)
         self.password: str | None = None
         self.ota_requests: list[dict[str, str]] = []
         self.reboots = 0
+        self.reboot_s = 0.05
+        self.boots = 0
+        self._booted = asyncio.Condition()
+        self._peer = ""  # the CoIoT peer in effect (read at boot)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.coiot_muted = False
+        self.pushes = 0
+        self.online = False
         self._runner: web.AppRunner | None = None
         self._udp: asyncio.DatagramTransport | None = None
+        self._serial = 0
 
     async def start(self) -> None:
         app = web.Application()
@@ -79,12 +100,77 @@ class SimGen1Device:
         self._udp, _ = await loop.create_datagram_endpoint(
             lambda: _Coiot(self), local_addr=(self.host, 5683)
         )
+        self.online = True
+        self._peer = self.settings["coiot"].get("peer") or ""
+        self.push_coiot()  # a device announces itself when it boots (or wakes)
+        self.boots += 1
+        async with self._booted:
+            self._booted.notify_all()
+
+    async def wait_booted(self, boots: int) -> None:
+        """Returns once the device has started ``boots`` times (a reboot is done)."""
+        async with self._booted:
+            await self._booted.wait_for(lambda: self.boots >= boots)
+
+    async def _reboot(self) -> None:
+        await asyncio.sleep(0.01)  # the answer to /reboot leaves first
+        await self._down()
+        await asyncio.sleep(self.reboot_s)
+        await self.start()
 
     async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await self._down()
+
+    async def _down(self) -> None:
+        self.online = False
         if self._udp is not None:
             self._udp.close()
+            self._udp = None
         if self._runner is not None:
             await self._runner.cleanup()
+            self._runner = None
+
+    async def go_offline(self) -> None:
+        await self.stop()
+
+    async def come_online(self, host: str | None = None) -> None:
+        """Back up, on the same address unless told another (a device that moved)."""
+        self.host = host or self.host
+        await self.start()
+
+    async def wake(self) -> None:
+        """A battery device wakes: it answers again and sends its readings."""
+        if self.online:
+            self.push_coiot()
+        else:
+            await self.start()
+
+    async def doze(self) -> None:
+        await self._down()
+
+    def press(self, kind: str = "relay", index: int = 0, on: bool | None = None) -> None:
+        """A person at the switch: the output changes on the device, CoIoT tells the peers."""
+        state = self.status[f"{kind}s"][index]
+        state["ison"] = (not state["ison"]) if on is None else on
+        self.push_coiot()
+
+    def push_coiot(self) -> None:
+        """An unsolicited CoIoT update (code 0.30) to the peer, else the multicast group."""
+        if self._udp is None or self.coiot_muted or not self.settings["coiot"]["enabled"]:
+            return
+        host, _, port = self._peer.rpartition(":")
+        target = (host, int(port)) if host and port.isdigit() else COIOT_MULTICAST
+        self._serial = (self._serial + 1) % 0x10000
+        header = bytes([0x50, 30]) + struct.pack("!H", self._serial)  # NON, 0.30
+        message = header + _coap_option(COAP_DEVICE_ID, self.coap_id().encode())
+        body = json.dumps(cit_s(self.settings, self.status)).encode()
+        try:
+            self._udp.sendto(message + b"\xff" + body, target)
+            self.pushes += 1
+        except OSError:  # no multicast route here: the update is lost, as on a real LAN
+            pass
 
     def coap_id(self) -> str:
         return f"{self.model.type}#{self.mac}#2"
@@ -95,7 +181,7 @@ class SimGen1Device:
         return cit_d(self.model) if path == "d" else None
 
     def shelly(self) -> dict[str, Any]:
-        return {
+        info = {
             "type": self.model.type,
             "mac": self.mac,
             "auth": self.settings["login"]["enabled"],
@@ -105,6 +191,9 @@ class SimGen1Device:
             "num_outputs": self.model.relays + self.model.lights,
             "num_meters": self.model.meters,
         }
+        if self.model.sleep_period_s:
+            info["sleep_mode"] = True
+        return info
 
     def authorized(self, header: str) -> bool:
         if not self.settings["login"]["enabled"]:
@@ -123,15 +212,33 @@ class SimGen1Device:
         if parts[0] == "settings" and len(parts) >= 2:
             return _setters.apply_setting(self, parts[1:], query)
         if parts[0] in ("relay", "light") and len(parts) == 2:
-            return _setters.switch_output(self, parts[0], int(parts[1]), query)
+            answer = _setters.switch_output(self, parts[0], int(parts[1]), query)
+            self.push_coiot()
+            return answer
         if parts == ["ota"]:
-            self.ota_requests.append(dict(query))
-            self.status["update"]["status"] = "updating" if query else "idle"
+            if query:  # a bare GET /ota only reports
+                self.ota_requests.append(dict(query))
+                self.status["update"]["status"] = "updating"
             return dict(self.status["update"])
         if parts == ["reboot"]:
             self.reboots += 1
+            task = asyncio.get_running_loop().create_task(self._reboot())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
             return {"ok": True}
         return None
+
+    def set_password(self, password: str | None) -> None:
+        """Fault: the password changed (or was removed) behind Hearth's back."""
+        self.settings["login"]["enabled"] = password is not None
+        self.password = password
+
+    def offer_update(self, stable: str | None = None, beta: str | None = None) -> None:
+        """Firmware the device offers (``/status.update``, ``GET /ota``)."""
+        update = self.status["update"]
+        update["new_version"] = stable or update["old_version"]
+        update["beta_version"] = beta or update["old_version"]
+        update["has_update"] = self.status["has_update"] = bool(stable)
 
     def _changed(self) -> None:
         self.status["cfg_changed_cnt"] += 1

@@ -15,11 +15,15 @@ class Gen1Model:
     relays: int = 0
     lights: int = 0
     meters: int = 0
+    #: Battery device (H&T): asleep but for a moment every ``sleep_period_s`` seconds.
+    sleep_period_s: int = 0
 
 
 SHELLY_1 = Gen1Model("SHSW-1", "shelly1", relays=1)
 PLUG_S = Gen1Model("SHPLG-S", "shellyplug-s", relays=1, meters=1)
 DIMMER_2 = Gen1Model("SHDM-2", "shellydimmer2", lights=1, meters=1)
+H_T = Gen1Model("SHHT-1", "shellyht", sleep_period_s=6 * 3600)
+#: Models with outputs (the H&T, a battery sensor, is apart: `H_T`).
 GEN1_MODELS = {m.type: m for m in (SHELLY_1, PLUG_S, DIMMER_2)}
 
 
@@ -100,7 +104,18 @@ def gen1_state(model: Gen1Model, mac: str) -> tuple[dict[str, Any], dict[str, An
         "fs_size": 233681,
         "fs_free": 150600,
     }
+    if model.sleep_period_s:
+        _sleeper(settings, status, model.sleep_period_s)
     return settings, status
+
+
+def _sleeper(settings: dict[str, Any], status: dict[str, Any], period_s: int) -> None:
+    """An H&T: its sleep period in minutes (``sleep_mode``) and its sensor readings."""
+    settings["sleep_mode"] = {"period": max(1, period_s // 60), "unit": "m"}
+    settings["sensors"] = {"temperature_threshold": 1.0, "humidity_threshold": 5}
+    status["tmp"] = {"value": 21.5, "units": "C", "tC": 21.5, "tF": 70.7, "is_valid": True}
+    status["hum"] = {"value": 48.0, "is_valid": True}
+    status["bat"] = {"value": 88, "voltage": 2.9}
 
 
 def cit_d(model: Gen1Model) -> dict[str, Any]:
@@ -125,6 +140,14 @@ def cit_d(model: Gen1Model) -> dict[str, Any]:
                 "L": 1 + i,
             }
         )
+    if model.sleep_period_s:
+        blk.append({"I": 1, "D": "sensor_0"})
+        sen += [
+            {"I": 3101, "T": "T", "D": "temp", "U": "C", "R": ["-55/125", "999"], "L": 1},
+            {"I": 3102, "T": "T", "D": "temp", "U": "F", "R": ["-67/257", "999"], "L": 1},
+            {"I": 3103, "T": "H", "D": "humidity", "R": ["0/100", "999"], "L": 1},
+            {"I": 3111, "T": "B", "D": "battery", "R": ["0/100", "-1"], "L": 0},
+        ]
     return {"blk": blk, "sen": sen}
 
 
@@ -138,4 +161,11 @@ def cit_s(settings: dict[str, Any], status: dict[str, Any]) -> dict[str, Any]:
         values.append([0, 5101 + 100 * i, light["brightness"]])
     for i, meter in enumerate(status["meters"]):
         values.append([0, 4101 + 100 * i, meter["power"]])
+    if "tmp" in status:
+        values += [
+            [0, 3101, status["tmp"]["tC"]],
+            [0, 3102, status["tmp"]["tF"]],
+            [0, 3103, status["hum"]["value"]],
+            [0, 3111, status["bat"]["value"]],
+        ]
     return {"G": values}

@@ -47,7 +47,10 @@ _FIELDS = {
         },
     ),
     "cloud": ("cloud", {"enabled": "enabled"}),
+    # what aioshelly's configure_coiot_protocol sends: where CoIoT updates go (unicast)
+    "advanced": ("coiot", {"coiot_enable": "enabled", "coiot_peer": "peer"}),
 }
+_TEXT = ("ssid", "key", "pass", "username", "peer")
 
 
 def _value(text: str) -> Any:
@@ -58,11 +61,23 @@ def _value(text: str) -> Any:
     return text
 
 
+def _typed(current: Any, text: str) -> Any:
+    """A query value in the type the field has: ``default_state=on`` stays the text "on"."""
+    if isinstance(current, bool):
+        return _value(text)
+    if isinstance(current, int | float):
+        try:
+            return type(current)(float(text))
+        except ValueError:
+            return current  # the device ignores what it cannot read
+    return text
+
+
 def apply_setting(device: Gen1Settings, parts: list[str], query: dict[str, str]) -> dict[str, Any]:
     if parts[0] in ("relay", "light") and len(parts) == 2:
         block = device.settings[f"{parts[0]}s"][int(parts[1])]
         for key in set(query) & set(block):
-            block[key] = _value(query[key]) if key != "name" else query[key]
+            block[key] = _typed(block[key], query[key])
         device.status["cfg_changed_cnt"] += 1
         return dict(block)
     if parts[0] not in _FIELDS:
@@ -71,9 +86,7 @@ def apply_setting(device: Gen1Settings, parts: list[str], query: dict[str, str])
     block = device.settings[name]
     for param, key in fields.items():
         if param in query:
-            block[key] = (
-                query[param] if key in ("ssid", "key", "pass", "username") else _value(query[param])
-            )
+            block[key] = query[param] if key in _TEXT else _value(query[param])
     if parts[0] == "login" and "password" in query:
         device.password = query["password"]
     device.status["cfg_changed_cnt"] += 1

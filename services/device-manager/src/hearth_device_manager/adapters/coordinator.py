@@ -1,6 +1,11 @@
 """One coordinator per adopted device: it owns the connection, reconnects with backoff and
 jitter, and reports what happens to an observer. A semaphore shared by all coordinators
-bounds how many connect at once, so thousands of devices do not stampede at start."""
+bounds how many connect at once, so thousands of devices do not stampede at start.
+
+A sleeping device (H&T) is never reconnected to: its coordinator waits for its wake-ups
+(``WakeSource``), reports each as a status, and reports it lost only once a wake-up is overdue
+(its wake period x (1 + ``grace``)). It contacts the device only when it is known to be awake
+(just discovered, or a wake-up while its reports are not yet pointed at us)."""
 
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from hearth_device_manager.domain.errors import DeviceError, OtherDeviceError, Unreachable
-from hearth_device_manager.ports import Connector, DeviceLink, LinkTarget
+from hearth_device_manager.ports import Connector, DeviceLink, LinkTarget, WakeSource
 
 
 @dataclass(frozen=True)
@@ -30,6 +35,16 @@ class Backoff:
         else:
             base = min(self.max_s, self.first_s * (2 ** min(attempt, 30)))
         return base * (1 - self.jitter + 2 * self.jitter * rand)
+
+
+@dataclass(frozen=True)
+class Sleep:
+    #: Online while the last wake-up is younger than the wake period x (1 + grace).
+    grace: float = 0.5
+    #: The wake period until the device tells its own.
+    default_period_s: float = 6 * 3600.0
+    #: How long a contact with an awake device may take.
+    contact_timeout_s: float = 10.0
 
 
 class Observer(Protocol):
@@ -51,6 +66,8 @@ class Coordinator:
         gate: asyncio.Semaphore,
         backoff: Backoff,
         rand: Callable[[], float] = random.random,
+        wakes: WakeSource | None = None,
+        sleep: Sleep | None = None,
     ) -> None:
         self.device_id = device_id
         self._target = target
@@ -67,6 +84,12 @@ class Coordinator:
         self.link: DeviceLink | None = None
         self.connections = 0
         self._linked = asyncio.Condition()
+        self._wakes = wakes
+        self._sleep = sleep or Sleep()
+        #: A sleeping device's wake-ups, ``(status, period)``; None: seen awake otherwise.
+        self._reports: asyncio.Queue[tuple[dict[str, Any] | None, float | None] | None] | None
+        self._reports = None
+        self.period_s = self._sleep.default_period_s
 
     async def wait_link(self, after: int = 0) -> DeviceLink:
         """The open link, once the device has connected more than ``after`` times (a
@@ -85,6 +108,8 @@ class Coordinator:
     def retry_now(self) -> None:
         """The device was seen somewhere (new address, new secret): stop waiting."""
         self._wake.set()
+        if self._reports is not None:
+            self._reports.put_nowait(None)
 
     async def _pause(self, seconds: float) -> None:
         self.waiting_s = seconds
@@ -97,6 +122,27 @@ class Coordinator:
 
     async def run(self) -> None:
         """Until cancelled."""
+        if self._wakes is not None:
+            target = await self._first_target()
+            if target.sleeping:
+                await self._run_sleeping(self._wakes, target)
+                return
+        await self._run_connected()
+
+    async def _first_target(self) -> LinkTarget:
+        """Where and how to reach the device (its secret, whether it sleeps), once it can be
+        told; a missing secret is reported and waited out like a refused one."""
+        failures = 0
+        while True:
+            self._wake.clear()
+            try:
+                return await self._target()
+            except DeviceError as error:
+                self._observer.lost(self.device_id, error)
+                await self._pause(self._backoff.delay(failures, error, self._rand()))
+                failures += 1
+
+    async def _run_connected(self) -> None:
         failures = 0
         while True:
             self._wake.clear()
@@ -130,6 +176,65 @@ class Coordinator:
             if closed.is_set():
                 self._observer.lost(self.device_id, Unreachable(f"{self.device_id}: lost"))
                 await self._pause(self._backoff.delay(0, Unreachable(""), self._rand()))
+
+    async def _run_sleeping(self, wakes: WakeSource, target: LinkTarget) -> None:
+        reports = self._reports = asyncio.Queue()
+        unwatch = wakes.watch(target, lambda status, period: reports.put_nowait((status, period)))
+        status: dict[str, Any] = {}
+        try:
+            prepared, status = await self._contact(wakes, status)  # just found: maybe awake
+            overdue = False
+            while True:
+                limit = None if overdue else self.period_s * (1 + self._sleep.grace)
+                try:
+                    async with asyncio.timeout(limit):
+                        report = await reports.get()
+                except TimeoutError:
+                    overdue = True
+                    self._observer.lost(
+                        self.device_id,
+                        Unreachable(f"{self.device_id}: no wake-up for {limit:.0f} s"),
+                    )
+                    continue
+                if report is None:  # seen awake (discovery), or a new secret: contact
+                    prepared = False
+                else:
+                    overdue = False
+                    report_status, period = report
+                    self.period_s = period or self.period_s
+                    status = report_status or status
+                if not prepared:
+                    prepared, status = await self._contact(wakes, status)
+                    if not prepared and report is None:
+                        continue
+                self._observer.changed(self.device_id, status)
+        finally:
+            self._reports = None
+            unwatch()
+
+    async def _contact(
+        self, wakes: WakeSource, status: dict[str, Any]
+    ) -> tuple[bool, dict[str, Any]]:
+        """With the device awake: its status, its wake period, its reports pointed at us."""
+        self.attempts += 1
+        try:
+            target = await self._target()
+            async with self._gate, asyncio.timeout(self._sleep.contact_timeout_s):
+                link = await self._connector.open(target, lambda _: None, lambda: None)
+                try:
+                    period = await wakes.prepare(target, link)
+                    status = link.status
+                finally:
+                    await link.close()
+        except DeviceError as error:
+            if not error.transient:  # wrong credentials: say so, at each wake-up at most
+                self._observer.lost(self.device_id, error)
+            return False, status
+        except TimeoutError:
+            return False, status
+        self.period_s = period or self.period_s
+        self._observer.connected(self.device_id, status)
+        return True, status
 
 
 async def _first(*waits: Awaitable[Any]) -> None:

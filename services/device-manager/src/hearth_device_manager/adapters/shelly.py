@@ -27,7 +27,7 @@ from hearth_device_manager.domain.errors import (
     WrongCredentials,
     WrongDevice,
 )
-from hearth_device_manager.ports import Call, LinkTarget
+from hearth_device_manager.ports import Call, Connector, DeviceLink, LinkTarget
 
 T = TypeVar("T")
 
@@ -53,6 +53,14 @@ def domain_error(exc: BaseException, device_id: str) -> DeviceError:
     return OtherDeviceError(f"{device_id}: {type(exc).__name__}: {exc}")
 
 
+async def guarded(call: Awaitable[T], device_id: str) -> T:
+    """Await an aioshelly call; its failure becomes the domain error naming the device."""
+    try:
+        return await call
+    except (ShellyError, OSError, TimeoutError, aiohttp.ClientError) as exc:
+        raise domain_error(exc, device_id) from None
+
+
 def digest_ha1(device_id: str, password: str) -> str:
     """What ``Shelly.SetAuth`` takes: SHA-256 of ``admin:<device id>:<password>``."""
     return hashlib.sha256(f"admin:{device_id}:{password}".encode()).hexdigest()
@@ -73,10 +81,7 @@ class RpcLink:
         return dict(self._device.shelly)
 
     async def _guard(self, call: Awaitable[T]) -> T:
-        try:
-            return await call
-        except (ShellyError, OSError, TimeoutError, aiohttp.ClientError) as exc:
-            raise domain_error(exc, self._device_id) from None
+        return await guarded(call, self._device_id)
 
     async def _rpc(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         reply: dict[str, Any] = await self._guard(self._device.call_rpc(method, params))
@@ -115,14 +120,17 @@ class RpcLink:
 
 
 class ShellyConnector:
-    """Opens Gen2+ devices with aioshelly's ``RpcDevice`` (WebSocket ``/rpc``)."""
+    """Opens Gen2+ devices with aioshelly's ``RpcDevice`` (WebSocket ``/rpc``) and hands Gen1
+    devices to ``gen1`` (``adapters.gen1.Gen1Connector``: ``BlockDevice``, CoIoT, polling)."""
 
     def __init__(
         self,
         session: aiohttp.ClientSession,
+        gen1: Connector | None = None,
         on_event: Callable[[str, dict[str, Any]], None] | None = None,
     ) -> None:
         self._session = session
+        self._gen1 = gen1
         #: Gets every ``NotifyEvent`` event (``ota_progress``, ``config_changed``, ...)
         #: with the device's id.
         self._on_event = on_event
@@ -132,11 +140,11 @@ class ShellyConnector:
         target: LinkTarget,
         on_status: Callable[[dict[str, Any]], None],
         on_closed: Callable[[], None],
-    ) -> RpcLink:
+    ) -> DeviceLink:
         if target.generation < 2:
-            raise OtherDeviceError(
-                f"{target.device_id}: Gen1 devices are not managed yet (Gen2+ only)"
-            )
+            if self._gen1 is None:
+                raise OtherDeviceError(f"{target.device_id}: no Gen1 connector configured")
+            return await self._gen1.open(target, on_status, on_closed)
         options = ConnectionOptions(
             target.host,
             "admin" if target.password else None,
@@ -152,20 +160,32 @@ class ShellyConnector:
             raise domain_error(exc, target.device_id) from None
         closed = False
 
-        def on_update(dev: RpcDevice, kind: RpcUpdateType) -> None:
+        def on_closed_once() -> None:
             nonlocal closed
+            if not closed:
+                closed = True
+                on_closed()
+
+        device.subscribe_updates(self._listener(target.device_id, on_status, on_closed_once))
+        if not device.connected:  # lost between initialize and subscribe
+            on_closed_once()
+        return RpcLink(device, target.device_id)
+
+    def _listener(
+        self,
+        device_id: str,
+        on_status: Callable[[dict[str, Any]], None],
+        on_closed: Callable[[], None],
+    ) -> Callable[[RpcDevice, RpcUpdateType], None]:
+        """aioshelly's update callback: status, loss (once) and device events."""
+
+        def on_update(dev: RpcDevice, kind: RpcUpdateType) -> None:
             if kind is RpcUpdateType.DISCONNECTED:
-                if not closed:
-                    closed = True
-                    on_closed()
+                on_closed()
             elif kind in (RpcUpdateType.STATUS, RpcUpdateType.ONLINE):
                 on_status(dev.status)
             elif kind is RpcUpdateType.EVENT and self._on_event is not None:
                 for item in (dev.event or {}).get("events", []):
-                    self._on_event(target.device_id, item)
+                    self._on_event(device_id, item)
 
-        device.subscribe_updates(on_update)
-        if not device.connected:  # lost between initialize and subscribe
-            closed = True
-            on_closed()
-        return RpcLink(device, target.device_id)
+        return on_update

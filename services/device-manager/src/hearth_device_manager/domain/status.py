@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 #: Per component: the fields worth showing live.
-COMPONENT_FIELDS = ("output", "state", "apower", "brightness", "current_pos", "rh")
+COMPONENT_FIELDS = ("output", "state", "apower", "brightness", "current_pos", "rh", "tC")
 
 
 def compact_status(

@@ -114,6 +114,7 @@ MODELS: tuple[ModelSpec, ...] = (
     ModelSpec("SHSW-1", "Shelly 1", 1, switch=1, unsupported=_GEN1 | _UNMETERED | {"system.led"}),
     ModelSpec("SHPLG-S", "Plug S", 1, switch=1, unsupported=_GEN1),
     ModelSpec("SHDM-2", "Dimmer 2", 1, light=1, unsupported=_GEN1 | {"system.led"}),
+    ModelSpec("SHHT-1", "H&T", 1, sleeping=True, unsupported=_GEN1 | {"system.led"}),
 )
 
 

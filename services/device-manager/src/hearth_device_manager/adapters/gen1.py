@@ -1,0 +1,203 @@
+"""Gen1 devices behind the ``DeviceLink`` port, with aioshelly's ``BlockDevice``.
+
+HTTP (port 80 only, basic auth as ``admin``) for ``/settings``, setters and actions; status
+from CoIoT updates on the shared socket (``adapters.coiot``), with ``GET /status`` as the
+fallback whenever no CoIoT update came for ``poll_s`` seconds. A failed poll closes the link,
+and the coordinator reconnects as for Gen2. Status is presented in the Gen2 shape
+(``domain.gen1_status``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+import aiohttp
+from aioshelly.block_device import BlockDevice, BlockUpdateType
+from aioshelly.common import ConnectionOptions
+from aioshelly.exceptions import ShellyError
+
+from hearth_device_manager.adapters.coiot import Coiot
+from hearth_device_manager.adapters.shelly import domain_error, guarded
+from hearth_device_manager.domain.errors import DeviceBusy, DeviceError, OtherDeviceError
+from hearth_device_manager.domain.gen1_status import gen2_shape, merge_coiot
+from hearth_device_manager.ports import Call, LinkTarget
+
+T = TypeVar("T")
+USER = "admin"
+
+
+def _options(target: LinkTarget, password: str | None) -> ConnectionOptions:
+    user = USER if password else None
+    return ConnectionOptions(target.host, user, password, device_mac=target.mac)
+
+
+def firmware_offers(update: dict[str, Any]) -> dict[str, str]:
+    """``GET /ota`` (``/status.update``) as versions by channel, the installed one left out."""
+    installed = update.get("old_version")
+    offers = {}
+    if update.get("has_update") and update.get("new_version") not in (None, "", installed):
+        offers["stable"] = str(update["new_version"])
+    if update.get("beta_version") not in (None, "", installed):
+        offers["beta"] = str(update["beta_version"])
+    return offers
+
+
+class BlockLink:
+    def __init__(
+        self,
+        device: BlockDevice,
+        target: LinkTarget,
+        poll_s: float,
+        on_status: Callable[[dict[str, Any]], None],
+        on_closed: Callable[[], None],
+    ) -> None:
+        self._device = device
+        self._target = target
+        self._poll_s = poll_s
+        self._on_status = on_status
+        self._on_closed = on_closed
+        self._raw: dict[str, Any] = copy.deepcopy(device.status)
+        self._merge_coiot()
+        self._last = asyncio.get_running_loop().time()
+        self._poller: asyncio.Task[None] | None = None
+        self.polls = 0
+
+    @property
+    def status(self) -> dict[str, Any]:
+        return gen2_shape(self._raw)
+
+    @property
+    def info(self) -> dict[str, Any]:
+        return dict(self._device.shelly or {})
+
+    def start(self) -> None:
+        self._device.subscribe_updates(self._on_update)
+        self._poller = asyncio.create_task(self._poll(), name=f"poll:{self._target.device_id}")
+
+    def _merge_coiot(self) -> None:
+        for block in self._device.blocks:
+            text = block.channel or ""
+            channel = int(text) if text.isdigit() else None
+            merge_coiot(self._raw, block.type, channel, block.current_values())
+
+    def _on_update(self, device: BlockDevice, kind: BlockUpdateType) -> None:
+        if kind in (BlockUpdateType.COAP_PERIODIC, BlockUpdateType.COAP_REPLY):
+            self._merge_coiot()
+            self._last = asyncio.get_running_loop().time()
+            self._on_status(self.status)
+
+    async def _poll(self) -> None:
+        """``GET /status`` when CoIoT was quiet for ``poll_s``; a failure closes the link."""
+        loop = asyncio.get_running_loop()
+        while True:
+            quiet_for = loop.time() - self._last
+            if quiet_for < self._poll_s:
+                await asyncio.sleep(self._poll_s - quiet_for)
+                continue
+            try:
+                await self._guard(self._device.update_status())
+            except DeviceError:
+                self._on_closed()
+                return
+            self.polls += 1
+            self._raw = copy.deepcopy(self._device.status)
+            self._last = loop.time()
+            self._on_status(self.status)
+
+    async def _guard(self, call: Awaitable[T]) -> T:
+        return await guarded(call, self._target.device_id)
+
+    async def _get(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        return await self._guard(self._device.http_request("get", path.lstrip("/"), params))
+
+    async def read_config(self) -> dict[str, Any]:
+        return await self._get("settings")
+
+    async def send(self, calls: Sequence[Call]) -> bool:
+        """Gen1 setters apply at once and never ask for a restart."""
+        for path, params in calls:
+            await self._get(path, params)
+        return False
+
+    async def reboot(self) -> None:
+        await self._guard(self._device.trigger_reboot())
+
+    async def set_password(self, password: str | None) -> None:
+        if password:
+            params = {"enabled": "true", "username": USER, "password": password}
+        else:
+            params = {"enabled": "false"}
+        await self._get("settings/login", params)
+        self._device.options = _options(self._target, password)
+        await self._guard(self._device.update_shelly())  # its "auth" flag changed
+
+    async def check_firmware(self) -> dict[str, str]:
+        return firmware_offers(await self._get("ota"))
+
+    async def update_firmware(self, channel: str) -> None:
+        await self._guard(self._device.trigger_ota_update(beta=channel == "beta"))
+
+    async def ensure_coiot_peer(self, peer: str) -> bool:
+        """Point the device's CoIoT updates at ``peer`` (``host:port``) unless it already is;
+        the device takes it at its next boot, so it is rebooted (as Home Assistant does).
+        True when it was."""
+        host, _, port = peer.rpartition(":")
+        if self._device.settings.get("coiot", {}).get("peer") == peer:
+            return False
+        await self._guard(self._device.configure_coiot_protocol(host, int(port)))
+        await self.reboot()
+        return True
+
+    async def close(self) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
+        await self._device.shutdown()
+
+
+class Gen1Connector:
+    """Opens Gen1 devices: ``BlockDevice`` over HTTP :80 plus the shared CoIoT socket."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        coiot: Coiot,
+        *,
+        poll_s: float = 60.0,
+        coiot_peer: str = "",
+    ) -> None:
+        self._session = session
+        self._coiot = coiot
+        self._poll_s = poll_s
+        self._peer = coiot_peer
+
+    async def open(
+        self,
+        target: LinkTarget,
+        on_status: Callable[[dict[str, Any]], None],
+        on_closed: Callable[[], None],
+    ) -> BlockLink:
+        if target.port != 80:
+            raise OtherDeviceError(
+                f"{target.device_id}: Gen1 devices answer on port 80 only, not {target.port}"
+            )
+        try:
+            context = await self._coiot.context()
+        except OSError as exc:
+            raise OtherDeviceError(f"{target.device_id}: no CoIoT socket ({exc})") from None
+        device = await BlockDevice.create(self._session, context, _options(target, target.password))
+        try:
+            await device.initialize()
+            link = BlockLink(device, target, self._poll_s, on_status, on_closed)
+            if self._peer and await link.ensure_coiot_peer(self._peer):
+                raise DeviceBusy(f"{target.device_id}: rebooting to send CoIoT to {self._peer}")
+        except (ShellyError, OSError, TimeoutError, aiohttp.ClientError) as exc:
+            await device.shutdown()
+            raise domain_error(exc, target.device_id) from None
+        except DeviceError:
+            await device.shutdown()
+            raise
+        link.start()
+        return link
