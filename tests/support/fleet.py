@@ -1,7 +1,8 @@
 """A small Shelly fleet's life as events: every ``device.*`` event type at least once.
 
 - ``kitchen`` (Plus 1PM, groups lights+kitchen, site home): adopted, online, drifted on
-  ``switch:0.auto_off`` and still drifted, a backup, firmware updated in a rollout.
+  ``switch:0.auto_off`` and still drifted, a backup, firmware updated in a rollout, found
+  again by a later scan (announcing another name).
 - ``hall`` (Plus Plug S): adopted, drifted then applied (resolved), a failed apply before,
   imported, restored from a backup, offline now, an update available.
 - ``porch`` (Shelly 1, Gen1): discovered only, never adopted; its firmware update failed
@@ -119,4 +120,13 @@ def fleet_events(last_seen: datetime) -> list[EventData]:
             rollout_id="ro-2", wave=0, device_id=PORCH, reason="ota_error: download failed"
         ),
         DeviceOffline(device_id=HALL, last_seen=last_seen, site="home"),
+        # Found again by a scan: the name it announces does not replace the adopted one.
+        DeviceDiscovered(
+            device_id=KITCHEN,
+            model="SNSW-001P16EU",
+            generation=2,
+            mac="A8032AB10001",
+            address="10.0.0.11",
+            name="shellyplus1pm-a8032ab10001",
+        ),
     ]

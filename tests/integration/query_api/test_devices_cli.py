@@ -171,6 +171,10 @@ async def test_a_rollout_is_followed_until_it_halts(
     assert "wave 0 kitchen updated" in done.stderr
     assert "wave 1 hall failed: ota_error" in done.stderr
     assert "halted at " + HALL in done.stderr
+    # A device's firmware events moved it in the running rollout only, not in ended ones.
+    for rollout_id, expected in (("ro-1", ["updated", "skipped"]), ("ro-2", ["failed", "pending"])):
+        _, shown = api.call("GET", f"/api/v1/rollouts/{rollout_id}")
+        assert [d["status"] for d in shown["devices"]] == expected, rollout_id
 
     done = await hearth(api, "firmware", "rollout", "--pin", "nonsense")
     assert done.returncode == 2 and "MODEL=VERSION" in done.stderr
