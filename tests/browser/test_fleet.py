@@ -91,7 +91,7 @@ async def test_fleet_list_to_a_drifted_device_with_live_status(
 
         await page.click("#apply-button")
         await page.locator("#notice", has_text="Apply asked").wait_for()
-        assert asked == [{"device_id": KITCHEN}]
+        assert asked == [{"device_id": KITCHEN, "actor": "token:ops"}]
 
         # The device manager converged it: the page turns green by itself.
         resolved = DriftResolved(device_id=KITCHEN, how="applied")

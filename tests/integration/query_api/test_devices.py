@@ -265,11 +265,11 @@ async def test_commands_are_forwarded_to_the_device_manager(api: Api) -> None:
         await nc.close()
     # Every reply came back, so every request was seen.
     assert asked == [
-        ("Apply", {"device_id": KITCHEN}),
-        ("Import", {"device_id": HALL}),
-        ("Restore", {"device_id": HALL, "backup_id": "bk-missing"}),
-        ("Backup", {"device_id": HALL}),
+        ("Apply", {"device_id": KITCHEN, "actor": "token:ops"}),
+        ("Import", {"device_id": HALL, "actor": "token:ops"}),
+        ("Restore", {"device_id": HALL, "backup_id": "bk-missing", "actor": "token:ops"}),
+        ("Backup", {"device_id": HALL, "actor": "token:ops"}),
         ("Adopt", {"device_id": PORCH, "name": "porch", "actor": "token:root"}),
         ("Discover", {"cidrs": ["10.0.0.0/28"], "actor": "token:ops"}),
-        ("FirmwareRollout", {"wave_size": 5, "device_ids": [HALL]}),
+        ("FirmwareRollout", {"wave_size": 5, "device_ids": [HALL], "actor": "token:ops"}),
     ]

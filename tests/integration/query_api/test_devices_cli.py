@@ -148,7 +148,11 @@ async def test_device_commands_reach_the_device_manager(
         "Backup",
         "Restore",
     ]
-    assert device_manager[-1][1] == {"device_id": HALL, "backup_id": "bk-hall-1"}
+    assert device_manager[-1][1] == {
+        "device_id": HALL,
+        "backup_id": "bk-hall-1",
+        "actor": "token:ops",
+    }
 
 
 async def test_a_rollout_is_followed_until_it_halts(
@@ -165,7 +169,12 @@ async def test_a_rollout_is_followed_until_it_halts(
     assert device_manager == [
         (
             "FirmwareRollout",
-            {"wave_size": 1, "pin": {"SNSW": "1.5.0"}, "device_ids": [KITCHEN, HALL]},
+            {
+                "wave_size": 1,
+                "pin": {"SNSW": "1.5.0"},
+                "device_ids": [KITCHEN, HALL],
+                "actor": "token:ops",
+            },
         )
     ]
     assert "wave 0 kitchen updated" in done.stderr

@@ -37,9 +37,7 @@ class DeviceCommands:
 
     async def _ask(self, call: Call, command: str, body: dict[str, Any]) -> DeviceCommandOut:
         subject = command_subject("device", command)
-        request = {**body, "actor": f"token:{call.principal.name}"}
-        if command not in ("Discover", "Adopt"):
-            request.pop("actor")  # the other commands take only what they name
+        request = {**body, "actor": f"token:{call.principal.name}"}  # the events name who
         try:
             reply = await self.nc.request(
                 subject, json.dumps(request).encode(), timeout=TIMEOUT.get(command, DEFAULT_TIMEOUT)
