@@ -8,10 +8,12 @@ import asyncio
 import csv
 import io
 import json
+import re
 import urllib.request
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import nats
 import pytest
 
@@ -273,3 +275,23 @@ async def test_commands_are_forwarded_to_the_device_manager(api: Api) -> None:
         ("Discover", {"cidrs": ["10.0.0.0/28"], "actor": "token:ops"}),
         ("FirmwareRollout", {"wave_size": 5, "device_ids": [HALL], "actor": "token:ops"}),
     ]
+
+
+async def test_the_device_page_shows_buttons_only_to_operators(api: Api) -> None:
+    csrf = re.compile(r'name="csrf" value="([^"]+)"')
+    jar = aiohttp.CookieJar(unsafe=True)  # the site is an IP address
+    async with aiohttp.ClientSession(cookie_jar=jar) as http:
+        login = {"token": api.tokens["viewer"]}
+        async with http.post(api.base + "/login", data=login, allow_redirects=False) as reply:
+            assert reply.status == 303
+        async with http.get(f"{api.base}/devices/{KITCHEN}") as reply:
+            page = await reply.text()
+        assert reply.status == 200 and "switch:0.auto_off" in page
+        assert 'id="apply-button"' not in page and "Restore</button>" not in page
+        found = csrf.search(page)
+        assert found is not None
+        apply = f"{api.base}/devices/{KITCHEN}/apply"
+        async with http.post(apply, data={"csrf": found.group(1)}) as reply:
+            assert reply.status == 403 and "needs the operator role" in await reply.text()
+        async with http.post(apply, data={"csrf": "forged"}) as reply:
+            assert reply.status == 403 and "Form expired" in await reply.text()
