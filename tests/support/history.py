@@ -1,5 +1,6 @@
 """A realistic stretch of Hearth's life as events: targets, pushes, deployments (one fine,
-one rolled back, one superseded), logs, backups and notifications."""
+one rolled back, one superseded), logs, backups, notifications, and a small Shelly fleet
+(``tests/support/fleet.py``: every ``device.*`` event type)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ from hearth_events.catalogue import (
     TargetSpec,
     TargetUpdated,
 )
+from tests.support.fleet import fleet_events
 from tests.support.github import sha
 
 START = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
@@ -135,6 +137,7 @@ def history() -> list[Envelope]:
             event_ids=("x",),
             title="❌ Deployment to garage failed",
         ),
+        *fleet_events(last_seen=START + timedelta(minutes=5)),
     ]
     return [
         new_event(

@@ -24,6 +24,8 @@ COMMANDS = {
     "deployments": "read:deployments",
     "logs": "read:logs",
     "events": "events:events",
+    "devices": "devices:devices",
+    "firmware": "firmware:firmware",
     "token": "admin:token",
     "secret": "secrets:secret",
     "notify": "admin:notify",

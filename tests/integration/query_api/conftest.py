@@ -14,6 +14,7 @@ import nats
 import pytest
 
 from hearth.embedded.nats import EmbeddedNats
+from hearth_events import Envelope
 from hearth_events.jetstream import STREAMS, ensure
 from hearth_events.publish import publish_event
 from tests.support.history import history
@@ -55,17 +56,17 @@ async def command(url: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-@pytest.fixture
-async def api(
+async def serve(
     nats_factory: Callable[..., EmbeddedNats],
     database_url: str,
     start_service: Callable[..., ServiceProcess],
-) -> AsyncIterator[Api]:
+    events: list[Envelope],
+) -> Api:
+    """The query API over ``events`` (all projected), with a token per role."""
     server = nats_factory()
     nc = await nats.connect(server.url)
     js = nc.jetstream()
     await ensure(js, streams=tuple(STREAMS))
-    events = history()
     for envelope in events:
         await publish_event(js, envelope)
     await nc.close()
@@ -73,7 +74,7 @@ async def api(
         "query-api", HEARTH_NATS_URL=server.url, HEARTH_DATABASE_URL=database_url
     )
     service.wait_for("/readyz", 200)
-    async with asyncio.timeout(20):
+    async with asyncio.timeout(120):
         while service.get("/readyz")[1]["projection"]["position"] < len(events):
             await asyncio.sleep(0.1)
     tokens = {}
@@ -81,4 +82,13 @@ async def api(
         reply = await command(server.url, "CreateToken", {"name": name, "role": role})
         assert reply["ok"], reply
         tokens[role] = reply["token"]
-    yield Api(f"http://127.0.0.1:{service.port}", server.url, tokens)
+    return Api(f"http://127.0.0.1:{service.port}", server.url, tokens)
+
+
+@pytest.fixture
+async def api(
+    nats_factory: Callable[..., EmbeddedNats],
+    database_url: str,
+    start_service: Callable[..., ServiceProcess],
+) -> AsyncIterator[Api]:
+    yield await serve(nats_factory, database_url, start_service, history())

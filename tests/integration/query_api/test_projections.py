@@ -11,12 +11,15 @@ import asyncpg
 import pytest
 from nats.js.errors import NotFoundError
 
+from hearth_events import all_event_classes
 from hearth_events.jetstream import EVENTS_STREAM, ensure
 from hearth_events.publish import publish_event
 from hearth_query_api.adapters.schema import READ_TABLES, SCHEMA, migrate
+from hearth_query_api.entrypoints.api.models import json_value
 from hearth_query_api.handlers import Projector
 from hearth_servicekit.consumer import EventConsumer
 from tests.conftest import with_database
+from tests.support.fleet import HALL, KITCHEN, PORCH
 from tests.support.history import history
 
 pytestmark = pytest.mark.integration
@@ -95,6 +98,7 @@ async def test_a_rebuild_produces_identical_tables(
     assert targets["ha"][12] == "dep-1" and targets["ha"][13] == "succeeded"
     assert len(built_live["deployment_logs"]) == 6
     assert len(built_live["backups"]) == 2
+    await check_fleet(pool)
 
     # Rebuilding in place gives the same tables...
     assert await live.rebuild(js) == len(events)
@@ -113,6 +117,56 @@ async def test_a_rebuild_produces_identical_tables(
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{other_name}" WITH (FORCE)')
         await admin.close()
+
+
+async def check_fleet(pool: Any) -> None:
+    """The fleet of tests/support/fleet.py as its events left it."""
+    async with pool.acquire() as conn:
+        devices = {r["device_id"]: r for r in await conn.fetch("SELECT * FROM devices")}
+        rollouts = {r["rollout_id"]: r for r in await conn.fetch("SELECT * FROM rollouts")}
+        progress = {
+            (r["rollout_id"], r["device_id"]): r["status"]
+            for r in await conn.fetch("SELECT * FROM rollout_devices")
+        }
+        backups = await conn.fetch("SELECT backup_id FROM device_backups ORDER BY seq")
+    kitchen, hall, porch = devices[KITCHEN], devices[HALL], devices[PORCH]
+    assert (kitchen["name"], kitchen["site"], kitchen["groups"]) == (
+        "kitchen",
+        "home",
+        ["kitchen", "lights"],
+    )
+    assert kitchen["drifted"] and json_value(kitchen["differences"]) == [
+        {"path": "switch:0.auto_off", "desired": True, "actual": False}
+    ]
+    assert (kitchen["firmware"], kitchen["firmware_available"]) == ("1.4.4", None)
+    assert (hall["online"], hall["drifted"], hall["drift_resolved_how"]) == (
+        False,
+        False,
+        "applied",
+    )
+    assert hall["last_apply_error"] is None and hall["last_applied_commit"] == "c1"
+    assert hall["last_imported_at"] and hall["last_restored_backup"] == "bk-hall-1"
+    assert hall["firmware_available"] == "1.4.4"
+    assert (porch["adopted"], porch["name"], porch["firmware_error"]) == (
+        False,
+        None,
+        "ota_error: download failed",
+    )
+    assert [b["backup_id"] for b in backups] == ["bk-hall-1", "bk-kitchen-1"]
+    assert rollouts["ro-1"]["status"] == "completed"
+    assert (rollouts["ro-2"]["status"], rollouts["ro-2"]["halted_device"]) == ("halted", PORCH)
+    assert progress == {
+        ("ro-1", KITCHEN): "updated",
+        ("ro-1", HALL): "skipped",
+        ("ro-2", PORCH): "failed",
+        ("ro-2", HALL): "pending",
+    }
+
+
+def test_the_fleet_history_holds_every_device_event() -> None:
+    """Each device.* event has a projection that this history exercises."""
+    device_types = {name for name, cls in all_event_classes().items() if cls.context == "device"}
+    assert device_types <= {e.type for e in history()}
 
 
 async def test_a_redelivered_event_changes_nothing(js: Any, pool: Any) -> None:

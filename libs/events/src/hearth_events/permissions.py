@@ -106,12 +106,14 @@ SERVICES: dict[str, ServiceAccess] = {
                 "hearth.evt.deploy.RollbackRequested.>",
                 "hearth.evt.deploy.DeploymentCancelRequested.>",
                 "hearth.cmd.notify.TestNotification",  # the API's admin test button
+                "hearth.cmd.device.>",  # the fleet's buttons, forwarded to the device manager
             ),
             commands=("hearth.cmd.query.>",),
             consumers=("query-api-projections",),
             follows_events=True,  # the projector's ordered consumer
             events_info=True,
             events_by_seq=True,  # events a crashed instance held come back late
+            reads=(DEVICE_STATUS_BUCKET,),  # one device's live status
         ),
     )
 }

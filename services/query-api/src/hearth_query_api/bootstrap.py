@@ -12,7 +12,8 @@ import asyncpg
 from aiohttp import web
 
 from hearth_events import command_subject
-from hearth_events.jetstream import EVENTS_STREAM
+from hearth_events.jetstream import DEVICE_STATUS_BUCKET, EVENTS_STREAM
+from hearth_query_api.adapters.live_status import KvLiveStatus
 from hearth_query_api.adapters.schema import SCHEMA, migrate
 from hearth_query_api.entrypoints.api.docs import install_docs
 from hearth_query_api.entrypoints.api.endpoints import Endpoints
@@ -39,7 +40,7 @@ from hearth_servicekit.publishing import JetStreamSink
 class QueryApi(BusService):
     name: ClassVar[str] = "query-api"
     streams: ClassVar[tuple[str, ...]] = ("HEARTH_EVENTS",)
-    buckets: ClassVar[tuple[str, ...]] = ()
+    buckets: ClassVar[tuple[str, ...]] = (DEVICE_STATUS_BUCKET,)
     consumers: ClassVar[tuple[str, ...]] = ("query-api-projections",)
     uses_database: ClassVar[bool] = True
 
@@ -66,6 +67,7 @@ class QueryApi(BusService):
             await migrate(conn)
         self.endpoints.pool = self.pool
         self.endpoints.nc = self.nc
+        self.endpoints.live = KvLiveStatus(self.js)
         self.endpoints.sink = JetStreamSink(self.js)
         self.projector = Projector(self.pool, self.js)
         await self.projector.load_position()

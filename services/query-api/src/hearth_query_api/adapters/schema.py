@@ -213,6 +213,94 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX ON requested_deployments (target, requested_at);
     """,
+    # The Shelly fleet: each device as its events left it (``seq``: the stream sequence of
+    # the first event about it, the keyset of its pages), its backups, firmware rollouts
+    # and each rollout's devices. A device's history is the audit log under its key.
+    """
+    CREATE TABLE devices (
+        device_id text PRIMARY KEY,
+        seq bigint NOT NULL UNIQUE,
+        name text,
+        mac text,
+        model text,
+        gen int,
+        address text,
+        firmware text,
+        site text,
+        groups text[] NOT NULL DEFAULT '{}',
+        adopted boolean NOT NULL DEFAULT false,
+        online boolean,
+        online_changed_at timestamptz,
+        last_seen timestamptz,
+        drifted boolean NOT NULL DEFAULT false,
+        differences jsonb NOT NULL DEFAULT '[]',
+        drifted_at timestamptz,
+        drift_resolved_how text,
+        desired_repo text,
+        desired_commit text,
+        desired jsonb,
+        last_applied_at timestamptz,
+        last_applied_commit text,
+        last_apply_error text,
+        last_imported_at timestamptz,
+        last_restored_at timestamptz,
+        last_restored_backup text,
+        firmware_available text,
+        firmware_channel text,
+        firmware_updating text,
+        firmware_error text,
+        discovered_at timestamptz,
+        updated_at timestamptz NOT NULL
+    );
+    CREATE INDEX ON devices (model, seq);
+    CREATE INDEX ON devices (site, seq);
+    CREATE INDEX ON devices (online, seq);
+    CREATE INDEX ON devices (drifted, seq);
+    CREATE INDEX ON devices USING gin (groups);
+    CREATE INDEX ON events (context, key, seq);
+
+    CREATE TABLE device_backups (
+        backup_id text PRIMARY KEY,
+        seq bigint NOT NULL,
+        device_id text NOT NULL,
+        reason text NOT NULL,
+        cfg_rev int,
+        firmware text,
+        taken_at timestamptz NOT NULL
+    );
+    CREATE INDEX ON device_backups (device_id, seq);
+
+    CREATE TABLE rollouts (
+        rollout_id text PRIMARY KEY,
+        seq bigint NOT NULL,
+        status text NOT NULL,
+        channel text NOT NULL,
+        waves int NOT NULL,
+        pause_s double precision NOT NULL,
+        versions jsonb NOT NULL,
+        current_wave int,
+        started_at timestamptz NOT NULL,
+        finished_at timestamptz,
+        halted_device text,
+        reason text,
+        actor text NOT NULL
+    );
+    CREATE INDEX ON rollouts (seq);
+
+    CREATE TABLE rollout_devices (
+        rollout_id text NOT NULL,
+        device_id text NOT NULL,
+        wave int NOT NULL,
+        position int NOT NULL,
+        status text NOT NULL,
+        from_version text,
+        to_version text,
+        reason text,
+        at timestamptz,
+        PRIMARY KEY (rollout_id, device_id)
+    );
+    CREATE INDEX ON rollout_devices (device_id, status);
+    """,
 ]
 
 READ_TABLES = (
@@ -226,6 +314,10 @@ READ_TABLES = (
     "notifications",
     "repositories",
     "commits",
+    "devices",
+    "device_backups",
+    "rollouts",
+    "rollout_devices",
 )
 
 

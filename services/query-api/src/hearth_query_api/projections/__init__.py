@@ -7,9 +7,11 @@ so a rebuild from the stream produces identical tables.
 from hearth_query_api.projections import (
     audit,
     deployments,
+    devices,
     notifications,
     pushes,
     repositories,
+    rollouts,
     targets,
 )
 
@@ -20,6 +22,8 @@ PROJECTIONS = (
     targets.project,
     deployments.project,
     notifications.project,
+    devices.project,
+    rollouts.project,
 )
 
 __all__ = ["PROJECTIONS"]

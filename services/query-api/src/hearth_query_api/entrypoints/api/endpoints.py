@@ -1,14 +1,20 @@
 """The REST endpoints of ``/api/v1`` and their route table: reads from the read models,
-one module per resource (targets, deployments, repositories, events, notifications),
-commands as events (``commands.py``)."""
+one module per resource (targets, deployments, repositories, events, notifications,
+devices and rollouts), commands as events (``commands.py``), the fleet's commands
+forwarded to the device manager (``device_commands.py``; its routes in
+``fleet_routes.py``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from hearth_query_api.adapters.live_status import LiveStatus
 from hearth_query_api.entrypoints.api.commands import V1, Commands
 from hearth_query_api.entrypoints.api.deployments import DeploymentReads
+from hearth_query_api.entrypoints.api.device_commands import DeviceCommands
+from hearth_query_api.entrypoints.api.devices import DeviceReads
 from hearth_query_api.entrypoints.api.events import EventReads
+from hearth_query_api.entrypoints.api.fleet_routes import fleet_routes
 from hearth_query_api.entrypoints.api.framework import Route
 from hearth_query_api.entrypoints.api.models import (
     AcceptedOut,
@@ -42,7 +48,14 @@ from hearth_servicekit.publishing import EventSink
 
 
 class Endpoints(
-    TargetReads, DeploymentReads, PushReads, EventReads, NotificationCommands, Commands
+    TargetReads,
+    DeploymentReads,
+    PushReads,
+    EventReads,
+    DeviceReads,
+    NotificationCommands,
+    DeviceCommands,
+    Commands,
 ):
     def __init__(self, pool: Any, sink: EventSink, source: str) -> None:
         self.pool = pool
@@ -50,6 +63,7 @@ class Endpoints(
         self.source = source
         self.broadcaster = Broadcaster()
         self.nc: Any = None
+        self.live: LiveStatus | None = None
 
     def routes(self) -> list[Route]:
         return [
@@ -182,4 +196,5 @@ class Endpoints(
                 query=EventQuery,
                 tags=("events",),
             ),
+            *fleet_routes(self),
         ]

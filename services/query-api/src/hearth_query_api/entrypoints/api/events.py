@@ -16,7 +16,7 @@ from hearth_query_api.entrypoints.feed import LOG_EVENT, Broadcaster, FeedFilter
 TEXT_SEARCH = "(data::text ILIKE '%' || ? || '%' OR key ILIKE '%' || ? || '%')"
 
 
-def _event(row: Any) -> EventOut:
+def event_out(row: Any) -> EventOut:
     return EventOut.model_validate(
         {
             **{k: row[k] for k in EventOut.model_fields},
@@ -48,7 +48,7 @@ class EventReads:
                 rows, cursor = await select.where(TEXT_SEARCH, q.q).search_page(
                     conn, cursor=q.cursor, limit=q.limit, window=self.search_window
                 )
-        return Page[EventOut](items=[_event(r) for r in rows], next_cursor=cursor)
+        return Page[EventOut](items=[event_out(r) for r in rows], next_cursor=cursor)
 
     async def stream_events(self, call: Call) -> web.StreamResponse:
         q: FeedQuery = call.query

@@ -122,7 +122,7 @@ def _responses(route: Route, refs: Refs) -> dict[str, Any]:
 
 def _ok(route: Route, refs: Refs) -> dict[str, Any]:
     ok: dict[str, Any] = {"description": "ok"}
-    if route.media_type != "application/json":
+    if route.media_type == "text/event-stream":
         ok["content"] = {
             route.media_type: {
                 "schema": {
@@ -130,6 +130,13 @@ def _ok(route: Route, refs: Refs) -> dict[str, Any]:
                     "description": "each event's data: the envelope and its seq",
                 }
             }
+        }
+    elif route.media_type != "application/json":
+        # A file whose type follows a query parameter (the fleet's export).
+        ok["content"] = {
+            "application/json": {"schema": {"type": "object"}},
+            "text/csv": {"schema": {"type": "string"}},
+            "text/plain": {"schema": {"type": "string"}},
         }
     elif route.response is not None:
         ok["content"] = {"application/json": {"schema": refs[(route.response, "serialization")]}}

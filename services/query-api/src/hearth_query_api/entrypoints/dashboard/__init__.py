@@ -28,6 +28,7 @@ from hearth_query_api.entrypoints.dashboard.extras import (
     strips,
     target_stats,
 )
+from hearth_query_api.entrypoints.dashboard.fleet import FleetPages
 from hearth_query_api.entrypoints.dashboard.present import plan_summary
 from hearth_query_api.entrypoints.dashboard.sessions import (
     COOKIE,
@@ -83,6 +84,7 @@ class Dashboard:
         add("POST", "/deployments/{id}/cancel", self.form(self.cancel, "operator"))
         add("GET", "/audit", self.page(self.audit))
         add("GET", "/events", self.page(self.live_events))
+        FleetPages(self).install(app)
         app.router.add_static("/static/", HERE / "static", append_version=True)
         add("GET", "/favicon.ico", self.favicon)
 
@@ -257,7 +259,9 @@ class Dashboard:
         }
 
     async def overview(self, request: web.Request, call: Call) -> web.StreamResponse:
-        return self.render(request, "overview.html", **await self._targets_context(call))
+        counts = await self.endpoints.count_devices(call)
+        context = await self._targets_context(call)
+        return self.render(request, "overview.html", counts=counts, **context)
 
     async def targets_fragment(self, request: web.Request, call: Call) -> web.StreamResponse:
         return self.render(request, "_targets.html", **await self._targets_context(call))

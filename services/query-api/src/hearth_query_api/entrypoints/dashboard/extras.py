@@ -12,7 +12,18 @@ from hearth_query_api.entrypoints.api.queries import (
     repository_links,
 )
 from hearth_query_api.entrypoints.dashboard.charts import Strip, bar_strip
-from hearth_query_api.entrypoints.dashboard.present import ago, duration, status_label, utc, words
+from hearth_query_api.entrypoints.dashboard.present import (
+    ago,
+    device_tone,
+    duration,
+    live_field,
+    pretty,
+    rollout_tone,
+    status_label,
+    utc,
+    value_source,
+    words,
+)
 
 #: Jinja globals for every template.
 HELPERS = {
@@ -21,6 +32,11 @@ HELPERS = {
     "ago": ago,
     "duration": duration,
     "words": words,
+    "device_tone": device_tone,
+    "pretty": pretty,
+    "value_source": value_source,
+    "live_field": live_field,
+    "rollout_tone": rollout_tone,
 }
 #: What a template may use without its view passing it (commit() of _macros.html).
 DEFAULTS: dict[str, Any] = {"links": {}, "subjects": {}}

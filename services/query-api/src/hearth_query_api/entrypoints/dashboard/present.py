@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -88,3 +89,45 @@ def plan_summary(plan: dict[str, Any] | None, diff: str) -> dict[str, Any] | Non
         "binary": sum(1 for line in lines if line.startswith("Binary files ")),
         "text": sum(1 for line in lines if line.startswith("@@")) > 0,
     }
+
+
+# -- the fleet ---------------------------------------------------------------------------
+DEVICE_TONE = {"online": "ok", "offline": "bad"}
+#: A live status field (``compact_status`` of the device manager) and how it reads.
+LIVE_UNITS = {"apower": " W", "tC": " °C", "brightness": " %", "current_pos": " %", "rh": " %"}
+
+
+def device_tone(status: str) -> str:
+    return DEVICE_TONE.get(status, "muted")
+
+
+def pretty(value: Any) -> str:
+    """A desired or actual value as people read it (JSON, so a string keeps its quotes)."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def value_source(difference: dict[str, Any]) -> str:
+    """Where the desired value comes from (profile, group or the device's own file), when
+    the device manager said so in the diff."""
+    found = difference.get("source") or difference.get("from") or difference.get("origin")
+    return str(found) if found else "—"
+
+
+def live_field(name: str, value: Any) -> str:
+    if isinstance(value, bool):
+        return f"{name} {'on' if value else 'off'}"
+    return f"{name} {value}{LIVE_UNITS.get(name, '')}"
+
+
+ROLLOUT_TONE = {
+    "completed": "ok",
+    "updated": "ok",
+    "running": "busy",
+    "updating": "busy",
+    "halted": "bad",
+    "failed": "bad",
+}
+
+
+def rollout_tone(status: str) -> str:
+    return ROLLOUT_TONE.get(status, "muted")

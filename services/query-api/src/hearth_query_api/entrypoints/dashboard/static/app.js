@@ -133,6 +133,18 @@
     while (body.children.length > 200) body.removeChild(body.lastChild);
   }
 
+  // -- a device's live panel: the server sends it rendered, each time it changes ---------
+  var live = document.getElementById("live");
+  if (live && live.dataset.live && typeof EventSource === "function") {
+    var status = new EventSource(live.dataset.live);
+    status.addEventListener("status", function (message) {
+      var body = document.getElementById("live-body"); // the page's refresh may replace it
+      if (!body) return;
+      body.innerHTML = message.data;
+      body.dataset.updated = String(Date.now());
+    });
+  }
+
   // The Live page may ask for log lines too (its tail names its feed); others need none.
   var tailBody = document.getElementById("tail");
   var source = new EventSource((tailBody && tailBody.dataset.feed) || "/api/v1/events/stream");
@@ -142,6 +154,9 @@
     tail(event);
     if (event.data && event.data.deployment_id !== undefined || event.type.indexOf("Target") === 0) {
       document.body.dispatchEvent(new CustomEvent("hearth:deploy", { detail: event }));
+    }
+    if (event.data && event.data.device_id !== undefined || event.type.indexOf("FirmwareRollout") === 0) {
+      document.body.dispatchEvent(new CustomEvent("hearth:device", { detail: event }));
     }
     toast(event);
   };

@@ -1,0 +1,134 @@
+"""The fleet in headless Chromium, on a phone: the overview's device counts, the fleet list
+filtered to what drifted, a device with its drift diff and live status (updating as the
+KV bucket changes), a button answered by the device manager, and the page turning green
+when the drift is resolved."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import nats
+import pytest
+
+from hearth_events import escape_token, new_event
+from hearth_events.catalogue import DriftResolved
+from hearth_events.jetstream import DEVICE_STATUS_BUCKET
+from hearth_events.publish import publish_event
+from tests.browser.conftest import SCREENSHOTS
+from tests.browser.test_dashboard_looks import PHONE, assert_fits_a_phone, shoot
+from tests.integration.query_api.conftest import Api, api  # noqa: F401 (a fixture)
+from tests.support.fleet import HALL, KITCHEN, PORCH
+
+pytestmark = pytest.mark.integration
+
+LIVE_TIMEOUT_MS = 30_000
+
+
+def live_status(apower: float) -> bytes:
+    status = {"online": True, "address": "10.0.0.11", "model": "SNSW-001P16EU", "gen": 2}
+    status |= {"cfg_rev": 12, "update": "1.5.0"}
+    status["components"] = {"switch:0": {"output": True, "apower": apower}}
+    return json.dumps(status).encode()
+
+
+async def test_fleet_list_to_a_drifted_device_with_live_status(
+    api: Api,  # noqa: F811
+    browser: Any,
+) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    nc = await nats.connect(api.nats_url)
+    js = nc.jetstream()
+    kv = await js.key_value(DEVICE_STATUS_BUCKET)
+    await kv.put(escape_token(KITCHEN), live_status(12.5))
+    asked: list[dict[str, Any]] = []
+
+    async def device_manager(message: Any) -> None:
+        asked.append(json.loads(message.data))
+        await message.respond(json.dumps({"ok": True, "fields": ["switch:0.auto_off"]}).encode())
+
+    await nc.subscribe("hearth.cmd.device.Apply", cb=device_manager)
+    page = await browser.new_page(viewport={"width": 390, "height": 844})  # a phone
+    page.on("dialog", lambda dialog: dialog.accept())
+    try:
+        await page.goto(api.base + "/login")
+        await page.fill("input[name=token]", api.tokens["operator"])
+        await page.click("button[type=submit]")
+        await page.wait_for_url(api.base + "/")
+        counts = await page.locator("#overview-devices").inner_text()
+        assert "3 devices" in counts and "1 offline" in counts and "1 drifted" in counts
+
+        await page.click("nav a[href='/devices']")
+        await page.wait_for_url(api.base + "/devices")
+        rows = page.locator("table.devices tbody tr")
+        assert [await r.get_attribute("data-device") for r in await rows.all()] == [
+            PORCH,
+            HALL,
+            KITCHEN,
+        ]
+        await page.check("input[name=drift]")
+        await page.click("#device-filters button[type=submit]")
+        await page.wait_for_url("**/devices?*drift=true*")
+        assert [await r.get_attribute("data-device") for r in await rows.all()] == [KITCHEN]
+        await page.screenshot(path=str(SCREENSHOTS / "fleet.png"), full_page=True)
+
+        await page.click("table.devices a:text('kitchen')")
+        await page.wait_for_url(f"{api.base}/devices/{KITCHEN}")
+        difference = page.locator("#drift tr.difference")
+        assert await difference.locator("td").first.inner_text() == "switch:0.auto_off"
+        assert await difference.locator("code.desired").inner_text() == "true"
+        assert await difference.locator("code.actual").inner_text() == "false"
+        live = page.locator("#live-body")
+        shown = await live.inner_text()
+        assert "apower 12.5 W" in shown and "update 1.5.0 offered" in shown
+
+        # The live panel follows the KV bucket without a reload.
+        await kv.put(escape_token(KITCHEN), live_status(30.0))
+        await live.filter(has_text="apower 30.0 W").wait_for(timeout=LIVE_TIMEOUT_MS)
+        await page.screenshot(path=str(SCREENSHOTS / "device.png"), full_page=True)
+        width = await page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390  # nothing sticks out sideways on a phone
+
+        await page.click("#apply-button")
+        await page.locator("#notice", has_text="Apply asked").wait_for()
+        assert asked == [{"device_id": KITCHEN, "actor": "token:ops"}]
+
+        # The device manager converged it: the page turns green by itself.
+        resolved = DriftResolved(device_id=KITCHEN, how="applied")
+        await publish_event(js, new_event(resolved, source="device-manager", actor="hearth"))
+        await page.locator("#drift .badge.ok", has_text="in sync").wait_for(timeout=LIVE_TIMEOUT_MS)
+        assert await page.locator("h1 .badge.warn").count() == 0
+    finally:
+        await page.close()
+        await nc.close()
+
+
+async def test_every_fleet_page_fits_a_phone(api: Api, browser: Any) -> None:  # noqa: F811
+    context = await browser.new_context(viewport=PHONE)
+    page = await context.new_page()
+    await page.goto(api.base + "/login")
+    await page.fill("input[name=token]", api.tokens["admin"])
+    await page.click("button[type=submit]")
+    await page.wait_for_url(api.base + "/")
+    pages = {
+        "overview-devices": "/",
+        "devices": "/devices",
+        "devices-page-2": "/devices?limit=1&cursor=3",
+        "device-drifted": f"/devices/{KITCHEN}",
+        "device-offline": "/devices/hall",
+        "device-not-adopted": f"/devices/{PORCH}",
+        "rollouts": "/rollouts",
+        "rollout-halted": "/rollouts/ro-2",
+    }
+    try:
+        for name, path in pages.items():
+            reply = await page.goto(api.base + path)
+            assert reply is not None and reply.status == 200, name
+            badges = await page.locator(".badge").all_inner_texts()
+            assert not [b for b in badges if "_" in b], f"{name}: {badges}"
+            await assert_fits_a_phone(page, name)
+            await shoot(page, f"{name}-375")
+        assert "Halted at" in await page.locator("p.error").inner_text()
+        assert await page.locator("table.rollout-devices").count() == 2  # canaries, wave 1
+    finally:
+        await context.close()
