@@ -93,6 +93,15 @@ class DeviceManagerApplication(HearthApplication):
             self.save(device)
         return device, changed
 
+    def act(self, mac: str, action: Callable[[Device], T]) -> T:
+        """Run a command on the device and save what it recorded (nothing: no change)."""
+        device = self.device(mac)
+        if device is None:
+            raise LookupError(f"no device with MAC {mac}")
+        result = action(device)
+        self.save(device)
+        return result
+
     def presence(
         self, mac: str, online: bool, meta: Meta, last_seen: datetime | None = None
     ) -> bool:
