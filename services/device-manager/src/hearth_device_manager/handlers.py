@@ -33,6 +33,18 @@ class Secrets(Protocol):
     async def get(self, name: str) -> bytes | None: ...
 
 
+class ConfigWatch(Protocol):
+    """What the desired-config side (``convergence``/``desired_sync``) hears from here."""
+
+    def claim(self, device: Device) -> tuple[str, str | None] | None:
+        """(name, password secret) when the desired-config repository names the device."""
+        ...
+
+    def seen(self, device_id: str, connected: bool, status: dict[str, Any]) -> None:
+        """A device connected (``connected``) or sent a status: its cfg_rev may have moved."""
+        ...
+
+
 @dataclass
 class Live:
     """What the handlers know of one adopted device between events."""
@@ -85,6 +97,8 @@ class DeviceHandlers:
         self.live: dict[str, Live] = {}
         self.coordinators: dict[str, tuple[Coordinator, asyncio.Task[None]]] = {}
         self._worker: asyncio.Task[None] | None = None
+        #: Set by the bootstrap when desired config is wired (drift and apply).
+        self.watch: ConfigWatch | None = None
 
     def meta(self, actor: str | None = None) -> Meta:
         return Meta(actor=actor or self._actor)
@@ -163,6 +177,9 @@ class DeviceHandlers:
             spec = DeviceSpec.model_validate(data)
             if spec_matches(spec, device):
                 device, _ = await self.adopt(device, spec.name, spec.password_secret, actor)
+        claim = self.watch.claim(device) if self.watch is not None else None
+        if claim is not None and not device.adopted:
+            device, _ = await self.adopt(device, claim[0], claim[1], actor)
         return device
 
     async def adopt(
@@ -232,6 +249,8 @@ class DeviceHandlers:
             ),
         )
         await self._announce(live, now)
+        if self.watch is not None and kind in ("connected", "changed") and live.status:
+            self.watch.seen(device_id, kind == "connected", live.status)
 
     async def _announce(self, live: Live, now: float) -> None:
         transition = live.presence.transition(now)

@@ -86,3 +86,11 @@ class StatusWriter(Protocol):
 
 class Clock(Protocol):
     def __call__(self) -> float: ...
+
+
+class Snapshots(Protocol):
+    """Device backups ("backup before apply"): ``take`` stores a full config snapshot of
+    the device before Hearth changes it. The device backups (fleetops) implement it; until
+    they are wired, ``convergence.NoSnapshots`` takes none."""
+
+    async def take(self, device_id: str, reason: str) -> None: ...

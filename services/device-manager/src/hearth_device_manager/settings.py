@@ -32,3 +32,15 @@ class DeviceManagerSettings(ServiceSettings):
     wrong_credentials_retry_s: float = Field(
         default=3600.0, gt=0, description="wait after a device refused its password"
     )
+    drift_interval_s: float = Field(
+        default=300.0, ge=0, description="seconds between drift checks (cfg_rev first); 0 = off"
+    )
+    apply_concurrency: int = Field(
+        default=8, ge=1, description="devices compared or applied at once"
+    )
+    apply_comeback_s: float = Field(
+        default=60.0, gt=0, description="how long a device rebooting during an apply may take"
+    )
+    apply_attempts: int = Field(
+        default=3, ge=1, description="sends of one apply when the device drops the connection"
+    )

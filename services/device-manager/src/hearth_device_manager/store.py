@@ -81,6 +81,15 @@ class DeviceManagerApplication(HearthApplication):
             self.save(index)
         return changed
 
+    def declare_source(
+        self, source: dict[str, Any] | None, repository: dict[str, Any] | None
+    ) -> bool:
+        index = self.index()
+        changed = index.declare_source(source, repository)
+        if changed:
+            self.save(index)
+        return changed
+
     def adopt(
         self, mac: str, name: str, meta: Meta, password_secret: str | None = None
     ) -> tuple[Device, bool]:

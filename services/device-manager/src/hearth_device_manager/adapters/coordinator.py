@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from hearth_device_manager.domain.errors import DeviceError, OtherDeviceError, Unreachable
-from hearth_device_manager.ports import Connector, LinkTarget
+from hearth_device_manager.ports import Connector, DeviceLink, LinkTarget
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,8 @@ class Coordinator:
         self.attempts = 0
         #: How long the coordinator waits now before its next attempt (0: not waiting).
         self.waiting_s = 0.0
+        #: The open connection while there is one (drift checks and applies use it).
+        self.link: DeviceLink | None = None
 
     def retry_now(self) -> None:
         """The device was seen somewhere (new address, new secret): stop waiting."""
@@ -102,10 +104,12 @@ class Coordinator:
                 await self._pause(self._backoff.max_s)
                 continue
             failures = 0
+            self.link = link
             try:
                 self._observer.connected(self.device_id, link.status)
                 await _first(closed.wait(), self._wake.wait())
             finally:
+                self.link = None
                 await link.close()
             if closed.is_set():
                 self._observer.lost(self.device_id, Unreachable(f"{self.device_id}: lost"))

@@ -73,6 +73,8 @@ class RpcLink:
             return await call
         except (ShellyError, OSError, TimeoutError, aiohttp.ClientError) as exc:
             raise domain_error(exc, self._device_id) from None
+        except RuntimeError as exc:  # aioshelly's "Not connected": the socket just closed
+            raise Unreachable(f"{self._device_id}: unreachable ({exc})") from None
 
     async def _rpc(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         reply: dict[str, Any] = await self._guard(self._device.call_rpc(method, params))

@@ -284,6 +284,9 @@ class DeviceIndex(HearthAggregate):
         self.macs: dict[str, str] = {}
         #: Declared devices (``devices:`` of hearth.yaml) by name, as JSON data.
         self.declared: dict[str, dict[str, Any]] = {}
+        #: ``device_config:`` of hearth.yaml and its repository, as JSON data (None: none).
+        self.source: dict[str, Any] | None = None
+        self.repository: dict[str, Any] | None = None
 
     def add(self, device_id: str, mac: str) -> None:
         if self.macs.get(device_id) != normal_mac(mac):
@@ -294,6 +297,24 @@ class DeviceIndex(HearthAggregate):
             return False
         self._declared(specs)
         return True
+
+    def declare_source(
+        self, source: dict[str, Any] | None, repository: dict[str, Any] | None
+    ) -> bool:
+        if (source, repository) == (self.source, self.repository):
+            return False
+        self._source_declared(source, repository)
+        return True
+
+    class SourceDeclared(HearthAggregate.Event):
+        source: dict[str, Any] | None
+        repository: dict[str, Any] | None
+
+    @event(SourceDeclared)
+    def _source_declared(
+        self, source: dict[str, Any] | None, repository: dict[str, Any] | None
+    ) -> None:
+        self.source, self.repository = source, repository
 
     class Indexed(HearthAggregate.Event):
         device_id: str
