@@ -66,7 +66,7 @@ async def test_a_push_adopts_the_device_it_names_and_reports_its_drift(
     )
     reply = await git.declare()
     assert reply["device_config"]["errors"] == [], reply
-    assert {"type": "DeviceConfigSource", "repo": "home/config"} in reply["changes"]
+    assert {"type": "DeviceConfigSource", "name": "home/config"} in reply["changes"]
 
     (adopted,) = await wait_for(world, "DeviceAdopted", sim.device_id)
     assert adopted.name == "porch"

@@ -71,6 +71,10 @@ class Convergence:
     def seen(self, device_id: str, connected: bool, status: dict[str, Any]) -> None:
         if connected:
             self._applier.relinked(device_id)
+        live = self._devices.live.get(device_id)
+        desired = self._repo.desired_for(live.device) if live is not None else None
+        if desired is None or desired.policy == "off":
+            return  # nothing to compare: a status change costs two lookups
         last = self._compared.get(device_id)
         if connected or last is None or last[0] != cfg_rev(status):
             self.schedule(device_id, "device")

@@ -173,7 +173,7 @@ class DeviceCommands:
             return {}
         if await self._desired.declare(request.device_config, request.repository):
             source = request.device_config
-            changes.append({"type": "DeviceConfigSource", "repo": source.repo if source else None})
+            changes.append({"type": "DeviceConfigSource", "name": source.repo if source else "-"})
         if request.device_config is None:
             return {}
         return {"device_config": await self.sync_config(SyncConfig(actor=request.actor))}
