@@ -265,3 +265,38 @@ async def test_the_admin_password_from_git_is_set_and_then_used(
     assert "error" not in status
     for event in world.events:
         assert "correct horse" not in event.model_dump_json()
+
+
+async def test_a_scheduled_scan_reads_no_config_whose_cfg_rev_did_not_move(
+    world: World, git: DesiredGit
+) -> None:
+    async with Fleet([PLUS_1PM, PLUS_1PM]) as fleet:
+        moved, still = fleet.devices
+        manager = await world.start(drift_interval_s=0.05)
+        ports = [moved.port, still.port]
+        await world.command("Discover", cidrs=["127.0.0.1"], ports=ports, actor="test")
+        await git.declare()
+        in_sync = "[switch.0]\nauto_off = false\n"
+        await git.push(
+            {
+                "devices/moved.toml": device_file(moved, in_sync),
+                "devices/still.toml": device_file(still, in_sync),
+                "groups/house.toml": group("alert"),
+            }
+        )
+        for sim in fleet.devices:
+            await wait_for(world, "DesiredConfigChanged", sim.device_id)
+        convergence = manager.convergence
+        assert convergence is not None
+        # Each device's config is read once the push made it desired; then all is quiet.
+        await until(lambda: all(convergence.compared(d.device_id) for d in fleet.devices))
+        await until(lambda: not convergence.busy)
+        before = (moved.calls["Shelly.GetConfig"], still.calls["Shelly.GetConfig"])
+
+        moved.change_behind_back("switch:0", {"auto_off": True})
+        await wait_for(world, "DeviceDrifted", moved.device_id)
+        scans = convergence.scans
+        await until(lambda: convergence.scans >= scans + 3)
+        assert moved.calls["Shelly.GetConfig"] == before[0] + 1  # once, for the change
+        assert still.calls["Shelly.GetConfig"] == before[1]  # scanned by cfg_rev alone
+        assert not world.named("DeviceDrifted", still.device_id)

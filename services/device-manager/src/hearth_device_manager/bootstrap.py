@@ -183,6 +183,8 @@ class DeviceManager(BusService):
             found["relay"] = {"leader": self.relay.leader.is_set(), "position": self.relay.position}
         if self.handlers is not None:
             found["devices"] = len(self.handlers.coordinators)
+        if self.convergence is not None:
+            found["drift_scans"] = self.convergence.scans
         return found
 
 

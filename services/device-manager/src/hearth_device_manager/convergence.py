@@ -30,6 +30,7 @@ from hearth_servicekit import get_logger
 
 log = get_logger("hearth.device_manager")
 Reason = Literal["push", "device", "timer", "operator"]
+_RANK: dict[Reason, int] = {"timer": 0, "device": 1, "push": 2, "operator": 3}
 
 
 class NoSnapshots:
@@ -59,10 +60,21 @@ class Convergence:
         self.timing = timing or ConvergeTiming()
         self._gate = asyncio.Semaphore(self.timing.concurrency)
         self._locks: dict[str, asyncio.Lock] = {}
-        self._pending: set[str] = set()
+        self._pending: dict[str, Reason] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         #: (cfg_rev, desired config) at the last comparison, per device.
         self._compared: dict[str, tuple[int | None, dict[str, Any]]] = {}
+        #: Scheduled scans started so far (``/readyz`` details; tests wait for them).
+        self.scans = 0
+
+    def compared(self, device_id: str) -> bool:
+        """Whether the device was compared with its desired config since the start."""
+        return device_id in self._compared
+
+    @property
+    def busy(self) -> bool:
+        """Whether a comparison is queued or running."""
+        return bool(self._pending) or any(lock.locked() for lock in self._locks.values())
 
     # -- hooks (sync: from the device handlers' worker) --------------------------------------
     def claim(self, device: Device) -> tuple[str, str | None] | None:
@@ -84,10 +96,15 @@ class Convergence:
             self.schedule(device_id, "push")
 
     def schedule(self, device_id: str, reason: Reason) -> None:
-        """Compare soon; a device already waiting for its comparison is not queued twice."""
-        if device_id in self._pending:
+        """Compare soon. A device already waiting for its comparison is not queued twice;
+        the waiting one takes the stronger reason (a push reads the config whatever the
+        cfg_rev; a timer or a status may skip it)."""
+        waiting = self._pending.get(device_id)
+        if waiting is not None:
+            if _RANK[reason] > _RANK[waiting]:
+                self._pending[device_id] = reason
             return
-        self._pending.add(device_id)
+        self._pending[device_id] = reason
         task = asyncio.get_running_loop().create_task(self._run(device_id, reason))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -112,6 +129,7 @@ class Convergence:
                     await stopping.wait()
             if stopping.is_set():
                 return
+            self.scans += 1
             for device_id, live in list(self._devices.live.items()):
                 if self._repo.desired_for(live.device) is not None:
                     self.schedule(device_id, "timer")
@@ -123,7 +141,7 @@ class Convergence:
         """Compare (and, by policy or on the operator's word, apply); what happened."""
         async with self._locks.setdefault(device_id, asyncio.Lock()), self._gate:
             if queued:
-                self._pending.discard(device_id)
+                reason = self._pending.pop(device_id, reason)
             return await self._converge(device_id, reason)
 
     async def _converge(self, device_id: str, reason: Reason) -> dict[str, Any]:
