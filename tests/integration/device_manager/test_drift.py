@@ -300,3 +300,28 @@ async def test_a_scheduled_scan_reads_no_config_whose_cfg_rev_did_not_move(
         assert moved.calls["Shelly.GetConfig"] == before[0] + 1  # once, for the change
         assert still.calls["Shelly.GetConfig"] == before[1]  # scanned by cfg_rev alone
         assert not world.named("DeviceDrifted", still.device_id)
+
+
+async def test_secrets_are_filled_in_from_the_store_and_a_restart_is_honoured(
+    world: World, git: DesiredGit, sim: SimDevice
+) -> None:
+    await start(world, sim)
+    await git.declare()
+    mqtt = '[mqtt]\nenable = true\nserver = "broker.lan:1883"\npassword_secret = "mqtt-pass"\n'
+    await git.push(
+        {"devices/porch.toml": device_file(sim, mqtt), "groups/house.toml": group("apply")}
+    )
+    (failed,) = await wait_for(world, "DeviceConfigApplyFailed", sim.device_id)
+    assert failed.reason.startswith("secret mqtt-pass is not stored (scope device-manager)")
+    assert sim.config["mqtt"]["enable"] is False  # nothing half-sent
+
+    await world.secret("mqtt-pass", "CANARY-s3cret")
+    reply = await world.command("Apply", device_id=sim.device_id)
+    assert reply["devices"][0]["result"] == "applied", reply
+    assert sim.config["mqtt"]["pass"] == "CANARY-s3cret"
+    assert sim.config["mqtt"]["server"] == "broker.lan:1883"
+    assert sim.boots == 2  # MQTT.SetConfig says restart_required: rebooted, then verified
+    (applied,) = await wait_for(world, "DeviceConfigApplied", sim.device_id)
+    assert applied.fields == ("mqtt.enable", "mqtt.server")
+    for event in world.events:
+        assert "CANARY" not in event.model_dump_json()
