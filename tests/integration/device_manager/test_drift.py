@@ -325,3 +325,22 @@ async def test_secrets_are_filled_in_from_the_store_and_a_restart_is_honoured(
     assert applied.fields == ("mqtt.enable", "mqtt.server")
     for event in world.events:
         assert "CANARY" not in event.model_dump_json()
+
+
+async def test_a_device_named_in_git_before_it_is_found_is_adopted_and_compared_then(
+    world: World, git: DesiredGit, sim: SimDevice
+) -> None:
+    await world.start()
+    git.commit_only(
+        {"devices/porch.toml": device_file(sim, AUTO_OFF), "groups/house.toml": group("alert")}
+    )
+    reply = await git.declare()
+    assert reply["device_config"]["devices"] == ["porch"], reply
+    assert not world.named("DeviceAdopted")
+
+    found = await world.command("Discover", cidrs=["127.0.0.1"], ports=[sim.port], actor="test")
+    assert found["found"][0]["name"] == "porch", found
+    (desired,) = await wait_for(world, "DesiredConfigChanged", sim.device_id)
+    assert desired.commit == git.remote.head()
+    (drifted,) = await wait_for(world, "DeviceDrifted", sim.device_id)
+    assert [d.path for d in drifted.differences] == ["switch.0.auto_off", "switch.0.auto_off_delay"]
