@@ -39,6 +39,18 @@ class DesiredGit:
         assert reply["ok"], reply
         return reply
 
+    async def announce_again(self, commit: str) -> None:
+        """The push of ``commit`` delivered once more, late (a webhook redelivery)."""
+        data = PushReceived(
+            delivery_id=f"redelivery-{commit[:8]}",
+            repo=REPO,
+            ref="refs/heads/main",
+            branch="main",
+            before="0" * 40,
+            after=commit,
+        )
+        await publish_event(self.world.js, new_event(data, source="test", actor="github"))
+
     async def push(self, files: Mapping[str, str | None], folder: str = "shelly/") -> str:
         """Commit ``files`` (paths inside the folder), push, and announce the push."""
         before = self.remote.head() if self.pushes else "0" * 40

@@ -344,3 +344,25 @@ async def test_a_device_named_in_git_before_it_is_found_is_adopted_and_compared_
     assert desired.commit == git.remote.head()
     (drifted,) = await wait_for(world, "DeviceDrifted", sim.device_id)
     assert [d.path for d in drifted.differences] == ["switch.0.auto_off", "switch.0.auto_off_delay"]
+
+
+async def test_a_late_redelivered_push_does_not_take_the_desired_config_back(
+    world: World, git: DesiredGit, sim: SimDevice
+) -> None:
+    await start(world, sim)
+    await git.declare()
+    first = await git.push(
+        {"devices/porch.toml": device_file(sim, AUTO_OFF), "groups/house.toml": group("alert")}
+    )
+    await wait_for(world, "DesiredConfigChanged", sim.device_id)
+    await git.push({"devices/porch.toml": device_file(sim, "[switch.0]\nauto_off = false\n")})
+    await wait_for(world, "DesiredConfigChanged", sim.device_id, 2)
+
+    await git.announce_again(first)
+    await git.push({"devices/porch.toml": device_file(sim, '[system]\nname = "Porch"\n')})
+    changes = await wait_for(world, "DesiredConfigChanged", sim.device_id, 3)
+    assert [c.config for c in changes] == [
+        {"switch": {"0": {"auto_off": True, "auto_off_delay": 30.0}}},
+        {"switch": {"0": {"auto_off": False}}},
+        {"system": {"name": "Porch"}},
+    ]

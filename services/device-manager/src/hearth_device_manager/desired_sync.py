@@ -2,7 +2,8 @@
 
 ``device_config:`` of hearth.yaml names a folder of a declared repository (kept in the
 device index). A ``PushReceived`` on that repository and branch, a declaration, a start or
-the ``SyncConfig`` command reads the folder at the commit, loads it with
+the ``SyncConfig`` command reads the folder at the branch's head (so a redelivered old push
+cannot take the config back), loads it with
 ``load_repository`` and records ``DesiredConfigChanged`` on every adopted device whose
 resolved config changed (secret names only). A load with errors changes nothing: the
 previous desired config stays, every error is logged as ``file:line: message``, and each
@@ -12,6 +13,7 @@ the first error (once per commit).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -64,6 +66,7 @@ class DesiredRepo:
         self.loaded = Loaded()
         self.errors: list[ConfigError] = []
         self._refused: str | None = None
+        self._syncing = asyncio.Lock()
 
     @property
     def store(self) -> Any:
@@ -113,8 +116,8 @@ class DesiredRepo:
                 correlation_id=envelope.correlation_id,
                 causation_id=str(envelope.event_id),
             )
-            try:
-                await self.sync(data.after, meta)
+            try:  # the branch head, not data.after: a late redelivery never goes back
+                await self.sync(None, meta)
             except Exception as exc:  # Git unreachable: the next push or sync tries again
                 log.warning("desired config not read", commit=data.after, reason=str(exc))
 
@@ -123,7 +126,12 @@ class DesiredRepo:
         source, repo = self.source, self.repository
         if source is None or repo is None:
             return {"commit": None, "devices": [], "errors": ["no device_config is declared"]}
-        meta = meta or self._devices.meta()
+        async with self._syncing:  # one at a time: the newest read is the one that stays
+            return await self._sync(source, repo, commit, meta or self._devices.meta())
+
+    async def _sync(
+        self, source: DeviceConfigSource, repo: RepositorySpec, commit: str | None, meta: Meta
+    ) -> dict[str, Any]:
         resolved, files = await self._trees.read(repo, source.branch, source.folder, commit)
         result = load_repository(files)
         if result.errors:
