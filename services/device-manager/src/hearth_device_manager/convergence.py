@@ -185,7 +185,8 @@ class Convergence:
         converge = desired.policy == "apply" or reason == "operator"
         if not diffs:
             how: Resolution = "imported" if reason == "push" else "changed_back"
-            await self._act(device, lambda d: d.drift_resolved(how, meta))
+            if device.drift:  # in sync before too: nothing to write (the common case)
+                await self._act(device, lambda d: d.drift_resolved(how, meta))
             if converge:
                 await self._applier.ensure_password(device, desired, meta)
             return {"result": "in_sync"}
