@@ -12,7 +12,8 @@ RUN test -n "$PACKAGE" && uv sync --frozen --no-dev --no-editable --package "$PA
 
 FROM python:3.11-slim
 ARG MODULE
-# git: the deployer fetches commits and the gateway polls repositories with it.
+# git: the deployer fetches commits, the gateway polls repositories and the device manager
+# reads the desired device config with it.
 RUN apt-get update && apt-get install -y --no-install-recommends git \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --create-home --uid 10001 hearth

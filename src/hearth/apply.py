@@ -13,6 +13,8 @@ Request = Callable[[str, dict[str, Any]], dict[str, Any]]
 def apply_config(config: HearthConfig, request: Request, *, dry_run: bool) -> list[dict[str, Any]]:
     """One result per section: ok, the changes (or the error), in the order sent."""
     notifications = config.notifications
+    source = config.device_config
+    repository = config.repository(source.repo) if source is not None else None
     sections: list[tuple[str, str, dict[str, Any]]] = [
         (
             "repositories",
@@ -37,7 +39,11 @@ def apply_config(config: HearthConfig, request: Request, *, dry_run: bool) -> li
         (
             "devices",
             "hearth.cmd.device.ApplyDevices",
-            {"devices": [d.model_dump(mode="json") for d in config.devices]},
+            {
+                "devices": [d.model_dump(mode="json") for d in config.devices],
+                "device_config": source.model_dump(mode="json") if source else None,
+                "repository": repository.model_dump(mode="json") if repository else None,
+            },
         ),
     ]
     return [

@@ -21,7 +21,13 @@ from pydantic import (
     field_validator,
 )
 
-from hearth_events.catalogue import DeviceSpec, RepositorySpec, RouteSpec, TargetSpec
+from hearth_events.catalogue import (
+    DeviceConfigSource,
+    DeviceSpec,
+    RepositorySpec,
+    RouteSpec,
+    TargetSpec,
+)
 from hearth_events.credentials import (
     Problem,
     address_problems,
@@ -51,6 +57,8 @@ class HearthConfig(BaseModel):
     targets: list[TargetSpec] = []
     notifications: Notifications = Notifications()
     devices: list[DeviceSpec] = []
+    #: Where the desired device config lives: a folder of a declared repository.
+    device_config: DeviceConfigSource | None = None
     #: Not supported yet (the provisioning work defines them); refused unless empty.
     agents: list[Any] = []
 
@@ -83,6 +91,19 @@ class HearthConfig(BaseModel):
                 )
         return targets
 
+    @field_validator("device_config")
+    @classmethod
+    def _device_config_names_a_declared_repository(
+        cls, source: DeviceConfigSource | None, info: ValidationInfo
+    ) -> DeviceConfigSource | None:
+        declared = {r.name.lower() for r in info.data.get("repositories", [])}
+        if source is not None and source.repo.lower() not in declared:
+            raise ValueError(f"repository {source.repo!r} is not declared under repositories:")
+        return source
+
+    def repository(self, name: str) -> RepositorySpec | None:
+        return next((r for r in self.repositories if r.name.lower() == name.lower()), None)
+
 
 def load_config(path: Path) -> HearthConfig:
     try:
@@ -108,7 +129,7 @@ def load_config_text(text: str, path: str) -> HearthConfig:
     if not isinstance(data, dict):
         raise ConfigError(
             f"{path}:1: the file must be a mapping of sections (repositories, "
-            "targets, notifications, devices, agents)"
+            "targets, notifications, devices, device_config, agents)"
         )
     try:
         config = HearthConfig.model_validate(data)

@@ -39,6 +39,9 @@ def apply(config_path: Path, dry_run: bool) -> None:
             changes or "no changes",
         )
     out.print(table)
+    for result in results:  # the desired device config is read at once: show its errors
+        for error in (result.get("device_config") or {}).get("errors", []):
+            out.print(f"[yellow]device_config: {error}[/]")
     applied = all(r.get("ok") for r in results)
     if applied and not dry_run:
         from hearth.stack.layout import DataDir, data_dir

@@ -13,7 +13,8 @@ from hearth.stack.services import SERVICES
 
 POSTGRES_PORT = 5432
 #: Services that reach out of the cluster: the deployer (SSH, Git, Home Assistant), the
-#: gateway (polls Git), the device manager and provisioner (devices), the notifier (Apprise).
+#: gateway (polls Git), the device manager (devices, desired config in Git) and provisioner
+#: (devices), the notifier (Apprise).
 EXTERNAL = ("webhook-gw", "deployer", "device-manager", "provisioner", "notifier")
 
 

@@ -159,3 +159,38 @@ def test_hearth_apply_sends_devices_to_the_device_manager(tmp_path: Path) -> Non
         }
     ]
     assert body["dry_run"] is True
+
+
+def test_device_config_names_a_folder_of_a_declared_repository(tmp_path: Path) -> None:
+    from hearth.apply import apply_config
+
+    text = GOOD + "device_config:\n  repo: alice/home-config\n  path: shelly/\n"
+    config = load_config(write(tmp_path, text))
+    assert config.device_config is not None
+    assert (config.device_config.folder, config.device_config.branch) == ("shelly", "main")
+    sent: list[tuple[str, dict[str, object]]] = []
+
+    def request(subject: str, body: dict[str, object]) -> dict[str, object]:
+        sent.append((subject, body))
+        return {"ok": True, "changes": []}
+
+    apply_config(config, request, dry_run=True)
+    subject, body = sent[-1]
+    assert subject == "hearth.cmd.device.ApplyDevices"
+    assert body["device_config"] == {
+        "repo": "alice/home-config",
+        "path": "shelly/",
+        "branch": "main",
+    }
+    assert body["repository"]["url"] == "https://github.com/alice/home-config.git"  # type: ignore[index]
+
+    with pytest.raises(ConfigError, match=r"hearth.yaml:\d+: .*'bob/other' is not declared"):
+        load_config(write(tmp_path, GOOD + "device_config:\n  repo: bob/other\n"))
+    with pytest.raises(ConfigError, match="must be a folder inside the repo"):
+        load_config(
+            write(tmp_path, GOOD + "device_config:\n  repo: alice/home-config\n  path: ../x\n")
+        )
+    with pytest.raises(ConfigError, match="unknown key 'paht'"):
+        load_config(
+            write(tmp_path, GOOD + "device_config:\n  repo: alice/home-config\n  paht: x\n")
+        )

@@ -293,3 +293,20 @@ wifi.sta.ssid = "y"
     assert line_of(lines, ("switch", "0", "fake")) == 2  # inside a string: not a key
     assert line_of(lines, ("scripts", "wifi", "sta", "ssid")) == 9
     assert line_of(lines, ("nothing",)) == 1
+
+
+def test_a_device_file_names_the_secret_of_its_admin_password() -> None:
+    with_secret = KETTLE.replace(
+        b'profile = "plug"', b'profile = "plug"\npassword_secret = "kettle-admin"'
+    )
+    result = load_repository(_repo({"devices/kettle.toml": with_secret}))
+    assert not result.errors
+    assert result.devices["kettle"].password_secret == "kettle-admin"
+    assert "password_secret" not in result.devices["kettle"].config.model_dump(exclude_none=True)
+    bad = KETTLE.replace(b'profile = "plug"', b'profile = "plug"\npassword_secret = "no way"')
+    result = load_repository(_repo({"devices/kettle.toml": bad}))
+    assert [str(e) for e in result.errors] == [
+        "devices/kettle.toml:4: field 'password_secret' — a secret name has letters, digits "
+        "and . _ - / only"
+    ]
+    assert "kettle" not in result.devices

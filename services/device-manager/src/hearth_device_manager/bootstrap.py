@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import suppress
+from pathlib import Path
 from typing import ClassVar
 
 import aiohttp
@@ -14,12 +15,16 @@ from zeroconf.asyncio import AsyncZeroconf
 from hearth_device_manager.adapters.coiot import Coiot
 from hearth_device_manager.adapters.coordinator import Backoff, Sleep
 from hearth_device_manager.adapters.gen1 import Gen1Connector
+from hearth_device_manager.adapters.gitrepo import GitTrees
 from hearth_device_manager.adapters.mdns import MdnsBrowser
 from hearth_device_manager.adapters.probe import HttpProber
 from hearth_device_manager.adapters.scanner import scan
 from hearth_device_manager.adapters.shelly import ShellyConnector
 from hearth_device_manager.adapters.status_kv import KvStatusWriter
 from hearth_device_manager.adapters.wake import Wakes
+from hearth_device_manager.apply import Applier, ApplyTiming
+from hearth_device_manager.convergence import Convergence, ConvergeTiming
+from hearth_device_manager.desired_sync import DesiredRepo
 from hearth_device_manager.domain.device import Found
 from hearth_device_manager.entrypoints.commands import DeviceCommands
 from hearth_device_manager.entrypoints.fleet_commands import FleetCommands
@@ -65,6 +70,8 @@ class DeviceManager(BusService):
         self.status_writer: KvStatusWriter | None = None
         self.coiot: Coiot | None = None
         self.ws_server: WsServer | None = None
+        self.desired: DesiredRepo | None = None
+        self.convergence: Convergence | None = None
 
     async def on_start(self) -> None:
         self.app = await open_when_reachable(self, DeviceManagerApplication, SCHEMA)
@@ -88,12 +95,13 @@ class DeviceManager(BusService):
         if self._box is None:
             self._box = service_box(self.settings.scope_key, self.name, "device passwords")
         self.status_writer = KvStatusWriter(self.js)
+        secrets = SecretStore(self.js, self._box)
         ota = OtaEvents()
         handlers = self.handlers = DeviceHandlers(
             DeviceStore(self.app),
             ShellyConnector(session, self._gen1_connector(session), on_event=ota.event),
             self.status_writer,
-            SecretStore(self.js, self._box),
+            secrets,
             timing=timing,
             wakes=await self._wakes(),
         )
@@ -101,6 +109,7 @@ class DeviceManager(BusService):
         self.snapshots = Snapshots(fleet)
         self.firmware_watch = FirmwareWatch(fleet)
         handlers.status_hooks.append(self.firmware_watch.status)
+        await self._start_desired_config(handlers, secrets)
         await handlers.start()
         rollouts = self.rollouts = RolloutRunner(
             fleet, self.snapshots, ota, verify_s=options.firmware_verify_s
@@ -114,7 +123,13 @@ class DeviceManager(BusService):
             return await scan(prober, cidrs, ports, concurrency=options.scan_concurrency)
 
         self.commands = DeviceCommands(
-            handlers, run_scan, prober, options.discovery_ports, options.scan_concurrency
+            handlers,
+            run_scan,
+            prober,
+            options.discovery_ports,
+            options.scan_concurrency,
+            desired=self.desired,
+            convergence=self.convergence,
         )
         await self.commands.serve(self.nc, queue=self.name)
         if options.discovery_mdns:
@@ -148,6 +163,43 @@ class DeviceManager(BusService):
             session, self.coiot, poll_s=options.gen1_poll_s, coiot_peer=options.coiot_peer
         )
 
+    async def _start_desired_config(self, handlers: DeviceHandlers, secrets: SecretStore) -> None:
+        """Desired config from Git, drift and apply (docs/devices.md)."""
+        options = self.options
+        assert self.snapshots is not None
+        applier = Applier(
+            handlers,
+            secrets,
+            self.snapshots,
+            ApplyTiming(comeback_s=options.apply_comeback_s, attempts=options.apply_attempts),
+        )
+        trees = GitTrees(Path(options.data_dir) / "device-manager" / "git")
+        desired = self.desired = DesiredRepo(handlers, trees)
+        convergence = self.convergence = Convergence(
+            handlers,
+            desired,
+            applier,
+            ConvergeTiming(
+                interval_s=options.drift_interval_s, concurrency=options.apply_concurrency
+            ),
+        )
+        handlers.watch = convergence
+        desired.on_changed = convergence.pushed
+        await desired.start()
+        self.consume("device-manager", desired.handle)
+        self.spawn(self._first_sync(desired), "desired-config")
+        if options.drift_interval_s > 0:
+            self.spawn(convergence.run_forever(self.stopping), "drift-checks")
+
+    async def _first_sync(self, desired: DesiredRepo) -> None:
+        """The branch head at start: pushes made while the service was down count too."""
+        if desired.source is None:
+            return
+        try:
+            await desired.sync()
+        except Exception as exc:  # Git unreachable now: the next push or sync tries again
+            log.warning("desired config not read", reason=str(exc))
+
     async def _scan_forever(self, run_scan: object) -> None:
         assert self.handlers is not None and callable(run_scan)
         options = self.options
@@ -164,6 +216,8 @@ class DeviceManager(BusService):
     async def on_stop(self) -> None:
         if self.mdns is not None:
             await self.mdns.stop()
+        if self.convergence is not None:
+            await self.convergence.stop()
         if self.rollouts is not None:
             await self.rollouts.stop()
         if self.firmware_watch is not None:
@@ -185,6 +239,8 @@ class DeviceManager(BusService):
             found["relay"] = {"leader": self.relay.leader.is_set(), "position": self.relay.position}
         if self.handlers is not None:
             found["devices"] = len(self.handlers.coordinators)
+        if self.convergence is not None:
+            found["drift_scans"] = self.convergence.scans
         return found
 
 

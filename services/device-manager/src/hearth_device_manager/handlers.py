@@ -35,6 +35,18 @@ class Secrets(Protocol):
     async def get(self, name: str) -> bytes | None: ...
 
 
+class ConfigWatch(Protocol):
+    """What the desired-config side (``convergence``/``desired_sync``) hears from here."""
+
+    def claim(self, device: Device) -> tuple[str, str | None] | None:
+        """(name, password secret) when the desired-config repository names the device."""
+        ...
+
+    def seen(self, device_id: str, connected: bool, status: dict[str, Any]) -> None:
+        """A device connected (``connected``) or sent a status: its cfg_rev may have moved."""
+        ...
+
+
 @dataclass
 class Live:
     """What the handlers know of one adopted device between events."""
@@ -113,6 +125,8 @@ class DeviceHandlers:
         self._announcing: asyncio.Task[None] | None = None
         #: Called with every new status of a device, in order (firmware offers, ...).
         self.status_hooks: list[Callable[[str, dict[str, Any]], Awaitable[None]]] = []
+        #: Set by the bootstrap when desired config is wired (drift and apply).
+        self.watch: ConfigWatch | None = None
 
     def meta(self, actor: str | None = None) -> Meta:
         return Meta(actor=actor or self._actor)
@@ -210,12 +224,21 @@ class DeviceHandlers:
         results = await self.store.write(
             self.store.app.discover_all, founds, self.meta(actor), adoptions(founds, declared)
         )
-        for result in results:
+        devices = [result.device for result in results]
+        claimed: list[tuple[int, Device, str, str | None]] = []
+        for position, result in enumerate(results):
             if result.adopted:
                 self._adopted(result.device, changed=True)
             elif result.device.adopted:
                 self._moved(result.device, result.moved)
-        return [result.device for result in results]
+            elif self.watch is not None:  # named by the desired-config repository
+                claim = self.watch.claim(result.device)
+                if claim is not None:
+                    claimed.append((position, result.device, *claim))
+        adopted = await self.adopt_all([c[1:] for c in claimed], actor)
+        for (position, *_), (device, _) in zip(claimed, adopted, strict=True):
+            devices[position] = device
+        return devices
 
     def _moved(self, device: Device, moved: bool) -> None:
         live = self.live.get(device.device_id)
@@ -309,6 +332,8 @@ class DeviceHandlers:
             ),
         )
         await self._announce(live, now)
+        if self.watch is not None and kind in ("connected", "changed") and live.status:
+            self.watch.seen(device_id, kind == "connected", live.status)
 
     async def _announce(self, live: Live, now: float) -> None:
         transition = live.presence.transition(now)

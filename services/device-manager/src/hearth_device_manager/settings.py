@@ -70,3 +70,15 @@ class DeviceManagerSettings(ServiceSettings):
     sleep_period_s: float = Field(
         default=21600.0, gt=0, description="wake period assumed until a sleeping device tells"
     )
+    drift_interval_s: float = Field(
+        default=300.0, ge=0, description="seconds between drift checks (cfg_rev first); 0 = off"
+    )
+    apply_concurrency: int = Field(
+        default=8, ge=1, description="devices compared or applied at once"
+    )
+    apply_comeback_s: float = Field(
+        default=60.0, gt=0, description="how long a device rebooting during an apply may take"
+    )
+    apply_attempts: int = Field(
+        default=3, ge=1, description="sends of one apply when the device drops the connection"
+    )

@@ -127,6 +127,15 @@ class DeviceManagerApplication(HearthApplication):
             self.save(index)
         return changed
 
+    def declare_source(
+        self, source: dict[str, Any] | None, repository: dict[str, Any] | None
+    ) -> bool:
+        index = self.index()
+        changed = index.declare_source(source, repository)
+        if changed:
+            self.save(index)
+        return changed
+
     def adopt(
         self, mac: str, name: str, meta: Meta, password_secret: str | None = None
     ) -> tuple[Device, bool]:
@@ -147,6 +156,15 @@ class DeviceManagerApplication(HearthApplication):
             results.append((device, changed))
         self._save_all([device for device, changed in results if changed])
         return results
+
+    def act(self, mac: str, action: Callable[[Device], T]) -> T:
+        """Run a command on the device and save what it recorded (nothing: no change)."""
+        device = self.device(mac)
+        if device is None:
+            raise LookupError(f"no device with MAC {mac}")
+        result = action(device)
+        self.save(device)
+        return result
 
     def presence(
         self, mac: str, online: bool, meta: Meta, last_seen: datetime | None = None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import time
+from collections import Counter
 from typing import Any
 
 from hearth.demo.shelly import server
@@ -35,6 +36,7 @@ class SimDevice:
         self.status: dict[str, Any]
         self.config, self.status = initial_state(model, self.mac, self.device_id)
         self.kvs: dict[str, tuple[Any, str]] = {}
+        self.calls: Counter[str] = Counter()  # answered RPC calls by method
         self.wifi_networks: list[dict[str, Any]] = [
             {"ssid": "homelab", "bssid": "aa:bb:cc:00:11:22", "auth": 3, "channel": 6, "rssi": -52}
         ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections import Counter
 from typing import Any, Protocol
 
 from aiohttp import WSMsgType, web
@@ -23,6 +24,7 @@ class ServedDevice(methods.RpcTarget, Protocol):
     guard: DigestGuard
     slow_s: float
     peers: dict[Any, str]
+    calls: Counter[str]  # answered RPC calls by method (tests measure what a client asks)
 
 
 OPEN_METHODS = {"Shelly.GetDeviceInfo"}
@@ -56,6 +58,7 @@ async def send(ws: web.WebSocketResponse, frame: dict[str, Any]) -> None:
 
 
 def _run(device: ServedDevice, method: str, params: Any) -> dict[str, Any]:
+    device.calls[method] += 1
     try:
         return {
             "result": methods.call(device, method, params if isinstance(params, dict) else None)

@@ -17,6 +17,7 @@ __all__ = [
     "DeviceConfigApplyFailed",
     "DeviceConfigImported",
     "DeviceConfigRestored",
+    "DeviceConfigSource",
     "DeviceDiscovered",
     "DeviceDrifted",
     "DeviceOffline",
@@ -64,6 +65,29 @@ class DeviceSpec(BaseModel):
         if not (self.mac or self.device_id):
             raise ValueError(f"device {self.name}: give its mac or its device_id")
         return self
+
+
+class DeviceConfigSource(BaseModel):
+    """Where the desired device config lives (``device_config:`` in hearth.yaml): a folder
+    of a declared repository holding ``devices/``, ``profiles/`` and ``groups/``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    repo: str = Field(min_length=1, description="a repository declared under repositories:")
+    path: str = Field(default="", description="folder in the repository; '' = its root")
+    branch: str = Field(default="main", min_length=1)
+
+    @model_validator(mode="after")
+    def _inside(self) -> DeviceConfigSource:
+        parts = [p for p in self.path.replace("\\", "/").split("/") if p not in ("", ".")]
+        if self.path.startswith("/") or ".." in parts:
+            raise ValueError(f"device_config path {self.path!r} must be a folder inside the repo")
+        return self
+
+    @property
+    def folder(self) -> str:
+        """The path without leading/trailing slashes (``''`` for the root)."""
+        return "/".join(p for p in self.path.split("/") if p not in ("", "."))
 
 
 class _DeviceEvent(EventData):

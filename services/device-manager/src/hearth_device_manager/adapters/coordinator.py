@@ -166,6 +166,7 @@ class Coordinator:
                 await self._pause(self._backoff.max_s)
                 continue
             failures = 0
+            self.link = link
             try:
                 await self._set_link(link)
                 self._observer.connected(self.device_id, link.status)

@@ -59,6 +59,8 @@ async def guarded(call: Awaitable[T], device_id: str) -> T:
         return await call
     except (ShellyError, OSError, TimeoutError, aiohttp.ClientError) as exc:
         raise domain_error(exc, device_id) from None
+    except RuntimeError as exc:  # aioshelly's "Not connected": the socket just closed
+        raise Unreachable(f"{device_id}: unreachable ({exc})") from None
 
 
 def digest_ha1(device_id: str, password: str) -> str:

@@ -10,23 +10,43 @@ stored but never published (``Located``, ``CredentialsChosen``, ``Renamed``; the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import event
 
 from hearth_events import EventData
-from hearth_events.catalogue import DeviceAdopted, DeviceDiscovered, DeviceOffline, DeviceOnline
+from hearth_events.catalogue import (
+    DesiredConfigChanged,
+    DeviceAdopted,
+    DeviceConfigApplied,
+    DeviceConfigApplyFailed,
+    DeviceDiscovered,
+    DeviceDrifted,
+    DeviceOffline,
+    DeviceOnline,
+    DriftResolved,
+    FieldDiff,
+)
 from hearth_eventstore.store import HearthAggregate, Meta
 
 NAMESPACE = UUID("2b0f7c7e-5d4a-4e59-9a35-7e6c1d0a9f42")
 INDEX_ID = uuid5(NAMESPACE, "index")
 
 
+Resolution = Literal["applied", "imported", "changed_back"]
+
+
 class IllegalTransition(ValueError):
     """A command the device's current state does not allow."""
+
+
+def _diff_key(diffs: Sequence[FieldDiff]) -> list[dict[str, Any]]:
+    """Differences as stored (JSON), so a replayed drift compares equal to a new one."""
+    return [d.model_dump(mode="json") for d in diffs]
 
 
 def normal_mac(mac: str) -> str:
@@ -81,6 +101,13 @@ class Device(HearthAggregate):
         self.name: str | None = None
         self.online: bool | None = None
         self.password_secret: str | None = None
+        #: The desired config from Git (JSON, secret names only) and the commit it came from.
+        self.desired: dict[str, Any] | None = None
+        self.desired_repo: str | None = None
+        self.desired_commit: str | None = None
+        #: The differences last recorded by ``DeviceDrifted``; () while in sync.
+        self.drift: tuple[FieldDiff, ...] = ()
+        self.applied_commit: str | None = None
 
     # -- commands ------------------------------------------------------------------
     def discover(self, found: Found, meta: Meta) -> bool:
@@ -143,6 +170,55 @@ class Device(HearthAggregate):
         self.record(DeviceOffline(device_id=self.device_id, last_seen=last_seen), meta)
         return True
 
+    # -- desired config, drift and apply ------------------------------------------------
+    def _require_adopted(self) -> None:
+        if not self.adopted:
+            raise IllegalTransition(f"{self.device_id or self.mac} is not adopted")
+
+    def _require_desired(self) -> None:
+        self._require_adopted()
+        if self.desired is None:
+            raise IllegalTransition(f"{self.device_id} has no desired config")
+
+    def desire(self, config: dict[str, Any], repo: str, commit: str, meta: Meta) -> bool:
+        """Git says what the device should be; recorded only when the config changed."""
+        self._require_adopted()
+        if config == self.desired:
+            return False
+        self.record(
+            DesiredConfigChanged(device_id=self.device_id, repo=repo, commit=commit, config=config),
+            meta,
+        )
+        return True
+
+    def drifted(self, diffs: Sequence[FieldDiff], meta: Meta) -> bool:
+        """The device differs from Git; recorded only when the differences changed."""
+        self._require_desired()
+        if not diffs:
+            raise IllegalTransition(f"{self.device_id}: no differences; resolve the drift")
+        if _diff_key(diffs) == _diff_key(self.drift):
+            return False
+        self.record(DeviceDrifted(device_id=self.device_id, differences=tuple(diffs)), meta)
+        return True
+
+    def drift_resolved(self, how: Resolution, meta: Meta) -> bool:
+        """The device and Git agree again; False when there was no drift."""
+        if not self.drift:
+            return False
+        self.record(DriftResolved(device_id=self.device_id, how=how), meta)
+        return True
+
+    def applied(self, fields: Sequence[str], commit: str | None, meta: Meta) -> None:
+        self._require_desired()
+        self.record(
+            DeviceConfigApplied(device_id=self.device_id, commit=commit, fields=tuple(fields)),
+            meta,
+        )
+
+    def apply_failed(self, reason: str, meta: Meta) -> None:
+        self._require_adopted()
+        self.record(DeviceConfigApplyFailed(device_id=self.device_id, reason=reason), meta)
+
     @property
     def address(self) -> str:
         return self.host if self.port == 80 else f"{self.host}:{self.port}"
@@ -158,6 +234,19 @@ class Device(HearthAggregate):
             self.online = True
         elif isinstance(data, DeviceOffline):
             self.online = False
+        else:
+            self._when_config(data)
+
+    def _when_config(self, data: EventData) -> None:
+        if isinstance(data, DesiredConfigChanged):
+            self.desired, self.desired_repo = dict(data.config), data.repo
+            self.desired_commit = data.commit
+        elif isinstance(data, DeviceDrifted):
+            self.drift = tuple(data.differences)
+        elif isinstance(data, DriftResolved):
+            self.drift = ()
+        elif isinstance(data, DeviceConfigApplied):
+            self.applied_commit = data.commit
 
     # -- internal events (stored, never published) -----------------------------------
     class Located(HearthAggregate.Event):
@@ -195,6 +284,9 @@ class DeviceIndex(HearthAggregate):
         self.macs: dict[str, str] = {}
         #: Declared devices (``devices:`` of hearth.yaml) by name, as JSON data.
         self.declared: dict[str, dict[str, Any]] = {}
+        #: ``device_config:`` of hearth.yaml and its repository, as JSON data (None: none).
+        self.source: dict[str, Any] | None = None
+        self.repository: dict[str, Any] | None = None
 
     def add(self, device_id: str, mac: str) -> None:
         if self.macs.get(device_id) != normal_mac(mac):
@@ -205,6 +297,24 @@ class DeviceIndex(HearthAggregate):
             return False
         self._declared(specs)
         return True
+
+    def declare_source(
+        self, source: dict[str, Any] | None, repository: dict[str, Any] | None
+    ) -> bool:
+        if (source, repository) == (self.source, self.repository):
+            return False
+        self._source_declared(source, repository)
+        return True
+
+    class SourceDeclared(HearthAggregate.Event):
+        source: dict[str, Any] | None
+        repository: dict[str, Any] | None
+
+    @event(SourceDeclared)
+    def _source_declared(
+        self, source: dict[str, Any] | None, repository: dict[str, Any] | None
+    ) -> None:
+        self.source, self.repository = source, repository
 
     class Indexed(HearthAggregate.Event):
         device_id: str

@@ -6,14 +6,17 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from hearth_device_manager.adapters.gitrepo import GitError
 from hearth_device_manager.adapters.scanner import ScanRefused
+from hearth_device_manager.convergence import Convergence
+from hearth_device_manager.desired_sync import DesiredRepo
 from hearth_device_manager.domain.device import Device, Found, normal_mac
 from hearth_device_manager.handlers import DeviceHandlers, spec_matches
 from hearth_device_manager.ports import Prober
 from hearth_events import command_subject
-from hearth_events.catalogue import DeviceSpec
+from hearth_events.catalogue import DeviceConfigSource, DeviceSpec, RepositorySpec
 from hearth_servicekit.commands import CommandRejected, serve_command
 from hearth_servicekit.declarations import ApplyCommand
 
@@ -40,6 +43,47 @@ class Adopt(BaseModel):
 
 class ApplyDevices(ApplyCommand):
     devices: list[DeviceSpec]
+    device_config: DeviceConfigSource | None = None
+    repository: RepositorySpec | None = Field(
+        default=None, description="the repository device_config names, as declared"
+    )
+
+    @model_validator(mode="after")
+    def _repository_named(self) -> ApplyDevices:
+        source, repo = self.device_config, self.repository
+        if source is not None and (repo is None or repo.name.lower() != source.repo.lower()):
+            raise ValueError(
+                f"device_config names repository {source.repo!r}; send its declaration too"
+            )
+        return self
+
+
+class SyncConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    actor: str = "hearth"
+
+
+class Apply(BaseModel):
+    """Converge devices to Git now, whatever their group's policy."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    device_id: str | None = None
+    device_ids: list[str] = []
+    actor: str = "hearth"
+
+    @model_validator(mode="after")
+    def _some(self) -> Apply:
+        if not self.device_id and not self.device_ids:
+            raise ValueError("name the devices: device_id or device_ids")
+        return self
+
+    @property
+    def ids(self) -> list[str]:
+        return list(
+            dict.fromkeys([*([self.device_id] if self.device_id else []), *self.device_ids])
+        )
 
 
 def split_host(host: str) -> tuple[str, int]:
@@ -57,12 +101,17 @@ class DeviceCommands:
         prober: Prober,
         ports: list[int],
         probe_concurrency: int = 64,
+        *,
+        desired: DesiredRepo | None = None,
+        convergence: Convergence | None = None,
     ) -> None:
         self.handlers = handlers
         self._scan = scan
         self._prober = prober
         self._ports = ports
         self._probe_concurrency = probe_concurrency
+        self._desired = desired
+        self._convergence = convergence
 
     async def discover(self, request: Discover) -> dict[str, Any]:
         try:
@@ -114,11 +163,42 @@ class DeviceCommands:
             ):
                 changes.append({"type": "DeviceAdopted", "name": spec.name})
                 adopt.append((device, spec.name, spec.password_secret))
+        reply: dict[str, Any] = {"changes": changes, "waiting": waiting}
         if not request.dry_run:
             await self.handlers.found_all(found, request.actor, declared=request.devices)
             await self.handlers.adopt_all(adopt, request.actor)
             await store.write(store.app.declare, declared)
-        return {"changes": changes, "waiting": waiting, "dry_run": request.dry_run}
+            reply.update(await self._declare_source(request, changes))
+        return {**reply, "dry_run": request.dry_run}
+
+    async def _declare_source(
+        self, request: ApplyDevices, changes: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        """Keep ``device_config:`` and read it now: its errors belong in the reply."""
+        if self._desired is None:
+            return {}
+        if await self._desired.declare(request.device_config, request.repository):
+            source = request.device_config
+            changes.append({"type": "DeviceConfigSource", "name": source.repo if source else "-"})
+        if request.device_config is None:
+            return {}
+        return {"device_config": await self.sync_config(SyncConfig(actor=request.actor))}
+
+    async def sync_config(self, request: SyncConfig) -> dict[str, Any]:
+        if self._desired is None:
+            raise CommandRejected("desired config is not available in this device manager")
+        try:
+            return await self._desired.sync(meta=self.handlers.meta(request.actor))
+        except GitError as exc:
+            return {"commit": None, "devices": [], "errors": [str(exc)]}
+
+    async def apply(self, request: Apply) -> dict[str, Any]:
+        if self._convergence is None:
+            raise CommandRejected("apply is not available in this device manager")
+        unknown = [i for i in request.ids if i not in self.handlers.live]
+        if unknown:
+            raise CommandRejected(f"not adopted: {', '.join(unknown)}; adopt them first")
+        return {"devices": await self._convergence.apply_now(request.ids)}
 
     async def _probe_all(self, specs: list[DeviceSpec]) -> list[Found]:
         """``GET /shelly`` at every declared host, as many at once as a scan would."""
@@ -143,6 +223,10 @@ class DeviceCommands:
             self.apply_devices,
             queue=queue,
         )
+        await serve_command(
+            nc, command_subject("device", "SyncConfig"), SyncConfig, self.sync_config, queue=queue
+        )
+        await serve_command(nc, command_subject("device", "Apply"), Apply, self.apply, queue=queue)
 
 
 class _Known(Generic[D]):

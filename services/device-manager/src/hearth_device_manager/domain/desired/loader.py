@@ -44,7 +44,16 @@ DEFAULT_CHANNEL: FirmwareChannel = "stable"
 _FILE = re.compile(r"^(devices|profiles|groups)/([A-Za-z0-9_\-]+)\.toml$")
 _MISNAMED = re.compile(r"^(devices|profiles|groups)/.+\.toml$")
 _MAC = re.compile(r"^[0-9A-F]{12}$")
-_DEVICE_KEYS = ("mac", "device_id", "model", "device_profile", "profile", "groups")
+_SECRET = re.compile(r"^[A-Za-z0-9_.\-/]+$")
+_DEVICE_KEYS = (
+    "mac",
+    "device_id",
+    "model",
+    "device_profile",
+    "profile",
+    "groups",
+    "password_secret",
+)
 _GROUP_KEYS = ("policy", "channel")
 
 
@@ -61,6 +70,8 @@ class DesiredDevice:
     groups: tuple[str, ...] = ()
     policy: Policy = DEFAULT_POLICY
     channel: FirmwareChannel = DEFAULT_CHANNEL
+    #: Secret (scope device-manager) holding the admin password the device must have.
+    password_secret: str | None = None
 
 
 @dataclass
@@ -261,6 +272,10 @@ def _resolve(
         return None
     before = len(errors)
     identified = _identity(layer, seen, errors)
+    password_secret = _text(layer, "password_secret", errors)
+    if password_secret is not None and not _SECRET.match(password_secret):
+        message = "a secret name has letters, digits and . _ - / only"
+        errors.append(field_error(layer.file, layer.lines, ("password_secret",), message))
     spec = _model(layer, errors)
     chain = _references(layer, profiles, groups, errors)
     if spec is not None and layer.leaves is not None:
@@ -284,4 +299,5 @@ def _resolve(
         groups=tuple(layer.meta.get("groups", ())),
         policy=policy,
         channel=channel,
+        password_secret=password_secret,
     )
