@@ -15,7 +15,10 @@ from hearth_deployer.driftcheck import DriftChecks
 from hearth_deployer.handlers import DeployerHandlers
 from hearth_deployer.lease import LeaseTiming, open_locks
 from hearth_deployer.records import HostRecords
-from hearth_deployer.remote.pool import HostPool, SSHTarget
+from hearth_deployer.remote.host import SSHHosts
+from hearth_deployer.remote.pool import HostPool
+from hearth_deployer.remote.port import Hosts
+from hearth_deployer.remote.target import SSHTarget
 from hearth_deployer.settings import DeployerSettings, set_ssh_log_level
 from hearth_deployer.sources import ConfigSource, GitHubTarballs, GitMirrors
 from hearth_deployer.status import report_commit_status
@@ -82,6 +85,7 @@ class Deployer(BusService):
         timing: Timing | None = None,
         secrets: SecretLookup | None = None,
         ssh_log_level: str = "warning",
+        hosts: Hosts | None = None,
     ) -> None:
         super().__init__(settings, metrics)
         set_ssh_log_level(ssh_log_level)
@@ -94,6 +98,8 @@ class Deployer(BusService):
         self.dispatcher: Dispatcher | None = None
         self.handlers: DeployerHandlers | None = None
         self.pool = HostPool(on_host_key_learned=self._host_key_learned)
+        #: The targets' hosts: over SSH through ``pool`` unless a test passes fakes.
+        self.hosts: Hosts = hosts or SSHHosts(self.pool)
         self._store: DeployerStore | None = None
         self._mirrors = GitMirrors(settings.data_dir / "deployer" / "mirrors")
         #: Mirrors and trees being prepared for newly declared targets.
@@ -119,7 +125,7 @@ class Deployer(BusService):
         records = HostRecords(Path(self.settings.data_dir) / "deployer" / "records")
         ctx = DeployContext(
             store=store,
-            pool=self.pool,
+            hosts=self.hosts,
             secrets=self._secrets or SecretStore(self.js, self._box),
             repository=self.repositories.get,
             source_for=self._source_for,

@@ -9,7 +9,8 @@ from typing import Protocol
 
 from hearth_deployer.homeassistant import HomeAssistantClient
 from hearth_deployer.records import HostRecords
-from hearth_deployer.remote.pool import HostPool, SSHTarget
+from hearth_deployer.remote.port import Hosts
+from hearth_deployer.remote.target import SSHTarget
 from hearth_deployer.sources import ConfigSource
 from hearth_deployer.status import State
 from hearth_deployer.store import DeployerStore
@@ -62,7 +63,8 @@ class Timing:
 @dataclass
 class DeployContext:
     store: DeployerStore
-    pool: HostPool
+    #: Where each target's host comes from: SSH in production, memory in fast tests.
+    hosts: Hosts
     secrets: SecretLookup
     repository: Callable[[str], RepositorySpec | None]
     source_for: Callable[[RepositorySpec], ConfigSource]

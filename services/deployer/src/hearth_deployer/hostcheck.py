@@ -12,17 +12,9 @@ from typing import TYPE_CHECKING
 
 from hearth_deployer.plan import FileEntry
 from hearth_deployer.records import HostRecord
-from hearth_deployer.remote.quickcheck import (
-    CheckedTree,
-    Known,
-    QuickCheckUnsupported,
-    checked_manifest,
-    parse_stats,
-    stat_command,
-)
+from hearth_deployer.remote.port import CheckedTree, Known, QuickCheckUnsupported, RemoteHost
 
 if TYPE_CHECKING:
-    from hearth_deployer.remote.host import RemoteHost
     from hearth_deployer.runview import RunView
 
 log = logging.getLogger(__name__)
@@ -66,7 +58,7 @@ class HostCheck:
         )
         known = {} if self.full or record is None else record.files
         try:
-            return await checked_manifest(host, spec.remote_path, run.ignore, known)
+            return await host.checked_manifest(spec.remote_path, run.ignore, known)
         except QuickCheckUnsupported:
             return await host.manifest(spec.remote_path, run.ignore)
 
@@ -114,12 +106,11 @@ class HostCheck:
             return
         stats = checked.stats
         if files_changed:
-            real_root = spec.remote_path
-            result = await host.run_raw(stat_command(real_root, self.run.ignore))
-            if result.exit_status != 0:
+            fresh = await host.file_stats(spec.remote_path, self.run.ignore)
+            if fresh is None:
                 records.forget(spec.name)
                 return
-            stats = parse_stats(result.stdout, self.run.ignore)
+            stats = fresh
         files: dict[str, Known] = {}
         for path, found in stats.items():
             entry = self.uploaded.get(path)

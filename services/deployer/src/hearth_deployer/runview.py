@@ -11,7 +11,7 @@ from typing import Any, Literal, Protocol
 from hearth_deployer.context import DeployContext
 from hearth_deployer.domain import Deployment
 from hearth_deployer.lease import TargetLease
-from hearth_deployer.remote.host import RemoteHost
+from hearth_deployer.remote.port import RemoteHost
 from hearth_deployer.store import DeployerApplication
 from hearth_events.catalogue import TargetSpec
 

@@ -29,9 +29,8 @@ from hearth_deployer.plan import (
     plan_changes,
     unified_diff,
 )
-from hearth_deployer.remote.backup import BackupInfo
-from hearth_deployer.remote.host import RemoteHost, UploadFile
-from hearth_deployer.remote.staged import StagedUpload
+from hearth_deployer.remote.backups import BackupInfo, Backups
+from hearth_deployer.remote.port import RemoteHost, Staged, UploadFile
 from hearth_deployer.runview import Finished, Level
 from hearth_deployer.sources import FetchedTree
 from hearth_deployer.status import State
@@ -135,7 +134,7 @@ class DeploymentRun:
 
     async def host(self) -> RemoteHost:
         if self._host is None:
-            self._host = self.ctx.pool.host(await self.ctx.ssh_target(self.spec), self.lease)
+            self._host = self.ctx.hosts.host(await self.ctx.ssh_target(self.spec), self.lease)
         return self._host
 
     def elapsed_ms(self) -> int:
@@ -392,7 +391,7 @@ class DeploymentRun:
             return
         backup_id = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{self.d.deployment_id[-12:]}"
         try:
-            info = await (await self.host()).backup(
+            info = await Backups(await self.host()).take(
                 self.spec.remote_path,
                 plan.touched,
                 self.backups,
@@ -428,18 +427,18 @@ class DeploymentRun:
             for entry in plan.to_upload
         ]
 
-    async def _stage(self, tree: FetchedTree, plan: Plan, *, resumed: bool) -> StagedUpload | None:
+    async def _stage(self, tree: FetchedTree, plan: Plan, *, resumed: bool) -> Staged | None:
         host = await self.host()
         try:
             if resumed:  # a killed run may have left a staging directory behind
                 await host.remove_temporaries(self.spec.remote_path)
-            return await StagedUpload.start(host, self.spec.remote_path, self._files(tree, plan))
+            return await host.stage_upload(self.spec.remote_path, self._files(tree, plan))
         except Exception as exc:
             # Not staged: the backup and the upload proper report what is wrong.
             self.log(f"upload not started early: {exc}", step="upload", level="warning")
             return None
 
-    async def _upload(self, tree: FetchedTree, plan: Plan, staged: StagedUpload | None) -> None:
+    async def _upload(self, tree: FetchedTree, plan: Plan, staged: Staged | None) -> None:
         managed_after = self._managed_after(tree)
         touched = plan.touched
         try:
@@ -486,7 +485,9 @@ class DeploymentRun:
             host = await self.host()
             # Half-written files first: a new folder holding one is not empty, and would stay.
             await host.remove_temporaries(self.spec.remote_path)
-            result = await host.restore(self.spec.remote_path, info, touched=self.d.touched)
+            result = await Backups(host).restore(
+                self.spec.remote_path, info, touched=self.d.touched
+            )
         except Exception as exc:
             await self.write(
                 self.app.rollback_failed,
@@ -573,7 +574,7 @@ class DeploymentRun:
         self.check.forget()  # the restored files are not what the last deployment left
         host = await self.host()
         try:
-            kept = await host.list_backups(self.backups)
+            kept = await Backups(host).kept(self.backups)
         except Exception as exc:
             raise StepFailed("rollback", str(exc)) from exc
         choices = [b for b in kept if wanted is None or b.backup_id == wanted]
@@ -588,7 +589,7 @@ class DeploymentRun:
         safety_id = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{self.d.deployment_id[-12:]}"
         paths = sorted({*restore_to.files, *restore_to.absent})
         try:
-            safety = await host.backup(
+            safety = await Backups(host).take(
                 self.spec.remote_path,
                 paths,
                 self.backups,
