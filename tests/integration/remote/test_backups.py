@@ -10,29 +10,14 @@ from typing import Any
 import pytest
 
 from hearth_deployer.remote import BackupCorrupt, Backups, RemotePathError, SSHHost, UploadFile
+from tests.contract.remote_host import BEFORE, TOUCHED, half_deploy, seed
 from tests.integration.remote.conftest import local_manifest
 
 pytestmark = pytest.mark.integration
 
-BEFORE = {
-    "configuration.yaml": b"homeassistant:\n  name: Home\n",
-    "automations.yaml": b"- id: lights\n",
-    "scripts/night mode.sh": b"#!/bin/sh\n",
-    "odd/new\nline.yaml": b"x: 1\n",
-    "untouched.yaml": b"stays\n",
-    "--remove-files": b"a name tar must not read as an option\n",
-}
-
 
 def local_dirs(root: Path) -> set[str]:
     return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_dir()}
-
-
-async def seed(remote: SSHHost, root: str) -> None:
-    await remote.upload(root, [UploadFile(p, data=d) for p, d in BEFORE.items()])
-    await remote.upload(
-        root, [UploadFile("scripts/night mode.sh", data=b"#!/bin/sh\n", mode=0o755)]
-    )
 
 
 async def test_backup_modify_restore_is_byte_identical(remote: SSHHost, sshd: Any) -> None:
@@ -42,16 +27,7 @@ async def test_backup_modify_restore_is_byte_identical(remote: SSHHost, sshd: An
     before = await remote.manifest(root)
     dirs_before = local_dirs(sshd.remote_root)
 
-    # What a deployment plans to touch: two changes, one removal, new files in new folders.
-    touched = [
-        "configuration.yaml",
-        "scripts/night mode.sh",
-        "odd/new\nline.yaml",
-        "automations.yaml",
-        "packages/new.yaml",
-        "packages/lights/hue.yaml",
-        "www/card.js",
-    ]
+    touched = [*TOUCHED, "www/card.js"]
     info = await Backups(remote).take(root, touched, backups, "deploy-1")
     assert info.file_count == 4
     assert info.absent == ("packages/lights/hue.yaml", "packages/new.yaml", "www/card.js")
@@ -61,18 +37,7 @@ async def test_backup_modify_restore_is_byte_identical(remote: SSHHost, sshd: An
     assert info.size == archive.stat().st_size
     assert oct(archive.stat().st_mode & 0o777) == "0o600"  # backups can hold secrets
 
-    # The deployment half-happens.
-    await remote.upload(
-        root,
-        [
-            UploadFile("configuration.yaml", data=b"broken: [\n"),
-            UploadFile("scripts/night mode.sh", data=b"changed", mode=0o600),
-            UploadFile("packages/new.yaml", data=b"new: true\n"),
-            UploadFile("packages/lights/hue.yaml", data=b"hue: true\n"),
-            UploadFile("www/card.js", data=b"card\n"),
-        ],
-    )
-    await remote.remove(root, ["automations.yaml", "odd/new\nline.yaml"])
+    await half_deploy(remote, root, UploadFile("www/card.js", data=b"card\n"))
     assert await remote.manifest(root) != before
 
     result = await Backups(remote).restore(root, info, touched=touched)

@@ -1,6 +1,6 @@
 """The deployer's remote-host layer: the :class:`RemoteHost` port, its SSH adapter
-(:class:`SSHHost` over a shared :class:`HostPool`) and :class:`Backups`, which works on
-any host.
+(:class:`SSHHost` over a shared :class:`HostPool`), its in-memory fake
+(:class:`MemoryHost`) and :class:`Backups`, which works on any host.
 
 Start with ``SSHHost(pool, SSHTarget(...))`` (or ``SSHHosts(pool).host(target, fence)``);
 see ``port.RemoteHost`` for the operations and ``errors`` for what can go wrong.
@@ -25,6 +25,7 @@ from hearth_deployer.remote.errors import (
     SessionFailed,
 )
 from hearth_deployer.remote.host import SSHHost, SSHHosts
+from hearth_deployer.remote.memory import MemoryHost, MemoryHosts
 from hearth_deployer.remote.pool import HostPool
 from hearth_deployer.remote.port import (
     CommandResult,
@@ -49,6 +50,8 @@ __all__ = [
     "HostPool",
     "HostUnreachable",
     "Hosts",
+    "MemoryHost",
+    "MemoryHosts",
     "PathOutsideRoot",
     "PoolSettings",
     "RemoteCommandFailed",
