@@ -1,4 +1,7 @@
-"""Backups on the target and exact restores, against a real sshd."""
+"""Backups on the target and exact restores, against a real sshd: what only a real disk
+shows (the archive's bytes and mode, directories, names tar could misread). Keeping,
+pruning, corrupt archives and refused places are in the contract (tests/contract/
+remote_host.py), which runs on sshd as well."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from hearth_deployer.remote import BackupCorrupt, Backups, RemotePathError, SSHHost, UploadFile
+from hearth_deployer.remote import BackupCorrupt, Backups, SSHHost, UploadFile
 from tests.contract.remote_host import BEFORE, TOUCHED, half_deploy, seed
 from tests.integration.remote.conftest import local_manifest
 
@@ -67,48 +70,6 @@ async def test_whole_tree_backup_respects_ignores(remote: SSHHost, sshd: Any) ->
     await Backups(remote).restore(root, info)
     assert (sshd.remote_root / "configuration.yaml").read_bytes() == BEFORE["configuration.yaml"]
     assert (sshd.remote_root / ".storage/core.config").read_bytes() == b"{}"
-
-
-async def test_only_the_newest_backups_are_kept(remote: SSHHost, sshd: Any) -> None:
-    root, backups = str(sshd.remote_root), str(sshd.workdir / "backups")
-    await seed(remote, root)
-    for number in range(5):
-        await Backups(remote).take(root, ["configuration.yaml"], backups, f"b{number}", keep=3)
-    listed = await Backups(remote).kept(backups)
-    assert [b.backup_id for b in listed] == ["b4", "b3", "b2"]
-    assert sorted(p.name for p in (sshd.workdir / "backups").iterdir()) == sorted(
-        f"b{n}.{ext}" for n in (2, 3, 4) for ext in ("tar.gz", "json")
-    )
-    assert await Backups(remote).prune(backups, keep=1) == ["b3", "b2"]
-    assert [b.backup_id for b in await Backups(remote).kept(backups)] == ["b4"]
-
-
-async def test_a_corrupted_backup_is_refused_before_touching_files(
-    remote: SSHHost, sshd: Any
-) -> None:
-    root, backups = str(sshd.remote_root), str(sshd.workdir / "backups")
-    await seed(remote, root)
-    info = await Backups(remote).take(root, ["configuration.yaml"], backups, "b1")
-    archive = sshd.workdir / "backups" / "b1.tar.gz"
-    data = bytearray(archive.read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    archive.write_bytes(bytes(data))
-    (sshd.remote_root / "configuration.yaml").write_text("current")
-    with pytest.raises(BackupCorrupt, match="sha256 is"):
-        await Backups(remote).restore(root, info, touched=["configuration.yaml"])
-    assert (sshd.remote_root / "configuration.yaml").read_text() == "current"
-
-
-async def test_backup_directory_inside_the_root_is_refused(remote: SSHHost, sshd: Any) -> None:
-    root = str(sshd.remote_root)
-    await seed(remote, root)
-    with pytest.raises(RemotePathError, match="lies inside"):
-        await Backups(remote).take(root, None, f"{root}/.backups", "b1")
-
-
-async def test_bad_backup_ids_are_refused(remote: SSHHost, sshd: Any) -> None:
-    with pytest.raises(ValueError, match="backup id"):
-        await Backups(remote).take(str(sshd.remote_root), None, str(sshd.workdir / "b"), "../x")
 
 
 @pytest.mark.parametrize("listed", ["../configuration.yaml", "../../etc/x", "a/../b", "/etc/x"])
