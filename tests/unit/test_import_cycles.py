@@ -13,16 +13,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
-KNOWN: list[set[str]] = [
-    # RemoteHost forwards to free functions that take the host back.
-    {
-        "hearth_deployer.remote.backup",
-        "hearth_deployer.remote.host",
-        "hearth_deployer.remote.openssh",
-        "hearth_deployer.remote.pool",
-        "hearth_deployer.remote.streamed",
-    },
-]
+KNOWN: list[set[str]] = []
 
 
 def package_roots() -> list[Path]:

@@ -1,5 +1,6 @@
-"""A deployer on real parts: NATS, PostgreSQL, OpenSSH sshd, a bare Git repository and the
-Home Assistant simulator judging the very files sshd's user holds."""
+"""A deployer on real parts: NATS, PostgreSQL, OpenSSH sshd (or, for behavioural tests, a
+host in memory: tests/support/memhost.py), a bare Git repository and the Home Assistant
+simulator judging the very files the host holds."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import nats
 
 from hearth_deployer.bootstrap import Deployer
 from hearth_deployer.context import Timing
+from hearth_deployer.remote import Hosts
 from hearth_events import Envelope, EventData, new_event, parse_event
 from hearth_events.catalogue import (
     CommitInfo,
@@ -68,6 +70,8 @@ class World:
     js: Any = None
     deployers: list[Deployer] = field(default_factory=list)
     pushes: int = 0
+    #: Where the deployers get their hosts; None: over SSH (a ``MemoryHosts`` in fast tests).
+    hosts: Hosts | None = None
 
     async def open(self) -> None:
         self.nc = await nats.connect(self.nats_url)
@@ -119,6 +123,7 @@ class World:
             ServiceMetrics("deployer"),
             SecretBox.for_scope(TEST_SECRET_KEY, "deployer"),
             timing=timing,
+            hosts=self.hosts,
         )
         deployer.checkpoint = checkpoint
         await deployer.start()

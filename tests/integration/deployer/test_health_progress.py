@@ -10,7 +10,7 @@ import pytest
 
 from hearth.embedded.process import free_port
 from hearth_deployer.adapters.homeassistant import HomeAssistantClient, HomeAssistantError
-from tests.integration.deployer.harness import FAST, World, files_target, ha_target
+from tests.integration.deployer.harness import FAST, World, ha_target
 from tests.integration.deployer.test_deployments import BASE, CONFIGURATION
 
 pytestmark = pytest.mark.integration
@@ -53,27 +53,6 @@ async def test_an_unhealthy_restart_records_progress_and_the_last_answer(
     detail = events[failed_at].data.detail  # type: ignore[attr-defined]
     assert detail.endswith("; last answer: HTTP 200 with state NOT_RUNNING"), detail
     assert "did not report RUNNING within 4s" in detail
-
-
-async def test_a_failing_health_command_records_progress(world: World, sshd: Any) -> None:
-    await world.start(timing=EVERY_ATTEMPT)
-    target = files_target(
-        sshd,
-        "web",
-        health_check="test -f ready || { echo not ready >&2; exit 3; }",
-        health_timeout_s=1,
-    )
-    assert (await world.apply_targets(target))["ok"]
-    await world.push({"site.conf": "x\n"})
-    (done,) = await world.wait_terminal("web")
-    deployment_id = done.data.deployment_id  # type: ignore[attr-defined]
-    assert done.type in ("RollbackCompleted", "RollbackFailed")
-    logs = await world.logs(deployment_id)
-    assert any(
-        line.startswith("waiting for the health check test -f ready")
-        and line.endswith("last answer: exit 3: not ready")
-        for line in logs
-    ), logs
 
 
 async def test_waiting_on_a_closed_port_reports_connection_refused() -> None:

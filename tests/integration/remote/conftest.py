@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from hearth_deployer.domain.plan import FileEntry
-from hearth_deployer.remote import HostPool, RemoteHost, SSHTarget
+from hearth_deployer.remote import HostPool, SSHHost, SSHTarget
 
 
 def target_for(server: Any, **overrides: Any) -> SSHTarget:
@@ -33,8 +33,8 @@ async def pool() -> AsyncIterator[HostPool]:
 
 
 @pytest.fixture
-def remote(pool: HostPool, sshd: Any) -> RemoteHost:
-    return pool.host(target_for(sshd))
+def remote(pool: HostPool, sshd: Any) -> SSHHost:
+    return SSHHost(pool, target_for(sshd))
 
 
 def local_manifest(root: Path) -> dict[str, FileEntry]:

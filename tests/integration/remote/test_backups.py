@@ -1,4 +1,7 @@
-"""Backups on the target and exact restores, against a real sshd."""
+"""Backups on the target and exact restores, against a real sshd: what only a real disk
+shows (the archive's bytes and mode, directories, names tar could misread). Keeping,
+pruning, corrupt archives and refused places are in the contract (tests/contract/
+remote_host.py), which runs on sshd as well."""
 
 from __future__ import annotations
 
@@ -9,50 +12,26 @@ from typing import Any
 
 import pytest
 
-from hearth_deployer.remote import BackupCorrupt, RemoteHost, RemotePathError, UploadFile
+from hearth_deployer.remote import BackupCorrupt, Backups, SSHHost, UploadFile
+from tests.contract.remote_host import BEFORE, TOUCHED, half_deploy, seed
 from tests.integration.remote.conftest import local_manifest
 
 pytestmark = pytest.mark.integration
-
-BEFORE = {
-    "configuration.yaml": b"homeassistant:\n  name: Home\n",
-    "automations.yaml": b"- id: lights\n",
-    "scripts/night mode.sh": b"#!/bin/sh\n",
-    "odd/new\nline.yaml": b"x: 1\n",
-    "untouched.yaml": b"stays\n",
-    "--remove-files": b"a name tar must not read as an option\n",
-}
 
 
 def local_dirs(root: Path) -> set[str]:
     return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_dir()}
 
 
-async def seed(remote: RemoteHost, root: str) -> None:
-    await remote.upload(root, [UploadFile(p, data=d) for p, d in BEFORE.items()])
-    await remote.upload(
-        root, [UploadFile("scripts/night mode.sh", data=b"#!/bin/sh\n", mode=0o755)]
-    )
-
-
-async def test_backup_modify_restore_is_byte_identical(remote: RemoteHost, sshd: Any) -> None:
+async def test_backup_modify_restore_is_byte_identical(remote: SSHHost, sshd: Any) -> None:
     root, backups = str(sshd.remote_root), str(sshd.workdir / "backups")
     await seed(remote, root)
     (sshd.remote_root / "www").mkdir()  # empty before, and must stay
     before = await remote.manifest(root)
     dirs_before = local_dirs(sshd.remote_root)
 
-    # What a deployment plans to touch: two changes, one removal, new files in new folders.
-    touched = [
-        "configuration.yaml",
-        "scripts/night mode.sh",
-        "odd/new\nline.yaml",
-        "automations.yaml",
-        "packages/new.yaml",
-        "packages/lights/hue.yaml",
-        "www/card.js",
-    ]
-    info = await remote.backup(root, touched, backups, "deploy-1")
+    touched = [*TOUCHED, "www/card.js"]
+    info = await Backups(remote).take(root, touched, backups, "deploy-1")
     assert info.file_count == 4
     assert info.absent == ("packages/lights/hue.yaml", "packages/new.yaml", "www/card.js")
     assert info.absent_dirs == ("packages/lights", "packages")
@@ -61,21 +40,10 @@ async def test_backup_modify_restore_is_byte_identical(remote: RemoteHost, sshd:
     assert info.size == archive.stat().st_size
     assert oct(archive.stat().st_mode & 0o777) == "0o600"  # backups can hold secrets
 
-    # The deployment half-happens.
-    await remote.upload(
-        root,
-        [
-            UploadFile("configuration.yaml", data=b"broken: [\n"),
-            UploadFile("scripts/night mode.sh", data=b"changed", mode=0o600),
-            UploadFile("packages/new.yaml", data=b"new: true\n"),
-            UploadFile("packages/lights/hue.yaml", data=b"hue: true\n"),
-            UploadFile("www/card.js", data=b"card\n"),
-        ],
-    )
-    await remote.remove(root, ["automations.yaml", "odd/new\nline.yaml"])
+    await half_deploy(remote, root, UploadFile("www/card.js", data=b"card\n"))
     assert await remote.manifest(root) != before
 
-    result = await remote.restore(root, info, touched=touched)
+    result = await Backups(remote).restore(root, info, touched=touched)
     assert sorted(result.restored) == sorted(set(touched) - set(info.absent))
     assert result.removed == info.absent
     assert result.removed_dirs == ("packages/lights", "packages")
@@ -88,80 +56,38 @@ async def test_backup_modify_restore_is_byte_identical(remote: RemoteHost, sshd:
     assert not [p for p in sshd.remote_root.iterdir() if p.name.startswith(".hearth")]
 
 
-async def test_whole_tree_backup_respects_ignores(remote: RemoteHost, sshd: Any) -> None:
+async def test_whole_tree_backup_respects_ignores(remote: SSHHost, sshd: Any) -> None:
     root, backups = str(sshd.remote_root), str(sshd.workdir / "backups")
     await seed(remote, root)
     await remote.upload(root, [UploadFile(".storage/core.config", data=b"{}")])
-    info = await remote.backup(root, None, backups, "full-1", ignore=(".storage/",))
+    info = await Backups(remote).take(root, None, backups, "full-1", ignore=(".storage/",))
     assert sorted(info.files) == sorted(BEFORE)
     listing = await remote.run(f"tar -tzf {info.archive} | wc -l")
     # GNU tar escapes the newline in "odd/new\nline.yaml", so one line per member.
     assert listing.stdout.strip() == str(len(BEFORE))
 
     (sshd.remote_root / "configuration.yaml").write_text("wrecked")
-    await remote.restore(root, info)
+    await Backups(remote).restore(root, info)
     assert (sshd.remote_root / "configuration.yaml").read_bytes() == BEFORE["configuration.yaml"]
     assert (sshd.remote_root / ".storage/core.config").read_bytes() == b"{}"
 
 
-async def test_only_the_newest_backups_are_kept(remote: RemoteHost, sshd: Any) -> None:
-    root, backups = str(sshd.remote_root), str(sshd.workdir / "backups")
-    await seed(remote, root)
-    for number in range(5):
-        await remote.backup(root, ["configuration.yaml"], backups, f"b{number}", keep=3)
-    listed = await remote.list_backups(backups)
-    assert [b.backup_id for b in listed] == ["b4", "b3", "b2"]
-    assert sorted(p.name for p in (sshd.workdir / "backups").iterdir()) == sorted(
-        f"b{n}.{ext}" for n in (2, 3, 4) for ext in ("tar.gz", "json")
-    )
-    assert await remote.prune_backups(backups, keep=1) == ["b3", "b2"]
-    assert [b.backup_id for b in await remote.list_backups(backups)] == ["b4"]
-
-
-async def test_a_corrupted_backup_is_refused_before_touching_files(
-    remote: RemoteHost, sshd: Any
-) -> None:
-    root, backups = str(sshd.remote_root), str(sshd.workdir / "backups")
-    await seed(remote, root)
-    info = await remote.backup(root, ["configuration.yaml"], backups, "b1")
-    archive = sshd.workdir / "backups" / "b1.tar.gz"
-    data = bytearray(archive.read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    archive.write_bytes(bytes(data))
-    (sshd.remote_root / "configuration.yaml").write_text("current")
-    with pytest.raises(BackupCorrupt, match="sha256 is"):
-        await remote.restore(root, info, touched=["configuration.yaml"])
-    assert (sshd.remote_root / "configuration.yaml").read_text() == "current"
-
-
-async def test_backup_directory_inside_the_root_is_refused(remote: RemoteHost, sshd: Any) -> None:
-    root = str(sshd.remote_root)
-    await seed(remote, root)
-    with pytest.raises(RemotePathError, match="lies inside"):
-        await remote.backup(root, None, f"{root}/.backups", "b1")
-
-
-async def test_bad_backup_ids_are_refused(remote: RemoteHost, sshd: Any) -> None:
-    with pytest.raises(ValueError, match="backup id"):
-        await remote.backup(str(sshd.remote_root), None, str(sshd.workdir / "b"), "../x")
-
-
 @pytest.mark.parametrize("listed", ["../configuration.yaml", "../../etc/x", "a/../b", "/etc/x"])
 async def test_a_backup_listing_a_path_outside_the_root_is_refused(
-    remote: RemoteHost, sshd: Any, listed: str
+    remote: SSHHost, sshd: Any, listed: str
 ) -> None:
     # The JSON lies on the target: an edited one must not move files out of the root.
     root, backups = str(sshd.remote_root), str(sshd.workdir / "backups")
     await seed(remote, root)
-    info = await remote.backup(root, ["configuration.yaml"], backups, "b1")
+    info = await Backups(remote).take(root, ["configuration.yaml"], backups, "b1")
     before = await remote.manifest(root)
     crafted = replace(info, files=(listed,))
     with pytest.raises(BackupCorrupt, match="not a path inside") as refused:
-        await remote.restore(root, crafted, touched=["configuration.yaml"])
+        await Backups(remote).restore(root, crafted, touched=["configuration.yaml"])
     assert "\n" not in str(refused.value)
     assert await remote.manifest(root) == before
     assert not (sshd.workdir / "configuration.yaml").exists()
     for other in (replace(info, absent=(listed,)), replace(info, absent_dirs=(listed,))):
         with pytest.raises(BackupCorrupt, match="not a path inside"):
-            await remote.restore(root, other)
+            await Backups(remote).restore(root, other)
     assert await remote.manifest(root) == before

@@ -19,7 +19,7 @@ from hearth_deployer.remote import (
     HostUnreachable,
     PoolSettings,
     RemoteError,
-    RemoteHost,
+    SSHHost,
     UploadFile,
 )
 from tests.integration.remote.conftest import target_for
@@ -28,13 +28,13 @@ from tests.support.sshd import ClientKey
 pytestmark = pytest.mark.integration
 
 
-async def test_run_returns_status_and_output_without_raising(remote: RemoteHost) -> None:
+async def test_run_returns_status_and_output_without_raising(remote: SSHHost) -> None:
     result = await remote.run("echo out; echo err >&2; exit 3", timeout=10)
     assert (result.exit_status, result.stdout, result.stderr) == (3, "out\n", "err\n")
     assert not result.ok
 
 
-async def test_a_slow_command_times_out(remote: RemoteHost) -> None:
+async def test_a_slow_command_times_out(remote: SSHHost) -> None:
     started = time.monotonic()
     with pytest.raises(CommandTimedOut, match=r"did not finish within 0\.3 s"):
         await remote.run("sleep 10", timeout=0.3)
@@ -42,7 +42,7 @@ async def test_a_slow_command_times_out(remote: RemoteHost) -> None:
 
 
 async def test_one_connection_serves_every_operation(
-    pool: HostPool, remote: RemoteHost, sshd: Any
+    pool: HostPool, remote: SSHHost, sshd: Any
 ) -> None:
     await remote.run("true")
     await remote.upload(str(sshd.remote_root), [UploadFile("a", data=b"a")])
@@ -53,17 +53,17 @@ async def test_one_connection_serves_every_operation(
 
 async def test_idle_connections_are_closed(sshd: Any) -> None:
     async with HostPool(PoolSettings(idle_timeout=0.2)) as pool:
-        await pool.host(target_for(sshd)).run("true")
+        await SSHHost(pool, target_for(sshd)).run("true")
         assert pool.connection_count() == 1
         await asyncio.sleep(0.8)
         assert pool.connection_count() == 0
         # and the next operation simply connects again
-        assert (await pool.host(target_for(sshd)).run("echo again")).stdout == "again\n"
+        assert (await SSHHost(pool, target_for(sshd)).run("echo again")).stdout == "again\n"
     assert sshd.log.count("Accepted publickey") == 2
 
 
 async def test_twenty_concurrent_uploads_share_one_connection_within_max_sessions(
-    pool: HostPool, remote: RemoteHost, sshd: Any
+    pool: HostPool, remote: SSHHost, sshd: Any
 ) -> None:
     root = str(sshd.remote_root)
     payload = b"x" * 256 * 1024
@@ -82,7 +82,7 @@ async def test_without_the_bound_the_server_refuses_channels(sshd_factory: Any) 
     server = sshd_factory(max_sessions=3)
     unbounded = PoolSettings(max_channels_per_connection=10, channel_retry_seconds=0)
     async with HostPool(unbounded) as pool:
-        host = pool.host(target_for(server))
+        host = SSHHost(pool, target_for(server))
         outcomes = await asyncio.gather(
             *(host.run("sleep 0.5", timeout=10) for _ in range(10)), return_exceptions=True
         )
@@ -96,7 +96,7 @@ async def test_wrong_client_key_is_a_clear_authentication_error(sshd: Any, tmp_p
     expected_fingerprint = asyncssh.read_private_key(str(stranger.path)).get_fingerprint()
     async with HostPool(PoolSettings(connect_attempts=4, backoff_initial=0.01)) as pool:
         with pytest.raises(AuthenticationFailed) as caught:
-            await pool.host(target_for(sshd, client_key=stranger.path)).run("true")
+            await SSHHost(pool, target_for(sshd, client_key=stranger.path)).run("true")
     message = str(caught.value)
     assert f"{sshd.user}@127.0.0.1:{sshd.port}" in message
     assert expected_fingerprint in message
@@ -126,7 +126,7 @@ async def test_unreachable_port_fails_quickly_after_backoff() -> None:
     started = time.monotonic()
     async with HostPool(settings) as pool:
         with pytest.raises(HostUnreachable) as caught:
-            await pool.host(target).run("true")
+            await SSHHost(pool, target).run("true")
     elapsed = time.monotonic() - started
     assert caught.value.attempts == 3
     assert f"127.0.0.1:{closed_port}" in str(caught.value)
@@ -142,7 +142,7 @@ async def test_host_key_mismatch_is_refused_and_names_both_fingerprints(
     pinned_fp = asyncssh.import_public_key(other.host_key_line).get_fingerprint()
     async with HostPool() as pool:
         with pytest.raises(HostKeyMismatch) as caught:
-            await pool.host(target_for(real, known_host_key=other.host_key_line)).run("true")
+            await SSHHost(pool, target_for(real, known_host_key=other.host_key_line)).run("true")
     message = str(caught.value)
     assert f"expected ssh-ed25519 {pinned_fp}" in message
     assert f"got ssh-ed25519 {real_fp}" in message
@@ -152,7 +152,7 @@ async def test_host_key_mismatch_is_refused_and_names_both_fingerprints(
 async def test_no_pinned_key_and_no_trust_on_first_use_is_refused(sshd: Any) -> None:
     async with HostPool() as pool:
         with pytest.raises(RemoteError, match="no known host key"):
-            await pool.host(target_for(sshd, known_host_key=None)).run("true")
+            await SSHHost(pool, target_for(sshd, known_host_key=None)).run("true")
 
 
 async def test_trust_on_first_use_reports_the_key_then_pins_it(sshd_factory: Any) -> None:
@@ -161,7 +161,7 @@ async def test_trust_on_first_use_reports_the_key_then_pins_it(sshd_factory: Any
     settings = PoolSettings(idle_timeout=0.1)
     async with HostPool(settings, on_host_key_learned=lambda t, line: learned.append(line)) as pool:
         target = target_for(first, known_host_key=None, trust_on_first_use=True)
-        await pool.host(target).run("true")
+        await SSHHost(pool, target).run("true")
         assert learned == [first.host_key_line]
 
         # The host is "reinstalled": same address, new host key.
@@ -170,5 +170,5 @@ async def test_trust_on_first_use_reports_the_key_then_pins_it(sshd_factory: Any
         reinstalled = sshd_factory(port=first.port)
         assert reinstalled.host_key_line != first.host_key_line
         with pytest.raises(HostKeyMismatch):
-            await pool.host(target).run("true")
+            await SSHHost(pool, target).run("true")
     assert learned == [first.host_key_line]  # reported once, never replaced silently

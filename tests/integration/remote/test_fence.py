@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from hearth_deployer.remote import HostPool, RemoteHost, UploadFile
+from hearth_deployer.remote import Backups, HostPool, SSHHost, UploadFile
 from hearth_deployer.remote.staged import StagedUpload
 from tests.integration.deployer.harness import tree_digest
 from tests.integration.remote.conftest import target_for
@@ -55,31 +55,31 @@ def fence() -> Switch:
 
 
 @pytest.fixture
-def fenced(pool: HostPool, sshd: Any, fence: Switch) -> RemoteHost:
-    return pool.host(target_for(sshd), fence)
+def fenced(pool: HostPool, sshd: Any, fence: Switch) -> SSHHost:
+    return SSHHost(pool, target_for(sshd), fence)
 
 
 async def test_one_confirmation_per_upload_and_a_check_per_file(
-    fenced: RemoteHost, sshd: Any, fence: Switch
+    fenced: SSHHost, sshd: Any, fence: Switch
 ) -> None:
     await fenced.upload(str(sshd.remote_root), files(20, "1"))
     assert fence.confirms == 1
     assert fence.checks >= 40  # before each file is written, and before it is renamed
 
 
-WRITES: dict[str, Callable[[RemoteHost, str, str], Awaitable[Any]]] = {
+WRITES: dict[str, Callable[[SSHHost, str, str], Awaitable[Any]]] = {
     "upload over SFTP": lambda h, root, _: h.upload(root, files(5, "2"), stream=False),
     "streamed upload": lambda h, root, _: h.upload(root, files(5, "2"), stream=True),
     "remove": lambda h, root, _: h.remove(root, ["dir/f0.yaml"]),
     "remove temporaries": lambda h, root, _: h.remove_temporaries(root),
-    "backup": lambda h, root, backups: h.backup(root, None, backups, "b2"),
+    "backup": lambda h, root, backups: Backups(h).take(root, None, backups, "b2"),
     "command": lambda h, root, _: h.run("touch ran", cwd=root),
 }
 
 
 @pytest.mark.parametrize("write", sorted(WRITES))
 async def test_a_failed_fence_stops_every_write(
-    fenced: RemoteHost, sshd: Any, fence: Switch, write: str
+    fenced: SSHHost, sshd: Any, fence: Switch, write: str
 ) -> None:
     root, backups = str(sshd.remote_root), str(sshd.workdir / "backups")
     await fenced.upload(root, files(5, "1"))
@@ -91,28 +91,28 @@ async def test_a_failed_fence_stops_every_write(
     assert host_files(sshd) == before
 
 
-async def test_a_failed_fence_stops_a_restore(fenced: RemoteHost, sshd: Any, fence: Switch) -> None:
+async def test_a_failed_fence_stops_a_restore(fenced: SSHHost, sshd: Any, fence: Switch) -> None:
     root, backups = str(sshd.remote_root), str(sshd.workdir / "backups")
     await fenced.upload(root, files(5, "1"))
-    backup = await fenced.backup(root, None, backups, "b1")
+    backup = await Backups(fenced).take(root, None, backups, "b1")
     await fenced.upload(root, files(5, "2"))
     before = host_files(sshd)
     fence.lost = True
     with pytest.raises(Stopped):
-        await fenced.restore(root, backup, touched=[f"dir/f{i}.yaml" for i in range(5)])
+        await Backups(fenced).restore(root, backup, touched=[f"dir/f{i}.yaml" for i in range(5)])
     assert host_files(sshd) == before
 
 
 async def test_a_staged_upload_is_not_placed_nor_cleaned_up_without_the_fence(
-    fenced: RemoteHost, sshd: Any, fence: Switch, monkeypatch: pytest.MonkeyPatch
+    fenced: SSHHost, sshd: Any, fence: Switch, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from hearth_deployer.remote import streamed
 
     monkeypatch.setattr(streamed, "STREAM_MIN_BYTES", 1)
     root = str(sshd.remote_root)
     await fenced.upload(root, files(5, "1"), stream=False)
-    staged = await StagedUpload.start(fenced, root, files(5, "2"))
-    assert staged is not None
+    staged = await fenced.stage_upload(root, files(5, "2"))
+    assert isinstance(staged, StagedUpload)
     await staged._sending  # staged, not yet in place
     before = host_files(sshd)
     fence.lost = True

@@ -11,13 +11,14 @@ from typing import Any
 import pytest
 
 from hearth_deployer.remote import (
+    Backups,
     DiskFull,
     HostPool,
     PathOutsideRoot,
-    RemoteHost,
     RemotePathError,
     RemotePathMissing,
     RemotePermissionDenied,
+    SSHHost,
     UploadFile,
 )
 from tests.integration.remote.conftest import local_manifest, target_for
@@ -38,7 +39,7 @@ def uploads(files: dict[str, tuple[bytes, int]]) -> list[UploadFile]:
     return [UploadFile(path, mode=mode, data=data) for path, (data, mode) in files.items()]
 
 
-async def test_upload_then_manifest_round_trip(remote: RemoteHost, sshd: Any) -> None:
+async def test_upload_then_manifest_round_trip(remote: SSHHost, sshd: Any) -> None:
     root = str(sshd.remote_root)
     result = await remote.upload(root, uploads(AWKWARD_NAMES))
     assert result.bytes_sent == sum(len(data) for data, _ in AWKWARD_NAMES.values())
@@ -54,7 +55,7 @@ async def test_upload_then_manifest_round_trip(remote: RemoteHost, sshd: Any) ->
     assert await remote.manifest_over_sftp(root) == manifest
 
 
-async def test_upload_from_local_files(remote: RemoteHost, sshd: Any, tmp_path: Path) -> None:
+async def test_upload_from_local_files(remote: SSHHost, sshd: Any, tmp_path: Path) -> None:
     source = tmp_path / "big.bin"
     source.write_bytes(os.urandom(3 * 1024 * 1024 + 17))
     result = await remote.upload(
@@ -65,7 +66,7 @@ async def test_upload_from_local_files(remote: RemoteHost, sshd: Any, tmp_path: 
 
 
 async def test_manifest_skips_ignored_paths_and_hearth_work_files(
-    remote: RemoteHost, sshd: Any
+    remote: SSHHost, sshd: Any
 ) -> None:
     root = sshd.remote_root
     for rel in (
@@ -86,7 +87,7 @@ async def test_manifest_skips_ignored_paths_and_hearth_work_files(
     assert await remote.manifest_over_sftp(str(root), ignore) == manifest
 
 
-async def test_replacing_a_file_is_atomic_for_readers(remote: RemoteHost, sshd: Any) -> None:
+async def test_replacing_a_file_is_atomic_for_readers(remote: SSHHost, sshd: Any) -> None:
     root = str(sshd.remote_root)
     old, new = b"A" * 4 * 1024 * 1024, b"B" * 4 * 1024 * 1024
     await remote.upload(root, [UploadFile("config.bin", data=old)])
@@ -110,7 +111,7 @@ async def test_replacing_a_file_is_atomic_for_readers(remote: RemoteHost, sshd: 
     assert [p.name for p in sshd.remote_root.iterdir()] == ["config.bin"]  # no temp files
 
 
-async def test_only_changed_files_are_sent(remote: RemoteHost, sshd: Any) -> None:
+async def test_only_changed_files_are_sent(remote: SSHHost, sshd: Any) -> None:
     root = str(sshd.remote_root)
     tree = {f"automations/a{i:03}.yaml": (f"- id: a{i}\n".encode() * 20, 0o644) for i in range(60)}
     first = await remote.upload(root, uploads(tree))
@@ -132,7 +133,7 @@ async def test_only_changed_files_are_sent(remote: RemoteHost, sshd: Any) -> Non
     assert len(local_manifest(sshd.remote_root)) == 61
 
 
-async def test_remove_deletes_and_tolerates_missing_files(remote: RemoteHost, sshd: Any) -> None:
+async def test_remove_deletes_and_tolerates_missing_files(remote: SSHHost, sshd: Any) -> None:
     root = str(sshd.remote_root)
     await remote.upload(root, uploads({"a.yaml": (b"a", 0o644), "d/b.yaml": (b"b", 0o644)}))
     removed = await remote.remove(root, ["a.yaml", "d/b.yaml", "never.yaml", "nodir/x"])
@@ -140,7 +141,7 @@ async def test_remove_deletes_and_tolerates_missing_files(remote: RemoteHost, ss
     assert local_manifest(sshd.remote_root) == {}
 
 
-async def test_missing_root_is_a_clear_error(remote: RemoteHost, sshd: Any) -> None:
+async def test_missing_root_is_a_clear_error(remote: SSHHost, sshd: Any) -> None:
     missing = str(sshd.remote_root / "not-there")
     with pytest.raises(RemotePathMissing, match="not-there does not exist"):
         await remote.manifest(missing)
@@ -148,25 +149,25 @@ async def test_missing_root_is_a_clear_error(remote: RemoteHost, sshd: Any) -> N
         await remote.upload(missing, [UploadFile("a", data=b"a")])
 
 
-async def test_a_file_where_a_directory_is_expected(remote: RemoteHost, sshd: Any) -> None:
+async def test_a_file_where_a_directory_is_expected(remote: SSHHost, sshd: Any) -> None:
     (sshd.remote_root / "automations").write_text("not a directory")
     with pytest.raises(RemotePathError, match="is a file where a directory is expected"):
         await remote.upload(str(sshd.remote_root), [UploadFile("automations/x.yaml", data=b"")])
 
 
 @pytest.mark.parametrize("path", ["../escape.txt", "a/../../escape.txt", "/etc/passwd"])
-async def test_paths_leaving_the_root_are_refused(remote: RemoteHost, sshd: Any, path: str) -> None:
+async def test_paths_leaving_the_root_are_refused(remote: SSHHost, sshd: Any, path: str) -> None:
     root = str(sshd.remote_root)
     with pytest.raises(PathOutsideRoot):
         await remote.upload(root, [UploadFile(path, data=b"owned")])
     with pytest.raises(PathOutsideRoot):
         await remote.remove(root, [path])
     with pytest.raises(PathOutsideRoot):
-        await remote.backup(root, [path], str(sshd.workdir / "backups"), "b1")
+        await Backups(remote).take(root, [path], str(sshd.workdir / "backups"), "b1")
     assert not (sshd.remote_root.parent / "escape.txt").exists()
 
 
-async def test_a_remote_symlink_out_of_the_root_is_refused(remote: RemoteHost, sshd: Any) -> None:
+async def test_a_remote_symlink_out_of_the_root_is_refused(remote: SSHHost, sshd: Any) -> None:
     outside = sshd.workdir / "outside"
     outside.mkdir()
     (outside / "victim.txt").write_text("keep me")
@@ -177,16 +178,14 @@ async def test_a_remote_symlink_out_of_the_root_is_refused(remote: RemoteHost, s
     with pytest.raises(PathOutsideRoot):
         await remote.remove(root, ["link/victim.txt"])
     with pytest.raises(PathOutsideRoot):
-        await remote.backup(root, ["link/victim.txt"], str(sshd.workdir / "backups"), "b1")
+        await Backups(remote).take(root, ["link/victim.txt"], str(sshd.workdir / "backups"), "b1")
     assert sorted(p.name for p in outside.iterdir()) == ["victim.txt"]  # nothing created
     assert (outside / "victim.txt").read_text() == "keep me"
     # The manifest does not follow it either.
     assert await remote.manifest(root) == {}
 
 
-async def test_a_symlink_that_stays_inside_the_root_is_followed(
-    remote: RemoteHost, sshd: Any
-) -> None:
+async def test_a_symlink_that_stays_inside_the_root_is_followed(remote: SSHHost, sshd: Any) -> None:
     (sshd.remote_root / "real").mkdir()
     (sshd.remote_root / "alias").symlink_to(sshd.remote_root / "real")
     await remote.upload(str(sshd.remote_root), [UploadFile("alias/x.yaml", data=b"x")])
@@ -207,7 +206,7 @@ async def test_permission_denied_names_user_and_path(sshd_factory: Any, pool: Ho
         locked = server.remote_root / "locked"
         locked.mkdir()
         locked.chmod(0o555)
-    host = pool.host(target_for(server))
+    host = SSHHost(pool, target_for(server))
     with pytest.raises(RemotePermissionDenied) as caught:
         await host.upload(str(locked), [UploadFile("configuration.yaml", data=b"x")])
     message = str(caught.value)
@@ -216,9 +215,7 @@ async def test_permission_denied_names_user_and_path(sshd_factory: Any, pool: Ho
     assert list(locked.iterdir()) == []
 
 
-async def test_disk_full_is_reported_and_leaves_no_partial_file(
-    remote: RemoteHost, sshd: Any
-) -> None:
+async def test_disk_full_is_reported_and_leaves_no_partial_file(remote: SSHHost, sshd: Any) -> None:
     small = sshd.remote_root / "small"
     with TinyFilesystem(small, size_bytes=256 * 1024):
         await remote.upload(str(small), [UploadFile("existing.yaml", data=b"old\n")])
@@ -239,7 +236,7 @@ async def test_disk_full_is_reported_and_leaves_no_partial_file(
         assert sorted(p.name for p in small.iterdir()) == ["existing.yaml"]
 
 
-async def test_free_space_reports_the_file_system(remote: RemoteHost, sshd: Any) -> None:
+async def test_free_space_reports_the_file_system(remote: SSHHost, sshd: Any) -> None:
     stats = os.statvfs(sshd.remote_root)
     free = await remote.free_space(str(sshd.remote_root))
     assert abs(free - stats.f_bavail * stats.f_frsize) < 64 * 1024 * 1024

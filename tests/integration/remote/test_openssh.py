@@ -11,7 +11,7 @@ from typing import IO, Any
 import asyncssh
 import pytest
 
-from hearth_deployer.remote import HostKeyMismatch, HostPool, UploadFile, openssh
+from hearth_deployer.remote import HostKeyMismatch, HostPool, SSHHost, UploadFile, openssh
 from hearth_deployer.remote.pool import PoolSettings
 from tests.integration.remote.conftest import target_for
 
@@ -70,7 +70,7 @@ async def test_the_stream_goes_through_the_ssh_client(
     spy = Spy(monkeypatch)
     key = sshd.client_key if key_as == "file" else Path(sshd.client_key).read_text()
     async with HostPool() as pool:
-        remote = pool.host(target_for(sshd, client_key=key))
+        remote = SSHHost(pool, target_for(sshd, client_key=key))
         result = await remote.upload(str(sshd.remote_root), files(tmp_path), stream=True)
     assert len(spy.outcomes) == 1
     outcome = spy.outcomes[0]
@@ -106,7 +106,7 @@ async def test_without_an_ssh_client_the_stream_goes_over_asyncssh(
 ) -> None:
     spy = Spy(monkeypatch)
     async with HostPool(PoolSettings(ssh_client=ssh_client)) as pool:
-        remote = pool.host(target_for(sshd))
+        remote = SSHHost(pool, target_for(sshd))
         await remote.upload(str(sshd.remote_root), files(tmp_path), stream=True)
     assert spy.outcomes == []
     check_placed(sshd.remote_root, tmp_path)
@@ -121,7 +121,7 @@ async def test_when_the_ssh_client_fails_the_stream_goes_over_asyncssh(
     fake.write_text("#!/bin/sh\necho 'ssh: connect to host: Connection refused' >&2\nexit 255\n")
     fake.chmod(0o755)
     async with HostPool(PoolSettings(ssh_client=str(fake))) as pool:
-        remote = pool.host(target_for(sshd))
+        remote = SSHHost(pool, target_for(sshd))
         await remote.upload(str(sshd.remote_root), files(tmp_path), stream=True)
     assert len(spy.outcomes) == 1
     assert isinstance(spy.outcomes[0], openssh.OpenSSHUnavailable)

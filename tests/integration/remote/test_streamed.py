@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from hearth_deployer.remote import DiskFull, PathOutsideRoot, RemoteHost, UploadFile, streamed
+from hearth_deployer.remote import DiskFull, PathOutsideRoot, SSHHost, UploadFile, streamed
 from hearth_deployer.remote.confine import STAGING_PREFIX, TEMP_PREFIX
 from tests.integration.remote.conftest import local_manifest
 from tests.integration.remote.test_files import AWKWARD_NAMES, uploads
@@ -23,7 +23,7 @@ def leftovers(root: Path) -> list[str]:
 
 
 async def test_a_streamed_upload_places_exact_files_and_modes(
-    remote: RemoteHost, sshd: Any, tmp_path: Path
+    remote: SSHHost, sshd: Any, tmp_path: Path
 ) -> None:
     root = str(sshd.remote_root)
     (sshd.remote_root / "configuration.yaml").write_text("old\n")
@@ -44,7 +44,7 @@ async def test_a_streamed_upload_places_exact_files_and_modes(
 
 
 async def test_uploads_of_many_megabytes_are_streamed(
-    remote: RemoteHost, sshd: Any, monkeypatch: pytest.MonkeyPatch
+    remote: SSHHost, sshd: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(streamed, "STREAM_MIN_BYTES", 10)
     sent: list[int] = []
@@ -61,7 +61,7 @@ async def test_uploads_of_many_megabytes_are_streamed(
 
 
 async def test_a_streamed_upload_never_writes_through_a_symlink_out_of_the_root(
-    remote: RemoteHost, sshd: Any
+    remote: SSHHost, sshd: Any
 ) -> None:
     outside = sshd.workdir / "outside"
     outside.mkdir()
@@ -74,7 +74,7 @@ async def test_a_streamed_upload_never_writes_through_a_symlink_out_of_the_root(
     assert leftovers(sshd.remote_root) == []
 
 
-async def test_what_a_killed_upload_left_is_cleaned(remote: RemoteHost, sshd: Any) -> None:
+async def test_what_a_killed_upload_left_is_cleaned(remote: SSHHost, sshd: Any) -> None:
     staging = sshd.remote_root / f"{STAGING_PREFIX}dead01"
     (staging / "packages").mkdir(parents=True)
     (staging / "packages" / "half.yaml").write_text("half")
@@ -89,7 +89,7 @@ async def test_what_a_killed_upload_left_is_cleaned(remote: RemoteHost, sshd: An
 
 
 async def test_a_full_disk_stops_a_streamed_upload_before_any_file_is_replaced(
-    remote: RemoteHost, sshd: Any
+    remote: SSHHost, sshd: Any
 ) -> None:
     small = sshd.remote_root / "small"
     with TinyFilesystem(small, size_bytes=256 * 1024):

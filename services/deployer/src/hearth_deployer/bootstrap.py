@@ -19,7 +19,10 @@ from hearth_deployer.domain.waiting import SecretLookup
 from hearth_deployer.entrypoints.commands import serve_target_commands
 from hearth_deployer.entrypoints.driftcheck import DriftChecks
 from hearth_deployer.handlers import DeployerHandlers
-from hearth_deployer.remote.pool import HostPool, SSHTarget
+from hearth_deployer.remote.host import SSHHosts
+from hearth_deployer.remote.pool import HostPool
+from hearth_deployer.remote.port import Hosts
+from hearth_deployer.remote.target import SSHTarget
 from hearth_deployer.settings import DeployerSettings, set_ssh_log_level
 from hearth_events import event_filter, new_event
 from hearth_events.catalogue import (
@@ -65,6 +68,7 @@ class Deployer(BusService):
         timing: Timing | None = None,
         secrets: SecretLookup | None = None,
         ssh_log_level: str = "warning",
+        hosts: Hosts | None = None,
     ) -> None:
         super().__init__(settings, metrics)
         set_ssh_log_level(ssh_log_level)
@@ -77,6 +81,8 @@ class Deployer(BusService):
         self.dispatcher: Dispatcher | None = None
         self.handlers: DeployerHandlers | None = None
         self.pool = HostPool(on_host_key_learned=self._host_key_learned)
+        #: The targets' hosts: over SSH through ``pool`` unless a test passes fakes.
+        self.hosts: Hosts = hosts or SSHHosts(self.pool)
         self._store: DeployerStore | None = None
         self._mirrors = GitMirrors(settings.data_dir / "deployer" / "mirrors")
         #: Mirrors and trees being prepared for newly declared targets.
@@ -102,7 +108,7 @@ class Deployer(BusService):
         records = HostRecords(Path(self.settings.data_dir) / "deployer" / "records")
         ctx = DeployContext(
             store=store,
-            pool=self.pool,
+            hosts=self.hosts,
             secrets=self._secrets or SecretStore(self.js, self._box),
             repository=self.repositories.get,
             source_for=self._source_for,

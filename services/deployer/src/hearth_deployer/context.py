@@ -13,7 +13,8 @@ from hearth_deployer.adapters.sources import ConfigSource
 from hearth_deployer.adapters.status import State
 from hearth_deployer.adapters.store import DeployerStore
 from hearth_deployer.domain.waiting import SecretLookup
-from hearth_deployer.remote.pool import HostPool, SSHTarget
+from hearth_deployer.remote.port import Hosts
+from hearth_deployer.remote.target import SSHTarget
 from hearth_events.catalogue import RepositorySpec, TargetSpec
 
 
@@ -59,7 +60,8 @@ class Timing:
 @dataclass
 class DeployContext:
     store: DeployerStore
-    pool: HostPool
+    #: Where each target's host comes from: SSH in production, memory in fast tests.
+    hosts: Hosts
     secrets: SecretLookup
     repository: Callable[[str], RepositorySpec | None]
     source_for: Callable[[RepositorySpec], ConfigSource]

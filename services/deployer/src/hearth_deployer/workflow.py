@@ -25,7 +25,7 @@ from hearth_deployer.context import DeployContext
 from hearth_deployer.domain import Deployment
 from hearth_deployer.domain.fetched import FetchedTree
 from hearth_deployer.domain.target_spec import backup_dir, ignored_paths
-from hearth_deployer.remote.host import RemoteHost
+from hearth_deployer.remote.port import RemoteHost
 from hearth_deployer.steps import activate, backup, compensate, health, planning, upload
 from hearth_deployer.steps.base import Finished, Level, StepFailed, Unhealthy
 from hearth_deployer.steps.fetch import fetch
@@ -107,7 +107,7 @@ class DeploymentRun:
 
     async def host(self) -> RemoteHost:
         if self._host is None:
-            self._host = self.ctx.pool.host(await self.ctx.ssh_target(self.spec), self.lease)
+            self._host = self.ctx.hosts.host(await self.ctx.ssh_target(self.spec), self.lease)
         return self._host
 
     def elapsed_ms(self) -> int:

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hearth_deployer.remote.quickcheck import Known
+from hearth_deployer.remote.port import Known
 
 
 @dataclass

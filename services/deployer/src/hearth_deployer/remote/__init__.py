@@ -1,10 +1,12 @@
-"""The deployer's remote-host layer: SSH connections, confined file operations, backups.
+"""The deployer's remote-host layer: the :class:`RemoteHost` port, its SSH adapter
+(:class:`SSHHost` over a shared :class:`HostPool`), its in-memory fake
+(:class:`MemoryHost`) and :class:`Backups`, which works on any host.
 
-Start with :class:`HostPool` and ``pool.host(SSHTarget(...))``; see ``host.RemoteHost`` for
-the operations and ``errors`` for what can go wrong.
+Start with ``SSHHost(pool, SSHTarget(...))`` (or ``SSHHosts(pool).host(target, fence)``);
+see ``port.RemoteHost`` for the operations and ``errors`` for what can go wrong.
 """
 
-from hearth_deployer.remote.backup import BackupInfo, RestoreResult
+from hearth_deployer.remote.backups import BackupInfo, Backups, RestoreResult
 from hearth_deployer.remote.errors import (
     AuthenticationFailed,
     BackupCorrupt,
@@ -22,13 +24,23 @@ from hearth_deployer.remote.errors import (
     RemotePermissionDenied,
     SessionFailed,
 )
-from hearth_deployer.remote.host import RemoteHost, UploadFile, UploadResult
-from hearth_deployer.remote.pool import CommandResult, HostPool, PoolSettings, SSHTarget
+from hearth_deployer.remote.host import SSHHost, SSHHosts
+from hearth_deployer.remote.memory import MemoryHost, MemoryHosts
+from hearth_deployer.remote.pool import HostPool
+from hearth_deployer.remote.port import (
+    CommandResult,
+    Hosts,
+    RemoteHost,
+    UploadFile,
+    UploadResult,
+)
+from hearth_deployer.remote.target import PoolSettings, SSHTarget
 
 __all__ = [
     "AuthenticationFailed",
     "BackupCorrupt",
     "BackupInfo",
+    "Backups",
     "CommandResult",
     "CommandTimedOut",
     "ConnectionDropped",
@@ -37,6 +49,9 @@ __all__ = [
     "HostKeyUnknown",
     "HostPool",
     "HostUnreachable",
+    "Hosts",
+    "MemoryHost",
+    "MemoryHosts",
     "PathOutsideRoot",
     "PoolSettings",
     "RemoteCommandFailed",
@@ -46,6 +61,8 @@ __all__ = [
     "RemotePathMissing",
     "RemotePermissionDenied",
     "RestoreResult",
+    "SSHHost",
+    "SSHHosts",
     "SSHTarget",
     "SessionFailed",
     "UploadFile",

@@ -1,30 +1,21 @@
-"""The operations a deployment performs on one target host, all confined under a root."""
+"""The SSH adapter of the :class:`.port.RemoteHost` port: a target reached through a
+:class:`.pool.HostPool`, every operation confined under a root."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
-import secrets
 import shlex
 import stat
-from collections.abc import AsyncIterator, Iterable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Sequence
 
 import asyncssh
 
 from hearth_deployer.domain.paths import is_ignored
 from hearth_deployer.domain.plan import FileEntry
-from hearth_deployer.remote.confine import (
-    STAGING_PREFIX,
-    TEMP_PREFIX,
-    DirectoryGuard,
-    check_root,
-    confine,
-)
+from hearth_deployer.remote import archives, quickcheck, streamed
+from hearth_deployer.remote.confine import STAGING_PREFIX, TEMP_PREFIX, check_root, confine
 from hearth_deployer.remote.errors import RemoteCommandFailed, RemoteError, RemotePathError
 from hearth_deployer.remote.fence import UNFENCED, Fence
 from hearth_deployer.remote.manifest import (
@@ -35,55 +26,44 @@ from hearth_deployer.remote.manifest import (
     manifest_command,
     parse_manifest_output,
 )
-from hearth_deployer.remote.sftperrors import command_error, sftp_error, write_error
-
-if TYPE_CHECKING:
-    from hearth_deployer.remote.backup import BackupInfo, RestoreResult
-    from hearth_deployer.remote.pool import CommandResult, HostPool, RawCommandResult, SSHTarget
+from hearth_deployer.remote.pool import HostPool
+from hearth_deployer.remote.port import (
+    CheckedTree,
+    CommandResult,
+    Existing,
+    FileStat,
+    Known,
+    Packed,
+    UploadFile,
+    UploadResult,
+    total_size,
+)
+from hearth_deployer.remote.session import SSHSession
+from hearth_deployer.remote.sftperrors import command_error, sftp_error
+from hearth_deployer.remote.sftpupload import upload_over_sftp
+from hearth_deployer.remote.staged import StagedUpload
+from hearth_deployer.remote.target import SSHTarget
 
 log = logging.getLogger(__name__)
 
 _CHUNK = 256 * 1024
-#: Bytes of a local file read per SFTP write call: asyncssh splits each call into many
-#: write requests in flight at once, so a big file streams instead of waiting per block.
-#: With ``parallel`` files in flight, at most ``parallel`` of these are held in memory.
-UPLOAD_CHUNK = 2 * 1024 * 1024
 _MANIFEST_ATTEMPTS = 3
 
 
-@dataclass(frozen=True)
-class UploadFile:
-    """One file to place at ``path`` (relative to the root): ``data`` or a local ``source``."""
+class SSHHosts:
+    """The deployer's hosts in production: each reached over SSH through one shared pool."""
 
-    path: str
-    mode: int = 0o644
-    data: bytes | None = None
-    source: Path | None = None
+    def __init__(self, pool: HostPool) -> None:
+        self.pool = pool
 
-    def __post_init__(self) -> None:
-        if (self.data is None) == (self.source is None):
-            raise ValueError(f"{self.path}: give exactly one of data or source")
+    def host(self, target: SSHTarget, fence: Fence = UNFENCED) -> SSHHost:
+        return SSHHost(self.pool, target, fence)
 
 
-@dataclass(frozen=True)
-class UploadResult:
-    files: tuple[str, ...]
-    bytes_sent: int
-
-
-class RemoteHost:
-    """A target host reached through a :class:`HostPool`; create with ``pool.host(target)``.
+class SSHHost(SSHSession):
+    """A target host reached through a :class:`HostPool`: ``SSHHost(pool, target, fence)``.
 
     Every operation that changes the host passes ``fence`` first (see :mod:`.fence`)."""
-
-    def __init__(self, pool: HostPool, target: SSHTarget, fence: Fence = UNFENCED) -> None:
-        self.pool = pool
-        self.target = target
-        self.fence = fence
-
-    @property
-    def label(self) -> str:
-        return self.target.label
 
     # -- commands ---------------------------------------------------------------------
 
@@ -96,26 +76,11 @@ class RemoteHost:
             command = f"cd -- {shlex.quote(check_root(cwd))} && {command}"
         return await self.pool.run(self.target, command, timeout=timeout)
 
-    async def run_raw(
-        self, command: str, *, timeout: float | None = None, stdin: bytes | None = None
-    ) -> RawCommandResult:
-        return await self.pool.run_raw(self.target, command, timeout=timeout, stdin=stdin)
-
     # -- reading ----------------------------------------------------------------------
 
-    async def real_root(self, sftp: asyncssh.SFTPClient, root: str) -> str:
-        """The root with symlinks resolved; it must exist and be a directory."""
-        root = check_root(root)
-        try:
-            real = await sftp.realpath(root)
-            attrs = await sftp.stat(real)
-        except asyncssh.SFTPError as exc:
-            raise sftp_error(
-                exc, root, host=self.label, user=self.target.user, action="read"
-            ) from None
-        if attrs.type != asyncssh.FILEXFER_TYPE_DIRECTORY:
-            raise RemotePathError(f"{root} on {self.label} is not a directory", path=root)
-        return real
+    async def real_root(self, root: str) -> str:
+        async with self.pool.sftp(self.target) as sftp:
+            return await self.resolve_root(sftp, root)
 
     async def read_files(
         self, root: str, paths: Iterable[str], *, limit: int
@@ -125,8 +90,8 @@ class RemoteHost:
         wanted = [confine(p, root) for p in paths]
         found: dict[str, bytes | None] = {}
         async with self.pool.sftp(self.target) as sftp:
-            real_root = await self.real_root(sftp, root)
-            guard = DirectoryGuard(sftp, real_root, host=self.label, user=self.target.user)
+            real_root = await self.resolve_root(sftp, root)
+            guard = self.guard(sftp, real_root)
             for rel in wanted:
                 found[rel] = None
                 if await guard.parent(rel, create=False) is None:
@@ -142,7 +107,7 @@ class RemoteHost:
                     continue
                 except asyncssh.SFTPError as exc:
                     raise sftp_error(
-                        exc, path, host=self.label, user=self.target.user, action="read"
+                        exc, path, host=self.label, user=self.user, action="read"
                     ) from None
         return found
 
@@ -150,7 +115,7 @@ class RemoteHost:
         """sha256, size and mode of every regular file under ``root`` that is not ignored."""
         patterns = tuple(ignore)
         async with self.pool.sftp(self.target) as sftp:
-            real_root = await self.real_root(sftp, root)
+            real_root = await self.resolve_root(sftp, root)
         for attempt in range(1, _MANIFEST_ATTEMPTS + 1):
             result = await self.run_raw(manifest_command(real_root, patterns))
             stderr = result.stderr.decode("utf-8", "replace")
@@ -166,7 +131,7 @@ class RemoteHost:
             if result.exit_status == ROOT_MISSING_STATUS:
                 raise RemotePathError(f"{root} vanished on {self.label}", path=root)
             raise command_error(
-                stderr, root, host=self.label, user=self.target.user, action="read"
+                stderr, root, host=self.label, user=self.user, action="read"
             ) or RemoteCommandFailed(
                 "manifest", host=self.label, exit_status=result.exit_status, stderr=stderr
             )
@@ -180,7 +145,7 @@ class RemoteHost:
         tree_patterns = tuple(p for p in patterns if p.endswith("/"))
         entries: dict[str, FileEntry] = {}
         async with self.pool.sftp(self.target) as sftp:
-            real_root = await self.real_root(sftp, root)
+            real_root = await self.resolve_root(sftp, root)
             pending = [""]
             while pending:
                 directory = pending.pop()
@@ -210,25 +175,26 @@ class RemoteHost:
                     digest.update(data)
                     size += len(data)
         except asyncssh.SFTPError as exc:
-            raise sftp_error(
-                exc, path, host=self.label, user=self.target.user, action="read"
-            ) from None
+            raise sftp_error(exc, path, host=self.label, user=self.user, action="read") from None
         return digest.hexdigest(), size
 
     async def free_space(self, root: str) -> int:
         """Bytes available to the login user on the file system holding ``root``."""
         async with self.pool.sftp(self.target) as sftp:
-            real_root = await self.real_root(sftp, root)
-            return await self._free_bytes(sftp, real_root)
+            real_root = await self.resolve_root(sftp, root)
+            return await self.free_bytes(sftp, real_root)
 
-    async def _free_bytes(self, sftp: asyncssh.SFTPClient, path: str) -> int:
-        try:
-            vfs = await sftp.statvfs(path)
-        except asyncssh.SFTPError as exc:
-            raise sftp_error(
-                exc, path, host=self.label, user=self.target.user, action="inspect"
-            ) from None
-        return vfs.bavail * (vfs.frsize or vfs.bsize)
+    async def checked_manifest(
+        self, root: str, ignore: Iterable[str], known: dict[str, Known]
+    ) -> CheckedTree:
+        return await quickcheck.checked_manifest(self, root, ignore, known)
+
+    async def file_stats(self, root: str, ignore: Iterable[str]) -> dict[str, FileStat] | None:
+        patterns = tuple(ignore)
+        result = await self.run_raw(quickcheck.stat_command(root, patterns))
+        if result.exit_status != 0:
+            return None
+        return quickcheck.parse_stats(result.stdout, patterns)
 
     # -- writing ----------------------------------------------------------------------
 
@@ -248,8 +214,6 @@ class RemoteHost:
         stream into a staging directory instead (see :mod:`.streamed`), and falls back
         to SFTP when the host's tar cannot do it.
         """
-        from hearth_deployer.remote import streamed
-
         check_root(root)
         targets = [confine(item.path, root) for item in files]
         if len(set(targets)) != len(targets):
@@ -260,85 +224,21 @@ class RemoteHost:
             total = await asyncio.to_thread(total_size, files)
             stream = total >= streamed.STREAM_MIN_BYTES
         if stream and files:
-            async with self.pool.sftp(self.target) as sftp:
-                real_root = await self.real_root(sftp, root)
+            real_root = await self.real_root(root)
             try:
                 sent = await streamed.upload_streamed(self, root, real_root, targets, files)
             except streamed.StreamUnsupported as exc:
                 log.info("%s cannot take a tar stream (%s); uploading over SFTP", self.label, exc)
             else:
                 return UploadResult(tuple(targets), sent)
-        async with self.pool.sftp(self.target) as sftp:
-            real_root = await self.real_root(sftp, root)
-            guard = DirectoryGuard(sftp, real_root, host=self.label, user=self.target.user)
-            slots = asyncio.Semaphore(parallel)
-
-            async def one(rel: str, item: UploadFile) -> int:
-                async with slots:
-                    return await self._upload_one(sftp, guard, rel, item)
-
-            outcomes = await asyncio.gather(
-                *(one(rel, item) for rel, item in zip(targets, files, strict=True)),
-                return_exceptions=True,
-            )
-        sent = 0
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                raise outcome
-            sent += outcome
+        sent = await upload_over_sftp(self, root, targets, files, parallel=parallel)
         return UploadResult(tuple(targets), sent)
 
-    async def _upload_one(
-        self, sftp: asyncssh.SFTPClient, guard: DirectoryGuard, rel: str, item: UploadFile
-    ) -> int:
-        parent = await guard.parent(rel, create=True)
-        assert parent is not None  # create=True makes every missing directory
-        final = guard.absolute(rel)
-        temporary = f"{parent}/{TEMP_PREFIX}{secrets.token_hex(8)}"
-        user = self.target.user
-        size = len(item.data) if item.data is not None else await _local_size(item)
-        self.fence.check("upload")
-        try:
-            handle = await sftp.open(temporary, "wb", asyncssh.SFTPAttrs(permissions=0o600))
-        except asyncssh.SFTPError as exc:
-            raise sftp_error(exc, final, host=self.label, user=user, action="write") from None
-        written = 0
-        try:
-            try:
-                async for offset, chunk in _chunks(item):
-                    await handle.write(chunk, offset)
-                    written += len(chunk)
-                # The requested mode exactly, whatever the server's umask.
-                await handle.chmod(item.mode)
-                await _fsync(handle)
-            finally:
-                await handle.close()
-            self.fence.check("upload")
-            await sftp.posix_rename(temporary, final)
-        except asyncssh.SFTPError as exc:
-            free = await self._free_bytes_or_none(sftp, parent)
-            await self._remove_quietly(sftp, temporary)
-            raise write_error(
-                exc, final, host=self.label, user=user, needed_bytes=size - written, free_bytes=free
-            ) from None
-        except BaseException:
-            await self._remove_quietly(sftp, temporary)
-            raise
-        return written
+    async def _upload_without_stream(self, root: str, files: Sequence[UploadFile]) -> UploadResult:
+        return await self.upload(root, files, stream=False)
 
-    async def _free_bytes_or_none(self, sftp: asyncssh.SFTPClient, path: str) -> int | None:
-        try:
-            return await self._free_bytes(sftp, path)
-        except RemoteError:
-            return None
-
-    async def _remove_quietly(self, sftp: asyncssh.SFTPClient, path: str) -> None:
-        if not self.fence.valid():
-            return  # not ours to touch any more: the next holder removes temporaries
-        try:
-            await sftp.remove(path)
-        except asyncssh.SFTPError:
-            log.debug("could not remove %s on %s", path, self.label)
+    async def stage_upload(self, root: str, files: Sequence[UploadFile]) -> StagedUpload | None:
+        return await StagedUpload.start(self, root, files, self._upload_without_stream)
 
     async def remove_temporaries(self, root: str) -> None:
         """Delete half-written upload files and staging directories a killed deployer
@@ -365,102 +265,52 @@ class RemoteHost:
         so a retried deployment step gives the same result."""
         check_root(root)
         targets = [confine(path, root) for path in paths]
-        async with self.pool.sftp(self.target) as sftp:
-            real_root = await self.real_root(sftp, root)
-            guard = DirectoryGuard(sftp, real_root, host=self.label, user=self.target.user)
-            return await self.remove_with(sftp, guard, targets)
-
-    async def remove_with(
-        self, sftp: asyncssh.SFTPClient, guard: DirectoryGuard, targets: Iterable[str]
-    ) -> list[str]:
         removed = []
-        for rel in targets:
-            self.fence.check("remove")
-            if await guard.parent(rel, create=False) is None:
-                continue
-            path = guard.absolute(rel)
-            try:
-                await sftp.remove(path)
-            except (asyncssh.SFTPNoSuchFile, asyncssh.SFTPNoSuchPath):
-                continue
-            except asyncssh.SFTPError as exc:
-                raise sftp_error(
-                    exc, path, host=self.label, user=self.target.user, action="delete"
-                ) from None
-            removed.append(rel)
+        async with self.pool.sftp(self.target) as sftp:
+            guard = self.guard(sftp, await self.resolve_root(sftp, root))
+            for rel in targets:
+                self.fence.check("remove")
+                if await guard.parent(rel, create=False) is None:
+                    continue
+                if await archives.remove_file(self, sftp, guard.absolute(rel)):
+                    removed.append(rel)
         return removed
 
-    # -- backups ----------------------------------------------------------------------
+    # -- files beside the tree, and archives (see :mod:`.archives`) --------------------
+    async def private_dir(self, path: str) -> str:
+        return await archives.private_dir(self, path)
 
-    async def backup(
-        self,
-        root: str,
-        paths: Iterable[str] | None,
-        dest_dir: str,
-        backup_id: str,
-        *,
-        ignore: Iterable[str] = (),
-        keep: int | None = 10,
-    ) -> BackupInfo:
-        from hearth_deployer.remote.backup import take_backup
+    async def existing(self, root: str, paths: Sequence[str]) -> Existing:
+        return await archives.existing(self, root, paths)
 
-        return await take_backup(self, root, paths, dest_dir, backup_id, ignore=ignore, keep=keep)
+    async def pack(self, real_root: str, paths: Sequence[str], archive: str) -> Packed:
+        return await archives.pack(self, real_root, paths, archive)
 
-    async def restore(
-        self, root: str, backup: BackupInfo, *, touched: Iterable[str] = ()
-    ) -> RestoreResult:
-        from hearth_deployer.remote.backup import restore_backup
+    async def unpack(self, archive: str, real_root: str, paths: Sequence[str]) -> None:
+        await archives.unpack(self, archive, real_root, paths)
 
-        return await restore_backup(self, root, backup, touched=touched)
+    async def digest(self, path: str) -> str:
+        return await archives.digest(self, path)
 
-    async def list_backups(self, dest_dir: str) -> list[BackupInfo]:
-        from hearth_deployer.remote.backup import list_backups
+    async def rename(self, source: str, dest: str) -> None:
+        await archives.rename(self, source, dest)
 
-        return await list_backups(self, dest_dir)
+    async def write_private(self, path: str, data: bytes) -> None:
+        await archives.write_private(self, path, data)
 
-    async def prune_backups(self, dest_dir: str, keep: int) -> list[str]:
-        from hearth_deployer.remote.backup import prune_backups
+    async def list_dir(self, path: str) -> list[str]:
+        return await archives.list_dir(self, path)
 
-        return await prune_backups(self, dest_dir, keep)
+    async def read_many(self, paths: Iterable[str]) -> dict[str, bytes | None]:
+        return await archives.read_many(self, paths)
+
+    async def delete(self, paths: Iterable[str]) -> None:
+        await archives.delete(self, paths)
+
+    async def remove_empty_dirs(self, real_root: str, dirs: Iterable[str]) -> tuple[str, ...]:
+        return await archives.remove_empty_dirs(self, real_root, dirs)
 
 
 def _as_bytes(data: object) -> bytes:
     """asyncssh types file reads as ``str``; a file opened in binary mode gives bytes."""
     return data if isinstance(data, bytes) else str(data).encode()
-
-
-def total_size(files: Sequence[UploadFile]) -> int:
-    total = 0
-    for item in files:
-        if item.data is not None:
-            total += len(item.data)
-        else:
-            assert item.source is not None
-            total += item.source.stat().st_size
-    return total
-
-
-async def _local_size(item: UploadFile) -> int:
-    assert item.source is not None
-    return (await asyncio.to_thread(item.source.stat)).st_size
-
-
-async def _chunks(item: UploadFile) -> AsyncIterator[tuple[int, bytes]]:
-    if item.data is not None:
-        # One call: asyncssh splits it into pipelined SFTP writes itself.
-        yield 0, item.data
-        return
-    assert item.source is not None
-    with item.source.open("rb") as local:
-        offset = 0
-        while chunk := await asyncio.to_thread(local.read, UPLOAD_CHUNK):
-            yield offset, chunk
-            offset += len(chunk)
-
-
-async def _fsync(handle: asyncssh.SFTPClientFile) -> None:
-    """Flush to disk before the rename, so a power cut never leaves an empty new file.
-
-    ``fsync@openssh.com`` is an OpenSSH extension; other servers just skip this step."""
-    with contextlib.suppress(asyncssh.SFTPOpUnsupported):
-        await handle.fsync()

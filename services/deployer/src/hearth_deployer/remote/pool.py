@@ -17,32 +17,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import asyncssh
-from asyncssh.encryption import get_default_encryption_algs
 
+from hearth_deployer.remote.connect import TransientConnectError, connect_once, load_client_key
 from hearth_deployer.remote.errors import (
-    AuthenticationFailed,
     CommandTimedOut,
     ConnectionDropped,
-    HostKeyMismatch,
-    HostKeyUnknown,
     HostUnreachable,
     RemoteError,
     SessionFailed,
 )
-from hearth_deployer.remote.fence import UNFENCED, Fence
-from hearth_deployer.remote.hostkeys import HostKeyCheck, fingerprint, key_line, parse_host_keys
-
-if TYPE_CHECKING:
-    from hearth_deployer.remote.host import RemoteHost
+from hearth_deployer.remote.hostkeys import fingerprint, key_line, parse_host_keys
+from hearth_deployer.remote.port import CommandResult
+from hearth_deployer.remote.target import PoolSettings, SSHTarget
 
 log = logging.getLogger(__name__)
 
@@ -56,76 +48,7 @@ _SESSION_LIMIT_CODES = (
     asyncssh.OPEN_RESOURCE_SHORTAGE,
 )
 
-
-#: AES-GCM runs in AES-NI through ``cryptography``; asyncssh's ChaCha20-Poly1305 (the
-#: default first choice) moves about half as many bytes per second. Everything else
-#: stays acceptable, in asyncssh's order, for servers without AES-GCM.
-FAST_CIPHERS_FIRST = [
-    "aes128-gcm@openssh.com",
-    "aes256-gcm@openssh.com",
-    *(
-        name
-        for name in (alg.decode() for alg in get_default_encryption_algs())
-        if name not in {"aes128-gcm@openssh.com", "aes256-gcm@openssh.com"}
-    ),
-]
-
-
-@dataclass(frozen=True)
-class SSHTarget:
-    """Where and as whom to connect. ``client_key`` is a key file path or the key itself."""
-
-    host: str
-    user: str
-    client_key: Path | str | bytes = field(repr=False)
-    port: int = 22
-    #: ``ssh-ed25519 AAAA...`` (one or more lines); ``None`` only with trust on first use.
-    known_host_key: str | None = None
-    trust_on_first_use: bool = False
-    passphrase: str | None = field(default=None, repr=False)
-
-    @property
-    def key(self) -> tuple[str, int, str]:
-        return (self.host, self.port, self.user)
-
-    @property
-    def label(self) -> str:
-        return f"{self.user}@{self.host}:{self.port}"
-
-
-@dataclass(frozen=True)
-class PoolSettings:
-    #: Concurrent channels per connection; keep it below the server's ``MaxSessions``.
-    max_channels_per_connection: int = 8
-    #: TCP connect + key exchange + authentication, per attempt.
-    connect_timeout: float = 10.0
-    connect_attempts: int = 4
-    backoff_initial: float = 0.5
-    backoff_max: float = 8.0
-    #: A connection nobody used for this long is closed.
-    idle_timeout: float = 60.0
-    keepalive_interval: float = 15.0
-    #: New connections in flight at once, across hosts: sshd drops handshakes beyond
-    #: ``MaxStartups`` (10 by default), which would look like a flaky network.
-    max_concurrent_connects: int = 8
-    #: How long to keep retrying a channel the server refused for lack of sessions. sshd
-    #: frees a session slot only after reaping the session's process, a moment after the
-    #: channel closed, so a slot we just released can still count against MaxSessions.
-    channel_retry_seconds: float = 2.0
-    #: The OpenSSH client that carries big streamed uploads (see :mod:`.openssh`); None,
-    #: or a name not on PATH, streams them over asyncssh instead.
-    ssh_client: str | None = "ssh"
-
-
-@dataclass(frozen=True)
-class CommandResult:
-    exit_status: int
-    stdout: str
-    stderr: str
-
-    @property
-    def ok(self) -> bool:
-        return self.exit_status == 0
+__all__ = ["CommandResult", "HostPool", "PoolSettings", "RawCommandResult", "SSHTarget"]
 
 
 @dataclass(frozen=True)
@@ -168,26 +91,6 @@ class _PooledConnection:
             self.conn.close()
 
 
-def _load_client_key(target: SSHTarget) -> asyncssh.SSHKey:
-    try:
-        if isinstance(target.client_key, bytes):
-            return asyncssh.import_private_key(target.client_key, target.passphrase)
-        text = str(target.client_key)
-        if "PRIVATE KEY" in text:
-            return asyncssh.import_private_key(text, target.passphrase)
-        return asyncssh.read_private_key(text, target.passphrase)
-    except (OSError, asyncssh.KeyImportError, asyncssh.KeyEncryptionError) as exc:
-        # The message names the file at most, never the key material.
-        where = (
-            ""
-            if isinstance(target.client_key, bytes) or "PRIVATE KEY" in str(target.client_key)
-            else f" {target.client_key}"
-        )
-        raise RemoteError(
-            f"cannot load the SSH client key{where} for {target.label}: {exc}"
-        ) from None
-
-
 class HostPool:
     """Shared SSH connections; use ``async with HostPool() as pool`` or call :meth:`close`."""
 
@@ -212,12 +115,6 @@ class HostPool:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
-
-    def host(self, target: SSHTarget, fence: Fence = UNFENCED) -> RemoteHost:
-        """``target`` reached through this pool; every write passes ``fence`` first."""
-        from hearth_deployer.remote.host import RemoteHost
-
-        return RemoteHost(self, target, fence)
 
     def peak_channels(self, target: SSHTarget) -> int:
         """Most channels that were open at once on the target's current connection."""
@@ -363,7 +260,7 @@ class HostPool:
 
     async def _connect_with_retries(self, target: SSHTarget) -> _PooledConnection:
         settings = self.settings
-        client_key = _load_client_key(target)
+        client_key = load_client_key(target)
         pinned = self._pinned_keys(target)
         if not pinned and not target.trust_on_first_use:
             # Refuse before connecting: without a pinned key, any server would be trusted.
@@ -376,7 +273,7 @@ class HostPool:
         for attempt in range(1, settings.connect_attempts + 1):
             try:
                 return await self._connect_once(target, client_key, pinned)
-            except _TransientConnectError as exc:
+            except TransientConnectError as exc:
                 reason = exc.reason
                 log.info("connect to %s failed (%s), attempt %d", target.label, reason, attempt)
             if attempt < settings.connect_attempts:
@@ -386,87 +283,29 @@ class HostPool:
             host=target.host, port=target.port, reason=reason, attempts=settings.connect_attempts
         )
 
-    async def _connect_once(  # noqa: C901 (the deployer's remote pool is being split by another helper)
+    async def _connect_once(
         self, target: SSHTarget, client_key: asyncssh.SSHKey, pinned: list[asyncssh.SSHKey]
     ) -> _PooledConnection:
-        check = HostKeyCheck(pinned, trust_on_first_use=target.trust_on_first_use)
         holder: list[_PooledConnection] = []
 
         def mark_lost() -> None:
             for pooled in holder:
                 pooled.lost = True
 
-        try:
-            async with self._connect_slots:
-                conn = await asyncio.wait_for(
-                    asyncssh.connect(
-                        target.host,
-                        target.port,
-                        username=target.user,
-                        client_keys=[client_key],
-                        known_hosts=check.known_hosts,
-                        client_factory=check.client_factory(mark_lost),
-                        # Nothing from the deployer's own environment leaks in: no
-                        # ~/.ssh/config, no agent keys, no password prompts.
-                        config=[],
-                        agent_path=None,
-                        password=None,
-                        kbdint_auth=False,
-                        preferred_auth="publickey",
-                        connect_timeout=self.settings.connect_timeout,
-                        login_timeout=self.settings.connect_timeout,
-                        keepalive_interval=self.settings.keepalive_interval,
-                        encryption_algs=FAST_CIPHERS_FIRST,
-                    ),
-                    timeout=self.settings.connect_timeout,
-                )
-        except asyncssh.PermissionDenied:
-            raise AuthenticationFailed(
-                user=target.user,
-                host=target.host,
-                port=target.port,
-                key_fingerprint=client_key.get_fingerprint("sha256"),
-            ) from None
-        except asyncssh.HostKeyNotVerifiable:
-            got = fingerprint(check.presented) if check.presented else "an unreadable key"
-            if pinned:
-                raise HostKeyMismatch(
-                    host=target.host,
-                    port=target.port,
-                    expected=[fingerprint(key) for key in pinned],
-                    got=got,
-                ) from None
-            raise HostKeyUnknown(host=target.host, port=target.port, got=got) from None
-        except asyncssh.KeyExchangeFailed as exc:
-            if pinned and "host key" in str(exc.reason).lower():
-                # The server has no key of the pinned type at all.
-                raise HostKeyMismatch(
-                    host=target.host,
-                    port=target.port,
-                    expected=[fingerprint(key) for key in pinned],
-                    got=f"no key of type {', '.join(k.get_algorithm() for k in pinned)}",
-                ) from None
-            raise RemoteError(f"SSH key exchange with {target.label} failed: {exc}") from None
-        except (asyncssh.ConnectionLost, asyncssh.ServiceNotAvailable) as exc:
-            # sshd drops handshakes beyond MaxStartups, and a restarting host looks the same.
-            raise _TransientConnectError(f"connection lost during handshake: {exc}") from None
-        except asyncssh.DisconnectError as exc:
-            raise RemoteError(f"SSH server {target.label} refused the session: {exc}") from None
-        except TimeoutError:
-            raise _TransientConnectError(
-                f"timed out after {self.settings.connect_timeout:g} s"
-            ) from None
-        except OSError as exc:
-            raise _TransientConnectError(_describe_network_error(exc)) from None
-
+        conn, learned = await connect_once(
+            target,
+            client_key,
+            pinned,
+            settings=self.settings,
+            slots=self._connect_slots,
+            on_lost=mark_lost,
+        )
         pooled = _PooledConnection(conn, self.settings.max_channels_per_connection)
         holder.append(pooled)
-        if check.learned is not None:
-            line = key_line(check.learned)
+        if learned is not None:
+            line = key_line(learned)
             self.learned_host_keys[(target.host, target.port)] = line
-            log.warning(
-                "trusting %s on first use: host key %s", target.label, fingerprint(check.learned)
-            )
+            log.warning("trusting %s on first use: host key %s", target.label, fingerprint(learned))
             if self._on_host_key_learned:
                 self._on_host_key_learned(target, line)
         return pooled
@@ -483,20 +322,3 @@ class HostPool:
                     pooled.conn.close()
             if not self._connections:
                 return
-
-
-def _describe_network_error(exc: OSError) -> str:
-    # asyncio's own messages ("Connect call failed (...)") hide the cause.
-    if isinstance(exc, ConnectionRefusedError):
-        return "connection refused"
-    if isinstance(exc, socket.gaierror):
-        return f"cannot resolve the host name: {exc.strerror}"
-    if exc.errno:
-        return os.strerror(exc.errno).lower()
-    return str(exc)
-
-
-class _TransientConnectError(Exception):
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-        super().__init__(reason)

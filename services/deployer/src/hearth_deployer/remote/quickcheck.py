@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from hearth_deployer.domain.paths import is_ignored
 from hearth_deployer.domain.plan import FileEntry
@@ -24,41 +22,13 @@ from hearth_deployer.remote.manifest import (
     command_unsupported,
     is_managed_internal,
 )
+from hearth_deployer.remote.port import CheckedTree, FileStat, Known, QuickCheckUnsupported
+from hearth_deployer.remote.session import SSHSession
 from hearth_deployer.remote.sftperrors import command_error
 
-if TYPE_CHECKING:
-    from hearth_deployer.remote.host import RemoteHost
+__all__ = ["CheckedTree", "FileStat", "Known", "QuickCheckUnsupported", "checked_manifest"]
 
 _ATTEMPTS = 3
-
-
-@dataclass(frozen=True)
-class FileStat:
-    size: int
-    mode: int
-    mtime: str
-
-
-@dataclass(frozen=True)
-class Known:
-    """What was recorded for one path: its stat and sha256."""
-
-    size: int
-    mtime: str
-    sha256: str
-
-
-@dataclass
-class CheckedTree:
-    """The remote manifest, the stats it was built from, and the paths hashed for it."""
-
-    entries: dict[str, FileEntry]
-    stats: dict[str, FileStat]
-    hashed: list[str]
-
-
-class QuickCheckUnsupported(Exception):
-    """The host lacks GNU find/xargs/sha256sum."""
 
 
 def stat_command(real_root: str, ignore: Iterable[str]) -> str:
@@ -104,13 +74,13 @@ def parse_hashes(output: bytes) -> dict[str, str]:
 
 
 async def checked_manifest(
-    host: RemoteHost, root: str, ignore: Iterable[str], known: dict[str, Known]
+    host: SSHSession, root: str, ignore: Iterable[str], known: dict[str, Known]
 ) -> CheckedTree:
     """The manifest of ``root``, hashing only files whose size or mtime differ from
     ``known`` (pass ``{}`` for a full re-hash). Retries when the tree changes meanwhile."""
     patterns = tuple(ignore)
     async with host.pool.sftp(host.target) as sftp:
-        real_root = await host.real_root(sftp, root)
+        real_root = await host.resolve_root(sftp, root)
     for _ in range(_ATTEMPTS):
         before = parse_stats(await _run(host, root, stat_command(real_root, patterns)), patterns)
         hashes: dict[str, str] = {}
@@ -143,7 +113,7 @@ async def checked_manifest(
     )
 
 
-async def _run(host: RemoteHost, root: str, command: str) -> bytes:
+async def _run(host: SSHSession, root: str, command: str) -> bytes:
     result = await host.run_raw(command)
     if result.exit_status == 0:
         return result.stdout

@@ -6,7 +6,7 @@ called once the backup is verified and recorded, renames files into place. Whate
 stops the deployment before that (a failed backup, a cancellation, a lost lease) calls
 :meth:`StagedUpload.abandon`, which stops the stream and removes the staging directory.
 A deployer killed meanwhile leaves the directory; a resumed run removes it with
-:meth:`RemoteHost.remove_temporaries` before anything else.
+:meth:`.host.SSHHost.remove_temporaries` before anything else.
 """
 
 from __future__ import annotations
@@ -14,15 +14,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Sequence
 
 from hearth_deployer.remote import streamed
 from hearth_deployer.remote.confine import check_root, confine
-from hearth_deployer.remote.host import UploadFile, UploadResult, total_size
+from hearth_deployer.remote.port import UploadFile, UploadResult, total_size
+from hearth_deployer.remote.session import SSHSession
 
-if TYPE_CHECKING:
-    from hearth_deployer.remote.host import RemoteHost
+#: Uploads ``files`` under ``root`` without a stream: the fallback for a host whose tar
+#: cannot take one.
+Fallback = Callable[[str, Sequence[UploadFile]], Awaitable[UploadResult]]
 
 log = logging.getLogger(__name__)
 
@@ -32,13 +33,16 @@ class StagedUpload:
 
     def __init__(
         self,
-        host: RemoteHost,
+        host: SSHSession,
         root: str,
         real_root: str,
         targets: Sequence[str],
         files: Sequence[UploadFile],
+        *,
+        fallback: Fallback,
     ) -> None:
         self.host, self.root, self.real_root = host, root, real_root
+        self._fallback = fallback
         self.targets, self.files = list(targets), list(files)
         self.staging = streamed.staging_path(real_root)
         self._sending = asyncio.create_task(
@@ -48,19 +52,19 @@ class StagedUpload:
 
     @classmethod
     async def start(
-        cls, host: RemoteHost, root: str, files: Sequence[UploadFile]
+        cls, host: SSHSession, root: str, files: Sequence[UploadFile], fallback: Fallback
     ) -> StagedUpload | None:
         """Begin streaming ``files`` into a staging directory; None when the upload is too
-        small to stream (upload it with :meth:`RemoteHost.upload` then)."""
+        small to stream (upload it with :meth:`.host.SSHHost.upload` then)."""
         check_root(root)
         targets = [confine(item.path, root) for item in files]
         if not files or len(set(targets)) != len(targets):
-            return None  # RemoteHost.upload reports a duplicate path itself
+            return None  # SSHHost.upload reports a duplicate path itself
         if await asyncio.to_thread(total_size, files) < streamed.STREAM_MIN_BYTES:
             return None
         async with host.pool.sftp(host.target) as sftp:
-            real_root = await host.real_root(sftp, root)
-        return cls(host, root, real_root, targets, files)
+            real_root = await host.resolve_root(sftp, root)
+        return cls(host, root, real_root, targets, files, fallback=fallback)
 
     async def finish(self) -> UploadResult:
         """Wait for the stream, then rename every file into place (the upload proper)."""
@@ -72,7 +76,7 @@ class StagedUpload:
                 log.info(
                     "%s cannot take a tar stream (%s); uploading over SFTP", self.host.label, exc
                 )
-                return await self.host.upload(self.root, self.files, stream=False)
+                return await self._fallback(self.root, self.files)
             removed = await streamed.place_staged(
                 self.host, self.real_root, self.staging, self.targets
             )

@@ -5,7 +5,7 @@ One stream moves bytes about twice as fast as one SFTP request per block and per
 operation. The archive is written on the fly from the local files (never whole in
 memory); the remote ``tar`` keeps each file's exact mode (``-p``), sets mtimes to now
 (``-m``) and never changes owners. The staging directory carries the restore prefix, so
-every manifest skips it, and :meth:`RemoteHost.remove_temporaries` deletes one a killed
+every manifest skips it, and :meth:`.host.SSHHost.remove_temporaries` deletes one a killed
 deployer left behind. Renames go through the same :class:`DirectoryGuard` as SFTP
 uploads, so no file is ever placed through a symlink that leaves the root.
 """
@@ -20,19 +20,18 @@ import shlex
 import tarfile
 import time
 from collections.abc import Sequence
-from typing import IO, TYPE_CHECKING, cast
+from typing import IO, cast
 
 import asyncssh
 
 from hearth_deployer.remote import openssh
-from hearth_deployer.remote.confine import STAGING_PREFIX, DirectoryGuard
+from hearth_deployer.remote.confine import STAGING_PREFIX
 from hearth_deployer.remote.errors import RemoteCommandFailed
 from hearth_deployer.remote.manifest import command_unsupported
+from hearth_deployer.remote.port import UploadFile
 from hearth_deployer.remote.renames import rename_into_place
+from hearth_deployer.remote.session import SSHSession
 from hearth_deployer.remote.sftperrors import command_error
-
-if TYPE_CHECKING:
-    from hearth_deployer.remote.host import RemoteHost, UploadFile
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +89,7 @@ def _write_archive(out: IO[bytes], targets: Sequence[str], files: Sequence[Uploa
 
 
 async def _send(
-    host: RemoteHost, command: str, targets: Sequence[str], files: Sequence[UploadFile]
+    host: SSHSession, command: str, targets: Sequence[str], files: Sequence[UploadFile]
 ) -> tuple[int, int, str]:
     """Run ``command`` with the archive as its stdin: (exit status, bytes sent, stderr).
     Through the ``ssh`` binary when there is one (see :mod:`.openssh`), else asyncssh."""
@@ -124,7 +123,7 @@ def staging_path(real_root: str) -> str:
 
 
 async def send_to_staging(
-    host: RemoteHost,
+    host: SSHSession,
     root: str,
     staging: str,
     targets: Sequence[str],
@@ -157,14 +156,14 @@ async def send_to_staging(
 
 
 async def place_staged(
-    host: RemoteHost, real_root: str, staging: str, targets: Sequence[str]
+    host: SSHSession, real_root: str, staging: str, targets: Sequence[str]
 ) -> bool:
     """Rename each staged file into place (atomic per file, never through a symlink);
     whether the then empty staging directory could be removed as well."""
     user = host.target.user
     await host.fence.confirm("upload")
     async with host.pool.sftp(host.target) as sftp:
-        guard = DirectoryGuard(sftp, real_root, host=host.label, user=user)
+        guard = host.guard(sftp, real_root)
         await rename_into_place(
             sftp, guard, staging, targets, host=host.label, user=user, fence=host.fence
         )
@@ -182,14 +181,14 @@ async def place_staged(
         return True
 
 
-async def remove_staging(host: RemoteHost, staging: str) -> None:
+async def remove_staging(host: SSHSession, staging: str) -> None:
     if not host.fence.valid():
         return  # not ours to touch any more: the next holder removes staging directories
     await host.run_raw(f"rm -rf -- {shlex.quote(staging)}")
 
 
 async def upload_streamed(
-    host: RemoteHost, root: str, real_root: str, targets: Sequence[str], files: Sequence[UploadFile]
+    host: SSHSession, root: str, real_root: str, targets: Sequence[str], files: Sequence[UploadFile]
 ) -> int:
     """Place ``files`` at ``targets`` (relative, confined) under ``real_root``; bytes sent."""
     staging = staging_path(real_root)

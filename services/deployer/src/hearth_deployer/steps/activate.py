@@ -11,7 +11,7 @@ from hearth_deployer.adapters.homeassistant import HomeAssistantClient, HomeAssi
 from hearth_deployer.adapters.lease import TargetLease
 from hearth_deployer.context import DeployContext
 from hearth_deployer.domain.reload import ApplyMethod, choose_apply_method
-from hearth_deployer.remote.host import RemoteHost
+from hearth_deployer.remote.port import RemoteHost
 from hearth_deployer.steps.base import Recording, Unhealthy
 from hearth_events.catalogue import HostCheckFailed, HostCheckPassed, ServiceRestarted
 

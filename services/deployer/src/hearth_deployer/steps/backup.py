@@ -7,8 +7,8 @@ from dataclasses import asdict
 from typing import Protocol
 
 from hearth_deployer.domain.plan import Plan
-from hearth_deployer.remote.backup import BackupInfo
-from hearth_deployer.remote.host import RemoteHost
+from hearth_deployer.remote.backups import BackupInfo, Backups
+from hearth_deployer.remote.port import RemoteHost
 from hearth_deployer.steps.base import Recording, StepFailed, new_backup_id
 from hearth_events.catalogue import BackupTaken
 
@@ -37,7 +37,7 @@ async def back_up_before_restore(run: BackupRun, paths: list[str]) -> None:
 
 async def _take(run: BackupRun, paths: list[str], *, keep: int | None) -> BackupInfo:
     try:
-        return await (await run.host()).backup(
+        return await Backups(await run.host()).take(
             run.spec.remote_path,
             paths,
             run.backups,
@@ -71,7 +71,7 @@ async def keep_backup(run: Recording, info: BackupInfo) -> None:
 async def kept_backup(run: BackupRun, wanted: str | None) -> BackupInfo:
     """The backup a restore goes back to: ``wanted``, or the newest kept."""
     try:
-        kept = await (await run.host()).list_backups(run.backups)
+        kept = await Backups(await run.host()).kept(run.backups)
     except Exception as exc:
         raise StepFailed("rollback", str(exc)) from exc
     choices = [b for b in kept if wanted is None or b.backup_id == wanted]

@@ -8,8 +8,8 @@ from __future__ import annotations
 from typing import NoReturn, Protocol
 
 from hearth_deployer.domain.reload import ApplyMethod
-from hearth_deployer.remote.backup import BackupInfo
-from hearth_deployer.remote.host import RemoteHost
+from hearth_deployer.remote.backups import BackupInfo, Backups
+from hearth_deployer.remote.port import RemoteHost
 from hearth_deployer.steps.activate import restart
 from hearth_deployer.steps.base import Finished, Recording, Unhealthy
 from hearth_deployer.steps.health import HealthRun, wait_healthy
@@ -44,7 +44,7 @@ async def restore_files(run: RestoreRun) -> None:
         host = await run.host()
         # Half-written files first: a new folder holding one is not empty, and would stay.
         await host.remove_temporaries(run.spec.remote_path)
-        result = await host.restore(run.spec.remote_path, info, touched=run.d.touched)
+        result = await Backups(host).restore(run.spec.remote_path, info, touched=run.d.touched)
     except Exception as exc:
         await run.write(
             run.app.rollback_failed,

@@ -8,25 +8,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from hearth_deployer.adapters.records import HostRecord
 from hearth_deployer.context import DeployContext
 from hearth_deployer.domain import Deployment
 from hearth_deployer.domain.plan import FileEntry
-from hearth_deployer.remote.quickcheck import (
-    CheckedTree,
-    Known,
-    QuickCheckUnsupported,
-    checked_manifest,
-    parse_stats,
-    stat_command,
-)
+from hearth_deployer.remote.port import CheckedTree, Known, QuickCheckUnsupported, RemoteHost
 from hearth_deployer.steps.base import Level
 from hearth_events.catalogue import TargetSpec
-
-if TYPE_CHECKING:
-    from hearth_deployer.remote.host import RemoteHost
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +73,7 @@ class HostCheck:
         )
         known = {} if self.full or record is None else record.files
         try:
-            return await checked_manifest(host, spec.remote_path, run.ignore, known)
+            return await host.checked_manifest(spec.remote_path, run.ignore, known)
         except QuickCheckUnsupported:
             return await host.manifest(spec.remote_path, run.ignore)
 
@@ -131,12 +121,11 @@ class HostCheck:
             return
         stats = checked.stats
         if files_changed:
-            real_root = spec.remote_path
-            result = await host.run_raw(stat_command(real_root, self.run.ignore))
-            if result.exit_status != 0:
+            fresh = await host.file_stats(spec.remote_path, self.run.ignore)
+            if fresh is None:
                 records.forget(spec.name)
                 return
-            stats = parse_stats(result.stdout, self.run.ignore)
+            stats = fresh
         files: dict[str, Known] = {}
         for path, found in stats.items():
             entry = self.uploaded.get(path)

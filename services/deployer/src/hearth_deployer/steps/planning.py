@@ -15,7 +15,7 @@ from hearth_deployer.domain.plan import (
     plan_changes,
     unified_diff,
 )
-from hearth_deployer.remote.host import RemoteHost
+from hearth_deployer.remote.port import RemoteHost
 from hearth_deployer.steps.base import Recording, StepFailed
 from hearth_deployer.steps.hostcheck import HostCheck
 from hearth_events.catalogue import DeploymentPlanned

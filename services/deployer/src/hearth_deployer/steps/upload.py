@@ -7,8 +7,7 @@ from typing import Protocol
 
 from hearth_deployer.domain.fetched import FetchedTree
 from hearth_deployer.domain.plan import Plan
-from hearth_deployer.remote.host import UploadFile
-from hearth_deployer.remote.staged import StagedUpload
+from hearth_deployer.remote.port import Staged, UploadFile
 from hearth_deployer.steps.base import StepFailed
 from hearth_deployer.steps.compensate import RestoreRun, restore_files
 from hearth_deployer.steps.planning import local_files
@@ -31,24 +30,20 @@ def _files(tree: FetchedTree, plan: Plan) -> list[UploadFile]:
     ]
 
 
-async def stage(
-    run: UploadRun, tree: FetchedTree, plan: Plan, *, resumed: bool
-) -> StagedUpload | None:
+async def stage(run: UploadRun, tree: FetchedTree, plan: Plan, *, resumed: bool) -> Staged | None:
     """Start streaming the new files into a staging directory; None if that cannot start
     (the backup and the upload proper then report what is wrong)."""
     host = await run.host()
     try:
         if resumed:  # a killed run may have left a staging directory behind
             await host.remove_temporaries(run.spec.remote_path)
-        return await StagedUpload.start(host, run.spec.remote_path, _files(tree, plan))
+        return await host.stage_upload(run.spec.remote_path, _files(tree, plan))
     except Exception as exc:
         run.log(f"upload not started early: {exc}", step="upload", level="warning")
         return None
 
 
-async def upload(
-    run: UploadRun, tree: FetchedTree, plan: Plan, staged: StagedUpload | None
-) -> None:
+async def upload(run: UploadRun, tree: FetchedTree, plan: Plan, staged: Staged | None) -> None:
     managed_after = local_files(tree, run.ignore)
     try:
         await run.write(run.app.begin_upload, plan.touched, managed_after)

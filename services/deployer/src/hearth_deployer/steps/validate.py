@@ -12,7 +12,7 @@ from hearth_deployer.domain.fetched import FetchedTree
 from hearth_deployer.domain.plan import TEXT_LIMIT_BYTES
 from hearth_deployer.domain.target_spec import builtin_ignored
 from hearth_deployer.domain.validation.tree import SECRETS_FILE, validate_tree
-from hearth_deployer.remote.host import RemoteHost
+from hearth_deployer.remote.port import RemoteHost
 from hearth_deployer.steps.base import Recording, StepFailed
 from hearth_events.catalogue import ConfigValidated, ValidationFailed
 

@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 
 from tests.integration.deployer.harness import World, files_target
 from tests.integration.deployer.read_side import ReadSide
+from tests.support.memhost import MemoryBox
 from tests.support.services import ServiceProcess
 
 pytestmark = pytest.mark.integration
 
 
 async def test_a_push_waits_for_the_missing_key_then_deploys_exactly_once(
-    world: World, sshd: Any, start_service: Callable[..., ServiceProcess]
+    world: World, box: MemoryBox, start_service: Callable[..., ServiceProcess]
 ) -> None:
     read = await ReadSide.start(world, start_service)
     await world.start()
-    target = files_target(sshd, "box", key_secret="box-ssh-key")  # not stored yet
+    target = files_target(box, "box", key_secret="box-ssh-key")  # not stored yet
     assert (await world.apply_targets(target))["ok"]
     await world.push({"a.txt": "hello\n"})
 
@@ -34,13 +34,13 @@ async def test_a_push_waits_for_the_missing_key_then_deploys_exactly_once(
     waiting = await read.get(f"/api/v1/deployments/{deployment_id}")
     assert waiting["status"] == "waiting"
     assert "box-ssh-key" in waiting["reason"]
-    assert not (sshd.remote_root / "a.txt").exists()
+    assert not (box.remote_root / "a.txt").exists()
 
-    await world.secret("box-ssh-key", sshd.client_key.read_text())
+    await world.secret("box-ssh-key", box.client_key_text)
     (done,) = await world.wait_terminal("box")
     assert done.type == "DeploymentSucceeded", await world.logs(deployment_id)
     assert done.data.deployment_id == deployment_id  # type: ignore[attr-defined]
-    assert (sshd.remote_root / "a.txt").read_text() == "hello\n"
+    assert (box.remote_root / "a.txt").read_text() == "hello\n"
     types = [e.type for e in await world.events("box") if e.type != "DeploymentLogged"]
     # One deployment, held once (not at every look), then run to the end.
     assert types.count("DeployRequested") == 1 and types.count("DeploymentStarted") == 1

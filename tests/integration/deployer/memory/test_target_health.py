@@ -12,6 +12,7 @@ from hearth_events.ids import uuid7
 from tests.integration.deployer.harness import World, tree_digest
 from tests.integration.deployer.read_side import ReadSide
 from tests.integration.deployer.test_deployments import deploy_base
+from tests.support.memhost import MemoryBox
 from tests.support.services import ServiceProcess
 
 pytestmark = pytest.mark.integration
@@ -19,11 +20,11 @@ UNKNOWN = "0123456789abcdef0123456789abcdef01234567"
 
 
 async def test_an_unknown_commit_or_invalid_config_fails_with_the_host_untouched(
-    world: World, sshd: Any, ha_sim: Any, start_service: Callable[..., ServiceProcess]
+    world: World, box: MemoryBox, ha_sim: Any, start_service: Callable[..., ServiceProcess]
 ) -> None:
     read = await ReadSide.start(world, start_service)
-    running = await deploy_base(world, sshd, ha_sim)
-    before = tree_digest(sshd.remote_root)
+    running = await deploy_base(world, box, ha_sim)
+    before = tree_digest(box.remote_root)
 
     asked = str(uuid7())
     await world.publish(
@@ -43,7 +44,7 @@ async def test_an_unknown_commit_or_invalid_config_fails_with_the_host_untouched
     assert invalid.type == "DeploymentFailed"
     assert invalid.data.step == "validate"  # type: ignore[attr-defined]
     assert invalid.data.host_touched is False  # type: ignore[attr-defined]
-    assert tree_digest(sshd.remote_root) == before
+    assert tree_digest(box.remote_root) == before
 
     invalid_id = invalid.data.deployment_id  # type: ignore[attr-defined]
     failed = await read.until(

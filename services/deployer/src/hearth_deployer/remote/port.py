@@ -1,0 +1,261 @@
+"""The port a deployment uses to reach one target host: :class:`RemoteHost`.
+
+It is what the workflow, the service applier, the host check and :class:`.backups.Backups`
+need, in their own words: no SSH or SFTP types appear here. Two adapters implement it,
+run against one set of contract tests (``tests/contract/remote_host.py``):
+:class:`.host.SSHHost` (OpenSSH over asyncssh, the real thing) and
+:class:`.memory.MemoryHost` (a dict of files, for fast behavioural tests).
+
+Every path a method takes as ``root`` is absolute; the paths under it are relative and
+confined to it (``..`` and absolute paths raise :class:`.errors.PathOutsideRoot`).
+Operations that change the tree pass the host's :attr:`RemoteHost.fence` first; the file
+and archive primitives below the tree operations leave fencing to their caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from hearth_deployer.domain.plan import FileEntry
+from hearth_deployer.remote.fence import Fence
+from hearth_deployer.remote.target import SSHTarget
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    exit_status: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_status == 0
+
+
+@dataclass(frozen=True)
+class UploadFile:
+    """One file to place at ``path`` (relative to the root): ``data`` or a local ``source``."""
+
+    path: str
+    mode: int = 0o644
+    data: bytes | None = None
+    source: Path | None = None
+
+    def __post_init__(self) -> None:
+        if (self.data is None) == (self.source is None):
+            raise ValueError(f"{self.path}: give exactly one of data or source")
+
+    def read(self) -> bytes:
+        if self.data is not None:
+            return self.data
+        assert self.source is not None
+        return self.source.read_bytes()
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    files: tuple[str, ...]
+    bytes_sent: int
+
+
+def total_size(files: Sequence[UploadFile]) -> int:
+    total = 0
+    for item in files:
+        if item.data is not None:
+            total += len(item.data)
+        else:
+            assert item.source is not None
+            total += item.source.stat().st_size
+    return total
+
+
+@dataclass(frozen=True)
+class FileStat:
+    size: int
+    mode: int
+    mtime: str
+
+
+@dataclass(frozen=True)
+class Known:
+    """What was recorded for one path: its stat and sha256."""
+
+    size: int
+    mtime: str
+    sha256: str
+
+
+@dataclass
+class CheckedTree:
+    """The remote manifest, the stats it was built from, and the paths hashed for it."""
+
+    entries: dict[str, FileEntry]
+    stats: dict[str, FileStat]
+    hashed: list[str]
+
+
+class QuickCheckUnsupported(Exception):
+    """The host cannot list stats and hash selectively; take the full manifest instead."""
+
+
+@dataclass(frozen=True)
+class Existing:
+    """Which of some paths under a root exist as files, which do not, and which of their
+    directories do not (deepest first)."""
+
+    present: list[str]
+    absent: list[str]
+    absent_dirs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Packed:
+    """An archive as written: its sha256, its size, and how many entries it lists."""
+
+    sha256: str
+    size: int
+    entries: int
+
+
+class Staged(Protocol):
+    """An upload sent ahead into a staging directory; exactly one of the two follows."""
+
+    async def finish(self) -> UploadResult:
+        """Move every staged file into place (the upload proper)."""
+        ...
+
+    async def abandon(self) -> None:
+        """Stop sending and remove what was staged; nothing under the root changed."""
+        ...
+
+
+class RemoteHost(Protocol):
+    """One target host, as a deployment sees it."""
+
+    @property
+    def label(self) -> str:
+        """``user@host:port`` (or the fake's name), for messages."""
+        ...
+
+    @property
+    def fence(self) -> Fence: ...
+
+    # -- commands ----------------------------------------------------------------------
+    async def run(
+        self, command: str, timeout: float | None = None, *, cwd: str | None = None
+    ) -> CommandResult:
+        """Run a shell command; a non-zero exit is returned, not raised (health checks)."""
+        ...
+
+    # -- reading the tree --------------------------------------------------------------
+    async def real_root(self, root: str) -> str:
+        """``root`` with symlinks resolved; it must exist and be a directory."""
+        ...
+
+    async def read_files(
+        self, root: str, paths: Iterable[str], *, limit: int
+    ) -> dict[str, bytes | None]:
+        """Contents of small files (None when missing or larger than ``limit``)."""
+        ...
+
+    async def manifest(self, root: str, ignore: Iterable[str] = ()) -> dict[str, FileEntry]:
+        """sha256, size and mode of every regular file under ``root`` not ignored."""
+        ...
+
+    async def checked_manifest(
+        self, root: str, ignore: Iterable[str], known: dict[str, Known]
+    ) -> CheckedTree:
+        """The manifest, hashing only files whose size or mtime differ from ``known``;
+        raises :class:`QuickCheckUnsupported` when the host cannot."""
+        ...
+
+    async def file_stats(self, root: str, ignore: Iterable[str]) -> dict[str, FileStat] | None:
+        """Size, mode and mtime of every file under ``root``; None when unreadable."""
+        ...
+
+    async def free_space(self, root: str) -> int:
+        """Bytes available to the login user on the file system holding ``root``."""
+        ...
+
+    # -- changing the tree -------------------------------------------------------------
+    async def upload(
+        self,
+        root: str,
+        files: Sequence[UploadFile],
+        *,
+        parallel: int = 8,
+        stream: bool | None = None,
+    ) -> UploadResult:
+        """Place each file atomically, with exactly its mode: a reader sees the old or the
+        new file, whole. A path given twice raises ``ValueError``."""
+        ...
+
+    async def stage_upload(self, root: str, files: Sequence[UploadFile]) -> Staged | None:
+        """Start sending a big upload ahead into a staging directory; None when it is too
+        small to be worth it (upload it with :meth:`upload` then)."""
+        ...
+
+    async def remove(self, root: str, paths: Iterable[str]) -> list[str]:
+        """Delete files; returns those that existed (missing ones are fine)."""
+        ...
+
+    async def remove_temporaries(self, root: str) -> None:
+        """Delete half-written upload files and staging directories left under ``root``."""
+        ...
+
+    # -- files beside the tree, and archives (what backups are built of) ---------------
+    async def private_dir(self, path: str) -> str:
+        """Create ``path`` (mode 0700) if missing; its real path."""
+        ...
+
+    async def existing(self, root: str, paths: Sequence[str]) -> Existing:
+        """Which of ``paths`` exist under ``root`` (a directory among them raises)."""
+        ...
+
+    async def pack(self, real_root: str, paths: Sequence[str], archive: str) -> Packed:
+        """Write the files ``paths`` under ``real_root`` into a new gzip tar ``archive``
+        (mode 0600), read it back and describe it; nothing is left behind on failure."""
+        ...
+
+    async def unpack(self, archive: str, real_root: str, paths: Sequence[str]) -> None:
+        """Put each of ``paths`` from ``archive`` in place under ``real_root``, each file
+        replaced atomically, with its archived bytes and mode; passes the fence per file."""
+        ...
+
+    async def digest(self, path: str) -> str:
+        """The sha256 of the file at ``path``; raises :class:`.errors.RemoteError` saying
+        why it cannot be read."""
+        ...
+
+    async def rename(self, source: str, dest: str) -> None: ...
+
+    async def write_private(self, path: str, data: bytes) -> None:
+        """Write ``path`` (mode 0600) through a temporary name and a rename."""
+        ...
+
+    async def list_dir(self, path: str) -> list[str]:
+        """Names in the directory ``path``; empty when it does not exist."""
+        ...
+
+    async def read_many(self, paths: Iterable[str]) -> dict[str, bytes | None]:
+        """The whole files at ``paths``; None for one that cannot be read."""
+        ...
+
+    async def delete(self, paths: Iterable[str]) -> None:
+        """Delete the files at ``paths``, in order; missing ones are fine."""
+        ...
+
+    async def remove_empty_dirs(self, real_root: str, dirs: Iterable[str]) -> tuple[str, ...]:
+        """rmdir each of ``dirs`` (relative, deepest first) that is empty; those removed."""
+        ...
+
+
+class Hosts(Protocol):
+    """Where the deployer obtains its hosts: SSH in production, memory in fast tests."""
+
+    def host(self, target: SSHTarget, fence: Fence) -> RemoteHost:
+        """The host ``target`` names; every write passes ``fence`` first."""
+        ...

@@ -1,0 +1,101 @@
+"""Pushes become deployments, judged by a simulated Home Assistant; the host in memory."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.integration.deployer.harness import World, tree_digest
+from tests.integration.deployer.test_deployments import AUTOMATIONS, BASE, deploy_base
+from tests.support.memhost import MemoryBox
+
+pytestmark = pytest.mark.integration
+
+
+async def test_a_push_is_fetched_validated_backed_up_deployed_and_checked(
+    world: World, box: MemoryBox, ha_sim: Any
+) -> None:
+    box.write(".storage/core.config", "{}")  # HA's own state
+    commit = await deploy_base(world, box, ha_sim)
+
+    (done,) = await world.wait_terminal("ha")
+    deployment_id = done.data.deployment_id  # type: ignore[attr-defined]
+    assert await world.types(deployment_id) == [
+        "DeployRequested",
+        "DeploymentStarted",
+        "ConfigFetched",
+        "ConfigValidated",
+        "DeploymentPlanned",
+        "BackupTaken",
+        "FilesDeployed",
+        "HostCheckPassed",
+        "ServiceRestarted",
+        "HealthCheckPassed",
+        "DeploymentSucceeded",
+    ]
+    assert done.data.commit == commit  # type: ignore[attr-defined]
+    for path, content in BASE.items():
+        assert (box.remote_root / path).read_text() == content
+    assert (box.remote_root / ".storage" / "core.config").read_text() == "{}"
+    assert ha_sim.restarts == 1
+    events = await world.deployment_events(deployment_id)
+    assert all(e.correlation_id == events[0].correlation_id for e in events)
+    assert events[0].actor == "github:alice"
+    assert any("fetched" in line for line in await world.logs(deployment_id))
+
+
+async def test_a_change_to_automations_only_reloads_them(
+    world: World, box: MemoryBox, ha_sim: Any
+) -> None:
+    await deploy_base(world, box, ha_sim)
+    await world.push({"automations.yaml": AUTOMATIONS.replace("dusk", "sunset")})
+    _, second = await world.wait_terminal("ha", 2)
+    assert second.type == "DeploymentSucceeded"
+    deployment_id = second.data.deployment_id  # type: ignore[attr-defined]
+    events = {e.type: e.data for e in await world.deployment_events(deployment_id)}
+    planned = events["DeploymentPlanned"]
+    assert [f.path for f in planned.changed] == ["automations.yaml"]  # type: ignore[attr-defined]
+    assert "+- alias: Lights at sunset" in planned.diff  # type: ignore[attr-defined]
+    restarted = events["ServiceRestarted"]
+    assert restarted.method == "reload" and restarted.domains == ("automation",)  # type: ignore[attr-defined]
+    assert ha_sim.restarts == 1 and ha_sim.reloads == ["automation"]
+
+
+async def test_invalid_yaml_touches_nothing_on_the_target(
+    world: World, box: MemoryBox, ha_sim: Any
+) -> None:
+    await deploy_base(world, box, ha_sim)
+    before = tree_digest(box.remote_root)
+    await world.push({"automations.yaml": "- alias: [unclosed\n", "new.yaml": "a: 1\n"})
+    _, failed = await world.wait_terminal("ha", 2)
+    assert failed.type == "DeploymentFailed"
+    assert failed.data.step == "validate"  # type: ignore[attr-defined]
+    deployment_id = failed.data.deployment_id  # type: ignore[attr-defined]
+    types = await world.types(deployment_id)
+    assert "ValidationFailed" in types and "BackupTaken" not in types
+    logs = await world.logs(deployment_id)
+    assert any(
+        "automations.yaml:2:1: " in line and "expected ',' or ']'" in line for line in logs
+    ), logs
+    assert tree_digest(box.remote_root) == before
+
+
+async def test_one_changed_file_in_a_large_tree_is_all_that_travels(
+    world: World, box: MemoryBox, ha_sim: Any
+) -> None:
+    box.write("notes.txt", "mine, not Hearth's\n")
+    large = {f"www/page-{n:03}.json": f'{{"page": {n}}}\n' for n in range(300)}
+    await deploy_base(world, box, ha_sim)
+    await world.push({**large, "old.yaml": "a: 1\n"})
+    await world.wait_terminal("ha", 2)
+    await world.push({"www/page-007.json": '{"page": "seven"}\n', "old.yaml": None})
+    *_, done = await world.wait_terminal("ha", 3)
+    assert done.type == "DeploymentSucceeded"
+    events = {e.type: e.data for e in await world.deployment_events(done.data.deployment_id)}  # type: ignore[attr-defined]
+    planned, deployed = events["DeploymentPlanned"], events["FilesDeployed"]
+    assert [f.path for f in planned.changed] == ["www/page-007.json"]  # type: ignore[attr-defined]
+    assert [f.path for f in planned.removed] == ["old.yaml"]  # type: ignore[attr-defined]
+    assert (deployed.written, deployed.removed) == (1, 1)  # type: ignore[attr-defined]
+    assert not (box.remote_root / "old.yaml").exists()  # Hearth deployed it: it goes
+    assert (box.remote_root / "notes.txt").exists()  # never Hearth's: it stays
