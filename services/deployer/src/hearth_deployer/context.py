@@ -13,6 +13,7 @@ from hearth_deployer.remote.pool import HostPool, SSHTarget
 from hearth_deployer.sources import ConfigSource
 from hearth_deployer.status import State
 from hearth_deployer.store import DeployerStore
+from hearth_deployer.validation.cache import ValidationCache
 from hearth_events.catalogue import RepositorySpec, TargetSpec
 
 
@@ -77,6 +78,8 @@ class DeployContext:
     records: HostRecords | None = None
     #: Called between steps; tests use it to stop the process at an exact point.
     checkpoint: Callable[[str], Awaitable[None]] | None = None
+    #: Validation reports shared by the targets of a fan-out (same tree, same inputs).
+    validations: ValidationCache = field(default_factory=ValidationCache)
 
     async def secret(self, target: str, name: str, what: str) -> str:
         value = await self.secrets.get(name)

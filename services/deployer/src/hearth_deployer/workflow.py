@@ -37,7 +37,8 @@ from hearth_deployer.sources import FetchedTree
 from hearth_deployer.status import State
 from hearth_deployer.store import DeployerApplication
 from hearth_deployer.targets import backup_dir, builtin_ignored, ignored_paths
-from hearth_deployer.validation.tree import SECRETS_FILE, validate_tree
+from hearth_deployer.validation.cache import ValidationKey
+from hearth_deployer.validation.tree import SECRETS_FILE
 from hearth_events.catalogue import (
     BackupTaken,
     ConfigFetched,
@@ -286,16 +287,17 @@ class DeploymentRun:
         secret_names = None
         if self.spec.kind == "homeassistant" and not (tree.root / SECRETS_FILE).exists():
             secret_names = await self._target_secret_names()
-        # Parsing a few hundred files takes a while: off the event loop, so that the
-        # other targets' deployments (a fan-out) keep moving meanwhile.
-        report = await asyncio.to_thread(
-            validate_tree,
-            tree.root,
+        # Parsing a few hundred files takes a while: off the event loop, and once per
+        # distinct tree and inputs, however many targets of a fan-out deploy it.
+        key = ValidationKey(
+            repo=self.spec.repo,
+            commit=tree.commit,
+            subdirectory=self.spec.subdirectory,
             ignore=self.ignore,
-            target_secret_names=secret_names,
+            secret_names=frozenset(secret_names) if secret_names is not None else None,
             config_roots=(self.spec.remote_path, *self.spec.config_roots),
-            repo_prefix=self.spec.subdirectory,
         )
+        report = await self.ctx.validations.validate(key, tree.root)
         skipped = builtin_ignored(self.spec, report.ignored)
         if skipped:
             self.log(skipped, step="validate")
