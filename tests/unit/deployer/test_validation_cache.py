@@ -11,8 +11,10 @@ from typing import Any
 
 import pytest
 
-from hearth_deployer.validation import cache as cache_module
 from hearth_deployer.validation.cache import ValidationCache, ValidationKey
+from hearth_deployer.validation.tree import validate_tree
+
+RUN = "hearth_deployer.validation.cache.validate_tree"
 
 
 def tree(root: Path) -> Path:
@@ -71,17 +73,15 @@ async def test_anything_that_changes_the_report_is_validated_again(
 async def test_a_run_that_raised_is_not_kept(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cache = ValidationCache()
-    root = tree(tmp_path / "t")
-    real = cache_module.validate_tree
+    cache, root = ValidationCache(), tree(tmp_path / "t")
 
     def broken(*args: object, **kwargs: object) -> object:
         raise OSError("disk went away")
 
-    monkeypatch.setattr(cache_module, "validate_tree", broken)
+    monkeypatch.setattr(RUN, broken)
     with pytest.raises(OSError, match="disk went away"):
         await cache.validate(key(), root)
-    monkeypatch.setattr(cache_module, "validate_tree", real)
+    monkeypatch.setattr(RUN, validate_tree)
     assert not (await cache.validate(key(), root)).ok
     assert cache.runs == 2
 
@@ -89,17 +89,15 @@ async def test_a_run_that_raised_is_not_kept(
 async def test_a_cancelled_target_does_not_cancel_the_others(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cache = ValidationCache()
-    root = tree(tmp_path / "t")
-    real = cache_module.validate_tree
+    cache, root = ValidationCache(), tree(tmp_path / "t")
     entered, release = threading.Event(), threading.Event()
 
     def held(*args: Any, **kwargs: Any) -> Any:
         entered.set()
         release.wait(30)
-        return real(*args, **kwargs)
+        return validate_tree(*args, **kwargs)
 
-    monkeypatch.setattr(cache_module, "validate_tree", held)
+    monkeypatch.setattr(RUN, held)
     first = asyncio.ensure_future(cache.validate(key(), root))
     second = asyncio.ensure_future(cache.validate(key(), root))
     await asyncio.to_thread(entered.wait, 30)  # the run is under way, both wait on it
