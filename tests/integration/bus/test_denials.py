@@ -21,6 +21,8 @@ from hearth_events.jetstream import (
     STREAMS,
 )
 from hearth_events.permissions import SERVICES, ServiceAccess
+from hearth_servicekit.secret_watch import WatchedSecrets
+from hearth_servicekit.secrets import SecretBox, new_secret_key
 from tests.integration.bus.conftest import SEEDED_KEY, Session, connect
 
 pytestmark = pytest.mark.asyncio
@@ -85,6 +87,12 @@ def forbidden_publishes(access: ServiceAccess) -> list[str]:
         f"$JS.API.DIRECT.GET.KV_{SECRETS_BUCKET}.$KV.{SECRETS_BUCKET}.{scope}.{SEEDED_KEY}"
         for scope in SECRET_SCOPES
         if scope != access.name
+    ]
+    # Watching secrets: only the own scope's filter, and only by a service that watches.
+    subjects += [
+        f"$JS.API.CONSUMER.CREATE.KV_{SECRETS_BUCKET}.w.$KV.{SECRETS_BUCKET}.{scope}.>"
+        for scope in SECRET_SCOPES
+        if scope != access.name or not access.watches_secrets
     ]
     subjects += [
         s
@@ -156,6 +164,39 @@ async def test_a_follower_cannot_take_over_a_durable_by_name(
         assert info.config.ack_policy == AckPolicy.EXPLICIT
 
 
+@pytest.mark.parametrize("user", [n for n, a in SERVICES.items() if a.watches_secrets])
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"filter_subject": f"$KV.{SECRETS_BUCKET}.deployer.>"},
+        {"filter_subjects": [f"$KV.{SECRETS_BUCKET}.deployer.>"]},
+        {},  # no filter: the whole bucket
+    ],
+)
+async def test_a_secrets_watch_cannot_reach_beyond_its_scope(
+    sessions: dict[str, Session], user: str, config: dict[str, Any]
+) -> None:
+    """The create subject names the own scope's filter; the server refuses a request whose
+    filter in the body is another (or none), so the permission cannot be stretched."""
+    own = f"$KV.{SECRETS_BUCKET}.{user}.>"
+    session = sessions[user]
+    request = {
+        "stream_name": f"KV_{SECRETS_BUCKET}",
+        "config": {
+            "name": "stretch",
+            "deliver_subject": session.nc.new_inbox(),
+            "ack_policy": "none",
+            **config,
+        },
+    }
+    reply = await session.nc.request(
+        f"$JS.API.CONSUMER.CREATE.KV_{SECRETS_BUCKET}.stretch.{own}",
+        json.dumps(request).encode(),
+        timeout=10,
+    )
+    assert "error" in json.loads(reply.data), reply.data
+
+
 async def request_when_served(admin: Session, subject: str) -> Any:
     """nats-py's flush can return before the server has the SUB (its PING overtakes the
     queued SUB): until the server has it, a request finds no responders. Ask again then."""
@@ -202,6 +243,16 @@ async def test_what_a_service_is_declared_to_do_works(
     if access.secrets:
         kv = await js.key_value(SECRETS_BUCKET)
         assert (await kv.get(f"{user}.{SEEDED_KEY}")).value is not None
+    if access.watches_secrets:
+        watch = WatchedSecrets(session.nc, js, SecretBox.for_scope(new_secret_key(), user))
+        stop = asyncio.Event()
+        watching = asyncio.create_task(watch.run(stop))
+        async with asyncio.timeout(10):
+            while not watch.current:
+                watch.changed.clear()
+                await watch.changed.wait()
+        stop.set()
+        await watching
     if access.follows_events:
         await admin.js.publish("hearth.evt.git.PushReceived.follow", b"{}")
         info = await js.add_consumer(

@@ -210,3 +210,44 @@ async def test_refusals_look_alike_outside_and_say_the_truth_in_the_log(
         "X-Hub-Signature-256 does not match the webhook secret 'alice-webhook' of alice/home-config"
     )
     assert SECRET.decode() not in gateway.log.read_text()
+
+
+def ping(port: int, secret: bytes) -> int:
+    body = encode({"zen": "Keep it logically awesome.", "repository": {"full_name": REPO["name"]}})
+    status, _ = post(port, "ping", body, delivery_headers("ping", body, secret))
+    return status
+
+
+def eventually(check: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "the gateway did not take the change in time"
+        time.sleep(0.05)
+
+
+async def test_a_rotated_secret_takes_effect_without_a_restart(
+    nats_factory: Callable[..., EmbeddedNats], start_service: Callable[..., ServiceProcess]
+) -> None:
+    """The gateway holds the webhook secrets in memory (no bucket read per delivery); a
+    rotation or removal reaches it at once: the old signature is refused, the new accepted."""
+    server = nats_factory()
+    await setup_bus(server.url)
+    gateway = start_service("webhook-gw", HEARTH_NATS_URL=server.url)
+    gateway.wait_for("/readyz", 200)
+    await apply_repositories(server.url, [REPO])
+    assert ping(gateway.port, SECRET) == 200
+
+    rotated = b"the-rotated-webhook-secret"
+    nc = await nats.connect(server.url)
+    secrets = scoped_secrets(nc.jetstream(), "webhook-gw")
+    await secrets.put("alice-webhook", rotated)
+    eventually(lambda: ping(gateway.port, rotated) == 200)
+    assert ping(gateway.port, SECRET) == 401
+
+    await secrets.delete("alice-webhook")
+    eventually(lambda: ping(gateway.port, rotated) == 401)
+    await secrets.put("alice-webhook", SECRET)
+    eventually(lambda: ping(gateway.port, SECRET) == 200)
+    assert ping(gateway.port, rotated) == 401
+    await nc.close()
+    assert gateway.terminate() == 0

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hearth_events.jetstream import CONSUMERS
-from hearth_events.permissions import SERVICE_USERS, SERVICES, render_table
+from hearth_events.permissions import SERVICE_USERS, SERVICES, render_table, secret_watch
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -21,7 +21,10 @@ def test_no_service_may_declare_or_destroy() -> None:
     for user in SERVICE_USERS.values():
         for subject in user.publish_allow:
             if subject.startswith("$JS.API") and subject.endswith(">"):
-                assert subject.startswith("$JS.API.DIRECT.GET.KV_"), subject
+                # Reads of keys, or a watch whose filter (the own scope) the server checks.
+                assert subject.startswith("$JS.API.DIRECT.GET.KV_") or subject == secret_watch(
+                    user.name
+                ), subject
             for verb in ("UPDATE", "DELETE", "PURGE", "SNAPSHOT", "RESTORE", "DURABLE"):
                 assert f".{verb}." not in subject, subject
 

@@ -66,6 +66,36 @@ def test_events_lose_known_values_in_every_nested_field() -> None:
     assert redact_data(clean) is clean
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        'quote"inside-it',
+        "back\\slash\\value",
+        "ünïcødé-sécret",
+        "tab\there-value",
+        "line\nbreak-vaL",
+    ],
+)
+@pytest.mark.parametrize("with_key", [False, True])
+def test_the_fast_check_never_lets_a_known_value_through(value: str, with_key: bool) -> None:
+    """Events are first checked on their JSON text; a value that JSON escapes (quotes,
+    backslashes, control characters) or does not escape (non-ASCII) is still found."""
+    forget_all()
+    remember(value)
+    if with_key:  # a multi-line key in the same process turns the fast check off
+        remember(KEY)
+    logged = DeploymentLogged(
+        deployment_id="d",
+        target="t",
+        lines=(LogLine(at="2026-01-01T00:00:00Z", message=f"x{value}y"),),
+    )
+    assert redact_data(logged).lines[0].message == "x***y"
+    failed = DeploymentFailed(deployment_id="d", target="t", step="restart", reason=f"<{value}>")
+    assert redact_data(failed).reason == "<***>"
+    clean = DeploymentFailed(deployment_id="d", target="t", step="restart", reason="nothing here")
+    assert redact_data(clean) is clean
+
+
 def test_log_lines_lose_known_values_nested_and_in_tracebacks(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -54,6 +54,7 @@ class ServiceAccess:
     writes: tuple[str, ...] = ()  # buckets it reads and writes
     reads: tuple[str, ...] = ()  # buckets it only reads
     secrets: bool = False  # reads the secrets of its own scope (``<name>.`` keys) only
+    watches_secrets: bool = False  # follows changes to its own scope's secrets (a push consumer)
     notes: str = ""
 
 
@@ -66,6 +67,7 @@ SERVICES: dict[str, ServiceAccess] = {
             commands=("hearth.cmd.git.>",),
             follows_events=True,
             secrets=True,
+            watches_secrets=True,  # every webhook is checked against the webhook secrets
         ),
         ServiceAccess(
             "deployer",
@@ -138,6 +140,14 @@ def secret_reads(scope: str) -> tuple[str, ...]:
     )
 
 
+def secret_watch(scope: str) -> str:
+    """A consumer on the secrets bucket, only through the create subject that names its
+    filter: the server refuses a request whose filter is not the subject's (so not another
+    scope's), and without a name token no consumer can be made at all. It is a push consumer
+    delivering to the service's own inbox, so no ``MSG.NEXT`` is needed either."""
+    return f"{API}.CONSUMER.CREATE.KV_{SECRETS_BUCKET}.*.$KV.{SECRETS_BUCKET}.{scope}.>"
+
+
 def _service_user(access: ServiceAccess) -> BusUser:
     allow: list[str] = [*access.events]
     deny: list[str] = []
@@ -174,6 +184,8 @@ def _service_user(access: ServiceAccess) -> BusUser:
         allow += _bucket_read(bucket)
     if access.secrets:
         allow += secret_reads(access.name)
+    if access.watches_secrets:
+        allow.append(secret_watch(access.name))
     return BusUser(
         name=access.name,
         publish_allow=tuple(allow),

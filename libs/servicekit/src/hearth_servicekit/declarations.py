@@ -39,6 +39,7 @@ class Declarations(Generic[Spec]):
     def __init__(self, events: DeclarationEvents) -> None:
         self.events = events
         self._specs: dict[str, Spec] = {}
+        self.revision = 0  # rises with every change, for caches derived from the specs
 
     def _key(self, name: str) -> str:
         return name.lower() if self.events.case_insensitive else name
@@ -52,8 +53,10 @@ class Declarations(Generic[Spec]):
             return
         if isinstance(data, self.events.registered | self.events.updated):
             self._specs[self._key(name)] = data.spec  # type: ignore[attr-defined]
+            self.revision += 1
         elif isinstance(data, self.events.removed):
             self._specs.pop(self._key(name), None)
+            self.revision += 1
 
     def get(self, name: str) -> Spec | None:
         return self._specs.get(self._key(name))

@@ -70,6 +70,7 @@ POINTS: dict[str, tuple[str, ...]] = {
         "notify.after_record_before_ack",  # NotificationSent stored, the event not acked
     ),
     "project": (
+        "project.batch_partly_written",  # some of a batch's rows written, not all
         "project.applied_before_commit",  # rows written, the transaction not committed
         "project.committed_before_ack",  # committed, the events not acked
     ),

@@ -27,6 +27,9 @@ MASK = "***"
 _lock = threading.Lock()
 _known: frozenset[str] = frozenset()
 _ordered: tuple[str, ...] = ()  # longest first, so a value inside another goes second
+#: Each known value as it reads inside a JSON string, or None when the fast check of
+#: :func:`redact_data` cannot vouch for its escaping (control characters): then it never skips.
+_in_json: tuple[str, ...] | None = ()
 
 Data = TypeVar("Data", bound=EventData)
 Value = TypeVar("Value", bytes, str)
@@ -58,7 +61,7 @@ def _url_parts(value: str) -> set[str]:
 def remember(value: Value) -> Value:
     """Redact ``value`` (and its likely encodings) from everything this process emits;
     returns ``value``, so a caller can remember what it returns in one expression."""
-    global _known, _ordered
+    global _known, _ordered, _in_json
     text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
     if len(text.strip()) < MIN_LENGTH:
         return value
@@ -67,14 +70,23 @@ def remember(value: Value) -> Value:
         if not forms <= _known:
             _known = _known | forms
             _ordered = tuple(sorted(_known, key=len, reverse=True))
+            _in_json = _json_forms(_ordered)
     return value
+
+
+def _json_forms(values: tuple[str, ...]) -> tuple[str, ...] | None:
+    """``"`` and ``\\`` are escaped alike by every JSON writer; anything else that is
+    escaped (control characters) is written differently by different ones."""
+    if any(ord(c) < 0x20 for value in values for c in value):
+        return None
+    return tuple(v.replace("\\", "\\\\").replace('"', '\\"') for v in values)
 
 
 def forget_all() -> None:
     """For tests: start again with no known values."""
-    global _known, _ordered
+    global _known, _ordered, _in_json
     with _lock:
-        _known, _ordered = frozenset(), ()
+        _known, _ordered, _in_json = frozenset(), (), ()
 
 
 def redact(text: str) -> str:
@@ -113,6 +125,14 @@ def redact_data(data: Data) -> Data:
     """An event with every known secret value removed from every field, however nested."""
     if not _ordered:
         return data
+    in_json = _in_json
+    if in_json is not None:
+        # The fast path of every event: escaping works character by character, so a value
+        # inside any string of the event is inside its JSON text (a key or a value spanning
+        # two fields can only make this say "maybe", and the full check below runs).
+        text = data.model_dump_json()
+        if not any(value in text for value in in_json):
+            return data
     dumped = data.model_dump(mode="json")
     cleaned = redact_value(dumped)
     if cleaned == dumped:

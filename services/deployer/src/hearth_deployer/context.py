@@ -12,6 +12,7 @@ from hearth_deployer.adapters.records import HostRecords
 from hearth_deployer.adapters.sources import ConfigSource
 from hearth_deployer.adapters.status import State
 from hearth_deployer.adapters.store import DeployerStore
+from hearth_deployer.domain.validation.cache import ValidationCache
 from hearth_deployer.domain.waiting import SecretLookup
 from hearth_deployer.remote.port import Hosts
 from hearth_deployer.remote.target import SSHTarget
@@ -76,6 +77,8 @@ class DeployContext:
     records: HostRecords | None = None
     #: Called between steps; tests use it to stop the process at an exact point.
     checkpoint: Callable[[str], Awaitable[None]] | None = None
+    #: Validation reports shared by the targets of a fan-out (same tree, same inputs).
+    validations: ValidationCache = field(default_factory=ValidationCache)
 
     async def secret(self, target: str, name: str, what: str) -> str:
         value = await self.secrets.get(name)

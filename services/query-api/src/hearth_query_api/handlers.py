@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict
 from hearth_events import BadEvent, Envelope, parse_event
 from hearth_events.jetstream import EVENTS_STREAM
 from hearth_events.subjects import event_filter
+from hearth_query_api.adapters.batch import BatchWriter
 from hearth_query_api.adapters.schema import READ_TABLES
 from hearth_query_api.adapters.tokens import TokenError, create_token, list_tokens, revoke_token
 from hearth_query_api.projections import PROJECTIONS
@@ -80,18 +81,20 @@ class Projector:
             position = await conn.fetchval(
                 "SELECT position FROM projection_position WHERE name = 'main' FOR UPDATE"
             )
+            writer = BatchWriter(conn)  # the batch's rows in few round trips, same result
             for envelope, seq in batch:
                 if seq <= position:
                     continue
                 if not rebuilding and seq > position + 1:
                     for missing in await self._gap(position, seq):
                         for project in PROJECTIONS:
-                            await project(conn, *missing)
+                            await project(writer, *missing)
                         applied.append(missing)
                 for project in PROJECTIONS:
-                    await project(conn, envelope, seq)
+                    await project(writer, envelope, seq)
                 position = seq
                 applied.append((envelope, seq))
+            await writer.flush()
             await conn.execute(
                 "UPDATE projection_position SET position = $1 WHERE name = 'main'", position
             )
@@ -133,27 +136,59 @@ class Projector:
         self.position = 0
         if last == 0:
             return 0
-        subscription = await js.subscribe(event_filter(), ordered_consumer=True)
-        applied, batch, seq = 0, [], 0
+        # Reading and parsing the next batch overlaps writing this one.
+        batches: asyncio.Queue[Batch | Exception | None] = asyncio.Queue(maxsize=2)
+        reader = asyncio.create_task(_read_stream(js, last, batches))
+        applied = 0
         try:
-            while seq < last:
-                try:
-                    message = await subscription.next_msg(timeout=5)
-                except nats.errors.TimeoutError:
-                    break  # the stream ends before `last` (messages were removed)
-                seq = message.metadata.sequence.stream
-                try:
-                    batch.append((parse_event(message.data), seq))
-                except BadEvent as exc:
-                    log.error("skipping an invalid event", seq=seq, reason=str(exc))
-                if len(batch) >= REBUILD_BATCH:
-                    applied += len(await self._apply_batch(batch, rebuilding=True))
-                    batch = []
-            applied += len(await self._apply_batch(batch, rebuilding=True))
+            while (batch := await batches.get()) is not None:
+                if isinstance(batch, Exception):
+                    raise batch
+                applied += len(await self._apply_batch(batch, rebuilding=True))
         finally:
-            await subscription.unsubscribe()
+            reader.cancel()
         log.info("projections rebuilt", events=applied, last_seq=last)
         return applied
+
+
+Batch = list[tuple[Envelope, int]]
+
+
+async def _read_stream(
+    js: Any, last: int, batches: asyncio.Queue[Batch | Exception | None]
+) -> None:
+    """The stream up to ``last`` in batches of parsed events, then None (or the error)."""
+    try:
+        await _read_batches(js, last, batches)
+    except Exception as exc:
+        await batches.put(exc)
+    else:
+        await batches.put(None)
+
+
+async def _read_batches(
+    js: Any, last: int, batches: asyncio.Queue[Batch | Exception | None]
+) -> None:
+    subscription = await js.subscribe(event_filter(), ordered_consumer=True)
+    batch: Batch = []
+    seq = 0
+    try:
+        while seq < last:
+            try:
+                message = await subscription.next_msg(timeout=5)
+            except nats.errors.TimeoutError:
+                break  # the stream ends before `last` (messages were removed)
+            seq = message.metadata.sequence.stream
+            try:
+                batch.append((parse_event(message.data), seq))
+            except BadEvent as exc:
+                log.error("skipping an invalid event", seq=seq, reason=str(exc))
+            if len(batch) >= REBUILD_BATCH:
+                await batches.put(batch)
+                batch = []
+        await batches.put(batch)
+    finally:
+        await subscription.unsubscribe()
 
 
 # -- token commands -------------------------------------------------------------------

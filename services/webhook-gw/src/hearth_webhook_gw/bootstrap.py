@@ -12,6 +12,7 @@ from hearth_servicekit import BusService, ServiceMetrics, ServiceSettings
 from hearth_servicekit.commands import serve_command
 from hearth_servicekit.follower import StreamFollower
 from hearth_servicekit.publishing import JetStreamSink
+from hearth_servicekit.secret_watch import WatchedSecrets
 from hearth_servicekit.secrets import SecretBox, SecretStore, service_box
 from hearth_webhook_gw.adapters.heads import GitHubRefs, GitLsRemote
 from hearth_webhook_gw.adapters.secrets import RegistrySecrets
@@ -46,6 +47,7 @@ class WebhookGateway(BusService):
         self.known_heads = KnownHeads()
         self._box = box
         self._store: SecretStore | None = None
+        self.secrets_watch: WatchedSecrets | None = None
         self._secrets: RegistrySecrets | None = None
         self._sink: JetStreamSink | None = None
         self._deliveries = metrics.counter(
@@ -69,8 +71,10 @@ class WebhookGateway(BusService):
         )
         await follower.catch_up()
         self.spawn(follower.run(self.stopping), "follow-repositories")
-        self._store = SecretStore(self.js, self._box)
-        self._secrets = RegistrySecrets(self.registry, self._store)
+        self.secrets_watch = WatchedSecrets(self.nc, self.js, self._box)
+        self._store = self.secrets_watch.store
+        self.spawn(self.secrets_watch.run(self.stopping), "watch-secrets")
+        self._secrets = RegistrySecrets(self.registry, self.secrets_watch)
         self._sink = JetStreamSink(self.js)
         await serve_command(
             self.nc,

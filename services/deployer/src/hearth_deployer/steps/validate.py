@@ -3,15 +3,16 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any, Protocol
 
 import yaml
 
+from hearth_deployer.context import DeployContext
 from hearth_deployer.domain.fetched import FetchedTree
 from hearth_deployer.domain.plan import TEXT_LIMIT_BYTES
 from hearth_deployer.domain.target_spec import builtin_ignored
-from hearth_deployer.domain.validation.tree import SECRETS_FILE, validate_tree
+from hearth_deployer.domain.validation.cache import ValidationKey
+from hearth_deployer.domain.validation.tree import SECRETS_FILE
 from hearth_deployer.remote.port import RemoteHost
 from hearth_deployer.steps.base import Recording, StepFailed
 from hearth_events.catalogue import ConfigValidated, ValidationFailed
@@ -21,6 +22,7 @@ class ValidateRun(Recording, Protocol):
     """Reads the target's ignore list and, for a Home Assistant tree without its own
     ``secrets.yaml``, the names in the host's."""
 
+    ctx: DeployContext
     ignore: tuple[str, ...]
 
     async def host(self) -> RemoteHost: ...
@@ -33,16 +35,17 @@ async def validate(run: ValidateRun, tree: FetchedTree) -> None:
     secret_names = None
     if spec.kind == "homeassistant" and not (tree.root / SECRETS_FILE).exists():
         secret_names = await _target_secret_names(run)
-    # Parsing a few hundred files takes a while: off the event loop, so that the
-    # other targets' deployments (a fan-out) keep moving meanwhile.
-    report = await asyncio.to_thread(
-        validate_tree,
-        tree.root,
+    # Parsing a few hundred files takes a while: off the event loop, and once per
+    # distinct tree and inputs, however many targets of a fan-out deploy it.
+    key = ValidationKey(
+        repo=spec.repo,
+        commit=tree.commit,
+        subdirectory=spec.subdirectory,
         ignore=run.ignore,
-        target_secret_names=secret_names,
+        secret_names=frozenset(secret_names) if secret_names is not None else None,
         config_roots=(spec.remote_path, *spec.config_roots),
-        repo_prefix=spec.subdirectory,
     )
+    report = await run.ctx.validations.validate(key, tree.root)
     skipped = builtin_ignored(spec, report.ignored)
     if skipped:
         run.log(skipped, step="validate")

@@ -119,29 +119,63 @@ async def project(conn: Any, envelope: Envelope, seq: int) -> None:
         )
 
 
+#: Every column an event may set beside ``step`` (and ``finished_at``/``duration_ms`` at the
+#: end), with its type. One UPDATE sets any of them (a flag per column says whether), so
+#: the updates of a batch are one statement, sent together.
+SETTABLE = {
+    "status": "text",
+    "reason": "text",
+    "started_at": "timestamptz",
+    "commit": "text",
+    "plan": "jsonb",
+    "diff": "text",
+    "diff_truncated": "boolean",
+    "rolled_back": "boolean",
+    "host_touched": "boolean",
+    "superseded_by": "text",
+}
+
+
+def _update_sql() -> str:
+    ended = "CASE WHEN $3::boolean THEN {} ELSE {} END"
+    sets = [
+        "step = coalesce($2::text, step)",
+        "finished_at = " + ended.format("$4::timestamptz", "finished_at"),
+        "duration_ms = "
+        + ended.format(
+            "(extract(epoch FROM $4::timestamptz - requested_at) * 1000)::bigint", "duration_ms"
+        ),
+    ]
+    for n, (column, kind) in enumerate(SETTABLE.items()):
+        flag, value = 5 + 2 * n, 6 + 2 * n
+        sets.append(
+            f"{column} = CASE WHEN ${flag}::boolean THEN ${value}::{kind} ELSE {column} END"
+        )
+    # Column names and types come from this module, values are parameters.
+    return f"UPDATE deployments SET {', '.join(sets)} WHERE id = $1"  # noqa: S608
+
+
+UPDATE_DEPLOYMENT = _update_sql()
+
+
 async def _update_deployment(conn: Any, envelope: Envelope, deployment_id: str) -> None:
     status = STATUS_OF.get(type(envelope.data))
-    sets = ["step = coalesce($2, step)"]
-    values: list[Any] = [deployment_id, STEP_OF.get(envelope.type)]
-
-    def put(column: str, value: Any) -> None:
-        values.append(value)
-        sets.append(f"{column} = ${len(values)}")
-
-    if status is not None:
-        put("status", status)
-        if status in TERMINAL:
-            put("finished_at", envelope.occurred_at)
-            sets.append(
-                "duration_ms = (extract(epoch FROM "
-                f"${len(values)}::timestamptz - requested_at) * 1000)::bigint"
-            )
     columns = COLUMNS_OF.get(type(envelope.data))
-    for column, value in columns(envelope) if columns else []:
-        put(column, value)
-    # Column names come from this module, values are parameters.
-    sql = f"UPDATE deployments SET {', '.join(sets)} WHERE id = $1"  # noqa: S608
-    await conn.execute(sql, *values)
+    changes = dict(columns(envelope)) if columns else {}
+    if status is not None:
+        changes["status"] = status
+    if unknown := changes.keys() - SETTABLE.keys():
+        raise ValueError(f"deployments has no settable column {sorted(unknown)}")
+    ended = status in TERMINAL
+    values: list[Any] = [
+        deployment_id,
+        STEP_OF.get(envelope.type),
+        ended,
+        envelope.occurred_at if ended else None,
+    ]
+    for column in SETTABLE:
+        values += [column in changes, changes.get(column)]
+    await conn.execute(UPDATE_DEPLOYMENT, *values)
 
 
 Columns = list[tuple[str, Any]]

@@ -1,11 +1,12 @@
 """Webhook secrets: the port the handlers need, and its adapter over the registry and the
-secret store."""
+secret store (watched, so a delivery costs no bucket read while the watch is current)."""
 
 from __future__ import annotations
 
 from typing import Protocol
 
 from hearth_servicekit.publishing import BUS_ERRORS, BusUnavailable
+from hearth_servicekit.secret_watch import WatchedSecrets
 from hearth_servicekit.secrets import SecretStore
 from hearth_webhook_gw.domain.deliveries import HookSecret, NoSecret
 from hearth_webhook_gw.domain.registry import RepositoryRegistry
@@ -30,11 +31,28 @@ class WebhookSecrets(Protocol):
 class RegistrySecrets:
     """A repository's webhook secret: its name from the registry, its value from the store."""
 
-    def __init__(self, registry: RepositoryRegistry, store: SecretStore) -> None:
+    def __init__(self, registry: RepositoryRegistry, store: SecretStore | WatchedSecrets) -> None:
         self._registry = registry
         self._store = store
+        self._cached: tuple[tuple[int, int], list[HookSecret]] | None = None
+
+    def _cache_key(self) -> tuple[int, int] | None:
+        """What the list depends on, while it can be known: the registry's revision and the
+        watched values' generation (a rotated or removed secret changes the latter)."""
+        if isinstance(self._store, WatchedSecrets) and self._store.current:
+            return (self._registry.revision, self._store.generation)
+        return None
 
     async def all_secrets(self) -> list[HookSecret]:
+        key = self._cache_key()
+        if key is not None and self._cached is not None and self._cached[0] == key:
+            return self._cached[1]
+        found = await self._load()
+        if key is not None:  # taken before loading: a change meanwhile misses next time
+            self._cached = (key, found)
+        return found
+
+    async def _load(self) -> list[HookSecret]:
         users: dict[str, set[str]] = {}
         for spec in self._registry.all():
             if spec.webhook_secret is not None:
