@@ -45,9 +45,9 @@ async def test_a_staged_upload_places_nothing_before_the_backup_and_a_cancel_rem
     sent: list[str] = []
     original = streamed.send_to_staging
 
-    async def spy(*args: Any) -> int:
+    async def spy(*args: Any, **options: Any) -> int:
         sent.append(args[2])
-        return await original(*args)
+        return await original(*args, **options)
 
     monkeypatch.setattr(streamed, "send_to_staging", spy)
     await deploy_base(world, sshd, ha_sim)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -105,3 +107,37 @@ async def test_a_full_disk_stops_a_streamed_upload_before_any_file_is_replaced(
             )
         assert (small / "existing.yaml").read_bytes() == b"old\n"
         assert sorted(p.name for p in small.iterdir()) == ["existing.yaml"]
+
+
+async def test_an_abandoned_stream_returns_only_once_nothing_remote_writes_any_more(
+    remote: SSHHost, sshd: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cancelled deployment abandons its staged upload. Cutting the stream left the remote
+    shell running (it starts late on a busy host: here, one second late), so its ``mkdir``
+    and ``tar`` could recreate the staging directory after it was removed."""
+    monkeypatch.setattr(streamed, "STREAM_MIN_BYTES", 1)
+    original = streamed._send
+    marker = f"hearth-late-{os.getpid()}-{tmp_path.name}"
+
+    async def late(host: Any, command: str, *args: Any) -> tuple[int, int, str]:
+        return await original(host, f": {marker}; sleep 1; {command}", *args)
+
+    monkeypatch.setattr(streamed, "_send", late)
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(4 * 1024 * 1024))
+    staged = await remote.stage_upload(
+        str(sshd.remote_root), [UploadFile("www/big.bin", mode=0o644, source=big)]
+    )
+    assert staged is not None
+
+    def running() -> list[str]:
+        found = subprocess.run(["pgrep", "-f", marker], check=False, capture_output=True, text=True)
+        return found.stdout.split()
+
+    async with asyncio.timeout(30):  # until the remote shell runs (it sleeps, then writes)
+        while len(running()) < 2:  # the local ssh and the remote shell
+            await asyncio.sleep(0.02)
+    await staged.abandon()
+
+    assert running() == []
+    assert leftovers(sshd.remote_root) == []

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from collections.abc import Awaitable, Callable, Sequence
 
 from hearth_deployer.remote import streamed
@@ -26,6 +27,9 @@ from hearth_deployer.remote.session import SSHSession
 Fallback = Callable[[str, Sequence[UploadFile]], Awaitable[UploadResult]]
 
 log = logging.getLogger(__name__)
+
+#: How long an abandoned stream may take to end before it is cut.
+ABANDON_WAIT_S = 30.0
 
 
 class StagedUpload:
@@ -45,8 +49,11 @@ class StagedUpload:
         self._fallback = fallback
         self.targets, self.files = list(targets), list(files)
         self.staging = streamed.staging_path(real_root)
+        self._stop = threading.Event()
         self._sending = asyncio.create_task(
-            streamed.send_to_staging(host, root, self.staging, self.targets, self.files),
+            streamed.send_to_staging(
+                host, root, self.staging, self.targets, self.files, stop=self._stop
+            ),
             name="staged-upload",
         )
 
@@ -86,8 +93,19 @@ class StagedUpload:
                 await streamed.remove_staging(self.host, self.staging)
 
     async def abandon(self) -> None:
-        """Stop the stream and remove what it staged; nothing under the root changed."""
-        self._sending.cancel()
-        with contextlib.suppress(BaseException):
-            await self._sending
+        """Stop the stream and remove what it staged; nothing under the root changed.
+
+        The stream is ended, not cut: the remote ``tar`` sees its archive end, fails and
+        exits, and only then is the staging directory removed, so no late write (or a
+        ``mkdir`` that started late) can leave it behind. A host that does not answer
+        within ``ABANDON_WAIT_S`` has its stream cut instead."""
+        self._stop.set()
+        try:
+            async with asyncio.timeout(ABANDON_WAIT_S):
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(self._sending)
+        except TimeoutError:
+            self._sending.cancel()
+            with contextlib.suppress(BaseException):
+                await self._sending
         await streamed.remove_staging(self.host, self.staging)

@@ -18,6 +18,7 @@ import logging
 import secrets
 import shlex
 import tarfile
+import threading
 import time
 from collections.abc import Sequence
 from typing import IO, cast
@@ -65,7 +66,29 @@ class _ChannelWriter(io.RawIOBase):
         return len(chunk)
 
 
-def _write_archive(out: IO[bytes], targets: Sequence[str], files: Sequence[UploadFile]) -> int:
+class Stopped(Exception):
+    """The upload was abandoned: the archive ends here, unfinished."""
+
+
+class _StoppableReader:
+    """A file read by tarfile that stops between two chunks once ``stop`` is set."""
+
+    def __init__(self, source: IO[bytes], stop: threading.Event) -> None:
+        self._source, self._stop = source, stop
+
+    def read(self, size: int = -1) -> bytes:
+        if self._stop.is_set():
+            raise Stopped
+        return self._source.read(size)
+
+
+def _write_archive(
+    out: IO[bytes],
+    targets: Sequence[str],
+    files: Sequence[UploadFile],
+    stop: threading.Event | None = None,
+) -> int:
+    stop = stop or threading.Event()
     sent = 0
     now = time.time()
     with tarfile.open(
@@ -73,6 +96,8 @@ def _write_archive(out: IO[bytes], targets: Sequence[str], files: Sequence[Uploa
     ) as tar:
         tar.copybufsize = STREAM_CHUNK  # type: ignore[attr-defined]
         for rel, item in zip(targets, files, strict=True):
+            if stop.is_set():
+                raise Stopped
             info = tarfile.TarInfo(rel)
             info.mode, info.mtime = item.mode, now
             if item.data is not None:
@@ -82,20 +107,29 @@ def _write_archive(out: IO[bytes], targets: Sequence[str], files: Sequence[Uploa
                 assert item.source is not None
                 with item.source.open("rb") as source:
                     info.size = item.source.stat().st_size
-                    tar.addfile(info, source)
+                    tar.addfile(info, cast("IO[bytes]", _StoppableReader(source, stop)))
             sent += info.size
     out.flush()
     return sent
 
 
 async def _send(
-    host: SSHSession, command: str, targets: Sequence[str], files: Sequence[UploadFile]
+    host: SSHSession,
+    command: str,
+    targets: Sequence[str],
+    files: Sequence[UploadFile],
+    stop: threading.Event | None = None,
 ) -> tuple[int, int, str]:
     """Run ``command`` with the archive as its stdin: (exit status, bytes sent, stderr).
-    Through the ``ssh`` binary when there is one (see :mod:`.openssh`), else asyncssh."""
+    Through the ``ssh`` binary when there is one (see :mod:`.openssh`), else asyncssh.
+    Once ``stop`` is set the archive ends unfinished, so the remote command fails and
+    exits: this returns only after it did (nothing remote writes any more)."""
 
     def produce(out: IO[bytes]) -> int:
-        return _write_archive(out, targets, files)
+        try:
+            return _write_archive(out, targets, files, stop)
+        except Stopped:
+            return 0
 
     binary = openssh.ssh_binary(host.pool, host.target)
     if binary is not None:
@@ -128,9 +162,11 @@ async def send_to_staging(
     staging: str,
     targets: Sequence[str],
     files: Sequence[UploadFile],
+    *,
+    stop: threading.Event | None = None,
 ) -> int:
     """Extract ``files`` into the new directory ``staging`` and flush them to disk; bytes
-    sent. Nothing outside ``staging`` changes."""
+    sent. Nothing outside ``staging`` changes. ``stop`` ends the stream early (abandon)."""
     host.fence.check("upload")
     quoted = shlex.quote(staging)
     # While tar extracts, a background loop starts the writeback every 0.1 s, so the one
@@ -145,7 +181,9 @@ async def send_to_staging(
         'if [ "$status" -ne 0 ]; then exit "$status"; fi; } && '
         f"{{ sync -f {quoted} 2>/dev/null || sync; }}"
     )
-    status, sent, stderr = await _send(host, command, targets, files)
+    status, sent, stderr = await _send(host, command, targets, files, stop)
+    if stop is not None and stop.is_set():
+        raise Stopped
     if status != 0:
         if command_unsupported(status, stderr) or "no-same-owner" in stderr:
             raise StreamUnsupported(stderr.strip())
