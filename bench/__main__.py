@@ -1,8 +1,9 @@
-"""``uv run python -m bench [N] [bus|deploy|big|read|cli|devices ...]``: run benchmarks, print
+"""``uv run python -m bench [N] [bus|deploy|big|read|scale|cli|devices ...]``: run benchmarks, print
 tables.
 
 N is the message count of the bus benchmarks (default 2000); naming parts runs only those.
 ``deploy`` includes ``big`` (a 700-file, 300 MB configuration); ``big`` runs it alone.
+``scale``: one webhook gateway and query API beside two, on a 3-node NATS cluster.
 ``python -m bench faults [N]`` runs N kill -9 trials instead (default 20; see bench.faults).
 ``devices`` simulates ``HEARTH_BENCH_DEVICES`` Gen2 devices (default 5,000).
 """
@@ -24,8 +25,9 @@ from bench.faults import per_component, run_faults, summarize
 from bench.ingest import Row, run_ingest
 from bench.read_side import run_read_side
 from bench.relay import run_relay
+from bench.scale import run_scale
 
-PARTS = ("bus", "deploy", "big", "read", "cli", "devices")
+PARTS = ("bus", "deploy", "big", "read", "scale", "cli", "devices")
 
 
 def rate_table(title: str, rows: list[Row], unit: str = "msgs/s") -> Table:
@@ -98,6 +100,10 @@ def main() -> None:
     if "read" in parts:
         rows = asyncio.run(run_read_side())
         title = "The read side (query API process; API rows: 32 clients, on the same 2 cores)"
+        console.print(rate_table(title, rows, "per s"))
+    if "scale" in parts:
+        rows = asyncio.run(run_scale(requests))
+        title = "One instance beside two, on a 3-node NATS cluster (32 clients, the same 2 cores)"
         console.print(rate_table(title, rows, "per s"))
     if "cli" in parts:
         cli = Table(title="The hearth command, start to exit (ms, lower is better; goal < 500)")

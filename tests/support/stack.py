@@ -63,9 +63,11 @@ def hearth(
     )
 
 
-def free_ports() -> dict[str, int]:
-    """Free ports for NATS and PostgreSQL, and an offset whose service ports are all free."""
-    from hearth.stack.services import SERVICES
+def free_ports(nats_block: int = 1) -> dict[str, int]:
+    """Free ports for NATS and PostgreSQL, and an offset whose service ports are all free
+    (a second instance's too). ``nats_block``: consecutive free ports from ``nats`` on
+    (``hearth up --cluster 3`` takes six: three for clients, three for routes)."""
+    from hearth.stack.services import instances
 
     rng = random.Random()
     for _ in range(100):
@@ -73,11 +75,22 @@ def free_ports() -> dict[str, int]:
         # one of these ports between this check and the services binding them.
         offset = rng.randint(10000, 22000)
         demo = (8123 + offset, 2222 + offset)
-        if not any(port_in_use("127.0.0.1", s.port + offset) for s in SERVICES) and not any(
+        if not any(port_in_use("127.0.0.1", i.port + offset) for i in instances(2)) and not any(
             port_in_use("127.0.0.1", port) for port in demo
         ):
-            return {"nats": free_port(), "postgres": free_port(), "offset": offset}
+            nats = free_port() if nats_block == 1 else free_block(nats_block, rng)
+            return {"nats": nats, "postgres": free_port(), "offset": offset}
     raise AssertionError("no free range of service ports found")
+
+
+def free_block(size: int, rng: random.Random) -> int:
+    """The first of ``size`` consecutive free ports, between the services' ranges and the
+    kernel's ephemeral ports."""
+    for _ in range(100):
+        first = rng.randint(24000, 32000 - size)
+        if not any(port_in_use("127.0.0.1", first + n) for n in range(size)):
+            return first
+    raise AssertionError(f"no {size} consecutive free ports found")
 
 
 def port_args(ports: dict[str, int]) -> list[str]:
@@ -166,7 +179,7 @@ class Up:
 
         First it notes every process of this run (its descendants, and the daemons that name
         its folder), so ``survivors`` can tell afterwards which of them still exist."""
-        self.started = {p.pid: " ".join(p.cmdline()) for p in self.family()}
+        self.started = {p.pid: _cmdline(p) for p in self.family()}
         self.started.update(running_with(self.marker))
         os.killpg(self.process.pid, signal.SIGINT)
         return self.process.wait(timeout)
@@ -182,6 +195,17 @@ class Up:
                 continue
             found.append(f"{pid} ({state}): {cmdline}")
         return found
+
+
+def _cmdline(process: psutil.Process) -> str:
+    """A process's command line; a zombie (a child killed a moment ago, not yet reaped by
+    its parent) has none left, so its name stands in."""
+    try:
+        return " ".join(process.cmdline())
+    except psutil.ZombieProcess:
+        return f"{process.name()} (zombie)"
+    except psutil.NoSuchProcess:
+        return "(exited)"
 
 
 def running_with(marker: str) -> dict[int, str]:

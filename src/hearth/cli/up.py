@@ -15,8 +15,22 @@ from hearth.cli.output import console, fail
 @click.option("--nats-port", type=int, default=4223, show_default=True)
 @click.option("--postgres-port", type=int, default=5433, show_default=True)
 @click.option("--port-offset", type=int, default=0, help="shift every service port by this")
+@click.option(
+    "--cluster",
+    "nodes",
+    type=click.IntRange(3, 5),
+    default=None,
+    help="run N routed NATS servers (ports --nats-port and up) with every stream and "
+    "bucket on 3 of them, and two instances of each service (the provisioner once)",
+)
 @config_option("the hearth.yaml to apply [default: ./hearth.yaml, else the one last used here]")
-def up(nats_port: int, postgres_port: int, port_offset: int, config_path: Path | None) -> None:
+def up(
+    nats_port: int,
+    postgres_port: int,
+    port_offset: int,
+    nodes: int | None,
+    config_path: Path | None,
+) -> None:
     """Run Hearth on this machine: NATS, PostgreSQL and all six services."""
     from hearth.config import ConfigError, load_config
     from hearth.stack.choice import choose_config
@@ -32,6 +46,7 @@ def up(nats_port: int, postgres_port: int, port_offset: int, config_path: Path |
         nats_port=nats_port,
         postgres_port=postgres_port,
         port_offset=port_offset,
+        cluster=nodes or 1,
     )
     try:
         choice = choose_config(config_path, Path.cwd(), DataDir(options.data_dir))

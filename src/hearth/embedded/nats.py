@@ -75,14 +75,23 @@ class ClusterMembership:
 
 
 def cluster_of(
-    directory: Path, ports: list[int], route_ports: list[int], *, name: str = "hearth"
+    directory: Path,
+    ports: list[int],
+    route_ports: list[int],
+    *,
+    name: str = "hearth",
+    host: str = "127.0.0.1",
+    users: list[NatsUser] | None = None,
 ) -> list[EmbeddedNats]:
-    """Nodes of one JetStream cluster on loopback (not started): each routes to all."""
-    routes = tuple(f"nats://127.0.0.1:{port}" for port in route_ports)
+    """Nodes of one JetStream cluster on ``host`` (not started): each routes to all, and
+    each knows the same ``users``."""
+    routes = tuple(f"nats://{host}:{port}" for port in route_ports)
     return [
         EmbeddedNats(
             directory / f"node-{n}",
             port=port,
+            host=host,
+            users=list(users or []),
             server_name=f"{name}-{n}",
             cluster=ClusterMembership(name, route_port, routes),
         )
@@ -167,6 +176,15 @@ class EmbeddedNats:
     @property
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
+
+    def exit_code(self) -> int | None:
+        """The code the server exited with since it was started (reaping it), else None;
+        after an exit the node counts as stopped, so ``start`` runs it again."""
+        process = self._process
+        if process is None or process.poll() is None:
+            return None
+        self._process = None
+        return process.returncode
 
     @property
     def pid(self) -> int | None:

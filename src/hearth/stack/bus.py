@@ -21,7 +21,7 @@ from nats.aio.client import Client
 
 from hearth.embedded.nats import EmbeddedNats, NatsUser
 from hearth.embedded.process import EmbeddedServerError, free_port
-from hearth.stack.layout import DataDir
+from hearth.stack.layout import DataDir, nats_servers
 from hearth.stack.up import StackError, UpOptions, alive, clean_up_after_a_crash
 from hearth_events.jetstream import SECRETS_BUCKET, ensure
 
@@ -49,7 +49,7 @@ async def request(
     state: dict[str, Any], layout: DataDir, subject: str, body: dict[str, Any], timeout: float
 ) -> dict[str, Any]:
     nc = await nats.connect(
-        state["nats_url"], connect_timeout=5, **admin_credentials(state, layout)
+        nats_servers(state["nats_url"]), connect_timeout=5, **admin_credentials(state, layout)
     )
     try:
         reply = await nc.request(subject, json.dumps(body).encode(), timeout=timeout)
@@ -74,7 +74,7 @@ SecretsAction = Callable[[Any], Awaitable[T]]  # given the admin's JetStreamCont
 async def on_secrets(state: dict[str, Any], layout: DataDir, action: SecretsAction[T]) -> T:
     """Run ``action`` on the secrets bucket of the NATS that ``state`` names, as the admin."""
     nc = await nats.connect(
-        state["nats_url"], connect_timeout=5, **admin_credentials(state, layout)
+        nats_servers(state["nats_url"]), connect_timeout=5, **admin_credentials(state, layout)
     )
     try:
         return await action(nc.jetstream())
@@ -142,7 +142,7 @@ async def _on_alone(url: str, layout: DataDir, action: SecretsAction[T]) -> T:
 @contextlib.asynccontextmanager
 async def _admin(url: str, layout: DataDir) -> AsyncIterator[Client]:
     nc = await nats.connect(
-        url,
+        nats_servers(url),
         connect_timeout=5,
         user="admin",
         password=layout.bus_passwords()["admin"],

@@ -14,6 +14,12 @@ from pathlib import Path
 from typing import Any
 
 
+def nats_servers(url: str) -> list[str]:
+    """The server URLs of ``nats_url`` as nats-py wants them: a cluster's are one
+    comma-separated string (``HEARTH_NATS_URL``, ``stack.json``), nats-py takes a list."""
+    return [part.strip() for part in url.split(",") if part.strip()]
+
+
 def write_private(path: Path, text: str) -> None:
     """Write a file only its owner can read, atomically: a reader (``hearth status``, a
     test) sees the old content or the new, never an empty or half-written file."""

@@ -166,10 +166,13 @@ def wait_ready(state: dict[str, Any], stop: StopSignal, timeout: float) -> dict[
 
 
 def supervise(running: Running, say: Callable[[str], None]) -> None:
+    from hearth.stack.cluster import NodeKeeper
+
     stack, stop = running.stack, running.stop
     assert stack.supervisor is not None
+    nodes = NodeKeeper(stack.cluster_nodes)
     while not stop.event.wait(0.5):
-        events = stack.supervisor.check()
+        events = nodes.check() + stack.supervisor.check()
         for message in events:
             say(message)
         if events:

@@ -1,4 +1,5 @@
-"""The six services as processes: how to start each, and a supervisor that restarts them."""
+"""The six services as processes: how to start each (once, or twice on a cluster), and a
+supervisor that restarts them."""
 
 from __future__ import annotations
 
@@ -38,6 +39,35 @@ SERVICES = (
 
 MAX_BACKOFF_S = 30.0
 
+#: Where the second instance of a service listens on a cluster: its port plus this.
+SECOND_INSTANCE_SHIFT = 100
+#: Services that run once even on a cluster: the provisioner is the agent of one site.
+SINGLE = frozenset({"provisioner"})
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One process of a service: the first keeps the service's name and port, a second is
+    ``<name>-2`` on the port plus :data:`SECOND_INSTANCE_SHIFT`."""
+
+    definition: ServiceDef
+    number: int = 1
+
+    @property
+    def name(self) -> str:
+        return self.definition.name if self.number == 1 else f"{self.definition.name}-{self.number}"
+
+    @property
+    def port(self) -> int:
+        return self.definition.port + (self.number - 1) * SECOND_INSTANCE_SHIFT
+
+
+def instances(copies: int = 1) -> list[Instance]:
+    """Every service ``copies`` times (at most two), except those in :data:`SINGLE`."""
+    return [
+        Instance(s, n) for s in SERVICES for n in range(1, (1 if s.name in SINGLE else copies) + 1)
+    ]
+
 
 def inherited_env() -> dict[str, str]:
     """Our environment minus the installation key: a service gets only its scope's key."""
@@ -49,6 +79,8 @@ class Supervised:
     definition: ServiceDef
     env: dict[str, str]
     log_path: Path
+    #: The instance's name (``deployer-2``); the service's own when empty.
+    label: str = ""
     process: subprocess.Popen[bytes] | None = None
     restarts: int = 0
     next_start: float = 0.0
@@ -66,6 +98,10 @@ class Supervised:
                 start_new_session=True,
             )
         self.started_at = time.monotonic()
+
+    @property
+    def name(self) -> str:
+        return self.label or self.definition.name
 
 
 @dataclass
@@ -91,19 +127,19 @@ class Supervisor:
                 delay = 0.0 if stable else min(2.0**service.restarts, MAX_BACKOFF_S)
                 service.next_start = now + delay
                 events.append(
-                    f"{service.definition.name} exited with {process.returncode}; "
+                    f"{service.name} exited with {process.returncode}; "
                     f"restarting in {delay:.0f}s (log: {service.log_path})"
                 )
                 log.warning(
                     "service exited",
-                    service=service.definition.name,
+                    service=service.name,
                     code=process.returncode,
                     restart_in_s=delay,
                 )
             elif now >= service.next_start:
                 service.next_start = 0.0
                 service.start()
-                events.append(f"{service.definition.name} restarted")
+                events.append(f"{service.name} restarted")
         return events
 
     def stop_all(self, grace_s: float = 20.0) -> None:
@@ -119,7 +155,7 @@ class Supervisor:
                 process.wait()
 
     def pids(self) -> dict[str, int]:
-        return {s.definition.name: s.process.pid for s in self.services if s.process}
+        return {s.name: s.process.pid for s in self.services if s.process}
 
 
 def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:

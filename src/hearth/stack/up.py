@@ -20,9 +20,15 @@ import psycopg
 from hearth.embedded.nats import EmbeddedNats, NatsUser
 from hearth.embedded.postgres import EmbeddedPostgres
 from hearth.embedded.process import EmbeddedServerError, port_in_use, port_is_open
-from hearth.stack.layout import DataDir, write_private
-from hearth.stack.services import SERVICES, ServiceDef, Supervised, Supervisor
-from hearth_events.jetstream import declare_all
+from hearth.stack.cluster import (
+    declare_replicated,
+    layout_problem,
+    node_ports,
+    replicas_for,
+    start_cluster,
+)
+from hearth.stack.layout import DataDir, nats_servers, write_private
+from hearth.stack.services import Instance, ServiceDef, Supervised, Supervisor, instances
 from hearth_events.permissions import all_users
 from hearth_servicekit.database import describe_connect_error
 from hearth_servicekit.secrets import scope_key
@@ -47,6 +53,13 @@ class UpOptions:
     postgres_port: int = 5433
     port_offset: int = 0
     host: str = "127.0.0.1"
+    #: NATS servers to run: 1, or 3 to 5 for a cluster (then two instances of each service).
+    cluster: int = 1
+
+    @property
+    def copies(self) -> int:
+        """How many instances of each service run."""
+        return 2 if self.cluster > 1 else 1
 
 
 @dataclass
@@ -55,7 +68,8 @@ class Stack:
     layout: DataDir
     nats_url: str
     database_url: str
-    nats: EmbeddedNats | None = None
+    nats: EmbeddedNats | None = None  # the embedded server (a cluster's first node)
+    cluster_nodes: list[EmbeddedNats] = field(default_factory=list)
     postgres: EmbeddedPostgres | None = None
     supervisor: Supervisor | None = None
     other_pids: dict[str, int] = field(default_factory=dict)  # the demo's processes
@@ -70,12 +84,12 @@ def clean_up_after_a_crash(options: UpOptions) -> None:
     state = layout.read_state()
     if state is None or alive(state.get("pid")):
         return
-    nats_pid = state.get("nats_pid")
-    if nats_pid and alive(nats_pid):
+    nats_pids = [p for p in state.get("nats_pids") or [state.get("nats_pid")] if alive(p)]
+    for nats_pid in nats_pids:
         os.kill(nats_pid, signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        while alive(nats_pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
+    deadline = time.monotonic() + 10
+    while any(alive(p) for p in nats_pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
     if state.get("embedded_postgres"):
         EmbeddedPostgres(layout.postgres_dir, port=options.postgres_port).stop()
     for pid in state.get("pids", {}).values():
@@ -104,6 +118,14 @@ def alive(pid: int | None) -> bool:
 
 def preflight(options: UpOptions) -> None:
     clean_up_after_a_crash(options)
+    if options.cluster > 1 and options.nats_url:
+        raise StackError(
+            "--cluster starts its own NATS servers, but HEARTH_NATS_URL points at one; "
+            "unset HEARTH_NATS_URL, or leave out --cluster"
+        )
+    problem = layout_problem(DataDir(options.data_dir.resolve()).nats_dir, options.cluster)
+    if problem and not options.nats_url:
+        raise StackError(problem)
     taken = [(name, port) for name, port in _ports(options) if port_in_use(options.host, port)]
     if taken:
         name, port = taken[0]
@@ -127,9 +149,11 @@ def preflight(options: UpOptions) -> None:
 
 
 def _ports(options: UpOptions) -> list[tuple[str, int]]:
-    ports = [(s.name, s.port + options.port_offset) for s in SERVICES]
+    ports = [(s.name, s.port + options.port_offset) for s in instances(options.copies)]
     if not options.nats_url:
-        ports.append(("NATS", options.nats_port))
+        clients, routes = node_ports(options.nats_port, options.cluster)
+        ports += [("NATS", port) for port in clients]
+        ports += [("NATS cluster routes", port) for port in routes if options.cluster > 1]
     if not options.database_url:
         ports.append(("PostgreSQL", options.postgres_port))
     return ports
@@ -141,20 +165,14 @@ def start_servers(options: UpOptions) -> Stack:
     nats_url = options.nats_url or f"nats://{options.host}:{options.nats_port}"
     stack = Stack(options, layout, nats_url, options.database_url or "")
     try:
-        if not options.nats_url:
-            users = [
-                NatsUser(
-                    u.name,
-                    passwords[u.name],
-                    u.publish_allow,
-                    u.subscribe_allow,
-                    u.publish_deny,
-                    u.allow_responses,
-                )
-                for u in all_users()
-            ]
+        if options.cluster > 1:
+            _start_nats_cluster(stack, passwords)
+        elif not options.nats_url:
             stack.nats = EmbeddedNats(
-                layout.nats_dir, port=options.nats_port, host=options.host, users=users
+                layout.nats_dir,
+                port=options.nats_port,
+                host=options.host,
+                users=_nats_users(passwords),
             )
             stack.nats.start()
         if not options.database_url:
@@ -172,6 +190,33 @@ def start_servers(options: UpOptions) -> Stack:
     return stack
 
 
+def _nats_users(passwords: dict[str, str]) -> list[NatsUser]:
+    return [
+        NatsUser(
+            u.name,
+            passwords[u.name],
+            u.publish_allow,
+            u.subscribe_allow,
+            u.publish_deny,
+            u.allow_responses,
+        )
+        for u in all_users()
+    ]
+
+
+def _start_nats_cluster(stack: Stack, passwords: dict[str, str]) -> None:
+    options = stack.options
+    stack.cluster_nodes = start_cluster(
+        stack.layout.nats_dir,
+        options.nats_port,
+        options.cluster,
+        options.host,
+        _nats_users(passwords),
+    )
+    stack.nats = stack.cluster_nodes[0]
+    stack.nats_url = ",".join(node.url for node in stack.cluster_nodes)
+
+
 def _create_database(admin_dsn: str, name: str) -> None:
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
         if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
@@ -183,7 +228,8 @@ def _bus_credentials(stack: Stack, passwords: dict[str, str], user: str) -> dict
 
 
 async def _declare_bus(stack: Stack, passwords: dict[str, str]) -> None:
-    await _as_admin(stack, passwords, declare_all)
+    replicas = replicas_for(stack.options.cluster)
+    await _as_admin(stack, passwords, lambda js: declare_replicated(js, replicas))
 
 
 def migrate_secrets(stack: Stack, config: HearthConfig | None) -> list[str]:
@@ -201,7 +247,7 @@ async def _as_admin(
 ) -> T:
     try:
         nc = await nats.connect(
-            stack.nats_url,
+            nats_servers(stack.nats_url),
             connect_timeout=5,
             max_reconnect_attempts=2,
             inbox_prefix="_INBOX_admin",
@@ -224,14 +270,19 @@ def _write_inspector_context(stack: Stack, passwords: dict[str, str]) -> None:
     write_private(stack.layout.inspector_context, json.dumps(context, indent=2))
 
 
-def service_env(stack: Stack, passwords: dict[str, str], service: ServiceDef) -> dict[str, str]:
-    name, port = service.name, stack.service_port(service.port)
+def service_env(
+    stack: Stack, passwords: dict[str, str], service: ServiceDef, number: int = 1
+) -> dict[str, str]:
+    """The environment of instance ``number`` of ``service``: its own port, data dir and
+    instance name (leases and event sources tell the instances apart by it)."""
+    instance = Instance(service, number)
+    name, port = service.name, stack.service_port(instance.port)
     env = {
         "HEARTH_NATS_URL": stack.nats_url,
         "HEARTH_HTTP_HOST": stack.options.host,
         "HEARTH_HTTP_PORT": str(port),
-        "HEARTH_DATA_DIR": str(stack.layout.root / "services" / name),
-        "HEARTH_INSTANCE": f"{name}-embedded",
+        "HEARTH_DATA_DIR": str(stack.layout.root / "services" / instance.name),
+        "HEARTH_INSTANCE": f"{instance.name}-embedded",
         "HEARTH_LOG_FORMAT": "json",
         "HEARTH_PUBLIC_URL": f"http://{stack.options.host}:{stack.service_port(8080)}",
     }
@@ -248,8 +299,13 @@ def start_services(stack: Stack) -> Supervisor:
     passwords = stack.layout.bus_passwords()
     supervisor = Supervisor(
         [
-            Supervised(s, service_env(stack, passwords, s), stack.layout.logs_dir / f"{s.name}.log")
-            for s in SERVICES
+            Supervised(
+                i.definition,
+                service_env(stack, passwords, i.definition, i.number),
+                stack.layout.logs_dir / f"{i.name}.log",
+                label=i.name,
+            )
+            for i in instances(stack.options.copies)
         ]
     )
     supervisor.start_all()
@@ -263,14 +319,15 @@ def record_state(stack: Stack, pid: int) -> dict[str, Any]:
         "nats_url": stack.nats_url,
         "embedded_nats": stack.nats is not None,
         "nats_pid": stack.nats.pid if stack.nats else None,
+        "nats_pids": [node.pid for node in stack.cluster_nodes],
         "embedded_postgres": stack.postgres is not None,
         "database": _without_credentials(stack.database_url),
         "services": {
-            s.name: {
-                "port": stack.service_port(s.port),
-                "url": f"http://{stack.options.host}:{stack.service_port(s.port)}",
+            i.name: {
+                "port": stack.service_port(i.port),
+                "url": f"http://{stack.options.host}:{stack.service_port(i.port)}",
             }
-            for s in SERVICES
+            for i in instances(stack.options.copies)
         },
         "pids": stack.supervisor.pids() if stack.supervisor else {},
         "other_pids": stack.other_pids,
@@ -293,7 +350,7 @@ def stop_servers(stack: Stack) -> None:
         stack.supervisor.stop_all()
     if stack.postgres is not None:
         stack.postgres.stop()
-    if stack.nats is not None:
-        stack.nats.stop()
+    for node in stack.cluster_nodes or ([stack.nats] if stack.nats else []):
+        node.stop()
     if stack.layout.state_file.exists():
         stack.layout.state_file.unlink()

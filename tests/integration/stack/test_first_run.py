@@ -9,7 +9,6 @@ import re
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +20,6 @@ from tests.support.stack import Up, api_get, api_until, clean_env, free_ports, h
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[3]
-
-
-@pytest.fixture
-def runs() -> Iterator[list[Up]]:
-    started: list[Up] = []
-    yield started
-    for run in started:
-        if run.process.poll() is None:
-            run.ctrl_c()
 
 
 def readme_commands() -> list[str]:

@@ -10,7 +10,6 @@ import re
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,15 +27,6 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def ports() -> dict[str, int]:
     return free_ports()
-
-
-@pytest.fixture
-def runs(tmp_path: Path) -> Iterator[list[Up]]:
-    started: list[Up] = []
-    yield started
-    for run in started:
-        if run.process.poll() is None:
-            run.ctrl_c()
 
 
 def inspector(data_dir: Path) -> dict[str, Any]:

@@ -249,3 +249,15 @@ def test_the_timing_follows_the_ttl() -> None:
     assert timing.ttl_s == 30.0
     assert (timing.renew_every_s, timing.margin_s, timing.retry_every_s) == (10.0, 6.0, 1.0)
     assert timing.renew_every_s + timing.margin_s < timing.ttl_s
+
+
+async def test_a_release_on_a_cut_bus_leaves_the_key_to_lapse(kv: FakeKV, clock: Clock) -> None:
+    """Found by the cluster kill test: a release that met a bus error (a NATS node gone,
+    its stream leader not yet elected) raised out of the dispatcher's ``finally`` before the
+    target left its ``running`` table, so that instance never deployed the target again."""
+    lease = await held(kv, clock)
+    kv.down = True
+    await lease.release()  # does not raise: the key lapses by the bucket's TTL
+    assert lease.revision is None
+    kv.down = False
+    assert lease.key in kv.keys  # still there, until it lapses

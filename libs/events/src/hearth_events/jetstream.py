@@ -190,17 +190,22 @@ async def ensure(
     streams: tuple[str, ...] = (),
     buckets: tuple[str, ...] = (),
     consumers: tuple[str, ...] = (),
-    replicas: int = 1,
+    replicas: int | None = None,
 ) -> None:
     """Declare the named streams, buckets and consumers; leave matching ones alone.
 
     ``js`` is a ``nats.js.JetStreamContext``. ``replicas`` applies to the streams and
-    buckets (3 on a 3-node cluster); durable consumers follow their stream's.
+    buckets (3 on a 3-node cluster; an existing one is scaled to it); durable consumers
+    follow their stream's. Without ``replicas`` (a service declaring what it uses on a bus
+    without users) new ones get one and existing ones keep theirs: a service must never
+    scale down what the admin declared on a cluster.
     """
     for name in streams:
-        await _ensure_stream(js, replicated_stream(name, replicas))
+        wanted = STREAMS[name] if replicas is None else replicated_stream(name, replicas)
+        await _ensure_stream(js, wanted)
     for name in buckets:
-        await _ensure_bucket(js, replicated_bucket(name, replicas))
+        bucket = BUCKETS[name] if replicas is None else replicated_bucket(name, replicas)
+        await _ensure_bucket(js, bucket)
     for name in consumers:
         consumer = CONSUMERS[name]
         await js.add_consumer(consumer.stream, config=consumer.config())

@@ -229,8 +229,16 @@ class TargetLease:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._renewer
         if self._revision is not None and not self.lost.is_set():
-            with contextlib.suppress(KeyWrongLastSequenceError, NotFoundError):
+            try:
                 await self._kv.delete(self.key, last=self._revision)
+            except (KeyWrongLastSequenceError, NotFoundError):
+                pass
+            except Exception as exc:  # the bus is cut: the key lapses by the bucket's TTL
+                log.warning(
+                    "lease not released; it lapses by itself",
+                    target=self.target,
+                    error=str(exc) or type(exc).__name__,
+                )
         self._revision = None
 
     # -- the fence (see remote.fence) ----------------------------------------------------
