@@ -1,6 +1,6 @@
 """The demo's Shelly fleet as a newcomer meets it: ``hearth up`` with no hearth.yaml lists the
 simulated devices, the kettle has drifted from Git, Apply brings it in sync, and the workshop
-offers a firmware update."""
+offers a firmware update that a rollout installs."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def by_name(answer: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {d["name"]: d for d in answer["items"]}
 
 
-def test_the_demo_fleet_drifts_applies_and_offers_firmware(tmp_path: Path) -> None:
+def test_the_demo_fleet_drifts_applies_and_rolls_out_firmware(tmp_path: Path) -> None:
     ports = free_ports()
     up = Up(tmp_path / "data", ports)
     try:
@@ -61,6 +61,21 @@ def test_the_demo_fleet_drifts_applies_and_offers_firmware(tmp_path: Path) -> No
         assert kettle["drift_resolved_how"] == "applied", kettle
         history = api_get(api, "/api/v1/devices/kettle/history", token)["items"]
         assert "DriftResolved" in [e["type"] for e in history], history
+
+        # The rollout the dashboard's button starts: every device with an update.
+        started = api_post(api, "/api/v1/rollouts", token, {})["result"]
+        assert started["waves"] == [[workshop["device_id"]]], started
+
+        def finished(answer: dict[str, Any]) -> bool:  # the read side shows it a moment later
+            return any(
+                r["rollout_id"] == started["rollout_id"] and r["status"] != "running"
+                for r in answer["items"]
+            )
+
+        rollouts = api_until(api, "/api/v1/rollouts", token, finished, timeout=60)["items"]
+        assert [r["status"] for r in rollouts] == ["completed"], rollouts
+        workshop = api_get(api, "/api/v1/devices/workshop", token)
+        assert workshop["firmware"] == "1.5.0", workshop
     finally:
         assert up.ctrl_c() == 0, up.output()
     assert up.survivors() == []
