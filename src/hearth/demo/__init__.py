@@ -227,7 +227,7 @@ def _start(demo: Demo, port_offset: int) -> None:
         ha_token_secret="demo-ha-token",  # noqa: S106
         health_timeout_s=60,
     )
-    demo.config = demo.config.model_copy(update={"targets": [target]})
+    demo.config = HearthConfig.model_validate({**dict(demo.config), "targets": [target]})
 
 
 def _start_fleet(demo: Demo, port_offset: int) -> None:
