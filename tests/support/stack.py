@@ -28,6 +28,17 @@ def api_get(base: str, path: str, token: str) -> Any:
         return json.loads(response.read())
 
 
+def api_post(base: str, path: str, token: str, body: dict[str, Any]) -> Any:
+    request = urllib.request.Request(
+        base + path,
+        data=json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.loads(response.read())
+
+
 def api_until(
     base: str, path: str, token: str, holds: Callable[[Any], bool], timeout: float = 30
 ) -> Any:

@@ -3,11 +3,14 @@
 A local Git repository with a small Home Assistant configuration, a private OpenSSH sshd
 on loopback holding the "host" directory, and a simulated Home Assistant judging the files
 in it. Hearth polls the repository, so a commit pushed to it becomes a deployment a
-newcomer can watch. Everything lives under ``<data dir>/demo`` and is reused next time.
+newcomer can watch. Beside it, simulated Shelly devices with their desired config in a
+second repository (``hearth.demo.fleet``). Everything lives under ``<data dir>/demo`` and
+is reused next time (the simulated devices start factory-fresh each time).
 """
 
 from __future__ import annotations
 
+import json
 import secrets
 import shutil
 import socket
@@ -18,9 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hearth.config import HearthConfig
+from hearth.demo import fleet
 from hearth.demo.sshd import DemoSshd, find_sshd, start_demo_sshd
 from hearth.embedded.process import free_port
 from hearth_events.catalogue import RepositorySpec, TargetSpec
+from hearth_events.catalogue.device import DeviceConfigSource, DeviceSpec
 
 REPOSITORY = "demo/home-config"
 TARGET = "demo-homeassistant"
@@ -61,6 +66,10 @@ class Demo:
     notes: list[str] = field(default_factory=list)
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     sshd: DemoSshd | None = None
+    fleet_checkout: Path | None = None
+    devices: list[fleet.DemoDevice] = field(default_factory=list)  # the simulated ones running
+    #: settings for services, by service name, that only the demo needs
+    service_env: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def pids(self) -> dict[str, int]:
         """The demo's own processes, recorded so a crashed ``hearth up`` can stop them."""
@@ -90,16 +99,17 @@ def _git(cwd: Path, *args: str) -> None:
     subprocess.run(["git", *identity, *args], cwd=cwd, check=True, capture_output=True)
 
 
-def _repository(root: Path) -> tuple[Path, Path]:
-    bare, checkout = root / "home-config.git", root / "home-config"
+def _repository(root: Path, name: str, files: dict[str, str]) -> tuple[Path, Path]:
+    bare, checkout = root / f"{name}.git", root / name
     if not (bare / "HEAD").exists():
         shutil.rmtree(bare, ignore_errors=True)
         shutil.rmtree(checkout, ignore_errors=True)
         bare.mkdir(parents=True)
         _git(bare, "init", "-q", "--bare", "-b", "main")
         _git(root, "clone", "-q", str(bare), str(checkout))
-        for name, content in FILES.items():
-            (checkout / name).write_text(content)
+        for path, content in files.items():
+            (checkout / path).parent.mkdir(parents=True, exist_ok=True)
+            (checkout / path).write_text(content)
         _git(checkout, "add", "-A")
         _git(checkout, "commit", "-q", "-m", "Demo configuration")
         _git(checkout, "push", "-q", "origin", "HEAD:main")
@@ -124,15 +134,32 @@ def _persistent_secret(path: Path) -> str:
     return path.read_text().strip()
 
 
-def _wait_listening(port: int, process: subprocess.Popen[bytes], timeout: float = 10) -> None:
+def _wait_listening(
+    port: int,
+    process: subprocess.Popen[bytes],
+    timeout: float = 10,
+    host: str = "127.0.0.1",
+    what: str = "the demo Home Assistant",
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and process.poll() is None:
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            with socket.create_connection((host, port), timeout=0.5):
                 return
         except OSError:
             time.sleep(0.1)
-    raise RuntimeError(f"the demo Home Assistant did not start on port {port}")
+    raise RuntimeError(f"{what} did not start on {host}:{port}")
+
+
+def _spawn(root: Path, log_name: str, *args: str) -> subprocess.Popen[bytes]:
+    with (root / log_name).open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", *args],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # hearth stops it; a terminal's Ctrl-C is for hearth
+        )
 
 
 def start_demo(data_dir: Path, port_offset: int = 0) -> Demo:
@@ -157,35 +184,29 @@ def start_demo(data_dir: Path, port_offset: int = 0) -> Demo:
 
 def _start(demo: Demo, port_offset: int) -> None:
     root = demo.root
-    bare, demo.checkout = _repository(root)
+    bare, demo.checkout = _repository(root, "home-config", FILES)
     demo.host_dir.mkdir(parents=True, exist_ok=True)
     ha_token = _persistent_secret(root / "ha-token")
     ha_port = _port(8123 + port_offset, "simulated Home Assistant", demo.notes)
-    with (root / "homeassistant.log").open("ab") as log:
-        ha = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "hearth.demo.homeassistant",
-                str(demo.host_dir),
-                str(ha_port),
-                ha_token,
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # hearth stops it; a terminal's Ctrl-C is for hearth
-        )
+    ha = _spawn(
+        root,
+        "homeassistant.log",
+        "hearth.demo.homeassistant",
+        str(demo.host_dir),
+        str(ha_port),
+        ha_token,
+    )
     demo.processes.append(ha)
     demo.ha_url = f"http://127.0.0.1:{ha_port}"
     _wait_listening(ha_port, ha)
     repository = RepositorySpec(name=REPOSITORY, url=bare.as_uri(), poll_interval_s=POLL_S)
+    demo.config = HearthConfig(repositories=[repository])
+    _start_fleet(demo, port_offset)
     if find_sshd() is None:
         demo.notes.append(
             "no OpenSSH server on this machine, so the demo has no SSH target; install "
             "openssh-server (Debian: apt-get install openssh-server) to see deployments"
         )
-        demo.config = HearthConfig(repositories=[repository])
         return
     ssh_port = _port(2222 + port_offset, "SSH host", demo.notes)
     demo.sshd = start_demo_sshd(root / "ssh", demo.host_dir, ssh_port)
@@ -206,4 +227,65 @@ def _start(demo: Demo, port_offset: int) -> None:
         ha_token_secret="demo-ha-token",  # noqa: S106
         health_timeout_s=60,
     )
-    demo.config = HearthConfig(repositories=[repository], targets=[target])
+    demo.config = HearthConfig.model_validate({**dict(demo.config), "targets": [target]})
+
+
+def _start_fleet(demo: Demo, port_offset: int) -> None:
+    """The simulated Shelly devices, declared under ``devices:`` with their desired config."""
+    bare, demo.fleet_checkout = _repository(demo.root, "shelly-fleet", fleet.FILES)
+    gen1_host, why_not = fleet.gen1_address(port_offset)
+    if why_not:
+        demo.notes.append(why_not)
+    addresses: dict[str, tuple[str, int]] = {}
+    for i, device in enumerate(fleet.DEVICES):
+        if device.gen == 1:
+            if gen1_host is not None:
+                addresses[device.name] = (gen1_host, 80)
+        else:
+            port = _port(fleet.FIRST_PORT + i + port_offset, f"Shelly {device.name}", demo.notes)
+            addresses[device.name] = ("127.0.0.1", port)
+    demo.devices = [d for d in fleet.DEVICES if d.name in addresses]
+    specs = [fleet.sim_spec(d, *addresses[d.name]) for d in demo.devices]
+    state = str(demo.root / "shelly-firmware.json")
+    process = _spawn(demo.root, "shelly.log", "hearth.demo.fleet_sim", json.dumps(specs), state)
+    demo.processes.append(process)
+    for host, port in addresses.values():
+        _wait_listening(port, process, host=host, what="a simulated Shelly device")
+    coiot = _free_udp_port()
+    hosts = sorted({host for host, _ in addresses.values()})
+    demo.service_env["device-manager"] = {
+        # Gen1 devices push CoIoT to this port; a free one, as 5683 may be anyone's.
+        "HEARTH_COIOT_PORT": str(coiot),
+        "HEARTH_COIOT_PEER": f"127.0.0.1:{coiot}",
+        "HEARTH_PRESENCE_WINDOW_S": "5",
+        # Only the simulated devices: a device whose port changed since last time is found
+        # again by this scan; mDNS would show the real devices of the LAN around the demo.
+        "HEARTH_DISCOVERY_MDNS": "false",
+        "HEARTH_DISCOVERY_CIDRS": json.dumps(hosts),
+        "HEARTH_DISCOVERY_PORTS": json.dumps(sorted({p for _, p in addresses.values()})),
+        "HEARTH_DISCOVERY_INTERVAL_S": "60",
+    }
+    source = RepositorySpec(name=fleet.FLEET_REPOSITORY, url=bare.as_uri(), poll_interval_s=POLL_S)
+    demo.config = HearthConfig(
+        repositories=[*demo.config.repositories, source],
+        devices=[
+            DeviceSpec(
+                name=d.name,
+                mac=d.mac,
+                host=_host(*addresses[d.name]),
+                groups=d.groups,
+            )
+            for d in demo.devices
+        ],
+        device_config=DeviceConfigSource(repo=fleet.FLEET_REPOSITORY),
+    )
+
+
+def _host(host: str, port: int) -> str:
+    return host if port == 80 else f"{host}:{port}"
+
+
+def _free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("", 0))
+        return int(sock.getsockname()[1])

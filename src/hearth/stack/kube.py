@@ -13,6 +13,12 @@ from typing import Any
 
 import yaml
 
+from hearth.stack.kube_devices import (
+    DEVICE_MANAGER,
+    device_container_ports,
+    device_env,
+    device_service,
+)
 from hearth.stack.kube_nats import (
     CLIENT_PORT,
     NAMESPACE,
@@ -87,6 +93,8 @@ def service_env(definition: ServiceDef) -> list[dict[str, Any]]:
         env.append(
             _secret_env("HEARTH_SCOPE_KEY", SCOPE_KEYS_SECRET, scope_variable(definition.name))
         )
+    if definition.name == DEVICE_MANAGER:
+        env += device_env()
     return env
 
 
@@ -96,10 +104,13 @@ def _probe(path: str, port: int, period: int) -> dict[str, Any]:
 
 def pod_spec(definition: ServiceDef) -> dict[str, Any]:
     wide = definition.name in ("query-api", "webhook-gw")
+    ports: list[dict[str, Any]] = [{"name": "http", "containerPort": definition.port}]
+    if definition.name == DEVICE_MANAGER:
+        ports += device_container_ports()
     container = {
         "name": definition.name,
         "image": image(definition.name),
-        "ports": [{"name": "http", "containerPort": definition.port}],
+        "ports": ports,
         "envFrom": [{"configMapRef": {"name": "hearth-env"}}],
         "env": service_env(definition),
         "startupProbe": {**_probe("/healthz", definition.port, 5), "failureThreshold": 60},
@@ -143,6 +154,8 @@ def service_manifests(definition: ServiceDef) -> list[dict[str, Any]]:
                 "spec": {"minAvailable": 1, "selector": {"matchLabels": lab}},
             }
         )
+    if definition.name == DEVICE_MANAGER:
+        out.append(device_service(lab))
     if definition.name in ("query-api", "webhook-gw"):
         out.append(
             {

@@ -1,12 +1,14 @@
 """NetworkPolicies for Kubernetes: deny everything, then allow only the flows the
 architecture names (services -> NATS and PostgreSQL, ingress to the query API and the
-webhook gateway, routes between NATS servers) plus DNS and the services' own reach
-outside the cluster (SSH hosts, Git, Home Assistant, devices, notification targets)."""
+webhook gateway, devices' pushes to the device manager, routes between NATS servers) plus
+DNS and the services' own reach outside the cluster (SSH hosts, Git, Home Assistant,
+devices, notification targets)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from hearth.stack.kube_devices import DEVICE_MANAGER, DEVICE_PORTS
 from hearth.stack.kube_nats import CLIENT_PORT, NAMESPACE
 from hearth.stack.natsconf import CLUSTER_PORT
 from hearth.stack.services import SERVICES
@@ -96,6 +98,8 @@ def network_policies() -> list[dict[str, Any]]:
         spec: dict[str, Any] = {"egress": egress}
         if definition.name in ("query-api", "webhook-gw"):
             spec["ingress"] = [{"ports": [_port(definition.port)]}]
+        if definition.name == DEVICE_MANAGER:  # from the devices, wherever they are
+            spec["ingress"] = [{"ports": [_port(port, proto) for _, port, proto in DEVICE_PORTS]}]
         policies.append(_policy(definition.name, component(definition.name), spec))
     policies.append(
         _policy(

@@ -72,7 +72,28 @@ class ConsoleReport:
             "  try it:          cd " + str(demo.checkout) + " && $EDITOR automations.yaml && "
             "git commit -am 'my change' && git push",
             f"  then watch       {api}/  or  hearth deployments",
+            *_fleet_lines(demo, api),
         ]
         lines.extend(f"  [yellow]note[/]            {note}" for note in demo.notes)
         for line in lines:
             self.console.print(line, highlight=False, soft_wrap=True)
+
+
+def _fleet_lines(demo: Demo, api: str) -> list[str]:
+    """What to try with the simulated Shelly devices (none when the demo runs none)."""
+    if not demo.devices:
+        return []
+    names = ", ".join(f"{d.name} (Gen{d.gen})" for d in demo.devices)
+    offering = [d.name for d in demo.devices if d.offer]
+    lines = [
+        f"  Shelly devices   {names}: simulated, desired config in {demo.fleet_checkout}/devices/",
+        f"  fleet            {api}/devices  or  HEARTH_API_TOKEN=<admin token> hearth devices ls",
+        "  drift            kettle differs from Git (its group only alerts): press Apply on "
+        "its page, or hearth devices apply kettle, and watch its dot turn green",
+    ]
+    if offering:
+        lines.append(
+            f"  firmware         {', '.join(offering)} offers an update: "
+            f"{api}/rollouts, Update firmware on its page, or hearth firmware rollout"
+        )
+    return lines

@@ -135,6 +135,7 @@ def _start(
         with report.step("starting the demo (no hearth.yaml here)…"):
             running.demo = start_demo(options.data_dir, options.port_offset)
         stack.other_pids = running.demo.pids()
+        stack.extra_env = running.demo.service_env
         record_state(stack, pid=os.getpid())
         stop.checkpoint("demo", report.say)
     with report.step("starting services…"):

@@ -73,6 +73,7 @@ class Stack:
     postgres: EmbeddedPostgres | None = None
     supervisor: Supervisor | None = None
     other_pids: dict[str, int] = field(default_factory=dict)  # the demo's processes
+    extra_env: dict[str, dict[str, str]] = field(default_factory=dict)  # the demo's, by service
 
     def service_port(self, base: int) -> int:
         return base + self.options.port_offset
@@ -292,6 +293,7 @@ def service_env(
         env["HEARTH_DATABASE_URL"] = stack.database_url
     if service.uses_secrets:  # its own scope's key only; the installation key stays here
         env["HEARTH_SCOPE_KEY"] = scope_key(stack.layout.secret_key(), name)
+    env.update(stack.extra_env.get(name, {}))
     return env
 
 

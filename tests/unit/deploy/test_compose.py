@@ -82,9 +82,12 @@ def test_ports_health_checks_and_secrets(compose: dict[str, Any]) -> None:
     published = {name: s.get("ports", []) for name, s in services.items()}
     assert published["query-api"] == ["8080:8080"]
     assert published["webhook-gw"] == ["8090:8090"]
-    assert all(
-        not ports for name, ports in published.items() if name not in ("query-api", "webhook-gw")
-    )
+    # Devices on the LAN push to the device manager: Gen1 CoIoT and sleepers' wake-ups.
+    assert published["device-manager"] == ["5683:5683/udp", "8186:8186"]
+    manager = services["device-manager"]["environment"]
+    assert (manager["HEARTH_COIOT_PORT"], manager["HEARTH_WAKE_WS_PORT"]) == ("5683", "8186")
+    open_to_all = ("query-api", "webhook-gw", "device-manager")
+    assert all(not ports for name, ports in published.items() if name not in open_to_all)
     for definition in SERVICES:
         service = services[definition.name]
         assert service["environment"]["HEARTH_HTTP_PORT"] == str(definition.port)

@@ -276,6 +276,9 @@ def test_network_policies_allow_only_the_named_flows() -> None:
         ("egress", "nats-init", "nats", "TCP/4222"),
         ("ingress", "query-api", "any", "TCP/8080"),
         ("ingress", "webhook-gw", "any", "TCP/8090"),
+        # Devices on the LAN: Gen1 CoIoT pushes and sleeping devices' wake-ups.
+        ("ingress", "device-manager", "any", "UDP/5683"),
+        ("ingress", "device-manager", "any", "TCP/8186"),
     }
     for name, definition in services.items():
         expected |= {("ingress", "nats", name, "TCP/4222"), ("egress", name, "nats", "TCP/4222")}
@@ -293,3 +296,19 @@ def test_network_policies_allow_only_the_named_flows() -> None:
         assert set(spec["policyTypes"]) == {
             t.title() for t in ("ingress", "egress") if t in spec
         } or (policy["metadata"]["name"] == "default-deny")
+
+
+def test_devices_on_the_lan_reach_the_device_manager() -> None:
+    """Gen1 CoIoT pushes (UDP 5683) and sleeping devices' wake-ups (8186) come from outside
+    the cluster: a LoadBalancer Service onto the ports the device manager listens on."""
+    pod = kinds("Deployment")["device-manager"]["spec"]["template"]["spec"]["containers"][0]
+    listening = {p["name"]: (p["containerPort"], p.get("protocol", "TCP")) for p in pod["ports"]}
+    env = {e["name"]: e.get("value") for e in pod["env"]}
+    assert listening["coiot"] == (int(env["HEARTH_COIOT_PORT"]), "UDP")
+    assert listening["wake-ws"] == (int(env["HEARTH_WAKE_WS_PORT"]), "TCP")
+    service = kinds("Service")["device-manager-devices"]["spec"]
+    assert service["type"] == "LoadBalancer"
+    assert {p["targetPort"]: (p["port"], p["protocol"]) for p in service["ports"]} == {
+        "coiot": (5683, "UDP"),
+        "wake-ws": (8186, "TCP"),
+    }
