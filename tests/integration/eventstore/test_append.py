@@ -58,3 +58,16 @@ def test_an_empty_save_stores_nothing(database_url: str) -> None:
     app = open_application(JournalApp, database_url, "empty")
     assert app.save() == []
     assert app.recorder.select_notifications(1, 10) == []
+
+
+def test_a_save_takes_aggregates_bare_events_and_none(database_url: str) -> None:
+    app = open_application(JournalApp, database_url, "mixed")
+    journal, loose = Journal("journal"), Journal("loose")
+    journal.write(1)
+    loose.write(2)
+    events = loose.collect_events()  # saved as events, not through their aggregate
+    recordings = app.save(None, journal, *events)
+    assert [r.domain_event.originator_id for r in recordings] == [journal.id] * 2 + [loose.id] * 2
+    assert journal.collect_events() == []  # the aggregate's pending events were taken
+    stored: Journal = app.repository.get(loose.id)
+    assert stored.lines == 1
