@@ -1,6 +1,6 @@
 """The event store and the relay, each beside its baseline in the same run:
 
-* store append: aggregate saves/s (one event each) beside a raw psycopg insert loop;
+* store append: aggregate saves beside raw asyncpg inserts (see bench.append);
 * relay: events/s from the store to JetStream-acked, beside raw nats-py publishing,
   pipelined, of the same number of messages.
 """
@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 import nats
-import psycopg
 
+from bench.append import run_append
 from bench.ingest import Row, raw_publish
 from hearth.embedded.nats import EmbeddedNats
 from hearth.embedded.postgres import EmbeddedPostgres
@@ -22,30 +22,7 @@ from hearth.embedded.process import free_port
 from hearth_events.jetstream import STREAMS, ensure
 from hearth_eventstore.batches import MAX_EVENTS
 from hearth_eventstore.relay import Relay
-from tests.support.relay_app import Journal, JournalApp, journal_app
-
-
-def _append(app: JournalApp, count: int) -> float:
-    """One save per event, the aggregate kept in memory (as a command handler would)."""
-    journal = Journal("bench")
-    app.save(journal)
-    started = time.perf_counter()
-    for n in range(count):
-        journal.write(n)
-        app.save(journal)
-    return count / (time.perf_counter() - started)
-
-
-def _raw_inserts(dsn: str, count: int) -> float:
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS bench_raw (id bigserial PRIMARY KEY, body bytea NOT NULL)"
-        )
-        body = b"x" * 400
-        started = time.perf_counter()
-        for _ in range(count):
-            conn.execute("INSERT INTO bench_raw (body) VALUES (%s)", (body,))
-        return count / (time.perf_counter() - started)
+from tests.support.relay_app import journal_app
 
 
 async def run_relay(count: int) -> list[Row]:
@@ -57,8 +34,8 @@ async def run_relay(count: int) -> list[Row]:
     try:
         dsn = postgres.dsn()
         app = await asyncio.to_thread(journal_app, dsn, "bench")
-        append_rate = await asyncio.to_thread(_append, app, count)
-        insert_rate = await asyncio.to_thread(_raw_inserts, dsn, count)
+        batch_app = await asyncio.to_thread(journal_app, dsn, "bench_batch")
+        append_rows = await run_append(dsn, app, batch_app, count)
 
         nc = await nats.connect(server.url)
         js = nc.jetstream()
@@ -76,10 +53,7 @@ async def run_relay(count: int) -> list[Row]:
         await nc.close()
         baseline = await raw_publish(server.url, [b"x" * 400] * count)
         return [
-            Row("store append", "baseline: raw psycopg INSERT loop", insert_rate, 0, 0),
-            Row(
-                "store append", "aggregate save, one event each (eventsourcing)", append_rate, 0, 0
-            ),
+            *append_rows,
             Row(
                 "relay",
                 "baseline: " + baseline.what.removeprefix("baseline: "),

@@ -25,11 +25,11 @@ pytestmark = pytest.mark.integration
 def insert_one(conn: psycopg.Connection, app: JournalApp) -> int:
     recorder = app.recorder
     statement = sql.SQL(
-        "SELECT * FROM {schema}.{function}(ARRAY[ROW(%s, 1, 'test', ''::bytea)]::{schema}.{type}[])"
+        "SELECT * FROM {schema}.{function}"
+        "(ARRAY[%s]::uuid[], ARRAY[1]::bigint[], ARRAY['test'], ARRAY[''::bytea])"
     ).format(
         schema=sql.Identifier(app.schema),
         function=sql.Identifier(recorder.pg_function_name_insert_events),  # type: ignore[attr-defined]
-        type=sql.Identifier(recorder.stored_event_type_name),  # type: ignore[attr-defined]
     )
     row = conn.execute(statement, (uuid.uuid4(),)).fetchone()
     assert row is not None

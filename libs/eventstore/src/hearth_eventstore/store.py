@@ -15,8 +15,9 @@ from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
 import psycopg
-from eventsourcing.application import Application
-from eventsourcing.domain import Aggregate
+from eventsourcing.application import Application, ProcessingEvent
+from eventsourcing.domain import Aggregate, DomainEventProtocol, MutableOrImmutableAggregate
+from eventsourcing.persistence import Recording
 from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg import sql
 
@@ -106,6 +107,29 @@ class HearthApplication(Application[UUID]):
     def __init__(self, env: Mapping[str, str]) -> None:
         super().__init__(env=env)
         self.schema = env["POSTGRES_SCHEMA"]
+
+    def save(
+        self,
+        *objs: MutableOrImmutableAggregate[UUID] | DomainEventProtocol[UUID] | None,
+        **kwargs: Any,
+    ) -> list[Recording[UUID]]:
+        """``Application.save`` without its runtime protocol checks: on Python 3.11 every
+        ``isinstance(obj, SomeProtocol)`` walks the protocol's attributes, which cost a
+        fifth of a one-event save's client time. Aggregates are collected by their class;
+        anything else goes through eventsourcing's own collection."""
+        processing_event: ProcessingEvent[UUID] = ProcessingEvent()
+        for obj in objs:
+            if isinstance(obj, Aggregate):
+                processing_event.events.extend(obj.collect_events())
+                processing_event.aggregates[obj.id] = obj
+            else:
+                processing_event.collect_events(obj)
+        processing_event.saved_kwargs.update(kwargs)
+        recordings = self._record(processing_event)
+        self._take_snapshots(processing_event)
+        self._notify(recordings)
+        self.notify(processing_event.events)  # deprecated in eventsourcing, kept alike
+        return recordings
 
     @property
     def notify_channel(self) -> str:
