@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 
-from hearth.embedded.process import free_port
 from hearth_events.jetstream import SECRET_SCOPES
 from hearth_servicekit.secrets import SecretBox, SecretStore, scope_key
 
@@ -38,9 +37,14 @@ def scoped_secrets(js: Any, scope: str) -> SecretStore:
 
 
 class ServiceProcess:
+    """A service process. Without a port of the test's choosing it listens on one the
+    system picks (``HEARTH_HTTP_PORT=0``) and ``port`` reads it from the service's own
+    "http listening" log line: a port picked free beforehand can be taken by another
+    test worker before the service binds it."""
+
     def __init__(self, module: str, env: dict[str, str], log: Path) -> None:
         port = env["HEARTH_HTTP_PORT"]
-        self.port = int(port) if port.isdigit() else 0
+        self._port = int(port) if port.isdigit() else 0
         self.log = log
         self._log_file = log.open("wb")
         self.process = subprocess.Popen(
@@ -49,6 +53,28 @@ class ServiceProcess:
             stdout=self._log_file,
             stderr=subprocess.STDOUT,
         )
+
+    @property
+    def port(self) -> int:
+        deadline = time.monotonic() + 30
+        while not self._port:
+            self._port = self._bound_port()
+            if self._port:
+                break
+            assert self.process.poll() is None, f"exited early:\n{self.output()}"
+            assert time.monotonic() < deadline, f"never listened:\n{self.output()}"
+            time.sleep(0.05)
+        return self._port
+
+    def _bound_port(self) -> int:
+        self._log_file.flush()
+        for line in self.log.read_text(errors="replace").splitlines():
+            if '"http listening"' in line:
+                try:
+                    return int(json.loads(line)["port"])
+                except (ValueError, KeyError):
+                    return 0
+        return 0
 
     def get(self, path: str) -> tuple[int, Any]:
         try:
@@ -93,7 +119,7 @@ def start_service(tmp_path: Path) -> Iterator[Callable[..., ServiceProcess]]:
 
     def start(name: str, **env: str) -> ServiceProcess:
         full = {
-            "HEARTH_HTTP_PORT": str(free_port()),
+            "HEARTH_HTTP_PORT": "0",
             "HEARTH_LOG_FORMAT": "json",
             "HEARTH_DATA_DIR": str(tmp_path / "data"),
             "HEARTH_INSTANCE": f"test-{name}",

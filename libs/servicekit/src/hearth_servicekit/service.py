@@ -158,7 +158,7 @@ async def _serve(
         app, service=name, metrics=metrics, probes=service.probes(), details=service.details
     )
     service.routes(app)
-    port = settings.http_port or default_port
+    port = default_port if settings.http_port is None else settings.http_port
     try:
         runner, bound = await start_http(app, settings.http_host, port)
     except OSError as exc:

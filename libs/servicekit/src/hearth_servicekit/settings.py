@@ -30,7 +30,13 @@ class ServiceSettings(BaseSettings):
     data_dir: Path = Path(".hearth")
     instance: str = Field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
     http_host: str = "127.0.0.1"
-    http_port: int = Field(default=0, ge=0, le=65535, description="health/metrics port; 0 = any")
+    http_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="health/metrics port; unset: the service's own (8080, 8090, 8181, ...); "
+        "0: any free port (the log's 'http listening' line says which)",
+    )
     log_level: str = "info"
     log_format: str | None = Field(default=None, description="json or console; default by TTY")
     shutdown_grace_s: float = 20.0
