@@ -164,13 +164,19 @@ class DesiredRepo:
     async def desire(
         self, device: Device, desired: DesiredDevice, commit: str, meta: Meta
     ) -> Device:
-        config = desired_json(desired)
-        if device.desired == config:
+        config, groups, sources = desired_json(desired), desired.groups, dict(desired.sources)
+        if (device.desired, device.desired_groups, device.desired_sources) == (
+            config,
+            groups,
+            sources,
+        ):
             return device
         repo = self.repository.name if self.repository else ""
-        await self.store.write(
-            self.store.app.act, device.mac, lambda d: d.desire(config, repo, commit, meta)
-        )
+
+        def desire(d: Device) -> bool:
+            return d.desire(config, repo, commit, meta, groups=groups, sources=sources)
+
+        await self.store.write(self.store.app.act, device.mac, desire)
         updated: Device = await self.store.read(self.store.app.device, device.mac)
         return updated
 
