@@ -5,7 +5,8 @@ N is the message count of the bus benchmarks (default 2000); naming parts runs o
 ``deploy`` includes ``big`` (a 700-file, 300 MB configuration); ``big`` runs it alone.
 ``scale``: one webhook gateway and query API beside two, on a 3-node NATS cluster.
 ``python -m bench faults [N]`` runs N kill -9 trials instead (default 20; see bench.faults).
-``devices`` simulates ``HEARTH_BENCH_DEVICES`` Gen2 devices (default 5,000).
+``devices`` simulates ``HEARTH_BENCH_DEVICES`` Gen2 devices (default 5,000): connect, steady
+state, a full drift scan and one field applied to 1,000, each beside aioshelly alone.
 """
 
 from __future__ import annotations

@@ -8,7 +8,9 @@ manager's. Rows:
   aioshelly's ``RpcDevice.initialize`` of every device with the same concurrency;
 - steady state: the device manager's CPU (cores) while every device changes its status
   once per period, and its resident memory per device (RSS with the fleet minus RSS
-  before adoption, divided by the fleet size).
+  before adoption, divided by the fleet size);
+- drift and apply: a full drift scan of the fleet and one field applied to 1,000 devices,
+  each beside the same calls made with aioshelly alone (``bench.device_drift``).
 """
 
 from __future__ import annotations
@@ -30,6 +32,12 @@ import nats
 from aioshelly.common import ConnectionOptions
 from aioshelly.rpc_device import RpcDevice
 
+from bench.device_drift import (
+    APPLIED,
+    APPLY_CONCURRENCY,
+    aioshelly_baselines,
+    hearth_scan_and_apply,
+)
 from hearth.embedded.nats import EmbeddedNats
 from hearth.embedded.postgres import EmbeddedPostgres
 from hearth.embedded.process import free_port
@@ -65,8 +73,9 @@ def start_simulator(count: int, period_s: float) -> tuple[subprocess.Popen[str],
     return sim, devices
 
 
-async def aioshelly_connect_all(devices: list[Any]) -> float:
-    """Baseline: aioshelly alone opens every device (bounded), then closes them."""
+async def aioshelly_connect_all(devices: list[Any]) -> tuple[float, float, float]:
+    """Baseline: aioshelly alone opens every device (bounded), reads every config and sets
+    one field on 1,000 (``bench.device_drift``), then closes them."""
     limit = asyncio.Semaphore(CONNECT_CONCURRENCY)
     opened: list[RpcDevice] = []
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
@@ -82,8 +91,9 @@ async def aioshelly_connect_all(devices: list[Any]) -> float:
         started = time.perf_counter()
         await asyncio.gather(*(one(d["port"]) for d in devices))
         elapsed = time.perf_counter() - started
+        read, write = await aioshelly_baselines(opened)
         await asyncio.gather(*(d.shutdown() for d in opened))
-    return elapsed
+    return elapsed, read, write
 
 
 def _proc(pid: int) -> tuple[float, int]:
@@ -131,7 +141,7 @@ async def _all_online(kv: Any, count: int) -> None:
 
 async def _hearth(
     devices: list[Any], workdir: Path, steady_s: float
-) -> tuple[float, float, float, int, int]:
+) -> tuple[float, float, float, int, int, float, float]:
     server = EmbeddedNats(workdir / "nats", port=free_port())
     postgres = EmbeddedPostgres(workdir / "pg", port=free_port())
     server.start()
@@ -155,6 +165,8 @@ async def _hearth(
                 "HEARTH_DISCOVERY_MDNS": "false",
                 "HEARTH_DISCOVERY_PORTS": "[]",
                 "HEARTH_LOG_LEVEL": "warning",
+                "HEARTH_APPLY_CONCURRENCY": str(APPLY_CONCURRENCY),
+                "HEARTH_DRIFT_INTERVAL_S": "0",
             },
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -180,8 +192,10 @@ async def _hearth(
         cpu_before, _ = _proc(manager.pid)
         await asyncio.sleep(steady_s)  # a measurement window, not a synchronisation
         cpu_after, rss = _proc(manager.pid)
+        scanned, applied = await hearth_scan_and_apply(nc, devices, specs, workdir)
         await nc.close()
-        return declared, connected, (cpu_after - cpu_before) / steady_s, idle_rss, rss
+        cores = (cpu_after - cpu_before) / steady_s
+        return declared, connected, cores, idle_rss, rss, scanned, applied
     finally:
         if manager is not None:
             manager.terminate()
@@ -197,8 +211,10 @@ async def run_devices(
     sim, devices = start_simulator(count, period_s)
     workdir = Path(tempfile.mkdtemp(prefix="hearth-bench-devices-"))
     try:
-        baseline = await aioshelly_connect_all(devices)
-        declared, connected, cores, idle_rss, rss = await _hearth(devices, workdir, steady_s)
+        baseline, read, write = await aioshelly_connect_all(devices)
+        declared, connected, cores, idle_rss, rss, scanned, applied = await _hearth(
+            devices, workdir, steady_s
+        )
     finally:
         assert sim.stdin is not None
         sim.stdin.close()
@@ -228,6 +244,38 @@ async def run_devices(
             f"device manager memory per device (RSS {rss / 2**20:.0f} MiB with the fleet, "
             f"{idle_rss / 2**20:.0f} MiB before)",
             f"{per_device:.1f} KiB",
+        ),
+        *_drift_rows(count, read, scanned, write, applied),
+    ]
+
+
+def _drift_rows(
+    count: int, read: float, scanned: float, write: float, applied: float
+) -> list[FleetRow]:
+    changed = min(APPLIED, count)
+    at_once = f"{APPLY_CONCURRENCY} at once"
+    return [
+        FleetRow(
+            "drift scan",
+            f"baseline: aioshelly Shelly.GetConfig of {count:,} devices, {at_once}",
+            f"{read:.2f} s",
+        ),
+        FleetRow(
+            "drift scan",
+            f"Hearth: full drift scan of {count:,} devices (Apply, in sync: every config "
+            f"read and compared), {at_once}",
+            f"{scanned:.2f} s",
+        ),
+        FleetRow(
+            "apply",
+            f"baseline: aioshelly Switch.SetConfig of one field on {changed:,} devices",
+            f"{write:.2f} s",
+        ),
+        FleetRow(
+            "apply",
+            f"Hearth: Apply of one field pushed to {changed:,} devices (backup, SetConfig, "
+            "read-back each)",
+            f"{applied:.2f} s",
         ),
     ]
 

@@ -45,11 +45,7 @@ OLD, NEW = "1.3.3", "1.4.4"
 
 
 def fleet_events(last_seen: datetime) -> list[EventData]:
-    desired = {
-        "profile": "relay",
-        "groups": ["lights", "kitchen"],
-        "switch": [{"id": 0, "auto_off": True}],
-    }
+    desired = {"switch": [{"id": 0, "auto_off": True}]}
     return [
         DeviceDiscovered(
             device_id=KITCHEN,
@@ -81,13 +77,27 @@ def fleet_events(last_seen: datetime) -> list[EventData]:
         DeviceOnline(device_id=KITCHEN, address="10.0.0.11"),
         DeviceOnline(device_id=HALL, address="10.0.0.12"),
         DeviceOnline(device_id=PORCH, address="10.0.0.13"),
-        DesiredConfigChanged(device_id=KITCHEN, repo="alice/devices", commit="c1", config=desired),
         DesiredConfigChanged(
-            device_id=HALL, repo="alice/devices", commit="c1", config={"groups": ["plugs"]}
+            device_id=KITCHEN,
+            repo="alice/devices",
+            commit="c1",
+            config=desired,
+            groups=("lights", "kitchen"),
+            sources={"switch.0.auto_off": "groups/kitchen.toml"},
+        ),
+        DesiredConfigChanged(
+            device_id=HALL, repo="alice/devices", commit="c1", config={}, groups=("plugs",)
         ),
         DeviceDrifted(
             device_id=KITCHEN,
-            differences=(FieldDiff(path="switch:0.auto_off", desired=True, actual=False),),
+            differences=(
+                FieldDiff(
+                    path="switch:0.auto_off",
+                    desired=True,
+                    actual=False,
+                    source="groups/kitchen.toml",
+                ),
+            ),
         ),
         DeviceDrifted(
             device_id=HALL,

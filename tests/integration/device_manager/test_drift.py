@@ -61,8 +61,12 @@ async def test_a_push_adopts_the_device_it_names_and_reports_its_drift(
     world: World, git: DesiredGit, sim: SimDevice
 ) -> None:
     await start(world, sim)
+    house = group("alert") + "\n[switch.0]\nauto_off_delay = 30.0\n"
     git.commit_only(
-        {"devices/porch.toml": device_file(sim, AUTO_OFF), "groups/house.toml": group("alert")}
+        {
+            "devices/porch.toml": device_file(sim, "[switch.0]\nauto_off = true\n"),
+            "groups/house.toml": house,
+        }
     )
     reply = await git.declare()
     assert reply["device_config"]["errors"] == [], reply
@@ -73,10 +77,13 @@ async def test_a_push_adopts_the_device_it_names_and_reports_its_drift(
     (desired,) = await wait_for(world, "DesiredConfigChanged", sim.device_id)
     assert desired.config == {"switch": {"0": {"auto_off": True, "auto_off_delay": 30.0}}}
     assert desired.repo == "home/config" and desired.commit == git.remote.head()
+    assert desired.groups == ("house",)
+    assert desired.sources["switch.0.auto_off_delay"] == "groups/house.toml"
     (drifted,) = await wait_for(world, "DeviceDrifted", sim.device_id)
-    assert [(d.path, d.desired, d.actual) for d in drifted.differences] == [
-        ("switch.0.auto_off", True, False),
-        ("switch.0.auto_off_delay", 30.0, 60.0),
+    # Where each desired value comes from: the group file, or the device's own.
+    assert [(d.path, d.desired, d.actual, d.source) for d in drifted.differences] == [
+        ("switch.0.auto_off", True, False, "devices/porch.toml"),
+        ("switch.0.auto_off_delay", 30.0, 60.0, "groups/house.toml"),
     ]
     assert sim.config["switch:0"]["auto_off"] is False  # alert: reported, not applied
 

@@ -75,7 +75,12 @@ async def test_reboot_password_and_firmware(connector: Gen1Connector) -> None:
                 "beta": "20240201-000000/v1.15.0-b1",
             }
             await link.update_firmware("stable")
+            await sim.wait_booted(3)  # it installs what it offered and reboots on it
+            assert sim.fw == "20240101-000000/v1.14.1-g1"
+            sim.offer_update(beta="20240201-000000/v1.15.0-b1")  # a newer beta since
             await link.update_firmware("beta")
+            await sim.wait_booted(4)
+            assert sim.fw == "20240201-000000/v1.15.0-b1"
             assert sim.ota_requests == [{"update": "true"}, {"beta": "true"}]
         finally:
             await link.close()

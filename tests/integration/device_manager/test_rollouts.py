@@ -4,12 +4,15 @@ real NATS and PostgreSQL): a failing update halts the rollout, a restart resumes
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from hearth.demo.shelly import Fleet, SimDevice
 from hearth.demo.shelly.models import PLUS_1PM
 from hearth_events import Envelope
+from tests.integration.device_manager.desired import DesiredGit, device_file
 from tests.integration.device_manager.harness import World
 from tests.integration.device_manager.test_backups import adopt
+from tests.support.git import make_remote
 
 NEW = "1.5.0"
 
@@ -219,3 +222,37 @@ async def test_a_restart_during_an_update_checks_the_device_instead_of_updating_
         assert len(unique(world.named("FirmwareUpdateStarted"))) == 1
         assert [e.key for e in unique(world.named("FirmwareUpdated"))] == [sim.device_id]
         assert sim.ver == NEW
+
+
+async def test_a_rollout_without_a_channel_takes_each_devices_group_channel_from_git(
+    world: World, tmp_path: Path
+) -> None:
+    async with Fleet([PLUS_1PM] * 2) as fleet:
+        await world.start()
+        ring, rest = fleet.devices
+        offering(fleet.devices)
+        ports = [sim.port for sim in fleet.devices]
+        found = await world.command("Discover", cidrs=["127.0.0.1"], ports=ports, actor="test")
+        assert found["ok"], found
+        git = DesiredGit(world, make_remote(tmp_path / "git"))
+        git.commit_only(
+            {
+                "devices/ring.toml": device_file(ring, "", groups=("early",)),
+                "devices/rest.toml": device_file(rest, "", groups=("house",)),
+                "groups/early.toml": 'channel = "beta"\n',
+                "groups/house.toml": 'policy = "alert"\n',
+            }
+        )
+        declared = await git.declare()
+        assert declared["device_config"]["errors"] == [], declared
+        await world.wait_events(lambda: len(world.named("DeviceAdopted")) == 2)
+        for sim in fleet.devices:
+            await world.wait_status(sim.device_id, lambda s: s["online"])
+
+        reply = await world.command(
+            "FirmwareRollout", device_ids=[ring.device_id, rest.device_id], canaries_per_model=0
+        )
+        assert reply["ok"], reply
+        assert reply["channels"] == {ring.device_id: "beta"}
+        await world.wait_events(lambda: bool(world.named("FirmwareRolloutCompleted")))
+        assert (ring.ver, rest.ver) == ("1.6.0-beta1", NEW)

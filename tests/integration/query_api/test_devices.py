@@ -110,7 +110,12 @@ async def test_one_device_with_its_live_status_drift_and_backups(
         "online",
     )
     assert kitchen["differences"] == [
-        {"path": "switch:0.auto_off", "desired": True, "actual": False}
+        {
+            "path": "switch:0.auto_off",
+            "desired": True,
+            "actual": False,
+            "source": "groups/kitchen.toml",
+        }
     ]
     assert kitchen["desired"]["switch"] == [{"id": 0, "auto_off": True}]
     assert [b["backup_id"] for b in kitchen["backups"]] == ["bk-kitchen-1"]
@@ -287,6 +292,9 @@ async def test_the_device_page_shows_buttons_only_to_operators(api: Api) -> None
         async with http.get(f"{api.base}/devices/{KITCHEN}") as reply:
             page = await reply.text()
         assert reply.status == 200 and "switch:0.auto_off" in page
+        # Where the desired value comes from, and the device's groups from Git.
+        assert '<td class="opt">groups/kitchen.toml</td>' in page
+        assert 'href="/devices?group=lights"' in page
         assert 'id="apply-button"' not in page and "Restore</button>" not in page
         found = csrf.search(page)
         assert found is not None

@@ -136,7 +136,12 @@ async def check_fleet(pool: Any) -> None:
         ["kitchen", "lights"],
     )
     assert kitchen["drifted"] and json_value(kitchen["differences"]) == [
-        {"path": "switch:0.auto_off", "desired": True, "actual": False}
+        {
+            "path": "switch:0.auto_off",
+            "desired": True,
+            "actual": False,
+            "source": "groups/kitchen.toml",
+        }
     ]
     assert (kitchen["firmware"], kitchen["firmware_available"]) == ("1.4.4", None)
     assert (hall["online"], hall["drifted"], hall["drift_resolved_how"]) == (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hearth_device_manager.domain.device import Device, Found, IllegalTransition
-from hearth_events.catalogue import FieldDiff
+from hearth_events.catalogue import DesiredConfigChanged, FieldDiff
 from hearth_eventstore.store import Meta
 
 META = Meta(actor="test")
@@ -83,3 +83,20 @@ def test_apply_results_need_an_adopted_device_with_desired_config() -> None:
     stranger.discover(FOUND, META)
     with pytest.raises(IllegalTransition):
         stranger.apply_failed("x", META)
+
+
+def test_a_new_group_or_source_is_a_change_too_and_old_events_stay_readable() -> None:
+    device = adopted()
+    sources = {"switch.0.auto_off": "devices/porch.toml"}
+    assert device.desire(CONFIG, "home", "c1", META, groups=("house",), sources=sources)
+    assert not device.desire(CONFIG, "home", "c2", META, groups=("house",), sources=sources)
+    moved = {"switch.0.auto_off": "groups/house.toml"}  # same value, now from the group
+    assert device.desire(CONFIG, "home", "c3", META, groups=("house",), sources=moved)
+    assert device.desire(CONFIG, "home", "c4", META, groups=("house", "porch"), sources=moved)
+    assert (device.desired_groups, device.desired_sources) == (("house", "porch"), moved)
+    # Events written before groups, sources and a difference's source were carried.
+    old = DesiredConfigChanged.model_validate(
+        {"device_id": FOUND.device_id, "repo": "home", "commit": "c0", "config": CONFIG}
+    )
+    assert (old.groups, old.sources) == (None, {})
+    assert FieldDiff.model_validate({"path": "a", "desired": 1, "actual": 2}).source is None

@@ -166,7 +166,7 @@ class Applier:
         self, link: DeviceLink, desired: DesiredDevice
     ) -> tuple[list[FieldDiff], dict[str, Any]]:
         raw = await link.read_config()
-        return diff(desired.config, from_device(raw, desired.spec)), raw
+        return diff(desired.config, from_device(raw, desired.spec), desired.sources), raw
 
     async def _resolve(self, calls: list[Call]) -> list[Call]:
         return [(method, await self._fill(params)) for method, params in calls]

@@ -114,6 +114,8 @@ class DeviceManager(BusService):
         rollouts = self.rollouts = RolloutRunner(
             fleet, self.snapshots, ota, verify_s=options.firmware_verify_s
         )
+        if self.desired is not None:  # a rollout without a channel takes the group's
+            rollouts.channels = self.desired.channel_of
         await FleetCommands(self.snapshots, Operations(fleet, self.snapshots), rollouts).serve(
             self.nc, queue=self.name
         )

@@ -173,7 +173,7 @@ class Convergence:
     ) -> dict[str, Any]:
         raw = await link.read_config()
         self._compared[device.device_id] = (cfg_rev(raw) or cfg_rev(link.status), wanted)
-        diffs = diff(desired.config, from_device(raw, desired.spec))
+        diffs = diff(desired.config, from_device(raw, desired.spec), desired.sources)
         meta = self._meta(reason)
         converge = desired.policy == "apply" or reason == "operator"
         if not diffs:

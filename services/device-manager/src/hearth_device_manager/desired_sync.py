@@ -95,6 +95,16 @@ class DesiredRepo:
     def desired_for(self, device: Device) -> DesiredDevice | None:
         return self.loaded.by_mac.get(device.mac) or self.loaded.by_id.get(device.device_id)
 
+    async def channel_of(self, device_id: str) -> str | None:
+        """The firmware channel the device's groups give it (``channel`` in
+        ``groups/*.toml``, else stable): a rollout that names no channel takes it."""
+        live = self._devices.live.get(device_id)
+        if live is not None:
+            desired = self.desired_for(live.device)
+        else:
+            desired = self.loaded.by_id.get(device_id)
+        return desired.channel if desired is not None else None
+
     def claim(self, device: Device) -> tuple[str, str | None] | None:
         """Adopt a device the repository names, under its file's name. Its
         ``password_secret`` is the password to *set* (by apply), not yet the one to use."""
@@ -164,13 +174,19 @@ class DesiredRepo:
     async def desire(
         self, device: Device, desired: DesiredDevice, commit: str, meta: Meta
     ) -> Device:
-        config = desired_json(desired)
-        if device.desired == config:
+        config, groups, sources = desired_json(desired), desired.groups, dict(desired.sources)
+        if (device.desired, device.desired_groups, device.desired_sources) == (
+            config,
+            groups,
+            sources,
+        ):
             return device
         repo = self.repository.name if self.repository else ""
-        await self.store.write(
-            self.store.app.act, device.mac, lambda d: d.desire(config, repo, commit, meta)
-        )
+
+        def desire(d: Device) -> bool:
+            return d.desire(config, repo, commit, meta, groups=groups, sources=sources)
+
+        await self.store.write(self.store.app.act, device.mac, desire)
         updated: Device = await self.store.read(self.store.app.device, device.mac)
         return updated
 

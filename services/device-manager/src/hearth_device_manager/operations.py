@@ -37,7 +37,11 @@ class Fleet:
         self.store = handlers.store
 
     async def device(self, device_id: str) -> Device:
-        device = await self.store.read(self.store.app.device_by_id, device_id)
+        live = self.handlers.live.get(device_id)
+        if live is not None:  # its MAC is known: no read of the whole fleet's index
+            device = await self.store.read(self.store.app.device, live.device.mac)
+        else:
+            device = await self.store.read(self.store.app.device_by_id, device_id)
         if device is None or not device.adopted:
             raise Refused(f"no adopted device {device_id}; discover and adopt it first")
         return device

@@ -9,8 +9,12 @@ output (HTTP ``/relay/N``, or ``press`` — a person at the wall switch), at boo
 an unsolicited update (CoAP code 0.30) to its CoIoT peer (``/settings/advanced?coiot_peer=``,
 in effect from the next boot, as on the devices), else to the multicast group 224.0.1.187:5683.
 ``/reboot`` answers, drops off for ``reboot_s`` and comes back (``wait_booted(n)``).
+``/ota?update=true`` (or ``beta=true``) installs what ``offer_update`` offered on that
+channel: ``update.status`` is ``updating`` for ``ota_s``, then the device reboots on the new
+firmware (``fw`` of ``/shelly`` and ``/settings``, ``update.old_version``).
 Faults: ``coiot_muted`` (updates are lost on the way, replies still come),
-``go_offline``/``come_online`` (also on another address).
+``go_offline``/``come_online`` (also on another address), ``ota_fails`` (the update ends
+without installing anything: back to ``idle`` on the old firmware, no reboot).
 A battery model (H&T) is asleep until ``wake``: then it answers, sends its update, and
 ``doze`` puts it back to sleep.
 """
@@ -27,7 +31,7 @@ from typing import Any
 from aiohttp import web
 
 from hearth.demo.shelly import gen1_setters as _setters
-from hearth.demo.shelly.gen1_models import FW, Gen1Model, cit_d, cit_s, gen1_state
+from hearth.demo.shelly.gen1_models import Gen1Model, cit_d, cit_s, gen1_state
 
 GEN1_KEY: web.AppKey[SimGen1Device] = web.AppKey("gen1")
 COAP_DEVICE_ID = 3332
@@ -76,6 +80,8 @@ class SimGen1Device:
         self.settings, self.status = gen1_state(model, self.mac)
         self.password: str | None = None
         self.ota_requests: list[dict[str, str]] = []
+        self.ota_s = 0.05
+        self.ota_fails = False
         self.reboots = 0
         self.reboot_s = 0.05
         self.boots = 0
@@ -185,7 +191,7 @@ class SimGen1Device:
             "type": self.model.type,
             "mac": self.mac,
             "auth": self.settings["login"]["enabled"],
-            "fw": FW,
+            "fw": self.fw,
             "discoverable": True,
             "name": self.settings["name"],
             "num_outputs": self.model.relays + self.model.lights,
@@ -218,15 +224,40 @@ class SimGen1Device:
         if parts == ["ota"]:
             if query:  # a bare GET /ota only reports
                 self.ota_requests.append(dict(query))
-                self.status["update"]["status"] = "updating"
+                if self.status["update"]["status"] != "updating":
+                    self.status["update"]["status"] = "updating"
+                    beta = query.get("beta") in ("true", "1")
+                    self._spawn(self._install("beta_version" if beta else "new_version"))
             return dict(self.status["update"])
         if parts == ["reboot"]:
             self.reboots += 1
-            task = asyncio.get_running_loop().create_task(self._reboot())
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._spawn(self._reboot())
             return {"ok": True}
         return None
+
+    @property
+    def fw(self) -> str:
+        return str(self.settings["fw"])
+
+    async def _install(self, offer: str) -> None:
+        """An OTA update: download for ``ota_s``, then reboot on the firmware offered."""
+        update = self.status["update"]
+        await asyncio.sleep(self.ota_s)
+        update["status"] = "idle"
+        target = str(update[offer])
+        if self.ota_fails or target == self.fw:
+            return
+        self.settings["fw"] = self.settings["build_info"]["build_id"] = target
+        for key in ("old_version", "new_version", "beta_version"):
+            update[key] = target
+        update["has_update"] = self.status["has_update"] = False
+        self.reboots += 1
+        await self._reboot()
+
+    def _spawn(self, work: Any) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def set_password(self, password: str | None) -> None:
         """Fault: the password changed (or was removed) behind Hearth's back."""

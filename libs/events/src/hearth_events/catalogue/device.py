@@ -42,6 +42,11 @@ class FieldDiff(BaseModel):
     path: str
     desired: Any = None
     actual: Any = None
+    source: str | None = Field(
+        default=None,
+        description="the desired-config file the desired value comes from "
+        "(profile, group or the device's own file), e.g. groups/kitchen.toml",
+    )
 
 
 class DeviceSpec(BaseModel):
@@ -130,6 +135,14 @@ class DesiredConfigChanged(_DeviceEvent):
     repo: str
     commit: str
     config: dict[str, Any]
+    groups: tuple[str, ...] | None = Field(
+        default=None,
+        description="the device's groups in Git (None: an event from before they were carried)",
+    )
+    sources: dict[str, str] = Field(
+        default_factory=dict,
+        description="where each desired value comes from: field path -> file",
+    )
 
 
 @register

@@ -45,6 +45,10 @@ def firmware_offers(update: dict[str, Any]) -> dict[str, str]:
     return offers
 
 
+#: How often a Gen1 device updating its firmware is asked whether it runs the new one.
+OTA_POLL_S = 1.0
+
+
 class BlockLink:
     def __init__(
         self,
@@ -63,6 +67,7 @@ class BlockLink:
         self._merge_coiot()
         self._last = asyncio.get_running_loop().time()
         self._poller: asyncio.Task[None] | None = None
+        self._ota: asyncio.Task[None] | None = None
         self.polls = 0
 
     @property
@@ -71,7 +76,12 @@ class BlockLink:
 
     @property
     def info(self) -> dict[str, Any]:
-        return dict(self._device.shelly or {})
+        """``GET /shelly``, with the firmware (``fw``) also as ``ver``, as Gen2+ says it:
+        what firmware offers and rollouts compare with ``/status.update``'s versions."""
+        info = dict(self._device.shelly or {})
+        if info.get("fw"):
+            info.setdefault("ver", info["fw"])
+        return info
 
     def start(self) -> None:
         self._device.subscribe_updates(self._on_update)
@@ -138,7 +148,23 @@ class BlockLink:
         return firmware_offers(await self._get("ota"))
 
     async def update_firmware(self, channel: str) -> None:
+        installed = self.info.get("fw")
         await self._guard(self._device.trigger_ota_update(beta=channel == "beta"))
+        self._ota = asyncio.create_task(self._watch_ota(installed), name="ota-watch")
+
+    async def _watch_ota(self, installed: Any) -> None:
+        """A Gen1 device says nothing about an update (no ota_* notifications, and a quick
+        reboot can fall between two polls): ask ``/shelly`` until it reports other firmware,
+        then close this link, so the coordinator connects anew and reads the device again."""
+        while True:
+            await asyncio.sleep(min(self._poll_s, OTA_POLL_S))
+            try:
+                shelly = await self._get("shelly")
+            except DeviceError:
+                continue  # rebooting into the new firmware
+            if shelly.get("fw") != installed:
+                self._on_closed()
+                return
 
     async def ensure_coiot_peer(self, peer: str) -> bool:
         """Point the device's CoIoT updates at ``peer`` (``host:port``) unless it already is;
@@ -152,8 +178,9 @@ class BlockLink:
         return True
 
     async def close(self) -> None:
-        if self._poller is not None:
-            self._poller.cancel()
+        for task in (self._poller, self._ota):
+            if task is not None:
+                task.cancel()
         await self._device.shutdown()
 
 

@@ -23,7 +23,13 @@ SECRET_KEYS = frozenset({"pass", "password", "key", "ha1", "psk", "token", "secr
 
 #: Config values that change by themselves: every config change bumps ``cfg_rev``, and an
 #: update changes the firmware id.
-VOLATILE = (("sys", "cfg_rev"), ("sys", "device", "fw_id"))
+#: Gen2+ ``sys.cfg_rev`` and firmware id; Gen1 ``/settings`` ``fw`` and ``build_info``.
+VOLATILE = (
+    ("sys", "cfg_rev"),
+    ("sys", "device", "fw_id"),
+    ("fw",),
+    ("build_info", "build_id"),
+)
 
 
 def strip_secrets(tree: Any, path: str = "") -> tuple[Any, list[str]]:

@@ -10,7 +10,7 @@ stored but never published (``Located``, ``CredentialsChosen``, ``Renamed``; the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -105,6 +105,9 @@ class Device(HearthAggregate):
         self.desired: dict[str, Any] | None = None
         self.desired_repo: str | None = None
         self.desired_commit: str | None = None
+        #: The device's groups and where each desired value comes from (field -> file).
+        self.desired_groups: tuple[str, ...] | None = None
+        self.desired_sources: dict[str, str] = {}
         #: The differences last recorded by ``DeviceDrifted``; () while in sync.
         self.drift: tuple[FieldDiff, ...] = ()
         self.applied_commit: str | None = None
@@ -180,15 +183,31 @@ class Device(HearthAggregate):
         if self.desired is None:
             raise IllegalTransition(f"{self.device_id} has no desired config")
 
-    def desire(self, config: dict[str, Any], repo: str, commit: str, meta: Meta) -> bool:
-        """Git says what the device should be; recorded only when the config changed."""
+    def desire(
+        self,
+        config: dict[str, Any],
+        repo: str,
+        commit: str,
+        meta: Meta,
+        *,
+        groups: tuple[str, ...] | None = None,
+        sources: Mapping[str, str] | None = None,
+    ) -> bool:
+        """Git says what the device should be; recorded only when the config, the groups
+        or where a value comes from changed."""
         self._require_adopted()
-        if config == self.desired:
+        wanted = (config, groups, dict(sources or {}))
+        if wanted == (self.desired, self.desired_groups, self.desired_sources):
             return False
-        self.record(
-            DesiredConfigChanged(device_id=self.device_id, repo=repo, commit=commit, config=config),
-            meta,
+        event = DesiredConfigChanged(
+            device_id=self.device_id,
+            repo=repo,
+            commit=commit,
+            config=config,
+            groups=groups,
+            sources=wanted[2],
         )
+        self.record(event, meta)
         return True
 
     def drifted(self, diffs: Sequence[FieldDiff], meta: Meta) -> bool:
@@ -241,6 +260,7 @@ class Device(HearthAggregate):
         if isinstance(data, DesiredConfigChanged):
             self.desired, self.desired_repo = dict(data.config), data.repo
             self.desired_commit = data.commit
+            self.desired_groups, self.desired_sources = data.groups, dict(data.sources)
         elif isinstance(data, DeviceDrifted):
             self.drift = tuple(data.differences)
         elif isinstance(data, DriftResolved):

@@ -49,12 +49,23 @@ def merge_coiot(
         status.setdefault("bat", {})["value"] = values["battery"]
 
 
+def _offers(update: dict[str, Any]) -> dict[str, Any]:
+    """``/status.update`` as Gen2's ``sys.available_updates``: stable when ``has_update``,
+    beta when its version is not the one installed."""
+    offers: dict[str, Any] = {}
+    if update.get("has_update") and update.get("new_version"):
+        offers["stable"] = {"version": update["new_version"]}
+    if update.get("beta_version") not in (None, "", update.get("old_version")):
+        offers["beta"] = {"version": update["beta_version"]}
+    return offers
+
+
 def gen2_shape(status: dict[str, Any]) -> dict[str, Any]:
     """A Gen1 ``/status`` as Gen2 components (what ``compact_status`` and drift read)."""
     sys: dict[str, Any] = {"cfg_rev": status.get("cfg_changed_cnt", 0)}
-    update = status.get("update") or {}
-    if update.get("has_update") and update.get("new_version"):
-        sys["available_updates"] = {"stable": {"version": update["new_version"]}}
+    offers = _offers(status.get("update") or {})
+    if offers:
+        sys["available_updates"] = offers
     shaped: dict[str, Any] = {"sys": sys}
     meters = status.get("meters") or []
     for kind, key in (("switch", "relays"), ("light", "lights")):

@@ -3,8 +3,8 @@
 A device's row is made by the first event about it (its ``seq`` is that event's stream
 sequence: the keyset of the fleet's pages, so a page never shifts when a device changes).
 The name a person adopted a device under wins over the one it announced. Groups come from
-the desired config (``groups`` in ``devices/<name>.toml``) once Git names them. Firmware
-rollouts are in :mod:`~hearth_query_api.projections.rollouts`.
+``DesiredConfigChanged.groups`` (``groups`` in ``devices/<name>.toml``) once Git names
+them. Firmware rollouts are in :mod:`~hearth_query_api.projections.rollouts`.
 """
 
 from __future__ import annotations
@@ -38,11 +38,10 @@ from hearth_events.catalogue import (
 Change = tuple[str, Callable[[Any], tuple[Any, ...]]]
 
 
-def _groups(config: dict[str, Any]) -> list[str] | None:
-    groups = config.get("groups")
-    if isinstance(groups, list | tuple) and all(isinstance(g, str) for g in groups):
-        return sorted(groups)
-    return None
+def _groups(data: DesiredConfigChanged) -> list[str] | None:
+    """The device's groups; None (keep what the row has) for an event from before
+    ``DesiredConfigChanged`` carried them."""
+    return None if data.groups is None else sorted(data.groups)
 
 
 CHANGES: dict[type[EventData], Change] = {
@@ -68,7 +67,7 @@ CHANGES: dict[type[EventData], Change] = {
     DesiredConfigChanged: (
         """desired_repo = $3, desired_commit = $4, desired = $5,
            groups = coalesce($6::text[], groups)""",
-        lambda d: (d.repo, d.commit, json.dumps(d.config), _groups(d.config)),
+        lambda d: (d.repo, d.commit, json.dumps(d.config), _groups(d)),
     ),
     DeviceDrifted: (
         "drifted = true, differences = $3, drifted_at = $2, drift_resolved_how = NULL",

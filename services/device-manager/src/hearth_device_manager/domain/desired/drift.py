@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from hearth_device_manager.domain.desired.catalog import ModelSpec
@@ -30,16 +31,21 @@ def _same(desired: Any, actual: Any) -> bool:
     return bool(desired == actual)
 
 
-def diff(desired: DeviceConfig, actual: DeviceConfig) -> list[FieldDiff]:
-    """Every field the desired config sets whose actual value differs, in a stable order."""
+def diff(
+    desired: DeviceConfig, actual: DeviceConfig, sources: Mapping[str, str] | None = None
+) -> list[FieldDiff]:
+    """Every field the desired config sets whose actual value differs, in a stable order;
+    with ``sources`` (``DesiredDevice.sources``) each says which file its value comes from."""
     have = leaves_of(actual)
+    where = sources or {}
     found = []
     for path, wanted in leaves_of(desired).items():
         if path[-1] in _UNCOMPARED or path[0] in _UNCOMPARED:
             continue
         value = have.get(path)
         if not _same(wanted, value):
-            found.append(FieldDiff(path=dotted(path), desired=wanted, actual=value))
+            name = dotted(path)
+            found.append(FieldDiff(path=name, desired=wanted, actual=value, source=where.get(name)))
     return found
 
 
