@@ -67,7 +67,8 @@ class ServiceProcess:
         return self._port
 
     def _bound_port(self) -> int:
-        self._log_file.flush()
+        if not self._log_file.closed:
+            self._log_file.flush()
         for line in self.log.read_text(errors="replace").splitlines():
             if '"http listening"' in line:
                 try:
@@ -109,7 +110,8 @@ class ServiceProcess:
         return code
 
     def output(self) -> str:
-        self._log_file.flush()
+        if not self._log_file.closed:
+            self._log_file.flush()
         return self.log.read_text(errors="replace")[-4000:]
 
 

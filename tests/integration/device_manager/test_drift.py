@@ -315,9 +315,14 @@ async def test_secrets_are_filled_in_from_the_store_and_a_restart_is_honoured(
     await start(world, sim)
     await git.declare()
     mqtt = '[mqtt]\nenable = true\nserver = "broker.lan:1883"\npassword_secret = "mqtt-pass"\n'
+    # Policy alert: only the operator's Apply changes the device, so no comparison in the
+    # background (a reconnect, the schedule) can apply it first once the secret is there.
     await git.push(
-        {"devices/porch.toml": device_file(sim, mqtt), "groups/house.toml": group("apply")}
+        {"devices/porch.toml": device_file(sim, mqtt), "groups/house.toml": group("alert")}
     )
+    await wait_for(world, "DeviceDrifted", sim.device_id)
+    refused = await world.command("Apply", device_id=sim.device_id)
+    assert refused["devices"][0]["result"] == "failed", refused
     (failed,) = await wait_for(world, "DeviceConfigApplyFailed", sim.device_id)
     assert failed.reason.startswith("secret mqtt-pass is not stored (scope device-manager)")
     assert sim.config["mqtt"]["enable"] is False  # nothing half-sent
