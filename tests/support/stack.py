@@ -190,9 +190,16 @@ class Up:
 
         First it notes every process of this run (its descendants, and the daemons that name
         its folder), so ``survivors`` can tell afterwards which of them still exist."""
+        return self._signal_group(signal.SIGINT, timeout)
+
+    def hang_up(self, timeout: float = 90) -> int:
+        """The terminal closed: SIGHUP to the whole foreground process group."""
+        return self._signal_group(signal.SIGHUP, timeout)
+
+    def _signal_group(self, sig: signal.Signals, timeout: float) -> int:
         self.started = {p.pid: _cmdline(p) for p in self.family()}
         self.started.update(running_with(self.marker))
-        os.killpg(self.process.pid, signal.SIGINT)
+        os.killpg(self.process.pid, sig)
         return self.process.wait(timeout)
 
     def survivors(self) -> list[str]:

@@ -1,13 +1,14 @@
 """``hearth up`` from start to stop, as steps that Ctrl-C can end between any two.
 
-SIGINT and SIGTERM only set an event; start-up checks it between steps and every wait
-polls it. So an interrupt never lands inside a half-started process (which would then be
-nobody's to stop), and whatever started is stopped in one ``finally``: services, NATS,
-PostgreSQL and the demo's processes.
+SIGINT, SIGTERM and SIGHUP (the terminal closed) only set an event; start-up checks it
+between steps and every wait polls it. So an interrupt never lands inside a half-started
+process (which would then be nobody's to stop), and whatever started is stopped in one
+``finally``: services, NATS, PostgreSQL and the demo's processes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
@@ -41,13 +42,17 @@ class Interrupted(Exception):
 
 
 class StopSignal:
-    """SIGINT/SIGTERM set ``event``; nothing is raised from inside a signal handler."""
+    """SIGINT/SIGTERM/SIGHUP set ``event``; nothing is raised from inside a signal handler.
+
+    SIGHUP matters as much as Ctrl-C: a closed terminal (or a dropped SSH session) hangs up
+    ``hearth up``, whose servers and services run in their own sessions and would otherwise
+    all be left running."""
 
     def __init__(self) -> None:
         self.event = threading.Event()
 
     def install(self) -> None:
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, self._on_signal)
 
     def _on_signal(self, signum: int, frame: Any) -> None:
@@ -109,14 +114,24 @@ def run_up(
     except Interrupted:
         pass
     finally:
-        report.say("stopping Hearth…")
+        # After a hang-up the terminal is gone and printing fails: stopping must go on.
+        say = _quietly(report.say)
+        say("stopping Hearth…")
         started = time.monotonic()
         stop_servers(stack)
         if running.demo is not None:
             running.demo.stop()
         for pid in reap_children():
-            report.say(f"process {pid} did not stop by itself and was killed")
-        report.say(f"stopped in {time.monotonic() - started:.1f}s")
+            say(f"process {pid} did not stop by itself and was killed")
+        say(f"stopped in {time.monotonic() - started:.1f}s")
+
+
+def _quietly(say: Callable[[str], None]) -> Callable[[str], None]:
+    def said(text: str) -> None:
+        with contextlib.suppress(OSError):
+            say(text)
+
+    return said
 
 
 def _start(

@@ -117,6 +117,20 @@ def test_ctrl_c_at_any_step_of_starting_leaves_nothing(
     assert not (data / "stack.json").exists()
 
 
+def test_a_closed_terminal_stops_everything_like_ctrl_c(tmp_path: Path, runs: list[Up]) -> None:
+    """Closing the terminal hangs up hearth up (SIGHUP). Its servers and services run in
+    sessions of their own, so before SIGHUP was handled they were all left running."""
+    data = tmp_path / "data"
+    up = Up(data, free_ports())
+    runs.append(up)
+    up.wait_healthy()
+    assert up.hang_up() == 0, up.output()
+    output = up.output()
+    assert "stopping Hearth" in output and "stopped in" in output, output
+    assert up.survivors() == []
+    assert leftovers(str(data)) == []
+
+
 def _cmdline(process: psutil.Process) -> set[str]:
     try:
         return set(process.cmdline())
