@@ -83,3 +83,31 @@ async def test_a_viewer_sees_no_buttons_and_a_revoked_token_ends_the_session(
     await page.goto(site.url + "/targets/ha")
     assert "/login" in page.url
     await page.close()
+
+
+async def test_a_refused_deploy_says_why_and_a_lost_session_goes_to_sign_in(
+    world: World, site: Site, sshd: Any, ha_sim: Any, browser: Any
+) -> None:
+    """A Deploy refused by the server (here: a form from an expired session) shows the
+    problem's title and line; it used to do nothing at all. A revoked token's Deploy leads
+    to the sign-in page, not to a sign-in form drawn inside the deploy form."""
+    await deploy_base(world, sshd, ha_sim)
+    token = await site.token("olga", "operator")
+    page = await browser.new_page()
+    page.on("dialog", lambda dialog: dialog.accept())
+    await sign_in(page, site, token)
+    await page.goto(site.url + "/targets/ha")
+    await page.evaluate("""document.body.setAttribute("hx-headers", '{"X-CSRF-Token": "stale"}')""")
+    await page.click("#deploy-now")
+    refusal = page.locator("#toasts .toast.bad[role=alert]")
+    await refusal.wait_for()
+    assert (await refusal.inner_text()).startswith("Form expired: This form did not come from")
+    assert page.url == site.url + "/targets/ha"
+    await refusal.click()
+    assert await refusal.count() == 0
+
+    await site.revoke("olga")
+    await page.click("#deploy-now")
+    await page.wait_for_url(site.url + "/login")
+    assert await page.locator("#deploy-form").count() == 0
+    await page.close()

@@ -156,6 +156,9 @@ class Dashboard:
         async def handle(request: web.Request) -> web.StreamResponse:
             session: Session | None = request.get("session")
             if session is None:
+                # htmx would follow a 303 and put the login page inside the form.
+                if request.headers.get("HX-Request"):
+                    return web.Response(status=401, headers={"HX-Redirect": "/login"})
                 raise web.HTTPSeeOther("/login")
             fields = await request.post()
             given = request.headers.get(CSRF_HEADER) or fields.get(CSRF_FIELD)

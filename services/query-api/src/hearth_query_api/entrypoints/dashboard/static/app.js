@@ -2,7 +2,8 @@
 // - times read "3 min ago" in the reader's words and zone, and stay current;
 // - one Server-Sent Events connection per page refreshes the parts that show deployments
 //   (htmx listens for "hearth:deploy"), raises a toast when one ends, and fills the Live page;
-// - the deploy form asks the right question for a dry run.
+// - the deploy form asks the right question for a dry run;
+// - a refused form (a 4xx or 5xx answer to htmx) says why in a toast.
 (function () {
   "use strict";
 
@@ -54,6 +55,33 @@
   }
   document.addEventListener("change", function (e) { askRightly(e.target); });
   askRightly(document.getElementById("dry-run")); // a browser may restore a ticked box
+
+  // -- a refused form says why -----------------------------------------------------------
+  // htmx swaps nothing in for a 4xx/5xx answer, so a refused Deploy or Cancel looked like a
+  // button that did nothing. The answer is a problem page: its title and its one line become
+  // a toast that stays until it is clicked away.
+  function refusal(text) {
+    var box = document.getElementById("toasts");
+    if (!box) return;
+    var note = document.createElement("p");
+    note.className = "toast bad refusal";
+    note.setAttribute("role", "alert");
+    note.title = "Click to close";
+    note.textContent = text;
+    note.addEventListener("click", function () { note.remove(); });
+    box.appendChild(note);
+  }
+  document.addEventListener("htmx:responseError", function (e) {
+    var xhr = e.detail.xhr;
+    var page = new DOMParser().parseFromString(xhr.responseText || "", "text/html");
+    var title = page.querySelector("main h1"), line = page.querySelector("main .error");
+    refusal(title && line
+      ? title.textContent.trim() + ": " + line.textContent.trim()
+      : "Refused (" + xhr.status + "). Reload the page and try again.");
+  });
+  document.addEventListener("htmx:sendError", function () {
+    refusal("Hearth did not answer. Check that it is running, then try again.");
+  });
 
   if (!document.body.dataset.live) return;
 
