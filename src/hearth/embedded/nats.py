@@ -57,21 +57,35 @@ def nats_server_binary() -> Path:
     )
 
 
+#: The user every node of a cluster presents on its routes.
+ROUTE_USER = "route"
+
+
 @dataclass(frozen=True)
 class ClusterMembership:
-    """One node's place in a NATS cluster: its route port and every node's route URL."""
+    """One node's place in a NATS cluster: its route port and every node's route URL.
+
+    With a ``route_password``, a node admits a route only from a server that presents it
+    (and presents it on its own routes): without one, anything that reaches a route port
+    could join the cluster and see every message, the secrets bucket's included."""
 
     name: str
     route_port: int
     routes: tuple[str, ...]
+    route_password: str | None = None
 
     def config(self, host: str) -> dict[str, Any]:
-        return {
+        conf: dict[str, Any] = {
             "name": self.name,
             "host": host,
             "port": self.route_port,
             "routes": list(self.routes),
         }
+        if self.route_password is not None:
+            conf["authorization"] = {"user": ROUTE_USER, "password": self.route_password}
+            credentials = f"{ROUTE_USER}:{self.route_password}@"
+            conf["routes"] = [r.replace("nats://", f"nats://{credentials}", 1) for r in self.routes]
+        return conf
 
 
 def cluster_of(
@@ -82,9 +96,10 @@ def cluster_of(
     name: str = "hearth",
     host: str = "127.0.0.1",
     users: list[NatsUser] | None = None,
+    route_password: str | None = None,
 ) -> list[EmbeddedNats]:
-    """Nodes of one JetStream cluster on ``host`` (not started): each routes to all, and
-    each knows the same ``users``."""
+    """Nodes of one JetStream cluster on ``host`` (not started): each routes to all, each
+    knows the same ``users``, and with ``route_password`` admits only routes that present it."""
     routes = tuple(f"nats://{host}:{port}" for port in route_ports)
     return [
         EmbeddedNats(
@@ -93,7 +108,7 @@ def cluster_of(
             host=host,
             users=list(users or []),
             server_name=f"{name}-{n}",
-            cluster=ClusterMembership(name, route_port, routes),
+            cluster=ClusterMembership(name, route_port, routes, route_password),
         )
         for n, (port, route_port) in enumerate(zip(ports, route_ports, strict=True))
     ]

@@ -71,11 +71,19 @@ def layout_problem(nats_dir: Path, nodes: int) -> str | None:
 
 
 def start_cluster(
-    nats_dir: Path, nats_port: int, nodes: int, host: str, users: list[NatsUser]
+    nats_dir: Path,
+    nats_port: int,
+    nodes: int,
+    host: str,
+    users: list[NatsUser],
+    *,
+    route_password: str,
 ) -> list[EmbeddedNats]:
     """Start every node (a failure stops the ones started: the caller gets the error)."""
     clients, routes = node_ports(nats_port, nodes)
-    members = cluster_of(nats_dir, clients, routes, host=host, users=users)
+    members = cluster_of(
+        nats_dir, clients, routes, host=host, users=users, route_password=route_password
+    )
     try:
         for member in members:
             member.start()

@@ -28,7 +28,7 @@ from hearth.stack.kube_nats import (
     nats_manifests,
 )
 from hearth.stack.kube_policies import POSTGRES_PORT, network_policies
-from hearth.stack.natsconf import password_variable
+from hearth.stack.natsconf import ROUTE_PASSWORD_VARIABLE, password_variable
 from hearth.stack.services import SERVICES, ServiceDef
 from hearth_events.permissions import all_users
 
@@ -316,7 +316,10 @@ def secrets_manifests(value: Callable[[str, str], str]) -> list[dict[str, Any]]:
         }
 
     return [
-        secret(PASSWORDS_SECRET, [password_variable(u.name) for u in all_users()]),
+        secret(
+            PASSWORDS_SECRET,
+            [password_variable(u.name) for u in all_users()] + [ROUTE_PASSWORD_VARIABLE],
+        ),
         secret(SCOPE_KEYS_SECRET, [scope_variable(s.name) for s in SERVICES if s.uses_secrets]),
         secret(DATABASE_SECRET, ["POSTGRES_PASSWORD", "HEARTH_DATABASE_URL"]),
     ]

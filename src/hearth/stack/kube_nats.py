@@ -8,9 +8,11 @@ from typing import Any
 
 from hearth.stack.natsconf import (
     CLUSTER_PORT,
+    ROUTE_PASSWORD_VARIABLE,
     SERVER_NAME_VARIABLE,
     password_variable,
     render_cluster_config,
+    route_urls,
 )
 from hearth_events.permissions import all_users
 
@@ -47,7 +49,7 @@ def nats_manifests() -> list[dict[str, Any]]:
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {"name": f"{NATS}-config", "namespace": NAMESPACE},
-        "data": {"nats.conf": render_cluster_config(kube_routes(), K8S_HEADER)},
+        "data": {"nats.conf": render_cluster_config(K8S_HEADER)},
     }
     ports = [
         {"name": "client", "port": CLIENT_PORT},
@@ -83,10 +85,20 @@ def nats_manifests() -> list[dict[str, Any]]:
         }
         for u in all_users()
     ]
+    env.append(
+        {
+            "name": ROUTE_PASSWORD_VARIABLE,
+            "valueFrom": {
+                "secretKeyRef": {"name": PASSWORDS_SECRET, "key": ROUTE_PASSWORD_VARIABLE}
+            },
+        }
+    )
+    # Kubernetes puts the Secret's value in for $(…) when the container starts.
+    routes = route_urls(kube_routes(), f"$({ROUTE_PASSWORD_VARIABLE})")
     container = {
         "name": "nats",
         "image": NATS_IMAGE,
-        "args": ["-c", "/etc/nats/nats.conf"],
+        "args": ["-c", "/etc/nats/nats.conf", "--routes", routes],
         "ports": [{"name": p["name"], "containerPort": p["port"]} for p in ports],
         "env": env,
         "volumeMounts": [

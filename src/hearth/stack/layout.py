@@ -84,6 +84,13 @@ class DataDir:
             write_private(path, json.dumps(known, indent=2))
         return known
 
+    def route_password(self) -> str:
+        """The password a cluster's nodes present on their routes, created once (0600)."""
+        path = self.nats_dir / "route.password"
+        if not path.exists():
+            write_private(path, secrets.token_urlsafe(24))
+        return path.read_text()
+
     @property
     def applied_config_file(self) -> Path:
         return self.root / "applied-config.json"

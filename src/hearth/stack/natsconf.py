@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import sys
 
+from hearth.embedded.nats import ROUTE_USER
 from hearth_events.permissions import BusUser, all_users
 
 HEADER = """\
@@ -17,6 +18,9 @@ HEADER = """\
 
 def password_variable(user: str) -> str:
     return "HEARTH_NATS_PASSWORD_" + user.upper().replace("-", "_")
+
+
+ROUTE_PASSWORD_VARIABLE = password_variable(ROUTE_USER)
 
 
 def _user_block(user: BusUser) -> str:
@@ -52,10 +56,18 @@ CLUSTER_HEADER = """\
 """
 
 
-def render_cluster_config(routes: list[str], header: str) -> str:
-    """One server of a cluster with routes to ``routes`` (itself included: NATS skips it);
-    its name comes from ``$HEARTH_NATS_SERVER_NAME``."""
-    route_list = ", ".join(f'"nats://{r}:{CLUSTER_PORT}"' for r in routes)
+def route_urls(hosts: list[str], password: str) -> str:
+    """The ``--routes`` argument: every server's route URL with the route credentials
+    (``password`` is how the runtime spells the variable: ``$(…)`` in Kubernetes,
+    ``${…}`` in compose). NATS has no interpolation inside a string in its config file,
+    so the URLs with the password go on the command line."""
+    return ",".join(f"nats://{ROUTE_USER}:{password}@{h}:{CLUSTER_PORT}" for h in hosts)
+
+
+def render_cluster_config(header: str) -> str:
+    """One server of a cluster: it admits a route only with the route password
+    (``$HEARTH_NATS_ROUTE_PASSWORD``); the routes it dials come from ``--routes``
+    (:func:`route_urls`); its name comes from ``$HEARTH_NATS_SERVER_NAME``."""
     return (
         header
         + f"server_name: ${SERVER_NAME_VARIABLE}\n"
@@ -66,14 +78,14 @@ def render_cluster_config(routes: list[str], header: str) -> str:
         + "cluster {\n"
         + '  name: "hearth"\n'
         + f"  port: {CLUSTER_PORT}\n"
-        + f"  routes: [{route_list}]\n"
+        + f'  authorization {{ user: "{ROUTE_USER}", password: ${ROUTE_PASSWORD_VARIABLE} }}\n'
         + "}\n"
         + render_users()
     )
 
 
 def render_compose_cluster_config() -> str:
-    return render_cluster_config(list(COMPOSE_CLUSTER_NODES), CLUSTER_HEADER)
+    return render_cluster_config(CLUSTER_HEADER)
 
 
 def render_compose_nats_config() -> str:

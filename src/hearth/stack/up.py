@@ -213,6 +213,7 @@ def _start_nats_cluster(stack: Stack, passwords: dict[str, str]) -> None:
         options.cluster,
         options.host,
         _nats_users(passwords),
+        route_password=stack.layout.route_password(),
     )
     stack.nats = stack.cluster_nodes[0]
     stack.nats_url = ",".join(node.url for node in stack.cluster_nodes)

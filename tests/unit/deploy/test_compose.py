@@ -137,7 +137,19 @@ def test_the_cluster_profile_runs_three_routed_nats_servers(compose: dict[str, A
         assert "./deploy/nats:/etc/nats:ro" in service["volumes"]
         assert "healthcheck" in service
     assert names == nodes
-    assert services["nats-2"]["command"] == ["-c", "/etc/nats/nats-cluster.conf"]
+    routes = ",".join(
+        f"nats://route:${{HEARTH_NATS_PASSWORD_ROUTE}}@{node}:6222"
+        for node in COMPOSE_CLUSTER_NODES
+    )
+    for node in ("nats-2", "nats-3"):
+        assert services[node]["command"] == [
+            "-c",
+            "/etc/nats/nats-cluster.conf",
+            "--routes",
+            routes,
+        ]
+    for node in nodes:
+        assert "HEARTH_NATS_PASSWORD_ROUTE" in services[node]["environment"]
     assert services["nats"]["command"] == ["-c", "/etc/nats/${HEARTH_NATS_CONF:-nats.conf}"]
     assert len({v for n in nodes for v in services[n]["volumes"]}) == 4  # own data each
     # The init step waits for all three when they run; alone, for `nats` only.
@@ -180,12 +192,14 @@ def test_the_cluster_nats_configuration_is_fresh_and_valid() -> None:
     )
     env = {**os.environ, SERVER_NAME_VARIABLE: "nats-2"}
     env.update({password_variable(u.name): "x" for u in all_users()})
+    env["HEARTH_NATS_PASSWORD_ROUTE"] = "x"
     binary = Path(sys.executable).parent / "nats-server"
     result = subprocess.run(
         [str(binary), "-c", str(path), "-t"], env=env, capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stderr
-    assert (
-        'routes: ["nats://nats:6222", "nats://nats-2:6222", "nats://nats-3:6222"]'
-        in path.read_text()
+    # Routes are admitted only with the route password; no route URL (with it) is in the file.
+    assert 'authorization { user: "route", password: $HEARTH_NATS_PASSWORD_ROUTE }' in (
+        path.read_text()
     )
+    assert "routes:" not in path.read_text()

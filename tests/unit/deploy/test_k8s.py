@@ -205,7 +205,9 @@ def test_the_nats_users_equal_permissions_py() -> None:
     }
     assert found == expected
     secret = {o["metadata"]["name"]: o for o in load("secrets.template.yaml")}
-    assert set(secret["hearth-nats-passwords"]["stringData"]) == {v[0] for v in expected.values()}
+    assert set(secret["hearth-nats-passwords"]["stringData"]) == {
+        v[0] for v in expected.values()
+    } | {"HEARTH_NATS_PASSWORD_ROUTE"}
 
 
 def test_the_nats_cluster_configuration_is_valid_and_routed(tmp_path: Path) -> None:
@@ -213,9 +215,25 @@ def test_the_nats_cluster_configuration_is_valid_and_routed(tmp_path: Path) -> N
     assert statefulset["spec"]["replicas"] == 3
     assert statefulset["spec"]["serviceName"] == "hearth-nats-headless"
     assert statefulset["spec"]["volumeClaimTemplates"][0]["metadata"]["name"] == "data"
-    routes = re.search(r"routes: \[(.*)\]", _nats_conf())
-    assert routes is not None
-    assert routes.group(1).count("hearth-nats-headless.hearth.svc:6222") == 3
+    # Routes are dialled with the route password (from the Secret, put in by Kubernetes
+    # for $(…)) and admitted only with it.
+    args = statefulset["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert args[:3] == ["-c", "/etc/nats/nats.conf", "--routes"]
+    routes = args[3].split(",")
+    assert len(routes) == 3
+    for n, route in enumerate(routes):
+        host = f"hearth-nats-{n}.hearth-nats-headless.hearth.svc:6222"
+        assert route == f"nats://route:$(HEARTH_NATS_PASSWORD_ROUTE)@{host}"
+    env = statefulset["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert {
+        "name": "HEARTH_NATS_PASSWORD_ROUTE",
+        "valueFrom": {
+            "secretKeyRef": {"name": "hearth-nats-passwords", "key": "HEARTH_NATS_PASSWORD_ROUTE"}
+        },
+    } in env
+    assert 'authorization { user: "route", password: $HEARTH_NATS_PASSWORD_ROUTE }' in (
+        _nats_conf()
+    )
     assert "jetstream" in _nats_conf()
     check_nats_config(_nats_conf(), tmp_path / "nats.conf")
 
@@ -224,6 +242,7 @@ def check_nats_config(text: str, path: Path) -> None:
     """``nats-server -t`` on ``text``, every password variable set."""
     env = {**os.environ, SERVER_NAME_VARIABLE: "n1"}
     env.update({password_variable(u.name): "x" for u in all_users()})
+    env["HEARTH_NATS_PASSWORD_ROUTE"] = "x"
     path.write_text(text)
     binary = Path(sys.executable).parent / "nats-server"
     result = subprocess.run(
