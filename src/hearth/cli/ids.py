@@ -19,6 +19,7 @@ SHORT = 8
 MIN_PREFIX = 4
 FULL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 PAGE = 200  # the API's largest page
+CANDIDATES = 10  # an ambiguous prefix lists at most this many ids
 
 
 class IdProblem(Exception):
@@ -57,22 +58,28 @@ def match_prefix(given: str, candidates: Iterable[str], what: str) -> str | None
     return found[0] if found else None
 
 
+def _id_case(given: str) -> str:
+    """Deployment ids are lower-case hex: ``0193AB4C`` is taken as ``0193ab4c``."""
+    lower = given.lower()
+    return lower if re.fullmatch(r"[0-9a-f-]+", lower) else given
+
+
 async def resolve_deployment(client: ApiClient, given: str) -> str:
     """The full id of the deployment whose id starts with ``given``."""
     if FULL_UUID.fullmatch(given.lower()):
         return given.lower()
     match_prefix(given, (), "deployment id")  # refuses a too-short prefix before any request
-    ids: list[str] = []
-    cursor = None
-    while True:
-        page: dict[str, Any] = await client.call(
-            "GET", "/api/v1/deployments", limit=PAGE, cursor=cursor
+    # The server keeps only the ids with this prefix: one small request, however many
+    # deployments there are (it used to page through every one). A few are enough to say
+    # which ones an ambiguous prefix matches.
+    page: dict[str, Any] = await client.call(
+        "GET", "/api/v1/deployments", id_prefix=_id_case(given), limit=CANDIDATES + 1
+    )
+    if len(page["items"]) > CANDIDATES:
+        raise IdProblem(
+            f"{given!r} matches more than {CANDIDATES} deployment ids; give more characters"
         )
-        ids.extend(d["id"] for d in page["items"])
-        cursor = page.get("next_cursor")
-        if cursor is None:
-            break
-    found = match_prefix(given, ids, "deployment id")
+    found = match_prefix(given, (d["id"] for d in page["items"]), "deployment id")
     if found is None:
         raise IdProblem(f"no deployment id starts with {given!r} (see `hearth deployments`)")
     return found

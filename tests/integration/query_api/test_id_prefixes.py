@@ -84,3 +84,15 @@ async def test_the_openapi_document_says_prefixes_are_taken(api: Api) -> None:
     assert "unique prefix" in operation["parameters"][0]["description"]
     assert "ambiguous" in operation["responses"]["409"]["description"]
     assert "candidates" in document["components"]["schemas"]["ErrorOut"]["properties"]
+
+
+async def test_the_list_keeps_only_the_ids_with_a_prefix(api: Api) -> None:
+    """What the CLI asks for a short id: one request, however many deployments there are."""
+    await two_deployments(api)
+    status, page = api.call("GET", "/api/v1/deployments?id_prefix=0193aaaa-2")
+    assert (status, [d["id"] for d in page["items"]]) == (200, [SECOND])
+    status, page = api.call("GET", "/api/v1/deployments?id_prefix=0193aaaa")
+    assert sorted(d["id"] for d in page["items"]) == [FIRST, SECOND]
+    status, body = api.call("GET", "/api/v1/deployments?id_prefix=019")
+    assert (status, body["error"]) == (400, "bad query")
+    assert "id_prefix" in body["detail"]

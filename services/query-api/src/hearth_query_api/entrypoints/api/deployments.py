@@ -35,6 +35,7 @@ class DeploymentReads:
         select = (
             Select("deployments", LIST_COLUMNS)
             .equal(target=q.target, status=q.status)
+            .where("starts_with(id, ?)", q.id_prefix)
             .between("requested_at", q.since, q.until)
         )
         async with self.pool.acquire() as conn:

@@ -46,6 +46,13 @@ class PageQuery(BaseModel):
 class DeploymentQuery(PageQuery):
     target: Text | None = None
     status: Text | None = None
+    id_prefix: Text | None = Field(
+        default=None,
+        min_length=4,
+        max_length=64,
+        description="only the deployments whose id starts with this (at least 4 characters): "
+        "how the CLI finds the deployment a short id such as `0193ab4c` names",
+    )
     since: IsoTime | None = None
     until: IsoTime | None = None
 
