@@ -10,8 +10,8 @@ import copy
 from collections.abc import Sequence
 from typing import Any
 
+from hearth_device_manager.adapters.ports import Call
 from hearth_device_manager.domain.errors import OtherDeviceError
-from hearth_device_manager.ports import Call
 
 #: Services whose SetConfig answers restart_required, as the devices (and the simulator) do.
 RESTART_COMPONENTS = frozenset({"mqtt", "cloud", "ble", "ws"})

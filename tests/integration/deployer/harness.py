@@ -15,8 +15,8 @@ from typing import Any
 import nats
 
 from hearth_deployer.bootstrap import Deployer
-from hearth_deployer.context import Timing
 from hearth_deployer.remote import Hosts
+from hearth_deployer.workflows.context import Timing
 from hearth_events import Envelope, EventData, new_event, parse_event
 from hearth_events.catalogue import (
     CommitInfo,

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from hearth_deployer.context import Timing
+from hearth_deployer.workflows.context import Timing
 from hearth_events.catalogue import RepositoryRegistered, RepositorySpec
 from tests.integration.deployer.harness import World, files_target, ha_target
 from tests.integration.deployer.read_side import ReadSide

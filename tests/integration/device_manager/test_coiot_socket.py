@@ -9,7 +9,7 @@ import aiohttp
 
 from hearth_device_manager.adapters.coiot import Coiot
 from hearth_device_manager.adapters.gen1 import Gen1Connector
-from hearth_device_manager.ports import LinkTarget
+from hearth_device_manager.adapters.ports import LinkTarget
 from tests.integration.device_manager.gen1_support import free_udp_port, gen1_device
 
 

@@ -12,8 +12,8 @@ import pytest
 from hearth.demo.shelly.gen1 import SimGen1Device
 from hearth_device_manager.adapters.coiot import Coiot
 from hearth_device_manager.adapters.gen1 import BlockLink, Gen1Connector
+from hearth_device_manager.adapters.ports import LinkTarget
 from hearth_device_manager.domain.errors import OtherDeviceError, Unreachable, WrongCredentials
-from hearth_device_manager.ports import LinkTarget
 from tests.integration.device_manager.gen1_support import free_udp_port, gen1_device
 
 

@@ -10,9 +10,9 @@ import pytest
 
 from hearth.demo.shelly import Fleet
 from hearth.demo.shelly.models import PLUS_1PM, initial_state
+from hearth_device_manager.adapters.ports import DeviceLink, LinkTarget
 from hearth_device_manager.adapters.shelly import ShellyConnector
 from hearth_device_manager.domain.errors import DeviceError
-from hearth_device_manager.ports import DeviceLink, LinkTarget
 from tests.support.device_link import MemoryLink
 
 MAC = "A0B0C0000001"

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 from hearth_device_manager.adapters.coordinator import Backoff, Coordinator
+from hearth_device_manager.adapters.ports import LinkTarget
 from hearth_device_manager.domain.errors import DeviceError, Unreachable, WrongCredentials
-from hearth_device_manager.ports import LinkTarget
 from tests.support.device_link import MemoryLink
 
 TARGET = LinkTarget("shellyplus1pm-a8032ab12345", "A8032AB12345", 2, "10.0.0.5", 80)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from hearth_device_manager.desired_sync import DesiredRepo
 from hearth_device_manager.handlers import DeviceHandlers
+from hearth_device_manager.workflows.desired_sync import DesiredRepo
 from hearth_events.catalogue import DeviceConfigSource, PushReceived, RepositorySpec
 
 URL = "file:///srv/git/home-config.git"

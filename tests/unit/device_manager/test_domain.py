@@ -124,7 +124,7 @@ def test_bookkeeping_stored_before_named_events_replays_to_the_same_state() -> N
 
     from eventsourcing.utils import resolve_topic
 
-    import hearth_device_manager.store  # noqa: F401  (registers the old topic)
+    import hearth_device_manager.adapters.store  # noqa: F401  (registers the old topic)
     from hearth_device_manager.domain.legacy import Noted
 
     old = resolve_topic("hearth_device_manager.domain.device:DeviceAggregate.Noted")

@@ -10,7 +10,7 @@ from hearth_device_manager.domain.backup import changed_paths, rebind, strip_sec
 from hearth_device_manager.domain.device import IllegalTransition
 from hearth_device_manager.domain.fleet import DeviceOps
 from hearth_device_manager.domain.rollout import Rollout, Rollouts, Step, plan_waves
-from hearth_device_manager.rollouts import target_version
+from hearth_device_manager.workflows.rollout import target_version
 from hearth_eventstore.store import Meta
 
 META = Meta(actor="test")

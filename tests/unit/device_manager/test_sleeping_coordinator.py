@@ -9,8 +9,8 @@ from dataclasses import replace
 from typing import Any
 
 from hearth_device_manager.adapters.coordinator import Coordinator, Sleep
+from hearth_device_manager.adapters.ports import DeviceLink, LinkTarget
 from hearth_device_manager.domain.errors import Unreachable, WrongCredentials
-from hearth_device_manager.ports import DeviceLink, LinkTarget
 from tests.unit.device_manager.test_coordinator import (
     TARGET,
     FakeConnector,

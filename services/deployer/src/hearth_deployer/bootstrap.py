@@ -14,7 +14,6 @@ from hearth_deployer.adapters.records import HostRecords
 from hearth_deployer.adapters.sources import ConfigSource, GitHubTarballs, GitMirrors
 from hearth_deployer.adapters.status import report_commit_status
 from hearth_deployer.adapters.store import SCHEMA, DeployerApplication, DeployerStore
-from hearth_deployer.context import DeployContext, Timing
 from hearth_deployer.domain.waiting import SecretLookup
 from hearth_deployer.entrypoints.commands import serve_target_commands
 from hearth_deployer.entrypoints.driftcheck import DriftChecks
@@ -24,6 +23,7 @@ from hearth_deployer.remote.pool import HostPool
 from hearth_deployer.remote.port import Hosts
 from hearth_deployer.remote.target import SSHTarget
 from hearth_deployer.settings import DeployerSettings, set_ssh_log_level
+from hearth_deployer.workflows.context import DeployContext, Timing
 from hearth_events import event_filter, new_event
 from hearth_events.catalogue import (
     DeployRequested,

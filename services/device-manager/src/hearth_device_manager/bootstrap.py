@@ -21,18 +21,18 @@ from hearth_device_manager.adapters.probe import HttpProber
 from hearth_device_manager.adapters.scanner import scan
 from hearth_device_manager.adapters.shelly import ShellyConnector
 from hearth_device_manager.adapters.status_kv import KvStatusWriter
+from hearth_device_manager.adapters.store import SCHEMA, DeviceManagerApplication, DeviceStore
 from hearth_device_manager.adapters.wake import Wakes
-from hearth_device_manager.apply import Applier, ApplyTiming
-from hearth_device_manager.convergence import Convergence, ConvergeTiming
-from hearth_device_manager.desired_sync import DesiredRepo
 from hearth_device_manager.domain.device import Found
 from hearth_device_manager.entrypoints.commands import DeviceCommands
 from hearth_device_manager.entrypoints.fleet_commands import FleetCommands
 from hearth_device_manager.handlers import DeviceHandlers, Timing
-from hearth_device_manager.operations import FirmwareWatch, Fleet, Operations, Snapshots
-from hearth_device_manager.rollouts import OtaEvents, RolloutRunner
 from hearth_device_manager.settings import DeviceManagerSettings
-from hearth_device_manager.store import SCHEMA, DeviceManagerApplication, DeviceStore
+from hearth_device_manager.workflows.apply import Applier, ApplyTiming
+from hearth_device_manager.workflows.desired_sync import DesiredRepo
+from hearth_device_manager.workflows.drift import Convergence, ConvergeTiming
+from hearth_device_manager.workflows.fleet import FirmwareWatch, Fleet, Operations, Snapshots
+from hearth_device_manager.workflows.rollout import OtaEvents, RolloutRunner
 from hearth_eventstore.relay import Relay
 from hearth_eventstore.service import open_when_reachable, start_relay
 from hearth_servicekit import BusService, ServiceMetrics, ServiceSettings, get_logger

@@ -16,13 +16,13 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from hearth_device_manager.adapters.coordinator import Backoff, Coordinator, Sleep
+from hearth_device_manager.adapters.ports import Connector, LinkTarget, StatusWriter, WakeSource
+from hearth_device_manager.adapters.store import DeviceStore
 from hearth_device_manager.domain.desired.catalog import find_model
 from hearth_device_manager.domain.device import Device, Found, normal_mac
 from hearth_device_manager.domain.errors import DeviceError, WrongCredentials
 from hearth_device_manager.domain.presence import Presence
 from hearth_device_manager.domain.status import compact_status
-from hearth_device_manager.ports import Connector, LinkTarget, StatusWriter, WakeSource
-from hearth_device_manager.store import DeviceStore
 from hearth_events.catalogue import DeviceSpec
 from hearth_eventstore.store import Meta
 from hearth_servicekit import get_logger

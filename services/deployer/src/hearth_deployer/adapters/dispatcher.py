@@ -18,10 +18,10 @@ import contextlib
 from typing import Any
 
 from hearth_deployer.adapters.lease import LeaseBusy, LeaseLost, LeaseTiming, TargetLease
-from hearth_deployer.context import DeployContext
 from hearth_deployer.domain import Deployment
 from hearth_deployer.domain.waiting import missing_secrets, waiting_text
-from hearth_deployer.workflow import DeploymentRun
+from hearth_deployer.workflows.context import DeployContext
+from hearth_deployer.workflows.deployment import DeploymentRun
 from hearth_events.catalogue import DeploymentFailed, DeploymentWaiting
 from hearth_eventstore.store import Meta
 from hearth_servicekit import get_logger

@@ -16,8 +16,8 @@ from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from hearth_device_manager.adapters.ports import Connector, DeviceLink, LinkTarget, WakeSource
 from hearth_device_manager.domain.errors import DeviceError, OtherDeviceError, Unreachable
-from hearth_device_manager.ports import Connector, DeviceLink, LinkTarget, WakeSource
 
 
 @dataclass(frozen=True)

@@ -20,10 +20,10 @@ from aioshelly.common import ConnectionOptions
 from aioshelly.exceptions import ShellyError
 
 from hearth_device_manager.adapters.coiot import Coiot
+from hearth_device_manager.adapters.ports import Call, LinkTarget
 from hearth_device_manager.adapters.shelly import domain_error, guarded
 from hearth_device_manager.domain.errors import DeviceBusy, DeviceError, OtherDeviceError
 from hearth_device_manager.domain.gen1_status import gen2_shape, merge_coiot
-from hearth_device_manager.ports import Call, LinkTarget
 
 T = TypeVar("T")
 USER = "admin"

@@ -10,8 +10,8 @@ from collections.abc import Awaitable, Callable
 from zeroconf import ServiceStateChange, Zeroconf
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
+from hearth_device_manager.adapters.ports import Prober
 from hearth_device_manager.domain.device import Found
-from hearth_device_manager.ports import Prober
 
 SHELLY_TYPES = ("_shelly._tcp.local.", "_http._tcp.local.")
 RESOLVE_TIMEOUT_MS = 3000

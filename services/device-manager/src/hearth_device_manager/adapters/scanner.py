@@ -7,8 +7,8 @@ import asyncio
 from collections.abc import Iterator
 from ipaddress import ip_network
 
+from hearth_device_manager.adapters.ports import Prober
 from hearth_device_manager.domain.device import Found
-from hearth_device_manager.ports import Prober
 
 #: A /16 is 65,534 addresses: more is a typo, not a home network.
 MAX_ADDRESSES = 65_536

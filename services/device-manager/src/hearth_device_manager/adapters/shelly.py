@@ -19,6 +19,7 @@ from aioshelly.exceptions import (
 )
 from aioshelly.rpc_device import RpcDevice, RpcUpdateType
 
+from hearth_device_manager.adapters.ports import Call, Connector, DeviceLink, LinkTarget
 from hearth_device_manager.domain.errors import (
     DeviceBusy,
     DeviceError,
@@ -27,7 +28,6 @@ from hearth_device_manager.domain.errors import (
     WrongCredentials,
     WrongDevice,
 )
-from hearth_device_manager.ports import Call, Connector, DeviceLink, LinkTarget
 
 T = TypeVar("T")
 

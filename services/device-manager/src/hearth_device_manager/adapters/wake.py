@@ -18,12 +18,12 @@ from aioshelly.rpc_device import WsServer
 from aioshelly.rpc_device.device import mergedicts
 
 from hearth_device_manager.adapters.coiot import Coiot
+from hearth_device_manager.adapters.ports import DeviceLink, LinkTarget
 from hearth_device_manager.domain.gen1_status import (
     gen2_shape,
     merge_sleeper_report,
     sleep_period_s,
 )
-from hearth_device_manager.ports import DeviceLink, LinkTarget
 
 OnWake = Callable[[dict[str, Any] | None, float | None], None]
 WS_PATH = "/api/shelly/ws"

@@ -9,12 +9,12 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hearth_device_manager.adapters.gitrepo import GitError
+from hearth_device_manager.adapters.ports import Prober
 from hearth_device_manager.adapters.scanner import ScanRefused
-from hearth_device_manager.convergence import Convergence
-from hearth_device_manager.desired_sync import DesiredRepo
 from hearth_device_manager.domain.device import Device, Found, normal_mac
 from hearth_device_manager.handlers import DeviceHandlers, spec_matches
-from hearth_device_manager.ports import Prober
+from hearth_device_manager.workflows.desired_sync import DesiredRepo
+from hearth_device_manager.workflows.drift import Convergence
 from hearth_events import command_subject
 from hearth_events.catalogue import DeviceConfigSource, DeviceSpec, RepositorySpec
 from hearth_servicekit.commands import CommandRejected, serve_command

@@ -10,8 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hearth_device_manager.domain.errors import DeviceError
 from hearth_device_manager.domain.rollout import describe
-from hearth_device_manager.operations import Operations, Refused, Snapshots
-from hearth_device_manager.rollouts import RolloutRunner
+from hearth_device_manager.workflows.fleet import Operations, Refused, Snapshots
+from hearth_device_manager.workflows.rollout import RolloutRunner
 from hearth_events import command_subject
 from hearth_servicekit.commands import CommandRejected, serve_command
 

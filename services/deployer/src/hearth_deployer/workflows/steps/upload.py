@@ -8,9 +8,9 @@ from typing import Protocol
 from hearth_deployer.domain.fetched import FetchedTree
 from hearth_deployer.domain.plan import Plan
 from hearth_deployer.remote.port import Staged, UploadFile
-from hearth_deployer.steps.base import StepFailed
-from hearth_deployer.steps.compensate import RestoreRun, restore_files
-from hearth_deployer.steps.planning import local_files
+from hearth_deployer.workflows.steps.base import StepFailed
+from hearth_deployer.workflows.steps.compensate import RestoreRun, restore_files
+from hearth_deployer.workflows.steps.planning import local_files
 from hearth_events.catalogue import FilesDeployed
 from hearth_servicekit.faults import fault_point
 

@@ -16,6 +16,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
+from hearth_device_manager.adapters.ports import Call, DeviceLink, Snapshots
 from hearth_device_manager.domain.desired import (
     DesiredDevice,
     SecretRef,
@@ -26,7 +27,6 @@ from hearth_device_manager.domain.desired import (
 from hearth_device_manager.domain.device import Device
 from hearth_device_manager.domain.errors import DeviceError, Unreachable
 from hearth_device_manager.handlers import DeviceHandlers, Secrets
-from hearth_device_manager.ports import Call, DeviceLink, Snapshots
 from hearth_events.catalogue import FieldDiff
 from hearth_eventstore.store import Meta
 from hearth_servicekit import get_logger

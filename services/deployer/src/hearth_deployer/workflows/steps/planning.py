@@ -16,8 +16,8 @@ from hearth_deployer.domain.plan import (
     unified_diff,
 )
 from hearth_deployer.remote.port import RemoteHost
-from hearth_deployer.steps.base import Recording, StepFailed
-from hearth_deployer.steps.hostcheck import HostCheck
+from hearth_deployer.workflows.steps.base import Recording, StepFailed
+from hearth_deployer.workflows.steps.hostcheck import HostCheck
 from hearth_events.catalogue import DeploymentPlanned
 
 

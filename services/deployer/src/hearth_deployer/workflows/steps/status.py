@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Protocol
 
 from hearth_deployer.adapters.status import State
-from hearth_deployer.context import DeployContext
 from hearth_deployer.domain import Deployment
+from hearth_deployer.workflows.context import DeployContext
 from hearth_events.catalogue import TargetSpec
 
 TERMINAL_STATUS: dict[str, State] = {

@@ -1,7 +1,7 @@
 """What every step may use of the run it serves, and how a step ends a run.
 
 Each step module declares the narrow protocol it needs (what it reads, what it records);
-they all extend :class:`Recording`. ``DeploymentRun`` (``hearth_deployer.workflow``)
+they all extend :class:`Recording`. ``DeploymentRun`` (``hearth_deployer.workflows.deployment``)
 satisfies every one of them, and no step imports the workflow.
 """
 

@@ -10,9 +10,9 @@ from typing import NoReturn, Protocol
 from hearth_deployer.domain.reload import ApplyMethod
 from hearth_deployer.remote.backups import BackupInfo, Backups
 from hearth_deployer.remote.port import RemoteHost
-from hearth_deployer.steps.activate import restart
-from hearth_deployer.steps.base import Finished, Recording, Unhealthy
-from hearth_deployer.steps.health import HealthRun, wait_healthy
+from hearth_deployer.workflows.steps.activate import restart
+from hearth_deployer.workflows.steps.base import Finished, Recording, Unhealthy
+from hearth_deployer.workflows.steps.health import HealthRun, wait_healthy
 from hearth_events.catalogue import (
     DeploymentCancelled,
     DeploymentFailed,

@@ -18,13 +18,13 @@ from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from hearth_device_manager.apply import Applier, cfg_rev
-from hearth_device_manager.desired_sync import DesiredRepo, desired_json
+from hearth_device_manager.adapters.ports import DeviceLink
 from hearth_device_manager.domain.desired import DesiredDevice, diff, from_device
 from hearth_device_manager.domain.device import Device, Resolution
 from hearth_device_manager.domain.errors import DeviceError
 from hearth_device_manager.handlers import DeviceHandlers
-from hearth_device_manager.ports import DeviceLink
+from hearth_device_manager.workflows.apply import Applier, cfg_rev
+from hearth_device_manager.workflows.desired_sync import DesiredRepo, desired_json
 from hearth_eventstore.store import Meta
 from hearth_servicekit import get_logger
 

@@ -7,14 +7,14 @@ from typing import Any, Protocol
 
 import yaml
 
-from hearth_deployer.context import DeployContext
 from hearth_deployer.domain.fetched import FetchedTree
 from hearth_deployer.domain.plan import TEXT_LIMIT_BYTES
 from hearth_deployer.domain.target_spec import builtin_ignored
 from hearth_deployer.domain.validation.cache import ValidationKey
 from hearth_deployer.domain.validation.tree import SECRETS_FILE
 from hearth_deployer.remote.port import RemoteHost
-from hearth_deployer.steps.base import Recording, StepFailed
+from hearth_deployer.workflows.context import DeployContext
+from hearth_deployer.workflows.steps.base import Recording, StepFailed
 from hearth_events.catalogue import ConfigValidated, ValidationFailed
 
 

@@ -11,11 +11,11 @@ import time
 from typing import Protocol
 
 from hearth_deployer.adapters.records import HostRecord
-from hearth_deployer.context import DeployContext
 from hearth_deployer.domain import Deployment
 from hearth_deployer.domain.plan import FileEntry
 from hearth_deployer.remote.port import CheckedTree, Known, QuickCheckUnsupported, RemoteHost
-from hearth_deployer.steps.base import Level
+from hearth_deployer.workflows.context import DeployContext
+from hearth_deployer.workflows.steps.base import Level
 from hearth_events.catalogue import TargetSpec
 
 log = logging.getLogger(__name__)

@@ -9,10 +9,10 @@ from typing import Protocol
 
 from hearth_deployer.adapters.homeassistant import HomeAssistantClient, HomeAssistantError
 from hearth_deployer.adapters.lease import TargetLease
-from hearth_deployer.context import DeployContext
 from hearth_deployer.domain.reload import ApplyMethod, choose_apply_method
 from hearth_deployer.remote.port import RemoteHost
-from hearth_deployer.steps.base import Recording, Unhealthy
+from hearth_deployer.workflows.context import DeployContext
+from hearth_deployer.workflows.steps.base import Recording, Unhealthy
 from hearth_events.catalogue import HostCheckFailed, HostCheckPassed, ServiceRestarted
 
 COMMAND_TIMEOUT_S = 300.0

@@ -12,12 +12,12 @@ from typing import Any
 from uuid import uuid4
 
 from hearth_device_manager.adapters.coordinator import Coordinator
+from hearth_device_manager.adapters.ports import DeviceLink
 from hearth_device_manager.domain.backup import changed_paths, strip_secrets, without_volatile
 from hearth_device_manager.domain.device import IllegalTransition
 from hearth_device_manager.domain.errors import DeviceError
 from hearth_device_manager.domain.rollout import ROLLOUTS_ID, Rollout, Rollouts, Step, plan_waves
-from hearth_device_manager.operations import Fleet, Refused, Snapshots
-from hearth_device_manager.ports import DeviceLink
+from hearth_device_manager.workflows.fleet import Fleet, Refused, Snapshots
 from hearth_servicekit import get_logger
 
 log = get_logger("hearth.device_manager")

@@ -9,7 +9,7 @@ from typing import Protocol
 from hearth_deployer.domain.plan import Plan
 from hearth_deployer.remote.backups import BackupInfo, Backups
 from hearth_deployer.remote.port import RemoteHost
-from hearth_deployer.steps.base import Recording, StepFailed, new_backup_id
+from hearth_deployer.workflows.steps.base import Recording, StepFailed, new_backup_id
 from hearth_events.catalogue import BackupTaken
 
 

@@ -6,7 +6,7 @@ untouched and the run simply continues; a crash during the upload is compensated
 restoring the backup; after the upload the new tree is whole and the run goes on.
 
 ``DeploymentRun`` orchestrates: it holds what the steps share (the deployment, the log,
-the host, the lease) and calls the steps of ``hearth_deployer.steps`` in order; the steps
+the host, the lease) and calls the steps of ``hearth_deployer.workflows.steps`` in order; the steps
 do the work and record it through the application's deployment commands.
 """
 
@@ -21,17 +21,17 @@ from typing import Any
 
 from hearth_deployer.adapters.lease import TargetLease
 from hearth_deployer.adapters.store import DeployerApplication
-from hearth_deployer.context import DeployContext
 from hearth_deployer.domain import Deployment
 from hearth_deployer.domain.fetched import FetchedTree
 from hearth_deployer.domain.target_spec import backup_dir, ignored_paths
 from hearth_deployer.remote.port import RemoteHost
-from hearth_deployer.steps import activate, backup, compensate, health, planning, upload
-from hearth_deployer.steps.base import Finished, Level, StepFailed, Unhealthy
-from hearth_deployer.steps.fetch import fetch
-from hearth_deployer.steps.hostcheck import HostCheck
-from hearth_deployer.steps.status import report_status
-from hearth_deployer.steps.validate import validate
+from hearth_deployer.workflows.context import DeployContext
+from hearth_deployer.workflows.steps import activate, backup, compensate, health, planning, upload
+from hearth_deployer.workflows.steps.base import Finished, Level, StepFailed, Unhealthy
+from hearth_deployer.workflows.steps.fetch import fetch
+from hearth_deployer.workflows.steps.hostcheck import HostCheck
+from hearth_deployer.workflows.steps.status import report_status
+from hearth_deployer.workflows.steps.validate import validate
 from hearth_events.catalogue import (
     DeploymentFailed,
     DeploymentStarted,

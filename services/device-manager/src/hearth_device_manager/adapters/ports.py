@@ -115,7 +115,7 @@ class Clock(Protocol):
 
 class Snapshots(Protocol):
     """Device backups ("backup before apply"): ``take`` stores a full config snapshot of
-    the device before Hearth changes it; ``operations.Snapshots`` implements it."""
+    the device before Hearth changes it; ``workflows.fleet.Snapshots`` implements it."""
 
     async def take(self, device_id: str, reason: str) -> object:
         """Store a snapshot; what it returns (the backup) is not needed by the caller."""

@@ -8,8 +8,8 @@ import time
 from typing import Protocol
 
 from hearth_deployer.adapters.homeassistant import HomeAssistantError, Progress
-from hearth_deployer.steps.activate import COMMAND_TIMEOUT_S, ActivateRun, home_assistant
-from hearth_deployer.steps.base import Unhealthy
+from hearth_deployer.workflows.steps.activate import COMMAND_TIMEOUT_S, ActivateRun, home_assistant
+from hearth_deployer.workflows.steps.base import Unhealthy
 from hearth_events.catalogue import HealthCheckFailed, HealthCheckPassed, TargetSpec
 from hearth_servicekit import get_logger
 

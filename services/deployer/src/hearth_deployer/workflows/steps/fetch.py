@@ -6,9 +6,9 @@ import shutil
 from pathlib import Path
 from typing import Protocol
 
-from hearth_deployer.context import DeployContext
 from hearth_deployer.domain.fetched import FetchedTree
-from hearth_deployer.steps.base import Recording, StepFailed
+from hearth_deployer.workflows.context import DeployContext
+from hearth_deployer.workflows.steps.base import Recording, StepFailed
 from hearth_events.catalogue import ConfigFetched
 
 

@@ -10,12 +10,12 @@ from contextlib import suppress
 from typing import Any
 
 from hearth_device_manager.adapters.coordinator import Coordinator
+from hearth_device_manager.adapters.ports import DeviceLink
 from hearth_device_manager.domain.backup import Backup, rebind, spec_for
 from hearth_device_manager.domain.desired import changes_to_apply, diff, from_device, to_toml
 from hearth_device_manager.domain.device import Device
 from hearth_device_manager.domain.fleet import DeviceOps, offers_in, ops_uuid
 from hearth_device_manager.handlers import DeviceHandlers, spec_matches
-from hearth_device_manager.ports import DeviceLink
 from hearth_events.catalogue import DeviceSpec
 from hearth_servicekit import get_logger
 
