@@ -107,12 +107,17 @@ def test_pause_signals_readiness_then_blocks_until_killed(tmp_path: Path) -> Non
     process = run(tmp_path, "demo.point@2:pause")
     ready = tmp_path / "ready"
     deadline = time.monotonic() + 60
-    while not ready.exists():  # the marker is the exact event waited for
-        assert process.poll() is None and time.monotonic() < deadline
-        time.sleep(0.02)
-    assert ready.read_text() == f"demo.point pause {process.pid}\n"
-    assert process.poll() is None
-    process.kill()
+    try:
+        # The marker's whole line is the exact event waited for: the file exists a moment
+        # before its line is written (it is opened, then written), so waiting for the
+        # file alone read it empty now and then.
+        while not (ready.exists() and ready.read_text().endswith("\n")):
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.02)
+        assert ready.read_text() == f"demo.point pause {process.pid}\n"
+        assert process.poll() is None
+    finally:
+        process.kill()  # a failed assertion must not leave the paused process behind
     out, _ = process.communicate(timeout=60)
     assert process.returncode == -signal.SIGKILL
     assert out.split("\n")[:-1] == ["pass 1", "pass 2"]
