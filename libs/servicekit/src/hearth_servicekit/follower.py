@@ -48,12 +48,18 @@ class StreamFollower:
             **start,
         )
         info = await self._js.add_consumer(EVENTS_STREAM, config=config)
+        if info.num_pending == 0:
+            # Nothing to replay: caught up now, not after a fetch has waited out its
+            # timeout (a second of every start-up, for a service with no such events yet).
+            self.caught_up.set()
         return await self._js.pull_subscribe_bind(durable=info.name, stream=EVENTS_STREAM)
 
     async def poll_once(self, timeout: float = 1.0) -> int:
         """Fetch and apply what is there; marks ``caught_up`` when nothing is pending."""
         if self._subscription is None:
             self._subscription = await self._subscribe()
+            if self.caught_up.is_set() and not self._last_seq:
+                return 0
         try:
             messages = await self._subscription.fetch(256, timeout=timeout)
         except TimeoutError:
