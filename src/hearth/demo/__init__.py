@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -198,18 +199,22 @@ def _start(demo: Demo, port_offset: int) -> None:
     )
     demo.processes.append(ha)
     demo.ha_url = f"http://127.0.0.1:{ha_port}"
-    _wait_listening(ha_port, ha)
     repository = RepositorySpec(name=REPOSITORY, url=bare.as_uri(), poll_interval_s=POLL_S)
     demo.config = HearthConfig(repositories=[repository])
-    _start_fleet(demo, port_offset)
-    if find_sshd() is None:
+    # The simulators start side by side (each is a Python process that takes a second or
+    # two to import on a small machine); they are waited for together, after the SSH host.
+    fleet_ready = _start_fleet(demo, port_offset)
+    if find_sshd() is not None:
+        ssh_port = _port(2222 + port_offset, "SSH host", demo.notes)
+        demo.sshd = start_demo_sshd(root / "ssh", demo.host_dir, ssh_port)
+    _wait_listening(ha_port, ha)
+    fleet_ready()
+    if demo.sshd is None:
         demo.notes.append(
             "no OpenSSH server on this machine, so the demo has no SSH target; install "
             "openssh-server (Debian: apt-get install openssh-server) to see deployments"
         )
         return
-    ssh_port = _port(2222 + port_offset, "SSH host", demo.notes)
-    demo.sshd = start_demo_sshd(root / "ssh", demo.host_dir, ssh_port)
     # Secrets only for what references them: each is stored in the scope of its reader.
     demo.secrets["demo-ssh-key"] = demo.sshd.client_key.read_bytes()
     demo.secrets["demo-ha-token"] = ha_token.encode()
@@ -230,8 +235,9 @@ def _start(demo: Demo, port_offset: int) -> None:
     demo.config = HearthConfig.model_validate({**dict(demo.config), "targets": [target]})
 
 
-def _start_fleet(demo: Demo, port_offset: int) -> None:
-    """The simulated Shelly devices, declared under ``devices:`` with their desired config."""
+def _start_fleet(demo: Demo, port_offset: int) -> Callable[[], None]:
+    """The simulated Shelly devices, declared under ``devices:`` with their desired config.
+    Returns what waits until every device listens."""
     bare, demo.fleet_checkout = _repository(demo.root, "shelly-fleet", fleet.FILES)
     gen1_host, why_not = fleet.gen1_address(port_offset)
     if why_not:
@@ -249,8 +255,11 @@ def _start_fleet(demo: Demo, port_offset: int) -> None:
     state = str(demo.root / "shelly-firmware.json")
     process = _spawn(demo.root, "shelly.log", "hearth.demo.fleet_sim", json.dumps(specs), state)
     demo.processes.append(process)
-    for host, port in addresses.values():
-        _wait_listening(port, process, host=host, what="a simulated Shelly device")
+
+    def ready() -> None:
+        for host, port in addresses.values():
+            _wait_listening(port, process, host=host, what="a simulated Shelly device")
+
     coiot = _free_udp_port()
     hosts = sorted({host for host, _ in addresses.values()})
     demo.service_env["device-manager"] = {
@@ -279,6 +288,7 @@ def _start_fleet(demo: Demo, port_offset: int) -> None:
         ],
         device_config=DeviceConfigSource(repo=fleet.FLEET_REPOSITORY),
     )
+    return ready
 
 
 def _host(host: str, port: int) -> str:
