@@ -4,6 +4,7 @@ with a spinner on stderr and prints what it said."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -31,7 +32,6 @@ async def ask(client: ApiClient, path: str, body: dict[str, Any], doing: str) ->
 
 async def write_file(path: Path, text: str) -> None:
     """Write where asked (in a thread: the event loop keeps running), and say so."""
-    import asyncio
 
     def write() -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -120,33 +120,136 @@ def one_device_command(verb: str, summary: str, doing: str, done: str) -> click.
 
 
 @click.command("import")
-@click.argument("device")
+@click.argument("device_names", metavar="[DEVICE]...", nargs=-1)
+@click.option("--all", "everything", is_flag=True, help="every adopted device")
 @click.option(
     "-o",
     "--output",
     type=click.Path(path_type=Path),
-    help="write the TOML here (devices/NAME.toml)",
+    help="write one device's TOML here (devices/NAME.toml)",
+)
+@click.option(
+    "--repo",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="a clone of the desired-config repository: write devices/NAME.toml into it",
+)
+@click.option("--folder", default="", help="the device_config path inside --repo ('' = root)")
+@click.option(
+    "--branch",
+    help="commit the files to this branch of --repo (new or existing) instead of writing "
+    "them: your checkout, index and files stay as they are",
 )
 @click.option("--json", "as_json", is_flag=True)
-def import_(device: str, output: Path | None, as_json: bool) -> None:
-    """Read DEVICE's config as desired-config TOML: printed, or written with -o."""
+def import_(
+    *,
+    device_names: tuple[str, ...],
+    everything: bool,
+    output: Path | None,
+    repo: Path | None,
+    folder: str,
+    branch: str | None,
+    as_json: bool,
+) -> None:
+    """Read devices' config as desired-config TOML: printed, written with -o, written into
+    a clone with --repo, or committed to a branch of it with --repo and --branch."""
+    problem = import_problem(device_names, everything, output, repo, branch)
+    if problem:
+        raise click.UsageError(problem)
 
     async def action(client: ApiClient) -> int:
-        result = await ask(client, device_path(device, "import"), {}, f"reading {device}…")
+        names = list(device_names) or await adopted_devices(client)
+        results = await import_each(client, names, quiet=as_json)
+        if repo is not None:
+            files = {
+                "/".join(p for p in (folder.strip("/"), r["path"]) if p): r["toml"]
+                for r in results.values()
+            }
+            saved = await asyncio.to_thread(save_imports, repo, branch, files, names)
+            if not as_json:
+                console.print(saved, highlight=False)
         if as_json:
-            emit_json(result)
+            emit_json(results if len(names) > 1 or everything else results[names[0]])
             return 0
-        toml = result.get("toml")
-        if not isinstance(toml, str):
-            report(result, False, f"{device} imported")
-            return 0
-        if output is None:
-            click.echo(toml, nl=not toml.endswith("\n"))
-        else:
-            await write_file(output, toml)
+        if repo is None:
+            toml = results[names[0]].get("toml")
+            if not isinstance(toml, str):
+                report(results[names[0]], False, f"{names[0]} imported")
+            elif output is None:
+                click.echo(toml, nl=not toml.endswith("\n"))
+            else:
+                await write_file(output, toml)
         return 0
 
     run_api(action)
+
+
+def import_problem(
+    names: tuple[str, ...],
+    everything: bool,
+    output: Path | None,
+    repo: Path | None,
+    branch: str | None,
+) -> str | None:
+    """What is wrong with the options given, in one line; None if nothing."""
+    if everything == bool(names):
+        return "name the devices to import, or give --all"
+    if output is not None and (repo is not None or everything or len(names) > 1):
+        return "-o writes one device's file; for several, give --repo DIR"
+    if (everything or len(names) > 1) and repo is None:
+        return "several devices need --repo DIR (a clone of the desired-config repository)"
+    if branch is not None and repo is None:
+        return "--branch needs --repo DIR (the clone to commit in)"
+    return None
+
+
+async def adopted_devices(client: ApiClient) -> list[str]:
+    from hearth.cli.devices import all_devices
+
+    found = await all_devices(client, None, adopted="true")
+    if not found:
+        raise click.ClickException("no adopted device to import")
+    return [d["name"] or d["device_id"] for d in found]
+
+
+async def import_each(
+    client: ApiClient, names: list[str], *, quiet: bool
+) -> dict[str, dict[str, Any]]:
+    """Ask for each device's TOML, with a progress bar for several."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    results: dict[str, dict[str, Any]] = {}
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    hidden = quiet or len(names) == 1
+    with Progress(*columns, console=console.get(), disable=hidden, transient=True) as bar:
+        task = bar.add_task("importing", total=len(names))
+        for name in names:
+            path = device_path(name, "import")
+            answer: dict[str, Any] = await client.call("POST", path, {})
+            result: dict[str, Any] = answer["result"]
+            result.setdefault("path", f"devices/{result.get('name') or name}.toml")
+            results[name] = result
+            bar.advance(task)
+    return results
+
+
+def save_imports(repo: Path, branch: str | None, files: dict[str, str], names: list[str]) -> str:
+    """Write or commit the imported files; what happened, in one line."""
+    from hearth.cli.gitcommit import GitProblem, commit_to_branch, write_files
+
+    try:
+        if branch is None:
+            written = write_files(repo, files)
+            return f"wrote {len(written)} file{'s' if len(written) != 1 else ''} into {repo}"
+        shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        message = f"Import {len(names)} device{'s' if len(names) != 1 else ''}: {shown}\n\n"
+        message += "Read from the devices by `hearth devices import`.\n"
+        commit = commit_to_branch(repo, branch, files, message)
+    except GitProblem as exc:
+        raise click.ClickException(str(exc)) from None
+    if commit is None:
+        return f"branch {branch} already holds these files: nothing to commit"
+    count = f"{len(files)} file{'s' if len(files) != 1 else ''}"
+    return f"committed {count} to {branch} ({commit[:8]}); next: git push origin {branch}"
 
 
 @click.command("restore")

@@ -78,7 +78,9 @@ async def device_manager(api: Api) -> AsyncIterator[list[tuple[str, dict[str, An
         asked.append((command, request))
         reply: dict[str, Any] = {"ok": True}
         if command == "Import":
-            reply["toml"] = 'name = "hall"\n[switch.0]\nauto_off = true\n'
+            name = {KITCHEN: "kitchen", HALL: "hall"}.get(request["device_id"], "porch")
+            reply["toml"] = f'name = "{name}"\n[switch.0]\nauto_off = true\n'
+            reply |= {"name": name, "path": f"devices/{name}.toml"}
         elif command == "Discover":
             reply["found"] = [{"device_id": PORCH, "model": "SHSW-1", "address": "10.0.0.13"}]
         elif command == "FirmwareRollout":
@@ -187,3 +189,59 @@ async def test_a_rollout_is_followed_until_it_halts(
 
     done = await hearth(api, "firmware", "rollout", "--pin", "nonsense")
     assert done.returncode == 2 and "MODEL=VERSION" in done.stderr
+
+
+async def test_the_fleet_is_imported_into_a_branch_and_the_checkout_stays_as_it_was(
+    api: Api, device_manager: list[tuple[str, dict[str, Any]]], tmp_path: Path
+) -> None:
+    """How a user brings an existing fleet into Git: every adopted device, one commit on a
+    new branch of their clone, ready to push; their own work in progress untouched."""
+    repo = tmp_path / "fleet"
+    repo.mkdir()
+    for args in (
+        ("init", "-q", "-b", "main"),
+        ("config", "user.email", "ann@example.org"),
+        ("config", "user.name", "Ann"),
+        ("commit", "-q", "--allow-empty", "-m", "start"),
+    ):
+        subprocess.run(["git", "-C", str(repo), *args], check=True)
+    (repo / "notes.txt").write_text("work in progress\n")
+
+    done = await hearth(
+        api,
+        "devices",
+        "import",
+        "--all",
+        "--repo",
+        str(repo),
+        "--folder",
+        "shelly",
+        "--branch",
+        "import/fleet",
+    )
+    assert done.returncode == 0, done.stderr
+    assert "committed 2 files to import/fleet" in done.stderr
+    assert "git push origin import/fleet" in done.stderr
+    adopted = {r["device_id"] for c, r in device_manager if c == "Import"}
+    assert adopted == {KITCHEN, HALL}  # the porch is not adopted
+
+    def git(*args: str) -> str:
+        run = subprocess.run(
+            ["git", "-C", str(repo), *args], capture_output=True, text=True, check=True
+        )
+        return run.stdout.strip()
+
+    listed = git("ls-tree", "-r", "--name-only", "import/fleet")
+    assert listed.splitlines() == ["shelly/devices/hall.toml", "shelly/devices/kitchen.toml"]
+    assert git("show", "import/fleet:shelly/devices/kitchen.toml").startswith('name = "kitchen"')
+    assert git("symbolic-ref", "--short", "HEAD") == "main"
+    assert git("status", "--porcelain") == "?? notes.txt"  # nothing written, nothing staged
+
+    done = await hearth(api, "devices", "import", "kitchen", "hall")
+    assert done.returncode == 2
+    assert "several devices need --repo DIR" in done.stderr
+    done = await hearth(api, "devices", "import", "hall", "--branch", "x")
+    assert done.returncode == 2 and "--branch needs --repo DIR" in done.stderr
+    done = await hearth(api, "devices", "import", "hall", "--repo", str(tmp_path), "--branch", "x")
+    assert done.returncode == 1
+    assert f"{tmp_path} is not a Git working tree" in done.stderr
