@@ -158,7 +158,9 @@ async def test_rollouts_show_each_devices_progress(api: Api) -> None:
         (PORCH, 0, "failed"),
         (HALL, 1, "pending"),
     ]
-    assert ro2["devices"][0]["to_version"] == "v1.14.1"
+    assert ro2["devices"][0]["to_version"] == "1.14.1"  # the version, whatever form it came in
+    # Discovered with the Gen1 build id 20230913-112003/v1.14.0: shown as its version.
+    assert api.call("GET", f"/api/v1/devices/{PORCH}")[1]["firmware"] == "1.14.0"
     assert api.call("GET", "/api/v1/rollouts/ro-9")[0] == 404
 
 

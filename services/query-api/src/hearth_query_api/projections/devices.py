@@ -32,6 +32,7 @@ from hearth_events.catalogue import (
     FirmwareUpdateFailed,
     FirmwareUpdateStarted,
 )
+from hearth_query_api.domain.firmware import version_of
 
 #: One event type: the UPDATE it makes ($1 device id, $2 time of the event) and the
 #: values after those two, taken from the event.
@@ -49,7 +50,7 @@ CHANGES: dict[type[EventData], Change] = {
         """model = $3, gen = $4, mac = $5, address = $6,
            name = CASE WHEN adopted THEN name ELSE coalesce($7, name) END,
            firmware = coalesce($8, firmware), discovered_at = coalesce(discovered_at, $2)""",
-        lambda d: (d.model, d.generation, d.mac, d.address, d.name, d.firmware),
+        lambda d: (d.model, d.generation, d.mac, d.address, d.name, version_of(d.firmware)),
     ),
     DeviceAdopted: (
         "name = $3, site = coalesce($4, site), adopted = true",
@@ -90,23 +91,26 @@ CHANGES: dict[type[EventData], Change] = {
     ),
     FirmwareUpdateAvailable: (
         "firmware = $3, firmware_available = $4, firmware_channel = $5",
-        lambda d: (d.current, d.available, d.channel),
+        lambda d: (version_of(d.current), version_of(d.available), d.channel),
     ),
     FirmwareUpdateStarted: (
         "firmware_updating = $3, firmware_error = NULL",
-        lambda d: (d.to_version,),
+        lambda d: (version_of(d.to_version),),
     ),
     FirmwareUpdated: (
         """firmware = $3, firmware_updating = NULL, firmware_error = NULL,
            firmware_available = CASE WHEN firmware_available = $3 THEN NULL
                                      ELSE firmware_available END""",
-        lambda d: (d.version,),
+        lambda d: (version_of(d.version),),
     ),
     FirmwareUpdateFailed: (
         "firmware_updating = NULL, firmware_error = $3",
         lambda d: (d.reason,),
     ),
-    DeviceBackupTaken: ("firmware = coalesce($3, firmware)", lambda d: (d.firmware,)),
+    DeviceBackupTaken: (
+        "firmware = coalesce($3, firmware)",
+        lambda d: (version_of(d.firmware),),
+    ),
 }
 
 
@@ -120,7 +124,7 @@ async def _backup(conn: Any, data: DeviceBackupTaken, at: Any, seq: int) -> None
         data.device_id,
         data.reason,
         data.cfg_rev,
-        data.firmware,
+        version_of(data.firmware),
         at,
     )
 

@@ -22,6 +22,7 @@ from hearth_events.catalogue import (
     FirmwareUpdateFailed,
     FirmwareUpdateStarted,
 )
+from hearth_query_api.domain.firmware import version_of
 
 #: A device's firmware event in the running rollout that holds it.
 DEVICE_SQL = """
@@ -67,14 +68,19 @@ async def _started(conn: Any, envelope: Envelope, seq: int) -> None:
 
 async def _device(conn: Any, envelope: Envelope) -> None:
     data = envelope.data
-    values: tuple[str, str | None, str, str | None]
+    values: tuple[str, str | None, str | None, str | None]
     if isinstance(data, FirmwareUpdateStarted):
-        values = ("updating", data.from_version, data.to_version, None)
+        values = ("updating", version_of(data.from_version), version_of(data.to_version), None)
     elif isinstance(data, FirmwareUpdated):
-        values = ("updated", None, data.version, None)
+        values = ("updated", None, version_of(data.version), None)
     else:
         assert isinstance(data, FirmwareUpdateFailed)
-        values = ("failed", data.from_version, data.to_version, data.reason)
+        values = (
+            "failed",
+            version_of(data.from_version),
+            version_of(data.to_version),
+            data.reason,
+        )
     await conn.execute(
         DEVICE_SQL,
         data.device_id,
