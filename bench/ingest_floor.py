@@ -28,7 +28,7 @@ async def serve(url: str, port: int) -> None:
         body = await request.read()
         delivery = request.headers["X-GitHub-Delivery"]
         ack = await js.publish(
-            "hearth.evt.git.PushReceived.floor",
+            "hearth.evt.bench.Floor.f",  # a subject no gateway follows
             body,
             stream=EVENTS_STREAM,
             headers={"Nats-Msg-Id": f"floor-{delivery}"},
