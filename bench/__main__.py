@@ -1,7 +1,8 @@
-"""``uv run python -m bench [N] [bus|deploy|big|read|scale|cli|devices ...]``: run benchmarks, print
-tables.
+"""``uv run python -m bench [N] [bus|ingest|deploy|big|read|scale|cli|devices ...]``: run
+benchmarks, print tables.
 
 N is the message count of the bus benchmarks (default 2000); naming parts runs only those.
+``bus`` includes ``ingest`` (the webhook gateway; alone with ``ingest``).
 ``deploy`` includes ``big`` (a 700-file, 300 MB configuration); ``big`` runs it alone.
 ``scale``: one webhook gateway and query API beside two, on a 3-node NATS cluster.
 ``python -m bench faults [N]`` runs N kill -9 trials instead (default 20; see bench.faults).
@@ -28,7 +29,7 @@ from bench.read_side import run_read_side
 from bench.relay import run_relay
 from bench.scale import run_scale
 
-PARTS = ("bus", "deploy", "big", "read", "scale", "cli", "devices")
+PARTS = ("bus", "ingest", "deploy", "big", "read", "scale", "cli", "devices")
 
 
 def rate_table(title: str, rows: list[Row], unit: str = "msgs/s") -> Table:
@@ -93,6 +94,9 @@ def main() -> None:
     if "bus" in parts:
         rows = asyncio.run(run_relay(requests)) + asyncio.run(run_ingest(requests))
         console.print(rate_table(f"The bus ({requests} messages each)", rows))
+    elif "ingest" in parts:
+        rows = asyncio.run(run_ingest(requests))
+        console.print(rate_table(f"Webhook ingest ({requests} messages each)", rows))
     if "deploy" in parts:
         console.print(timing_table(asyncio.run(run_deploy())))
     if "deploy" in parts or "big" in parts:

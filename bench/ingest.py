@@ -42,6 +42,8 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 async def raw_publish(url: str, bodies: list[bytes]) -> Row:
+    """On a subject of the events stream that no gateway follows: a gateway left running
+    would otherwise read every message and take CPU from this row."""
     nc = await nats.connect(url)
     js = nc.jetstream()
     latencies: list[float] = []
@@ -49,7 +51,7 @@ async def raw_publish(url: str, bodies: list[bytes]) -> Row:
     async def one(i: int, body: bytes) -> None:
         started = time.perf_counter()
         await js.publish(
-            f"hearth.evt.git.PushReceived.bench{i % 16}", body, headers={"Nats-Msg-Id": f"raw-{i}"}
+            f"hearth.evt.bench.Raw.r{i % 16}", body, headers={"Nats-Msg-Id": f"raw-{i}"}
         )
         latencies.append(time.perf_counter() - started)
 
@@ -80,7 +82,9 @@ class _Connection:
     async def open(cls, port: int) -> _Connection:
         return cls(*await asyncio.open_connection("127.0.0.1", port))
 
-    async def post(self, port: int, body: bytes, headers: dict[str, str]) -> int:
+    async def post(
+        self, port: int, body: bytes, headers: dict[str, str], expect: int | None = 202
+    ) -> int:
         head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
         self.writer.write(
             f"POST /webhooks/github HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{head}"
@@ -95,7 +99,7 @@ class _Connection:
                 length = int(value)
         reply = await self.reader.readexactly(length)
         status = int(status_line.split()[1])
-        assert status == 202, reply
+        assert expect is None or status == expect, reply
         return status
 
     def close(self) -> None:
@@ -131,26 +135,60 @@ async def _post_all(
     return elapsed, latencies
 
 
-async def _webhooks(port: int, deliveries: list[tuple[bytes, dict[str, str]]]) -> Row:
+def _deliveries(count: int, seed: str) -> list[tuple[bytes, dict[str, str]]]:
+    """``count`` distinct signed pushes (a repeated one would be a cheap duplicate)."""
+    found = []
+    for i in range(count):
+        payload = push_payload("bench/home", before=sha(f"{seed}b{i}"), after=sha(f"{seed}a{i}"))
+        body = encode(payload)
+        found.append((body, delivery_headers("push", body, SECRET)))
+    return found
+
+
+async def _flat_out(port: int, deliveries: list[tuple[bytes, dict[str, str]]], what: str) -> Row:
     elapsed, latencies = await _post_all(port, deliveries, per_second=None)
     return Row(
         "webhook ingest",
-        f"signed push -> 202 after JetStream ack ({CONCURRENCY} in flight)",
+        what,
         len(deliveries) / elapsed,
         _percentile(latencies, 50),
         _percentile(latencies, 99),
     )
 
 
-async def _webhooks_at(port: int, deliveries: list[tuple[bytes, dict[str, str]]]) -> Row:
+async def _steady(port: int, deliveries: list[tuple[bytes, dict[str, str]]], what: str) -> Row:
     _, latencies = await _post_all(port, deliveries, per_second=STEADY_RATE)
     return Row(
         "webhook ingest",
-        f"the same at a steady {STEADY_RATE:.0f} req/s (goal: p99 < 20 ms)",
+        f"{what} at a steady {STEADY_RATE:.0f} req/s (goal: p99 < 20 ms)",
         STEADY_RATE,
         _percentile(latencies, 50),
         _percentile(latencies, 99),
     )
+
+
+async def _until_every_worker_answers(port: int, workers: int) -> None:
+    """Each worker of a shared port takes its own connections, and one still starting
+    answers 503: ready once many fresh connections in a row are all answered 202
+    (a not-ready worker among ``workers`` escapes 40 of them with odds of ~2**-23)."""
+    deliveries = iter(_deliveries(100_000, f"warm{workers}-"))
+    async with asyncio.timeout(60):
+        while True:
+            statuses = []
+            for _ in range(40 if workers > 1 else 1):
+                body, headers = next(deliveries)
+                try:
+                    connection = await _Connection.open(port)
+                except OSError:  # a worker still binding: none may listen yet
+                    statuses.append(0)
+                    continue
+                try:
+                    statuses.append(await connection.post(port, body, headers, expect=None))
+                finally:
+                    connection.close()
+            if set(statuses) == {202}:
+                return
+            await asyncio.sleep(0.2)
 
 
 async def _wait_ready(port: int, timeout: float = 30) -> None:
@@ -165,61 +203,137 @@ async def _wait_ready(port: int, timeout: float = 30) -> None:
             await asyncio.sleep(0.1)
 
 
+class _Fleet:
+    """The processes of one bench run: gateway workers and floor servers, stopped at the end."""
+
+    def __init__(self, nats_url: str, key: str) -> None:
+        self.nats_url, self.key = nats_url, key
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def gateway(self, port: int, worker: int, workers: int, log_level: str = "warning") -> None:
+        self.processes.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "hearth_webhook_gw"],
+                env={
+                    **os.environ,
+                    "HEARTH_NATS_URL": self.nats_url,
+                    "HEARTH_HTTP_PORT": str(port),
+                    "HEARTH_SCOPE_KEY": scope_key(self.key, "webhook-gw"),
+                    "HEARTH_LOG_LEVEL": log_level,
+                    "HEARTH_LOG_FORMAT": "json",
+                    "HEARTH_INSTANCE": f"bench-{port}-{worker}",
+                    "HEARTH_WEBHOOK_WORKERS": str(workers),
+                    "HEARTH_WEBHOOK_WORKER": str(worker),
+                    # As many in flight as the bench sends (the default of 4 answers 503 beyond).
+                    "HEARTH_WEBHOOK_IN_FLIGHT": str(CONCURRENCY),
+                },
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+
+    def floor(self, port: int) -> None:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bench.ingest_floor", self.nats_url, str(port)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        assert process.stdout is not None and process.stdout.readline().strip() == b"ready"
+        self.processes.append(process)
+
+    def stop(self) -> None:
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            process.wait(20)
+        self.processes.clear()
+
+
+async def _declare_repository(nats_url: str) -> None:
+    nc = await nats.connect(nats_url)
+    reply = await nc.request(
+        "hearth.cmd.git.ApplyRepositories",
+        json.dumps(
+            {
+                "repositories": [
+                    {"name": "bench/home", "url": "file:///nowhere", "webhook_secret": "bench"}
+                ]
+            }
+        ).encode(),
+        timeout=30,
+    )
+    assert json.loads(reply.data)["ok"], reply.data
+    await nc.close()
+
+
+def _of_raw(row: Row, raw: Row) -> Row:
+    return Row(row.benchmark, f"{row.what} = {row.rate / raw.rate:.2f}x raw", *_numbers(row))
+
+
+def _numbers(row: Row) -> tuple[float, float, float]:
+    return row.rate, row.p50_ms, row.p99_ms
+
+
 async def run_ingest(count: int) -> list[Row]:
+    """Raw publishing (first and last), the floor (bare aiohttp + publish + ack), and the
+    gateway as 1, 2 and 3 workers on one port, flat out with CONCURRENCY in flight; p50/p99
+    at a steady STEADY_RATE with 1 and 2 workers; one worker logging at info, the default."""
     workdir = Path(tempfile.mkdtemp(prefix="hearth-bench-"))
     server = EmbeddedNats(workdir / "nats", port=free_port())
     server.start()
     key = new_secret_key()
-    gateway = None
+    fleet = _Fleet(server.url, key)
+    steady_count = min(count, int(STEADY_RATE * 5))  # five seconds of it at most
     try:
         nc = await nats.connect(server.url)
         js = nc.jetstream()
         await ensure(js, streams=tuple(STREAMS), buckets=tuple(BUCKETS))
         await SecretStore(js, SecretBox.for_scope(key, "webhook-gw")).put("bench", SECRET)
         await nc.close()
+        body_bytes = [body for body, _ in _deliveries(count, "raw-")]
+        raw = await raw_publish(server.url, body_bytes)
+        rows = [raw]
+
+        floor_port = free_port()
+        for processes in (1, 2):
+            fleet.floor(floor_port)
+            what = f"floor: bare aiohttp, publish, ack; {_processes(processes)}"
+            rows.append(await _flat_out(floor_port, _deliveries(count, f"f{processes}-"), what))
+
         port = free_port()
-        gateway = subprocess.Popen(
-            [sys.executable, "-m", "hearth_webhook_gw"],
-            env={
-                **os.environ,
-                "HEARTH_NATS_URL": server.url,
-                "HEARTH_HTTP_PORT": str(port),
-                "HEARTH_SCOPE_KEY": scope_key(key, "webhook-gw"),
-                "HEARTH_LOG_LEVEL": "warning",
-                # As many in flight as the bench sends (the default of 4 answers 503 beyond).
-                "HEARTH_WEBHOOK_IN_FLIGHT": str(CONCURRENCY),
-            },
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        await _wait_ready(port)
-        nc = await nats.connect(server.url)
-        reply = await nc.request(
-            "hearth.cmd.git.ApplyRepositories",
-            json.dumps(
-                {
-                    "repositories": [
-                        {"name": "bench/home", "url": "file:///nowhere", "webhook_secret": "bench"}
-                    ]
-                }
-            ).encode(),
-            timeout=30,
-        )
-        assert json.loads(reply.data)["ok"], reply.data
-        await nc.close()
-        deliveries, steady = [], []
-        for i in range(count):
-            body = encode(push_payload("bench/home", before=sha(f"b{i}"), after=sha(f"a{i}")))
-            deliveries.append((body, delivery_headers("push", body, SECRET)))
-        for i in range(min(count, int(STEADY_RATE * 5))):  # five seconds of it at most
-            body = encode(push_payload("bench/home", before=sha(f"s{i}"), after=sha(f"t{i}")))
-            steady.append((body, delivery_headers("push", body, SECRET)))
-        webhook_row = await _webhooks(port, deliveries)
-        raw_row = await raw_publish(server.url, [body for body, _ in deliveries])
-        steady_row = await _webhooks_at(port, steady)
-        return [raw_row, webhook_row, steady_row]
+        for workers in (1, 2, 3):
+            fleet.gateway(port, workers, 3)
+            if workers == 1:
+                await _wait_ready(port)
+                await _declare_repository(server.url)
+            await _until_every_worker_answers(port, workers)
+            what = f"Hearth: signed push -> 202 after ack, {CONCURRENCY} in flight; " + _workers(
+                workers
+            )
+            rows.append(await _flat_out(port, _deliveries(count, f"g{workers}-"), what))
+            if workers < 3:
+                steady = _deliveries(steady_count, f"s{workers}-")
+                rows.append(await _steady(port, steady, f"Hearth, {_workers(workers)},"))
+
+        fleet.stop()  # idle workers still read the registry: leave the next one alone
+        info_port = free_port()
+        fleet.gateway(info_port, 1, 1, log_level="info")
+        await _wait_ready(info_port)
+        await _until_every_worker_answers(info_port, 1)
+        what = "Hearth, 1 worker, logging each delivery (info, the default)"
+        rows.append(await _flat_out(info_port, _deliveries(count, "i-"), what))
+
+        again = await raw_publish(server.url, [body for body, _ in _deliveries(count, "r2-")])
+        rows.append(Row(again.benchmark, "raw again, after the rest", *_numbers(again)))
+        return [rows[0], *(_of_raw(row, raw) for row in rows[1:-1]), rows[-1]]
     finally:
-        if gateway is not None:
-            gateway.terminate()
-            gateway.wait(20)
+        fleet.stop()
         server.stop()
+
+
+def _workers(n: int) -> str:
+    return f"{n} worker{'s' * (n > 1)}"
+
+
+def _processes(n: int) -> str:
+    return f"{n} process{'es' * (n > 1)}"

@@ -10,6 +10,9 @@ import click
 from hearth.cli.options import config_option
 from hearth.cli.output import console, fail
 
+#: As the gateway's own setting allows (hearth_webhook_gw.settings.MAX_WORKERS).
+MAX_WEBHOOK_WORKERS = 16
+
 
 @click.command()
 @click.option("--nats-port", type=int, default=4223, show_default=True)
@@ -47,6 +50,7 @@ def up(
         postgres_port=postgres_port,
         port_offset=port_offset,
         cluster=nodes or 1,
+        webhook_workers=webhook_workers(),
     )
     try:
         choice = choose_config(config_path, Path.cwd(), DataDir(options.data_dir))
@@ -55,6 +59,17 @@ def up(
     except (StackError, ConfigError) as exc:
         fail(str(exc))
     exit_now()
+
+
+def webhook_workers() -> int:
+    """HEARTH_WEBHOOK_WORKERS: how many webhook gateway processes share its port."""
+    value = os.environ.get("HEARTH_WEBHOOK_WORKERS", "").strip() or "1"
+    if not value.isdigit() or not 1 <= int(value) <= MAX_WEBHOOK_WORKERS:
+        fail(
+            f"HEARTH_WEBHOOK_WORKERS={value!r} is not a number from 1 to {MAX_WEBHOOK_WORKERS}; "
+            "it is how many webhook gateway processes share its port"
+        )
+    return int(value)
 
 
 def exit_now() -> None:

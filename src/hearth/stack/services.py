@@ -45,27 +45,38 @@ SECOND_INSTANCE_SHIFT = 100
 SINGLE = frozenset({"provisioner"})
 
 
+#: The one service that may run as several workers on one port (HEARTH_WEBHOOK_WORKERS).
+WORKER_SERVICE = "webhook-gw"
+
+
 @dataclass(frozen=True)
 class Instance:
     """One process of a service: the first keeps the service's name and port, a second is
-    ``<name>-2`` on the port plus :data:`SECOND_INSTANCE_SHIFT`."""
+    ``<name>-2`` on the port plus :data:`SECOND_INSTANCE_SHIFT`. Worker ``k`` > 1 of an
+    instance is ``<name>-w<k>`` on the instance's own port (SO_REUSEPORT)."""
 
     definition: ServiceDef
     number: int = 1
+    worker: int = 1
 
     @property
     def name(self) -> str:
-        return self.definition.name if self.number == 1 else f"{self.definition.name}-{self.number}"
+        name = self.definition.name if self.number == 1 else f"{self.definition.name}-{self.number}"
+        return name if self.worker == 1 else f"{name}-w{self.worker}"
 
     @property
     def port(self) -> int:
         return self.definition.port + (self.number - 1) * SECOND_INSTANCE_SHIFT
 
 
-def instances(copies: int = 1) -> list[Instance]:
-    """Every service ``copies`` times (at most two), except those in :data:`SINGLE`."""
+def instances(copies: int = 1, workers: int = 1) -> list[Instance]:
+    """Every service ``copies`` times (at most two), except those in :data:`SINGLE`; the
+    webhook gateway as ``workers`` processes per instance."""
     return [
-        Instance(s, n) for s in SERVICES for n in range(1, (1 if s.name in SINGLE else copies) + 1)
+        Instance(s, n, w)
+        for s in SERVICES
+        for n in range(1, (1 if s.name in SINGLE else copies) + 1)
+        for w in range(1, (workers if s.name == WORKER_SERVICE else 1) + 1)
     ]
 
 

@@ -28,7 +28,14 @@ from hearth.stack.cluster import (
     start_cluster,
 )
 from hearth.stack.layout import DataDir, nats_servers, write_private
-from hearth.stack.services import Instance, ServiceDef, Supervised, Supervisor, instances
+from hearth.stack.services import (
+    WORKER_SERVICE,
+    Instance,
+    ServiceDef,
+    Supervised,
+    Supervisor,
+    instances,
+)
 from hearth_events.permissions import all_users
 from hearth_servicekit.database import describe_connect_error
 from hearth_servicekit.secrets import scope_key
@@ -55,6 +62,8 @@ class UpOptions:
     host: str = "127.0.0.1"
     #: NATS servers to run: 1, or 3 to 5 for a cluster (then two instances of each service).
     cluster: int = 1
+    #: Webhook gateway processes per instance, sharing its port (HEARTH_WEBHOOK_WORKERS).
+    webhook_workers: int = 1
 
     @property
     def copies(self) -> int:
@@ -150,7 +159,7 @@ def preflight(options: UpOptions) -> None:
 
 
 def _ports(options: UpOptions) -> list[tuple[str, int]]:
-    ports = [(s.name, s.port + options.port_offset) for s in instances(options.copies)]
+    ports = [(i.name, i.port + options.port_offset) for i in instances(options.copies)]
     if not options.nats_url:
         clients, routes = node_ports(options.nats_port, options.cluster)
         ports += [("NATS", port) for port in clients]
@@ -273,11 +282,11 @@ def _write_inspector_context(stack: Stack, passwords: dict[str, str]) -> None:
 
 
 def service_env(
-    stack: Stack, passwords: dict[str, str], service: ServiceDef, number: int = 1
+    stack: Stack, passwords: dict[str, str], service: ServiceDef, number: int = 1, worker: int = 1
 ) -> dict[str, str]:
-    """The environment of instance ``number`` of ``service``: its own port, data dir and
-    instance name (leases and event sources tell the instances apart by it)."""
-    instance = Instance(service, number)
+    """The environment of instance ``number`` (its worker ``worker``) of ``service``: its
+    own port, data dir and instance name (leases and event sources tell them apart by it)."""
+    instance = Instance(service, number, worker)
     name, port = service.name, stack.service_port(instance.port)
     env = {
         "HEARTH_NATS_URL": stack.nats_url,
@@ -290,6 +299,9 @@ def service_env(
     }
     if stack.nats:
         env.update(HEARTH_NATS_USER=name, HEARTH_NATS_PASSWORD=passwords[name])
+    if service.name == WORKER_SERVICE:  # every worker listens on the instance's one port
+        env["HEARTH_WEBHOOK_WORKERS"] = str(stack.options.webhook_workers)
+        env["HEARTH_WEBHOOK_WORKER"] = str(worker)
     if service.uses_database:
         env["HEARTH_DATABASE_URL"] = stack.database_url
     if service.uses_secrets:  # its own scope's key only; the installation key stays here
@@ -304,11 +316,11 @@ def start_services(stack: Stack) -> Supervisor:
         [
             Supervised(
                 i.definition,
-                service_env(stack, passwords, i.definition, i.number),
+                service_env(stack, passwords, i.definition, i.number, i.worker),
                 stack.layout.logs_dir / f"{i.name}.log",
                 label=i.name,
             )
-            for i in instances(stack.options.copies)
+            for i in instances(stack.options.copies, stack.options.webhook_workers)
         ]
     )
     supervisor.start_all()
@@ -330,7 +342,7 @@ def record_state(stack: Stack, pid: int) -> dict[str, Any]:
                 "port": stack.service_port(i.port),
                 "url": f"http://{stack.options.host}:{stack.service_port(i.port)}",
             }
-            for i in instances(stack.options.copies)
+            for i in instances(stack.options.copies)  # workers share their first's port
         },
         "pids": stack.supervisor.pids() if stack.supervisor else {},
         "other_pids": stack.other_pids,

@@ -38,7 +38,8 @@ async def test_hearth_up_runs_everything_and_stops_clean(
     tmp_path: Path, ports: dict[str, int], runs: list[Up]
 ) -> None:
     data_dir = tmp_path / "data"
-    up = Up(data_dir, ports)
+    # Two webhook gateway workers on the gateway's one port, supervised like the rest.
+    up = Up(data_dir, ports, env={"HEARTH_WEBHOOK_WORKERS": "2"})
     runs.append(up)
     report = up.wait_healthy()
     assert set(report["services"]) == {
@@ -155,17 +156,19 @@ async def test_hearth_up_runs_everything_and_stops_clean(
     assert tested.returncode == 1
     assert "no routes are declared" in tested.stderr
 
-    # A crashed service is restarted by the supervisor.
+    # A crashed service, or gateway worker, is restarted by the supervisor.
     state = json.loads((data_dir / "stack.json").read_text())
-    notifier_pid = state["pids"]["notifier"]
-    os.kill(notifier_pid, signal.SIGKILL)
+    assert "webhook-gw-w2" not in state["services"], "workers share the gateway's port"
+    crashed = {name: state["pids"][name] for name in ("notifier", "webhook-gw-w2")}
+    for pid in crashed.values():
+        os.kill(pid, signal.SIGKILL)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         state = json.loads((data_dir / "stack.json").read_text())
-        if state["pids"]["notifier"] != notifier_pid:
+        if all(state["pids"][name] != pid for name, pid in crashed.items()):
             break
         time.sleep(0.3)
-    assert state["pids"]["notifier"] != notifier_pid, up.output()
+    assert all(state["pids"][name] != pid for name, pid in crashed.items()), up.output()
     up.wait_healthy()
 
     # Ctrl-C stops everything, leaving no process behind.

@@ -59,11 +59,17 @@ def add_health_routes(
     app.router.add_get("/metrics", metrics_view)
 
 
-async def start_http(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
-    """Serve ``app``; returns the runner and the bound port (useful with port 0)."""
+async def start_http(
+    app: web.Application, host: str, port: int, *, reuse_port: bool = False
+) -> tuple[web.AppRunner, int]:
+    """Serve ``app``; returns the runner and the bound port (useful with port 0).
+
+    ``reuse_port`` (SO_REUSEPORT) lets several processes listen on one port, the kernel
+    spreading new connections over them; without it a second process is refused the port.
+    """
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, reuse_address=True)
+    site = web.TCPSite(runner, host, port, reuse_address=True, reuse_port=reuse_port or None)
     await site.start()
     server = site._server
     sockets = getattr(server, "sockets", None) or []

@@ -9,6 +9,7 @@ and every secret value the process has decrypted (``redaction.remember``) is rep
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 from collections.abc import MutableMapping
@@ -22,7 +23,14 @@ _SECRET_WORDS = ("password", "secret", "token", "private_key", "authorization", 
 
 
 def _is_secret_key(key: object) -> bool:
-    return isinstance(key, str) and any(word in key.lower() for word in _SECRET_WORDS)
+    return isinstance(key, str) and _secret_sounding(key)
+
+
+@functools.lru_cache(maxsize=4096)
+def _secret_sounding(key: str) -> bool:
+    """Asked of every key of every line, twice: a service logs few distinct keys, so each
+    is judged once (the webhook gateway logs a line per delivery)."""
+    return any(word in key.lower() for word in _SECRET_WORDS)
 
 
 def _scrub(value: Any) -> Any:
@@ -92,6 +100,9 @@ def configure_logging(service: str, *, level: str = "info", fmt: str | None = No
             ],
         )
     )
+    # No line shows the thread or process fields of a LogRecord: do not look them up for
+    # each record (the documented switches of the logging module's own optimisation notes).
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.getLevelNamesMapping().get(level.upper(), logging.INFO))

@@ -57,6 +57,10 @@ class BusService:
     def routes(self, app: web.Application) -> None:
         """Add the service's own HTTP routes next to the health endpoints."""
 
+    def shares_port(self) -> bool:
+        """Whether other processes of this service listen on the same port (SO_REUSEPORT)."""
+        return False
+
     def details(self) -> dict[str, object]:
         """Extra fields for ``/readyz`` (e.g. projection lag)."""
         return {}
@@ -160,7 +164,9 @@ async def _serve(
     service.routes(app)
     port = default_port if settings.http_port is None else settings.http_port
     try:
-        runner, bound = await start_http(app, settings.http_host, port)
+        runner, bound = await start_http(
+            app, settings.http_host, port, reuse_port=service.shares_port()
+        )
     except OSError as exc:
         log.error("cannot listen", host=settings.http_host, port=port, error=exc.strerror)
         print(

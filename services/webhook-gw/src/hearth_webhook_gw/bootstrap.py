@@ -40,9 +40,13 @@ class WebhookGateway(BusService):
         box: SecretBox,
         *,
         in_flight: int = IN_FLIGHT,
+        workers: int = 1,
+        polls: bool = True,
     ) -> None:
         super().__init__(settings, metrics)
         self._in_flight = in_flight
+        self._workers = workers
+        self._polls_repositories = polls
         self.registry = RepositoryRegistry()
         self.known_heads = KnownHeads()
         self._box = box
@@ -65,10 +69,10 @@ class WebhookGateway(BusService):
 
     async def on_start(self) -> None:
         # Repositories and the heads already seen come from the stream; catch up first so
-        # neither a webhook nor a poll acts on stale knowledge.
-        follower = StreamFollower(
-            self.js, [*REGISTRY_SUBJECTS, event_filter("git", "PushReceived")], self._follow
-        )
+        # neither a webhook nor a poll acts on stale knowledge. Only the poll needs the
+        # heads: a worker that does not poll does not read every push its siblings store.
+        heads = [event_filter("git", "PushReceived")] if self._polls_repositories else []
+        follower = StreamFollower(self.js, [*REGISTRY_SUBJECTS, *heads], self._follow)
         await follower.catch_up()
         self.spawn(follower.run(self.stopping), "follow-repositories")
         self.secrets_watch = WatchedSecrets(self.nc, self.js, self._box)
@@ -83,6 +87,8 @@ class WebhookGateway(BusService):
             self._apply_repositories,
             queue=self.name,
         )
+        if not self._polls_repositories:
+            return
         poller = Poller(
             repositories=self.registry.all,
             sources={"git": GitLsRemote(), "github": GitHubRefs()},
@@ -116,11 +122,22 @@ class WebhookGateway(BusService):
         self._deliveries.labels(delivery.event or "-", str(reply.status)).inc()
         return reply
 
+    def shares_port(self) -> bool:
+        return self._workers > 1
+
     def routes(self, app: web.Application) -> None:
         add_webhook_routes(app, self.accept, in_flight=self._in_flight)
 
 
 def bootstrap(settings: ServiceSettings, metrics: ServiceMetrics) -> WebhookGateway:
     box = service_box(settings.scope_key, WebhookGateway.name, "webhook secrets")
-    in_flight = settings.webhook_in_flight if isinstance(settings, WebhookSettings) else IN_FLIGHT
-    return WebhookGateway(settings, metrics, box, in_flight=in_flight)
+    if not isinstance(settings, WebhookSettings):
+        return WebhookGateway(settings, metrics, box)
+    return WebhookGateway(
+        settings,
+        metrics,
+        box,
+        in_flight=settings.webhook_in_flight,
+        workers=settings.webhook_workers,
+        polls=settings.polls,
+    )

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from hearth_events import Envelope, derived_event_id, new_event
+from hearth_events import Envelope, EventData, derived_event_id, new_event
 from hearth_events.catalogue import RepositorySpec
 from hearth_events.credentials import repository_problems
 from hearth_servicekit import get_logger
@@ -35,8 +35,11 @@ from hearth_webhook_gw.domain.deliveries import (
     mismatch_reason,
     parse_body,
     peek_repository,
+    push_actor,
+    well_formed_push,
 )
 from hearth_webhook_gw.domain.heads import KnownHeads, changed_heads
+from hearth_webhook_gw.domain.payloads import push_received
 from hearth_webhook_gw.domain.registry import RepositoryRegistry
 from hearth_webhook_gw.domain.signature import signature_matches
 
@@ -61,6 +64,15 @@ async def accept_delivery(
         return _bus_unavailable(delivery, exc)
     if not signed_for:
         return await _refuse(delivery, secrets, repo=peek_repository(delivery.body))
+    push = well_formed_push(delivery)
+    if push is not None:  # the usual delivery: validated from the bytes in one pass
+        pushed_to = push.repository.full_name
+        if pushed_to.lower() not in signed_for:
+            return await _refuse(delivery, secrets, repo=pushed_to, signed_for=signed_for)
+        assert delivery.delivery_id is not None
+        data = push_received(delivery.delivery_id, push)
+        actor = push_actor(push)
+        return await _publish(delivery, data, actor=actor, repo=pushed_to, sink=sink, source=source)
     parsed = parse_body(delivery)
     if isinstance(parsed, Reply):
         return parsed
@@ -129,10 +141,18 @@ async def _record(
             action=payload.get("action"),
         )
         return Reply(202, {"ok": True, "ignored": True})
+    actor = actor_of(payload)
+    return await _publish(delivery, data, actor=actor, repo=repo, sink=sink, source=source)
+
+
+async def _publish(
+    delivery: Delivery, data: EventData, *, actor: str, repo: str, sink: EventSink, source: str
+) -> Reply:
+    assert delivery.delivery_id is not None
     envelope = new_event(
         data,
         source=source,
-        actor=actor_of(payload),
+        actor=actor,
         correlation_id=delivery.delivery_id,
         event_id=event_id_for(data, delivery.delivery_id),
     )

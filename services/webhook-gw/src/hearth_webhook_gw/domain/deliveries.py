@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+from pydantic import ValidationError
+
 from hearth_events import EventData, derived_event_id
 from hearth_events.catalogue import PushReceived
 from hearth_webhook_gw.domain.payloads import (
@@ -100,6 +102,24 @@ def parse_body(delivery: Delivery) -> Reply | tuple[dict[str, Any], str | None]:
     if repo is None and delivery.event != "ping":
         return error_reply(400, "malformed payload", "repository.full_name is missing")
     return payload, repo
+
+
+def well_formed_push(delivery: Delivery) -> PushPayload | None:
+    """A push's payload validated straight from the bytes, with no dict of the whole body
+    in between (GitHub's pushes carry far more than Hearth reads); None for any other
+    event and for a push that is not well-formed, which ``parse_body`` and
+    ``event_data_for`` then take apart to say what is wrong, exactly as for other events."""
+    if delivery.event != "push":
+        return None
+    try:
+        return PushPayload.model_validate_json(delivery.body)
+    except ValidationError:
+        return None
+
+
+def push_actor(push: PushPayload) -> str:
+    """``actor_of`` for a validated push."""
+    return f"github:{push.sender.login}" if push.sender is not None else "github"
 
 
 def peek_repository(body: bytes) -> str | None:
