@@ -18,8 +18,25 @@ if TYPE_CHECKING:
     from hearth.client import ApiClient
 
 
+PAGE_LIMIT = 200  # the API's largest page
+
+
 def device_path(device: str, action: str = "") -> str:
     return f"/api/v1/devices/{quote(device, safe='')}" + (f"/{action}" if action else "")
+
+
+async def all_devices(client: ApiClient, limit: int | None, **query: Any) -> list[dict[str, Any]]:
+    """Every page until ``limit`` devices (None: the whole fleet)."""
+    found: list[dict[str, Any]] = []
+    cursor = None
+    while limit is None or len(found) < limit:
+        size = PAGE_LIMIT if limit is None else min(PAGE_LIMIT, limit - len(found))
+        page = await client.call("GET", "/api/v1/devices", limit=size, cursor=cursor, **query)
+        found += page["items"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    return found
 
 
 async def ask(client: ApiClient, path: str, body: dict[str, Any], doing: str) -> dict[str, Any]:
@@ -203,8 +220,6 @@ def import_problem(
 
 
 async def adopted_devices(client: ApiClient) -> list[str]:
-    from hearth.cli.devices import all_devices
-
     found = await all_devices(client, None, adopted="true")
     if not found:
         raise click.ClickException("no adopted device to import")

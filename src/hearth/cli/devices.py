@@ -10,14 +10,13 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from hearth.cli.api import run_api
-from hearth.cli.device_commands import COMMANDS, device_path, write_file
+from hearth.cli.device_commands import COMMANDS, all_devices, device_path, write_file
 from hearth.cli.output import emit_json, out
 
 if TYPE_CHECKING:
     from hearth.client import ApiClient
 
 FORMATS = ("json", "csv", "hosts", "dnsmasq", "dhcpd", "kea")
-MAX_LIMIT = 200  # the API's largest page
 STATUS_STYLE = {"online": "green", "offline": "red", "unknown": "dim"}
 
 
@@ -42,20 +41,6 @@ def filter_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 def filters(given: dict[str, Any]) -> dict[str, Any]:
     return {k: ("true" if v is True else v) for k, v in given.items() if v is not None}
-
-
-async def all_devices(client: ApiClient, limit: int | None, **query: Any) -> list[dict[str, Any]]:
-    """Every page until ``limit`` devices (None: the whole fleet)."""
-    found: list[dict[str, Any]] = []
-    cursor = None
-    while limit is None or len(found) < limit:
-        size = MAX_LIMIT if limit is None else min(MAX_LIMIT, limit - len(found))
-        page = await client.call("GET", "/api/v1/devices", limit=size, cursor=cursor, **query)
-        found += page["items"]
-        cursor = page["next_cursor"]
-        if cursor is None:
-            break
-    return found
 
 
 def emit(value: Any, as_json: bool, printer: Callable[[Any], None]) -> int:

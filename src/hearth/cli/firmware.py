@@ -29,7 +29,7 @@ def firmware() -> None:
 @click.option("--json", "as_json", is_flag=True)
 def firmware_status(as_json: bool) -> None:
     """Devices with an update available or under way, and the latest rollouts."""
-    from hearth.cli.devices import all_devices
+    from hearth.cli.device_commands import all_devices
 
     async def action(client: ApiClient) -> int:
         offered = await all_devices(client, None, update="true")
