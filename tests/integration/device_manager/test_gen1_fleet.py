@@ -90,3 +90,39 @@ async def test_a_gen1_firmware_offer_is_announced_and_a_rollout_updates_the_devi
         assert (await world.command("RolloutStatus", rollout_id=reply["rollout_id"]))[
             "updated"
         ] == [sim.device_id]
+
+
+async def test_a_gen1_update_that_fails_halts_the_rollout_at_once_with_the_devices_state(
+    world: World,
+) -> None:
+    """A Gen1 device sends no ota_error: an update that ended on the old firmware was only
+    noticed when the rollout's wait for the device ran out (ten minutes by default)."""
+    async with gen1_device("SHPLG-S", 22) as sim:
+        port = free_udp_port()
+        await world.start(
+            coiot_port=port,
+            coiot_peer=f"127.0.0.1:{port}",
+            gen1_poll_s=0.2,
+            firmware_verify_s=120,  # what a timeout would say; the failure must come first
+        )
+        reply = await world.command("Discover", cidrs=[sim.host], ports=[80], actor="test")
+        assert reply["ok"], reply
+        assert (await world.command("Adopt", device_id=sim.device_id, name="plug"))["ok"]
+        await world.wait_status(sim.device_id, lambda s: s["online"])
+        sim.offer_update(stable=NEW)
+        sim.ota_fails = True
+        await world.wait_events(lambda: bool(world.named("FirmwareUpdateAvailable", sim.device_id)))
+
+        reply = await world.command(
+            "FirmwareRollout", device_ids=[sim.device_id], channel="stable", canaries_per_model=0
+        )
+        assert reply["ok"], reply
+        await world.wait_events(lambda: bool(world.named("FirmwareRolloutHalted")))
+        (failed,) = [e.data for e in world.named("FirmwareUpdateFailed", sim.device_id)]
+        reason = failed.reason  # type: ignore[attr-defined]
+        assert (
+            reason == f"{sim.device_id}: the update to {NEW} ended and the device still runs {FW}"
+        )
+        assert "did not come back" not in reason
+        assert sim.fw == FW and sim.ota_requests == [{"update": "true"}]
+        assert not world.named("FirmwareUpdated", sim.device_id)

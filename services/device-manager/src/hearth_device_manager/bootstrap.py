@@ -99,7 +99,7 @@ class DeviceManager(BusService):
         ota = OtaEvents()
         handlers = self.handlers = DeviceHandlers(
             DeviceStore(self.app),
-            ShellyConnector(session, self._gen1_connector(session), on_event=ota.event),
+            ShellyConnector(session, self._gen1_connector(session, ota), on_event=ota.event),
             self.status_writer,
             secrets,
             timing=timing,
@@ -158,11 +158,15 @@ class DeviceManager(BusService):
             await self.ws_server.initialize(options.wake_ws_port)
         return Wakes(self.coiot, self.ws_server, options.wake_ws_url)
 
-    def _gen1_connector(self, session: aiohttp.ClientSession) -> Gen1Connector:
+    def _gen1_connector(self, session: aiohttp.ClientSession, ota: OtaEvents) -> Gen1Connector:
         options = self.options
         self.coiot = Coiot(options.coiot_port)
         return Gen1Connector(
-            session, self.coiot, poll_s=options.gen1_poll_s, coiot_peer=options.coiot_peer
+            session,
+            self.coiot,
+            poll_s=options.gen1_poll_s,
+            coiot_peer=options.coiot_peer,
+            on_event=ota.event,
         )
 
     async def _start_desired_config(self, handlers: DeviceHandlers, secrets: SecretStore) -> None:

@@ -47,6 +47,8 @@ def firmware_offers(update: dict[str, Any]) -> dict[str, str]:
 
 #: How often a Gen1 device updating its firmware is asked whether it runs the new one.
 OTA_POLL_S = 1.0
+#: ``/ota`` ``status`` while an update is under way (``idle`` otherwise).
+UNDER_WAY = ("pending", "updating")
 
 
 class BlockLink:
@@ -57,12 +59,15 @@ class BlockLink:
         poll_s: float,
         on_status: Callable[[dict[str, Any]], None],
         on_closed: Callable[[], None],
+        *,
+        on_event: Callable[[str, dict[str, Any]], None] | None = None,
     ) -> None:
         self._device = device
         self._target = target
         self._poll_s = poll_s
         self._on_status = on_status
         self._on_closed = on_closed
+        self._on_event = on_event
         self._raw: dict[str, Any] = copy.deepcopy(device.status)
         self._merge_coiot()
         self._last = asyncio.get_running_loop().time()
@@ -149,22 +154,41 @@ class BlockLink:
 
     async def update_firmware(self, channel: str) -> None:
         installed = self.info.get("fw")
-        await self._guard(self._device.trigger_ota_update(beta=channel == "beta"))
-        self._ota = asyncio.create_task(self._watch_ota(installed), name="ota-watch")
+        reply = await self._guard(self._device.trigger_ota_update(beta=channel == "beta"))
+        began = isinstance(reply, dict) and reply.get("status") in UNDER_WAY
+        self._ota = asyncio.create_task(self._watch_ota(installed, began), name="ota-watch")
 
-    async def _watch_ota(self, installed: Any) -> None:
+    async def _watch_ota(self, installed: Any, began: bool) -> None:
         """A Gen1 device says nothing about an update (no ota_* notifications, and a quick
-        reboot can fall between two polls): ask ``/shelly`` until it reports other firmware,
-        then close this link, so the coordinator connects anew and reads the device again."""
+        reboot can fall between two polls), so it is asked. It runs new firmware once
+        ``/shelly`` says so: this link closes, and the coordinator connects anew and reads
+        the device again. The update is under way while ``/ota`` says ``pending`` or
+        ``updating`` (or the device does not answer: it reboots); an update that was under
+        way and is ``idle`` again with the old firmware failed, and says so as Gen2's
+        ``ota_error`` does: at once, not when the rollout's wait runs out."""
         while True:
             await asyncio.sleep(min(self._poll_s, OTA_POLL_S))
             try:
                 shelly = await self._get("shelly")
+                if shelly.get("fw") != installed:
+                    self._on_closed()
+                    return
+                update = await self._get("ota")
             except DeviceError:
-                continue  # rebooting into the new firmware
-            if shelly.get("fw") != installed:
-                self._on_closed()
+                began = True  # rebooting, into the new firmware or the old
+                continue
+            state = update.get("status")
+            if state in UNDER_WAY:
+                began = True
+            elif began and state == "idle":
+                self._failed(installed, update)
                 return
+
+    def _failed(self, installed: Any, update: dict[str, Any]) -> None:
+        offered = update.get("new_version") or "the new firmware"
+        reason = f"the update to {offered} ended and the device still runs {installed}"
+        if self._on_event is not None:
+            self._on_event(self._target.device_id, {"event": "ota_error", "msg": reason})
 
     async def ensure_coiot_peer(self, peer: str) -> bool:
         """Point the device's CoIoT updates at ``peer`` (``host:port``) unless it already is;
@@ -194,11 +218,15 @@ class Gen1Connector:
         *,
         poll_s: float = 60.0,
         coiot_peer: str = "",
+        on_event: Callable[[str, dict[str, Any]], None] | None = None,
     ) -> None:
         self._session = session
         self._coiot = coiot
         self._poll_s = poll_s
         self._peer = coiot_peer
+        #: Gets ``ota_error`` for an update that ended on the old firmware (Gen1 devices
+        #: send no events; ``BlockLink`` finds out by asking).
+        self._on_event = on_event
 
     async def open(
         self,
@@ -217,7 +245,9 @@ class Gen1Connector:
         device = await BlockDevice.create(self._session, context, _options(target, target.password))
         try:
             await device.initialize()
-            link = BlockLink(device, target, self._poll_s, on_status, on_closed)
+            link = BlockLink(
+                device, target, self._poll_s, on_status, on_closed, on_event=self._on_event
+            )
             if self._peer and await link.ensure_coiot_peer(self._peer):
                 raise DeviceBusy(f"{target.device_id}: rebooting to send CoIoT to {self._peer}")
         except (ShellyError, OSError, TimeoutError, aiohttp.ClientError) as exc:
