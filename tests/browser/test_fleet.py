@@ -6,8 +6,11 @@ when the drift is resolved."""
 from __future__ import annotations
 
 import json
+import time
+from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 import nats
 import pytest
 
@@ -15,6 +18,9 @@ from hearth_events import escape_token, new_event
 from hearth_events.catalogue import DriftResolved
 from hearth_events.jetstream import DEVICE_STATUS_BUCKET
 from hearth_events.publish import publish_event
+from hearth_query_api.adapters.samples import save_samples
+from hearth_query_api.adapters.schema import SCHEMA
+from hearth_query_api.domain.samples import BUCKET_S, Sample
 from tests.browser.conftest import SCREENSHOTS
 from tests.browser.test_dashboard_looks import PHONE, assert_fits_a_phone, shoot
 from tests.integration.query_api.conftest import Api, api  # noqa: F401 (a fixture)
@@ -32,11 +38,33 @@ def live_status(apower: float) -> bytes:
     return json.dumps(status).encode()
 
 
+async def day_of_samples(database_url: str, device_id: str) -> None:
+    """The last day of the kitchen's power and Wi-Fi signal, as the sampler stores it."""
+    now = time.time() // BUCKET_S * BUCKET_S
+    samples = [
+        Sample(
+            device_id=device_id,
+            bucket=datetime.fromtimestamp(now - n * BUCKET_S, UTC),
+            power_w=12.5 + n % 7,
+            power_max_w=20.0 + n % 7,
+            rssi_dbm=-64.0 - n % 3,
+            rssi_min_dbm=-67,
+            online=1.0,
+        )
+        for n in range(1, 120)
+    ]
+    pool = await asyncpg.create_pool(database_url, server_settings={"search_path": SCHEMA})
+    await save_samples(pool, samples, datetime.now(UTC))
+    await pool.close()
+
+
 async def test_fleet_list_to_a_drifted_device_with_live_status(
     api: Api,  # noqa: F811
     browser: Any,
+    database_url: str,
 ) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await day_of_samples(database_url, KITCHEN)
     nc = await nats.connect(api.nats_url)
     js = nc.jetstream()
     kv = await js.key_value(DEVICE_STATUS_BUCKET)
@@ -81,6 +109,11 @@ async def test_fleet_list_to_a_drifted_device_with_live_status(
         live = page.locator("#live-body")
         shown = await live.inner_text()
         assert "apower 12.5 W" in shown and "update 1.5.0 offered" in shown
+        # Graphs where people would rather look than read: the day's power and signal.
+        assert await page.locator("#power-chart path.line").count() == 1
+        legends = await page.locator("#live ~ .stats .legend").all_inner_texts()
+        assert any("now 13.5 W" in text and "peak 26.0 W" in text for text in legends), legends
+        assert any("fair signal" in text and "now -65 dBm" in text for text in legends), legends
 
         # The live panel follows the KV bucket without a reload.
         await kv.put(escape_token(KITCHEN), live_status(30.0))

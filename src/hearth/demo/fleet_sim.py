@@ -4,13 +4,18 @@
 ``host:port``, Gen1 devices on ``host:80`` and CoIoT ``host:5683``, and whether each offers
 a firmware update. The devices start factory-fresh, except for the firmware they were
 updated to, which ``STATE`` (a JSON file) keeps from one run to the next: a device updated
-last time runs that version and offers the next one. They run until SIGTERM.
+last time runs that version and offers the next one. While they run, they are on the demo's
+Wi-Fi with a signal that wanders, and a metering device's load goes on and off
+(``live_a_little``), so the device pages have power and signal to draw. They run until
+SIGTERM.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import random
 import signal
 import sys
 from pathlib import Path
@@ -50,15 +55,49 @@ def load_versions(state: Path) -> dict[str, str]:
     return {str(k): str(v) for k, v in loaded.items()} if isinstance(loaded, dict) else {}
 
 
+#: How often the demo's devices report a new Wi-Fi signal and, when they meter, power.
+LIFE_S = 20.0
+
+
+def live_a_little(device: SimDevice, tick: int) -> None:
+    """On the demo's Wi-Fi (a signal that wanders a few dB around the device's own) and, for
+    a device that meters, a load that changes: so the device pages have something to draw."""
+    seed = int(device.mac[-2:], 16)
+    rssi = -50 - seed % 25 + random.randint(-4, 4)  # noqa: S311 (a demo, not a secret)
+    device.set_status(
+        "wifi", {"sta_ip": device.host, "status": "got ip", "ssid": "homelab", "rssi": rssi}
+    )
+    for key, component in device.status.items():
+        if key.startswith(("switch:", "light:")) and "apower" in component:
+            # Someone uses what is plugged in: on for a few minutes, then off for a while.
+            base = 5 + seed % 60
+            on = (tick // 6 + seed) % 4 != 0
+            watts = round(base * random.uniform(0.9, 1.1), 1) if on else 0.0  # noqa: S311
+            device.set_status(key, {"output": on, "apower": watts})
+
+
+async def live(devices: list[SimDevice | SimGen1Device], stop: asyncio.Event) -> None:
+    tick = 0
+    while not stop.is_set():
+        for device in devices:
+            if isinstance(device, SimDevice) and not device.model.sleeping:
+                live_a_little(device, tick)
+        tick += 1
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), LIFE_S)
+
+
 async def run(devices: list[SimDevice | SimGen1Device]) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await asyncio.gather(*(d.start() for d in devices))
+    life = asyncio.create_task(live(devices, stop))
     try:
         await stop.wait()
     finally:
+        life.cancel()
         await asyncio.gather(*(d.stop() for d in devices), return_exceptions=True)
 
 

@@ -82,6 +82,12 @@ def forbidden_publishes(access: ServiceAccess) -> list[str]:
                 f"$JS.API.STREAM.MSG.GET.KV_{bucket}",
                 f"$JS.API.CONSUMER.CREATE.KV_{bucket}",
             ]
+    # Watching a whole bucket: only a service that does, and never the secrets.
+    subjects += [
+        f"$JS.API.CONSUMER.CREATE.KV_{bucket}.w.$KV.{bucket}.>"
+        for bucket in BUCKETS
+        if bucket not in access.watches
+    ]
     # Secrets: only the service's own scope, and only by direct get of a key under it.
     subjects += [
         f"$JS.API.DIRECT.GET.KV_{SECRETS_BUCKET}.$KV.{SECRETS_BUCKET}.{scope}.{SEEDED_KEY}"
@@ -253,6 +259,14 @@ async def test_what_a_service_is_declared_to_do_works(
                 await watch.changed.wait()
         stop.set()
         await watching
+    for bucket in access.watches:  # every key, current values first (adapters.samples)
+        await (await admin.js.key_value(bucket)).put(SEEDED_KEY, b"seed")
+        watcher = await (await js.key_value(bucket)).watchall()
+        keys = []
+        while (entry := await watcher.updates(timeout=10)) is not None:  # None: all current
+            keys.append(entry.key)
+        assert SEEDED_KEY in keys
+        await watcher.stop()
     if access.follows_events:
         await admin.js.publish("hearth.evt.git.PushReceived.follow", b"{}")
         info = await js.add_consumer(

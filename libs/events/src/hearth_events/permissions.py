@@ -55,6 +55,7 @@ class ServiceAccess:
     reads: tuple[str, ...] = ()  # buckets it only reads
     secrets: bool = False  # reads the secrets of its own scope (``<name>.`` keys) only
     watches_secrets: bool = False  # follows changes to its own scope's secrets (a push consumer)
+    watches: tuple[str, ...] = ()  # buckets it follows, every key (a push consumer, read only)
     notes: str = ""
 
 
@@ -116,6 +117,7 @@ SERVICES: dict[str, ServiceAccess] = {
             events_info=True,
             events_by_seq=True,  # events a crashed instance held come back late
             reads=(DEVICE_STATUS_BUCKET,),  # one device's live status
+            watches=(DEVICE_STATUS_BUCKET,),  # every device's, sampled for the graphs
         ),
     )
 }
@@ -146,6 +148,20 @@ def secret_watch(scope: str) -> str:
     scope's), and without a name token no consumer can be made at all. It is a push consumer
     delivering to the service's own inbox, so no ``MSG.NEXT`` is needed either."""
     return f"{API}.CONSUMER.CREATE.KV_{SECRETS_BUCKET}.*.$KV.{SECRETS_BUCKET}.{scope}.>"
+
+
+def bucket_watch(bucket: str) -> tuple[str, ...]:
+    """An ordered push consumer over every key of ``bucket`` (nats-py's ``watchall``, which
+    names no consumer, so the create subject carries no filter), delivering to the
+    service's own inbox, and the flow-control replies it sends. Only for a bucket the
+    service may read whole anyway: a consumer there reads nothing more, and no ``$KV``
+    publish (no write) comes with it."""
+    stream = f"KV_{bucket}"
+    return (
+        f"{API}.CONSUMER.CREATE.{stream}",
+        f"{API}.CONSUMER.INFO.{stream}.*",  # how many values to expect first
+        f"$JS.FC.{stream}.>",
+    )
 
 
 def _service_user(access: ServiceAccess) -> BusUser:
@@ -186,6 +202,8 @@ def _service_user(access: ServiceAccess) -> BusUser:
         allow += secret_reads(access.name)
     if access.watches_secrets:
         allow.append(secret_watch(access.name))
+    for bucket in access.watches:
+        allow += bucket_watch(bucket)
     return BusUser(
         name=access.name,
         publish_allow=tuple(allow),

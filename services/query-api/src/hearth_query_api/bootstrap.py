@@ -14,6 +14,7 @@ from aiohttp import web
 from hearth_events import command_subject
 from hearth_events.jetstream import DEVICE_STATUS_BUCKET, EVENTS_STREAM
 from hearth_query_api.adapters.live_status import KvLiveStatus
+from hearth_query_api.adapters.samples import StatusSampler
 from hearth_query_api.adapters.schema import SCHEMA, migrate
 from hearth_query_api.entrypoints.api.docs import install_docs
 from hearth_query_api.entrypoints.api.endpoints import Endpoints
@@ -48,6 +49,7 @@ class QueryApi(BusService):
         super().__init__(settings, metrics)
         self.pool: Any = None
         self.projector: Projector | None = None
+        self.sampler: StatusSampler | None = None
         self._stream_last_seq = 0
         self.endpoints = Endpoints(None, None, f"{self.name}/{settings.instance}")  # type: ignore[arg-type]
         self._lag = metrics.gauge(
@@ -98,6 +100,8 @@ class QueryApi(BusService):
             batch_handler=self._project_batch,
         )
         self.spawn(self._watch_lag(), "watch-lag")
+        self.sampler = StatusSampler(self.js, self.pool)
+        self.spawn(self.sampler.run(self.stopping), "sample-device-status")
 
     def routes(self, app: web.Application) -> None:
         routes = self.endpoints.routes()

@@ -67,6 +67,15 @@ def gen2_shape(status: dict[str, Any]) -> dict[str, Any]:
     if offers:
         sys["available_updates"] = offers
     shaped: dict[str, Any] = {"sys": sys}
+    station = status.get("wifi_sta")
+    if isinstance(station, dict):
+        connected = bool(station.get("connected"))
+        shaped["wifi"] = {
+            "status": "got ip" if connected else "disconnected",
+            "ssid": station.get("ssid") or None,
+            "sta_ip": station.get("ip") or None,
+            "rssi": station.get("rssi", 0) if connected else 0,
+        }
     meters = status.get("meters") or []
     for kind, key in (("switch", "relays"), ("light", "lights")):
         for i, out in enumerate(status.get(key) or []):

@@ -29,10 +29,28 @@ def compact_status(
     if not status:
         return compact
     compact.update(_system(status.get("sys") or {}))
+    rssi = wifi_signal(status.get("wifi") or {})
+    if rssi is not None:
+        compact["rssi"] = rssi
     components = _components(status)
     if components:
         compact["components"] = components
     return compact
+
+
+#: Wi-Fi signal is kept in steps of this many dB: a signal jitters by a dB or two from one
+#: status to the next, and the compact status is written only when it changes.
+RSSI_STEP_DB = 5
+
+
+def wifi_signal(wifi: dict[str, Any]) -> int | None:
+    """The station's signal (dBm) to the nearest ``RSSI_STEP_DB``; None when not connected."""
+    rssi = wifi.get("rssi")
+    if wifi.get("status") not in ("got ip", None) or not isinstance(rssi, int | float):
+        return None
+    if rssi >= 0:  # 0: no signal measured (not connected)
+        return None
+    return int(RSSI_STEP_DB * round(rssi / RSSI_STEP_DB))
 
 
 def _system(sys: dict[str, Any]) -> dict[str, Any]:

@@ -159,3 +159,18 @@ class RolloutIn(BaseModel):
 class DeviceCommandOut(Out):
     command: str = Field(description="the device manager's command that was asked")
     result: dict[str, Any] = Field(description="the device manager's answer")
+
+
+class SampleOut(Out):
+    at: datetime = Field(description="the start of the bucket")
+    power_w: float | None = Field(description="average watts, summed over its meters")
+    power_max_w: float | None = Field(description="the highest watts it reported")
+    rssi_dbm: float | None = Field(description="average Wi-Fi signal while online")
+    rssi_min_dbm: int | None = Field(description="the weakest signal it reported")
+    online: float = Field(description="the share of the bucket it was online (0 to 1)")
+
+
+class SamplesOut(Out):
+    device_id: str
+    bucket_s: int = Field(description="each point covers this many seconds")
+    points: list[SampleOut] = Field(description="oldest first; buckets with no status are missing")

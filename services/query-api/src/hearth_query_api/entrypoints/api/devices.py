@@ -4,13 +4,16 @@ rollouts with each device's progress."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
 
 from hearth_query_api.adapters.live_status import LiveStatus
+from hearth_query_api.adapters.samples import device_samples
 from hearth_query_api.adapters.select import Select
 from hearth_query_api.domain.fleet import EXPORTS, device_status
+from hearth_query_api.domain.samples import BUCKET_S, KEEP_S
 from hearth_query_api.entrypoints.api.device_models import (
     DeviceBackupOut,
     DeviceCountsOut,
@@ -19,6 +22,8 @@ from hearth_query_api.entrypoints.api.device_models import (
     RolloutDetailOut,
     RolloutDeviceOut,
     RolloutOut,
+    SampleOut,
+    SamplesOut,
 )
 from hearth_query_api.entrypoints.api.device_queries import (
     ROLLOUT_DEVICES_SQL,
@@ -35,6 +40,7 @@ from hearth_query_api.entrypoints.api.framework import ApiError, Call
 from hearth_query_api.entrypoints.api.models import EventOut, Page, json_value
 from hearth_query_api.entrypoints.api.queries import PageQuery
 
+SAMPLE_FIELDS = ("power_w", "power_max_w", "rssi_dbm", "rssi_min_dbm", "online")
 #: The most devices one export holds (the fleet is sized for 5,000).
 EXPORT_LIMIT = 100_000
 
@@ -93,6 +99,18 @@ class DeviceReads:
             select = Select("events").equal(context="device", key=device_id)
             rows, cursor = await select.page(conn, cursor=q.cursor, limit=q.limit)
         return Page[EventOut](items=[event_out(r) for r in rows], next_cursor=cursor)
+
+    async def device_samples(self, call: Call) -> SamplesOut:
+        """Power and Wi-Fi signal over the last day (``adapters.samples``)."""
+        since = datetime.now(UTC) - timedelta(seconds=KEEP_S)
+        async with self.pool.acquire() as conn:
+            device_id = await resolve_device_id(conn, call.path["id"])
+            rows = await device_samples(conn, device_id, since)
+        return SamplesOut(
+            device_id=device_id,
+            bucket_s=BUCKET_S,
+            points=[SampleOut(at=r["bucket"], **{k: r[k] for k in SAMPLE_FIELDS}) for r in rows],
+        )
 
     async def export_devices(self, call: Call) -> web.Response:
         q: ExportQuery = call.query

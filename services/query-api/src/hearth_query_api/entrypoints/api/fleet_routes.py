@@ -20,6 +20,7 @@ from hearth_query_api.entrypoints.api.device_models import (
     RolloutDetailOut,
     RolloutIn,
     RolloutOut,
+    SamplesOut,
 )
 from hearth_query_api.entrypoints.api.device_queries import DeviceQuery, ExportQuery, RolloutQuery
 from hearth_query_api.entrypoints.api.framework import Route
@@ -87,6 +88,16 @@ def fleet_routes(e: Any) -> list[Route]:
             e.device_history,
             Page[EventOut],
             query=PageQuery,
+            tags=DEVICES,
+        ),
+        Route(
+            "GET",
+            f"{V1}/devices/{{id}}/samples",
+            "viewer",
+            "A device's power and Wi-Fi signal over the last day, in 10-minute buckets "
+            "sampled from its live status",
+            e.device_samples,
+            SamplesOut,
             tags=DEVICES,
         ),
         Route(

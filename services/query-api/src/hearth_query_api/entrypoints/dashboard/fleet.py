@@ -16,11 +16,18 @@ from typing import Any
 
 from aiohttp import web
 
+from hearth_query_api.adapters.samples import device_samples
+from hearth_query_api.domain.samples import BUCKET_S
 from hearth_query_api.entrypoints.api.device_models import RestoreIn, RolloutIn
 from hearth_query_api.entrypoints.api.device_queries import DeviceQuery, RolloutQuery
 from hearth_query_api.entrypoints.api.framework import Call
 from hearth_query_api.entrypoints.api.queries import PageQuery
-from hearth_query_api.entrypoints.dashboard.fleet_charts import online_strip, presence
+from hearth_query_api.entrypoints.dashboard.fleet_charts import (
+    line_chart,
+    online_strip,
+    presence,
+    signal_quality,
+)
 
 #: How often an open device page's live panel reads the KV bucket (a read per page).
 LIVE_POLL_S = 1.0
@@ -83,12 +90,23 @@ class FleetPages:
             Call(request, call.principal, call.path, PageQuery(limit=20))
         )
         now = datetime.now(UTC)
+        day = now - timedelta(days=1)
         async with self.d.pool().acquire() as conn:
-            changes = await presence(conn, device.device_id, now - timedelta(days=1))
+            changes = await presence(conn, device.device_id, day)
+            samples = await device_samples(conn, device.device_id, day)
+        power = [(r["bucket"], r["power_w"]) for r in samples]
+        signal = [(r["bucket"], r["rssi_dbm"]) for r in samples]
+        signal_chart = line_chart(signal, day, now, bucket_s=BUCKET_S)
         return {
             "device": device,
             "history": history.items,
-            "online": online_strip(changes, now - timedelta(days=1), now, width=480, height=18),
+            "online": online_strip(changes, day, now, width=480, height=18),
+            "power": line_chart(power, day, now, bucket_s=BUCKET_S, floor=0.0),
+            "power_peak": max(
+                (r["power_max_w"] for r in samples if r["power_max_w"] is not None), default=None
+            ),
+            "signal": signal_chart,
+            "quality": signal_quality(signal_chart.latest) if signal_chart else None,
         }
 
     async def device(self, request: web.Request, call: Call, **extra: Any) -> web.StreamResponse:

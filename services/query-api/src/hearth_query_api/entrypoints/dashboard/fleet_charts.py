@@ -72,3 +72,70 @@ def online_strip(
             )
         )
     return OnlineStrip(width, height, segments, (online / known) if known else None)
+
+
+@dataclass(frozen=True)
+class LineChart:
+    """A small line over the last day: the SVG path (a gap where no bucket was stored),
+    the filled area under it, the scale's ends and the latest value."""
+
+    width: int
+    height: int
+    line: str
+    area: str
+    low: float
+    high: float
+    latest: float | None
+
+
+def line_chart(
+    points: list[tuple[datetime, float | None]],
+    start: datetime,
+    end: datetime,
+    *,
+    bucket_s: float,
+    width: int = 480,
+    height: int = 56,
+    floor: float | None = None,
+) -> LineChart | None:
+    """None when there is nothing to draw. ``floor`` pins the scale's low end (0 W)."""
+    known = [(at, v) for at, v in points if v is not None and start <= at <= end]
+    if not known:
+        return None
+    values = [v for _, v in known]
+    low = min(values) if floor is None else min(floor, *values)
+    high = max(values)
+    if high - low < 1e-9:
+        high = low + 1.0
+    span = (end - start).total_seconds() or 1.0
+
+    def xy(at: datetime, value: float) -> str:
+        x = (at - start).total_seconds() / span * width
+        y = height - (value - low) / (high - low) * (height - 2) - 1
+        return f"{x:.1f} {y:.1f}"
+
+    runs: list[list[tuple[datetime, float]]] = []
+    for at, value in known:
+        if runs and (at - runs[-1][-1][0]).total_seconds() <= bucket_s * 1.5:
+            runs[-1].append((at, value))
+        else:
+            runs.append([(at, value)])
+    line = " ".join("M" + " L".join(xy(at, v) for at, v in run) for run in runs)
+    area = " ".join(
+        f"M{xy(run[0][0], low)} L"
+        + " L".join(xy(at, v) for at, v in run)
+        + f" L{xy(run[-1][0], low)} Z"
+        for run in runs
+    )
+    return LineChart(width, height, line, area, round(low, 1), round(high, 1), values[-1])
+
+
+def signal_quality(rssi_dbm: float | None) -> str | None:
+    """Plain words for a Wi-Fi signal, as routers put it."""
+    if rssi_dbm is None:
+        return None
+    if rssi_dbm >= -60:
+        return "good"
+    if rssi_dbm >= -70:
+        return "fair"
+    return "weak"
