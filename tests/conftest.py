@@ -22,6 +22,40 @@ from hearth.embedded.postgres import EmbeddedPostgres
 from hearth.embedded.process import free_port
 from tests.support.services import start_service  # noqa: F401  (a fixture)
 
+#: The test files that take longest (each starts whole stacks, clusters or kill trials),
+#: in the order they start. ``scripts/test`` runs xdist with ``--dist loadfile
+#: --no-loadscope-reorder``, so files go to workers in collection order: long files first,
+#: the many quick unit files last to fill the gaps, and the run does not end with one long
+#: file running alone. (xdist's own reorder puts the files with most tests first, which
+#: are the quick ones.)
+LONG_FIRST = (
+    "tests/integration/stack/test_first_run.py",
+    "tests/integration/deployer/test_kill.py",
+    "tests/integration/stack/test_cluster_up.py",
+    "tests/integration/deployer/test_cli.py",
+    "tests/integration/notifier/test_notifier.py",
+    "tests/integration/stack/",
+    "tests/integration/cluster/",
+    "tests/integration/bench/",
+    "tests/integration/eventstore/",
+    "tests/integration/deployer/",
+    "tests/browser/",
+    "tests/integration/",
+)
+
+
+def _start_rank(item: pytest.Item) -> int:
+    path = item.nodeid.split("::", 1)[0]
+    for rank, prefix in enumerate(LONG_FIRST):
+        if path.startswith(prefix):
+            return rank
+    return len(LONG_FIRST)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Long files first (a stable sort: a file's tests keep their order)."""
+    items.sort(key=_start_rank)
+
 
 @pytest.fixture(autouse=True)
 def _forget_secret_values() -> Iterator[None]:
