@@ -128,7 +128,8 @@ class Staged(Protocol):
         ...
 
     async def abandon(self) -> None:
-        """Stop sending and remove what was staged; nothing under the root changed."""
+        """Stop sending and remove what was staged; nothing under the root changed. A second
+        call does nothing."""
         ...
 
 

@@ -50,6 +50,7 @@ class StagedUpload:
         self.targets, self.files = list(targets), list(files)
         self.staging = streamed.staging_path(real_root)
         self._stop = threading.Event()
+        self._abandoned = False
         self._sending = asyncio.create_task(
             streamed.send_to_staging(
                 host, root, self.staging, self.targets, self.files, stop=self._stop
@@ -98,7 +99,9 @@ class StagedUpload:
         The stream is ended, not cut: the remote ``tar`` sees its archive end, fails and
         exits, and only then is the staging directory removed, so no late write (or a
         ``mkdir`` that started late) can leave it behind. A host that does not answer
-        within ``ABANDON_WAIT_S`` has its stream cut instead."""
+        within ``ABANDON_WAIT_S`` has its stream cut instead. Once done, again is nothing."""
+        if self._abandoned:
+            return
         self._stop.set()
         try:
             async with asyncio.timeout(ABANDON_WAIT_S):
@@ -109,3 +112,4 @@ class StagedUpload:
             with contextlib.suppress(BaseException):
                 await self._sending
         await streamed.remove_staging(self.host, self.staging)
+        self._abandoned = True

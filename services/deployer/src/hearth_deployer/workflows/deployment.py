@@ -185,7 +185,8 @@ class DeploymentRun:
         try:
             await backup.back_up(self, plan)
             fault_point("deploy.backed_up")
-            await compensate.cancel_if_asked(self, touched=False)
+            tidy = staged.abandon if staged is not None else None
+            await compensate.cancel_if_asked(self, touched=False, tidy=tidy)
         except BaseException:
             if staged is not None:
                 await staged.abandon()

@@ -5,6 +5,7 @@ a rollback that restarts on the old files and checks health again (``RollbackSta
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import NoReturn, Protocol
 
 from hearth_deployer.domain.reload import ApplyMethod
@@ -74,15 +75,24 @@ async def undo_upload(run: RestoreRun, step: Step, reason: str) -> NoReturn:
     raise Finished
 
 
-async def cancel_if_asked(run: CompensateRun, *, touched: bool) -> None:
+async def cancel_if_asked(
+    run: CompensateRun,
+    *,
+    touched: bool,
+    tidy: Callable[[], Awaitable[None]] | None = None,
+) -> None:
     """End the run here if someone asked to cancel it, restoring the backup if the files
-    were already ``touched``."""
+    were already ``touched``. ``tidy`` (e.g. removing a staging directory) is done before
+    the cancellation is recorded: once a run is seen to end, nothing of it is still at work
+    on the host."""
     await run.checkpoint("cancel")
     fresh = await run.ctx.store.read(run.ctx.store.app.deployment, run.d.deployment_id)
     if fresh is None or fresh.cancel_reason is None:
         return
     run.d = fresh
     reason = fresh.cancel_reason or "cancelled"
+    if tidy is not None:
+        await tidy()
     if touched:
         run.log("cancelled after the upload: restoring the backup", step="upload")
         await restore_files(run)
