@@ -15,21 +15,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-import nats
-import nats.errors
-import nats.js.errors
-
 from hearth.embedded.nats import EmbeddedNats, NatsUser, cluster_of
 from hearth.embedded.process import EmbeddedServerError
-from hearth_events.jetstream import declare_all
+from hearth_events.jetstream import declare_all, unavailable
 
 #: How many servers store each stream and bucket on a cluster (JetStream's usual quorum).
 CLUSTER_REPLICAS = 3
 MIN_NODES, MAX_NODES = 3, 5
 ELECTION_TIMEOUT_S = 60.0
-#: JetStream's answers while a new cluster is still forming: unavailable (no meta leader
-#: yet), insufficient resources and no suitable peers (not every node has joined).
-FORMING_ERRORS = (10008, 10023, 10005)
 
 
 def node_ports(nats_port: int, nodes: int) -> tuple[list[int], list[int]]:
@@ -103,12 +96,8 @@ async def declare_replicated(js: Any, replicas: int, timeout: float = ELECTION_T
         try:
             await declare_all(js, replicas=replicas)
             return
-        except nats.js.errors.APIError as exc:
-            forming = exc.code == 503 or exc.err_code in FORMING_ERRORS
-            if not forming or time.monotonic() > deadline:
-                raise
-        except (nats.errors.TimeoutError, nats.errors.NoRespondersError):
-            if time.monotonic() > deadline:
+        except Exception as exc:  # a new cluster elects its meta leader first
+            if not unavailable(exc) or time.monotonic() > deadline:
                 raise
         await asyncio.sleep(0.25)
 

@@ -84,7 +84,7 @@ class Cluster:
             await self.nc.close()
 
     # -- services ---------------------------------------------------------------------
-    def start(self, name: str, number: int) -> ServiceProcess:
+    def start(self, name: str, number: int, **extra: str) -> ServiceProcess:
         """Instance ``number`` of service ``name``, as ``hearth up --cluster`` starts it."""
         label = name if number == 1 else f"{name}-{number}"
         env = {
@@ -95,6 +95,7 @@ class Cluster:
         }
         if name in ("deployer", "query-api", "device-manager"):
             env["HEARTH_DATABASE_URL"] = self.database_url
+        env.update(extra)
         self.services[label] = self.start_service(name, **env)
         return self.services[label]
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import (
     AckPolicy,
     ConsumerConfig,
@@ -20,7 +22,7 @@ from nats.js.api import (
     StorageType,
     StreamConfig,
 )
-from nats.js.errors import BadRequestError, NotFoundError
+from nats.js.errors import APIError, BadRequestError, NotFoundError, ServiceUnavailableError
 
 from hearth_events.subjects import EVENTS_PREFIX, TASKS_PREFIX, event_filter
 
@@ -182,6 +184,22 @@ def replicated_stream(name: str, replicas: int) -> StreamConfig:
 def replicated_bucket(name: str, replicas: int) -> KeyValueConfig:
     """``BUCKETS[name]`` stored on ``replicas`` servers of a cluster (1 on a single server)."""
     return BUCKETS[name].evolve(replicas=replicas)
+
+
+#: JetStream's answers while a cluster has no leader for what was asked (it is forming, or
+#: a node died and an election runs): unavailable, insufficient resources, no suitable
+#: peers. With the 503 "no responders" status and a request that timed out, they mean
+#: "ask again shortly", never "this is wrong".
+FORMING_ERRORS = (10008, 10023, 10005)
+
+
+def unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` is JetStream being briefly unavailable (worth asking again)."""
+    if isinstance(exc, ServiceUnavailableError):  # a bare 503 status carries no code
+        return True
+    if isinstance(exc, APIError):
+        return exc.code == 503 or exc.err_code in FORMING_ERRORS
+    return isinstance(exc, NatsTimeoutError | NoRespondersError)
 
 
 async def ensure(

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import nats
 from nats.aio.client import Client
 
+from hearth_events.jetstream import unavailable
 from hearth_servicekit.logging import get_logger
 from hearth_servicekit.metrics import ServiceMetrics
 from hearth_servicekit.settings import ServiceSettings
 
 log = get_logger("hearth.bus")
+T = TypeVar("T")
+#: How long a service waits for JetStream at start before it gives up (a cluster forming
+#: elects its leaders in seconds; a node restarting under Kubernetes can take a minute).
+JETSTREAM_PATIENCE_S = 120.0
 
 
 async def connect_bus(
@@ -112,3 +118,35 @@ def nats_probe(client_ref: Callable[[], Client | None]) -> ReadinessProbe:
         return client is not None and client.is_connected
 
     return probe
+
+
+async def when_available(
+    call: Callable[[], Awaitable[T]],
+    *,
+    what: str,
+    stop: asyncio.Event | None = None,
+    within_s: float = JETSTREAM_PATIENCE_S,
+) -> T:
+    """``call()``, asked again while JetStream is briefly unavailable.
+
+    A cluster that is forming, or electing a leader after a node died, answers "no
+    responders", "temporarily unavailable" or not at all for a few seconds. A service that
+    starts then waits it out (logging each wait) instead of exiting; any other error, or
+    one that lasts past ``within_s``, is raised.
+    """
+    deadline = time.monotonic() + within_s
+    delay = 0.25
+    while True:
+        try:
+            return await call()
+        except Exception as exc:
+            if not unavailable(exc) or time.monotonic() + delay > deadline:
+                raise
+            log.warning(
+                "jetstream unavailable, retrying",
+                what=what,
+                error=str(exc) or type(exc).__name__,
+                retry_in_s=round(delay, 2),
+            )
+            await _wait_to_retry(delay, stop, exc)
+            delay = min(delay * 2, 2.0)

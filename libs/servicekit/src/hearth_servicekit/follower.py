@@ -15,7 +15,8 @@ from typing import Any
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from hearth_events import BadEvent, Envelope, parse_event
-from hearth_events.jetstream import EVENTS_STREAM
+from hearth_events.jetstream import EVENTS_STREAM, unavailable
+from hearth_servicekit.bus import JETSTREAM_PATIENCE_S
 from hearth_servicekit.consumer import unless_stopped
 from hearth_servicekit.logging import get_logger
 
@@ -75,10 +76,23 @@ class StreamFollower:
             self.caught_up.set()
         return len(messages)
 
-    async def catch_up(self, timeout: float = 30.0) -> None:
+    async def catch_up(self, timeout: float = JETSTREAM_PATIENCE_S) -> None:
+        """Replay what the stream holds; waits out a JetStream that is briefly unavailable
+        (a cluster forming or electing), so a service can start beside a cluster that does."""
         async with asyncio.timeout(timeout):
             while not self.caught_up.is_set():
-                await self.poll_once()
+                try:
+                    await self.poll_once()
+                except Exception as exc:
+                    if not unavailable(exc):
+                        raise
+                    log.warning(
+                        "jetstream unavailable, retrying",
+                        what="catch up",
+                        error=str(exc) or type(exc).__name__,
+                    )
+                    await self._drop()
+                    await asyncio.sleep(0.5)
 
     async def run(self, stop: asyncio.Event) -> None:
         stopped = asyncio.ensure_future(stop.wait())

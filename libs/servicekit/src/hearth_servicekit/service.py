@@ -17,7 +17,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from hearth_events.jetstream import ensure
-from hearth_servicekit.bus import connect_bus
+from hearth_servicekit.bus import connect_bus, when_available
 from hearth_servicekit.consumer import EventConsumer, Handler, SequencedHandler
 from hearth_servicekit.database import postgres_probe
 from hearth_servicekit.http import ReadinessProbe, add_health_routes, start_http
@@ -103,8 +103,12 @@ class BusService:
         if self.settings.nats_user is None:
             # An unauthenticated bus (tests, a bare dev server) has no admin to declare for
             # us; with a NATS user the admin declared everything and we may not.
-            await ensure(
-                self.js, streams=self.streams, buckets=self.buckets, consumers=self.consumers
+            await when_available(
+                lambda: ensure(
+                    self.js, streams=self.streams, buckets=self.buckets, consumers=self.consumers
+                ),
+                what="declarations",
+                stop=self.stopping,
             )
         await self.on_start()
         self.started.set()

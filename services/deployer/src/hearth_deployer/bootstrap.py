@@ -37,6 +37,7 @@ from hearth_events.publish import publish_event
 from hearth_eventstore.relay import Relay
 from hearth_eventstore.service import open_when_reachable, start_relay
 from hearth_servicekit import BusService, ServiceMetrics, ServiceSettings, get_logger
+from hearth_servicekit.bus import when_available
 from hearth_servicekit.declarations import DeclarationEvents, Declarations
 from hearth_servicekit.follower import StreamFollower
 from hearth_servicekit.secrets import SecretBox, SecretStore, service_box
@@ -121,10 +122,9 @@ class Deployer(BusService):
             checkpoint=self.checkpoint,
             records=records,
         )
-        locks = await open_locks(self.js)
-        self.dispatcher = Dispatcher(
-            ctx, locks, self.settings.instance, await LeaseTiming.of_bucket(locks)
-        )
+        locks = await when_available(lambda: open_locks(self.js), what="locks bucket")
+        timing = await when_available(lambda: LeaseTiming.of_bucket(locks), what="lease timing")
+        self.dispatcher = Dispatcher(ctx, locks, self.settings.instance, timing)
         handlers = self.handlers = DeployerHandlers(store, self.dispatcher, self.repositories.get)
 
         await serve_target_commands(self.nc, store, self._prepare, queue=self.name)
