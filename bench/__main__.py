@@ -21,6 +21,7 @@ from rich.table import Table
 
 from bench.big import run_big
 from bench.cli import run_cli
+from bench.consumer import run_consume
 from bench.deploy import Timing, run_deploy
 from bench.devices import run_devices
 from bench.faults import per_component, run_faults, summarize
@@ -92,7 +93,8 @@ def main() -> None:
     parts = args or list(PARTS)
     console = Console()
     if "bus" in parts:
-        rows = asyncio.run(run_relay(requests)) + asyncio.run(run_ingest(requests))
+        rows = asyncio.run(run_relay(requests)) + asyncio.run(run_consume(requests))
+        rows += asyncio.run(run_ingest(requests))
         console.print(rate_table(f"The bus ({requests} messages each)", rows))
     elif "ingest" in parts:
         rows = asyncio.run(run_ingest(requests))
