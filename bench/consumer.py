@@ -47,7 +47,9 @@ async def _fill(js: Any, count: int) -> None:
                 publish_event(
                     js,
                     new_event(
-                        DeploymentFailed(deployment_id=f"d{n}", target="t", step="upload", reason="r"),
+                        DeploymentFailed(
+                            deployment_id=f"d{n}", target="t", step="upload", reason="r"
+                        ),
                         source="bench",
                         actor="bench",
                     ),
