@@ -340,6 +340,32 @@ def stop_process(process: subprocess.Popen[bytes]) -> None:
 # -- the benchmark -----------------------------------------------------------------------
 
 
+class CpuWindow:
+    """How busy the whole machine and this process (the deployer runs here) were while a
+    push ran: fan-out is bound by the cores when every process of every target (sshd, the
+    remote commands, Git, PostgreSQL, NATS) together keeps them all busy."""
+
+    def __init__(self) -> None:
+        self.cores = os.cpu_count() or 1
+        self._machine = _busy_seconds()
+        self._own = time.process_time()
+        self._wall = time.perf_counter()
+
+    def summary(self) -> str:
+        wall = time.perf_counter() - self._wall
+        machine = (_busy_seconds() - self._machine) / wall
+        own = (time.process_time() - self._own) / wall
+        return f"cores busy {machine:.1f} of {self.cores} (the deployer's process {own:.1f})"
+
+
+def _busy_seconds() -> float:
+    """CPU seconds the machine spent busy since boot (all cores; /proc/stat)."""
+    with open("/proc/stat") as stat:
+        fields = [int(v) for v in stat.readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 async def run_deploy(files: int = 400, repeats: int = 20, fan_out: int = 20) -> list[Timing]:
     """Both benchmarks on private NATS, PostgreSQL, sshd instances and webhook-gw, all
     stopped and removed at the end, whatever happens."""
@@ -425,7 +451,9 @@ async def _measure(
     reply = await world.apply_targets(specs[0], prune=False)
     assert reply["ok"], reply
     await bench.push(fleet, tree, names[:1])  # full deployment: not counted
+    window = CpuWindow()
     one = await bench.push(fleet, {CHANGED: automation(0, 1)}, names[:1])
+    one_cpu = window.summary()
     one_sent = await bench.bytes_sent(fleet.deliveries[-1:])
     one_changed = size(automation(0, 1))
     if fan_out > 1:
@@ -433,7 +461,9 @@ async def _measure(
         assert reply["ok"], reply
         # The new targets' full deployments: not counted.
         await bench.push(fleet, {CHANGED: automation(0, 2)}, names)
+    window = CpuWindow()
     many = await bench.push(fleet, {CHANGED: automation(0, 3)}, names)
+    many_cpu = window.summary()
     many_sent = await bench.bytes_sent(fleet.deliveries[-1:])
     many_changed = size(automation(0, 3)) * fan_out
     for server in fleet_servers:
@@ -468,7 +498,7 @@ async def _measure(
             f"hearth: 1 push → 1 target, live (1 of {files} files changed)",
             one,
             None,
-            f"bytes sent {one_sent:,} / bytes changed {one_changed:,}",
+            f"bytes sent {one_sent:,} / bytes changed {one_changed:,}; {one_cpu}",
         ),
         Timing(
             "fan-out",
@@ -476,7 +506,7 @@ async def _measure(
             many,
             None,
             f"{many / one:.1f} times the 1-target time; "
-            f"bytes sent {many_sent:,} / bytes changed {many_changed:,}",
+            f"bytes sent {many_sent:,} / bytes changed {many_changed:,}; {many_cpu}",
         ),
         Timing(
             "fan-out",
