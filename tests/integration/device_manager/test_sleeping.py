@@ -82,8 +82,10 @@ async def test_a_sleeping_gen1_ht_is_tracked_by_its_coiot_wake_ups(world: World)
         await sim.wait_booted(2)  # in effect after the reboot Hearth asked for
         assert manager.handlers is not None
         coordinator, _ = manager.handlers.coordinators[sim.device_id]
-        contacts = coordinator.attempts  # set the peer and reboot; read the period once back
-        assert contacts <= 2
+        # Set the peer and reboot; read the period once back (and, on a loaded machine, one
+        # try more that found it still booting). Never a retry storm.
+        contacts = coordinator.attempts
+        assert contacts <= 3
 
         await sim.doze()
         sim.status["tmp"]["tC"] = 17.5

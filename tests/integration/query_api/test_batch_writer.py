@@ -1,5 +1,6 @@
 """The batch writer gives exactly the tables that running each statement at once gives,
-for random sequences of writes and of writes that read other tables."""
+for random sequences of writes and of writes that read other tables, with and without
+row keys (a keyed statement touches only the rows of its key, here column ``k``)."""
 
 from __future__ import annotations
 
@@ -14,19 +15,23 @@ from hearth_query_api.adapters.batch import BatchWriter
 pytestmark = pytest.mark.integration
 
 TABLES = ("bw_a", "bw_b", "bw_c")
+#: (statement, whether it touches only the rows of key $1)
 STATEMENTS = [
-    ("INSERT INTO bw_a (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = $2", 2),
-    ("UPDATE bw_a SET v = v * 2 + $2 WHERE k = $1", 2),
-    ("INSERT INTO bw_b (k, v) VALUES ($1, $2) ON CONFLICT (k) DO NOTHING", 2),
-    # Writes b from what a holds now: order against every write of a matters.
-    ("UPDATE bw_b SET v = coalesce((SELECT v FROM bw_a WHERE k = $1), -1) + $2 WHERE k = $1", 2),
+    ("INSERT INTO bw_a (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = $2", True),
+    ("UPDATE bw_a SET v = v * 2 + $2 WHERE k = $1", True),
+    ("INSERT INTO bw_b (k, v) VALUES ($1, $2) ON CONFLICT (k) DO NOTHING", True),
+    # Writes b from what a holds now: order against every write of a's row matters.
+    (
+        "UPDATE bw_b SET v = coalesce((SELECT v FROM bw_a WHERE k = $1), -1) + $2 WHERE k = $1",
+        True,
+    ),
     # Writes c from b and a; the same shape twice in a row makes a run to batch.
     (
         "INSERT INTO bw_c (n, v) VALUES ($1, (SELECT coalesce(sum(v), 0) FROM bw_b) "
         "+ (SELECT count(*) FROM bw_a WHERE v > $2))",
-        2,
+        False,
     ),
-    ("UPDATE bw_a SET v = (SELECT count(*) FROM bw_c) WHERE k = $1 AND $2 >= 0", 2),
+    ("UPDATE bw_a SET v = (SELECT count(*) FROM bw_c) WHERE k = $1 AND $2 >= 0", False),
 ]
 
 
@@ -45,26 +50,27 @@ async def reset(conn: Any) -> None:
     )
 
 
-@pytest.mark.parametrize("seed", range(12))
-async def test_batched_equals_one_by_one(database_url: str, seed: int) -> None:
+@pytest.mark.parametrize("keyed", [False, True], ids=["tables", "row keys"])
+@pytest.mark.parametrize("seed", range(40))
+async def test_batched_equals_one_by_one(database_url: str, seed: int, keyed: bool) -> None:
     rng = random.Random(seed)
     script = []
     for n in range(rng.randint(20, 120)):
-        sql, _ = rng.choice(STATEMENTS)
+        sql, by_row = rng.choice(STATEMENTS)
         first = n if sql.startswith("INSERT INTO bw_c") else rng.randint(0, 4)
-        script.append((sql, (first, rng.randint(-3, 9))))
+        script.append((sql, (first, rng.randint(-3, 9)), by_row and keyed))
     conn = await asyncpg.connect(database_url)
     try:
         await reset(conn)
         async with conn.transaction():
-            for sql, args in script:
+            for sql, args, _ in script:
                 await conn.execute(sql, *args)
         expected = await tables(conn)
         await reset(conn)
         async with conn.transaction():
             writer = BatchWriter(conn, TABLES)
-            for sql, args in script:
-                await writer.execute(sql, *args)
+            for sql, args, by_row in script:
+                await writer.execute(sql, *args, key=args[0] if by_row else None)
             await writer.flush()
         assert await tables(conn) == expected
         assert writer.round_trips <= len(script)

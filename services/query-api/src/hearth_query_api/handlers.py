@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict
 from hearth_events import BadEvent, Envelope, parse_event
 from hearth_events.jetstream import EVENTS_STREAM
 from hearth_events.subjects import event_filter
-from hearth_query_api.adapters.batch import BatchWriter
+from hearth_query_api.adapters.batch import BatchWriter, Facts
 from hearth_query_api.adapters.schema import READ_TABLES
 from hearth_query_api.adapters.tokens import TokenError, create_token, list_tokens, revoke_token
 from hearth_query_api.projections import PROJECTIONS
@@ -53,6 +53,7 @@ class Projector:
         self._pool = pool
         self._js = js  # reads the events of a gap; None: trust the order of delivery
         self._lock = asyncio.Lock()
+        self._facts = Facts()  # what events said once, for the projections of later ones
         self.position = 0
 
     async def load_position(self) -> int:
@@ -81,7 +82,8 @@ class Projector:
             position = await conn.fetchval(
                 "SELECT position FROM projection_position WHERE name = 'main' FOR UPDATE"
             )
-            writer = BatchWriter(conn)  # the batch's rows in few round trips, same result
+            # The batch's rows in few round trips, with the same result.
+            writer = BatchWriter(conn, facts=self._facts)
             for envelope, seq in batch:
                 if seq <= position:
                     continue

@@ -54,6 +54,7 @@ STEP_OF = {
 
 
 async def project(conn: Any, envelope: Envelope, seq: int) -> None:
+    """Every statement touches only the rows of one deployment (its key)."""
     data = envelope.data
     if data.context != "deploy":
         return
@@ -80,7 +81,9 @@ async def project(conn: Any, envelope: Envelope, seq: int) -> None:
             envelope.occurred_at,
             envelope.correlation_id,
             envelope.actor,
+            key=deployment_id,
         )
+        conn.facts.remember("dry_run", deployment_id, data.dry_run)
         return
     if isinstance(data, DeploymentLogged):
         await conn.executemany(
@@ -91,6 +94,7 @@ async def project(conn: Any, envelope: Envelope, seq: int) -> None:
                 (deployment_id, seq, n, line.at, line.level, line.step, line.message)
                 for n, line in enumerate(data.lines)
             ],
+            key=deployment_id,
         )
         return
     await conn.execute(
@@ -101,6 +105,7 @@ async def project(conn: Any, envelope: Envelope, seq: int) -> None:
         envelope.type,
         envelope.occurred_at,
         data.model_dump_json(),
+        key=deployment_id,
     )
     await _update_deployment(conn, envelope, deployment_id)
     if isinstance(data, BackupTaken):
@@ -116,6 +121,7 @@ async def project(conn: Any, envelope: Envelope, seq: int) -> None:
             data.files,
             data.bytes,
             envelope.occurred_at,
+            key=deployment_id,
         )
 
 
@@ -175,7 +181,7 @@ async def _update_deployment(conn: Any, envelope: Envelope, deployment_id: str) 
     ]
     for column in SETTABLE:
         values += [column in changes, changes.get(column)]
-    await conn.execute(UPDATE_DEPLOYMENT, *values)
+    await conn.execute(UPDATE_DEPLOYMENT, *values, key=deployment_id)
 
 
 Columns = list[tuple[str, Any]]

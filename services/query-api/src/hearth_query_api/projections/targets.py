@@ -44,6 +44,7 @@ WAIT_OVER = (
 
 
 async def project(conn: Any, envelope: Envelope, seq: int) -> None:
+    """Every statement touches only its target's row (its key)."""
     data = envelope.data
     if isinstance(data, DeploymentWaiting):
         await conn.execute(
@@ -52,6 +53,7 @@ async def project(conn: Any, envelope: Envelope, seq: int) -> None:
             data.target,
             list(data.waiting_for),
             data.deployment_id,
+            key=data.target,
         )
         return
     if isinstance(data, WAIT_OVER):
@@ -60,6 +62,7 @@ async def project(conn: Any, envelope: Envelope, seq: int) -> None:
                 WHERE name = $1 AND waiting_deployment_id = $2""",
             data.target,
             data.deployment_id,
+            key=data.target,
         )
     if isinstance(data, TargetRegistered | TargetUpdated):
         spec = data.spec
@@ -79,27 +82,40 @@ async def project(conn: Any, envelope: Envelope, seq: int) -> None:
             spec.auto_deploy,
             spec.model_dump_json(),
             envelope.occurred_at,
+            key=data.target,
         )
     elif isinstance(data, TargetRemoved):
         await conn.execute(
             "UPDATE targets SET removed = true, updated_at = $2 WHERE name = $1",
             data.target,
             envelope.occurred_at,
+            key=data.target,
         )
     elif isinstance(
         data, DeploymentSucceeded | DeploymentFailed | RollbackCompleted | RollbackFailed
     ):
         if isinstance(data, DeploymentFailed) and not data.host_touched:
             return
+        if await _dry_run(conn, data.deployment_id):
+            return
         commit = data.commit if isinstance(data, DeploymentSucceeded) else None
         await conn.execute(
             """UPDATE targets SET last_deployment_id = $2, last_status = $3,
                     last_finished_at = $4, current_commit = coalesce($5, current_commit)
-                WHERE name = $1 AND NOT EXISTS (
-                    SELECT 1 FROM deployments WHERE id = $2 AND dry_run)""",
+                WHERE name = $1""",
             data.target,
             data.deployment_id,
             LAST_STATUS[type(data)],
             envelope.occurred_at,
             commit,
+            key=data.target,
         )
+
+
+async def _dry_run(conn: Any, deployment_id: str) -> bool:
+    """Whether the deployment is a dry run: what its request said (a fact the deployments
+    projection remembers), else its row, committed by an earlier batch (none: no)."""
+    known = conn.facts.recall("dry_run", deployment_id)
+    if known is None:
+        known = await conn.fetchval("SELECT dry_run FROM deployments WHERE id = $1", deployment_id)
+    return bool(known)
