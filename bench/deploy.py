@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import psutil
 
 from hearth.embedded.nats import EmbeddedNats
 from hearth.embedded.postgres import EmbeddedPostgres
@@ -347,6 +348,7 @@ class CpuWindow:
 
     def __init__(self) -> None:
         self.cores = os.cpu_count() or 1
+        self._by_name = _cpu_by_name()
         self._machine = _busy_seconds()
         self._own = time.process_time()
         self._wall = time.perf_counter()
@@ -355,7 +357,26 @@ class CpuWindow:
         wall = time.perf_counter() - self._wall
         machine = (_busy_seconds() - self._machine) / wall
         own = (time.process_time() - self._own) / wall
-        return f"cores busy {machine:.1f} of {self.cores} (the deployer's process {own:.1f})"
+        now = _cpu_by_name()
+        spent = {n: now[n] - self._by_name.get(n, 0.0) for n in now}
+        top = sorted(spent.items(), key=lambda item: -item[1])[:4]
+        parts = ", ".join(f"{name} {seconds:.1f}" for name, seconds in top if seconds >= 0.05)
+        return (
+            f"cores busy {machine:.1f} of {self.cores} (the deployer's process {own:.1f}); "
+            f"CPU s by process: {parts}"
+        )
+
+
+def _cpu_by_name() -> dict[str, float]:
+    """CPU seconds of the processes alive now and of the children they reaped, by name."""
+    spent: dict[str, float] = {}
+    for process in psutil.process_iter(["name", "cpu_times"]):
+        times = process.info["cpu_times"]
+        if times is not None:
+            name = process.info["name"] or "?"
+            own = times.user + times.system + times.children_user + times.children_system
+            spent[name] = spent.get(name, 0.0) + own
+    return spent
 
 
 def _busy_seconds() -> float:
