@@ -21,6 +21,7 @@ from hearth_query_api.entrypoints.api.framework import ApiError, Call
 from hearth_query_api.entrypoints.api.models import CancelIn, DeployIn, RollbackIn
 from hearth_query_api.entrypoints.api.queries import DeploymentQuery, EventQuery
 from hearth_query_api.entrypoints.api.rollbacks import backup_of, list_backups, was_requested
+from hearth_query_api.entrypoints.dashboard.charts import strip_svg
 from hearth_query_api.entrypoints.dashboard.extras import (
     DEFAULTS,
     HELPERS,
@@ -61,6 +62,7 @@ class Dashboard:
         self.templates.filters["short"] = lambda sha: (sha or "")[:10]
         self.templates.globals.update(
             tone=tone,
+            strip_svg=strip_svg,
             event_types=" ".join(sorted(all_event_classes())),
             restore_prompt=restore_prompt,
             **HELPERS,
