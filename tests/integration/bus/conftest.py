@@ -12,33 +12,20 @@ from typing import Any
 import nats
 import pytest
 
-from hearth.embedded.nats import EmbeddedNats, NatsUser
+from hearth.embedded.nats import EmbeddedNats
 from hearth.embedded.process import free_port
 from hearth_events.jetstream import BUCKETS, SECRET_SCOPES, SECRETS_BUCKET, declare_all
-from hearth_events.permissions import all_users
+from tests.support.bus_users import password, server_users
 
 SEEDED_KEY = "seeded"
 SECRET_VALUE = b"canary-secret-ciphertext"
 
 
-def password(user: str) -> str:
-    return f"pw-{user}"
-
-
 @pytest.fixture(scope="module")
 def bus_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    users = [
-        NatsUser(
-            u.name,
-            password(u.name),
-            u.publish_allow,
-            u.subscribe_allow,
-            u.publish_deny,
-            u.allow_responses,
-        )
-        for u in all_users()
-    ]
-    server = EmbeddedNats(Path(tmp_path_factory.mktemp("bus")), port=free_port(), users=users)
+    server = EmbeddedNats(
+        Path(tmp_path_factory.mktemp("bus")), port=free_port(), users=server_users()
+    )
     server.start()
     yield server.url
     server.stop()

@@ -23,11 +23,11 @@ from pathlib import Path
 import nats
 import pytest
 
-from hearth.embedded.nats import EmbeddedNats, NatsUser, cluster_of
+from hearth.embedded.nats import EmbeddedNats, cluster_of
 from hearth.embedded.process import free_port
 from hearth.stack.cluster import declare_replicated
-from hearth_events.permissions import all_users
 from tests.integration.cluster.harness import PAIRED, Cluster
+from tests.support.bus_users import password, server_users
 from tests.support.services import ServiceProcess
 
 pytestmark = pytest.mark.integration
@@ -40,10 +40,6 @@ OUTAGE = ("ServiceUnavailableError", "TimeoutError")
 STARTS_WITH_JETSTREAM = {"deployer", "webhook-gw", "notifier"}
 
 
-def password(user: str) -> str:
-    return f"pw-{user}"
-
-
 @pytest.fixture(params=["service users", "no users"])
 def secured(request: pytest.FixtureRequest) -> bool:
     return bool(request.param == "service users")
@@ -51,17 +47,7 @@ def secured(request: pytest.FixtureRequest) -> bool:
 
 @pytest.fixture
 def cluster_nodes(tmp_path: Path, secured: bool) -> Iterator[list[EmbeddedNats]]:
-    users = [
-        NatsUser(
-            u.name,
-            password(u.name),
-            u.publish_allow,
-            u.subscribe_allow,
-            u.publish_deny,
-            u.allow_responses,
-        )
-        for u in all_users()
-    ]
+    users = server_users()
     members = cluster_of(
         tmp_path / "nats",
         [free_port() for _ in range(3)],

@@ -84,6 +84,28 @@ async def fresh_bus(js: Any) -> None:
     await ensure(js, streams=(EVENTS_STREAM,), consumers=("notifier",))
 
 
+def batch_recorder(
+    consumer_class: Any, js: Any, batches: list[list[int]], *, batch: int, fetch_timeout_s: float
+) -> Any:
+    """A batch consumer that records the stream sequences of each call it gets."""
+
+    async def handle_batch(events: list[tuple[Envelope, int]]) -> None:
+        batches.append([seq for _, seq in events])
+
+    async def handle_one(envelope: Envelope, seq: int) -> None:
+        batches.append([seq])
+
+    return consumer_class(
+        js,
+        "notifier",
+        handle_one,
+        with_sequence=True,
+        batch=batch,
+        batch_handler=handle_batch,
+        fetch_timeout_s=fetch_timeout_s,
+    )
+
+
 async def run_until(consumer: Any, condition: Any, timeout: float = 15.0) -> None:
     stop = asyncio.Event()
     task = asyncio.create_task(consumer.run(stop))
@@ -120,22 +142,7 @@ async def test_a_batch_handler_takes_what_arrived_together_and_acks_it_all(
     for n in range(10):
         await publish_event(js, failed("ha", n))
     batches: list[list[int]] = []
-
-    async def handle_batch(batch: list[tuple[Envelope, int]]) -> None:
-        batches.append([seq for _, seq in batch])
-
-    async def handle_one(envelope: Envelope, seq: int) -> None:
-        batches.append([seq])
-
-    consumer = consumer_class(
-        js,
-        "notifier",
-        handle_one,
-        with_sequence=True,
-        batch=4,
-        batch_handler=handle_batch,
-        fetch_timeout_s=0.2,
-    )
+    consumer = batch_recorder(consumer_class, js, batches, batch=4, fetch_timeout_s=0.2)
     await run_until(consumer, lambda: consumer.handled == 10)
     assert [seq for batch in batches for seq in batch] == list(range(1, 11))
     assert max(len(b) for b in batches) == 4
@@ -148,22 +155,7 @@ async def test_a_batch_handler_does_not_wait_for_a_full_batch(js: Any, consumer_
     for n in range(3):
         await publish_event(js, failed("ha", n))
     batches: list[list[int]] = []
-
-    async def handle_batch(batch: list[tuple[Envelope, int]]) -> None:
-        batches.append([seq for _, seq in batch])
-
-    async def handle_one(envelope: Envelope, seq: int) -> None:
-        batches.append([seq])
-
-    consumer = consumer_class(
-        js,
-        "notifier",
-        handle_one,
-        with_sequence=True,
-        batch=10,
-        batch_handler=handle_batch,
-        fetch_timeout_s=600,
-    )
+    consumer = batch_recorder(consumer_class, js, batches, batch=10, fetch_timeout_s=600)
     # Far below the fetch's timeout (ours takes milliseconds).
     await run_until(consumer, lambda: consumer.handled == 3, timeout=5)
     assert batches == [[1, 2, 3]]
