@@ -5,8 +5,8 @@
   again by a later scan (announcing another name).
 - ``hall`` (Plus Plug S): adopted, drifted then applied (resolved), a failed apply before,
   imported, restored from a backup, offline now, an update available.
-- ``porch`` (Shelly 1, Gen1): discovered only, never adopted; its firmware update failed
-  and halted the second rollout.
+- ``porch`` (Shelly 1, Gen1): discovered, adopted and released at once (it keeps the name
+  it was adopted under); its firmware update failed and halted the second rollout.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from hearth_events.catalogue import (
     DeviceDrifted,
     DeviceOffline,
     DeviceOnline,
+    DeviceReleased,
     DriftResolved,
     FieldDiff,
     FirmwareRolloutCompleted,
@@ -72,6 +73,8 @@ def fleet_events(last_seen: datetime) -> list[EventData]:
             address="10.0.0.13",
             firmware="20230913-112003/v1.14.0",
         ),
+        DeviceAdopted(device_id=PORCH, name="porch"),
+        DeviceReleased(device_id=PORCH, name="porch", reason="operator"),
         DeviceAdopted(device_id=KITCHEN, name="kitchen", site="home"),
         DeviceAdopted(device_id=HALL, name="hall", site="home"),
         DeviceOnline(device_id=KITCHEN, address="10.0.0.11"),

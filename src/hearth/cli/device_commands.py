@@ -1,5 +1,5 @@
 """The device manager's commands on the fleet, through the API: ``hearth devices
-discover|adopt|apply|import|backup|restore``. Each waits for the device manager's answer
+discover|adopt|release|apply|import|backup|restore``. Each waits for the device manager's answer
 with a spinner on stderr and prints what it said."""
 
 from __future__ import annotations
@@ -290,6 +290,12 @@ def restore(device: str, backup_id: str, as_json: bool) -> None:
 COMMANDS: tuple[click.Command, ...] = (
     discover,
     adopt,
+    one_device_command(
+        "release",
+        "Stop managing (nothing on the device changes)",
+        "releasing",
+        "released",
+    ),
     one_device_command(
         "apply", "Write the config from Git to", "applying Git's config to", "applied"
     ),

@@ -105,7 +105,7 @@ class World:
         try:
             async with asyncio.timeout(WAIT_S):
                 async for entry in watcher:
-                    if entry is None or entry.value is None:
+                    if entry is None or not entry.value:  # caught up, or deleted
                         continue
                     status: dict[str, Any] = json.loads(entry.value)
                     if predicate(status):

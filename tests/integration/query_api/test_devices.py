@@ -189,7 +189,7 @@ async def test_the_inventory_exports(api: Api) -> None:
     ]
     hosts = export(api, "format=hosts")[1].splitlines()
     assert f"10.0.0.11\tkitchen\t# {KITCHEN}" in hosts
-    assert f"10.0.0.13\t{PORCH}\t# {PORCH}" in hosts  # not adopted: its id
+    assert f"10.0.0.13\tporch\t# {PORCH}" in hosts  # released: the name it was adopted under
     assert "dhcp-host=a8:03:2a:b1:00:02,10.0.0.12,hall" in export(api, "format=dnsmasq")[1]
     dhcpd = export(api, "format=dhcpd&model=SNSW-001P16EU")[1]
     assert (
@@ -255,6 +255,11 @@ async def test_commands_are_forwarded_to_the_device_manager(api: Api) -> None:
         await post(
             api, "POST", f"/api/v1/devices/{PORCH}/adopt", token="admin", body={"name": "porch"}
         )
+        status, _ = await post(
+            api, "POST", "/api/v1/devices/kitchen/release", token="operator", body={}
+        )
+        assert status == 403  # which devices Hearth manages is the admin's to say
+        await post(api, "POST", "/api/v1/devices/kitchen/release", token="admin", body={})
         await post(
             api,
             "POST",
@@ -279,6 +284,7 @@ async def test_commands_are_forwarded_to_the_device_manager(api: Api) -> None:
         ("Restore", {"device_id": HALL, "backup_id": "bk-missing", "actor": "token:ops"}),
         ("Backup", {"device_id": HALL, "actor": "token:ops"}),
         ("Adopt", {"device_id": PORCH, "name": "porch", "actor": "token:root"}),
+        ("Release", {"device_id": KITCHEN, "actor": "token:root"}),
         ("Discover", {"cidrs": ["10.0.0.0/28"], "actor": "token:ops"}),
         ("FirmwareRollout", {"wave_size": 5, "device_ids": [HALL], "actor": "token:ops"}),
     ]

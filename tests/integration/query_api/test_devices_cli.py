@@ -139,6 +139,8 @@ async def test_device_commands_reach_the_device_manager(
     assert done.returncode == 2 and "needs the admin role" in done.stderr  # an operator
     done = await hearth(api, "devices", "adopt", PORCH, "--name", "porch", token="admin")
     assert done.returncode == 0, done.stderr
+    done = await hearth(api, "devices", "release", "porch", token="admin")
+    assert done.returncode == 0 and "porch: released" in done.stderr, done.stderr
     await hearth(api, "devices", "backup", "hall")
     await hearth(api, "devices", "restore", "hall", "bk-hall-1")
     assert [c for c, _ in device_manager] == [
@@ -147,6 +149,7 @@ async def test_device_commands_reach_the_device_manager(
         "Import",
         "Discover",
         "Adopt",
+        "Release",
         "Backup",
         "Restore",
     ]

@@ -154,7 +154,7 @@ async def check_fleet(pool: Any) -> None:
     assert hall["firmware_available"] == "1.4.4"
     assert (porch["adopted"], porch["name"], porch["firmware_error"]) == (
         False,
-        None,
+        "porch",
         "ota_error: download failed",
     )
     assert [b["backup_id"] for b in backups] == ["bk-hall-1", "bk-kitchen-1"]

@@ -15,6 +15,7 @@ from hearth_device_manager.domain.errors import (
     WrongCredentials,
 )
 from hearth_device_manager.domain.presence import Presence
+from hearth_events.catalogue import FieldDiff
 from hearth_eventstore.store import Meta
 
 META = Meta(actor="test")
@@ -51,6 +52,35 @@ def test_illegal_transitions_are_refused() -> None:
     other = Found("shellyplus1pm-000000000001", "000000000001", FOUND.model, 2, "10.0.0.5")
     with pytest.raises(IllegalTransition):
         device.discover(other, META)
+
+
+def test_a_released_device_forgets_what_hearth_wanted_and_can_be_adopted_again() -> None:
+    device = Device(FOUND.mac)
+    device.discover(FOUND, META)
+    assert not device.release("operator", META)  # not managed: nothing to release
+    device.adopt("porch", META)
+    device.use_secret("porch-password")
+    device.went_online(META)
+    device.desire({"sys": {"name": "Porch"}}, "home/config", "c1", META, groups=("house",))
+    diff = FieldDiff(path="sys.name", desired="Porch", actual="x")
+    device.drifted([diff], META)
+    assert device.release("repository", META, "gone at c2")
+    assert not device.release("repository", META)
+    assert (device.adopted, device.name, device.online, device.password_secret) == (
+        False,
+        None,
+        None,
+        None,
+    )
+    assert (device.desired, device.desired_groups, device.drift) == (None, None, ())
+    with pytest.raises(IllegalTransition):
+        device.went_online(META)
+    with pytest.raises(IllegalTransition):
+        device.drifted([diff], META)
+    assert device.adopt("porch", META)  # recorded again
+    assert device.went_online(META)  # presence starts afresh
+    recorded = names(device)
+    assert (recorded.count("DeviceAdopted"), recorded.count("DeviceReleased")) == (2, 1)
 
 
 def test_presence_events_only_on_transitions() -> None:

@@ -28,6 +28,10 @@ class SlowKv:
         if not self.in_flight[key]:
             del self.in_flight[key]
 
+    async def delete(self, key: str) -> None:
+        await self.release.wait()
+        self.values.pop(key, None)
+
 
 class FakeJs:
     def __init__(self, kv: SlowKv) -> None:
@@ -74,4 +78,20 @@ async def test_a_value_changed_back_before_it_was_written_is_still_right() -> No
     await writer.write("d", {"online": True})
     await writer.drain()
     assert writer.writes == before  # unchanged values are not written
+    await writer.close()
+
+
+async def test_a_forgotten_device_is_deleted_even_if_this_writer_never_wrote_it() -> None:
+    kv = SlowKv()
+    kv.release.set()
+    kv.values["old"] = {"online": True}  # written by an earlier run
+    writer = KvStatusWriter(FakeJs(kv))
+    await writer.forget("old")
+    await writer.write("d", {"online": True})
+    await writer.forget("d")  # the newest wish wins: the put never happens
+    await writer.drain()
+    assert kv.values == {}
+    await writer.write("d", {"online": True})  # adopted again: written again
+    await writer.drain()
+    assert kv.values == {"d": {"online": True}}
     await writer.close()

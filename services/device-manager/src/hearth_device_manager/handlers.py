@@ -19,7 +19,7 @@ from hearth_device_manager.adapters.coordinator import Backoff, Coordinator, Sle
 from hearth_device_manager.adapters.ports import Connector, LinkTarget, StatusWriter, WakeSource
 from hearth_device_manager.adapters.store import DeviceStore
 from hearth_device_manager.domain.desired.catalog import find_model
-from hearth_device_manager.domain.device import Device, Found, normal_mac
+from hearth_device_manager.domain.device import Device, Found, ReleaseReason, normal_mac
 from hearth_device_manager.domain.errors import DeviceError, WrongCredentials
 from hearth_device_manager.domain.presence import Presence
 from hearth_device_manager.domain.status import compact_status
@@ -44,6 +44,10 @@ class ConfigWatch(Protocol):
 
     def seen(self, device_id: str, connected: bool, status: dict[str, Any]) -> None:
         """A device connected (``connected``) or sent a status: its cfg_rev may have moved."""
+        ...
+
+    def released(self, device_id: str) -> None:
+        """The device is no longer managed: forget what was compared of it."""
         ...
 
 
@@ -278,6 +282,34 @@ class DeviceHandlers:
         if changed and device.device_id in self.coordinators:
             self.coordinators[device.device_id][0].retry_now()
 
+    async def release_all(
+        self, wanted: list[tuple[Device, ReleaseReason, str]], actor: str | None = None
+    ) -> list[Device]:
+        """Stop managing these devices: record ``DeviceReleased``, close each one's
+        connection and remove its live status. The released ones are returned."""
+        if not wanted:
+            return []
+        released: list[Device] = await self.store.write(
+            self.store.app.release_all,
+            [(device.mac, reason, detail) for device, reason, detail in wanted],
+            self.meta(actor),
+        )
+        reasons = {device.mac: reason for device, reason, _ in wanted}
+        for device in released:
+            await self._unfollow(device.device_id)
+            log.info("device released", device=device.device_id, reason=reasons[device.mac])
+        return released
+
+    async def _unfollow(self, device_id: str) -> None:
+        entry = self.coordinators.pop(device_id, None)
+        self.live.pop(device_id, None)
+        if entry is not None:
+            entry[1].cancel()
+            await asyncio.wait([entry[1]], timeout=STOP_GRACE_S)
+        await self._writer.forget(device_id)
+        if self.watch is not None:
+            self.watch.released(device_id)
+
     # -- coordinator observer (sync, from callbacks) --------------------------------------
     def connected(self, device_id: str, status: dict[str, Any]) -> None:
         self._queue.put_nowait((device_id, "connected", status))
@@ -318,6 +350,8 @@ class DeviceHandlers:
             live.presence.observe(False, now)
         elif kind != "tick":
             return
+        if self.live.get(device_id) is not live:
+            return  # released while a status hook ran: its key stays deleted
         online = live.presence.observed is True
         device = live.device
         await self._writer.write(

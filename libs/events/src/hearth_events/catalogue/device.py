@@ -22,6 +22,7 @@ __all__ = [
     "DeviceDrifted",
     "DeviceOffline",
     "DeviceOnline",
+    "DeviceReleased",
     "DeviceSpec",
     "DriftResolved",
     "FieldDiff",
@@ -116,6 +117,17 @@ class DeviceDiscovered(_DeviceEvent):
 class DeviceAdopted(_DeviceEvent):
     name: str
     site: str | None = None
+
+
+@register
+class DeviceReleased(_DeviceEvent):
+    """Hearth no longer manages the device: hearth.yaml's ``devices:`` and the
+    desired-config repository stopped naming it, or an admin released it. Nothing is
+    changed on the device; it stays known (discovered) and can be adopted again."""
+
+    name: str | None = None
+    reason: Literal["declaration", "repository", "operator"]
+    detail: str = ""
 
 
 @register

@@ -108,6 +108,10 @@ class Prober(Protocol):
 class StatusWriter(Protocol):
     async def write(self, device_id: str, status: dict[str, Any]) -> None: ...
 
+    async def forget(self, device_id: str) -> None:
+        """The device is no longer managed: remove its live status."""
+        ...
+
 
 class Clock(Protocol):
     def __call__(self) -> float: ...

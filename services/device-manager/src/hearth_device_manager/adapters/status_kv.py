@@ -28,7 +28,8 @@ class KvStatusWriter:
     def __init__(self, js: Any, in_flight: int = 64) -> None:
         self._js = js
         self._last: dict[str, bytes] = {}
-        self._pending: dict[str, bytes] = {}
+        #: The newest value per key not yet put; ``None``: delete the key.
+        self._pending: dict[str, bytes | None] = {}
         self._busy: set[str] = set()
         self._slots = asyncio.Semaphore(in_flight)
         self._wake = asyncio.Event()
@@ -44,6 +45,16 @@ class KvStatusWriter:
         if key not in self._pending and key not in self._busy and self._last.get(key) == value:
             return
         self._pending[key] = value
+        self._idle.clear()
+        if self._flusher is None:
+            self._flusher = asyncio.create_task(self._flush(), name="device-status-kv")
+        self._wake.set()
+
+    async def forget(self, device_id: str) -> None:
+        """Delete the device's key (a released device has no live status). Sent even when
+        this process never wrote the key: an earlier run may have."""
+        key = status_key(device_id)
+        self._pending[key] = None
         self._idle.clear()
         if self._flusher is None:
             self._flusher = asyncio.create_task(self._flush(), name="device-status-kv")
@@ -69,7 +80,7 @@ class KvStatusWriter:
             self._wake.clear()
             for key in [k for k in self._pending if k not in self._busy]:
                 value = self._pending.pop(key)
-                if self._last.get(key) == value:
+                if value is not None and self._last.get(key) == value:
                     continue
                 await self._slots.acquire()
                 self._busy.add(key)
@@ -78,10 +89,14 @@ class KvStatusWriter:
                 task.add_done_callback(self._puts.discard)
             self._settle()
 
-    async def _put(self, kv: Any, key: str, value: bytes) -> None:
+    async def _put(self, kv: Any, key: str, value: bytes | None) -> None:
         try:
-            await kv.put(key, value)
-            self._last[key] = value
+            if value is None:
+                self._last.pop(key, None)
+                await kv.delete(key)
+            else:
+                await kv.put(key, value)
+                self._last[key] = value
             self.writes += 1
         except Exception as exc:  # the bus is away: keep the newest value for later
             log.warning("device status not written", key=key, error=type(exc).__name__)

@@ -22,6 +22,7 @@ from hearth_device_manager.domain.device import (
     Device,
     DeviceIndex,
     Found,
+    ReleaseReason,
     device_uuid,
     normal_mac,
 )
@@ -157,6 +158,17 @@ class DeviceManagerApplication(HearthApplication):
         self._save_all([device for device, changed in results if changed])
         return results
 
+    def release_all(self, wanted: list[tuple[str, ReleaseReason, str]], meta: Meta) -> list[Device]:
+        """Release devices by (MAC, reason, detail), many per transaction; the ones that
+        were managed (now released)."""
+        released: list[Device] = []
+        for mac, reason, detail in wanted:
+            device = self.device(normal_mac(mac))
+            if device is not None and device.release(reason, meta, detail):
+                released.append(device)
+        self._save_all(released)
+        return released
+
     def act(self, mac: str, action: Callable[[Device], T]) -> T:
         """Run a command on the device and save what it recorded (nothing: no change)."""
         device = self.device(mac)
@@ -180,8 +192,8 @@ class DeviceManagerApplication(HearthApplication):
             if mac not in devices:
                 devices[mac] = self.device(mac)
             device = devices[mac]
-            if device is None:
-                continue
+            if device is None or not device.adopted:
+                continue  # released since the transition was seen
             if device.went_online(meta) if online else device.went_offline(meta, last_seen):
                 changed[mac] = device
         self._save_all(list(changed.values()))

@@ -28,6 +28,7 @@ from hearth_events.catalogue import (
     DeviceDrifted,
     DeviceOffline,
     DeviceOnline,
+    DeviceReleased,
     DriftResolved,
     FieldDiff,
 )
@@ -38,6 +39,7 @@ INDEX_ID = uuid5(NAMESPACE, "index")
 
 
 Resolution = Literal["applied", "imported", "changed_back"]
+ReleaseReason = Literal["declaration", "repository", "operator"]
 
 
 class IllegalTransition(ValueError):
@@ -150,6 +152,18 @@ class Device(HearthAggregate):
         self.record(DeviceAdopted(device_id=self.device_id, name=name, site=site), meta)
         return True
 
+    def release(self, reason: ReleaseReason, meta: Meta, detail: str = "") -> bool:
+        """Stop managing the device; False when it is not managed. The device keeps its
+        config: Hearth forgets what it wanted of it (desired config, drift, presence, the
+        secret it logged in with) and may adopt it again later."""
+        if not self.adopted:
+            return False
+        self.record(
+            DeviceReleased(device_id=self.device_id, name=self.name, reason=reason, detail=detail),
+            meta,
+        )
+        return True
+
     def use_secret(self, name: str | None) -> bool:
         """Which secret (scope device-manager) holds the device's admin password."""
         if name == self.password_secret:
@@ -253,8 +267,16 @@ class Device(HearthAggregate):
             self.online = True
         elif isinstance(data, DeviceOffline):
             self.online = False
+        elif isinstance(data, DeviceReleased):
+            self._released()
         else:
             self._when_config(data)
+
+    def _released(self) -> None:
+        self.adopted, self.name, self.online, self.password_secret = False, None, None, None
+        self.desired = self.desired_repo = self.desired_commit = None
+        self.desired_groups, self.desired_sources = None, {}
+        self.drift, self.applied_commit = (), None
 
     def _when_config(self, data: EventData) -> None:
         if isinstance(data, DesiredConfigChanged):

@@ -41,6 +41,16 @@ class Adopt(BaseModel):
     actor: str = "hearth"
 
 
+class Release(BaseModel):
+    """Stop managing a device (admin). Refused while hearth.yaml or Git names it: they
+    would adopt it again at once."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    device_id: str
+    actor: str = "hearth"
+
+
 class ApplyDevices(ApplyCommand):
     devices: list[DeviceSpec]
     device_config: DeviceConfigSource | None = None
@@ -136,12 +146,35 @@ class DeviceCommands:
         )
         return {"device": _describe(device), "changed": changed}
 
+    async def release(self, request: Release) -> dict[str, Any]:
+        app = self.handlers.store.app
+        device = await self.handlers.store.read(app.device_by_id, request.device_id)
+        if device is None or not device.adopted:
+            raise CommandRejected(f"no adopted device {request.device_id}; nothing to release")
+        index = await self.handlers.store.read(app.index)
+        for spec in index.declared.values():
+            if spec_matches(DeviceSpec.model_validate(spec), device):
+                raise CommandRejected(
+                    f"{request.device_id} is declared in hearth.yaml (devices: "
+                    f"{spec['name']}); remove it there and run hearth apply instead"
+                )
+        desired = self._desired.desired_for(device) if self._desired else None
+        if desired is not None:
+            raise CommandRejected(
+                f"{request.device_id} is named by devices/{desired.name}.toml in the "
+                "desired-config repository; remove that file and push instead"
+            )
+        await self.handlers.release_all([(device, "operator", "")], request.actor)
+        return {"device": _describe(device, adopted=False)}
+
     async def apply_devices(self, request: ApplyDevices) -> dict[str, Any]:
         problems = _problems(request.devices)
         if problems:
             raise CommandRejected("; ".join(problems))
         store = self.handlers.store
         declared = {s.name: s.model_dump(mode="json") for s in request.devices}
+        index = await store.read(store.app.index)
+        previous = [DeviceSpec.model_validate(d) for d in index.declared.values()]
         known = _Known(await store.read(store.app.devices))
         unknown = [s for s in request.devices if known.match(s) is None and s.host]
         found = await self._probe_all(unknown) if unknown and not request.dry_run else []
@@ -163,13 +196,40 @@ class DeviceCommands:
             ):
                 changes.append({"type": "DeviceAdopted", "name": spec.name})
                 adopt.append((device, spec.name, spec.password_secret))
+        undeclared = self._undeclared(previous, request.devices, known)
+        changes.extend({"type": "DeviceReleased", "name": name} for _, name in undeclared)
         reply: dict[str, Any] = {"changes": changes, "waiting": waiting}
         if not request.dry_run:
             await self.handlers.found_all(found, request.actor, declared=request.devices)
             await self.handlers.adopt_all(adopt, request.actor)
             await store.write(store.app.declare, declared)
             reply.update(await self._declare_source(request, changes))
+            await self.handlers.release_all(
+                [
+                    (device, "declaration", f"hearth.yaml devices: no longer has {name}")
+                    for device, name in undeclared
+                    if self._desired is None or self._desired.desired_for(device) is None
+                ],
+                request.actor,
+            )
         return {**reply, "dry_run": request.dry_run}
+
+    def _undeclared(
+        self, previous: list[DeviceSpec], now: list[DeviceSpec], known: _Known[Device]
+    ) -> list[tuple[Device, str]]:
+        """Adopted devices the last declaration named and this one does not, and Git does
+        not name either: (device, the name it was declared under)."""
+        gone: list[tuple[Device, str]] = []
+        for spec in previous:
+            device = known.match(spec)
+            if device is None or not device.adopted:
+                continue
+            if any(spec_matches(s, device) for s in now):
+                continue
+            if self._desired is not None and self._desired.desired_for(device) is not None:
+                continue
+            gone.append((device, spec.name))
+        return gone
 
     async def _declare_source(
         self, request: ApplyDevices, changes: list[dict[str, Any]]
@@ -216,6 +276,9 @@ class DeviceCommands:
             nc, command_subject("device", "Discover"), Discover, self.discover, queue=queue
         )
         await serve_command(nc, command_subject("device", "Adopt"), Adopt, self.adopt, queue=queue)
+        await serve_command(
+            nc, command_subject("device", "Release"), Release, self.release, queue=queue
+        )
         await serve_command(
             nc,
             command_subject("device", "ApplyDevices"),
@@ -266,12 +329,12 @@ def _problems(specs: list[DeviceSpec]) -> list[str]:
     return problems
 
 
-def _describe(device: Device) -> dict[str, Any]:
+def _describe(device: Device, adopted: bool | None = None) -> dict[str, Any]:
     return {
         "device_id": device.device_id,
         "mac": device.mac,
         "model": device.model,
         "address": device.address,
-        "adopted": device.adopted,
+        "adopted": device.adopted if adopted is None else adopted,
         "name": device.name,
     }

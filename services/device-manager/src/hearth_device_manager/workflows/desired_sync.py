@@ -19,10 +19,15 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from hearth_device_manager.domain.desired import ConfigError, DesiredDevice, load_repository
-from hearth_device_manager.domain.device import Device, normal_mac
-from hearth_device_manager.handlers import DeviceHandlers
+from hearth_device_manager.domain.device import Device, ReleaseReason, normal_mac
+from hearth_device_manager.handlers import DeviceHandlers, spec_matches
 from hearth_events import Envelope
-from hearth_events.catalogue import DeviceConfigSource, PushReceived, RepositorySpec
+from hearth_events.catalogue import (
+    DeviceConfigSource,
+    DeviceSpec,
+    PushReceived,
+    RepositorySpec,
+)
 from hearth_eventstore.store import Meta
 from hearth_servicekit import get_logger
 
@@ -89,6 +94,10 @@ class DesiredRepo:
         self.source, self.repository = source, repository
         if source is None:
             self.loaded = Loaded()
+            if changed:
+                await self._release_unnamed(
+                    self._devices.meta(), "hearth.yaml has no device_config"
+                )
         return changed
 
     # -- what the desired config says of a device ------------------------------------------
@@ -157,9 +166,11 @@ class DesiredRepo:
         return {"commit": resolved, "devices": sorted(result.devices), "errors": []}
 
     async def _desire_all(self, repo: str, commit: str, meta: Meta) -> list[str]:
-        """Adopt what the repository names and record each changed desired config."""
+        """Adopt what the repository names, record each changed desired config, and
+        release what it named before and no longer does (unless hearth.yaml declares it)."""
         known: list[Device] = await self.store.read(self.store.app.devices)
         compare: list[str] = []
+        await self._release_unnamed(meta, f"no devices/*.toml names it at {commit[:12]}", known)
         for found in known:
             desired = self.desired_for(found)
             if desired is None:
@@ -170,6 +181,25 @@ class DesiredRepo:
             await self.desire(device, desired, commit, meta)
             compare.append(device.device_id)
         return compare
+
+    async def _release_unnamed(
+        self, meta: Meta, detail: str, known: list[Device] | None = None
+    ) -> None:
+        """Release the devices Git adopted (they have a desired config) that it no longer
+        names, unless hearth.yaml's ``devices:`` declares them."""
+        if known is None:
+            known = await self.store.read(self.store.app.devices)
+        index = await self.store.read(self.store.app.index)
+        declared = [DeviceSpec.model_validate(d) for d in index.declared.values()]
+        gone: list[tuple[Device, ReleaseReason, str]] = [
+            (device, "repository", detail)
+            for device in known
+            if device.adopted
+            and device.desired is not None
+            and self.desired_for(device) is None
+            and not any(spec_matches(spec, device) for spec in declared)
+        ]
+        await self._devices.release_all(gone, meta.actor)
 
     async def desire(
         self, device: Device, desired: DesiredDevice, commit: str, meta: Meta

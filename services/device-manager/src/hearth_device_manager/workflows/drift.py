@@ -84,6 +84,10 @@ class Convergence:
         if connected or last is None or last[0] != cfg_rev(status):
             self.schedule(device_id, "device")
 
+    def released(self, device_id: str) -> None:
+        """Adopted again later, the device is compared afresh (its drift was forgotten)."""
+        self._compared.pop(device_id, None)
+
     def pushed(self, device_ids: list[str]) -> None:
         for device_id in device_ids:
             self.schedule(device_id, "push")

@@ -2,7 +2,8 @@
 
 A device's row is made by the first event about it (its ``seq`` is that event's stream
 sequence: the keyset of the fleet's pages, so a page never shifts when a device changes).
-The name a person adopted a device under wins over the one it announced. Groups come from
+The name a person adopted a device under wins over the one it announced. A released
+device keeps its row (it is still known) without what Hearth wanted of it. Groups come from
 ``DesiredConfigChanged.groups`` (``groups`` in ``devices/<name>.toml``) once Git names
 them. Firmware rollouts are in :mod:`~hearth_query_api.projections.rollouts`.
 """
@@ -26,6 +27,7 @@ from hearth_events.catalogue import (
     DeviceDrifted,
     DeviceOffline,
     DeviceOnline,
+    DeviceReleased,
     DriftResolved,
     FirmwareUpdateAvailable,
     FirmwareUpdated,
@@ -55,6 +57,13 @@ CHANGES: dict[type[EventData], Change] = {
     DeviceAdopted: (
         "name = $3, site = coalesce($4, site), adopted = true",
         lambda d: (d.name, d.site),
+    ),
+    DeviceReleased: (
+        """adopted = false, online = NULL, online_changed_at = $2, groups = '{}',
+           drifted = false, differences = '[]', drifted_at = NULL, drift_resolved_how = NULL,
+           desired_repo = NULL, desired_commit = NULL, desired = NULL,
+           last_apply_error = NULL""",
+        lambda d: (),
     ),
     DeviceOnline: (
         "online = true, online_changed_at = $2, last_seen = $2, address = $3",

@@ -3,7 +3,7 @@ and its answer returned. The device manager records what it does as events; this
 records nothing of its own.
 
 Who may: discover, apply, import, back up, restore and roll out firmware — operator;
-adopt — admin (it decides which devices Hearth manages).
+adopt and release — admin (they decide which devices Hearth manages).
 """
 
 from __future__ import annotations
@@ -76,6 +76,9 @@ class DeviceCommands:
         return await self._ask(
             call, "Adopt", {"device_id": device_id, **body.model_dump(exclude_none=True)}
         )
+
+    async def release_device(self, call: Call) -> DeviceCommandOut:
+        return await self._ask(call, "Release", {"device_id": await self._device_id(call)})
 
     async def apply_device(self, call: Call) -> DeviceCommandOut:
         return await self._ask(call, "Apply", {"device_id": await self._device_id(call)})

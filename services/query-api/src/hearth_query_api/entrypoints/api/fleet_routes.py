@@ -141,6 +141,17 @@ def fleet_routes(e: Any) -> list[Route]:
             body=AdoptIn,
             tags=COMMANDS,
         ),
+        Route(
+            "POST",
+            f"{V1}/devices/{{id}}/release",
+            "admin",
+            "Stop managing a device an admin adopted (Release); one hearth.yaml or Git "
+            "names is released by removing it there",
+            e.release_device,
+            DeviceCommandOut,
+            body=DeviceActionIn,
+            tags=COMMANDS,
+        ),
         *(
             Route(
                 "POST",
