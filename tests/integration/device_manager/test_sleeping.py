@@ -66,6 +66,31 @@ async def test_a_sleeping_plus_ht_is_tracked_by_its_wake_ups(world: World) -> No
         assert coordinator.attempts == 1
 
 
+async def test_a_sleeping_devices_wake_period_is_kept_across_a_restart(world: World) -> None:
+    """Restarted while the device sleeps, the device manager still knows how often it
+    wakes: the overdue wake-up is reported after its period, not the default six hours."""
+    port = _free_tcp_port()
+    url = f"ws://127.0.0.1:{port}/api/shelly/ws"
+    async with Fleet([MODELS["PlusHT"]]) as fleet:
+        (sim,) = fleet.devices
+        sim.status["sys"]["wakeup_period"] = PERIOD_S
+        await world.start(wake_ws_port=port, wake_ws_url=url)
+        reply = await world.command("Discover", cidrs=["127.0.0.1"], ports=[sim.port], actor="test")
+        assert reply["ok"], reply
+        await world.command("Adopt", device_id=sim.device_id, name="bedroom")
+        await world.wait_status(sim.device_id, _online)
+        await sim.wait_booted(2)
+
+        await doze(sim)  # asleep from now on
+        await world.managers.pop().stop()
+        manager = await world.start(wake_ws_port=port, wake_ws_url=url)
+        status = await world.wait_status(sim.device_id, lambda s: not s["online"])
+        assert status["error"] == "unreachable"
+        assert manager.handlers is not None
+        coordinator, _ = manager.handlers.coordinators[sim.device_id]
+        assert (coordinator.period_s, coordinator.attempts) == (PERIOD_S, 1)
+
+
 async def test_a_sleeping_gen1_ht_is_tracked_by_its_coiot_wake_ups(world: World) -> None:
     sim = SimGen1Device(H_T, "A0B0C0D1E0F1", f"127.0.0.{FIRST_HOST + 15}")
     sim.settings["sleep_mode"] = {"period": PERIOD_S / 60, "unit": "m"}

@@ -186,6 +186,7 @@ class DeviceHandlers:
             backoff=self._timing.backoff,
             wakes=self._wakes,
             sleep=self._timing.sleep,
+            learned=lambda period_s: self._queue.put_nowait((device.device_id, "period", period_s)),
         )
         task = asyncio.create_task(coordinator.run(), name=f"device:{device.device_id}")
         self.coordinators[device.device_id] = (coordinator, task)
@@ -204,7 +205,14 @@ class DeviceHandlers:
         spec = find_model(device.model) if device.model else None
         sleeping = device.sleeping or (spec is not None and spec.sleeping)
         return LinkTarget(
-            device_id, device.mac, device.generation, device.host, device.port, password, sleeping
+            device_id,
+            device.mac,
+            device.generation,
+            device.host,
+            device.port,
+            password,
+            sleeping,
+            device.wake_period_s,
         )
 
     # -- discovery and adoption ----------------------------------------------------------
@@ -332,6 +340,9 @@ class DeviceHandlers:
         live = self.live.get(device_id)
         if live is None:
             return
+        if kind == "period":
+            await self._remember_period(live, payload)
+            return
         now = self._clock()
         if kind in ("connected", "changed"):
             live.status, live.error = dict(payload), None
@@ -368,6 +379,14 @@ class DeviceHandlers:
         await self._announce(live, now)
         if self.watch is not None and kind in ("connected", "changed") and live.status:
             self.watch.seen(device_id, kind == "connected", live.status)
+
+    async def _remember_period(self, live: Live, period_s: float) -> None:
+        def learn(device: Device) -> bool:
+            return device.learn_wake_period(period_s)
+
+        if await self.store.write(self.store.app.act, live.device.mac, learn):
+            fresh: Device | None = await self.store.read(self.store.app.device, live.device.mac)
+            live.device = fresh or live.device
 
     async def _announce(self, live: Live, now: float) -> None:
         transition = live.presence.transition(now)

@@ -68,6 +68,7 @@ class Coordinator:
         rand: Callable[[], float] = random.random,
         wakes: WakeSource | None = None,
         sleep: Sleep | None = None,
+        learned: Callable[[float], None] = lambda period_s: None,
     ) -> None:
         self.device_id = device_id
         self._target = target
@@ -90,6 +91,8 @@ class Coordinator:
         self._reports: asyncio.Queue[tuple[dict[str, Any] | None, float | None] | None] | None
         self._reports = None
         self.period_s = self._sleep.default_period_s
+        #: Told each wake period the device states that differs from the last (to keep it).
+        self._learned = learned
 
     async def wait_link(self, after: int = 0) -> DeviceLink:
         """The open link, once the device has connected more than ``after`` times (a
@@ -178,7 +181,13 @@ class Coordinator:
                 self._observer.lost(self.device_id, Unreachable(f"{self.device_id}: lost"))
                 await self._pause(self._backoff.delay(0, Unreachable(""), self._rand()))
 
+    def _learn(self, period_s: float | None) -> None:
+        if period_s and period_s != self.period_s:
+            self.period_s = period_s
+            self._learned(period_s)
+
     async def _run_sleeping(self, wakes: WakeSource, target: LinkTarget) -> None:
+        self.period_s = target.wake_period_s or self.period_s
         reports = self._reports = asyncio.Queue()
         unwatch = wakes.watch(target, lambda status, period: reports.put_nowait((status, period)))
         status: dict[str, Any] = {}
@@ -202,7 +211,7 @@ class Coordinator:
                 else:
                     overdue = False
                     report_status, period = report
-                    self.period_s = period or self.period_s
+                    self._learn(period)
                     status = report_status or status
                 if not prepared:
                     prepared, status = await self._contact(wakes, status)
@@ -233,7 +242,7 @@ class Coordinator:
             return False, status
         except TimeoutError:
             return False, status
-        self.period_s = period or self.period_s
+        self._learn(period)
         self._observer.connected(self.device_id, status)
         return True, status
 

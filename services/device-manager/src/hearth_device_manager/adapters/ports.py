@@ -22,6 +22,8 @@ class LinkTarget:
     password: str | None = None
     #: A battery device (H&T): reached only while awake, tracked by its wake-ups.
     sleeping: bool = False
+    #: Its wake period as last learned (kept across restarts); None: not learned yet.
+    wake_period_s: float | None = None
 
 
 #: One setter call: Gen2+ ``(JSON-RPC method, params)``, Gen1 ``(HTTP path, query params)``,

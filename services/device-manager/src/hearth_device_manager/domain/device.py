@@ -4,7 +4,8 @@ A device that comes back on another address or port is the same device: its addr
 updated, never duplicated. Command methods refuse illegal transitions with
 :class:`IllegalTransition`; every accepted change records a catalogue event (relayed to
 the bus) or, for bookkeeping only the device manager needs, a named internal event that is
-stored but never published (``Located``, ``CredentialsChosen``, ``Renamed``; the index's
+stored but never published (``Located``, ``CredentialsChosen``, ``Renamed``,
+``WakePeriodLearned``; the index's
 ``Indexed`` and ``Declared``).
 """
 
@@ -113,6 +114,8 @@ class Device(HearthAggregate):
         #: The differences last recorded by ``DeviceDrifted``; () while in sync.
         self.drift: tuple[FieldDiff, ...] = ()
         self.applied_commit: str | None = None
+        #: A sleeping device's wake period as it last stated it (seconds).
+        self.wake_period_s: float | None = None
 
     # -- commands ------------------------------------------------------------------
     def discover(self, found: Found, meta: Meta) -> bool:
@@ -162,6 +165,14 @@ class Device(HearthAggregate):
             DeviceReleased(device_id=self.device_id, name=self.name, reason=reason, detail=detail),
             meta,
         )
+        return True
+
+    def learn_wake_period(self, period_s: float) -> bool:
+        """A sleeping device stated how often it wakes; kept so that a restart does not
+        wait the default period (or call it overdue) before its next contact."""
+        if period_s <= 0 or period_s == self.wake_period_s:
+            return False
+        self._wake_period_learned(period_s)
         return True
 
     def use_secret(self, name: str | None) -> bool:
@@ -306,6 +317,13 @@ class Device(HearthAggregate):
     @event(CredentialsChosen)
     def _credentials_chosen(self, secret: str | None) -> None:
         self.password_secret = secret
+
+    class WakePeriodLearned(HearthAggregate.Event):
+        period_s: float
+
+    @event(WakePeriodLearned)
+    def _wake_period_learned(self, period_s: float) -> None:
+        self.wake_period_s = period_s
 
     class Renamed(HearthAggregate.Event):
         name: str
