@@ -32,14 +32,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import cProfile
 import os
+import pwd
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -367,6 +369,25 @@ class CpuWindow:
         )
 
 
+@contextlib.contextmanager
+def profiled(name: str) -> Iterator[None]:
+    """With ``HEARTH_BENCH_PROFILE=DIR``: cProfile of this process's event loop thread (the
+    deployer's) while the block runs, written to ``DIR/<name>.prof`` (read it with
+    ``python -m pstats``)."""
+    folder = os.environ.get("HEARTH_BENCH_PROFILE")
+    if not folder:
+        yield
+        return
+    profile = cProfile.Profile()
+    profile.enable()
+    try:
+        yield
+    finally:
+        profile.disable()
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        profile.dump_stats(Path(folder) / f"{name}.prof")
+
+
 def _cpu_by_name() -> dict[str, float]:
     """CPU seconds of the processes alive now and of the children they reaped, by name."""
     spent: dict[str, float] = {}
@@ -385,6 +406,23 @@ def _busy_seconds() -> float:
         fields = [int(v) for v in stat.readline().split()[1:]]
     idle = fields[3] + fields[4]  # idle, iowait
     return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+#: The targets' login user when it exists (``scripts/ensure-test-deps`` makes it when run as
+#: root): a stock shell. Every remote command starts the login shell, and on a developer's
+#: machine root's ~/.bashrc (``pyenv init``) cost 90 ms of CPU per command session against
+#: 1.9 ms for a stock one, which a fan-out would measure as Hearth's.
+BENCH_USER = "hearth-bench"
+
+
+def bench_user() -> str | None:
+    if os.getuid() != 0:
+        return None
+    try:
+        pwd.getpwnam(BENCH_USER)
+    except KeyError:
+        return None
+    return BENCH_USER
 
 
 async def run_deploy(files: int = 400, repeats: int = 20, fan_out: int = 20) -> list[Timing]:
@@ -414,8 +452,9 @@ async def _measure(
     key = ClientKey.generate(workdir)
     servers: list[SshServer] = []
     stack.callback(stop_servers, servers)
+    user = bench_user()
     for _ in range(1 + fan_out):
-        servers.append(start_sshd(key))
+        servers.append(start_sshd(key, user=user))
     home_server, fleet_servers = servers[0], servers[1:]
     ha = HomeAssistantSim(config_dir=home_server.remote_root)
     await ha.start()
@@ -483,7 +522,8 @@ async def _measure(
         # The new targets' full deployments: not counted.
         await bench.push(fleet, {CHANGED: automation(0, 2)}, names)
     window = CpuWindow()
-    many = await bench.push(fleet, {CHANGED: automation(0, 3)}, names)
+    with profiled("fan-out"):
+        many = await bench.push(fleet, {CHANGED: automation(0, 3)}, names)
     many_cpu = window.summary()
     many_sent = await bench.bytes_sent(fleet.deliveries[-1:])
     many_changed = size(automation(0, 3)) * fan_out
@@ -519,7 +559,8 @@ async def _measure(
             f"hearth: 1 push → 1 target, live (1 of {files} files changed)",
             one,
             None,
-            f"bytes sent {one_sent:,} / bytes changed {one_changed:,}; {one_cpu}",
+            f"bytes sent {one_sent:,} / bytes changed {one_changed:,}; {one_cpu}; "
+            f"targets log in as {user or 'the runner'}",
         ),
         Timing(
             "fan-out",

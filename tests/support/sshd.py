@@ -113,9 +113,10 @@ def start_sshd(
     authorized.chmod(0o644)
     remote_root = workdir / "root"
     remote_root.mkdir()
-    if user != me:
+    if user != me:  # like a home: the login user may write beside its root (backups)
         account = pwd.getpwnam(user)
-        os.chown(remote_root, account.pw_uid, account.pw_gid)
+        for path in (workdir, remote_root):
+            os.chown(path, account.pw_uid, account.pw_gid)
     port = port or free_port()
     process = launch_sshd(binary, workdir, port, user, max_sessions=max_sessions)
     return SshServer(
