@@ -33,7 +33,7 @@ from hearth_deployer.remote.errors import (
     SessionFailed,
 )
 from hearth_deployer.remote.hostkeys import fingerprint, key_line, parse_host_keys
-from hearth_deployer.remote.port import CommandResult
+from hearth_deployer.remote.port import CommandResult, SessionScope, current_scope
 from hearth_deployer.remote.target import PoolSettings, SSHTarget
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,8 @@ class RawCommandResult:
     stderr: bytes
 
 
+#: How asyncssh says the connection went away under an operation.
+_LOST = (asyncssh.ConnectionLost, asyncssh.SFTPConnectionLost, ConnectionError)
 #: Errors inside a channel that say the connection is not to be trusted with another one.
 _SESSION_ERRORS = (SessionFailed, CommandTimedOut, asyncssh.DisconnectError, TimeoutError)
 
@@ -155,13 +157,60 @@ class HostPool:
 
     @contextlib.asynccontextmanager
     async def sftp(self, target: SSHTarget) -> AsyncIterator[asyncssh.SFTPClient]:
+        """An SFTP session: a new one, or within a :func:`~.port.session_scope` the
+        scope's one for ``target`` (opened on first use, closed when the scope ends)."""
+        scope = current_scope()
+        if scope is None:
+            async with self._new_sftp(target) as (client, _):
+                yield client
+            return
+        client, pooled = await self._scoped_sftp(scope, target)
+        try:
+            yield client
+        except Exception as exc:
+            lost = isinstance(exc, _LOST) or pooled.conn.is_closed()
+            if lost or isinstance(exc, _SESSION_ERRORS):
+                # As channel() does: never again this session or connection; the next
+                # operation reconnects (an operation may have turned the loss into its
+                # own error, hence the look at the connection).
+                scope.sessions.pop((id(self), target.key), None)
+                self._drop(target, pooled, exc)
+            if isinstance(exc, _LOST):
+                raise ConnectionDropped(
+                    host=target.host, port=target.port, reason=str(exc) or type(exc).__name__
+                ) from None
+            raise
+
+    @contextlib.asynccontextmanager
+    async def _new_sftp(
+        self, target: SSHTarget
+    ) -> AsyncIterator[tuple[asyncssh.SFTPClient, _PooledConnection]]:
+        pooled = await self._connection(target)
         async with self.channel(target) as conn:
             try:
                 client = await self._retry_refused_channel(conn.start_sftp_client)
             except (asyncssh.ChannelOpenError, asyncssh.SFTPError) as exc:
                 raise SessionFailed(f"cannot start SFTP on {target.label}: {exc}") from None
             async with client:
-                yield client
+                yield client, pooled
+
+    async def _scoped_sftp(
+        self, scope: SessionScope, target: SSHTarget
+    ) -> tuple[asyncssh.SFTPClient, _PooledConnection]:
+        key = (id(self), target.key)
+        async with scope.lock:
+            found: tuple[asyncssh.SFTPClient, _PooledConnection] | None = scope.sessions.get(key)
+            if found is not None and not found[1].lost and not found[1].conn.is_closed():
+                return found
+            session = self._new_sftp(target)
+            opened = await session.__aenter__()
+            scope.sessions[key] = opened
+
+            async def close() -> None:
+                await session.__aexit__(None, None, None)
+
+            scope.closers.append(close)
+            return opened
 
     async def run_raw(
         self,

@@ -14,14 +14,52 @@ and archive primitives below the tree operations leave fencing to their caller.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from hearth_deployer.domain.plan import FileEntry
 from hearth_deployer.remote.fence import Fence
 from hearth_deployer.remote.target import SSHTarget
+
+
+@dataclass
+class SessionScope:
+    """Sessions a host keeps open for reuse while a :func:`session_scope` lasts (one SFTP
+    session per target instead of one per file operation), closed when it ends."""
+
+    sessions: dict[Any, Any] = field(default_factory=dict)
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+_SCOPE: ContextVar[SessionScope | None] = ContextVar("hearth_session_scope", default=None)
+
+
+def current_scope() -> SessionScope | None:
+    return _SCOPE.get()
+
+
+@contextlib.asynccontextmanager
+async def session_scope() -> AsyncIterator[None]:
+    """Within (and in the tasks started within): hosts may reuse their sessions. A
+    deployment runs in one, so its dozen file operations share one SFTP session."""
+    if _SCOPE.get() is not None:
+        yield
+        return
+    scope = SessionScope()
+    token = _SCOPE.set(scope)
+    try:
+        yield
+    finally:
+        _SCOPE.reset(token)
+        for close in reversed(scope.closers):
+            with contextlib.suppress(Exception):  # a lost session: nothing left to close
+                await close()
 
 
 @dataclass(frozen=True)
