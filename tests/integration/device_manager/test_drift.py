@@ -146,6 +146,28 @@ async def test_alert_reports_a_change_behind_its_back_and_its_undoing(
     assert not data(world, "DeviceConfigApplied", sim.device_id)
 
 
+async def test_a_sync_that_changes_nothing_does_not_call_a_device_changing_back_imported(
+    world: World, git: DesiredGit, sim: SimDevice
+) -> None:
+    """Git did not move, the device did: the drift was changed back, whatever started the
+    comparison (here a sync of the repository, as a redelivered push or a restart does)."""
+    await start(world, sim)
+    await git.declare()
+    in_sync = "[switch.0]\nauto_off = false\n"
+    await git.push(
+        {"devices/porch.toml": device_file(sim, in_sync), "groups/house.toml": group("alert")}
+    )
+    await wait_for(world, "DesiredConfigChanged", sim.device_id)
+    sim.change_behind_back("switch:0", {"auto_off": True})
+    await wait_for(world, "DeviceDrifted", sim.device_id)
+
+    sim.config["switch:0"]["auto_off"] = False  # back, and no notification said so
+    reply = await world.command("SyncConfig", actor="test")
+    assert reply["ok"] and reply["errors"] == [], reply
+    (resolved,) = await wait_for(world, "DriftResolved", sim.device_id)
+    assert resolved.how == "changed_back"
+
+
 async def test_off_ignores_the_device_until_the_operator_applies(
     world: World, git: DesiredGit, sim: SimDevice
 ) -> None:

@@ -9,6 +9,7 @@ from hearth_device_manager.domain.desired import (
     diff,
     find_model,
     from_device,
+    resolution_of,
 )
 from hearth_device_manager.domain.desired.catalog import ModelSpec
 from hearth_events.catalogue.device import FieldDiff
@@ -60,6 +61,17 @@ def test_only_fields_the_desired_config_sets_are_compared() -> None:
     assert diff(DeviceConfig(), ACTUAL) == []
     same = _config({"switch": {0: {"auto_off_delay": 60}}, "scripts": ["a"]})
     assert diff(same, ACTUAL) == []  # 60 == 60.0; secrets and schedules never read back
+
+
+def test_a_drift_that_is_gone_was_changed_back_unless_git_moved() -> None:
+    """As recorded (JSON: 60 for 60.0), judged against what Git wants now."""
+    wanted = _config({"switch": {0: {"auto_off": True, "auto_off_delay": 60.0}}})
+    recorded = diff(wanted, ACTUAL)
+    replayed = [FieldDiff.model_validate(d.model_dump(mode="json")) for d in recorded]
+    assert resolution_of(replayed, wanted) == "changed_back"
+    moved = _config({"switch": {0: {"auto_off": False, "auto_off_delay": 60.0}}})
+    assert resolution_of(replayed, moved) == "imported"  # Git took the device's value
+    assert resolution_of(replayed, DeviceConfig()) == "imported"  # Git stopped saying
 
 
 def test_gen2_changes_are_one_setconfig_per_component_with_only_the_differing_fields() -> None:

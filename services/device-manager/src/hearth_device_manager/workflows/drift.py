@@ -19,8 +19,13 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from hearth_device_manager.adapters.ports import DeviceLink
-from hearth_device_manager.domain.desired import DesiredDevice, diff, from_device
-from hearth_device_manager.domain.device import Device, Resolution
+from hearth_device_manager.domain.desired import (
+    DesiredDevice,
+    diff,
+    from_device,
+    resolution_of,
+)
+from hearth_device_manager.domain.device import Device
 from hearth_device_manager.domain.errors import DeviceError
 from hearth_device_manager.handlers import DeviceHandlers
 from hearth_device_manager.workflows.apply import Applier, cfg_rev
@@ -181,8 +186,8 @@ class Convergence:
         meta = self._meta(reason)
         converge = desired.policy == "apply" or reason == "operator"
         if not diffs:
-            how: Resolution = "imported" if reason == "push" else "changed_back"
             if device.drift:  # in sync before too: nothing to write (the common case)
+                how = resolution_of(device.drift, desired.config)
                 await self._act(device, lambda d: d.drift_resolved(how, meta))
             if converge:
                 await self._applier.ensure_password(device, desired, meta)

@@ -4,7 +4,12 @@ Pure: no I/O. The device manager's adapters read the Git tree and the devices an
 """
 
 from hearth_device_manager.domain.desired.catalog import MODELS, ModelSpec, find_model
-from hearth_device_manager.domain.desired.drift import changes_to_apply, diff, from_device
+from hearth_device_manager.domain.desired.drift import (
+    changes_to_apply,
+    diff,
+    from_device,
+    resolution_of,
+)
 from hearth_device_manager.domain.desired.errors import ConfigError
 from hearth_device_manager.domain.desired.importer import to_toml
 from hearth_device_manager.domain.desired.loader import DesiredDevice, LoadResult, load_repository
@@ -24,5 +29,6 @@ __all__ = [
     "find_model",
     "from_device",
     "load_repository",
+    "resolution_of",
     "to_toml",
 ]

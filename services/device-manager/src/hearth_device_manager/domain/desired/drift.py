@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from hearth_device_manager.domain.desired.catalog import ModelSpec
@@ -10,6 +10,7 @@ from hearth_device_manager.domain.desired.gen1 import from_gen1, gen1_calls
 from hearth_device_manager.domain.desired.gen2 import from_gen2, gen2_calls
 from hearth_device_manager.domain.desired.models import SECRET_FIELDS, DeviceConfig
 from hearth_device_manager.domain.desired.tree import dotted, leaves_of
+from hearth_device_manager.domain.device import Resolution
 from hearth_events.catalogue.device import FieldDiff
 
 # Not read back from a device: secrets (devices never reveal them) and schedule names
@@ -47,6 +48,17 @@ def diff(
             name = dotted(path)
             found.append(FieldDiff(path=name, desired=wanted, actual=value, source=where.get(name)))
     return found
+
+
+def resolution_of(drift: Sequence[FieldDiff], desired: DeviceConfig) -> Resolution:
+    """How a drift that is gone ended: ``changed_back`` when Git still wants what it
+    wanted when the drift was recorded (the device came back), else ``imported`` (Git
+    changed to what the device has). Judged from the recorded differences, not from what
+    started the comparison: a push that changed nothing may come while a device changes
+    back."""
+    now = {dotted(path): value for path, value in leaves_of(desired).items()}
+    same = all(d.path in now and _same(now[d.path], d.desired) for d in drift)
+    return "changed_back" if same else "imported"
 
 
 def changes_to_apply(
