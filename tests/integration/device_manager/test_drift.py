@@ -123,9 +123,8 @@ async def test_apply_policy_converges_the_device_and_again_after_a_change_behind
     assert not data(world, "DeviceConfigApplyFailed", sim.device_id)
 
 
-async def test_alert_reports_a_change_behind_its_back_and_its_undoing(
-    world: World, git: DesiredGit, sim: SimDevice
-) -> None:
+async def drift_behind_its_back(world: World, git: DesiredGit, sim: SimDevice) -> Any:
+    """A device in sync with Git (policy alert), then switched behind Hearth's back."""
     await start(world, sim)
     await git.declare()
     in_sync = "[switch.0]\nauto_off = false\n"
@@ -134,9 +133,15 @@ async def test_alert_reports_a_change_behind_its_back_and_its_undoing(
     )
     await wait_for(world, "DesiredConfigChanged", sim.device_id)
     await world.wait_status(sim.device_id, lambda s: s["online"])
-
     sim.change_behind_back("switch:0", {"auto_off": True})
     (drifted,) = await wait_for(world, "DeviceDrifted", sim.device_id)
+    return drifted
+
+
+async def test_alert_reports_a_change_behind_its_back_and_its_undoing(
+    world: World, git: DesiredGit, sim: SimDevice
+) -> None:
+    drifted = await drift_behind_its_back(world, git, sim)
     assert [(d.path, d.desired, d.actual) for d in drifted.differences] == [
         ("switch.0.auto_off", False, True)
     ]
@@ -151,16 +156,7 @@ async def test_a_sync_that_changes_nothing_does_not_call_a_device_changing_back_
 ) -> None:
     """Git did not move, the device did: the drift was changed back, whatever started the
     comparison (here a sync of the repository, as a redelivered push or a restart does)."""
-    await start(world, sim)
-    await git.declare()
-    in_sync = "[switch.0]\nauto_off = false\n"
-    await git.push(
-        {"devices/porch.toml": device_file(sim, in_sync), "groups/house.toml": group("alert")}
-    )
-    await wait_for(world, "DesiredConfigChanged", sim.device_id)
-    sim.change_behind_back("switch:0", {"auto_off": True})
-    await wait_for(world, "DeviceDrifted", sim.device_id)
-
+    await drift_behind_its_back(world, git, sim)
     sim.config["switch:0"]["auto_off"] = False  # back, and no notification said so
     reply = await world.command("SyncConfig", actor="test")
     assert reply["ok"] and reply["errors"] == [], reply
