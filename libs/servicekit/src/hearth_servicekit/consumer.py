@@ -153,7 +153,7 @@ class EventConsumer:
                 keepalive = asyncio.create_task(self._keep_alive(message))
                 try:
                     if self._with_sequence:  # e.g. projections record their stream position
-                        await self._handler(envelope, message.metadata.sequence.stream)  # type: ignore[call-arg]
+                        await self._handler(envelope, stream_sequence(message))  # type: ignore[call-arg]
                     else:
                         await self._handler(envelope)  # type: ignore[call-arg]
                 finally:
@@ -207,7 +207,7 @@ class EventConsumer:
             in_hand = [m for m, _ in parsed]
             heartbeat = asyncio.create_task(self._keep_alive(*in_hand))
             try:
-                await self._batch_handler([(e, m.metadata.sequence.stream) for m, e in parsed])
+                await self._batch_handler([(e, stream_sequence(m)) for m, e in parsed])
             finally:
                 heartbeat.cancel()
         except asyncio.CancelledError:
@@ -224,12 +224,17 @@ class EventConsumer:
                 await self._handle(message)
             return
         each = (time.perf_counter() - started) / len(parsed)
+        # The metrics' children are looked up once a batch, not once a message.
+        ok = handle_seconds = None
+        if self._metrics:
+            ok = self._metrics.messages_handled.labels(self._definition.name, "ok")
+            handle_seconds = self._metrics.handle_seconds.labels(self._definition.name)
         for message, _ in parsed:
             await message.ack()
             self.handled += 1
-            self._count("ok")
-            if self._metrics:
-                self._metrics.handle_seconds.labels(self._definition.name).observe(each)
+            if ok is not None and handle_seconds is not None:
+                ok.inc()
+                handle_seconds.observe(each)
 
     async def _keep_alive(self, *messages: Any) -> None:
         """Tell the server a slow handler is still working, so it does not redeliver."""
@@ -243,6 +248,21 @@ class EventConsumer:
     def _count(self, outcome: str) -> None:
         if self._metrics:
             self._metrics.messages_handled.labels(self._definition.name, outcome).inc()
+
+
+def stream_sequence(message: Any) -> int:
+    """The message's stream sequence. nats-py's ``metadata`` builds every field of the ack
+    subject (3 µs an event at catch-up); the plain form
+    ``$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time>.<pending>``
+    is read here, and any other (with a domain and an account) by nats-py."""
+    tokens = (message.reply or "").split(".")
+    if len(tokens) == _PLAIN_ACK_TOKENS and tokens[0] == "$JS" and tokens[1] == "ACK":
+        return int(tokens[5])
+    sequence: int = message.metadata.sequence.stream
+    return sequence
+
+
+_PLAIN_ACK_TOKENS = 9
 
 
 async def unless_stopped(work: Awaitable[T], stopped: asyncio.Future[Any], default: T) -> T:
