@@ -97,6 +97,7 @@ class QueryApi(BusService):
             with_sequence=True,
             batch=256,
             batch_handler=self._project_batch,
+            read_ahead=True,
         )
         self.spawn(self._watch_lag(), "watch-lag")
         self.sampler = StatusSampler(self.js, self.pool)
