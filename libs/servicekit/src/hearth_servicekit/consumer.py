@@ -130,6 +130,7 @@ class EventConsumer:
                 self._subscription = await self._js.pull_subscribe_bind(
                     durable=self._definition.name, stream=self._definition.stream
                 )
+                take_queued_at_once(self._subscription)
             fetch = self._subscription.fetch(self._batch, timeout=self._fetch_timeout_s)
             messages: list[Any] = await unless_stopped(fetch, stopped, [])
         except TimeoutError:
@@ -282,6 +283,33 @@ class EventConsumer:
     def _count(self, outcome: str) -> None:
         if self._metrics:
             self._metrics.messages_handled.labels(self._definition.name, outcome).inc()
+
+
+def take_queued_at_once(pull_subscription: Any) -> None:
+    """Let a fetch take each message already received without a task and a timer.
+
+    nats-py's fetch reads every message of a batch with ``next_msg``, which makes a
+    uuid, a task and a ``wait_for`` even when the message is already in the queue: 19 µs
+    a message, a fifth of the query API's CPU at catch-up. The messages of a batch arrive
+    together, so most are queued; those are taken at once, in the same order and with the
+    same bookkeeping as ``next_msg``, and only an empty queue waits as before. Left alone
+    if nats-py's subscription has changed shape.
+    """
+    sub = getattr(pull_subscription, "_sub", None)
+    queue = getattr(sub, "_pending_queue", None)
+    if sub is None or not isinstance(queue, asyncio.Queue) or not hasattr(sub, "_pending_size"):
+        return
+    waiting = sub.next_msg
+
+    async def next_msg(timeout: float | None = 1.0) -> Any:
+        if queue.empty() or sub._conn.is_closed:
+            return await waiting(timeout)
+        message = queue.get_nowait()
+        sub._pending_size -= len(message.data)
+        queue.task_done()
+        return message
+
+    sub.next_msg = next_msg
 
 
 def stream_sequence(message: Any) -> int:
