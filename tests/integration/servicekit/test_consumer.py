@@ -85,12 +85,22 @@ async def fresh_bus(js: Any) -> None:
 
 
 def batch_recorder(
-    consumer_class: Any, js: Any, batches: list[list[int]], *, batch: int, fetch_timeout_s: float
+    consumer_class: Any,
+    js: Any,
+    batches: list[list[int]],
+    *,
+    batch: int,
+    fetch_timeout_s: float,
+    on_batch: Any = None,
+    **options: Any,
 ) -> Any:
-    """A batch consumer that records the stream sequences of each call it gets."""
+    """A batch consumer that records the stream sequences of each call it gets (and then
+    awaits ``on_batch``, if given)."""
 
     async def handle_batch(events: list[tuple[Envelope, int]]) -> None:
         batches.append([seq for _, seq in events])
+        if on_batch is not None:
+            await on_batch()
 
     async def handle_one(envelope: Envelope, seq: int) -> None:
         batches.append([seq])
@@ -103,6 +113,7 @@ def batch_recorder(
         batch=batch,
         batch_handler=handle_batch,
         fetch_timeout_s=fetch_timeout_s,
+        **options,
     )
 
 
@@ -345,27 +356,16 @@ async def test_events_are_handled_one_at_a_time_in_stream_order(
     assert order == ["0", "1", "2", "3", "4", "5"]
 
 
-def read_ahead_recorder(
-    js: Any, batches: list[list[int]], on_batch: Any, *, batch: int
-) -> EventConsumer:
+def read_ahead_recorder(js: Any, batches: list[list[int]], on_batch: Any, *, batch: int) -> Any:
     """Ours with ``read_ahead`` (the projections'): the next batch is fetched and parsed
     while this one is handled."""
-
-    async def handle_batch(events: list[tuple[Envelope, int]]) -> None:
-        batches.append([seq for _, seq in events])
-        await on_batch()
-
-    async def handle_one(envelope: Envelope, seq: int) -> None:
-        batches.append([seq])
-
-    return EventConsumer(
+    return batch_recorder(
+        EventConsumer,
         js,
-        "notifier",
-        handle_one,
-        with_sequence=True,
+        batches,
         batch=batch,
-        batch_handler=handle_batch,
         fetch_timeout_s=0.2,
+        on_batch=on_batch,
         read_ahead=True,
     )
 
