@@ -85,12 +85,22 @@ async def fresh_bus(js: Any) -> None:
 
 
 def batch_recorder(
-    consumer_class: Any, js: Any, batches: list[list[int]], *, batch: int, fetch_timeout_s: float
+    consumer_class: Any,
+    js: Any,
+    batches: list[list[int]],
+    *,
+    batch: int,
+    fetch_timeout_s: float,
+    on_batch: Any = None,
+    **options: Any,
 ) -> Any:
-    """A batch consumer that records the stream sequences of each call it gets."""
+    """A batch consumer that records the stream sequences of each call it gets (and then
+    awaits ``on_batch``, if given)."""
 
     async def handle_batch(events: list[tuple[Envelope, int]]) -> None:
         batches.append([seq for _, seq in events])
+        if on_batch is not None:
+            await on_batch()
 
     async def handle_one(envelope: Envelope, seq: int) -> None:
         batches.append([seq])
@@ -103,6 +113,7 @@ def batch_recorder(
         batch=batch,
         batch_handler=handle_batch,
         fetch_timeout_s=fetch_timeout_s,
+        **options,
     )
 
 
@@ -343,3 +354,70 @@ async def test_events_are_handled_one_at_a_time_in_stream_order(
     consumer = ordered_consumer_class(js, "notifier", uneven, batch=6, fetch_timeout_s=0.2)
     await run_until(consumer, lambda: len(order) == 6 or len(running) > 1)
     assert order == ["0", "1", "2", "3", "4", "5"]
+
+
+def read_ahead_recorder(js: Any, batches: list[list[int]], on_batch: Any, *, batch: int) -> Any:
+    """Ours with ``read_ahead`` (the projections'): the next batch is fetched and parsed
+    while this one is handled."""
+    return batch_recorder(
+        EventConsumer,
+        js,
+        batches,
+        batch=batch,
+        fetch_timeout_s=0.2,
+        on_batch=on_batch,
+        read_ahead=True,
+    )
+
+
+async def test_a_read_ahead_batch_consumer_handles_every_event_once_in_order(js: Any) -> None:
+    await fresh_bus(js)
+    for n in range(20):
+        await publish_event(js, failed("ha", n))
+    batches: list[list[int]] = []
+    in_hand: list[int] = []
+
+    async def slow() -> None:
+        await asyncio.sleep(0.1)  # the next batch arrives meanwhile
+        info = await js.consumer_info(EVENTS_STREAM, CONSUMERS["notifier"].name)
+        in_hand.append(info.num_ack_pending)
+
+    consumer = read_ahead_recorder(js, batches, slow, batch=4)
+    await run_until(consumer, lambda: consumer.handled == 20)
+    assert [seq for b in batches for seq in b] == list(range(1, 21))
+    assert max(len(b) for b in batches) == 4
+    assert in_hand[0] == 8  # this batch and the one read ahead of it
+    info = await js.consumer_info(EVENTS_STREAM, CONSUMERS["notifier"].name)
+    assert info.num_ack_pending == 0 and info.num_pending == 0
+
+
+async def test_stop_hands_back_the_batch_read_ahead(js: Any) -> None:
+    await fresh_bus(js)
+    for n in range(12):
+        await publish_event(js, failed("ha", n))
+    batches: list[list[int]] = []
+    started = asyncio.Event()
+
+    async def slow() -> None:
+        started.set()
+        await asyncio.sleep(0.5)
+
+    stop = asyncio.Event()
+    consumer = read_ahead_recorder(js, batches, slow, batch=4)
+    task = asyncio.create_task(consumer.run(stop))
+    await started.wait()
+    await asyncio.sleep(0.2)  # the next batch has been read ahead
+    stop.set()
+    await task
+    assert batches == [[1, 2, 3, 4]] and consumer.handled == 4
+
+    # The batch read ahead went back at once (not after the ack wait), and the rest stayed:
+    # each comes exactly once (the server may send the newer ones first).
+    rest: list[int] = []
+
+    async def collect(envelope: Envelope, seq: int) -> None:
+        rest.append(seq)
+
+    later = EventConsumer(js, "notifier", collect, with_sequence=True, fetch_timeout_s=0.2)
+    await run_until(later, lambda: len(rest) == 8, timeout=5)
+    assert sorted(rest) == list(range(5, 13))

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-import nats
 from nats.aio.client import Client
 
 from hearth_events.jetstream import unavailable
@@ -21,6 +21,34 @@ T = TypeVar("T")
 #: How long a service waits for JetStream at start before it gives up (a cluster forming
 #: elects its leaders in seconds; a node restarting under Kubernetes can take a minute).
 JETSTREAM_PATIENCE_S = 120.0
+
+
+_SPACE = re.compile(r"\s")
+
+
+def parse_header_lines(raw: bytes) -> dict[str, str]:
+    """nats-py's reading of a message's header block, with the same result, in half the
+    time: its test for whitespace in a name is a Python generator over each character, and
+    every message carries four headers (6 µs an event at projection catch-up, 3 here).
+    ``tests/unit/servicekit/test_header_lines.py`` compares the two."""
+    found: dict[str, str] = {}
+    for line in raw.split(b"\r\n"):
+        name, sep, value = line.partition(b":")
+        if not sep:
+            continue
+        try:
+            key = name.strip().decode("ascii")
+        except UnicodeDecodeError:
+            continue
+        if _SPACE.search(key) is None:  # \s is str.isspace() for a str pattern
+            found[key] = value.strip().decode("utf-8", "replace")
+    return found
+
+
+class BusClient(Client):
+    """nats-py's client, reading message headers with :func:`parse_header_lines`."""
+
+    _parse_header_lines = staticmethod(parse_header_lines)
 
 
 async def connect_bus(
@@ -40,7 +68,8 @@ async def connect_bus(
     while True:
         attempt += 1
         try:
-            client = await nats.connect(**options)
+            client = BusClient()
+            await client.connect(**options)
         except Exception as exc:  # nats-py raises several unrelated types for "no server"
             if max_initial_attempts is not None and attempt >= max_initial_attempts:
                 raise

@@ -28,6 +28,8 @@ SequencedHandler = Callable[[Envelope, int], Awaitable[object]]
 #: Takes a whole fetched batch as (event, stream sequence) pairs, all or nothing.
 BatchHandler = Callable[[list[tuple[Envelope, int]]], Awaitable[object]]
 MAX_NAK_DELAY_S = 60.0
+#: A fetched batch: its messages, and their events if they were parsed when fetched.
+Fetched = tuple[list[Any], list[tuple[Any, Envelope]] | None]
 T = TypeVar("T")
 
 
@@ -52,6 +54,7 @@ class EventConsumer:
         concurrent: bool = False,
         with_sequence: bool = False,
         batch_handler: BatchHandler | None = None,
+        read_ahead: bool = False,
     ) -> None:
         self._js = js
         self._definition = CONSUMERS[consumer]
@@ -62,6 +65,7 @@ class EventConsumer:
         self._concurrent = concurrent
         self._with_sequence = with_sequence
         self._batch_handler = batch_handler
+        self._read_ahead = read_ahead and batch_handler is not None and not concurrent
         self.handled = 0
         self._subscription: Any = None
 
@@ -80,22 +84,44 @@ class EventConsumer:
     async def _consume(
         self, stop: asyncio.Event, stopped: asyncio.Future[Any], in_flight: set[asyncio.Task[None]]
     ) -> None:
-        while not stop.is_set():
-            if self._concurrent and len(in_flight) >= self._definition.max_ack_pending:
-                await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
-                continue
-            messages = await self._fetch(stop, stopped)
-            if self._concurrent:
-                # Keep fetching while handlers wait (e.g. for a burst to close); each
-                # message is still acked on its own, once its own handler returns.
-                for message in messages:
-                    task = asyncio.create_task(self._handle(message))
-                    in_flight.add(task)
-                    task.add_done_callback(in_flight.discard)
-            elif self._batch_handler is not None and len(messages) > 1 and not stop.is_set():
-                await self._handle_batch(messages)
-            else:
-                await self._handle_in_order(messages, stop)
+        ahead: asyncio.Task[Fetched] | None = None
+        try:
+            while not stop.is_set():
+                if self._concurrent and len(in_flight) >= self._definition.max_ack_pending:
+                    await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+                    continue
+                if ahead is not None:
+                    messages, parsed = await ahead
+                    ahead = None
+                else:
+                    messages, parsed = await self._fetch(stop, stopped), None
+                if self._concurrent:
+                    # Keep fetching while handlers wait (e.g. for a burst to close); each
+                    # message is still acked on its own, once its own handler returns.
+                    for message in messages:
+                        task = asyncio.create_task(self._handle(message))
+                        in_flight.add(task)
+                        task.add_done_callback(in_flight.discard)
+                elif self._batch_handler is not None and len(messages) > 1 and not stop.is_set():
+                    if parsed is None:
+                        parsed = await self._parse_batch(messages)
+                    if self._read_ahead:
+                        # The next batch is fetched and parsed while this one is handled
+                        # (its database round trips leave the CPU idle); it is handled
+                        # only after this one, and handed back untouched on stop.
+                        ahead = asyncio.create_task(self._fetch_ahead(stop, stopped))
+                    await self._handle_batch(parsed, ahead)
+                else:
+                    await self._handle_in_order(messages, stop)
+        finally:
+            if ahead is not None:
+                await _hand_back_ahead(ahead, stop)
+
+    async def _fetch_ahead(self, stop: asyncio.Event, stopped: asyncio.Future[Any]) -> Fetched:
+        messages = await self._fetch(stop, stopped)
+        if len(messages) > 1 and not stop.is_set():
+            return messages, await self._parse_batch(messages)
+        return messages, None
 
     async def _fetch(self, stop: asyncio.Event, stopped: asyncio.Future[Any]) -> list[Any]:
         """The next batch; none when the fetch timed out, failed or ``stop`` was set."""
@@ -104,6 +130,7 @@ class EventConsumer:
                 self._subscription = await self._js.pull_subscribe_bind(
                     durable=self._definition.name, stream=self._definition.stream
                 )
+                take_queued_at_once(self._subscription)
             fetch = self._subscription.fetch(self._batch, timeout=self._fetch_timeout_s)
             messages: list[Any] = await unless_stopped(fetch, stopped, [])
         except TimeoutError:
@@ -153,7 +180,7 @@ class EventConsumer:
                 keepalive = asyncio.create_task(self._keep_alive(message))
                 try:
                     if self._with_sequence:  # e.g. projections record their stream position
-                        await self._handler(envelope, message.metadata.sequence.stream)  # type: ignore[call-arg]
+                        await self._handler(envelope, stream_sequence(message))  # type: ignore[call-arg]
                     else:
                         await self._handler(envelope)  # type: ignore[call-arg]
                 finally:
@@ -187,27 +214,33 @@ class EventConsumer:
         if self._metrics:
             self._metrics.handle_seconds.labels(consumer).observe(time.perf_counter() - started)
 
-    async def _handle_batch(self, messages: list[Any]) -> None:
-        """The whole batch in one call (one transaction, say); acked together after it.
-
-        If the batch handler fails, each message goes through the single handler instead:
-        the good ones get through and the bad one is retried on its own.
-        """
-        started = time.perf_counter()
+    async def _parse_batch(self, messages: list[Any]) -> list[tuple[Any, Envelope]]:
+        """Each valid event with its message; an invalid one is terminated at once."""
         parsed: list[tuple[Any, Envelope]] = []
         for message in messages:
             try:
                 parsed.append((message, parse_event(message.data)))
             except BadEvent:
                 await self._handle(message)  # logs and terminates it
+        return parsed
+
+    async def _handle_batch(
+        self, parsed: list[tuple[Any, Envelope]], ahead: asyncio.Task[Fetched] | None = None
+    ) -> None:
+        """The whole batch in one call (one transaction, say); acked together after it.
+
+        If the batch handler fails, each message goes through the single handler instead:
+        the good ones get through and the bad one is retried on its own.
+        """
+        started = time.perf_counter()
         if not parsed:
             return
         assert self._batch_handler is not None
         try:
             in_hand = [m for m, _ in parsed]
-            heartbeat = asyncio.create_task(self._keep_alive(*in_hand))
+            heartbeat = asyncio.create_task(self._keep_alive(*in_hand, ahead=ahead))
             try:
-                await self._batch_handler([(e, m.metadata.sequence.stream) for m, e in parsed])
+                await self._batch_handler([(e, stream_sequence(m)) for m, e in parsed])
             finally:
                 heartbeat.cancel()
         except asyncio.CancelledError:
@@ -224,25 +257,74 @@ class EventConsumer:
                 await self._handle(message)
             return
         each = (time.perf_counter() - started) / len(parsed)
+        # The metrics' children are looked up once a batch, not once a message.
+        ok = handle_seconds = None
+        if self._metrics:
+            ok = self._metrics.messages_handled.labels(self._definition.name, "ok")
+            handle_seconds = self._metrics.handle_seconds.labels(self._definition.name)
         for message, _ in parsed:
             await message.ack()
             self.handled += 1
-            self._count("ok")
-            if self._metrics:
-                self._metrics.handle_seconds.labels(self._definition.name).observe(each)
+            if ok is not None and handle_seconds is not None:
+                ok.inc()
+                handle_seconds.observe(each)
 
-    async def _keep_alive(self, *messages: Any) -> None:
-        """Tell the server a slow handler is still working, so it does not redeliver."""
+    async def _keep_alive(self, *messages: Any, ahead: asyncio.Task[Fetched] | None = None) -> None:
+        """Tell the server a slow handler is still working, so it does not redeliver (nor
+        the batch read ahead of it, which waits for the handler)."""
         interval = max(self._definition.ack_wait_s / 3, 1.0)
         while True:
             await asyncio.sleep(interval)
-            for message in messages:
+            waiting = _fetched(ahead)
+            for message in (*messages, *waiting):
                 with contextlib.suppress(Exception):
                     await message.in_progress()
 
     def _count(self, outcome: str) -> None:
         if self._metrics:
             self._metrics.messages_handled.labels(self._definition.name, outcome).inc()
+
+
+def take_queued_at_once(pull_subscription: Any) -> None:
+    """Let a fetch take each message already received without a task and a timer.
+
+    nats-py's fetch reads every message of a batch with ``next_msg``, which makes a
+    uuid, a task and a ``wait_for`` even when the message is already in the queue: 19 µs
+    a message, a fifth of the query API's CPU at catch-up. The messages of a batch arrive
+    together, so most are queued; those are taken at once, in the same order and with the
+    same bookkeeping as ``next_msg``, and only an empty queue waits as before. Left alone
+    if nats-py's subscription has changed shape.
+    """
+    sub = getattr(pull_subscription, "_sub", None)
+    queue = getattr(sub, "_pending_queue", None)
+    if sub is None or not isinstance(queue, asyncio.Queue) or not hasattr(sub, "_pending_size"):
+        return
+    waiting = sub.next_msg
+
+    async def next_msg(timeout: float | None = 1.0) -> Any:
+        if queue.empty() or sub._conn.is_closed:
+            return await waiting(timeout)
+        message = queue.get_nowait()
+        sub._pending_size -= len(message.data)
+        queue.task_done()
+        return message
+
+    sub.next_msg = next_msg
+
+
+def stream_sequence(message: Any) -> int:
+    """The message's stream sequence. nats-py's ``metadata`` builds every field of the ack
+    subject (3 µs an event at catch-up); the plain form
+    ``$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time>.<pending>``
+    is read here, and any other (with a domain and an account) by nats-py."""
+    tokens = (message.reply or "").split(".")
+    if len(tokens) == _PLAIN_ACK_TOKENS and tokens[0] == "$JS" and tokens[1] == "ACK":
+        return int(tokens[5])
+    sequence: int = message.metadata.sequence.stream
+    return sequence
+
+
+_PLAIN_ACK_TOKENS = 9
 
 
 async def unless_stopped(work: Awaitable[T], stopped: asyncio.Future[Any], default: T) -> T:
@@ -257,6 +339,23 @@ async def unless_stopped(work: Awaitable[T], stopped: asyncio.Future[Any], defau
     with contextlib.suppress(asyncio.CancelledError, Exception):
         await working
     return default
+
+
+def _fetched(ahead: asyncio.Task[Fetched] | None) -> list[Any]:
+    """The messages a read-ahead holds (none while it is still fetching)."""
+    if ahead is None or not ahead.done() or ahead.cancelled() or ahead.exception() is not None:
+        return []
+    return ahead.result()[0]
+
+
+async def _hand_back_ahead(ahead: asyncio.Task[Fetched], stop: asyncio.Event) -> None:
+    """A batch read ahead and never handled goes back to the server. On stop its fetch
+    ends at once by itself (see ``unless_stopped``); after a failure it is cancelled."""
+    if not stop.is_set():
+        ahead.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await ahead
+    await _hand_back(_fetched(ahead))
 
 
 async def _hand_back(messages: list[Any]) -> None:

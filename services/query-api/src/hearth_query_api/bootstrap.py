@@ -21,7 +21,6 @@ from hearth_query_api.entrypoints.api.endpoints import Endpoints
 from hearth_query_api.entrypoints.api.framework import add_routes
 from hearth_query_api.entrypoints.api.openapi import build_openapi
 from hearth_query_api.entrypoints.dashboard import Dashboard
-from hearth_query_api.entrypoints.feed import feed_item
 from hearth_query_api.handlers import (
     CreateToken,
     ListTokens,
@@ -98,6 +97,7 @@ class QueryApi(BusService):
             with_sequence=True,
             batch=256,
             batch_handler=self._project_batch,
+            read_ahead=True,
         )
         self.spawn(self._watch_lag(), "watch-lag")
         self.sampler = StatusSampler(self.js, self.pool)
@@ -134,8 +134,7 @@ class QueryApi(BusService):
         assert self.projector is not None
         applied = await self.projector.apply_many(batch)
         fault_point("project.committed_before_ack")
-        for envelope, seq in applied:
-            self.endpoints.broadcaster.publish(feed_item(envelope, seq))
+        self.endpoints.broadcaster.publish_applied(applied)
 
     async def _watch_lag(self) -> None:
         while not self.stopping.is_set():

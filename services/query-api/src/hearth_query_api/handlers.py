@@ -31,6 +31,7 @@ from hearth_query_api.adapters.tokens import TokenError, create_token, list_toke
 from hearth_query_api.projections import PROJECTIONS
 from hearth_servicekit import get_logger
 from hearth_servicekit.commands import CommandRejected
+from hearth_servicekit.consumer import stream_sequence
 from hearth_servicekit.faults import fault_point
 
 log = get_logger("hearth.projector")
@@ -180,7 +181,7 @@ async def _read_batches(
                 message = await subscription.next_msg(timeout=5)
             except nats.errors.TimeoutError:
                 break  # the stream ends before `last` (messages were removed)
-            seq = message.metadata.sequence.stream
+            seq = stream_sequence(message)
             try:
                 batch.append((parse_event(message.data), seq))
             except BadEvent as exc:

@@ -142,9 +142,10 @@ class BatchWriter:
             runs.append(run)
         run.rows.extend(rows)
         run.keys.add(key)
-        reading = self._reading.setdefault(table, {})
-        for read in reads:
-            reading.setdefault(read, set()).add(key)
+        if reads:  # only lanes with readers are listed: every write looks through them
+            reading = self._reading.setdefault(table, {})
+            for read in reads:
+                reading.setdefault(read, set()).add(key)
 
     def _precedes(self, first: str, then: str) -> bool:
         """Whether lane ``first`` must be sent before lane ``then``."""

