@@ -207,6 +207,21 @@ async def test_a_push_missing_fields_gets_400_naming_them(secrets: FakeSecrets) 
     assert sink.stored == {}
 
 
+async def test_a_push_naming_a_commit_by_a_short_id_gets_400_naming_it(
+    secrets: FakeSecrets,
+) -> None:
+    """The event is built from the payload without validating again, so the payload model
+    holds commit ids to what the event needs: full ids."""
+    payload = push_payload(commits=2)
+    payload["commits"][1]["id"] = "abc1234"
+    sink = FakeSink()
+    reply = await accept_delivery(delivery("push", encode(payload)), secrets, sink, source="gw")
+    assert reply.status == 400
+    assert reply.body["error"] == "malformed push payload"
+    assert "commits.1.id: String should match pattern" in reply.body["detail"]
+    assert sink.stored == {}
+
+
 async def test_missing_github_headers_get_400(secrets: FakeSecrets) -> None:
     body = encode(push_payload())
     d = delivery("push", body)
