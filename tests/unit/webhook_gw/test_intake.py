@@ -73,6 +73,15 @@ def test_signature_matches_githubs_test_vector() -> None:
     assert not signature_matches(SECRET, b"Hello, World!", "sha1=abc")
 
 
+def test_a_signature_must_match_exactly_whatever_the_header_holds() -> None:
+    good = sign(SECRET, b"x")
+    assert signature_matches(SECRET, b"x", good + "\r\n")  # trailing whitespace is no part
+    for bad in (good[:-1], good + "0", good[:7] + good[7:].upper(), "sha256=", "sha256=ü" * 32):
+        assert not signature_matches(SECRET, b"x", bad)
+    assert not signature_matches(SECRET, b"y", good)
+    assert not signature_matches(b"another secret", b"x", good)
+
+
 def test_signature_agrees_with_githubkit() -> None:
     body = encode(push_payload())
     assert githubkit.webhooks.verify(SECRET.decode(), body, sign(SECRET, body))
