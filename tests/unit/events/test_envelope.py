@@ -66,6 +66,7 @@ def test_every_event_type_round_trips_through_json(type_name: str) -> None:
     message = to_message(envelope)
     parsed = parse_event(message.payload)
     assert parsed == envelope
+    assert message.payload == envelope.model_dump_json().encode()  # pydantic's own JSON
     assert type(parsed.data) is cls
     assert message.headers["Nats-Msg-Id"] == str(envelope.event_id)
     assert message.headers["Hearth-Event-Type"] == type_name

@@ -66,16 +66,17 @@ def test_events_lose_known_values_in_every_nested_field() -> None:
     assert redact_data(clean) is clean
 
 
-@pytest.mark.parametrize(
-    "value",
-    [
-        'quote"inside-it',
-        "back\\slash\\value",
-        "ünïcødé-sécret",
-        "tab\there-value",
-        "line\nbreak-vaL",
-    ],
-)
+#: Values JSON escapes (quotes, backslashes, control characters) or does not (non-ASCII).
+ESCAPED = [
+    'quote"inside-it',
+    "back\\slash\\value",
+    "ünïcødé-sécret",
+    "tab\there-value",
+    "line\nbreak-vaL",
+]
+
+
+@pytest.mark.parametrize("value", ESCAPED)
 @pytest.mark.parametrize("with_key", [False, True])
 def test_the_fast_check_never_lets_a_known_value_through(value: str, with_key: bool) -> None:
     """Events are first checked on their JSON text; a value that JSON escapes (quotes,
@@ -145,6 +146,57 @@ async def test_the_sink_publishes_events_without_known_values() -> None:
     failed = DeploymentFailed(deployment_id="d", target="t", step="restart", reason=TOKEN)
     await JetStreamSink(FakeJetStream()).publish(new_event(failed, source="s", actor="a"))
     assert b"***" in sent[0] and TOKEN.encode() not in sent[0]
+
+
+@pytest.mark.parametrize("value", ESCAPED)
+@pytest.mark.parametrize("with_key", [False, True])
+async def test_the_sink_checks_the_json_it_publishes_and_lets_no_known_value_through(
+    value: str, with_key: bool
+) -> None:
+    """The sink looks for known values in the envelope's JSON, the bytes it publishes (the
+    event is dumped once); whatever JSON does to a value, it is found and masked."""
+    forget_all()
+    remember(value)
+    if with_key:  # a multi-line key turns the fast check off: every event is checked
+        remember(KEY)
+    sent: list[bytes] = []
+
+    class FakeJetStream:
+        async def publish(self, subject: str, payload: bytes, **_: Any) -> Any:
+            sent.append(payload)
+            return SimpleNamespace(duplicate=False)
+
+    sink = JetStreamSink(FakeJetStream())
+    logged = DeploymentLogged(
+        deployment_id="d",
+        target="t",
+        lines=(LogLine(at="2026-01-01T00:00:00Z", message=f"x{value}y"),),
+    )
+    await sink.publish(new_event(logged, source="s", actor="a"))
+    failed = DeploymentFailed(deployment_id="d", target="t", step="restart", reason=f"<{value}>")
+    await sink.publish(new_event(failed, source="s", actor="a"))
+    clean = new_event(
+        DeploymentFailed(deployment_id="d", target="t", step="restart", reason="nothing here"),
+        source="s",
+        actor="a",
+    )
+    await sink.publish(clean)
+    assert json.loads(sent[0])["data"]["lines"][0]["message"] == "x***y"
+    assert json.loads(sent[1])["data"]["reason"] == "<***>"
+    for payload in sent[:2]:
+        assert not any(value in text for text in _strings(json.loads(payload)))
+    assert sent[2] == clean.to_json()  # published as it was dumped
+
+
+def _strings(value: Any) -> list[str]:
+    """Every key and string anywhere in a parsed JSON value."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [*value, *(s for v in value.values() for s in _strings(v))]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
 
 
 def test_fields_naming_secrets_keep_the_name_even_when_a_value_equals_it() -> None:

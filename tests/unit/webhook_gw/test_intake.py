@@ -73,6 +73,15 @@ def test_signature_matches_githubs_test_vector() -> None:
     assert not signature_matches(SECRET, b"Hello, World!", "sha1=abc")
 
 
+def test_a_signature_must_match_exactly_whatever_the_header_holds() -> None:
+    good = sign(SECRET, b"x")
+    assert signature_matches(SECRET, b"x", good + "\r\n")  # trailing whitespace is no part
+    for bad in (good[:-1], good + "0", good[:7] + good[7:].upper(), "sha256=", "sha256=ü" * 32):
+        assert not signature_matches(SECRET, b"x", bad)
+    assert not signature_matches(SECRET, b"y", good)
+    assert not signature_matches(b"another secret", b"x", good)
+
+
 def test_signature_agrees_with_githubkit() -> None:
     body = encode(push_payload())
     assert githubkit.webhooks.verify(SECRET.decode(), body, sign(SECRET, body))
@@ -204,6 +213,21 @@ async def test_a_push_missing_fields_gets_400_naming_them(secrets: FakeSecrets) 
     assert reply.status == 400
     assert "after: Field required" in reply.body["detail"]
     assert "before" in reply.body["detail"]
+    assert sink.stored == {}
+
+
+async def test_a_push_naming_a_commit_by_a_short_id_gets_400_naming_it(
+    secrets: FakeSecrets,
+) -> None:
+    """The event is built from the payload without validating again, so the payload model
+    holds commit ids to what the event needs: full ids."""
+    payload = push_payload(commits=2)
+    payload["commits"][1]["id"] = "abc1234"
+    sink = FakeSink()
+    reply = await accept_delivery(delivery("push", encode(payload)), secrets, sink, source="gw")
+    assert reply.status == 400
+    assert reply.body["error"] == "malformed push payload"
+    assert "commits.1.id: String should match pattern" in reply.body["detail"]
     assert sink.stored == {}
 
 

@@ -60,7 +60,8 @@ class Envelope(BaseModel):
         }
 
     def to_json(self) -> bytes:
-        return self.model_dump_json().encode("utf-8")
+        """``model_dump_json()`` as UTF-8, straight from the serializer (no str between)."""
+        return self.__pydantic_serializer__.to_json(self)
 
 
 def new_event(

@@ -7,9 +7,9 @@ from typing import Any, Protocol
 from nats.errors import ConnectionClosedError, NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 
-from hearth_events import Envelope
-from hearth_events.publish import publish_event
-from hearth_servicekit.redaction import redact_data
+from hearth_events import Envelope, to_message
+from hearth_events.publish import publish_message
+from hearth_servicekit.redaction import json_may_hold_secret, redact_data
 
 BUS_ERRORS = (NatsTimeoutError, TimeoutError, NoRespondersError, ConnectionClosedError)
 
@@ -30,12 +30,16 @@ class JetStreamSink:
 
     async def publish(self, envelope: Envelope) -> bool:
         """Every secret value this process has decrypted is redacted from the event here,
-        the one door the events of services without an event store pass."""
-        data = redact_data(envelope.data)
-        if data is not envelope.data:
-            envelope = envelope.model_copy(update={"data": data})
+        the one door the events of services without an event store pass. The event is
+        turned into JSON once: the check runs on the bytes that are published, and only an
+        event that may hold a known value is taken apart field by field."""
+        message = to_message(envelope)
+        if json_may_hold_secret(message.payload):
+            data = redact_data(envelope.data)
+            if data is not envelope.data:
+                message = to_message(envelope.model_copy(update={"data": data}))
         try:
-            ack = await publish_event(self._js, envelope, timeout=self._timeout)
+            ack = await publish_message(self._js, message, timeout=self._timeout)
         except BUS_ERRORS as exc:
             raise BusUnavailable(type(exc).__name__) from exc
         return bool(ack.duplicate)

@@ -27,9 +27,10 @@ MASK = "***"
 _lock = threading.Lock()
 _known: frozenset[str] = frozenset()
 _ordered: tuple[str, ...] = ()  # longest first, so a value inside another goes second
-#: Each known value as it reads inside a JSON string, or None when the fast check of
-#: :func:`redact_data` cannot vouch for its escaping (control characters): then it never skips.
-_in_json: tuple[str, ...] | None = ()
+#: Each known value as it reads inside a JSON string (UTF-8), or None when the fast check of
+#: :func:`json_may_hold_secret` cannot vouch for its escaping (control characters): then it
+#: never skips.
+_in_json: tuple[bytes, ...] | None = ()
 
 Data = TypeVar("Data", bound=EventData)
 Value = TypeVar("Value", bytes, str)
@@ -74,12 +75,16 @@ def remember(value: Value) -> Value:
     return value
 
 
-def _json_forms(values: tuple[str, ...]) -> tuple[str, ...] | None:
+def _json_forms(values: tuple[str, ...]) -> tuple[bytes, ...] | None:
     """``"`` and ``\\`` are escaped alike by every JSON writer; anything else that is
-    escaped (control characters) is written differently by different ones."""
+    escaped (control characters) is written differently by different ones. A value that
+    is not valid Unicode (a lone surrogate) has no UTF-8 form to look for."""
     if any(ord(c) < 0x20 for value in values for c in value):
         return None
-    return tuple(v.replace("\\", "\\\\").replace('"', '\\"') for v in values)
+    try:
+        return tuple(v.replace("\\", "\\\\").replace('"', '\\"').encode() for v in values)
+    except UnicodeEncodeError:
+        return None
 
 
 def forget_all() -> None:
@@ -121,18 +126,23 @@ def redact_value(value: Any) -> Any:
     return value
 
 
+def json_may_hold_secret(text: bytes) -> bool:
+    """False when no known secret value can be in any string of this UTF-8 JSON text (an
+    event's own dump, or an envelope's around it), so the event needs no field-by-field
+    check: escaping works character by character, so a value inside a string is inside the
+    text (a key, or a value spanning two fields, can only make this say True, and
+    :func:`redact_data` then checks every field). A sink that publishes the event's JSON
+    asks this of the bytes it publishes, and dumps the event only once."""
+    if not _ordered:
+        return False
+    in_json = _in_json
+    return in_json is None or any(value in text for value in in_json)
+
+
 def redact_data(data: Data) -> Data:
     """An event with every known secret value removed from every field, however nested."""
-    if not _ordered:
+    if not _ordered or not json_may_hold_secret(data.model_dump_json().encode()):
         return data
-    in_json = _in_json
-    if in_json is not None:
-        # The fast path of every event: escaping works character by character, so a value
-        # inside any string of the event is inside its JSON text (a key or a value spanning
-        # two fields can only make this say "maybe", and the full check below runs).
-        text = data.model_dump_json()
-        if not any(value in text for value in in_json):
-            return data
     dumped = data.model_dump(mode="json")
     cleaned = redact_value(dumped)
     if cleaned == dumped:

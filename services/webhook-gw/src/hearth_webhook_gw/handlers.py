@@ -160,20 +160,21 @@ async def _publish(
         duplicate = await sink.publish(envelope)
     except BusUnavailable as exc:
         return _bus_unavailable(delivery, exc)
+    event_id = str(envelope.event_id)
     log.info(
         "webhook accepted",
         github_event=delivery.event,
         type=envelope.type,
         repo=repo,
         delivery_id=delivery.delivery_id,
-        event_id=str(envelope.event_id),
+        event_id=event_id,
         duplicate=duplicate,
     )
     return Reply(
         202,
         {
             "ok": True,
-            "event_id": str(envelope.event_id),
+            "event_id": event_id,
             "type": envelope.type,
             "duplicate": duplicate,
         },

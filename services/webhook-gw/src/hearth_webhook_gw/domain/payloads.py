@@ -7,13 +7,18 @@ ones Hearth needs, so a malformed payload is refused with the field that is wron
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from hearth_events.catalogue import CiCompleted, CiConclusion, CommitInfo, PushReceived
+from hearth_events.catalogue.git import GitSha
 
 GITHUB_COMMITS_CAP = 2048
 ZERO_SHA = "0" * 40
+
+Model = TypeVar("Model", bound=BaseModel)
+_set = object.__setattr__
 
 
 class _Loose(BaseModel):
@@ -38,7 +43,7 @@ class CommitAuthor(_Loose):
 
 
 class Commit(_Loose):
-    id: str
+    id: GitSha
     message: str = ""
     timestamp: datetime | None = None
     url: str | None = None
@@ -50,8 +55,8 @@ class Commit(_Loose):
 
 class PushPayload(_Loose):
     ref: str
-    before: str = Field(pattern=r"^[0-9a-f]{40}([0-9a-f]{24})?$")
-    after: str = Field(pattern=r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+    before: GitSha
+    after: GitSha
     repository: Repository
     pusher: Pusher = Pusher()
     sender: Actor | None = None
@@ -95,38 +100,61 @@ class CheckSuitePayload(_Loose):
 
 
 def push_received(delivery_id: str, payload: PushPayload) -> PushReceived:
+    """The event of a validated push, built without validating again: every value comes
+    from ``payload``, whose model is at least as strict as the event's (full commit ids,
+    the same types), or is made here of the right type. Validating again cost 3.5 µs of
+    the gateway's ~50 µs of own work for a one-commit push, and about 1 µs per further
+    commit (tests compare the result with the validated event, field by field and in
+    JSON). ``model_construct`` would cost more than validating."""
     ref = payload.ref
-    branch = ref.removeprefix("refs/heads/") if ref.startswith("refs/heads/") else None
-    tag = ref.removeprefix("refs/tags/") if ref.startswith("refs/tags/") else None
-    return PushReceived(
-        delivery_id=delivery_id,
-        repo=payload.repository.full_name,
-        ref=ref,
-        branch=branch,
-        tag=tag,
-        before=payload.before,
-        after=payload.after,
-        pusher=payload.pusher.name,
-        commits=tuple(
-            CommitInfo(
-                id=c.id,
-                message=c.message,
-                timestamp=c.timestamp,
-                url=c.url,
-                author=c.author.username or c.author.name,
-                added=c.added,
-                modified=c.modified,
-                removed=c.removed,
-            )
-            for c in payload.commits
-        ),
-        commits_truncated=len(payload.commits) >= GITHUB_COMMITS_CAP,
-        created=payload.created or payload.before == ZERO_SHA,
-        deleted=payload.deleted,
-        forced=payload.forced,
-        compare_url=payload.compare,
-        source="webhook",
+    return _validated(
+        PushReceived,
+        {
+            "delivery_id": delivery_id,
+            "repo": payload.repository.full_name,
+            "ref": ref,
+            "branch": ref.removeprefix("refs/heads/") if ref.startswith("refs/heads/") else None,
+            "tag": ref.removeprefix("refs/tags/") if ref.startswith("refs/tags/") else None,
+            "before": payload.before,
+            "after": payload.after,
+            "pusher": payload.pusher.name,
+            "commits": tuple(
+                _validated(
+                    CommitInfo,
+                    {
+                        "id": c.id,
+                        "message": c.message,
+                        "timestamp": c.timestamp,
+                        "author": c.author.username or c.author.name,
+                        "url": c.url,
+                        "added": c.added,
+                        "modified": c.modified,
+                        "removed": c.removed,
+                    },
+                )
+                for c in payload.commits
+            ),
+            "commits_truncated": len(payload.commits) >= GITHUB_COMMITS_CAP,
+            "created": payload.created or payload.before == ZERO_SHA,
+            "deleted": payload.deleted,
+            "forced": payload.forced,
+            "compare_url": payload.compare,
+            "source": "webhook",
+        },
     )
+
+
+def _validated(cls: type[Model], values: dict[str, Any]) -> Model:
+    """An instance of ``cls`` holding ``values``, which were validated already: what
+    pydantic's ``model_construct`` makes, without its Python loop over the fields (which
+    costs more than validating again). ``values`` names every field, in ``cls``'s order
+    (the order its JSON is written in), and ``cls`` has no extra or private attributes."""
+    model = cls.__new__(cls)
+    _set(model, "__dict__", values)
+    _set(model, "__pydantic_fields_set__", set(values))
+    _set(model, "__pydantic_extra__", None)
+    _set(model, "__pydantic_private__", None)
+    return model
 
 
 def ci_completed(
