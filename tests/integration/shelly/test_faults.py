@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import socket
 
 import aiohttp
 import pytest
@@ -109,3 +110,23 @@ async def test_failing_firmware_update_reports_ota_error(session: aiohttp.Client
             assert (await device.call_rpc("Shelly.GetDeviceInfo"))["ver"] == sim.model.ver
         finally:
             await device.shutdown()
+
+
+async def test_a_device_that_is_down_keeps_its_port_for_its_return(
+    session: aiohttp.ClientSession,
+) -> None:
+    """While it reboots nobody else gets its address (on a loaded machine an outgoing
+    connection or another server took a released port, and the device never came back);
+    connections are refused meanwhile, as by a device that is off."""
+    async with Fleet([MODELS["Plus1PM"]]) as fleet:
+        sim = fleet.devices[0]
+        await sim.go_offline()
+        with socket.socket() as other, pytest.raises(OSError, match="in use"):
+            other.bind((sim.host, sim.port))
+        with pytest.raises(DeviceConnectionError):
+            await connect(session, sim)
+        port = sim.port
+        await sim.come_online()
+        assert sim.port == port
+        device = await connect(session, sim)
+        await device.shutdown()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import socket
 import time
 from collections import Counter
 from typing import Any
@@ -52,10 +53,13 @@ class SimDevice:
         self.boots = 0
         self._runner: Any = None
         self._tasks: set[asyncio.Task[None]] = set()
+        #: The address the device keeps while it is down (see ``server.hold_port``).
+        self._held: socket.socket | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
         self._runner, self.port = await server.serve(self, self.host, self.port)
+        self._release_port()
         self.online = True
         self.boots += 1
         self._online.set()
@@ -79,6 +83,8 @@ class SimDevice:
             await ws.close()
         self.peers.clear()
         if self._runner is not None:
+            if self._held is None:  # taken before the server lets go: never free meanwhile
+                self._held = server.hold_port(self.host, self.port)
             await self._runner.cleanup()
             self._runner = None
 
@@ -92,6 +98,12 @@ class SimDevice:
         for task in list(self._tasks):
             task.cancel()
         await self.go_offline()
+        self._release_port()
+
+    def _release_port(self) -> None:
+        if self._held is not None:
+            self._held.close()
+            self._held = None
 
     @property
     def url(self) -> str:

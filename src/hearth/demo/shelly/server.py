@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 from collections import Counter
 from typing import Any, Protocol
 
@@ -40,9 +41,26 @@ async def serve(device: ServedDevice, host: str, port: int) -> tuple[web.AppRunn
     app.router.add_get("/rpc/{method}", _rpc_get)
     runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.5)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, reuse_address=True)
+    site = web.TCPSite(runner, host, port, reuse_address=True, reuse_port=True)
     await site.start()
     return runner, _bound_port(runner, port)
+
+
+def hold_port(host: str, port: int) -> socket.socket:
+    """A bound socket that never listens: it keeps ``port`` while the device is down (a
+    reboot, an update, a fault), so no outgoing connection and no other server takes it
+    meanwhile, as one did on a loaded machine (the device could not come back). Connections
+    are still refused, as by a device that is off; the server shares the port with it
+    (``SO_REUSEPORT``)."""
+    holder = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        holder.bind((host, port))
+    except OSError:
+        holder.close()
+        raise
+    return holder
 
 
 def _bound_port(runner: web.AppRunner, fallback: int) -> int:
