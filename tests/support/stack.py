@@ -17,7 +17,7 @@ from typing import Any
 
 import psutil
 
-from hearth.embedded.process import free_port, port_in_use
+from hearth.embedded.process import port_in_use
 
 HEARTH = [sys.executable, "-m", "hearth.cli"]
 
@@ -89,8 +89,13 @@ def free_ports(nats_block: int = 1) -> dict[str, int]:
         if not any(port_in_use("127.0.0.1", i.port + offset) for i in instances(2)) and not any(
             port_in_use("127.0.0.1", port) for port in demo
         ):
-            nats = free_port() if nats_block == 1 else free_block(nats_block, rng)
-            return {"nats": nats, "postgres": free_port(), "offset": offset}
+            # NATS and PostgreSQL below the ephemeral range too: an ephemeral port found
+            # free here was taken by an outgoing connection before `hearth up` bound it.
+            nats = free_block(nats_block, rng)
+            postgres = free_block(1, rng)
+            while nats <= postgres < nats + nats_block:
+                postgres = free_block(1, rng)
+            return {"nats": nats, "postgres": postgres, "offset": offset}
     raise AssertionError("no free range of service ports found")
 
 
