@@ -15,12 +15,11 @@ def apply_config(config: HearthConfig, request: Request, *, dry_run: bool) -> li
     notifications = config.notifications
     source = config.device_config
     repository = config.repository(source.repo) if source is not None else None
+    # Repositories go last. Registering one sets off its first poll, and that push is
+    # acted on only by the targets, devices and routes that exist when it arrives: with
+    # them declared first, the first commit deploys (it was once dropped when the push
+    # reached the deployer before the target did).
     sections: list[tuple[str, str, dict[str, Any]]] = [
-        (
-            "repositories",
-            "hearth.cmd.git.ApplyRepositories",
-            {"repositories": [r.model_dump(mode="json") for r in config.repositories]},
-        ),
         (
             "notifications",
             "hearth.cmd.notify.ApplyRoutes",
@@ -44,6 +43,11 @@ def apply_config(config: HearthConfig, request: Request, *, dry_run: bool) -> li
                 "device_config": source.model_dump(mode="json") if source else None,
                 "repository": repository.model_dump(mode="json") if repository else None,
             },
+        ),
+        (
+            "repositories",
+            "hearth.cmd.git.ApplyRepositories",
+            {"repositories": [r.model_dump(mode="json") for r in config.repositories]},
         ),
     ]
     return [

@@ -145,9 +145,8 @@ def test_hearth_apply_sends_devices_to_the_device_manager(tmp_path: Path) -> Non
         return {"ok": True, "changes": []}
 
     results = apply_config(load_config(write(tmp_path, text)), request, dry_run=True)
-    assert results[-1]["section"] == "devices"
-    subject, body = sent[-1]
-    assert subject == "hearth.cmd.device.ApplyDevices"
+    assert [r["section"] for r in results].count("devices") == 1
+    body = next(body for subject, body in sent if subject == "hearth.cmd.device.ApplyDevices")
     assert body["devices"] == [
         {
             "name": "porch",
@@ -175,8 +174,7 @@ def test_device_config_names_a_folder_of_a_declared_repository(tmp_path: Path) -
         return {"ok": True, "changes": []}
 
     apply_config(config, request, dry_run=True)
-    subject, body = sent[-1]
-    assert subject == "hearth.cmd.device.ApplyDevices"
+    body = next(body for subject, body in sent if subject == "hearth.cmd.device.ApplyDevices")
     assert body["device_config"] == {
         "repo": "alice/home-config",
         "path": "shelly/",
@@ -194,3 +192,32 @@ def test_device_config_names_a_folder_of_a_declared_repository(tmp_path: Path) -
         load_config(
             write(tmp_path, GOOD + "device_config:\n  repo: alice/home-config\n  paht: x\n")
         )
+
+
+def test_hearth_apply_declares_repositories_after_what_their_pushes_feed(tmp_path: Path) -> None:
+    """A repository's registration sets off its first poll at once, and the deployer acts on
+    a push only for the targets it holds when the push arrives: the targets (and the
+    routes, and the devices) are declared first, each one's reply awaited, so the first
+    push finds them. Repositories first once left the demo undeployed: its first push
+    was in the stream one event before its target."""
+    from hearth.apply import apply_config
+
+    sent: list[str] = []
+
+    def request(subject: str, body: dict[str, object]) -> dict[str, object]:
+        sent.append(subject)
+        return {"ok": True, "changes": []}
+
+    results = apply_config(load_config(write(tmp_path, GOOD)), request, dry_run=False)
+    assert sent == [
+        "hearth.cmd.notify.ApplyRoutes",
+        "hearth.cmd.target.ApplyTargets",
+        "hearth.cmd.device.ApplyDevices",
+        "hearth.cmd.git.ApplyRepositories",
+    ]
+    assert [r["section"] for r in results] == [
+        "notifications",
+        "targets",
+        "devices",
+        "repositories",
+    ]
