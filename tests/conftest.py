@@ -57,6 +57,23 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=_start_rank)
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_terminal_summary(terminalreporter: Any) -> Iterator[None]:
+    """The failed tests' names once more, last and one line each: on CI the short summary
+    carries whole messages, and a long one pushed the names out of what CI shows."""
+    yield
+    lines = [
+        f"{kind} {report.nodeid} ({report.when})"
+        for kind, key in (("FAILED", "failed"), ("ERROR", "error"))
+        for report in terminalreporter.stats.get(key, [])
+        if getattr(report, "nodeid", None)
+    ]
+    if lines:
+        terminalreporter.write_sep("=", "failed, by name")
+        for line in lines:
+            terminalreporter.write_line(line)
+
+
 @pytest.fixture(autouse=True)
 def _forget_secret_values() -> Iterator[None]:
     """Services in this process remember the secret values they decrypt (to redact them);

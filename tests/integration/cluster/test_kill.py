@@ -280,4 +280,18 @@ async def judge(cluster: Cluster, hooks: Webhooks) -> None:
     live = await asyncio.to_thread(cluster.read_models)
     reply = await cluster.command("hearth.cmd.query.RebuildProjections", {"actor": "test"})
     assert reply.get("ok", True), reply
-    assert await asyncio.to_thread(cluster.read_models) == live
+    rebuilt = await asyncio.to_thread(cluster.read_models)
+    if rebuilt != live:
+        pytest.fail(differing_rows(live, rebuilt), pytrace=False)
+
+
+def differing_rows(live: dict[str, list[Any]], rebuilt: dict[str, list[Any]]) -> str:
+    """Only the rows that differ, by table: the whole read models bury them (CI shows the
+    end of a failure's output)."""
+    lines = []
+    for table in sorted(set(live) | set(rebuilt)):
+        before = Counter(map(repr, live.get(table, [])))
+        after = Counter(map(repr, rebuilt.get(table, [])))
+        lines += [f"{table}: only live {row}" for row in sorted(before - after)]
+        lines += [f"{table}: only rebuilt {row}" for row in sorted(after - before)]
+    return "the read models differ from a rebuild:\n" + "\n".join(lines)

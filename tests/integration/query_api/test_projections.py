@@ -8,12 +8,14 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
+import nats.errors
 import pytest
 from nats.js.errors import NotFoundError
 
 from hearth_events import all_event_classes
 from hearth_events.jetstream import EVENTS_STREAM, ensure
 from hearth_events.publish import publish_event
+from hearth_query_api import handlers
 from hearth_query_api.adapters.schema import READ_TABLES, SCHEMA, migrate
 from hearth_query_api.entrypoints.api.models import json_value
 from hearth_query_api.handlers import Projector
@@ -207,3 +209,58 @@ async def test_events_held_by_a_crashed_instance_are_projected_before_newer_ones
     assert len(live["events"]) == len(events)
     await projector.rebuild(js)
     assert await dump(pool) == live
+
+
+async def test_a_rebuild_reads_what_the_stream_still_holds(
+    js: Any, pool: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stream's limits removed its oldest messages: the rebuild replays the rest and
+    ends when nothing is pending, not after a silence (a silence fails it, below)."""
+    await fresh_stream(js)
+    events = history()
+    for envelope in events:
+        await publish_event(js, envelope)
+    config = (await js.stream_info(EVENTS_STREAM)).config
+    config.max_msgs = len(events) - 2
+    await js.update_stream(config)
+    monkeypatch.setattr(handlers, "READ_TIMEOUT_S", 3.0)
+    projector = Projector(pool)
+    assert await projector.rebuild(js) == len(events) - 2
+    assert projector.position == len(events)
+
+
+class Stalling:
+    """The stream as a rebuild reads it, going quiet after ``sent`` messages: a loaded
+    cluster's consumer after a leader change."""
+
+    def __init__(self, js: Any, sent: int) -> None:
+        self._js, self._sent = js, sent
+
+    async def stream_info(self, name: str) -> Any:
+        return await self._js.stream_info(name)
+
+    async def subscribe(self, *args: Any, **kwargs: Any) -> Any:
+        subscription = await self._js.subscribe(*args, **kwargs)
+        real, left = subscription.next_msg, [self._sent]
+
+        async def next_msg(timeout: float) -> Any:
+            if left[0] == 0:
+                await asyncio.sleep(timeout)
+                raise nats.errors.TimeoutError
+            left[0] -= 1
+            return await real(timeout=timeout)
+
+        subscription.next_msg = next_msg
+        return subscription
+
+
+async def test_a_stream_gone_quiet_fails_the_rebuild_instead_of_ending_it(
+    js: Any, pool: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await fresh_stream(js)
+    events = history()
+    for envelope in events:
+        await publish_event(js, envelope)
+    monkeypatch.setattr(handlers, "READ_TIMEOUT_S", 0.5)
+    with pytest.raises(handlers.RebuildStalled, match=f"at sequence 4 of {len(events)}"):
+        await Projector(pool).rebuild(Stalling(js, sent=4))

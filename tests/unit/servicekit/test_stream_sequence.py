@@ -1,11 +1,12 @@
-"""The stream sequence read from a JetStream ack subject is the one nats-py reads."""
+"""The stream sequence and the pending count read from a JetStream ack subject are the ones
+nats-py reads."""
 
 from __future__ import annotations
 
 import pytest
 from nats.aio.msg import Msg
 
-from hearth_servicekit.consumer import stream_sequence
+from hearth_servicekit.consumer import stream_pending, stream_sequence
 
 REPLIES = [
     # the plain form: stream, consumer, delivered, stream seq, consumer seq, time, pending
@@ -21,6 +22,12 @@ REPLIES = [
 def test_the_sequence_is_what_nats_py_reads(reply: str) -> None:
     message = Msg(None, subject="hearth.evt.x", reply=reply)  # type: ignore[arg-type]
     assert stream_sequence(message) == Msg.Metadata._from_reply(reply).sequence.stream
+
+
+@pytest.mark.parametrize("reply", REPLIES)
+def test_the_pending_count_is_what_nats_py_reads(reply: str) -> None:
+    message = Msg(None, subject="hearth.evt.x", reply=reply)  # type: ignore[arg-type]
+    assert stream_pending(message) == Msg.Metadata._from_reply(reply).num_pending
 
 
 def test_a_message_without_an_ack_subject_is_refused_as_nats_py_refuses_it() -> None:

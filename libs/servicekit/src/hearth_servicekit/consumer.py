@@ -324,6 +324,16 @@ def stream_sequence(message: Any) -> int:
     return sequence
 
 
+def stream_pending(message: Any) -> int:
+    """How many messages the consumer has yet to deliver after this one (the last field of
+    the same ack subject)."""
+    tokens = (message.reply or "").split(".")
+    if len(tokens) == _PLAIN_ACK_TOKENS and tokens[0] == "$JS" and tokens[1] == "ACK":
+        return int(tokens[8])
+    pending: int = message.metadata.num_pending
+    return pending
+
+
 _PLAIN_ACK_TOKENS = 9
 
 

@@ -31,11 +31,12 @@ from hearth_query_api.adapters.tokens import TokenError, create_token, list_toke
 from hearth_query_api.projections import PROJECTIONS
 from hearth_servicekit import get_logger
 from hearth_servicekit.commands import CommandRejected
-from hearth_servicekit.consumer import stream_sequence
+from hearth_servicekit.consumer import stream_pending, stream_sequence
 from hearth_servicekit.faults import fault_point
 
 log = get_logger("hearth.projector")
 REBUILD_BATCH = 500
+READ_TIMEOUT_S = 60.0
 #: Live projection takes it shared, a rebuild exclusively: with several query-api
 #: instances, none may project a live event into tables another is rebuilding.
 REBUILD_LOCK = 0x48454152
@@ -172,16 +173,23 @@ async def _read_stream(
 async def _read_batches(
     js: Any, last: int, batches: asyncio.Queue[Batch | Exception | None]
 ) -> None:
+    """The stream ends for the rebuild at ``last``, or sooner where the messages up to it
+    were removed: when the consumer has nothing pending. Silence is never taken for the
+    end (a loaded cluster after a leader change can be slow to deliver): past
+    ``READ_TIMEOUT_S`` without a message, the rebuild fails rather than stop short."""
     subscription = await js.subscribe(event_filter(), ordered_consumer=True)
     batch: Batch = []
-    seq = 0
+    seq, pending = 0, 1
     try:
-        while seq < last:
+        while seq < last and pending > 0:
             try:
-                message = await subscription.next_msg(timeout=5)
+                message = await subscription.next_msg(timeout=READ_TIMEOUT_S)
             except nats.errors.TimeoutError:
-                break  # the stream ends before `last` (messages were removed)
-            seq = stream_sequence(message)
+                raise RebuildStalled(
+                    f"the stream sent nothing for {READ_TIMEOUT_S:.0f} s at sequence {seq} "
+                    f"of {last}; the read models are incomplete: rebuild again"
+                ) from None
+            seq, pending = stream_sequence(message), stream_pending(message)
             try:
                 batch.append((parse_event(message.data), seq))
             except BadEvent as exc:
@@ -192,6 +200,11 @@ async def _read_batches(
         await batches.put(batch)
     finally:
         await subscription.unsubscribe()
+
+
+class RebuildStalled(CommandRejected):
+    """The stream stopped sending before the rebuild reached its end (a refusal the admin
+    reads: the rebuild is to be run again)."""
 
 
 # -- token commands -------------------------------------------------------------------
