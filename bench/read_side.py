@@ -322,7 +322,7 @@ async def run_read_side(
         await wait_projected(pool, before + 1)
         first, started = await projected(pool), time.perf_counter()
         await wait_projected(pool, last)
-        took = time.perf_counter() - started
+        projecting = time.perf_counter() - started
         rows.insert(
             2,
             Row(
@@ -330,7 +330,7 @@ async def run_read_side(
                 f"a backlog of {len(backlog):,} events, after the first batch (events/s; "
                 f"the process started and projected it in {started - spawned:.1f} s)",
                 # (A backlog small enough for one batch: from the start.)
-                (last - first) / took if last > first else len(backlog) / (started - spawned),
+                (last - first) / projecting if last > first else len(backlog) / (started - spawned),
                 0,
                 0,
             ),
