@@ -129,6 +129,19 @@ async def run_until(consumer: Any, condition: Any, timeout: float = 15.0) -> Non
         await task
 
 
+async def settled_info(js: Any) -> Any:
+    """The consumer's info once the acks sent have been counted. An ack is a plain publish
+    and the server files it on the consumer's own queue, so a consumer-info request right
+    after it can still count the message as pending; a message never acked stays pending
+    and the assertion after this fails."""
+    deadline = asyncio.get_running_loop().time() + 5.0
+    while True:
+        info = await js.consumer_info(EVENTS_STREAM, CONSUMERS["notifier"].name)
+        if info.num_ack_pending == 0 or asyncio.get_running_loop().time() > deadline:
+            return info
+        await asyncio.sleep(0.02)
+
+
 async def test_acks_only_after_the_handler_returns(js: Any, consumer_class: Any) -> None:
     await fresh_bus(js)
     for n in range(5):
@@ -141,7 +154,7 @@ async def test_acks_only_after_the_handler_returns(js: Any, consumer_class: Any)
     consumer = consumer_class(js, "notifier", handle, fetch_timeout_s=0.2)
     await run_until(consumer, lambda: len(seen) == 5)
     assert seen == ["0", "1", "2", "3", "4"]
-    info = await js.consumer_info(EVENTS_STREAM, CONSUMERS["notifier"].name)
+    info = await settled_info(js)
     assert info.num_ack_pending == 0
     assert info.num_pending == 0
 
@@ -157,7 +170,7 @@ async def test_a_batch_handler_takes_what_arrived_together_and_acks_it_all(
     await run_until(consumer, lambda: consumer.handled == 10)
     assert [seq for batch in batches for seq in batch] == list(range(1, 11))
     assert max(len(b) for b in batches) == 4
-    info = await js.consumer_info(EVENTS_STREAM, CONSUMERS["notifier"].name)
+    info = await settled_info(js)
     assert info.num_ack_pending == 0 and info.num_pending == 0
 
 
@@ -257,7 +270,7 @@ async def test_an_invalid_message_is_terminated_not_retried(js: Any, consumer_cl
 
     consumer = consumer_class(js, "notifier", handle, fetch_timeout_s=0.2)
     await run_until(consumer, lambda: seen == ["2"])
-    info = await js.consumer_info(EVENTS_STREAM, CONSUMERS["notifier"].name)
+    info = await settled_info(js)
     assert info.num_ack_pending == 0
 
 
@@ -387,7 +400,7 @@ async def test_a_read_ahead_batch_consumer_handles_every_event_once_in_order(js:
     assert [seq for b in batches for seq in b] == list(range(1, 21))
     assert max(len(b) for b in batches) == 4
     assert in_hand[0] == 8  # this batch and the one read ahead of it
-    info = await js.consumer_info(EVENTS_STREAM, CONSUMERS["notifier"].name)
+    info = await settled_info(js)
     assert info.num_ack_pending == 0 and info.num_pending == 0
 
 
