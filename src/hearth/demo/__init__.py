@@ -97,23 +97,51 @@ class Demo:
 
 def _git(cwd: Path, *args: str) -> None:
     identity = ["-c", "user.name=Hearth demo", "-c", "user.email=demo@hearth.invalid"]
-    subprocess.run(["git", *identity, *args], cwd=cwd, check=True, capture_output=True)
+    subprocess.run(
+        ["git", *identity, *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+        start_new_session=True,  # a terminal's Ctrl-C is for hearth, which stops between steps
+    )
+
+
+def _has_main(bare: Path) -> bool:
+    return (bare / "HEAD").exists() and (
+        subprocess.run(
+            ["git", "rev-parse", "--verify", "--quiet", "refs/heads/main"],
+            cwd=bare,
+            check=False,
+            capture_output=True,
+            start_new_session=True,
+        ).returncode
+        == 0
+    )
 
 
 def _repository(root: Path, name: str, files: dict[str, str]) -> tuple[Path, Path]:
+    """The demo's bare repository and its checkout, made once and reused. They are built
+    under temporary names and moved into place, the bare one last: a first start stopped
+    halfway (Ctrl-C, a kill, a full disk) leaves no repository without its first commit,
+    which Hearth would poll forever without ever deploying."""
     bare, checkout = root / f"{name}.git", root / name
-    if not (bare / "HEAD").exists():
-        shutil.rmtree(bare, ignore_errors=True)
-        shutil.rmtree(checkout, ignore_errors=True)
-        bare.mkdir(parents=True)
-        _git(bare, "init", "-q", "--bare", "-b", "main")
-        _git(root, "clone", "-q", str(bare), str(checkout))
-        for path, content in files.items():
-            (checkout / path).parent.mkdir(parents=True, exist_ok=True)
-            (checkout / path).write_text(content)
-        _git(checkout, "add", "-A")
-        _git(checkout, "commit", "-q", "-m", "Demo configuration")
-        _git(checkout, "push", "-q", "origin", "HEAD:main")
+    if _has_main(bare):
+        return bare, checkout
+    new_bare, new_checkout = root / f".{name}.git.new", root / f".{name}.new"
+    for path in (bare, checkout, new_bare, new_checkout):
+        shutil.rmtree(path, ignore_errors=True)
+    new_bare.mkdir(parents=True)
+    _git(new_bare, "init", "-q", "--bare", "-b", "main")
+    _git(root, "clone", "-q", str(new_bare), str(new_checkout))
+    for name_in_repo, content in files.items():
+        (new_checkout / name_in_repo).parent.mkdir(parents=True, exist_ok=True)
+        (new_checkout / name_in_repo).write_text(content)
+    _git(new_checkout, "add", "-A")
+    _git(new_checkout, "commit", "-q", "-m", "Demo configuration")
+    _git(new_checkout, "push", "-q", "origin", "HEAD:main")
+    _git(new_checkout, "remote", "set-url", "origin", str(bare))
+    new_checkout.rename(checkout)
+    new_bare.rename(bare)
     return bare, checkout
 
 
@@ -130,8 +158,10 @@ def _port(preferred: int, what: str, notes: list[str]) -> int:
 
 def _persistent_secret(path: Path) -> str:
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(24))
-        path.chmod(0o600)
+        draft = path.with_name(path.name + ".new")
+        draft.write_text(secrets.token_urlsafe(24))
+        draft.chmod(0o600)
+        draft.replace(path)  # whole or not at all: a kill never leaves an empty token
     return path.read_text().strip()
 
 

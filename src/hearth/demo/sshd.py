@@ -113,8 +113,10 @@ class DemoSshd:
 
 def _key(path: Path) -> asyncssh.SSHKey:
     if not path.exists():
-        asyncssh.generate_private_key("ssh-ed25519").write_private_key(str(path))
-        path.chmod(0o600)
+        draft = path.with_name(path.name + ".new")
+        asyncssh.generate_private_key("ssh-ed25519").write_private_key(str(draft))
+        draft.chmod(0o600)
+        draft.replace(path)  # whole or not at all: a kill never leaves half a key
     return asyncssh.read_private_key(str(path))
 
 

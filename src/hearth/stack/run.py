@@ -113,6 +113,13 @@ def run_up(
         supervise(running, report.say)
     except Interrupted:
         pass
+    except Exception as exc:
+        if not stop.event.is_set():
+            raise
+        # The stop was asked for and a step broke meanwhile, most likely because a child
+        # process got the terminal's Ctrl-C too: the user asked to stop, so stop, with one
+        # line instead of a traceback.
+        report.say(f"stopped while starting ({_first_line(exc)})")
     finally:
         # After a hang-up the terminal is gone and printing fails: stopping must go on.
         say = _quietly(report.say)
@@ -124,6 +131,11 @@ def run_up(
         for pid in reap_children():
             say(f"process {pid} did not stop by itself and was killed")
         say(f"stopped in {time.monotonic() - started:.1f}s")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0][:160]}" if text else type(exc).__name__
 
 
 def _quietly(say: Callable[[str], None]) -> Callable[[str], None]:

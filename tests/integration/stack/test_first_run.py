@@ -5,6 +5,7 @@ configuration for the demo."""
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import shutil
 import subprocess
@@ -155,6 +156,45 @@ def test_ctrl_c_while_initdb_runs_is_a_stop_not_a_failure(tmp_path: Path, runs: 
     assert "initdb failed" not in output and "Traceback" not in output, output
     assert up.survivors() == []
     assert leftovers(str(data)) == []
+
+
+def test_ctrl_c_while_the_demo_makes_its_repository_is_a_stop_not_a_failure(
+    tmp_path: Path, runs: list[Up]
+) -> None:
+    """The demo's first start makes its Git repositories. The terminal's SIGINT went to
+    those git commands too, so a Ctrl-C there was a traceback, and it left a repository
+    without its first commit, which every later start polled without ever deploying. A
+    `git` on PATH holds the demo's commit until the signal was sent."""
+    data, bin_dir, held = tmp_path / "data", tmp_path / "bin", tmp_path / "held"
+    bin_dir.mkdir()
+    real_git = shutil.which("git")
+    assert real_git is not None
+    (bin_dir / "git").write_text(
+        "#!/bin/sh\n"
+        'case " $* " in *" commit "*"Demo configuration"*)\n'
+        f'  touch "{held}"; sleep 2;;\n'
+        "esac\n"
+        f'exec {real_git} "$@"\n'
+    )
+    (bin_dir / "git").chmod(0o755)
+    up = Up(data, free_ports(), env={"PATH": f"{bin_dir}:{os.environ['PATH']}"})
+    runs.append(up)
+    deadline = time.monotonic() + 120
+    while not held.exists():
+        assert time.monotonic() < deadline and up.process.poll() is None, up.output()
+        time.sleep(0.02)
+    assert up.ctrl_c() == 0, up.output()
+    output = up.output()
+    assert "stopped in" in output and "Traceback" not in output, output
+    assert up.survivors() == []
+    assert leftovers(str(data)) == []
+    main = subprocess.run(
+        [real_git, "rev-parse", "--verify", "refs/heads/main"],
+        cwd=data / "demo" / "home-config.git",
+        check=False,
+        capture_output=True,
+    )
+    assert main.returncode == 0, "the demo repository was left without its first commit"
 
 
 def test_secrets_can_be_set_before_hearth_runs(tmp_path: Path, runs: list[Up]) -> None:
