@@ -57,3 +57,11 @@ def apply_config(config: HearthConfig, request: Request, *, dry_run: bool) -> li
         }
         for section, subject, body in sections
     ]
+
+
+def change_lines(result: dict[str, Any]) -> list[str]:
+    """What one section's reply changed, a line each: the declarations, then the
+    deployments a new target's declaration set off (its branch's newest push)."""
+    lines = [f"{c['type']} {c['name']}" for c in result.get("changes", [])]
+    lines += [f"deploys {d['commit'][:12]} to {d['target']}" for d in result.get("deploying", [])]
+    return lines

@@ -19,7 +19,7 @@ def apply(config_path: Path, dry_run: bool) -> None:
     """Make the running Hearth equal to hearth.yaml (repositories, notification routes)."""
     from rich.table import Table
 
-    from hearth.apply import apply_config
+    from hearth.apply import apply_config, change_lines
     from hearth.config import ConfigError, load_config
 
     try:
@@ -32,7 +32,7 @@ def apply(config_path: Path, dry_run: bool) -> None:
     for column in ("section", "result", "changes"):
         table.add_column(column)
     for result in results:
-        changes = "\n".join(f"{c['type']} {c['name']}" for c in result.get("changes", []))
+        changes = "\n".join(change_lines(result))
         table.add_row(
             result["section"],
             "[green]ok[/]" if result.get("ok") else f"[red]{result.get('error', 'failed')}[/]",

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from rich.console import Console
 from rich.table import Table
 
+from hearth.apply import change_lines
 from hearth.stack.up import Stack
 
 if TYPE_CHECKING:
@@ -56,7 +57,8 @@ class ConsoleReport:
     def applied(self, source: str, results: list[dict[str, Any]]) -> None:
         for result in results:
             outcome = "applied" if result.get("ok") else f"NOT applied: {result['error']}"
-            self.say(f"{source} {result['section']}: {outcome}")
+            deploys = "".join(f"; {c}" for c in change_lines(result) if c.startswith("deploys "))
+            self.say(f"{source} {result['section']}: {outcome}{deploys}")
 
     def demo(self, demo: Demo, state: dict[str, Any], token: str) -> None:
         from hearth.demo import POLL_S

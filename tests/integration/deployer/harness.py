@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import subprocess
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -145,7 +146,10 @@ class World:
     async def push(
         self, files: Mapping[str, str | None], *, branch: str = "main", repo: str = "home/config"
     ) -> tuple[str, Envelope]:
-        before = self.remote.head(branch) if self.pushes else "0" * 40
+        try:
+            before = self.remote.head(branch) if self.pushes else "0" * 40
+        except subprocess.CalledProcessError:
+            before = "0" * 40  # the branch's first push
         self.remote.commit(dict(files), message=f"change {self.pushes}")
         after = self.remote.push(branch)
         self.pushes += 1

@@ -3,6 +3,7 @@ follows live, against a real JetStream."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -64,3 +65,31 @@ async def test_what_is_there_is_replayed_before_catch_up_ends(js: Any) -> None:
     follower = StreamFollower(js, SUBJECTS, seen.append)
     await follower.catch_up()
     assert [e.data.reason for e in seen] == ["0", "1", "2"]  # type: ignore[attr-defined]
+
+
+async def test_settle_returns_once_what_the_stream_held_is_applied(js: Any) -> None:
+    await fresh_bus(js)
+    seen: list[Envelope] = []
+    follower = StreamFollower(js, SUBJECTS, seen.append)
+    await follower.catch_up()
+    stop = asyncio.Event()
+    task = asyncio.create_task(follower.run(stop))
+    try:
+        for n in range(50):
+            await publish_event(js, failed("ha", n))
+        assert await follower.settle(timeout=10)
+        assert len(seen) == 50
+    finally:
+        stop.set()
+        await task
+
+
+async def test_settle_never_claims_what_was_not_applied(js: Any) -> None:
+    await fresh_bus(js)
+    seen: list[Envelope] = []
+    follower = StreamFollower(js, SUBJECTS, seen.append)
+    await follower.catch_up()
+    await publish_event(js, failed("ha", 1))
+    assert not await follower.settle(timeout=0.5)  # nothing runs the follower
+    await follower.poll_once(timeout=5)
+    assert await follower.settle(timeout=5) and len(seen) == 1

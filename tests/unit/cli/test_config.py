@@ -221,3 +221,15 @@ def test_hearth_apply_declares_repositories_after_what_their_pushes_feed(tmp_pat
         "devices",
         "repositories",
     ]
+
+
+def test_hearth_apply_says_which_deployments_a_declaration_set_off() -> None:
+    from hearth.apply import change_lines
+
+    result = {
+        "ok": True,
+        "changes": [{"type": "TargetRegistered", "name": "ha"}],
+        "deploying": [{"target": "ha", "commit": "0123456789abcdef" * 2}],
+    }
+    assert change_lines(result) == ["TargetRegistered ha", "deploys 0123456789ab to ha"]
+    assert change_lines({"ok": True, "changes": []}) == []

@@ -314,11 +314,10 @@ def take_queued_at_once(pull_subscription: Any) -> None:
 
 def stream_sequence(message: Any) -> int:
     """The message's stream sequence. nats-py's ``metadata`` builds every field of the ack
-    subject (3 µs an event at catch-up); the plain form
-    ``$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time>.<pending>``
-    is read here, and any other (with a domain and an account) by nats-py."""
-    tokens = (message.reply or "").split(".")
-    if len(tokens) == _PLAIN_ACK_TOKENS and tokens[0] == "$JS" and tokens[1] == "ACK":
+    subject (3 µs an event at catch-up); the plain form is read here (``_plain_ack``), and
+    any other (with a domain and an account) by nats-py."""
+    tokens = _plain_ack(message)
+    if tokens is not None:
         return int(tokens[5])
     sequence: int = message.metadata.sequence.stream
     return sequence
@@ -327,14 +326,24 @@ def stream_sequence(message: Any) -> int:
 def stream_pending(message: Any) -> int:
     """How many messages the consumer has yet to deliver after this one (the last field of
     the same ack subject)."""
-    tokens = (message.reply or "").split(".")
-    if len(tokens) == _PLAIN_ACK_TOKENS and tokens[0] == "$JS" and tokens[1] == "ACK":
+    tokens = _plain_ack(message)
+    if tokens is not None:
         return int(tokens[8])
     pending: int = message.metadata.num_pending
     return pending
 
 
 _PLAIN_ACK_TOKENS = 9
+
+
+def _plain_ack(message: Any) -> list[str] | None:
+    """The fields of a plain ack subject,
+    ``$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time>.<pending>``;
+    None for any other form."""
+    tokens = (message.reply or "").split(".")
+    if len(tokens) == _PLAIN_ACK_TOKENS and tokens[0] == "$JS" and tokens[1] == "ACK":
+        return tokens
+    return None
 
 
 async def unless_stopped(work: Awaitable[T], stopped: asyncio.Future[Any], default: T) -> T:

@@ -32,6 +32,7 @@ class StreamFollower:
         self._apply = apply
         self._last_seq = 0
         self._subscription: Any = None
+        self._consumer: str | None = None
         self.caught_up = asyncio.Event()
 
     async def _subscribe(self) -> Any:
@@ -49,6 +50,7 @@ class StreamFollower:
             **start,
         )
         info = await self._js.add_consumer(EVENTS_STREAM, config=config)
+        self._consumer = info.name
         if info.num_pending == 0:
             # Nothing to replay: caught up now, not after a fetch has waited out its
             # timeout (a second of every start-up, for a service with no such events yet).
@@ -93,6 +95,28 @@ class StreamFollower:
                     )
                     await self._drop()
                     await asyncio.sleep(0.5)
+
+    async def settle(self, timeout: float = 2.0) -> bool:
+        """Wait until every event the stream held when this was called has been applied
+        (its ``run`` applies them; this only watches). False if that took longer than
+        ``timeout`` (JetStream unavailable, or the follower resubscribing)."""
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    if await self._settled():
+                        return True
+                    await asyncio.sleep(0.01)
+        except TimeoutError:
+            return False
+
+    async def _settled(self) -> bool:
+        if self._consumer is None or self._subscription is None:
+            return False
+        try:
+            info = await self._js.consumer_info(EVENTS_STREAM, self._consumer)
+        except Exception:  # resubscribing: look again
+            return False
+        return bool(info.num_pending == 0 and info.delivered.stream_seq <= self._last_seq)
 
     async def run(self, stop: asyncio.Event) -> None:
         stopped = asyncio.ensure_future(stop.wait())

@@ -14,17 +14,18 @@ from hearth_deployer.adapters.records import HostRecords
 from hearth_deployer.adapters.sources import ConfigSource, GitHubTarballs, GitMirrors
 from hearth_deployer.adapters.status import report_commit_status
 from hearth_deployer.adapters.store import SCHEMA, DeployerApplication, DeployerStore
+from hearth_deployer.domain.pushes import LatestPushes
 from hearth_deployer.domain.waiting import SecretLookup
 from hearth_deployer.entrypoints.commands import serve_target_commands
 from hearth_deployer.entrypoints.driftcheck import DriftChecks
-from hearth_deployer.handlers import DeployerHandlers
+from hearth_deployer.handlers import DeployerHandlers, fed_by
 from hearth_deployer.remote.host import SSHHosts
 from hearth_deployer.remote.pool import HostPool
 from hearth_deployer.remote.port import Hosts
 from hearth_deployer.remote.target import SSHTarget
 from hearth_deployer.settings import DeployerSettings, set_ssh_log_level
 from hearth_deployer.workflows.context import DeployContext, Timing
-from hearth_events import event_filter, new_event
+from hearth_events import Envelope, event_filter, new_event
 from hearth_events.catalogue import (
     DeployRequested,
     RepositoryRegistered,
@@ -49,6 +50,7 @@ FOLLOWED = [
     event_filter("git", "RepositoryRegistered"),
     event_filter("git", "RepositoryUpdated"),
     event_filter("git", "RepositoryRemoved"),
+    event_filter("git", "PushReceived"),  # the newest push, for a target declared after it
 ]
 log = get_logger("hearth.deployer")
 
@@ -74,6 +76,8 @@ class Deployer(BusService):
         super().__init__(settings, metrics)
         set_ssh_log_level(ssh_log_level)
         self.repositories: Declarations[RepositorySpec] = Declarations(REPOSITORY_EVENTS)
+        self.pushes = LatestPushes()
+        self._follower: StreamFollower | None = None
         self._box = box
         self._timing = timing or Timing()
         self._secrets = secrets
@@ -99,7 +103,7 @@ class Deployer(BusService):
         return GitHubTarballs() if repo.provider == "github" else self._mirrors
 
     async def on_start(self) -> None:
-        follower = StreamFollower(self.js, FOLLOWED, self.repositories.apply)
+        follower = self._follower = StreamFollower(self.js, FOLLOWED, self._follow)
         await follower.catch_up()
         self.spawn(follower.run(self.stopping), "follow-repositories")
         self.app = await open_when_reachable(self, DeployerApplication, SCHEMA)
@@ -127,12 +131,33 @@ class Deployer(BusService):
         self.dispatcher = Dispatcher(ctx, locks, self.settings.instance, timing)
         handlers = self.handlers = DeployerHandlers(store, self.dispatcher, self.repositories.get)
 
-        await serve_target_commands(self.nc, store, self._prepare, queue=self.name)
+        await serve_target_commands(
+            self.nc,
+            store,
+            self._prepare,
+            queue=self.name,
+            newest_push=self._newest_push,
+            kick=self.dispatcher.kick,
+        )
         self.consume("deployer", handlers.handle)
         self.spawn(self.dispatcher.sweep_forever(self.stopping), "sweep")
         self.spawn(self.dispatcher.recheck_held_forever(self.stopping), "secret-recheck")
         drift = DriftChecks(store, records, self._request_deploy)
         self.spawn(drift.run_forever(self.stopping), "drift-checks")
+
+    def _follow(self, envelope: Envelope) -> None:
+        self.repositories.apply(envelope)
+        self.pushes.apply(envelope)
+
+    async def _newest_push(self, spec: TargetSpec) -> Envelope | None:
+        """The newest push of ``spec``'s branch; first every event the stream already holds
+        is taken in, so a push this deployer's consumer passed over a moment ago (before
+        the target existed) is known here."""
+        if self._follower is not None and not await self._follower.settle():
+            log.warning("newest pushes may be behind the stream", target=spec.name)
+        return self.pushes.newest(
+            spec.branch, lambda repo: fed_by(spec, repo, self.repositories.get)
+        )
 
     async def _request_deploy(self, data: DeployRequested) -> None:
         await publish_event(self.js, new_event(data, source=self.source, actor="hearth:timer"))

@@ -8,14 +8,15 @@ nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 from uuid import uuid5
 
 from hearth_deployer.adapters.dispatcher import Dispatcher
-from hearth_deployer.adapters.store import DeployerApplication, DeployerStore
+from hearth_deployer.adapters.store import DeployerApplication, DeployerStore, Queued, ToQueue
 from hearth_deployer.domain import NAMESPACE, TargetLine
 from hearth_deployer.domain.paths import is_ignored
+from hearth_deployer.domain.pushes import starts_from_a_push
 from hearth_deployer.domain.target_spec import ApplyTargets, check_target
 from hearth_events import Envelope
 from hearth_events.catalogue import (
@@ -73,6 +74,40 @@ def targets_for_push(
         and fed_by(t, push.repo, repository)
         and touches_subdirectory(push, t.subdirectory)
     ]
+
+
+def push_announcement(
+    deployment_id: str, spec: TargetSpec, commit: str, branch: str | None
+) -> DeployRequested:
+    return DeployRequested(
+        deployment_id=deployment_id,
+        target=spec.name,
+        repo=spec.repo,
+        commit=commit,
+        branch=branch,
+        trigger="push",
+    )
+
+
+def push_deployment(spec: TargetSpec, envelope: Envelope) -> ToQueue:
+    """The deployment a push (``envelope``) asks of ``spec``: the same one whichever path
+    asks, the push's own handling or a target declared after it."""
+    push = envelope.data
+    assert isinstance(push, PushReceived)
+    deployment_id = push_deployment_id(str(envelope.event_id), spec.name)
+    causation, correlation = str(envelope.event_id), envelope.correlation_id
+    request = {
+        "commit": push.after,
+        "branch": push.branch,
+        "trigger": "push",
+        "repo": spec.repo,
+        "correlation_id": correlation,
+        "causation_id": causation,
+        "requested_by": envelope.actor,
+    }
+    meta = Meta(actor=envelope.actor, correlation_id=correlation, causation_id=causation)
+    announce = push_announcement(deployment_id, spec, push.after, push.branch)
+    return ToQueue(deployment_id, spec.name, "deploy", request, meta, announce)
 
 
 class DeployerHandlers:
@@ -135,56 +170,57 @@ class DeployerHandlers:
             correlation_id=envelope.correlation_id,
             causation_id=str(envelope.event_id),
         )
+        await self.enqueue(ToQueue(deployment_id, target, kind, request, meta, announce))
+
+    async def enqueue(self, item: ToQueue) -> None:
         queued = await self.store.write(
             self.app.queue_deployment,
-            deployment_id,
-            target,
-            kind=kind,
-            request=request,
-            meta=meta,
-            announce=announce,
+            item.deployment_id,
+            item.target,
+            kind=item.kind,
+            request=item.request,
+            meta=item.meta,
+            announce=item.announce,
         )
+        self.log_queued(item, queued)
+        await self.dispatcher.kick(item.target)
+
+    @staticmethod
+    def log_queued(item: ToQueue, queued: Queued) -> None:
         if queued.created:
-            log.info("deployment queued", target=target, deployment_id=deployment_id, kind=kind)
+            log.info(
+                "deployment queued",
+                target=item.target,
+                deployment_id=item.deployment_id,
+                kind=item.kind,
+            )
         if queued.superseded:
-            log.info("deployment superseded", target=target, deployment_id=queued.superseded)
-        await self.dispatcher.kick(target)
+            log.info("deployment superseded", target=item.target, deployment_id=queued.superseded)
 
     # -- pushes and CI ---------------------------------------------------------------
     async def on_push(self, push: PushReceived, envelope: Envelope) -> None:
         targets = await self.store.read(self.app.targets)
         for spec in targets_for_push(push, targets, self.repository):
-            deployment_id = push_deployment_id(str(envelope.event_id), spec.name)
-            request = self._request(
-                envelope, commit=push.after, branch=push.branch, trigger="push", repo=spec.repo
-            )
+            item = push_deployment(spec, envelope)
             if spec.require_ci:
                 line: TargetLine = await self.store.read(self.app.line, spec.name)
                 if line.ci_results.get(push.after) != "success":
-                    request["deployment_id"] = deployment_id
+                    request = {**item.request, "deployment_id": item.deployment_id}
                     await self.store.write(self.app.await_ci, spec.name, push.after, request)
                     log.info("push waits for CI", target=spec.name, commit=push.after)
                     continue
-            await self._queue_push(deployment_id, spec, request, envelope)
+            await self.enqueue(item)
 
     async def _queue_push(
         self, deployment_id: str, spec: TargetSpec, request: dict[str, Any], envelope: Envelope
     ) -> None:
-        announce = DeployRequested(
-            deployment_id=deployment_id,
-            target=spec.name,
-            repo=spec.repo,
-            commit=request["commit"],
-            branch=request["branch"],
-            trigger="push",
-        )
         await self._queue(
             deployment_id,
             spec.name,
             kind="deploy",
             request=request,
             envelope=envelope,
-            announce=announce,
+            announce=push_announcement(deployment_id, spec, request["commit"], request["branch"]),
         )
 
     async def on_ci(self, ci: CiCompleted, envelope: Envelope) -> None:
@@ -275,9 +311,19 @@ class DeployerHandlers:
         await self.store.write(self.app.ask_to_cancel, data.deployment_id, reason)
 
 
+NewestPush = Callable[[TargetSpec], Awaitable[Envelope | None]]
+
+
 async def apply_targets(
-    request: ApplyTargets, store: DeployerStore, *, meta: Meta
+    request: ApplyTargets,
+    store: DeployerStore,
+    *,
+    meta: Meta,
+    newest_push: NewestPush | None = None,
 ) -> dict[str, Any]:
+    """Record the declaration changes. A target declared (or moved to another repository,
+    branch or subdirectory) deploys its branch's newest push at once, stored with the
+    declaration; the reply lists those deployments under ``deploying``."""
     problems = [p for spec in request.targets for p in check_target(spec)]
     if problems:
         raise CommandRejected("; ".join(problems))
@@ -288,6 +334,22 @@ async def apply_targets(
 
     changes = await store.read(plan, store.app)
     summary = change_summary(changes, dry_run=request.dry_run)
-    if not request.dry_run and changes:
-        await store.write(store.app.record_target_changes, changes, meta)
+    if request.dry_run or not changes:
+        return summary
+    deployments = []
+    for change in changes:
+        spec = getattr(change, "spec", None)
+        if newest_push is None or spec is None or not starts_from_a_push(change):
+            continue
+        if not spec.auto_deploy or spec.require_ci:
+            continue  # deployed by hand, or only once CI has passed a push
+        envelope = await newest_push(spec)
+        if envelope is not None:
+            deployments.append(push_deployment(spec, envelope))
+    queued = await store.write(store.app.record_target_changes, changes, meta, deployments)
+    summary["deploying"] = []
+    for item, done in zip(deployments, queued, strict=True):
+        DeployerHandlers.log_queued(item, done)
+        if done.created:
+            summary["deploying"].append({"target": item.target, "commit": item.request["commit"]})
     return summary

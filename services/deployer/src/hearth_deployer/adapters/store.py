@@ -7,7 +7,7 @@ this process and retried when another deployer instance saved the same aggregate
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -38,6 +38,18 @@ class Queued:
     superseded: str | None = None
 
 
+@dataclass(frozen=True)
+class ToQueue:
+    """A deployment to store and queue on its target (``queue_deployment``'s arguments)."""
+
+    deployment_id: str
+    target: str
+    kind: str
+    request: dict[str, Any]
+    meta: Meta
+    announce: DeployRequested | None = None
+
+
 class DeployerApplication(DeploymentCommands):
     """Targets, lines and the queue here; the deployment commands in ``deployments.py``."""
 
@@ -52,11 +64,22 @@ class DeployerApplication(DeploymentCommands):
     def target(self, name: str) -> TargetSpec | None:
         return self.target_book().registry.get(name)
 
-    def record_target_changes(self, changes: list[EventData], meta: Meta) -> None:
+    def record_target_changes(
+        self, changes: list[EventData], meta: Meta, deployments: Sequence[ToQueue] = ()
+    ) -> list[Queued]:
+        """Record declaration changes, and queue the deployments they set off in the same
+        save: a target is never declared without the deployment its declaration promised."""
         book = self.target_book()
         for change in changes:
             book.record(change, meta)
-        self.save(book)
+        changed: list[Any] = [book]
+        queued = []
+        for item in deployments:
+            aggregates, done = self._queue(item)
+            changed += aggregates
+            queued.append(done)
+        self.save(*changed)
+        return queued
 
     def known_hosts(self) -> dict[tuple[str, int], str]:
         known: KnownHosts | None = self._get(KNOWN_HOSTS_ID)
@@ -93,21 +116,27 @@ class DeployerApplication(DeploymentCommands):
         """Store a requested deployment and queue it on its target, superseding the one
         that waited there. ``announce`` (a DeployRequested) is recorded when this service
         is where the request begins; requests from the bus are not published again."""
-        if self.deployment(deployment_id) is not None:
-            return Queued(created=False)
-        deployment = Deployment(deployment_id, target, kind, request)
-        if announce is not None:
-            deployment.request_deploy(announce, meta)
-        line = self.line(target)
-        superseded_id = line.queue(deployment_id)
+        item = ToQueue(deployment_id, target, kind, request, meta, announce)
+        changed, queued = self._queue(item)
+        if changed:
+            self.save(*changed)
+        return queued
+
+    def _queue(self, item: ToQueue) -> tuple[list[Any], Queued]:
+        if self.deployment(item.deployment_id) is not None:
+            return [], Queued(created=False)
+        deployment = Deployment(item.deployment_id, item.target, item.kind, item.request)
+        if item.announce is not None:
+            deployment.request_deploy(item.announce, item.meta)
+        line = self.line(item.target)
+        superseded_id = line.queue(item.deployment_id)
         changed: list[Any] = [deployment, line]
         if superseded_id is not None:
             old = self.deployment(superseded_id)
             if old is not None and old.terminal is None:
-                old.supersede(deployment_id, meta)
+                old.supersede(item.deployment_id, item.meta)
                 changed.append(old)
-        self.save(*changed)
-        return Queued(created=True, superseded=superseded_id)
+        return changed, Queued(created=True, superseded=superseded_id)
 
     def begin_next(self, target: str) -> Deployment | None:
         """Make the waiting deployment active when the target is free."""
