@@ -34,6 +34,8 @@ def _secret_sounding(key: str) -> bool:
 
 
 def _scrub(value: Any) -> Any:
+    if isinstance(value, str):  # nearly every value of a line: the shortest way first
+        return redact_value(value)
     if isinstance(value, dict):
         return {k: MASK if _is_secret_key(k) else _scrub(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -49,6 +51,22 @@ def redact_secrets(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableM
         if key == "exc_info":  # rendered (and redacted) by format_exc_info and the next pass
             continue
         event[key] = MASK if _is_secret_key(key) else _scrub(value)
+    return event
+
+
+#: What the formatter adds to a line after ``redact_secrets`` ran in the chain: the
+#: traceback text (``format_exc_info``) and the stack (``StackInfoRenderer``).
+_ADDED_LATE = ("exception", "stack")
+
+
+def redact_added_late(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """The traceback and stack texts, redacted; every other field was already (the chain's
+    ``redact_secrets``, or the foreign chain's for a standard-library record), so a line
+    is not scrubbed twice (the webhook gateway logs one per delivery)."""
+    for key in _ADDED_LATE:
+        value = event.get(key)
+        if isinstance(value, str):
+            event[key] = redact(value)
     return event
 
 
@@ -95,7 +113,7 @@ def configure_logging(service: str, *, level: str = "info", fmt: str | None = No
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 structlog.processors.format_exc_info,
-                redact_secrets,  # the traceback text format_exc_info just made
+                redact_added_late,  # the traceback text format_exc_info just made
                 _redacted(renderer),
             ],
         )
