@@ -5,8 +5,9 @@
   again by a later scan (announcing another name).
 - ``hall`` (Plus Plug S): adopted, drifted then applied (resolved), a failed apply before,
   imported, restored from a backup, offline now, an update available.
-- ``porch`` (Shelly 1, Gen1): discovered, adopted and released at once (it keeps the name
-  it was adopted under); its firmware update failed and halted the second rollout.
+- ``porch`` (Shelly 1, Gen1): discovered, adopted, given a desired config that then left
+  Git (removed), and released (it keeps the name it was adopted under); its firmware
+  update failed and halted the second rollout.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from datetime import datetime
 from hearth_events import EventData
 from hearth_events.catalogue import (
     DesiredConfigChanged,
+    DesiredConfigRemoved,
     DeviceAdopted,
     DeviceBackupTaken,
     DeviceConfigApplied,
@@ -74,6 +76,15 @@ def fleet_events(last_seen: datetime) -> list[EventData]:
             firmware="20230913-112003/v1.14.0",
         ),
         DeviceAdopted(device_id=PORCH, name="porch"),
+        DesiredConfigChanged(
+            device_id=PORCH, repo="alice/devices", commit="c0", config={}, groups=("outside",)
+        ),
+        DesiredConfigRemoved(
+            device_id=PORCH,
+            repo="alice/devices",
+            commit="c1",
+            detail="devices/porch.toml is no longer in alice/devices@main (at c1)",
+        ),
         DeviceReleased(device_id=PORCH, name="porch", reason="operator"),
         DeviceAdopted(device_id=KITCHEN, name="kitchen", site="home"),
         DeviceAdopted(device_id=HALL, name="hall", site="home"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hearth_device_manager.domain.device import Device, Found, IllegalTransition
-from hearth_events.catalogue import DesiredConfigChanged, FieldDiff
+from hearth_events.catalogue import DesiredConfigChanged, DesiredConfigRemoved, FieldDiff
 from hearth_eventstore.store import Meta
 
 META = Meta(actor="test")
@@ -100,3 +100,40 @@ def test_a_new_group_or_source_is_a_change_too_and_old_events_stay_readable() ->
     )
     assert (old.groups, old.sources) == (None, {})
     assert FieldDiff.model_validate({"path": "a", "desired": 1, "actual": 2}).source is None
+
+
+def test_a_removed_desired_config_takes_its_drift_with_it_and_can_come_back() -> None:
+    device = Device(FOUND.mac)
+    device.discover(FOUND, META)
+    with pytest.raises(IllegalTransition):  # not managed: nothing Git could stop wanting
+        device.remove_desired("home", "c2", META)
+    device.adopt("porch", META)
+    device.collect_events()
+    assert not device.remove_desired("home", "c2", META)  # no desired config: nothing to do
+    device.desire(CONFIG, "home", "c1", META, groups=("house",), sources={"a": "groups/h.toml"})
+    device.drifted([DIFF], META)
+    device.applied([], "c1", META)
+
+    gone = "devices/porch.toml is no longer in home@main (at c2)"
+    assert device.remove_desired("home", "c2", META, gone)
+    assert (device.desired, device.desired_repo, device.desired_commit) == (None, None, None)
+    assert (device.desired_groups, device.desired_sources, device.drift) == (None, {}, ())
+    assert device.adopted and device.name == "porch" and device.applied_commit == "c1"
+    assert not device.remove_desired("home", "c2", META)  # once
+    with pytest.raises(IllegalTransition):  # nothing to differ from any more
+        device.drifted([DIFF], META)
+
+    assert device.desire(CONFIG, "home", "c3", META)  # the file is back: desired again
+    assert device.drifted([DIFF], META)  # and the same difference is a new drift
+    events = [e for e in device.collect_events() if isinstance(e, Device.Recorded)]
+    assert [e.type_name for e in events] == [
+        "DesiredConfigChanged",
+        "DeviceDrifted",
+        "DeviceConfigApplied",
+        "DesiredConfigRemoved",
+        "DesiredConfigChanged",
+        "DeviceDrifted",
+    ]
+    removed = events[3].data()
+    assert isinstance(removed, DesiredConfigRemoved)
+    assert (removed.repo, removed.commit, removed.detail) == ("home", "c2", gone)

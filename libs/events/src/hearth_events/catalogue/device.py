@@ -11,6 +11,7 @@ from hearth_events.base import EventData, register
 
 __all__ = [
     "DesiredConfigChanged",
+    "DesiredConfigRemoved",
     "DeviceAdopted",
     "DeviceBackupTaken",
     "DeviceConfigApplied",
@@ -154,6 +155,24 @@ class DesiredConfigChanged(_DeviceEvent):
     sources: dict[str, str] = Field(
         default_factory=dict,
         description="where each desired value comes from: field path -> file",
+    )
+
+
+@register
+class DesiredConfigRemoved(_DeviceEvent):
+    """Hearth no longer has a desired config for a device it still manages: its file left
+    the desired-config repository (or ``device_config:`` left hearth.yaml) while ``devices:``
+    still declares it. Its drift goes with it (not resolved: nothing converged); status and
+    firmware go on. A file that comes back is a new ``DesiredConfigChanged``."""
+
+    repo: str
+    commit: str | None = Field(
+        description="the commit that no longer names it (None: no repository is declared)"
+    )
+    detail: str = Field(
+        default="",
+        description="what changed, e.g. devices/kitchen.toml is no longer in "
+        "alice/home-devices@main",
     )
 
 

@@ -22,6 +22,7 @@ from eventsourcing.domain import event
 from hearth_events import EventData
 from hearth_events.catalogue import (
     DesiredConfigChanged,
+    DesiredConfigRemoved,
     DeviceAdopted,
     DeviceConfigApplied,
     DeviceConfigApplyFailed,
@@ -235,6 +236,19 @@ class Device(HearthAggregate):
         self.record(event, meta)
         return True
 
+    def remove_desired(self, repo: str, commit: str | None, meta: Meta, detail: str = "") -> bool:
+        """Git no longer says what the device should be (its file is gone, or no repository
+        is declared) while Hearth still manages it; False when there was no desired config.
+        Its drift goes with it: there is nothing left to differ from."""
+        self._require_adopted()
+        if self.desired is None:
+            return False
+        self.record(
+            DesiredConfigRemoved(device_id=self.device_id, repo=repo, commit=commit, detail=detail),
+            meta,
+        )
+        return True
+
     def drifted(self, diffs: Sequence[FieldDiff], meta: Meta) -> bool:
         """The device differs from Git; recorded only when the differences changed."""
         self._require_desired()
@@ -285,15 +299,21 @@ class Device(HearthAggregate):
 
     def _released(self) -> None:
         self.adopted, self.name, self.online, self.password_secret = False, None, None, None
+        self._desired_removed()
+        self.applied_commit = None
+
+    def _desired_removed(self) -> None:
         self.desired = self.desired_repo = self.desired_commit = None
         self.desired_groups, self.desired_sources = None, {}
-        self.drift, self.applied_commit = (), None
+        self.drift = ()
 
     def _when_config(self, data: EventData) -> None:
         if isinstance(data, DesiredConfigChanged):
             self.desired, self.desired_repo = dict(data.config), data.repo
             self.desired_commit = data.commit
             self.desired_groups, self.desired_sources = data.groups, dict(data.sources)
+        elif isinstance(data, DesiredConfigRemoved):
+            self._desired_removed()
         elif isinstance(data, DeviceDrifted):
             self.drift = tuple(data.differences)
         elif isinstance(data, DriftResolved):
