@@ -396,3 +396,57 @@ async def test_a_late_redelivered_push_does_not_take_the_desired_config_back(
         {"switch": {"0": {"auto_off": False}}},
         {"system": {"name": "Porch"}},
     ]
+
+
+async def test_a_declared_device_whose_file_leaves_git_loses_its_desired_config_and_drift(
+    world: World, git: DesiredGit, sim: SimDevice
+) -> None:
+    """Declared in hearth.yaml, the device stays managed; only what Git wanted of it goes,
+    its drift with it, until a file names it again."""
+    await start(world, sim)
+    await git.declare(devices=[{"name": "porch", "mac": sim.mac}])
+    await git.push(
+        {"devices/porch.toml": device_file(sim, AUTO_OFF), "groups/house.toml": group("alert")}
+    )
+    (drifted,) = await wait_for(world, "DeviceDrifted", sim.device_id)
+
+    head = await git.push({"devices/porch.toml": None})
+    (removed,) = await wait_for(world, "DesiredConfigRemoved", sim.device_id)
+    assert (removed.repo, removed.commit) == ("home/config", head)
+    where = f"home/config@main (at {head[:12]})"
+    assert removed.detail == f"shelly/devices/porch.toml is no longer in {where}"
+    # Nothing is compared against the file that is gone; the device is still followed.
+    reply = await world.command("Apply", device_id=sim.device_id)
+    assert reply["devices"][0]["result"] == "no_desired_config", reply
+    sim.set_status("switch:0", {"output": True})
+    await world.wait_status(
+        sim.device_id, lambda s: s["online"] and s["components"]["switch:0"]["output"]
+    )
+    assert not world.named("DeviceReleased", sim.device_id)
+    assert sim.config["switch:0"]["auto_off"] is False  # the device itself is untouched
+
+    # The file is back: desired again, and its drift reported afresh.
+    await git.push({"devices/porch.toml": device_file(sim, AUTO_OFF)})
+    (_, desired) = await wait_for(world, "DesiredConfigChanged", sim.device_id, 2)
+    assert desired.commit == git.remote.head()
+    (_, again) = await wait_for(world, "DeviceDrifted", sim.device_id, 2)
+    assert again.differences == drifted.differences
+
+    # device_config: taken out of hearth.yaml: the same, without a repository.
+    reply = await world.command(
+        "ApplyDevices", devices=[{"name": "porch", "mac": sim.mac}], actor="hearth apply"
+    )
+    assert reply["ok"], reply
+    (_, unnamed) = await wait_for(world, "DesiredConfigRemoved", sim.device_id, 2)
+    assert (unnamed.repo, unnamed.commit) == ("home/config", None)
+    assert unnamed.detail == "hearth.yaml no longer names a device_config repository"
+    kinds = ("DesiredConfigChanged", "DeviceDrifted", "DesiredConfigRemoved", "DeviceReleased")
+    history = [e.type for e in world.events if e.key == sim.device_id and e.type in kinds]
+    assert history == [
+        "DesiredConfigChanged",
+        "DeviceDrifted",
+        "DesiredConfigRemoved",
+        "DesiredConfigChanged",
+        "DeviceDrifted",
+        "DesiredConfigRemoved",
+    ]

@@ -164,7 +164,8 @@ async def test_a_device_file_removed_from_git_releases_the_device_and_its_drift(
     released = await wait_released(world, porch)
     assert (released.name, released.reason) == ("porch", "repository")
     assert git.remote.head()[:12] in released.detail
-    # hearth.yaml still declares the shed: it stays managed.
+    # hearth.yaml still declares the shed: it stays managed, without a desired config.
+    await world.wait_events(lambda: bool(world.named("DesiredConfigRemoved", shed.device_id)))
     assert not world.named("DeviceReleased", shed.device_id)
     assert shed.peers
     assert porch.config["switch:0"]["auto_off"] is False  # the device itself is untouched

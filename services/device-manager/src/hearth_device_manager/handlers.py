@@ -47,7 +47,8 @@ class ConfigWatch(Protocol):
         ...
 
     def released(self, device_id: str) -> None:
-        """The device is no longer managed: forget what was compared of it."""
+        """The device is no longer managed, or Git no longer has a desired config for it:
+        forget what was compared of it."""
         ...
 
 

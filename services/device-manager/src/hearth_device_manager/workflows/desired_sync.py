@@ -9,6 +9,11 @@ resolved config changed (secret names only). A load with errors changes nothing:
 previous desired config stays, every error is logged as ``file:line: message``, and each
 device the refused files concern gets one ``DeviceConfigApplyFailed`` naming the commit and
 the first error (once per commit).
+
+A device it named before and no longer names is released (``DeviceReleased``, reason
+``repository``), unless hearth.yaml's ``devices:`` declares it: that one stays managed and
+loses its desired config and its drift (``DesiredConfigRemoved``). So does every declared
+device when ``device_config:`` leaves hearth.yaml.
 """
 
 from __future__ import annotations
@@ -96,7 +101,7 @@ class DesiredRepo:
             self.loaded = Loaded()
             if changed:
                 await self._release_unnamed(
-                    self._devices.meta(), "hearth.yaml has no device_config"
+                    self._devices.meta(), "hearth.yaml has no device_config", None
                 )
         return changed
 
@@ -170,7 +175,9 @@ class DesiredRepo:
         release what it named before and no longer does (unless hearth.yaml declares it)."""
         known: list[Device] = await self.store.read(self.store.app.devices)
         compare: list[str] = []
-        await self._release_unnamed(meta, f"no devices/*.toml names it at {commit[:12]}", known)
+        await self._release_unnamed(
+            meta, f"no devices/*.toml names it at {commit[:12]}", commit, known
+        )
         for found in known:
             desired = self.desired_for(found)
             if desired is None:
@@ -183,23 +190,55 @@ class DesiredRepo:
         return compare
 
     async def _release_unnamed(
-        self, meta: Meta, detail: str, known: list[Device] | None = None
+        self, meta: Meta, detail: str, commit: str | None, known: list[Device] | None = None
     ) -> None:
-        """Release the devices Git adopted (they have a desired config) that it no longer
-        names, unless hearth.yaml's ``devices:`` declares them."""
+        """The devices Git gave a desired config that it no longer names (at ``commit``;
+        None: no repository is declared): released, unless hearth.yaml's ``devices:``
+        declares them; those stay managed without a desired config."""
         if known is None:
             known = await self.store.read(self.store.app.devices)
         index = await self.store.read(self.store.app.index)
         declared = [DeviceSpec.model_validate(d) for d in index.declared.values()]
-        gone: list[tuple[Device, ReleaseReason, str]] = [
-            (device, "repository", detail)
-            for device in known
-            if device.adopted
-            and device.desired is not None
-            and self.desired_for(device) is None
-            and not any(spec_matches(spec, device) for spec in declared)
-        ]
+        kept: list[Device] = []
+        gone: list[tuple[Device, ReleaseReason, str]] = []
+        for device in known:
+            named = self.desired_for(device) is not None
+            if not device.adopted or device.desired is None or named:
+                continue
+            if any(spec_matches(spec, device) for spec in declared):
+                kept.append(device)
+            else:
+                gone.append((device, "repository", detail))
         await self._devices.release_all(gone, meta.actor)
+        for device in kept:
+            await self._remove_desired(device, commit, meta)
+
+    async def _remove_desired(self, device: Device, commit: str | None, meta: Meta) -> None:
+        """Forget what Git wanted of a device hearth.yaml still declares, and what was
+        compared of it: nothing is compared against a file that is gone."""
+        repo, detail = device.desired_repo or "", self._gone(device, commit)
+
+        def remove(d: Device) -> bool:
+            if not d.adopted or self.desired_for(d) is not None:
+                return False  # released meanwhile, or named again by a later sync
+            return d.remove_desired(repo, commit, meta, detail)
+
+        if await self.store.write(self.store.app.act, device.mac, remove):
+            log.info("desired config removed", device=device.device_id, detail=detail)
+        if self._devices.watch is not None:
+            self._devices.watch.released(device.device_id)
+
+    def _gone(self, device: Device, commit: str | None) -> str:
+        """What ``DesiredConfigRemoved.detail`` says: which file left which repository."""
+        source, repo = self.source, self.repository
+        if commit is None or source is None or repo is None:
+            return "hearth.yaml no longer names a device_config repository"
+        where = f"{repo.name}@{source.branch}"
+        own = [f for f in device.desired_sources.values() if f.startswith("devices/")]
+        if not own:
+            return f"no devices/*.toml in {where} names it at {commit[:12]}"
+        path = f"{source.folder}/{own[0]}" if source.folder else own[0]
+        return f"{path} is no longer in {where} (at {commit[:12]})"
 
     async def desire(
         self, device: Device, desired: DesiredDevice, commit: str, meta: Meta
@@ -214,6 +253,8 @@ class DesiredRepo:
         repo = self.repository.name if self.repository else ""
 
         def desire(d: Device) -> bool:
+            if self.desired_for(d) is not desired:
+                return False  # a sync since changed or removed it, and wrote its own
             return d.desire(config, repo, commit, meta, groups=groups, sources=sources)
 
         await self.store.write(self.store.app.act, device.mac, desire)

@@ -30,6 +30,7 @@ from hearth_device_manager.domain.errors import DeviceError
 from hearth_device_manager.handlers import DeviceHandlers
 from hearth_device_manager.workflows.apply import Applier, cfg_rev
 from hearth_device_manager.workflows.desired_sync import DesiredRepo, desired_json
+from hearth_events.catalogue import FieldDiff
 from hearth_eventstore.store import Meta
 from hearth_servicekit import get_logger
 
@@ -90,7 +91,8 @@ class Convergence:
             self.schedule(device_id, "device")
 
     def released(self, device_id: str) -> None:
-        """Adopted again later, the device is compared afresh (its drift was forgotten)."""
+        """Adopted again later, or named by Git again after its file was removed, the
+        device is compared afresh (its drift was forgotten)."""
         self._compared.pop(device_id, None)
 
     def pushed(self, device_ids: list[str]) -> None:
@@ -181,6 +183,8 @@ class Convergence:
         wanted: dict[str, Any],
     ) -> dict[str, Any]:
         raw = await link.read_config()
+        if self._repo.desired_for(device) is None:  # Git dropped it while the device was read
+            return {"result": "no_desired_config"}
         self._compared[device.device_id] = (cfg_rev(raw) or cfg_rev(link.status), wanted)
         diffs = diff(desired.config, from_device(raw, desired.spec), desired.sources)
         meta = self._meta(reason)
@@ -192,7 +196,8 @@ class Convergence:
             if converge:
                 await self._applier.ensure_password(device, desired, meta)
             return {"result": "in_sync"}
-        await self._act(device, lambda d: d.drifted(diffs, meta))
+        if not await self._act(device, lambda d: self._drifted(d, diffs, meta)):
+            return {"result": "no_desired_config"}
         if not converge:
             return {"result": "drifted", "fields": [d.path for d in diffs]}
         outcome = await self._applier.apply(device, desired, diffs, raw, meta)
@@ -212,8 +217,16 @@ class Convergence:
         )
         return fresh or device
 
-    async def _act(self, device: Device, action: Callable[[Device], Any]) -> None:
-        await self._devices.store.write(self._devices.store.app.act, device.mac, action)
+    async def _act(self, device: Device, action: Callable[[Device], Any]) -> Any:
+        return await self._devices.store.write(self._devices.store.app.act, device.mac, action)
+
+    def _drifted(self, device: Device, diffs: list[FieldDiff], meta: Meta) -> bool:
+        """Record the drift; False (nothing recorded) when Git no longer has a desired
+        config for the device: removed while it was compared, or not yet written again."""
+        if device.desired is None or self._repo.desired_for(device) is None:
+            return False
+        device.drifted(diffs, meta)
+        return True
 
     def _meta(self, reason: Reason) -> Meta:
         return self._devices.meta("hearth:timer" if reason == "timer" else None)
