@@ -12,7 +12,8 @@ import nats.errors
 import pytest
 from nats.js.errors import NotFoundError
 
-from hearth_events import all_event_classes
+from hearth_events import all_event_classes, new_event
+from hearth_events import catalogue as ev
 from hearth_events.jetstream import EVENTS_STREAM, ensure
 from hearth_events.publish import publish_event
 from hearth_query_api import handlers
@@ -174,6 +175,60 @@ def test_the_fleet_history_holds_every_device_event() -> None:
     """Each device.* event has a projection that this history exercises."""
     device_types = {name for name, cls in all_event_classes().items() if cls.context == "device"}
     assert device_types <= {e.type for e in history()}
+
+
+async def test_a_removed_desired_config_clears_the_drift_and_keeps_the_device_managed(
+    pool: Any,
+) -> None:
+    device = "shellyplus1pm-a8032ab10009"
+    diff = ev.FieldDiff(path="switch.0.auto_off", desired=True, actual=False)
+    datas = [
+        ev.DeviceDiscovered(
+            device_id=device,
+            model="SNSW-001P16EU",
+            generation=2,
+            mac="A8032AB10009",
+            address="10.0.0.19",
+        ),
+        ev.DeviceAdopted(device_id=device, name="garage", site="home"),
+        ev.DeviceOnline(device_id=device, address="10.0.0.19"),
+        ev.DesiredConfigChanged(
+            device_id=device,
+            repo="alice/devices",
+            commit="c1",
+            config={"switch": {"0": {"auto_off": True}}},
+            groups=("outside",),
+        ),
+        ev.DeviceConfigApplied(device_id=device, commit="c1", fields=("switch.0.auto_off",)),
+        ev.DeviceDrifted(device_id=device, differences=(diff,)),
+        ev.DeviceConfigApplyFailed(device_id=device, reason="device rebooted mid-apply"),
+        ev.DesiredConfigRemoved(
+            device_id=device,
+            repo="alice/devices",
+            commit="c2",
+            detail="devices/garage.toml is no longer in alice/devices@main (at c2)",
+        ),
+    ]
+    projector = Projector(pool)
+    for seq, data in enumerate(datas, start=1):
+        assert await projector.apply(new_event(data, source="t", actor="alice"), seq)
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow("SELECT * FROM devices WHERE device_id = $1", device)
+    assert (row["drifted"], json_value(row["differences"]), row["drifted_at"]) == (
+        False,
+        [],
+        None,
+    )
+    assert (row["drift_resolved_how"], row["last_apply_error"], row["groups"]) == (None, None, [])
+    assert (row["desired_repo"], row["desired_commit"], row["desired"]) == (None, None, None)
+    # Still managed: adopted, online, under its name; what was applied stays history.
+    assert (row["adopted"], row["online"], row["name"], row["site"]) == (
+        True,
+        True,
+        "garage",
+        "home",
+    )
+    assert row["last_applied_commit"] == "c1"
 
 
 async def test_a_redelivered_event_changes_nothing(js: Any, pool: Any) -> None:

@@ -3,7 +3,8 @@
 A device's row is made by the first event about it (its ``seq`` is that event's stream
 sequence: the keyset of the fleet's pages, so a page never shifts when a device changes).
 The name a person adopted a device under wins over the one it announced. A released
-device keeps its row (it is still known) without what Hearth wanted of it. Groups come from
+device keeps its row (it is still known) without what Hearth wanted of it; a device whose
+desired config left Git (``DesiredConfigRemoved``) stays managed without it. Groups come from
 ``DesiredConfigChanged.groups`` (``groups`` in ``devices/<name>.toml``) once Git names
 them. Firmware rollouts are in :mod:`~hearth_query_api.projections.rollouts`.
 """
@@ -17,6 +18,7 @@ from typing import Any
 from hearth_events import Envelope, EventData
 from hearth_events.catalogue import (
     DesiredConfigChanged,
+    DesiredConfigRemoved,
     DeviceAdopted,
     DeviceBackupTaken,
     DeviceConfigApplied,
@@ -78,6 +80,12 @@ CHANGES: dict[type[EventData], Change] = {
         """desired_repo = $3, desired_commit = $4, desired = $5,
            groups = coalesce($6::text[], groups)""",
         lambda d: (d.repo, d.commit, json.dumps(d.config), _groups(d)),
+    ),
+    DesiredConfigRemoved: (
+        """groups = '{}', drifted = false, differences = '[]', drifted_at = NULL,
+           drift_resolved_how = NULL, desired_repo = NULL, desired_commit = NULL,
+           desired = NULL, last_apply_error = NULL""",
+        lambda d: (),
     ),
     DeviceDrifted: (
         "drifted = true, differences = $3, drifted_at = $2, drift_resolved_how = NULL",
