@@ -214,6 +214,7 @@ async def test_an_admin_adopts_and_releases_a_device_from_its_page(
         assert width <= 390
 
         await page.goto(f"{api.base}/devices/{KITCHEN}")
+        await page.screenshot(path=str(SCREENSHOTS / "device-admin.png"), full_page=True)
         assert await page.locator("#adopt-button").count() == 0
         await page.click("#release-button")
         alert = page.locator("p.error[role=alert]")
