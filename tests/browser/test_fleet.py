@@ -165,3 +165,62 @@ async def test_every_fleet_page_fits_a_phone(api: Api, browser: Any) -> None:  #
         assert await page.locator("table.rollout-devices").count() == 2  # canaries, wave 1
     finally:
         await context.close()
+
+
+async def test_an_admin_adopts_and_releases_a_device_from_its_page(
+    api: Api,  # noqa: F811
+    browser: Any,
+) -> None:
+    """Adoption "on an operator's click": an admin adopts a device Hearth only sees, under
+    a name, and releases an adopted one; the device manager's refusal is shown in one
+    line; an operator sees neither button."""
+    nc = await nats.connect(api.nats_url)
+    asked: list[tuple[str, dict[str, Any]]] = []
+
+    async def device_manager(message: Any) -> None:
+        body = json.loads(message.data)
+        asked.append((message.subject.rsplit(".", 1)[1], body))
+        if message.subject.endswith("Release"):
+            refusal = f"{body['device_id']} is named in hearth.yaml; take it out there"
+            await message.respond(json.dumps({"ok": False, "error": refusal}).encode())
+        else:
+            await message.respond(json.dumps({"ok": True, "name": body.get("name")}).encode())
+
+    await nc.subscribe("hearth.cmd.device.Adopt", cb=device_manager)
+    await nc.subscribe("hearth.cmd.device.Release", cb=device_manager)
+    page = await browser.new_page(viewport={"width": 390, "height": 844})  # a phone
+    page.on("dialog", lambda dialog: dialog.accept())
+    try:
+        await page.goto(api.base + "/login")
+        await page.fill("input[name=token]", api.tokens["operator"])
+        await page.click("button[type=submit]")
+        await page.wait_for_url(api.base + "/")
+        await page.goto(f"{api.base}/devices/{PORCH}")
+        assert await page.locator("#management").count() == 0
+        await page.context.clear_cookies()
+
+        await page.goto(api.base + "/login")
+        await page.fill("input[name=token]", api.tokens["admin"])
+        await page.click("button[type=submit]")
+        await page.wait_for_url(api.base + "/")
+        await page.goto(f"{api.base}/devices/{PORCH}")
+        assert await page.locator("#release-button").count() == 0
+        await page.fill("#management input[name=name]", "porch-light")
+        await page.click("#adopt-button")
+        await page.locator("#notice", has_text="Adopt asked").wait_for()
+        adopt = {"device_id": PORCH, "name": "porch-light", "actor": "token:root"}
+        assert asked == [("Adopt", adopt)]
+        width = await page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390
+
+        await page.goto(f"{api.base}/devices/{KITCHEN}")
+        await page.screenshot(path=str(SCREENSHOTS / "device-admin.png"), full_page=True)
+        assert await page.locator("#adopt-button").count() == 0
+        await page.click("#release-button")
+        alert = page.locator("p.error[role=alert]")
+        await alert.wait_for()
+        assert await alert.inner_text() == f"{KITCHEN} is named in hearth.yaml; take it out there"
+        assert asked[1] == ("Release", {"device_id": KITCHEN, "actor": "token:root"})
+    finally:
+        await page.close()
+        await nc.close()

@@ -87,6 +87,9 @@ async def test_a_device_on_another_port_is_the_same_device(world: World) -> None
             sim.device_id, lambda s: s["online"] and s["address"].endswith(f":{sim.port}")
         )
         assert status["address"] == f"127.0.0.1:{sim.port}"
+        # Events reach the stream through the relay, after the status: DeviceAdopted was
+        # stored after the first discovery, so once it is here that discovery is too.
+        await world.wait_events(lambda: bool(world.named("DeviceAdopted", sim.device_id)))
         assert len(world.named("DeviceDiscovered", sim.device_id)) == 1
 
 

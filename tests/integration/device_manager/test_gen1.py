@@ -125,4 +125,7 @@ async def test_a_gen1_device_on_another_address_is_followed_by_mac(world: World)
             sim.device_id, lambda s: s["online"] and s["address"] == "127.0.0.77"
         )
         assert status["components"]["switch:0"]["output"] is False
+        # Events reach the stream through the relay, after the status: DeviceAdopted was
+        # stored after the first discovery, so once it is here that discovery is too.
+        await world.wait_events(lambda: bool(world.named("DeviceAdopted", sim.device_id)))
         assert len(world.named("DeviceDiscovered", sim.device_id)) == 1

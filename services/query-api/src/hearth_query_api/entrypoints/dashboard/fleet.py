@@ -18,7 +18,7 @@ from aiohttp import web
 
 from hearth_query_api.adapters.samples import device_samples
 from hearth_query_api.domain.samples import BUCKET_S
-from hearth_query_api.entrypoints.api.device_models import RestoreIn, RolloutIn
+from hearth_query_api.entrypoints.api.device_models import AdoptIn, RestoreIn, RolloutIn
 from hearth_query_api.entrypoints.api.device_queries import DeviceQuery, RolloutQuery
 from hearth_query_api.entrypoints.api.framework import Call
 from hearth_query_api.entrypoints.api.queries import PageQuery
@@ -56,6 +56,8 @@ class FleetPages:
             add("POST", f"/devices/{{id}}/{action}", form(self.action(action), "operator"))
         add("POST", "/devices/{id}/restore", form(self.restore, "operator"))
         add("POST", "/devices/{id}/firmware", form(self.firmware, "operator"))
+        add("POST", "/devices/{id}/adopt", form(self.adopt, "admin"))
+        add("POST", "/devices/{id}/release", form(self.release, "admin"))
         add("GET", "/rollouts", page(self.rollouts))
         add("GET", "/rollouts/{id}", page(self.rollout))
 
@@ -157,6 +159,16 @@ class FleetPages:
         device = await self.api.get_device(call)
         body = RolloutIn(device_ids=[device.device_id])
         answer = await self.api.start_rollout(Call(request, call.principal, {}, None, body))
+        return await self.device(request, call, notice=answer)
+
+    async def adopt(self, request: web.Request, call: Call, fields: Any) -> web.StreamResponse:
+        body = self.d.parse(AdoptIn, {"name": (fields.get("name") or "").strip() or None})
+        answer = await self.api.adopt_device(Call(request, call.principal, call.path, None, body))
+        return await self.device(request, call, notice=answer)
+
+    async def release(self, request: web.Request, call: Call, fields: Any) -> web.StreamResponse:
+        del fields
+        answer = await self.api.release_device(call)
         return await self.device(request, call, notice=answer)
 
     # -- rollouts --------------------------------------------------------------------
