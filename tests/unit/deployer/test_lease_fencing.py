@@ -261,3 +261,25 @@ async def test_a_release_on_a_cut_bus_leaves_the_key_to_lapse(kv: FakeKV, clock:
     assert lease.revision is None
     kv.down = False
     assert lease.key in kv.keys  # still there, until it lapses
+
+
+async def test_a_lease_that_lapses_while_it_is_taken_is_taken_all_the_same(
+    kv: FakeKV, clock: Clock
+) -> None:
+    """nats-py's ``create``, refused because the old lease was still there, reads the key
+    back; when the bucket's TTL removed it in between, that read raises "key not found"
+    out of ``create``. A full run's fencing test died on it: the key was simply free."""
+    create = kv.create
+    lapsed = [True]
+
+    async def create_racing_the_ttl(key: str, value: bytes) -> int:
+        if lapsed.pop() if lapsed else False:
+            raise KeyNotFoundError()
+        return await create(key, value)
+
+    kv.create = create_racing_the_ttl  # type: ignore[method-assign]
+    lease = TargetLease(kv, "ha", "dep-1", "deployer-a", timing=TIMING, clock=clock)
+    await lease.acquire()
+    assert lease.valid() and kv.keys["target.ha"].revision == lease._revision
+    assert lease._renewer is not None
+    lease._renewer.cancel()

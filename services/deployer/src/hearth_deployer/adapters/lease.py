@@ -32,6 +32,8 @@ from nats.js.errors import KeyWrongLastSequenceError, NotFoundError
 from hearth_events.jetstream import LOCK_TTL_S, LOCKS_BUCKET
 from hearth_servicekit import get_logger
 
+_CREATE_ATTEMPTS = 3
+
 log = get_logger("hearth.lease")
 
 T = TypeVar("T")
@@ -170,12 +172,12 @@ class TargetLease:
         Any other holder keeps it until it lapses, so a live instance is never robbed."""
         sent = self._clock()
         try:
-            revision = await self._kv.create(self.key, self._value())
+            revision = await self._create()
         except KeyWrongLastSequenceError:
             found = await self.current_holder()
             sent = self._clock()
             if found is None:
-                revision = await self._kv.create(self.key, self._value())
+                revision = await self._create()
             else:
                 holder, current = found
                 if not (take_over_own and holder == self.holder):
@@ -183,6 +185,22 @@ class TargetLease:
                 revision = await self._kv.update(self.key, self._value(), last=current)
         self._written(revision, sent)
         self._renewer = asyncio.create_task(self._renew_forever(), name=f"lease:{self.target}")
+
+    async def _create(self) -> int:
+        """Create the key. nats-py's ``create`` reads the key back after a refusal (to see
+        whether it only holds a delete marker); when the previous lease lapsed (the
+        bucket's TTL) between the two, that read says "not found". The key is gone then:
+        create it again (bounded; a holder that appears meanwhile refuses it as usual)."""
+        for _ in range(_CREATE_ATTEMPTS - 1):
+            try:
+                revision: int = await self._kv.create(self.key, self._value())
+                return revision
+            except KeyWrongLastSequenceError:
+                raise
+            except NotFoundError:
+                continue
+        created: int = await self._kv.create(self.key, self._value())
+        return created
 
     async def renew(self) -> bool:
         """Extend the lease; False once it is lost (to someone else, or by running out)."""
