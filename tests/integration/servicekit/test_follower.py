@@ -91,5 +91,8 @@ async def test_settle_never_claims_what_was_not_applied(js: Any) -> None:
     await follower.catch_up()
     await publish_event(js, failed("ha", 1))
     assert not await follower.settle(timeout=0.5)  # nothing runs the follower
-    await follower.poll_once(timeout=5)
-    assert await follower.settle(timeout=5) and len(seen) == 1
+    settled = asyncio.create_task(follower.settle(timeout=10))
+    assert await follower.poll_once(timeout=5) == 1  # not yet: what it fetched was news
+    assert not settled.done()
+    assert await follower.poll_once(timeout=0.3) == 0  # empty: nothing is left
+    assert await settled and len(seen) == 1

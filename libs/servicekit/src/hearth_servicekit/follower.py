@@ -32,8 +32,10 @@ class StreamFollower:
         self._apply = apply
         self._last_seq = 0
         self._subscription: Any = None
-        self._consumer: str | None = None
         self.caught_up = asyncio.Event()
+        #: Fetches that came back empty, and who waits for the next one (``settle``).
+        self._empty_fetches = 0
+        self._fetched = asyncio.Condition()
 
     async def _subscribe(self) -> Any:
         start = (
@@ -50,7 +52,6 @@ class StreamFollower:
             **start,
         )
         info = await self._js.add_consumer(EVENTS_STREAM, config=config)
-        self._consumer = info.name
         if info.num_pending == 0:
             # Nothing to replay: caught up now, not after a fetch has waited out its
             # timeout (a second of every start-up, for a service with no such events yet).
@@ -67,6 +68,9 @@ class StreamFollower:
             messages = await self._subscription.fetch(256, timeout=timeout)
         except TimeoutError:
             self.caught_up.set()
+            async with self._fetched:
+                self._empty_fetches += 1
+                self._fetched.notify_all()
             return 0
         for message in messages:
             self._last_seq = message.metadata.sequence.stream
@@ -96,27 +100,19 @@ class StreamFollower:
                     await self._drop()
                     await asyncio.sleep(0.5)
 
-    async def settle(self, timeout: float = 2.0) -> bool:
-        """Wait until every event the stream held when this was called has been applied
-        (its ``run`` applies them; this only watches). False if that took longer than
-        ``timeout`` (JetStream unavailable, or the follower resubscribing)."""
+    async def settle(self, timeout: float = 3.0) -> bool:
+        """Wait until every event the stream held when this was called has been applied:
+        until a fetch of the running follower comes back empty after this call (a pull
+        waiting at the server gets every message stored meanwhile, so an empty one means
+        nothing was left). Up to one fetch timeout (1 s) on a quiet stream. False if that
+        took longer than ``timeout`` (nothing runs the follower, JetStream unavailable)."""
+        start = self._empty_fetches
         try:
-            async with asyncio.timeout(timeout):
-                while True:
-                    if await self._settled():
-                        return True
-                    await asyncio.sleep(0.01)
+            async with asyncio.timeout(timeout), self._fetched:
+                await self._fetched.wait_for(lambda: self._empty_fetches > start)
         except TimeoutError:
             return False
-
-    async def _settled(self) -> bool:
-        if self._consumer is None or self._subscription is None:
-            return False
-        try:
-            info = await self._js.consumer_info(EVENTS_STREAM, self._consumer)
-        except Exception:  # resubscribing: look again
-            return False
-        return bool(info.num_pending == 0 and info.delivered.stream_seq <= self._last_seq)
+        return True
 
     async def run(self, stop: asyncio.Event) -> None:
         stopped = asyncio.ensure_future(stop.wait())

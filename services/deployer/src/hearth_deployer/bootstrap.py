@@ -136,7 +136,7 @@ class Deployer(BusService):
             store,
             self._prepare,
             queue=self.name,
-            newest_push=self._newest_push,
+            newest_push=self._newest_pushes,
             kick=self.dispatcher.kick,
         )
         self.consume("deployer", handlers.handle)
@@ -149,12 +149,15 @@ class Deployer(BusService):
         self.repositories.apply(envelope)
         self.pushes.apply(envelope)
 
-    async def _newest_push(self, spec: TargetSpec) -> Envelope | None:
-        """The newest push of ``spec``'s branch; first every event the stream already holds
-        is taken in, so a push this deployer's consumer passed over a moment ago (before
-        the target existed) is known here."""
+    async def _newest_pushes(self, specs: list[TargetSpec]) -> list[Envelope | None]:
+        """The newest push of each target's branch; first every event the stream already
+        holds is taken in, so a push this deployer's consumer passed over a moment ago
+        (before the target existed) is known here."""
         if self._follower is not None and not await self._follower.settle():
-            log.warning("newest pushes may be behind the stream", target=spec.name)
+            log.warning("newest pushes may be behind the stream", targets=len(specs))
+        return [self._newest_push(spec) for spec in specs]
+
+    def _newest_push(self, spec: TargetSpec) -> Envelope | None:
         return self.pushes.newest(
             spec.branch, lambda repo: fed_by(spec, repo, self.repositories.get)
         )

@@ -27,7 +27,9 @@ from hearth_events.catalogue import (
     PushReceived,
     RepositorySpec,
     RollbackRequested,
+    TargetRegistered,
     TargetSpec,
+    TargetUpdated,
 )
 from hearth_eventstore.store import Meta
 from hearth_servicekit import get_logger
@@ -311,7 +313,8 @@ class DeployerHandlers:
         await self.store.write(self.app.ask_to_cancel, data.deployment_id, reason)
 
 
-NewestPush = Callable[[TargetSpec], Awaitable[Envelope | None]]
+#: The newest push of each target's branch (None: none known), the stream taken in first.
+NewestPush = Callable[[list[TargetSpec]], Awaitable[list[Envelope | None]]]
 
 
 async def apply_targets(
@@ -336,16 +339,21 @@ async def apply_targets(
     summary = change_summary(changes, dry_run=request.dry_run)
     if request.dry_run or not changes:
         return summary
-    deployments = []
-    for change in changes:
-        spec = getattr(change, "spec", None)
-        if newest_push is None or spec is None or not starts_from_a_push(change):
-            continue
-        if not spec.auto_deploy or spec.require_ci:
-            continue  # deployed by hand, or only once CI has passed a push
-        envelope = await newest_push(spec)
-        if envelope is not None:
-            deployments.append(push_deployment(spec, envelope))
+    starting = [
+        c.spec
+        for c in changes
+        if isinstance(c, TargetRegistered | TargetUpdated)
+        and starts_from_a_push(c)
+        # not deployed by hand only, nor only once CI has passed a push
+        and c.spec.auto_deploy
+        and not c.spec.require_ci
+    ]
+    pushes = await newest_push(starting) if newest_push is not None and starting else []
+    deployments = [
+        push_deployment(spec, envelope)
+        for spec, envelope in zip(starting, pushes, strict=True)
+        if envelope is not None
+    ]
     queued = await store.write(store.app.record_target_changes, changes, meta, deployments)
     summary["deploying"] = []
     for item, done in zip(deployments, queued, strict=True):
