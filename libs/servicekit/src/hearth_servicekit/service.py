@@ -125,6 +125,11 @@ class BusService:
         if self.nc is not None and not self.nc.is_closed:
             with contextlib.suppress(Exception):
                 await self.nc.drain()
+            if not self.nc.is_closed:
+                # NATS was unreachable, so there was nothing to drain (nats-py refuses while
+                # it reconnects): close, or the client would go on reconnecting forever.
+                with contextlib.suppress(Exception):
+                    await self.nc.close()
 
 
 ServiceFactory = Callable[[ServiceSettings, ServiceMetrics], BusService]
