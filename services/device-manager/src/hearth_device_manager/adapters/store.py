@@ -178,6 +178,25 @@ class DeviceManagerApplication(HearthApplication):
         self.save(device)
         return result
 
+    def act_all(self, actions: list[tuple[str, Callable[[Device], Any]]]) -> list[Any]:
+        """Several ``act`` calls, in order, saved in one transaction; each device is read
+        once and its actions run on it one after another, as separate calls would.
+        :class:`ActionRefused` when any action raises (or a device is missing): nothing
+        is saved then, and each action is to be run again on its own."""
+        devices: dict[str, Device] = {}
+        results = []
+        for mac, action in actions:
+            device = devices.get(mac) or self.device(mac)
+            if device is None:
+                raise ActionRefused
+            devices[mac] = device
+            try:
+                results.append(action(device))
+            except Exception as exc:
+                raise ActionRefused from exc
+        self._save_all(list(devices.values()))
+        return results
+
     def presence(
         self, mac: str, online: bool, meta: Meta, last_seen: datetime | None = None
     ) -> bool:
@@ -200,23 +219,104 @@ class DeviceManagerApplication(HearthApplication):
         return len(changed)
 
 
+class ActionRefused(Exception):
+    """An action of a batch raised: nothing of the batch was saved."""
+
+
+#: At most this many ``act`` calls share one transaction.
+ACT_BATCH = 256
+#: An ``act`` call waiting for its batch: (MAC, action, its caller's future).
+_Queued = tuple[str, Callable[[Device], Any], "asyncio.Future[Any]"]
+
+
 class DeviceStore:
-    """The application, called from asyncio."""
+    """The application, called from asyncio.
+
+    Writes are serialised. ``act`` calls that queue up meanwhile (an apply to a thousand
+    devices, each recording a few events) are saved together, one transaction for all that
+    waited, instead of one commit each; an action that raises sends the batch back to one
+    call each, so every caller gets its own result or exception as before."""
 
     def __init__(self, app: DeviceManagerApplication) -> None:
         self.app = app
         self._writes = asyncio.Lock()
+        self._acts: list[_Queued] = []
+        self._drainer: asyncio.Task[None] | None = None
 
     async def read(self, call: Callable[..., T], *args: Any) -> T:
         return await asyncio.to_thread(call, *args)
 
     async def write(self, call: Callable[..., T], *args: Any) -> T:
+        if call == self.app.act:
+            mac, action = args
+            result: T = await self._act(mac, action)
+            return result
         async with self._writes:
-            for attempt in range(_CONFLICT_RETRIES):
-                try:
-                    return await asyncio.to_thread(call, *args)
-                except IntegrityError:
-                    if attempt == _CONFLICT_RETRIES - 1:
-                        raise
-                    await asyncio.sleep(0.05 * (attempt + 1))
+            return await self._retried(call, *args)
+
+    async def _retried(self, call: Callable[..., T], *args: Any) -> T:
+        for attempt in range(_CONFLICT_RETRIES):
+            try:
+                return await asyncio.to_thread(call, *args)
+            except IntegrityError:
+                if attempt == _CONFLICT_RETRIES - 1:
+                    raise
+                await asyncio.sleep(0.05 * (attempt + 1))
         raise AssertionError("unreachable")
+
+    async def _act(self, mac: str, action: Callable[[Device], Any]) -> Any:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._acts.append((mac, action, future))
+        if self._drainer is None or self._drainer.done():
+            self._drainer = asyncio.create_task(self._drain(), name="device-store-acts")
+        return await future
+
+    async def _drain(self) -> None:
+        """Run what queued, a batch at a time, until nothing is left. A caller cancelled
+        before its batch began is left out (its action never runs, as before)."""
+        batch: list[_Queued] = []
+        try:
+            async with self._writes:
+                while self._acts:
+                    batch, self._acts = self._acts[:ACT_BATCH], self._acts[ACT_BATCH:]
+                    batch = [item for item in batch if not item[2].done()]
+                    if batch:
+                        await self._run_acts(batch)
+        except asyncio.CancelledError:
+            for _, _, future in (*batch, *self._acts):
+                future.cancel()
+            self._acts = []
+            raise
+
+    async def _run_acts(self, batch: list[_Queued]) -> None:
+        if len(batch) > 1:
+            try:
+                results = await self._retried(
+                    self.app.act_all, [(mac, action) for mac, action, _ in batch]
+                )
+            except ActionRefused:
+                pass  # one at a time below: each gets its own answer
+            except Exception as exc:
+                for _, _, future in batch:
+                    _settle(future, exception=exc)
+                return
+            else:
+                for (_, _, future), result in zip(batch, results, strict=True):
+                    _settle(future, result)
+                return
+        for mac, action, future in batch:
+            try:
+                _settle(future, await self._retried(self.app.act, mac, action))
+            except Exception as exc:
+                _settle(future, exception=exc)
+
+
+def _settle(
+    future: asyncio.Future[Any], result: Any = None, *, exception: Exception | None = None
+) -> None:
+    if future.done():  # its caller was cancelled meanwhile
+        return
+    if exception is not None:
+        future.set_exception(exception)
+    else:
+        future.set_result(result)
