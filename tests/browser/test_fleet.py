@@ -38,6 +38,13 @@ def live_status(apower: float) -> bytes:
     return json.dumps(status).encode()
 
 
+async def sign_in(page: Any, api: Api, role: str) -> None:  # noqa: F811 (the fixture's type)
+    await page.goto(api.base + "/login")
+    await page.fill("input[name=token]", api.tokens[role])
+    await page.click("button[type=submit]")
+    await page.wait_for_url(api.base + "/")
+
+
 async def day_of_samples(database_url: str, device_id: str) -> None:
     """The last day of the kitchen's power and Wi-Fi signal, as the sampler stores it."""
     now = time.time() // BUCKET_S * BUCKET_S
@@ -79,10 +86,7 @@ async def test_fleet_list_to_a_drifted_device_with_live_status(
     page = await browser.new_page(viewport={"width": 390, "height": 844})  # a phone
     page.on("dialog", lambda dialog: dialog.accept())
     try:
-        await page.goto(api.base + "/login")
-        await page.fill("input[name=token]", api.tokens["operator"])
-        await page.click("button[type=submit]")
-        await page.wait_for_url(api.base + "/")
+        await sign_in(page, api, "operator")
         counts = await page.locator("#overview-devices").inner_text()
         assert "3 devices" in counts and "1 offline" in counts and "1 drifted" in counts
 
@@ -191,18 +195,12 @@ async def test_an_admin_adopts_and_releases_a_device_from_its_page(
     page = await browser.new_page(viewport={"width": 390, "height": 844})  # a phone
     page.on("dialog", lambda dialog: dialog.accept())
     try:
-        await page.goto(api.base + "/login")
-        await page.fill("input[name=token]", api.tokens["operator"])
-        await page.click("button[type=submit]")
-        await page.wait_for_url(api.base + "/")
+        await sign_in(page, api, "operator")
         await page.goto(f"{api.base}/devices/{PORCH}")
         assert await page.locator("#management").count() == 0
         await page.context.clear_cookies()
 
-        await page.goto(api.base + "/login")
-        await page.fill("input[name=token]", api.tokens["admin"])
-        await page.click("button[type=submit]")
-        await page.wait_for_url(api.base + "/")
+        await sign_in(page, api, "admin")
         await page.goto(f"{api.base}/devices/{PORCH}")
         assert await page.locator("#release-button").count() == 0
         await page.fill("#management input[name=name]", "porch-light")
