@@ -62,3 +62,33 @@ def _children() -> list[int]:
             if int(fields[1]) == me:
                 found.append(int(stat.parent.name))
     return found
+
+
+#: Set in ``hearth up``'s environment, so every process it starts, and theirs, carries it.
+RUN_TAG = "HEARTH_UP_RUN"
+
+
+def tag_this_run() -> str:
+    """Mark what this run starts from now on (the environment is inherited)."""
+    tag = f"{os.getpid()}-{time.time_ns()}"
+    os.environ[RUN_TAG] = tag
+    return tag
+
+
+def kill_tagged(tag: str) -> list[tuple[int, str]]:
+    """Kill every process still carrying ``tag`` besides this one: started by this run
+    but no longer its child (a process that left it some way the subreaper does not
+    cover). Returns each one's pid and command line, so the stop can say what it was."""
+    marker = f"{RUN_TAG}={tag}".encode()
+    killed = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        pid = int(entry.name)
+        if pid == os.getpid():
+            continue
+        with contextlib.suppress(OSError):
+            if marker not in (entry / "environ").read_bytes().split(b"\0"):
+                continue
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            os.kill(pid, signal.SIGKILL)
+            killed.append((pid, command.strip()))
+    return killed

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from hearth.config import HearthConfig
 from hearth.stack.choice import ConfigChoice
-from hearth.stack.reaper import adopt_orphans, reap_children
+from hearth.stack.reaper import adopt_orphans, kill_tagged, reap_children, tag_this_run
 from hearth.stack.up import (
     Stack,
     StackError,
@@ -92,6 +92,7 @@ def run_up(
     stop = StopSignal()
     stop.install()
     adopt_orphans()
+    tag = tag_this_run()
     preflight(options)
     report.say(choice.why)
     try:
@@ -130,6 +131,8 @@ def run_up(
             running.demo.stop()
         for pid in reap_children():
             say(f"process {pid} did not stop by itself and was killed")
+        for pid, command in kill_tagged(tag):
+            say(f"process {pid} ({command[:120]}) outlived its parent and was killed")
         say(f"stopped in {time.monotonic() - started:.1f}s")
 
 

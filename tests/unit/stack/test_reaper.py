@@ -41,3 +41,30 @@ def test_daemons_are_adopted_and_every_child_is_reaped(tmp_path: Path) -> None:
         "daemon reaped True",
         "stubborn reaped True",
     ]
+
+
+ESCAPED = textwrap.dedent(
+    """
+    import os, subprocess
+    from hearth.stack.reaper import kill_tagged, tag_this_run
+
+    tag = tag_this_run()  # no subreaper here: the daemon below leaves this process tree
+    daemonize = "sleep 60 >/dev/null 2>&1 & echo $!"
+    out = subprocess.run(["sh", "-c", daemonize], check=True, capture_output=True)
+    daemon = int(out.stdout)
+    parent = open(f"/proc/{daemon}/stat").read().rsplit(")", 1)[1].split()[1]
+    print("escaped", parent != str(os.getpid()))
+    print("killed", kill_tagged(tag) == [(daemon, "sleep 60")])
+    print("others left alone", kill_tagged("another-run") == [])
+    """
+)
+
+
+def test_a_process_that_left_the_run_is_found_by_its_tag_and_killed(tmp_path: Path) -> None:
+    """Whatever this run started carries its tag, so the stop finds it even where the
+    subreaper does not (a user trial's Ctrl-C left a process behind)."""
+    done = subprocess.run(
+        [sys.executable, "-c", ESCAPED], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:3] == ["escaped True", "killed True", "others left alone True"]
