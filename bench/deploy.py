@@ -512,7 +512,8 @@ async def _measure(
     assert reply["ok"], reply
     await bench.push(fleet, tree, names[:1])  # full deployment: not counted
     window = CpuWindow()
-    one = await bench.push(fleet, {CHANGED: automation(0, 1)}, names[:1])
+    with profiled("one-target"):
+        one = await bench.push(fleet, {CHANGED: automation(0, 1)}, names[:1])
     one_cpu = window.summary()
     one_sent = await bench.bytes_sent(fleet.deliveries[-1:])
     one_changed = size(automation(0, 1))

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from hearth_deployer.domain.validation.cache import ValidationCache, ValidationKey
-from hearth_deployer.domain.validation.tree import validate_tree
+from hearth_deployer.domain.validation.cache import ScanKey, ValidationCache, ValidationKey
+from hearth_deployer.domain.validation.tree import scan_tree, validate_tree
 
-RUN = "hearth_deployer.domain.validation.cache.validate_tree"
+RUN = "hearth_deployer.domain.validation.cache.scan_tree"
 
 
 def tree(root: Path) -> Path:
@@ -34,7 +34,8 @@ def key(**changes: object) -> ValidationKey:
         "config_roots": ("/config",),
     }
     fields.update(changes)
-    return ValidationKey(**fields)  # type: ignore[arg-type]
+    scan = ScanKey(*(fields.pop(name) for name in ("repo", "commit", "subdirectory", "ignore")))  # type: ignore[arg-type]
+    return ValidationKey(scan=scan, **fields)  # type: ignore[arg-type]
 
 
 async def test_twenty_targets_of_one_push_share_one_run(tmp_path: Path) -> None:
@@ -70,6 +71,45 @@ async def test_anything_that_changes_the_report_is_validated_again(
     assert cache.runs == 2
 
 
+@pytest.mark.parametrize(
+    "other",
+    [
+        {"secret_names": frozenset()},
+        {"secret_names": None},
+        {"config_roots": ("/srv/ha",)},
+    ],
+)
+async def test_targets_on_other_paths_or_secrets_share_the_parse(
+    tmp_path: Path, other: dict[str, object]
+) -> None:
+    """Twenty hosts each with its own ``remote_path`` get their own judgement of the tags
+    but parse the tree once; the report is the one a whole validation gives."""
+    cache, root = ValidationCache(), tree(tmp_path / "t")
+    await cache.validate(key(), root)
+    report = await cache.validate(key(**other), root)
+    assert (cache.runs, cache.scans) == (2, 1)
+    changed = key(**other)
+    assert report == validate_tree(
+        root,
+        ignore=changed.scan.ignore,
+        target_secret_names=set(changed.secret_names) if changed.secret_names is not None else None,
+        config_roots=changed.config_roots,
+    )
+
+
+@pytest.mark.parametrize(
+    "other",
+    [{"commit": "b" * 40}, {"subdirectory": "ha"}, {"ignore": ("broken.yaml",)}, {"repo": "b/h"}],
+)
+async def test_another_tree_or_ignore_list_is_parsed_again(
+    tmp_path: Path, other: dict[str, object]
+) -> None:
+    cache, root = ValidationCache(), tree(tmp_path / "t")
+    await cache.validate(key(), root)
+    await cache.validate(key(**other), root)
+    assert cache.scans == 2
+
+
 async def test_a_run_that_raised_is_not_kept(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -81,7 +121,7 @@ async def test_a_run_that_raised_is_not_kept(
     monkeypatch.setattr(RUN, broken)
     with pytest.raises(OSError, match="disk went away"):
         await cache.validate(key(), root)
-    monkeypatch.setattr(RUN, validate_tree)
+    monkeypatch.setattr(RUN, scan_tree)
     assert not (await cache.validate(key(), root)).ok
     assert cache.runs == 2
 
@@ -95,7 +135,7 @@ async def test_a_cancelled_target_does_not_cancel_the_others(
     def held(*args: Any, **kwargs: Any) -> Any:
         entered.set()
         release.wait(30)
-        return validate_tree(*args, **kwargs)
+        return scan_tree(*args, **kwargs)
 
     monkeypatch.setattr(RUN, held)
     first = asyncio.ensure_future(cache.validate(key(), root))

@@ -1,54 +1,101 @@
 """Validate a tree once, however many targets deploy it.
 
 A push fans out to every target that follows the branch; targets of the same repository,
-subdirectory and commit get byte-identical trees (hard-linked from one cached tree), so
-their validation reports are identical too, as long as everything else validation reads
-is the same: the ignore patterns, the secret names it checks ``!secret`` against, and the
-folders Home Assistant may see the tree as. :class:`ValidationCache` keys the report by
-all of that, runs :func:`validate_tree` once per key (off the event loop; the targets that
-ask meanwhile wait for the same run), and hands each caller its own copy of the report.
-A run that raised is not kept: the next caller tries again.
+subdirectory and commit get byte-identical trees (hard-linked from one cached tree).
+Validation has two parts:
+
+- the scan (:func:`scan_tree`): walk the tree and parse every YAML and JSON file. Nearly
+  all the cost, and it depends only on the tree and the ignore patterns, so it runs once
+  per (repository, commit, subdirectory, ignore patterns) however many targets share it,
+  whatever their paths or secrets;
+- the judgement (:func:`judge_tree`): every tag checked against the tree's secrets, the
+  target's secret names and the folders Home Assistant may see the tree as (the target's
+  ``remote_path`` among them, so targets on different paths differ here). Cheap; run
+  once per full :class:`ValidationKey`.
+
+Both run off the event loop, once per key: the targets that ask meanwhile wait for the
+same run, and each caller gets its own copy of the report. A run that raised is not kept:
+the next caller tries again.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TypeVar
 
-from hearth_deployer.domain.validation.tree import ValidationReport, validate_tree
+from hearth_deployer.domain.validation.tree import (
+    ScannedTree,
+    ValidationReport,
+    judge_tree,
+    scan_tree,
+)
 
 KEPT = 64
 
+K = TypeVar("K")
+V = TypeVar("V")
+
 
 @dataclass(frozen=True)
-class ValidationKey:
+class ScanKey:
+    """What the scan of a tree depends on."""
+
     repo: str
     commit: str
     subdirectory: str
     ignore: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ValidationKey:
+    """What a report depends on: the tree's scan, and the target's inputs."""
+
+    scan: ScanKey
     secret_names: frozenset[str] | None
     config_roots: tuple[str, ...]
 
 
+class _Runs(OrderedDict[K, "asyncio.Future[V]"]):
+    """Shared runs by key, the newest ``kept``; a run that raised is forgotten."""
+
+    def __init__(self, kept: int) -> None:
+        super().__init__()
+        self._kept = kept
+
+    async def once(self, key: K, start: Callable[[], Awaitable[V]]) -> V:
+        run = self.get(key)
+        if run is None:
+            run = asyncio.ensure_future(self._forget_failure(key, start))
+            self[key] = run
+            while len(self) > self._kept:
+                self.popitem(last=False)
+        else:
+            self.move_to_end(key)
+        # A cancelled deployment must not cancel the run other targets wait for.
+        return await asyncio.shield(run)
+
+    async def _forget_failure(self, key: K, start: Callable[[], Awaitable[V]]) -> V:
+        try:
+            return await start()
+        except BaseException:
+            if self.get(key) is asyncio.current_task():
+                del self[key]
+            raise
+
+
 class ValidationCache:
     def __init__(self, kept: int = KEPT) -> None:
-        self._kept = kept
-        self._runs: OrderedDict[ValidationKey, asyncio.Future[ValidationReport]] = OrderedDict()
-        self.runs = 0  # validations actually run (for tests and the benchmark)
+        self._reports: _Runs[ValidationKey, ValidationReport] = _Runs(kept)
+        self._scans: _Runs[ScanKey, ScannedTree] = _Runs(kept)
+        self.runs = 0  # reports actually made (for tests and the benchmark)
+        self.scans = 0  # trees actually parsed
 
     async def validate(self, key: ValidationKey, root: Path) -> ValidationReport:
-        run = self._runs.get(key)
-        if run is None:
-            run = asyncio.ensure_future(self._run(key, root))
-            self._runs[key] = run
-            while len(self._runs) > self._kept:
-                self._runs.popitem(last=False)
-        else:
-            self._runs.move_to_end(key)
-        # A cancelled deployment must not cancel the run other targets wait for.
-        report = await asyncio.shield(run)
+        report = await self._reports.once(key, lambda: self._report(key, root))
         return replace(
             report,
             files=list(report.files),
@@ -57,18 +104,19 @@ class ValidationCache:
             ignored=list(report.ignored),
         )
 
-    async def _run(self, key: ValidationKey, root: Path) -> ValidationReport:
+    async def _report(self, key: ValidationKey, root: Path) -> ValidationReport:
         self.runs += 1
-        try:
-            return await asyncio.to_thread(
-                validate_tree,
-                root,
-                ignore=key.ignore,
-                target_secret_names=set(key.secret_names) if key.secret_names is not None else None,
-                config_roots=key.config_roots,
-                repo_prefix=key.subdirectory,
-            )
-        except BaseException:
-            if self._runs.get(key) is asyncio.current_task():
-                del self._runs[key]
-            raise
+        scanned = await self._scans.once(key.scan, lambda: self._scan(key.scan, root))
+        return await asyncio.to_thread(
+            judge_tree,
+            root,
+            scanned,
+            ignore=key.scan.ignore,
+            target_secret_names=set(key.secret_names) if key.secret_names is not None else None,
+            config_roots=key.config_roots,
+            repo_prefix=key.scan.subdirectory,
+        )
+
+    async def _scan(self, key: ScanKey, root: Path) -> ScannedTree:
+        self.scans += 1
+        return await asyncio.to_thread(scan_tree, root, key.ignore)

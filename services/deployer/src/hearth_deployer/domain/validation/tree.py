@@ -32,7 +32,14 @@ from hearth_deployer.domain.validation.includes import (
 from hearth_deployer.domain.validation.secrets import SECRETS_FILE, SecretNames, read_secret_names
 from hearth_events.catalogue import ValidationIssue
 
-__all__ = ["SECRETS_FILE", "ValidationReport", "validate_tree"]
+__all__ = [
+    "SECRETS_FILE",
+    "ScannedTree",
+    "ValidationReport",
+    "judge_tree",
+    "scan_tree",
+    "validate_tree",
+]
 
 YAML_SUFFIXES = (".yaml", ".yml")
 
@@ -62,6 +69,30 @@ class ValidationReport:
         return not self.errors
 
 
+@dataclass(frozen=True)
+class ScannedFile:
+    """One YAML or JSON file, parsed: its warnings, its first error, the tags it uses."""
+
+    rel: str
+    warnings: tuple[ValidationIssue, ...] = ()
+    error: ValidationIssue | None = None
+    tags: tuple[TagUse, ...] = ()
+
+
+@dataclass(frozen=True)
+class ScannedTree:
+    """What validation reads from the tree alone, whatever target deploys it: the files,
+    folders and ignored paths, what the walk refused, and every YAML and JSON file parsed.
+    Parsing is nearly all the cost of validating; the judgement against a target's
+    secrets and configuration roots (:func:`judge_tree`) is cheap."""
+
+    files: tuple[str, ...]
+    directories: frozenset[str]
+    ignored: tuple[str, ...]
+    refused: tuple[ValidationIssue, ...]
+    parsed: tuple[ScannedFile, ...]
+
+
 def validate_tree(
     root: Path,
     *,
@@ -79,17 +110,55 @@ def validate_tree(
     in the tree. ``repo_prefix`` (the target's subdirectory) names mapped paths as they lie
     in the repository.
     """
-    report = ValidationReport()
-    directories = _walk(root, ignore, report)
-    present = set(report.files)
+    return judge_tree(
+        root,
+        scan_tree(root, ignore),
+        ignore=ignore,
+        target_secret_names=target_secret_names,
+        config_roots=config_roots,
+        repo_prefix=repo_prefix,
+    )
+
+
+def scan_tree(root: Path, ignore: tuple[str, ...] = ()) -> ScannedTree:
+    """Walk the tree and parse every YAML and JSON file a deployment would write."""
+    walked = ValidationReport()
+    directories = _walk(root, ignore, walked)
+    parsed = []
+    for rel in walked.files:
+        if rel.endswith(YAML_SUFFIXES):
+            parsed.append(_parse_yaml(root, rel))
+        elif rel.endswith(".json"):
+            parsed.append(ScannedFile(rel, error=_json_error(root, rel)))
+    return ScannedTree(
+        files=tuple(walked.files),
+        directories=frozenset(directories),
+        ignored=tuple(walked.ignored),
+        refused=tuple(walked.errors),
+        parsed=tuple(parsed),
+    )
+
+
+def judge_tree(
+    root: Path,
+    scanned: ScannedTree,
+    *,
+    ignore: tuple[str, ...] = (),
+    target_secret_names: set[str] | None = None,
+    config_roots: tuple[str, ...] = (),
+    repo_prefix: str = "",
+) -> ValidationReport:
+    """The report of a scanned tree for one target: every tag checked against the tree,
+    its secrets and the target's configuration roots (see :func:`validate_tree`)."""
+    report = ValidationReport(
+        files=list(scanned.files), errors=list(scanned.refused), ignored=list(scanned.ignored)
+    )
+    present = set(scanned.files)
     secrets, problems = read_secret_names(root, present, target_secret_names)
     report.errors.extend(problems)
-    facts = _Tree(present, directories, secrets, ignore, config_roots, repo_prefix)
-    for rel in report.files:
-        if rel.endswith(YAML_SUFFIXES):
-            _check_yaml(root, rel, facts, report)
-        elif rel.endswith(".json"):
-            _check_json(root, rel, report)
+    facts = _Tree(present, set(scanned.directories), secrets, ignore, config_roots, repo_prefix)
+    for file in scanned.parsed:
+        _judge_file(file, facts, report)
     return report
 
 
@@ -145,28 +214,27 @@ def _symlink(root: Path, path: Path, rel: str) -> ValidationIssue:
     )
 
 
-def _check_yaml(root: Path, rel: str, facts: _Tree, report: ValidationReport) -> None:
+def _parse_yaml(root: Path, rel: str) -> ScannedFile:
     try:
         text = (root / rel).read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        report.errors.append(
-            ValidationIssue(
-                path=rel, message=f"not UTF-8 text (byte {exc.start}); save it as UTF-8"
-            )
-        )
-        return
+        message = f"not UTF-8 text (byte {exc.start}); save it as UTF-8"
+        return ScannedFile(rel, error=ValidationIssue(path=rel, message=message))
     parsed, error = parse_ha_yaml(rel, text)
-    report.warnings.extend(parsed.warnings)
-    if error is not None:
-        report.errors.append(error)
+    return ScannedFile(rel, tuple(parsed.warnings), error, tuple(parsed.tags))
+
+
+def _judge_file(file: ScannedFile, facts: _Tree, report: ValidationReport) -> None:
+    rel = file.rel
+    report.warnings.extend(file.warnings)
+    if file.error is not None:
+        report.errors.append(file.error)
         return
-    for use in parsed.tags:
+    for use in file.tags:
         issue = _check_tag(rel, use, facts)
         if issue is not None:
             (report.warnings if issue[0] == "warning" else report.errors).append(issue[1])
-    if any(
-        u.tag == "!secret" and facts.secrets.lookup(rel, u.value)[0] is None for u in parsed.tags
-    ):
+    if any(u.tag == "!secret" and facts.secrets.lookup(rel, u.value)[0] is None for u in file.tags):
         report.warnings.append(
             ValidationIssue(
                 path=rel,
@@ -251,12 +319,11 @@ def _is_directory(candidate: Candidate, facts: _Tree) -> bool:
     return not candidate.path or candidate.path in facts.directories
 
 
-def _check_json(root: Path, rel: str, report: ValidationReport) -> None:
+def _json_error(root: Path, rel: str) -> ValidationIssue | None:
     try:
         json.loads((root / rel).read_bytes())
     except json.JSONDecodeError as exc:
-        report.errors.append(
-            ValidationIssue(path=rel, line=exc.lineno, column=exc.colno, message=exc.msg)
-        )
+        return ValidationIssue(path=rel, line=exc.lineno, column=exc.colno, message=exc.msg)
     except UnicodeDecodeError as exc:
-        report.errors.append(ValidationIssue(path=rel, message=f"not UTF-8 JSON: {exc.reason}"))
+        return ValidationIssue(path=rel, message=f"not UTF-8 JSON: {exc.reason}")
+    return None

@@ -10,7 +10,7 @@ import yaml
 from hearth_deployer.domain.fetched import FetchedTree
 from hearth_deployer.domain.plan import TEXT_LIMIT_BYTES
 from hearth_deployer.domain.target_spec import builtin_ignored
-from hearth_deployer.domain.validation.cache import ValidationKey
+from hearth_deployer.domain.validation.cache import ScanKey, ValidationKey
 from hearth_deployer.domain.validation.tree import SECRETS_FILE
 from hearth_deployer.remote.port import RemoteHost
 from hearth_deployer.workflows.context import DeployContext
@@ -38,10 +38,7 @@ async def validate(run: ValidateRun, tree: FetchedTree) -> None:
     # Parsing a few hundred files takes a while: off the event loop, and once per
     # distinct tree and inputs, however many targets of a fan-out deploy it.
     key = ValidationKey(
-        repo=spec.repo,
-        commit=tree.commit,
-        subdirectory=spec.subdirectory,
-        ignore=run.ignore,
+        scan=ScanKey(spec.repo, tree.commit, spec.subdirectory, run.ignore),
         secret_names=frozenset(secret_names) if secret_names is not None else None,
         config_roots=(spec.remote_path, *spec.config_roots),
     )
