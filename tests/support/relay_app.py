@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 import nats
@@ -53,6 +54,20 @@ class JournalApp(HearthApplication):
         for n in range(first, first + count):
             journal.write(n)
         self.save(journal)
+
+
+class Inserts:
+    """Counts an application's inserts (one transaction each)."""
+
+    def __init__(self, app: HearthApplication) -> None:
+        self.count = 0
+        insert = app.recorder.insert_events
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self.count += 1
+            return insert(*args, **kwargs)
+
+        app.recorder.insert_events = counted  # type: ignore[method-assign]
 
 
 #: Events per batch of the test relay (each batch is one pass of the relay's fault points).

@@ -16,6 +16,7 @@ from hearth_device_manager.adapters.store import (
 )
 from hearth_device_manager.domain.device import Device, Found
 from hearth_eventstore.store import Meta, open_application
+from tests.support.relay_app import Inserts
 
 pytestmark = pytest.mark.integration
 
@@ -44,24 +45,10 @@ def app(database_url: str) -> Iterator[DeviceManagerApplication]:
     application.close()
 
 
-class Saves:
-    """Counts the application's saves (one transaction each)."""
-
-    def __init__(self, app: DeviceManagerApplication) -> None:
-        self.count = 0
-        save = app.save
-
-        def counted(*args: Any, **kwargs: Any) -> Any:
-            self.count += 1
-            return save(*args, **kwargs)
-
-        app.save = counted  # type: ignore[method-assign]
-
-
 async def test_acts_that_queue_up_share_one_transaction_and_answer_each_caller(
     app: DeviceManagerApplication,
 ) -> None:
-    store, saves = DeviceStore(app), Saves(app)
+    store, saves = DeviceStore(app), Inserts(app)
     online = [store.write(app.act, mac, lambda d: d.went_online(META)) for mac in MACS]
     # A second action on the first device runs after its first, on the same device.
     again = store.write(app.act, MACS[0], lambda d: (d.went_offline(META), d.online))
@@ -109,7 +96,7 @@ async def test_a_caller_cancelled_before_its_batch_ran_is_left_out(
 
         return action
 
-    async with store._writes:  # another write holds the store meanwhile
+    async with store._writes._lock:  # another write holds the store meanwhile
         kept = asyncio.create_task(store.write(app.act, MACS[0], mark("kept")))
         cancelled = asyncio.create_task(store.write(app.act, MACS[1], mark("cancelled")))
         await asyncio.sleep(0)

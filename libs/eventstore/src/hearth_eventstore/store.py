@@ -8,14 +8,15 @@ exact envelope, with the same ``Nats-Msg-Id`` however often it is sent.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
 import psycopg
-from eventsourcing.application import Application, ProcessingEvent
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate, DomainEventProtocol, MutableOrImmutableAggregate
 from eventsourcing.persistence import Recording
 from eventsourcing.postgres import PostgresApplicationRecorder
@@ -99,14 +100,68 @@ def open_application(cls: type[App], dsn: str, schema: str) -> App:
         return cls(env=postgres_env(dsn, schema))  # the lock goes with the connection
 
 
+class BatchRefused(Exception):
+    """A call of a batch raised, or saved something a batch cannot hold: nothing of the
+    batch was saved; each call is to be run again on its own."""
+
+
+@dataclass
+class _Batch:
+    #: Every aggregate a call of the batch read or saved, so the next call reads it as the
+    #: earlier ones left it.
+    seen: dict[UUID, Any] = field(default_factory=dict)
+    #: The events the calls recorded, in the order they saved them, and their aggregates.
+    events: list[Any] = field(default_factory=list)
+    aggregates: dict[UUID, Any] = field(default_factory=dict)
+
+
 class HearthApplication(Application[UUID]):
-    """An application on PostgreSQL; construct with ``env=postgres_env(dsn, schema)``."""
+    """An application on PostgreSQL; construct with ``env=postgres_env(dsn, schema)``.
+
+    :meth:`run_batch` runs several command methods in one transaction. Command methods
+    read aggregates with :meth:`_get` and store them with :meth:`save`, as always."""
 
     is_snapshotting_enabled = False
 
     def __init__(self, env: Mapping[str, str]) -> None:
         super().__init__(env=env)
         self.schema = env["POSTGRES_SCHEMA"]
+        # A batch runs in one thread; reads in other threads do not see it.
+        self._batches = threading.local()
+
+    def _get(self, aggregate_id: UUID) -> Any:
+        """The aggregate, or None when it does not exist; inside a batch, as the batch's
+        earlier calls left it."""
+        batch: _Batch | None = getattr(self._batches, "batch", None)
+        if batch is not None and aggregate_id in batch.seen:
+            return batch.seen[aggregate_id]
+        try:
+            found: Any = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+        if batch is not None:
+            batch.seen[aggregate_id] = found
+        return found
+
+    def run_batch(self, calls: Sequence[Callable[[], Any]]) -> list[Any]:
+        """Run ``calls`` in order, each seeing what the earlier ones changed, and save all
+        they recorded in one transaction, in the order they saved it: as the calls one
+        after another would have, with one commit instead of one each. Their results.
+        :class:`BatchRefused` when a call raises: nothing is saved then."""
+        batch = _Batch()
+        self._batches.batch = batch
+        try:
+            results = []
+            for call in calls:
+                try:
+                    results.append(call())
+                except Exception as exc:
+                    raise BatchRefused(str(exc)) from exc
+        finally:
+            self._batches.batch = None
+        if batch.events:
+            self._save_events(batch.events, batch.aggregates)
+        return results
 
     def save(
         self,
@@ -116,7 +171,12 @@ class HearthApplication(Application[UUID]):
         """``Application.save`` without its runtime protocol checks: on Python 3.11 every
         ``isinstance(obj, SomeProtocol)`` walks the protocol's attributes, which cost a
         fifth of a one-event save's client time. Aggregates are collected by their class;
-        anything else goes through eventsourcing's own collection."""
+        anything else goes through eventsourcing's own collection. Inside a batch, the
+        aggregates' events are kept for the batch's one save."""
+        batch: _Batch | None = getattr(self._batches, "batch", None)
+        if batch is not None:
+            self._keep(batch, objs, kwargs)
+            return []
         processing_event: ProcessingEvent[UUID] = ProcessingEvent()
         for obj in objs:
             if isinstance(obj, Aggregate):
@@ -125,6 +185,25 @@ class HearthApplication(Application[UUID]):
             else:
                 processing_event.collect_events(obj)
         processing_event.saved_kwargs.update(kwargs)
+        return self._save_processing(processing_event)
+
+    @staticmethod
+    def _keep(batch: _Batch, objs: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
+        if kwargs or not all(obj is None or isinstance(obj, Aggregate) for obj in objs):
+            raise BatchRefused("only aggregates are saved in a batch")
+        for obj in objs:
+            if obj is not None:
+                batch.events.extend(obj.collect_events())
+                batch.aggregates[obj.id] = obj
+                batch.seen[obj.id] = obj
+
+    def _save_events(self, events: list[Any], aggregates: dict[UUID, Any]) -> None:
+        processing_event: ProcessingEvent[UUID] = ProcessingEvent()
+        processing_event.events.extend(events)
+        processing_event.aggregates.update(aggregates)
+        self._save_processing(processing_event)
+
+    def _save_processing(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
         recordings = self._record(processing_event)
         self._take_snapshots(processing_event)
         self._notify(recordings)

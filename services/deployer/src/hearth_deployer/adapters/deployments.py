@@ -8,9 +8,6 @@ the event, in the same save.
 from __future__ import annotations
 
 from typing import Any
-from uuid import UUID
-
-from eventsourcing.application import AggregateNotFoundError
 
 from hearth_deployer.domain import Deployment, deployment_uuid
 from hearth_events.catalogue import (
@@ -41,12 +38,6 @@ Lines = tuple[LogLine, ...]
 
 
 class DeploymentCommands(HearthApplication):
-    def _get(self, aggregate_id: UUID) -> Any:
-        try:
-            return self.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            return None
-
     def deployment(self, deployment_id: str) -> Deployment | None:
         found: Deployment | None = self._get(deployment_uuid(deployment_id))
         return found

@@ -2,6 +2,8 @@
 
 eventsourcing is synchronous: every call runs in a worker thread. Writes are serialised in
 this process and retried when another deployer instance saved the same aggregate first.
+Writes that queue up meanwhile (the steps of twenty deployments of one push) are saved
+together, one transaction for all that waited (``hearth_eventstore.writes``).
 """
 
 from __future__ import annotations
@@ -10,8 +12,6 @@ import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
-
-from eventsourcing.persistence import IntegrityError
 
 from hearth_deployer.adapters.deployments import DeploymentCommands
 from hearth_deployer.domain import (
@@ -26,9 +26,9 @@ from hearth_deployer.domain import (
 from hearth_events import EventData
 from hearth_events.catalogue import DeploymentCancelled, DeployRequested, TargetSpec
 from hearth_eventstore.store import Meta
+from hearth_eventstore.writes import Writes
 
 SCHEMA = "deployer"
-_CONFLICT_RETRIES = 5
 T = TypeVar("T")
 
 
@@ -52,6 +52,8 @@ class ToQueue:
 
 class DeployerApplication(DeploymentCommands):
     """Targets, lines and the queue here; the deployment commands in ``deployments.py``."""
+
+    env = {"AGGREGATE_CACHE_MAXSIZE": "2000"}
 
     # -- targets ---------------------------------------------------------------------
     def target_book(self) -> TargetBook:
@@ -194,19 +196,10 @@ class DeployerStore:
 
     def __init__(self, app: DeployerApplication) -> None:
         self.app = app
-        self._writes = asyncio.Lock()
+        self._writes = Writes(app, name="deployer-store-writes")
 
     async def read(self, call: Callable[..., T], *args: Any) -> T:
         return await asyncio.to_thread(call, *args)
 
     async def write(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        async with self._writes:
-            for attempt in range(_CONFLICT_RETRIES):
-                try:
-                    return await asyncio.to_thread(lambda: call(*args, **kwargs))
-                except IntegrityError:
-                    # Another instance saved the same aggregate first: read it again.
-                    if attempt == _CONFLICT_RETRIES - 1:
-                        raise
-                    await asyncio.sleep(0.05 * (attempt + 1))
-        raise AssertionError("unreachable")
+        return await self._writes.batched(call, *args, **kwargs)

@@ -1,7 +1,8 @@
 """The device-manager's event store (schema ``device_manager``) and its async face.
 
 eventsourcing is synchronous: every call runs in a worker thread. Writes are serialised in
-this process and retried when another instance saved the same aggregate first.
+this process and retried when another instance saved the same aggregate first; ``act``
+calls that queue up are saved together (``hearth_eventstore.writes``).
 """
 
 from __future__ import annotations
@@ -11,10 +12,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
-from uuid import UUID
-
-from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import IntegrityError
 
 import hearth_device_manager.domain.legacy  # noqa: F401  (reads pre-named-event records)
 from hearth_device_manager.domain.device import (
@@ -27,9 +24,9 @@ from hearth_device_manager.domain.device import (
     normal_mac,
 )
 from hearth_eventstore.store import HearthApplication, Meta
+from hearth_eventstore.writes import Writes
 
 SCHEMA = "device_manager"
-_CONFLICT_RETRIES = 5
 T = TypeVar("T")
 
 
@@ -51,12 +48,6 @@ class DeviceManagerApplication(HearthApplication):
     # Devices and the index are read far more often than they change; every read from the
     # cache still fast-forwards over events another instance stored meanwhile.
     env = {"AGGREGATE_CACHE_MAXSIZE": "100000"}
-
-    def _get(self, aggregate_id: UUID) -> Any:
-        try:
-            return self.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            return None
 
     def index(self) -> DeviceIndex:
         index: DeviceIndex | None = self._get(INDEX_ID)
@@ -178,25 +169,6 @@ class DeviceManagerApplication(HearthApplication):
         self.save(device)
         return result
 
-    def act_all(self, actions: list[tuple[str, Callable[[Device], Any]]]) -> list[Any]:
-        """Several ``act`` calls, in order, saved in one transaction; each device is read
-        once and its actions run on it one after another, as separate calls would.
-        :class:`ActionRefused` when any action raises (or a device is missing): nothing
-        is saved then, and each action is to be run again on its own."""
-        devices: dict[str, Device] = {}
-        results = []
-        for mac, action in actions:
-            device = devices.get(mac) or self.device(mac)
-            if device is None:
-                raise ActionRefused
-            devices[mac] = device
-            try:
-                results.append(action(device))
-            except Exception as exc:
-                raise ActionRefused from exc
-        self._save_all(list(devices.values()))
-        return results
-
     def presence(
         self, mac: str, online: bool, meta: Meta, last_seen: datetime | None = None
     ) -> bool:
@@ -219,16 +191,6 @@ class DeviceManagerApplication(HearthApplication):
         return len(changed)
 
 
-class ActionRefused(Exception):
-    """An action of a batch raised: nothing of the batch was saved."""
-
-
-#: At most this many ``act`` calls share one transaction.
-ACT_BATCH = 256
-#: An ``act`` call waiting for its batch: (MAC, action, its caller's future).
-_Queued = tuple[str, Callable[[Device], Any], "asyncio.Future[Any]"]
-
-
 class DeviceStore:
     """The application, called from asyncio.
 
@@ -239,84 +201,12 @@ class DeviceStore:
 
     def __init__(self, app: DeviceManagerApplication) -> None:
         self.app = app
-        self._writes = asyncio.Lock()
-        self._acts: list[_Queued] = []
-        self._drainer: asyncio.Task[None] | None = None
+        self._writes = Writes(app, name="device-store-writes")
 
     async def read(self, call: Callable[..., T], *args: Any) -> T:
         return await asyncio.to_thread(call, *args)
 
     async def write(self, call: Callable[..., T], *args: Any) -> T:
         if call == self.app.act:
-            mac, action = args
-            result: T = await self._act(mac, action)
-            return result
-        async with self._writes:
-            return await self._retried(call, *args)
-
-    async def _retried(self, call: Callable[..., T], *args: Any) -> T:
-        for attempt in range(_CONFLICT_RETRIES):
-            try:
-                return await asyncio.to_thread(call, *args)
-            except IntegrityError:
-                if attempt == _CONFLICT_RETRIES - 1:
-                    raise
-                await asyncio.sleep(0.05 * (attempt + 1))
-        raise AssertionError("unreachable")
-
-    async def _act(self, mac: str, action: Callable[[Device], Any]) -> Any:
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._acts.append((mac, action, future))
-        if self._drainer is None or self._drainer.done():
-            self._drainer = asyncio.create_task(self._drain(), name="device-store-acts")
-        return await future
-
-    async def _drain(self) -> None:
-        """Run what queued, a batch at a time, until nothing is left. A caller cancelled
-        before its batch began is left out (its action never runs, as before)."""
-        batch: list[_Queued] = []
-        try:
-            async with self._writes:
-                while self._acts:
-                    batch, self._acts = self._acts[:ACT_BATCH], self._acts[ACT_BATCH:]
-                    batch = [item for item in batch if not item[2].done()]
-                    if batch:
-                        await self._run_acts(batch)
-        except asyncio.CancelledError:
-            for _, _, future in (*batch, *self._acts):
-                future.cancel()
-            self._acts = []
-            raise
-
-    async def _run_acts(self, batch: list[_Queued]) -> None:
-        if len(batch) > 1:
-            try:
-                results = await self._retried(
-                    self.app.act_all, [(mac, action) for mac, action, _ in batch]
-                )
-            except ActionRefused:
-                pass  # one at a time below: each gets its own answer
-            except Exception as exc:
-                for _, _, future in batch:
-                    _settle(future, exception=exc)
-                return
-            else:
-                for (_, _, future), result in zip(batch, results, strict=True):
-                    _settle(future, result)
-                return
-        for mac, action, future in batch:
-            try:
-                _settle(future, await self._retried(self.app.act, mac, action))
-            except Exception as exc:
-                _settle(future, exception=exc)
-
-
-def _settle(
-    future: asyncio.Future[Any], result: Any = None, *, exception: Exception | None = None
-) -> None:
-    if future.done():  # its caller was cancelled meanwhile
-        return
-    if exception is not None:
-        future.set_exception(exception)
-    else:
-        future.set_result(result)
+            return await self._writes.batched(call, *args)
+        return await self._writes.alone(call, *args)
