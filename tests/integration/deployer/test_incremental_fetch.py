@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import random
+import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from hearth_deployer.adapters import treeio
-from hearth_deployer.adapters.sources import GitMirrors
+from hearth_deployer.adapters import treecache, treeio
+from hearth_deployer.adapters.sources import FetchError, GitMirrors
 from hearth_events.catalogue import RepositorySpec
 from tests.support.git import git, make_remote
 
@@ -128,3 +129,50 @@ async def test_deletions_and_folders_turned_into_files_apply_like_a_full_export(
         assert got.changed is not None  # it really was applied as a change
         assert listing(tmp_path / f"inc{n}") == listing(tmp_path / f"full{n}")
         assert got.manifest == whole.manifest
+
+
+async def test_targets_of_one_commit_read_one_cached_tree_kept_until_released(
+    tmp_path: Path,
+) -> None:
+    """Each deployment's tree is a link to the one cached tree (no copy per target); a
+    tree still read is never pruned, however many newer commits are fetched meanwhile,
+    and is pruned once released."""
+    remote = make_remote(tmp_path / "remote")
+    first = remote.commit({"configuration.yaml": "a: 0\n"})
+    remote.push()
+    spec = RepositorySpec(name="alice/home", url=remote.url)
+    mirrors = GitMirrors(tmp_path / "cache")
+    fetch: dict[str, Any] = {"branch": "main", "subdirectory": "", "token": None}
+    one = await mirrors.fetch(spec, commit=first, dest=tmp_path / "one" / "tree", **fetch)
+    two = await mirrors.fetch(spec, commit=first, dest=tmp_path / "two" / "tree", **fetch)
+    assert one.root.resolve() == two.root.resolve()  # the same tree, read by both
+    assert listing(two.root) == {"configuration.yaml": b"a: 0\n"}
+
+    newer = []
+    for n in range(1, treecache.TREES_KEPT + 3):
+        newer.append(remote.commit({"configuration.yaml": f"a: {n}\n"}))
+        remote.push()
+        await mirrors.fetch(spec, commit=newer[-1], dest=tmp_path / "other" / "tree", **fetch)
+    assert listing(one.root) == {"configuration.yaml": b"a: 0\n"}  # still there
+    mirrors.release(tmp_path / "one" / "tree")
+    mirrors.release(tmp_path / "two" / "tree")
+    remote.commit({"configuration.yaml": "a: last\n"})
+    await mirrors.fetch(spec, commit=remote.push(), dest=tmp_path / "other" / "tree", **fetch)
+    assert not one.root.exists()  # released, then pruned
+
+
+async def test_a_commit_already_cached_is_fetched_without_git(tmp_path: Path) -> None:
+    """A fan-out's second target (or a retried deployment) needs no Git at all: the
+    repository can even be unreachable meanwhile."""
+    remote = make_remote(tmp_path / "remote")
+    commit = remote.commit({"configuration.yaml": "a: 1\n"})
+    remote.push()
+    spec = RepositorySpec(name="alice/home", url=remote.url)
+    mirrors = GitMirrors(tmp_path / "cache")
+    fetch: dict[str, Any] = {"branch": "main", "subdirectory": "", "token": None}
+    await mirrors.fetch(spec, commit=commit, dest=tmp_path / "a" / "tree", **fetch)
+    shutil.rmtree(remote.bare)  # the Git server is gone
+    again = await mirrors.fetch(spec, commit=commit, dest=tmp_path / "b" / "tree", **fetch)
+    assert listing(again.root) == {"configuration.yaml": b"a: 1\n"}
+    with pytest.raises(FetchError):  # a branch still has to be asked for
+        await mirrors.fetch(spec, commit=None, dest=tmp_path / "c" / "tree", **fetch)

@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import tempfile
+from collections import OrderedDict
 from pathlib import Path
 from typing import IO, Any, Protocol
 
@@ -24,6 +25,7 @@ from githubkit.response import Response
 from hearth_deployer.adapters import treecache, treeio
 from hearth_deployer.domain.fetched import FetchedTree, FetchError
 from hearth_deployer.domain.paths import UnsafePath, safe_relative
+from hearth_deployer.domain.plan import FileEntry
 from hearth_events.catalogue import RepositorySpec
 
 __all__ = ["ConfigSource", "FetchError", "FetchedTree", "GitHubTarballs", "GitMirrors"]
@@ -44,6 +46,9 @@ class ConfigSource(Protocol):
         token: str | None,
         base: str | None = None,
     ) -> FetchedTree: ...
+
+    def release(self, dest: Path) -> None:
+        """The tree fetched to ``dest`` is no longer read (the deployment ended)."""
 
 
 async def _git(*args: str, cwd: Path | None = None, timeout: float = GIT_TIMEOUT_S) -> bytes:
@@ -86,6 +91,9 @@ class GitMirrors:
         self._trees = trees_dir or cache_dir / ".trees"
         self._locks: dict[str, asyncio.Lock] = {}
         self.reads = treeio.GitReads()
+        #: The cached tree each fetched ``dest`` links to, kept from pruning until released.
+        self._pins: dict[Path, tuple[Path, str]] = {}
+        self._manifests = _Manifests()
 
     def _mirror(self, repo: RepositorySpec) -> Path:
         digest = hashlib.sha256(repo.url.encode()).hexdigest()[:16]
@@ -131,11 +139,18 @@ class GitMirrors:
     ) -> FetchedTree:
         """The tree of the commit at ``dest``: built from the cached tree of ``base`` (the
         commit the target runs; else the newest cached one) with only the changed blobs
-        read from Git, or exported whole when nothing is cached."""
+        read from Git, or exported whole when nothing is cached.
+
+        ``dest`` is a symbolic link to the cached tree, which stays cached until
+        :meth:`release`: twenty targets of one push read one tree, with no copy each. A
+        commit whose tree is cached needs no Git at all (a commit's tree never changes)."""
         del token  # plain Git takes credentials from the URL or the Git configuration
-        resolved = await self.resolve(repo, commit=commit, branch=branch)
         sub = _subdirectory(subdirectory)
         key_dir = self._key_dir(repo, sub)
+        if commit is not None and _SHA.match(commit) and treecache.has_tree(key_dir, commit):
+            resolved = commit
+        else:
+            resolved = await self.resolve(repo, commit=commit, branch=branch)
         async with self._locks.setdefault(repo.url, asyncio.Lock()):
             try:
                 built_from, changed = await asyncio.to_thread(
@@ -150,15 +165,19 @@ class GitMirrors:
                 raise FetchError(
                     f"subdirectory {sub!r} does not exist at {resolved[:12]} in {repo.url}"
                 ) from None
-            manifest = treecache.load_manifest(key_dir / f"{resolved}.json")
-            assert manifest is not None
-            shutil.rmtree(dest, ignore_errors=True)
-            await asyncio.to_thread(treeio.link_tree, key_dir / resolved, dest)
+            manifest = self._manifests.get(key_dir, resolved)
+            self.release(dest)
+            _link(dest, key_dir / resolved)
+            self._pins[dest] = (key_dir, resolved)
+            pinned = [c for k, c in self._pins.values() if k == key_dir]
             await asyncio.to_thread(
-                treecache.prune_trees, key_dir, [resolved, *([base] if base else [])]
+                treecache.prune_trees, key_dir, [resolved, *([base] if base else []), *pinned]
             )
         size = sum(e.size for e in manifest.values())
         return FetchedTree(resolved, dest, len(manifest), size, manifest, built_from, changed)
+
+    def release(self, dest: Path) -> None:
+        self._pins.pop(dest, None)
 
     async def prepare(self, repo: RepositorySpec, *, branch: str, subdirectory: str) -> str:
         """Mirror the repository and build the tree of the branch's head ahead of time,
@@ -182,6 +201,38 @@ class GitMirrors:
             mirror = await self._update(repo)
             out = await _git("diff", "--name-only", "-z", before, after, cwd=mirror)
         return [p for p in out.decode().split("\0") if p]
+
+
+def _link(dest: Path, tree: Path) -> None:
+    """``dest`` as a symbolic link to ``tree``, replacing whatever was there."""
+    if dest.is_symlink() or dest.is_file():
+        dest.unlink()
+    elif dest.exists():
+        shutil.rmtree(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    os.symlink(tree, dest, target_is_directory=True)
+
+
+class _Manifests:
+    """Cached trees' manifests, read once (a commit's never changes); each caller gets
+    its own dict."""
+
+    KEPT = 16
+
+    def __init__(self) -> None:
+        self._read: OrderedDict[tuple[Path, str], dict[str, FileEntry]] = OrderedDict()
+
+    def get(self, key_dir: Path, commit: str) -> dict[str, FileEntry]:
+        found = self._read.get((key_dir, commit))
+        if found is None:
+            found = treecache.load_manifest(key_dir / f"{commit}.json")
+            assert found is not None
+            self._read[(key_dir, commit)] = found
+            while len(self._read) > self.KEPT:
+                self._read.popitem(last=False)
+        else:
+            self._read.move_to_end((key_dir, commit))
+        return dict(found)
 
 
 def _treeish(commit: str, sub: str) -> str:
@@ -271,3 +322,6 @@ class GitHubTarballs:
             raise FetchError(f"subdirectory {sub!r} does not exist at {commit[:12]} in {repo.name}")
         size = sum(e.size for e in manifest.values())
         return FetchedTree(commit, dest, len(manifest), size, manifest)
+
+    def release(self, dest: Path) -> None:
+        del dest  # the tree lies in the deployment's own folder, removed with it

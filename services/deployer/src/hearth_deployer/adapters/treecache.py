@@ -5,8 +5,9 @@ either by streaming ``git archive`` (the first time: every file is copied in chu
 :data:`treeio.CHUNK`, never held whole in memory), or from an earlier cached tree by hard-linking
 its files and writing only the blobs ``git diff-tree`` names (read with ``git cat-file
 --batch``, also in chunks). Beside each tree lies its sha256 manifest, so the plan never
-re-hashes an unchanged file either. A deployment gets a hard-linked copy of the tree
-(cheap: no data is copied); nothing ever writes into a cached file in place.
+re-hashes an unchanged file either. A deployment reads the cached tree itself, through a
+symbolic link (``GitMirrors`` keeps it from pruning until the deployment ends); nothing
+ever writes into a cached file in place.
 """
 
 from __future__ import annotations
@@ -50,6 +51,11 @@ def load_manifest(path: Path) -> dict[str, FileEntry] | None:
     return {p: FileEntry(p, sha, size, mode) for p, (sha, size, mode) in data.items()}
 
 
+def has_tree(key_dir: Path, commit: str) -> bool:
+    """Whether ``commit``'s tree is cached whole (its manifest is written last)."""
+    return (key_dir / f"{commit}.json").exists() and (key_dir / commit).is_dir()
+
+
 def newest_trees(key_dir: Path) -> list[str]:
     """Cached commits under ``key_dir``, newest first."""
     found = [
@@ -77,7 +83,7 @@ def ensure_tree(
     returns the cached commit it was built from and the paths that differ from it (None,
     None when exported whole)."""
     commit, _, sub = treeish.partition(":")
-    if (key_dir / f"{commit}.json").exists() and (key_dir / commit).is_dir():
+    if has_tree(key_dir, commit):
         os.utime(key_dir / f"{commit}.json")
         return None, None
     key_dir.mkdir(parents=True, exist_ok=True)

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hearth_deployer.adapters.lease import TargetLease
+from hearth_deployer.adapters.sources import ConfigSource
 from hearth_deployer.adapters.store import DeployerApplication
 from hearth_deployer.domain import Deployment
 from hearth_deployer.domain.fetched import FetchedTree
@@ -73,6 +74,7 @@ class DeploymentRun:
         self._lines: list[LogLine] = []
         self._host: RemoteHost | None = None
         self.tree_root = self.workdir / "tree"
+        self.fetched_from: ConfigSource | None = None
         self.check = HostCheck(self)
 
     # -- what the steps share ------------------------------------------------------------
@@ -130,6 +132,8 @@ class DeploymentRun:
             pass
         finally:
             self.check.discard()  # a manifest read validation made unnecessary
+            if self.fetched_from is not None:
+                self.fetched_from.release(self.tree_root)
             shutil.rmtree(self.workdir, ignore_errors=True)
         await report_status(self)
         return self.d

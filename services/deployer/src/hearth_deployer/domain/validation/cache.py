@@ -1,7 +1,7 @@
 """Validate a tree once, however many targets deploy it.
 
 A push fans out to every target that follows the branch; targets of the same repository,
-subdirectory and commit get byte-identical trees (hard-linked from one cached tree).
+subdirectory and commit read the same cached tree.
 Validation has two parts:
 
 - the scan (:func:`scan_tree`): walk the tree and parse every YAML and JSON file. Nearly

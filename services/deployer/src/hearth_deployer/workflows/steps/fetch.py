@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 from typing import Protocol
 
+from hearth_deployer.adapters.sources import ConfigSource
 from hearth_deployer.domain.fetched import FetchedTree
 from hearth_deployer.workflows.context import DeployContext
 from hearth_deployer.workflows.steps.base import Recording, StepFailed
@@ -13,10 +14,12 @@ from hearth_events.catalogue import ConfigFetched
 
 
 class FetchRun(Recording, Protocol):
-    """Reads the repository, its token and the target's line; writes into ``workdir``."""
+    """Reads the repository, its token and the target's line; writes into ``workdir``;
+    remembers the source, which is told when the run no longer reads the tree."""
 
     ctx: DeployContext
     workdir: Path
+    fetched_from: ConfigSource | None
 
 
 async def fetch(run: FetchRun) -> FetchedTree:
@@ -36,8 +39,9 @@ async def fetch(run: FetchRun) -> FetchedTree:
     run.workdir.mkdir(parents=True)
     commit = d.commit if d.is_fetched else d.request.get("commit")
     line = await ctx.store.read(ctx.store.app.line, spec.name)
+    source = run.fetched_from = ctx.source_for(repo)
     try:
-        tree = await ctx.source_for(repo).fetch(
+        tree = await source.fetch(
             repo,
             commit=commit,
             branch=d.request.get("branch") or spec.branch,
