@@ -32,7 +32,7 @@ from tests.support.services import ServiceProcess
 
 pytestmark = pytest.mark.integration
 
-WAITING = '"event": "jetstream unavailable, retrying"'
+WAITING = '"event":"jetstream unavailable, retrying"'
 #: What a service's background loops log when a JetStream request fails (they retry anyway).
 OUTAGE = ("ServiceUnavailableError", "TimeoutError")
 #: The services that read JetStream before they are ready (a bus without users adds the

@@ -10,11 +10,13 @@ and every secret value the process has decrypted (``redaction.remember``) is rep
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import sys
 from collections.abc import MutableMapping
 from typing import Any
 
+import orjson
 import structlog
 
 from hearth_servicekit.redaction import MASK, redact, redact_value
@@ -48,9 +50,12 @@ def _scrub(value: Any) -> Any:
 def redact_secrets(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """Secrets never reach a log line, whatever a caller passes by mistake."""
     for key, value in list(event.items()):
-        if key == "exc_info":  # rendered (and redacted) by format_exc_info and the next pass
-            continue
-        event[key] = MASK if _is_secret_key(key) else _scrub(value)
+        if _is_secret_key(key):
+            event[key] = MASK
+        elif isinstance(value, str):  # nearly every value of a line: the shortest way
+            event[key] = redact(value)
+        elif key != "exc_info":  # rendered (and redacted) by format_exc_info and the next pass
+            event[key] = _scrub(value)
     return event
 
 
@@ -81,19 +86,32 @@ def _redacted(renderer: Any) -> Any:
     return render
 
 
+def _dumps(obj: Any, **kwargs: Any) -> str:
+    """A line as compact JSON through orjson (a fifth of a log line's cost with the
+    standard library's encoder); json.dumps for what orjson cannot write (an integer over
+    64 bits)."""
+    try:
+        return orjson.dumps(
+            obj, default=kwargs.get("default"), option=orjson.OPT_NON_STR_KEYS
+        ).decode()
+    except TypeError:
+        return json.dumps(obj, **kwargs)
+
+
 def configure_logging(service: str, *, level: str = "info", fmt: str | None = None) -> None:
     json_output = (fmt or ("console" if sys.stderr.isatty() else "json")) == "json"
     renderer: Any = (
-        structlog.processors.JSONRenderer()
+        structlog.processors.JSONRenderer(serializer=_dumps)
         if json_output
         else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     )
+    # The level, logger name and time are added after the secret filter: they are ours.
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
+        redact_secrets,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
-        redact_secrets,
     ]
     structlog.configure(
         processors=[
@@ -121,6 +139,7 @@ def configure_logging(service: str, *, level: str = "info", fmt: str | None = No
     # No line shows the thread or process fields of a LogRecord: do not look them up for
     # each record (the documented switches of the logging module's own optimisation notes).
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    logging._srcfile = None  # nor where each call was made from (a stack walk per record)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.getLevelNamesMapping().get(level.upper(), logging.INFO))
