@@ -42,6 +42,17 @@ READ_TIMEOUT_S = 60.0
 REBUILD_LOCK = 0x48454152
 
 
+#: A message of a gap the stream says it has not got, though within its range, is taken
+#: for deleted after this many tries (each a delivery of the batch, with the consumer's
+#: backoff between them).
+GAP_TRIES = 5
+
+
+class GapNotReady(Exception):
+    """An event between the position and a later one could not be read yet; the batch
+    is to be delivered again."""
+
+
 class RebuildProjections(BaseModel):
     """``hearth projections rebuild``: sent by an admin over NATS."""
 
@@ -56,6 +67,7 @@ class Projector:
         self._js = js  # reads the events of a gap; None: trust the order of delivery
         self._lock = asyncio.Lock()
         self._facts = Facts()  # what events said once, for the projections of later ones
+        self._misses: dict[int, int] = {}  # sequence -> times the stream said it had none
         self.position = 0
 
     async def load_position(self) -> int:
@@ -107,21 +119,41 @@ class Projector:
         return applied
 
     async def _gap(self, position: int, seq: int) -> list[tuple[Envelope, int]]:
-        """The events between the position and ``seq`` that the stream still holds."""
+        """The events between the position and ``seq`` that the stream still holds.
+
+        A message the stream says it has not got is skipped only when it is really gone:
+        below the stream's first sequence (removed by its limits), or still missing after
+        :data:`GAP_TRIES` deliveries (deleted on its own, by an operator). Otherwise the
+        batch fails and comes back: on a cluster, a stream leader elected a moment ago can
+        answer "no message" for one it has not applied yet (seen in the cluster kill test,
+        which found that event missing from the read models for good)."""
         if self._js is None:
             return []
         found = []
         for missing in range(position + 1, seq):
             try:
                 message = await self._js.get_msg(EVENTS_STREAM, missing)
-                found.append((parse_event(message.data), missing))
             except nats.js.errors.NotFoundError:
+                if not await self._gone(missing):
+                    raise GapNotReady(
+                        f"event {missing} is in the stream but could not be read yet"
+                    ) from None
                 log.warning("an event was removed from the stream", seq=missing)
+                continue
+            try:
+                found.append((parse_event(message.data), missing))
             except BadEvent as exc:
                 log.error("skipping an invalid event", seq=missing, reason=str(exc))
         if found:
             log.info("projected events a crashed instance held", count=len(found))
         return found
+
+    async def _gone(self, seq: int) -> bool:
+        state = (await self._js.stream_info(EVENTS_STREAM)).state
+        if seq < state.first_seq:
+            return True
+        self._misses[seq] = self._misses.get(seq, 0) + 1
+        return self._misses[seq] >= GAP_TRIES
 
     async def rebuild(self, js: Any) -> int:
         """Drop every read model and replay the whole stream; returns events applied."""
