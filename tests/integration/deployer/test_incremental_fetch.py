@@ -13,7 +13,7 @@ import pytest
 from hearth_deployer.adapters import treecache, treeio
 from hearth_deployer.adapters.sources import FetchError, GitMirrors
 from hearth_events.catalogue import RepositorySpec
-from tests.support.git import git, make_remote
+from tests.support.git import GitRemote, git, make_remote
 
 pytestmark = pytest.mark.integration
 
@@ -131,18 +131,33 @@ async def test_deletions_and_folders_turned_into_files_apply_like_a_full_export(
         assert got.manifest == whole.manifest
 
 
+#: The fetch arguments of a whole repository's main branch.
+WHOLE_TREE: dict[str, Any] = {"branch": "main", "subdirectory": "", "token": None}
+
+
+def one_commit(
+    tmp_path: Path, configuration: str
+) -> tuple[GitRemote, str, RepositorySpec, GitMirrors]:
+    """A remote with one pushed commit of ``configuration.yaml``, and fresh mirrors."""
+    remote = make_remote(tmp_path / "remote")
+    commit = remote.commit({"configuration.yaml": configuration})
+    remote.push()
+    return (
+        remote,
+        commit,
+        RepositorySpec(name="alice/home", url=remote.url),
+        GitMirrors(tmp_path / "cache"),
+    )
+
+
 async def test_targets_of_one_commit_read_one_cached_tree_kept_until_released(
     tmp_path: Path,
 ) -> None:
     """Each deployment's tree is a link to the one cached tree (no copy per target); a
     tree still read is never pruned, however many newer commits are fetched meanwhile,
     and is pruned once released."""
-    remote = make_remote(tmp_path / "remote")
-    first = remote.commit({"configuration.yaml": "a: 0\n"})
-    remote.push()
-    spec = RepositorySpec(name="alice/home", url=remote.url)
-    mirrors = GitMirrors(tmp_path / "cache")
-    fetch: dict[str, Any] = {"branch": "main", "subdirectory": "", "token": None}
+    remote, first, spec, mirrors = one_commit(tmp_path, "a: 0\n")
+    fetch = WHOLE_TREE
     one = await mirrors.fetch(spec, commit=first, dest=tmp_path / "one" / "tree", **fetch)
     two = await mirrors.fetch(spec, commit=first, dest=tmp_path / "two" / "tree", **fetch)
     assert one.root.resolve() == two.root.resolve()  # the same tree, read by both
@@ -164,12 +179,8 @@ async def test_targets_of_one_commit_read_one_cached_tree_kept_until_released(
 async def test_a_commit_already_cached_is_fetched_without_git(tmp_path: Path) -> None:
     """A fan-out's second target (or a retried deployment) needs no Git at all: the
     repository can even be unreachable meanwhile."""
-    remote = make_remote(tmp_path / "remote")
-    commit = remote.commit({"configuration.yaml": "a: 1\n"})
-    remote.push()
-    spec = RepositorySpec(name="alice/home", url=remote.url)
-    mirrors = GitMirrors(tmp_path / "cache")
-    fetch: dict[str, Any] = {"branch": "main", "subdirectory": "", "token": None}
+    remote, commit, spec, mirrors = one_commit(tmp_path, "a: 1\n")
+    fetch = WHOLE_TREE
     await mirrors.fetch(spec, commit=commit, dest=tmp_path / "a" / "tree", **fetch)
     shutil.rmtree(remote.bare)  # the Git server is gone
     again = await mirrors.fetch(spec, commit=commit, dest=tmp_path / "b" / "tree", **fetch)

@@ -42,25 +42,6 @@ def is_ignored(path: str, patterns: Iterable[str]) -> bool:
     return _matcher(tuple(patterns))(path)
 
 
-def _reference_is_ignored(path: str, patterns: Iterable[str]) -> bool:
-    """The meaning :func:`is_ignored` compiles, pattern by pattern (the tests compare)."""
-    for pattern in patterns:
-        if pattern.endswith("/"):
-            prefix = pattern.rstrip("/")
-            if (
-                path == prefix
-                or path.startswith(prefix + "/")
-                or ("/" not in prefix and f"/{prefix}/" in f"/{path}")
-            ):
-                return True
-        elif "/" in pattern:
-            if fnmatch.fnmatchcase(path, pattern):
-                return True
-        elif fnmatch.fnmatchcase(PurePosixPath(path).name, pattern):
-            return True
-    return False
-
-
 @functools.lru_cache(maxsize=256)
 def _matcher(patterns: tuple[str, ...]) -> Callable[[str], bool]:
     on_path: list[str] = []  # each matched against the whole path, from its start
