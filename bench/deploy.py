@@ -365,7 +365,7 @@ class CpuWindow:
         own = (time.process_time() - self._own) / wall
         now = _cpu_by_name()
         spent = {n: now[n] - self._by_name.get(n, 0.0) for n in now}
-        top = sorted(spent.items(), key=lambda item: -item[1])[:4]
+        top = sorted(spent.items(), key=lambda item: -item[1])[:6]
         parts = ", ".join(f"{name} {seconds:.1f}" for name, seconds in top if seconds >= 0.05)
         return (
             f"cores busy {machine:.1f} of {self.cores} (the deployer's process {own:.1f}); "
@@ -398,10 +398,16 @@ def _cpu_by_name() -> dict[str, float]:
     for process in psutil.process_iter(["name", "cpu_times"]):
         times = process.info["cpu_times"]
         if times is not None:
-            name = process.info["name"] or "?"
+            name = _group(process.info["name"] or "?")
             own = times.user + times.system + times.children_user + times.children_system
             spent[name] = spent.get(name, 0.0) + own
     return spent
+
+
+def _group(name: str) -> str:
+    """A kernel thread's name says what it does at the moment (``kworker/u8:0-writeback``):
+    group by what it is, so a thread that changed its task is not counted since boot."""
+    return name.split("/", 1)[0] if "/" in name else name
 
 
 def _busy_seconds() -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import random
 import shutil
@@ -10,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from hearth_deployer.adapters import treecache, treeio
+from hearth_deployer.adapters import sources, treecache, treeio
 from hearth_deployer.adapters.sources import FetchError, GitMirrors
 from hearth_events.catalogue import RepositorySpec
 from tests.support.git import GitRemote, git, make_remote
@@ -187,3 +188,28 @@ async def test_a_commit_already_cached_is_fetched_without_git(tmp_path: Path) ->
     assert listing(again.root) == {"configuration.yaml": b"a: 1\n"}
     with pytest.raises(FetchError):  # a branch still has to be asked for
         await mirrors.fetch(spec, commit=None, dest=tmp_path / "c" / "tree", **fetch)
+
+
+async def test_targets_fetching_one_new_commit_together_run_git_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The twenty targets of one push ask for its commit at the same moment: the first
+    fetches it, the others wait for the mirror and then find its tree, without Git (each
+    fetching again, one after another, made the twentieth begin 400 ms late)."""
+    _, commit, spec, mirrors = one_commit(tmp_path, "a: 1\n")
+    calls: list[str] = []
+    real_git = sources._git
+
+    async def counted(*args: str, **kwargs: Any) -> bytes:
+        calls.append(args[0])
+        return await real_git(*args, **kwargs)
+
+    monkeypatch.setattr(sources, "_git", counted)
+    trees = await asyncio.gather(
+        *(
+            mirrors.fetch(spec, commit=commit, dest=tmp_path / f"t{n}" / "tree", **WHOLE_TREE)
+            for n in range(5)
+        )
+    )
+    assert calls == ["clone", "rev-parse"]  # the first target's; the rest read its tree
+    assert {listing(tree.root)["configuration.yaml"] for tree in trees} == {b"a: 1\n"}

@@ -8,7 +8,8 @@ nothing.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 from uuid import uuid5
 
@@ -76,6 +77,15 @@ def targets_for_push(
         and fed_by(t, push.repo, repository)
         and touches_subdirectory(push, t.subdirectory)
     ]
+
+
+async def all_of(calls: Iterable[Awaitable[None]]) -> None:
+    """Await the calls together; once all have ended, raise the first one's error (the
+    message comes back, and what was queued is not queued twice)."""
+    outcomes = await asyncio.gather(*calls, return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
 
 
 def push_announcement(
@@ -201,17 +211,23 @@ class DeployerHandlers:
 
     # -- pushes and CI ---------------------------------------------------------------
     async def on_push(self, push: PushReceived, envelope: Envelope) -> None:
+        """Queue the push on every target it feeds, all at once: their writes share a
+        transaction and their runs start together (one after another, the twentieth of a
+        fan-out began a second after the first)."""
         targets = await self.store.read(self.app.targets)
-        for spec in targets_for_push(push, targets, self.repository):
-            item = push_deployment(spec, envelope)
-            if spec.require_ci:
-                line: TargetLine = await self.store.read(self.app.line, spec.name)
-                if line.ci_results.get(push.after) != "success":
-                    request = {**item.request, "deployment_id": item.deployment_id}
-                    await self.store.write(self.app.await_ci, spec.name, push.after, request)
-                    log.info("push waits for CI", target=spec.name, commit=push.after)
-                    continue
-            await self.enqueue(item)
+        fed = targets_for_push(push, targets, self.repository)
+        await all_of(self._push_to(spec, push, envelope) for spec in fed)
+
+    async def _push_to(self, spec: TargetSpec, push: PushReceived, envelope: Envelope) -> None:
+        item = push_deployment(spec, envelope)
+        if spec.require_ci:
+            line: TargetLine = await self.store.read(self.app.line, spec.name)
+            if line.ci_results.get(push.after) != "success":
+                request = {**item.request, "deployment_id": item.deployment_id}
+                await self.store.write(self.app.await_ci, spec.name, push.after, request)
+                log.info("push waits for CI", target=spec.name, commit=push.after)
+                return
+        await self.enqueue(item)
 
     async def _queue_push(
         self, deployment_id: str, spec: TargetSpec, request: dict[str, Any], envelope: Envelope

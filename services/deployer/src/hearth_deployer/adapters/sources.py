@@ -115,16 +115,18 @@ class GitMirrors:
 
     async def resolve(self, repo: RepositorySpec, *, commit: str | None, branch: str) -> str:
         async with self._locks.setdefault(repo.url, asyncio.Lock()):
-            mirror = await self._update(repo)
-            ref = commit or f"refs/heads/{branch}"
-            try:
-                out = await _git(
-                    "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", cwd=mirror
-                )
-            except FetchError:
-                what = f"commit {commit}" if commit else f"branch {branch}"
-                raise FetchError(f"{what} does not exist in {repo.url}") from None
-            return out.decode().strip()
+            return await self._resolve(repo, commit=commit, branch=branch)
+
+    async def _resolve(self, repo: RepositorySpec, *, commit: str | None, branch: str) -> str:
+        """``resolve``, the mirror's lock held."""
+        mirror = await self._update(repo)
+        ref = commit or f"refs/heads/{branch}"
+        try:
+            out = await _git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", cwd=mirror)
+        except FetchError:
+            what = f"commit {commit}" if commit else f"branch {branch}"
+            raise FetchError(f"{what} does not exist in {repo.url}") from None
+        return out.decode().strip()
 
     async def fetch(
         self,
@@ -143,15 +145,17 @@ class GitMirrors:
 
         ``dest`` is a symbolic link to the cached tree, which stays cached until
         :meth:`release`: twenty targets of one push read one tree, with no copy each. A
-        commit whose tree is cached needs no Git at all (a commit's tree never changes)."""
+        commit whose tree is cached needs no Git at all (a commit's tree never changes),
+        and is looked for once the lock is held: the twenty targets of one push wait for
+        the first one's fetch, then find its tree (one after another, each fetched again)."""
         del token  # plain Git takes credentials from the URL or the Git configuration
         sub = _subdirectory(subdirectory)
         key_dir = self._key_dir(repo, sub)
-        if commit is not None and _SHA.match(commit) and treecache.has_tree(key_dir, commit):
-            resolved = commit
-        else:
-            resolved = await self.resolve(repo, commit=commit, branch=branch)
         async with self._locks.setdefault(repo.url, asyncio.Lock()):
+            if commit is not None and _SHA.match(commit) and treecache.has_tree(key_dir, commit):
+                resolved = commit
+            else:
+                resolved = await self._resolve(repo, commit=commit, branch=branch)
             try:
                 built_from, changed = await asyncio.to_thread(
                     treecache.ensure_tree,
