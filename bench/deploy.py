@@ -50,6 +50,7 @@ from typing import Any
 import aiohttp
 import psutil
 
+from bench.ssh_floor import floor as ssh_floor
 from hearth.embedded.nats import EmbeddedNats
 from hearth.embedded.postgres import EmbeddedPostgres
 from hearth.embedded.process import free_port
@@ -550,6 +551,7 @@ async def _measure(
         *(asyncio.to_thread(scp, s, local, f"{s.workdir}/scp-fan") for s in fleet_servers)
     )
     scp_fan = time.perf_counter() - started
+    floor_one, floor_many = await ssh_floor(fleet_servers, CHANGED, automation(0, 7).encode())
 
     p50, p95 = percentiles(hearth)
     scp50, scp95 = percentiles(copies)
@@ -592,5 +594,21 @@ async def _measure(
             scp_fan,
             None,
             f"{tree_bytes * fan_out:,} bytes sent",
+        ),
+        Timing(
+            "fan-out",
+            "floor: the same SSH work with asyncssh alone, 1 host",
+            floor_one,
+            None,
+            "list, tar backup, atomic write with fsync, list again (bench/ssh_floor.py); "
+            "the median of 3",
+        ),
+        Timing(
+            "fan-out",
+            f"floor: the same SSH work with asyncssh alone, {fan_out} hosts at once",
+            floor_many,
+            None,
+            f"{floor_many / floor_one:.1f} times 1 host; Hearth's fan-out minus this is "
+            "what its own bookkeeping costs",
         ),
     ]

@@ -29,6 +29,8 @@ async def test_the_deployment_benchmark_runs() -> None:
         ("fan-out", "hearth"),
         ("fan-out", "hearth"),
         ("fan-out", "baseline"),
+        ("fan-out", "floor"),
+        ("fan-out", "floor"),
     ]
     assert all(t.what and t.detail for t in timings)
     assert all(t.p50_s > 0 for t in timings)
@@ -43,3 +45,4 @@ async def test_the_deployment_benchmark_runs() -> None:
         sent, changed = bytes_reported(hearth)
         assert sent >= changed > 0, hearth.detail
     assert bytes_reported(many)[1] == 2 * bytes_reported(one)[1]
+    assert "1 host" in timings[5].what and "2 hosts" in timings[6].what

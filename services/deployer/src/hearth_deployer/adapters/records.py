@@ -32,20 +32,34 @@ class HostRecord:
 class HostRecords:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
+        #: The record each target's file held when last read or written here, by the
+        #: file's identity: read again only when the file changed (a fan-out parsed a
+        #: 400-file record per target per deployment).
+        self._read: dict[str, tuple[tuple[int, int, int], HostRecord]] = {}
 
     def _path(self, target: str) -> Path:
         return self.directory / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', target)}.json"
 
     def load(self, target: str, root: str) -> HostRecord | None:
         """The record of ``target`` when it describes ``root``; None otherwise."""
+        path = self._path(target)
         try:
-            data = json.loads(self._path(target).read_text())
-            if data["root"] != root:
-                return None
-            files = {p: Known(size, mtime, sha) for p, (size, mtime, sha) in data["files"].items()}
-            return HostRecord(root, float(data["full_check_at"]), files)
+            identity = _identity(path)
+            known = self._read.get(target)
+            if known is not None and known[0] == identity:
+                record = known[1]
+            else:
+                data = json.loads(path.read_text())
+                files = {
+                    p: Known(size, mtime, sha) for p, (size, mtime, sha) in data["files"].items()
+                }
+                record = HostRecord(data["root"], float(data["full_check_at"]), files)
+                self._read[target] = (identity, record)
         except (OSError, ValueError, KeyError, TypeError):
             return None
+        if record.root != root:
+            return None
+        return HostRecord(record.root, record.full_check_at, dict(record.files))
 
     def save(self, target: str, record: HostRecord) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -58,6 +72,16 @@ class HostRecords:
         temporary = path.with_name(f".{path.name}.tmp")
         temporary.write_text(json.dumps(data))
         temporary.replace(path)
+        kept = HostRecord(record.root, record.full_check_at, dict(record.files))
+        self._read[target] = (_identity(path), kept)
 
     def forget(self, target: str) -> None:
+        self._read.pop(target, None)
         self._path(target).unlink(missing_ok=True)
+
+
+def _identity(path: Path) -> tuple[int, int, int]:
+    """What changes whenever the file is replaced or written (``save`` renames a new file
+    over it: a new inode)."""
+    found = path.stat()
+    return found.st_ino, found.st_size, found.st_mtime_ns

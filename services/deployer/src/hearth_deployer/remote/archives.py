@@ -29,6 +29,9 @@ _CHECKS_IN_FLIGHT = 32
 
 async def private_dir(session: SSHSession, path: str) -> str:
     async with session.pool.sftp(session.target) as sftp:
+        found = await _existing_dir(sftp, path)
+        if found is not None:
+            return found  # as makedirs(exist_ok) would: an existing folder keeps its mode
         try:
             # Private: a backup of a Home Assistant config holds secrets.yaml.
             await sftp.makedirs(path, asyncssh.SFTPAttrs(permissions=0o700), exist_ok=True)
@@ -37,6 +40,17 @@ async def private_dir(session: SSHSession, path: str) -> str:
             raise sftp_error(
                 exc, path, host=session.label, user=session.user, action="create"
             ) from None
+
+
+async def _existing_dir(sftp: asyncssh.SFTPClient, path: str) -> str | None:
+    """The real path of ``path`` when it is a folder already: two requests, where making
+    it asks two per component of the path."""
+    try:
+        real = await sftp.realpath(path)
+        attrs = await sftp.stat(real)
+    except asyncssh.SFTPError:
+        return None
+    return real if attrs.type == asyncssh.FILEXFER_TYPE_DIRECTORY else None
 
 
 async def existing(session: SSHSession, root: str, paths: Sequence[str]) -> Existing:

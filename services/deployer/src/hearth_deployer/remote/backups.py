@@ -147,11 +147,16 @@ class Backups:
     async def kept(self, dest_dir: str) -> list[BackupInfo]:
         """The complete backups kept in ``dest_dir``, newest first."""
         dest_dir = check_root(dest_dir)
-        names = [
+        return await self._read(dest_dir, await self._listed(dest_dir))
+
+    async def _listed(self, dest_dir: str) -> list[str]:
+        return [
             name
             for name in await self.host.list_dir(dest_dir)
             if name.endswith(".json") and not name.startswith(TEMP_PREFIX)
         ]
+
+    async def _read(self, dest_dir: str, names: list[str]) -> list[BackupInfo]:
         backups = []
         for data in (await self.host.read_many(f"{dest_dir}/{n}" for n in names)).values():
             try:
@@ -164,7 +169,11 @@ class Backups:
         """Delete all but the ``keep`` newest backups; returns the deleted ids."""
         if keep < 1:
             raise ValueError("keep at least one backup")
-        old = (await self.kept(dest_dir))[keep:]
+        dest_dir = check_root(dest_dir)
+        names = await self._listed(dest_dir)
+        if len(names) <= keep:
+            return []  # nothing to delete: no backup's JSON needs reading
+        old = (await self._read(dest_dir, names))[keep:]
         for backup in old:
             self.host.fence.check("prune backups")
             archive, metadata = _archive_paths(check_root(dest_dir), backup.backup_id)

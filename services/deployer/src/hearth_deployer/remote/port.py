@@ -35,6 +35,8 @@ class SessionScope:
     sessions: dict[Any, Any] = field(default_factory=dict)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    #: Roots already resolved in this scope (one deployment asks half a dozen times).
+    roots: dict[Any, str] = field(default_factory=dict)
 
 
 _SCOPE: ContextVar[SessionScope | None] = ContextVar("hearth_session_scope", default=None)

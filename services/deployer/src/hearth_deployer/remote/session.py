@@ -9,6 +9,7 @@ from hearth_deployer.remote.confine import DirectoryGuard, check_root
 from hearth_deployer.remote.errors import RemotePathError
 from hearth_deployer.remote.fence import UNFENCED, Fence
 from hearth_deployer.remote.pool import HostPool, RawCommandResult
+from hearth_deployer.remote.port import current_scope
 from hearth_deployer.remote.sftperrors import sftp_error
 from hearth_deployer.remote.target import SSHTarget
 
@@ -37,8 +38,20 @@ class SSHSession:
         return await self.pool.run_raw(self.target, command, timeout=timeout, stdin=stdin)
 
     async def resolve_root(self, sftp: asyncssh.SFTPClient, root: str) -> str:
-        """The root with symlinks resolved; it must exist and be a directory."""
+        """The root with symlinks resolved; it must exist and be a directory. Within a
+        :func:`.port.session_scope` (one deployment) it is asked of the host once: the
+        steps of a deployment work in one real root, and each asking cost two round trips."""
         root = check_root(root)
+        scope = current_scope()
+        key = (self.target, root)
+        if scope is not None and key in scope.roots:
+            return scope.roots[key]
+        real = await self._resolve_root(sftp, root)
+        if scope is not None:
+            scope.roots[key] = real
+        return real
+
+    async def _resolve_root(self, sftp: asyncssh.SFTPClient, root: str) -> str:
         try:
             real = await sftp.realpath(root)
             attrs = await sftp.stat(real)

@@ -1,0 +1,50 @@
+"""The host records: read from disk only when their file changed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from hearth_deployer.adapters.records import HostRecord, HostRecords
+from hearth_deployer.remote.port import Known
+
+RECORD = HostRecord("/srv/config", 100.0, {"a.yaml": Known(3, "1.5", "ab" * 32)})
+
+
+def test_a_record_written_here_is_not_parsed_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    records = HostRecords(tmp_path)
+    records.save("pi", RECORD)
+    monkeypatch.setattr(Path, "read_text", lambda *a, **k: pytest.fail("read again"))
+    assert records.load("pi", "/srv/config") == RECORD
+    assert records.load("pi", "/elsewhere") is None  # another root: no record
+
+
+def test_a_record_replaced_on_disk_is_read_again(tmp_path: Path) -> None:
+    records = HostRecords(tmp_path)
+    records.save("pi", RECORD)
+    assert records.load("pi", "/srv/config") == RECORD
+    other = HostRecords(tmp_path)  # another process's deployer, say
+    changed = HostRecord("/srv/config", 200.0, {"b.yaml": Known(1, "2.0", "cd" * 32)})
+    other.save("pi", changed)
+    assert records.load("pi", "/srv/config") == changed
+    path = next(tmp_path.glob("pi.json"))
+    data = json.loads(path.read_text())
+    data["root"] = "/moved"
+    path.write_text(json.dumps(data))  # written in place, as by hand
+    assert records.load("pi", "/srv/config") is None
+    assert records.load("pi", "/moved") is not None
+
+
+def test_a_caller_changing_its_record_changes_no_other(tmp_path: Path) -> None:
+    records = HostRecords(tmp_path)
+    records.save("pi", RECORD)
+    mine = records.load("pi", "/srv/config")
+    assert mine is not None
+    mine.files.clear()
+    assert records.load("pi", "/srv/config") == RECORD
+    records.forget("pi")
+    assert records.load("pi", "/srv/config") is None
