@@ -57,3 +57,18 @@ async def test_a_message_deleted_on_its_own_is_skipped_after_some_tries() -> Non
         with pytest.raises(GapNotReady):
             await projector._gap(4, 7)
     assert ids(await projector._gap(4, 7)) == [("d6", 6)]
+
+
+async def test_what_was_counted_of_a_settled_gap_is_forgotten() -> None:
+    """The tries are counted per sequence; once the projector is past one, its count goes
+    (a long-running query API kept every count it ever made)."""
+    projector = Projector(pool=None, js=Stream(first=1, last=20, unready={5: 10_000, 12: 1}))
+    with pytest.raises(GapNotReady):
+        await projector._gap(4, 7)  # 5 never comes
+    assert set(projector._misses) == {5}
+    with pytest.raises(GapNotReady):
+        await projector._gap(10, 14)  # the projector went past 5; 12 comes on a second try
+    assert set(projector._misses) == {12}
+    assert ids(await projector._gap(10, 14)) == [("d11", 11), ("d12", 12), ("d13", 13)]
+    await projector._gap(13, 15)
+    assert projector._misses == {}

@@ -129,6 +129,8 @@ class Projector:
         which found that event missing from the read models for good)."""
         if self._js is None:
             return []
+        if self._misses:  # sequences behind the position are settled: forget them
+            self._misses = {s: n for s, n in self._misses.items() if s > position}
         found = []
         for missing in range(position + 1, seq):
             try:
