@@ -208,6 +208,25 @@ class RemoteHostContract:
             p: (e.size, e.mode) for p, e in again.entries.items()
         }
 
+    async def test_stats_of_named_files_match_the_whole_listing(
+        self, host: RemoteHost, places: Places
+    ) -> None:
+        """After an upload, only its files are listed again; what is missing, a folder or
+        ignored is left out, never an error."""
+        await host.upload(places.root, [UploadFile(p, data=d) for p, d in BEFORE.items()])
+        await host.upload(places.root, [UploadFile("it's here/odd name.yaml", data=b"x")])
+        whole = await host.file_stats(places.root, ("*.md",))
+        assert whole is not None
+        named = [*sorted(whole)[:2], "it's here/odd name.yaml"]
+        some = await host.file_stats(
+            places.root, ("*.md",), [*named, "missing.yaml", "it's here", "notes.md"]
+        )
+        assert some == {p: whole[p] for p in named}
+        assert await host.file_stats(places.root, (), []) == {}
+        assert await host.file_stats(f"{places.root}/missing", (), named) is None
+        with pytest.raises(PathOutsideRoot):
+            await host.file_stats(places.root, (), ["../escape.yaml"])
+
     async def test_a_missing_root_is_a_clear_error(self, host: RemoteHost, places: Places) -> None:
         missing = f"{places.root}/missing"
         with pytest.raises(RemotePathError):

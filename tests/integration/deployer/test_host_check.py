@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +29,8 @@ class HashSpy:
 
     paths: list[str] = field(default_factory=list)
     everything: int = 0
+    #: The files listed again after an upload, by name (not the whole tree).
+    relisted: list[str] = field(default_factory=list)
 
     def watch(self, deployer: Deployer) -> None:
         pool = deployer.pool
@@ -39,6 +42,9 @@ class HashSpy:
             elif "xargs -0r sha256sum" in command:  # the paths on stdin
                 stdin = options.get("stdin") or b""
                 self.paths += [p.decode().removeprefix("./") for p in stdin.split(b"\0") if p]
+            elif "-maxdepth 0" in command:  # named files' stats
+                named = shlex.split(command.split("; ", 1)[1])[1:]
+                self.relisted += [p.removeprefix("./") for p in named if p.startswith("./")]
             return await run_raw(target, command, **options)
 
         pool.run_raw = spying  # type: ignore[method-assign]
@@ -69,6 +75,7 @@ async def test_a_one_file_change_hashes_one_file_on_the_host_and_reads_one_blob(
     assert done.type == "DeploymentSucceeded"
     assert spy.everything == 0
     assert spy.paths == []  # the host's copy was what Hearth left: nothing to hash
+    assert spy.relisted == ["www/page-007.json"]  # recorded after the upload, alone
     assert deployer._mirrors.reads.blobs - blobs == 1
     assert deployer._mirrors.reads.exports == exports
     assert (sshd.remote_root / "www/page-007.json").read_text() == '{"page": "seven"}\n'

@@ -189,9 +189,15 @@ class SSHHost(SSHSession):
     ) -> CheckedTree:
         return await quickcheck.checked_manifest(self, root, ignore, known)
 
-    async def file_stats(self, root: str, ignore: Iterable[str]) -> dict[str, FileStat] | None:
+    async def file_stats(
+        self, root: str, ignore: Iterable[str], paths: Sequence[str] | None = None
+    ) -> dict[str, FileStat] | None:
         patterns = tuple(ignore)
-        result = await self.run_raw(quickcheck.stat_command(root, patterns))
+        if paths is None:
+            command = quickcheck.stat_command(root, patterns)
+        else:
+            command = quickcheck.paths_stat_command(root, check_root(root), paths)
+        result = await self.run_raw(command)
         if result.exit_status != 0:
             return None
         return quickcheck.parse_stats(result.stdout, patterns)

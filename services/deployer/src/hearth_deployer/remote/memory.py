@@ -176,16 +176,20 @@ class MemoryHost:
             for rel, f in self.state.under(self.state.resolve(root), ignored)
         }
 
-    async def file_stats(self, root: str, ignore: Iterable[str]) -> dict[str, FileStat] | None:
+    async def file_stats(
+        self, root: str, ignore: Iterable[str], paths: Sequence[str] | None = None
+    ) -> dict[str, FileStat] | None:
         await self._enter("file_stats")
         try:
             real = self.state.resolve(root)
         except RemotePathError:
             return None
         ignored = partial(is_ignored, patterns=tuple(ignore))
+        wanted = None if paths is None else {confine(p, root) for p in paths}
         return {
             rel: FileStat(len(f.data), f.mode, f.mtime)
             for rel, f in self.state.under(real, ignored)
+            if wanted is None or rel in wanted
         }
 
     async def checked_manifest(

@@ -213,8 +213,12 @@ class RemoteHost(Protocol):
         raises :class:`QuickCheckUnsupported` when the host cannot."""
         ...
 
-    async def file_stats(self, root: str, ignore: Iterable[str]) -> dict[str, FileStat] | None:
-        """Size, mode and mtime of every file under ``root``; None when unreadable."""
+    async def file_stats(
+        self, root: str, ignore: Iterable[str], paths: Sequence[str] | None = None
+    ) -> dict[str, FileStat] | None:
+        """Size, mode and mtime of every file under ``root``, or only of those of
+        ``paths`` that are regular files there (the rest are left out); None when the
+        root is unreadable."""
         ...
 
     async def free_space(self, root: str) -> int:

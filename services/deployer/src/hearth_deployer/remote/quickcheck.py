@@ -9,10 +9,11 @@ NUL-separated on the standard input of ``xargs -0 sha256sum --zero``.
 from __future__ import annotations
 
 import shlex
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from hearth_deployer.domain.paths import is_ignored
 from hearth_deployer.domain.plan import FileEntry
+from hearth_deployer.remote.confine import confine
 from hearth_deployer.remote.errors import RemoteCommandFailed, RemotePathError
 from hearth_deployer.remote.manifest import (
     ROOT_MISSING_STATUS,
@@ -38,6 +39,18 @@ def stat_command(real_root: str, ignore: Iterable[str]) -> str:
         "-type", "f", *skip, "-printf", "%s %m %T@ %p\\0",
     ]  # fmt: skip
     return f"cd -- {shlex.quote(real_root)} || exit {ROOT_MISSING_STATUS}; {shlex.join(find)}"
+
+
+def paths_stat_command(real_root: str, root: str, paths: Sequence[str]) -> str:
+    """:func:`stat_command`'s records for ``paths`` only (confined, relative): a path that
+    is missing or not a regular file is left out, never an error (the record it feeds is
+    a cache; a file left out is hashed at the next check)."""
+    named = [f"./{confine(p, root)}" for p in paths]
+    find = ["find", *named, "-maxdepth", "0", "-type", "f", "-printf", "%s %m %T@ %p\\0"]
+    return (
+        f"cd -- {shlex.quote(real_root)} || exit {ROOT_MISSING_STATUS}; "
+        f"{shlex.join(find)} 2>/dev/null; exit 0"
+    )
 
 
 def hash_command(real_root: str) -> str:

@@ -13,12 +13,22 @@ from typing import Protocol
 from hearth_deployer.adapters.records import HostRecord
 from hearth_deployer.domain import Deployment
 from hearth_deployer.domain.plan import FileEntry
-from hearth_deployer.remote.port import CheckedTree, Known, QuickCheckUnsupported, RemoteHost
+from hearth_deployer.remote.port import (
+    CheckedTree,
+    FileStat,
+    Known,
+    QuickCheckUnsupported,
+    RemoteHost,
+)
 from hearth_deployer.workflows.context import DeployContext
 from hearth_deployer.workflows.steps.base import Level
 from hearth_events.catalogue import TargetSpec
 
 log = logging.getLogger(__name__)
+
+#: After an upload of at most this many files only they are listed again (one ``find``
+#: naming them); after a bigger one, the whole tree.
+LIST_UPLOADED_UP_TO = 200
 
 
 class RunView(Protocol):
@@ -42,6 +52,7 @@ class HostCheck:
         self.full = False
         self.drifted: list[str] = []
         self.uploaded: dict[str, FileEntry] = {}
+        self.removed: set[str] = set()
         self._record: HostRecord | None = None
         self._pending: asyncio.Task[CheckedTree | dict[str, FileEntry]] | None = None
 
@@ -119,13 +130,12 @@ class HostCheck:
         if checked is None:
             records.forget(spec.name)
             return
-        stats = checked.stats
+        stats: dict[str, FileStat] | None = checked.stats
         if files_changed:
-            fresh = await host.file_stats(spec.remote_path, self.run.ignore)
-            if fresh is None:
-                records.forget(spec.name)
-                return
-            stats = fresh
+            stats = await self._stats_after_upload(host)
+        if stats is None:
+            records.forget(spec.name)
+            return
         files: dict[str, Known] = {}
         for path, found in stats.items():
             entry = self.uploaded.get(path)
@@ -137,6 +147,21 @@ class HostCheck:
                 files[path] = Known(found.size, found.mtime, checked.entries[path].sha256)
         full_at = time.time() if self.full or self._record is None else self._record.full_check_at
         records.save(spec.name, HostRecord(spec.remote_path, full_at, files))
+
+    async def _stats_after_upload(self, host: RemoteHost) -> dict[str, FileStat] | None:
+        """What the host holds after the upload: the uploaded files listed again, the rest
+        as the check before it found them (a file changed meanwhile by someone else shows
+        at the next check, by its mtime, as it would have here). Many uploads: all listed."""
+        checked, spec = self.checked, self.run.spec
+        assert checked is not None
+        if len(self.uploaded) > LIST_UPLOADED_UP_TO:
+            return await host.file_stats(spec.remote_path, self.run.ignore)
+        fresh = await host.file_stats(spec.remote_path, self.run.ignore, sorted(self.uploaded))
+        if fresh is None:
+            return None
+        changed = self.uploaded.keys() | self.removed
+        kept = {p: s for p, s in checked.stats.items() if p not in changed}
+        return {**kept, **fresh}
 
     def forget(self) -> None:
         if self.run.ctx.records is not None:

@@ -67,6 +67,7 @@ async def plan(run: PlanRun, tree: FetchedTree) -> Plan:
     local.update(await asyncio.to_thread(local_manifest, tree.root, unknown))
     planned = plan_changes(local, remote, deployed_before=set(run.managed), ignore=run.ignore)
     run.check.uploaded = {e.path: e for e in planned.to_upload}
+    run.check.removed = {e.path for e in planned.removed}
     if not run.d.is_planned:
         await _record(run, host, tree, planned)
     return planned
