@@ -101,7 +101,7 @@ class Writes:
                 return
         for call, future in batch:
             try:
-                _settle(future, await self._retried(call))
+                _settle(future, await self._retried(functools.partial(self.app.run_one, call)))
             except Exception as exc:
                 _settle(future, exception=exc)
 

@@ -54,6 +54,12 @@ class DeployerApplication(DeploymentCommands):
     """Targets, lines and the queue here; the deployment commands in ``deployments.py``."""
 
     env = {"AGGREGATE_CACHE_MAXSIZE": "2000"}
+    #: A deployment's steps are written by the one instance that holds its target's
+    #: lease. Every command method saves the deployment it decides from, except where a
+    #: copy that is behind cannot decide wrong: whether it exists (none is ever removed),
+    #: whether it ended (it never un-ends), its id. Lines and the target book are shared
+    #: by every instance's pushes and sweeps: always read from the store.
+    own_copies_of = (Deployment,)
 
     # -- targets ---------------------------------------------------------------------
     def target_book(self) -> TargetBook:

@@ -1,0 +1,125 @@
+"""Writes start from the aggregates this process last saved (``own_copies_of``), without
+asking PostgreSQL for newer events first; a copy another instance got ahead of fails on
+the version and the write runs again on what is stored (real PostgreSQL)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from hearth_eventstore.own_copies import OwnCopies
+from hearth_eventstore.store import open_application
+from hearth_eventstore.writes import Writes
+from tests.integration.eventstore.test_writes import Ledger, Named
+
+pytestmark = pytest.mark.integration
+
+
+class TrustingLedger(Ledger):
+    name = "Ledger"  # the same tables as a plain Ledger's, another instance here
+    own_copies_of = (Named,)
+
+
+@pytest.fixture
+def app(database_url: str) -> Iterator[TrustingLedger]:
+    application = open_application(TrustingLedger, database_url, "own_copies")
+    yield application
+    application.close()
+
+
+class Asks:
+    """How often the application asked the store for an aggregate's events."""
+
+    def __init__(self, app: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.count = 0
+        store = app.repository.event_store
+        real = store.get
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self.count += 1
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(store, "get", counted)
+
+
+async def test_a_write_starts_from_what_this_process_saved_last(
+    app: TrustingLedger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writes = Writes(app)
+    await writes.batched(app.open, "own")
+    asks = Asks(app, monkeypatch)
+    assert await writes.batched(app.add, "own", 0) == 1  # one call alone
+    assert list(await asyncio.gather(*(writes.batched(app.add, "own", n) for n in (1, 2)))) == [
+        2,
+        3,
+    ]  # a batch
+    assert asks.count == 0
+    assert app.lines("own") == 3  # a read outside a write asks the store
+    assert asks.count == 1
+
+
+@pytest.mark.parametrize("together", [1, 2], ids=["alone", "in a batch"])
+async def test_a_copy_another_instance_got_ahead_of_is_read_again(
+    app: TrustingLedger, database_url: str, together: int
+) -> None:
+    other = open_application(Ledger, database_url, "own_copies")
+    writes = Writes(app)
+    try:
+        await writes.batched(app.open, "raced")
+        await writes.batched(app.add, "raced", 0)  # kept at version 2
+        other.add("raced", 100)  # version 3, which the kept copy does not know
+        calls = [writes.batched(app.add, "raced", n) for n in range(together)]
+        results = await asyncio.gather(*calls)
+    finally:
+        other.close()
+    assert list(results) == list(range(3, 3 + together))  # on top of the other's event
+    versions = [
+        n.originator_version
+        for n in app.recorder.select_notifications(1, 100)
+        if n.originator_id == Named.create_id("raced")
+    ]
+    assert versions == list(range(1, 4 + together))
+
+
+async def test_a_save_outside_a_write_is_not_overwritten_by_an_old_copy(
+    app: TrustingLedger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writes = Writes(app)
+    await writes.batched(app.open, "direct")
+    app.add("direct", 0)  # saved, but not as a write: the kept copy is behind it now
+    asks = Asks(app, monkeypatch)
+    assert await writes.batched(app.add, "direct", 1) == 2
+    assert asks.count == 1  # asked the store, and needed no second try
+
+
+async def test_classes_not_named_are_always_read_from_the_store(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = open_application(Ledger, database_url, "own_copies")
+    try:
+        writes = Writes(app)
+        await writes.batched(app.open, "plain")
+        asks = Asks(app, monkeypatch)
+        await writes.batched(app.add, "plain", 0)
+        assert asks.count == 1
+    finally:
+        app.close()
+
+
+def test_kept_copies_are_private_and_bounded() -> None:
+    copies = OwnCopies(kept=2)
+    first = Named("a")
+    copies.keep([first])
+    first.write(1)  # the caller's object changes; the kept copy does not
+    got = copies.get(Named.create_id("a"))
+    assert got is not None and got.lines == 0
+    got.write(2)
+    again = copies.get(Named.create_id("a"))
+    assert again is not None and again.lines == 0
+    copies.keep([Named("b"), Named("c")])
+    assert copies.get(Named.create_id("a")) is None and len(copies) == 2
+    copies.drop([Named.create_id("b")])
+    assert copies.get(Named.create_id("b")) is None
