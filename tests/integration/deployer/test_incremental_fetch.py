@@ -213,3 +213,26 @@ async def test_targets_fetching_one_new_commit_together_run_git_once(
     )
     assert calls == ["clone", "rev-parse"]  # the first target's; the rest read its tree
     assert {listing(tree.root)["configuration.yaml"] for tree in trees} == {b"a: 1\n"}
+
+
+async def test_a_cached_commit_is_linked_without_building_or_pruning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The nineteen targets after the first only link the tree and pin it, holding the
+    mirror's lock for no thread's work (each one's build check and prune, in turn, kept
+    the last target waiting 200 ms)."""
+    _, commit, spec, mirrors = one_commit(tmp_path, "a: 1\n")
+    await mirrors.fetch(spec, commit=commit, dest=tmp_path / "first" / "tree", **WHOLE_TREE)
+    calls: list[str] = []
+    for name in ("ensure_tree", "prune_trees"):
+        real = getattr(treecache, name)
+
+        def counted(*args: Any, _real: Any = real, _name: str = name, **kwargs: Any) -> Any:
+            calls.append(_name)
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(treecache, name, counted)
+    again = await mirrors.fetch(spec, commit=commit, dest=tmp_path / "next" / "tree", **WHOLE_TREE)
+    assert calls == []
+    assert listing(again.root) == {"configuration.yaml": b"a: 1\n"}
+    assert (again.base, again.changed) == (None, None)

@@ -152,31 +152,36 @@ class GitMirrors:
         sub = _subdirectory(subdirectory)
         key_dir = self._key_dir(repo, sub)
         async with self._locks.setdefault(repo.url, asyncio.Lock()):
+            cached = False
             if commit is not None and _SHA.match(commit) and treecache.has_tree(key_dir, commit):
+                cached = True  # nothing to build or prune: no thread, no wait for the others
                 resolved = commit
+                treecache.touch(key_dir, resolved)
+                built_from, changed = None, None
             else:
                 resolved = await self._resolve(repo, commit=commit, branch=branch)
-            try:
-                built_from, changed = await asyncio.to_thread(
-                    treecache.ensure_tree,
-                    self._mirror(repo),
-                    _treeish(resolved, sub),
-                    key_dir,
-                    base,
-                    self.reads,
-                )
-            except FetchError:
-                raise FetchError(
-                    f"subdirectory {sub!r} does not exist at {resolved[:12]} in {repo.url}"
-                ) from None
+                try:
+                    built_from, changed = await asyncio.to_thread(
+                        treecache.ensure_tree,
+                        self._mirror(repo),
+                        _treeish(resolved, sub),
+                        key_dir,
+                        base,
+                        self.reads,
+                    )
+                except FetchError:
+                    raise FetchError(
+                        f"subdirectory {sub!r} does not exist at {resolved[:12]} in {repo.url}"
+                    ) from None
             manifest = self._manifests.get(key_dir, resolved)
             self.release(dest)
             _link(dest, key_dir / resolved)
             self._pins[dest] = (key_dir, resolved)
-            pinned = [c for k, c in self._pins.values() if k == key_dir]
-            await asyncio.to_thread(
-                treecache.prune_trees, key_dir, [resolved, *([base] if base else []), *pinned]
-            )
+            if not cached:
+                pinned = [c for k, c in self._pins.values() if k == key_dir]
+                await asyncio.to_thread(
+                    treecache.prune_trees, key_dir, [resolved, *([base] if base else []), *pinned]
+                )
         size = sum(e.size for e in manifest.values())
         return FetchedTree(resolved, dest, len(manifest), size, manifest, built_from, changed)
 

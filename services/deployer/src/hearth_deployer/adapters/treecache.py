@@ -56,6 +56,11 @@ def has_tree(key_dir: Path, commit: str) -> bool:
     return (key_dir / f"{commit}.json").exists() and (key_dir / commit).is_dir()
 
 
+def touch(key_dir: Path, commit: str) -> None:
+    """Mark ``commit``'s cached tree as used now: trees are pruned oldest-used first."""
+    os.utime(key_dir / f"{commit}.json")
+
+
 def newest_trees(key_dir: Path) -> list[str]:
     """Cached commits under ``key_dir``, newest first."""
     found = [
@@ -84,7 +89,7 @@ def ensure_tree(
     None when exported whole)."""
     commit, _, sub = treeish.partition(":")
     if has_tree(key_dir, commit):
-        os.utime(key_dir / f"{commit}.json")
+        touch(key_dir, commit)
         return None, None
     key_dir.mkdir(parents=True, exist_ok=True)
     building = Path(tempfile.mkdtemp(prefix=".building-", dir=key_dir))
