@@ -15,6 +15,7 @@ from hearth_deployer.adapters import sources, treecache, treeio
 from hearth_deployer.adapters.sources import FetchError, GitMirrors
 from hearth_events.catalogue import RepositorySpec
 from tests.support.git import GitRemote, git, make_remote
+from tests.support.spies import spy
 
 pytestmark = pytest.mark.integration
 
@@ -197,21 +198,14 @@ async def test_targets_fetching_one_new_commit_together_run_git_once(
     fetches it, the others wait for the mirror and then find its tree, without Git (each
     fetching again, one after another, made the twentieth begin 400 ms late)."""
     _, commit, spec, mirrors = one_commit(tmp_path, "a: 1\n")
-    calls: list[str] = []
-    real_git = sources._git
-
-    async def counted(*args: str, **kwargs: Any) -> bytes:
-        calls.append(args[0])
-        return await real_git(*args, **kwargs)
-
-    monkeypatch.setattr(sources, "_git", counted)
+    git_calls = spy(monkeypatch, sources, "_git")
     trees = await asyncio.gather(
         *(
             mirrors.fetch(spec, commit=commit, dest=tmp_path / f"t{n}" / "tree", **WHOLE_TREE)
             for n in range(5)
         )
     )
-    assert calls == ["clone", "rev-parse"]  # the first target's; the rest read its tree
+    assert [args[0] for args in git_calls] == ["clone", "rev-parse"]  # the first target's only
     assert {listing(tree.root)["configuration.yaml"] for tree in trees} == {b"a: 1\n"}
 
 
@@ -223,16 +217,9 @@ async def test_a_cached_commit_is_linked_without_building_or_pruning(
     the last target waiting 200 ms)."""
     _, commit, spec, mirrors = one_commit(tmp_path, "a: 1\n")
     await mirrors.fetch(spec, commit=commit, dest=tmp_path / "first" / "tree", **WHOLE_TREE)
-    calls: list[str] = []
-    for name in ("ensure_tree", "prune_trees"):
-        real = getattr(treecache, name)
-
-        def counted(*args: Any, _real: Any = real, _name: str = name, **kwargs: Any) -> Any:
-            calls.append(_name)
-            return _real(*args, **kwargs)
-
-        monkeypatch.setattr(treecache, name, counted)
+    built = spy(monkeypatch, treecache, "ensure_tree")
+    pruned = spy(monkeypatch, treecache, "prune_trees")
     again = await mirrors.fetch(spec, commit=commit, dest=tmp_path / "next" / "tree", **WHOLE_TREE)
-    assert calls == []
+    assert built == [] and pruned == []
     assert listing(again.root) == {"configuration.yaml": b"a: 1\n"}
     assert (again.base, again.changed) == (None, None)

@@ -14,6 +14,7 @@ from hearth_eventstore.own_copies import OwnCopies
 from hearth_eventstore.store import open_application
 from hearth_eventstore.writes import Writes
 from tests.integration.eventstore.test_writes import Ledger, Named
+from tests.support.spies import spy
 
 pytestmark = pytest.mark.integration
 
@@ -30,19 +31,9 @@ def app(database_url: str) -> Iterator[TrustingLedger]:
     application.close()
 
 
-class Asks:
-    """How often the application asked the store for an aggregate's events."""
-
-    def __init__(self, app: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.count = 0
-        store = app.repository.event_store
-        real = store.get
-
-        def counted(*args: Any, **kwargs: Any) -> Any:
-            self.count += 1
-            return real(*args, **kwargs)
-
-        monkeypatch.setattr(store, "get", counted)
+def asks(app: Ledger, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Each time the application asks the store for an aggregate's events."""
+    return spy(monkeypatch, app.repository.event_store, "get")
 
 
 async def test_a_write_starts_from_what_this_process_saved_last(
@@ -50,15 +41,15 @@ async def test_a_write_starts_from_what_this_process_saved_last(
 ) -> None:
     writes = Writes(app)
     await writes.batched(app.open, "own")
-    asks = Asks(app, monkeypatch)
+    asked = asks(app, monkeypatch)
     assert await writes.batched(app.add, "own", 0) == 1  # one call alone
     assert list(await asyncio.gather(*(writes.batched(app.add, "own", n) for n in (1, 2)))) == [
         2,
         3,
     ]  # a batch
-    assert asks.count == 0
+    assert len(asked) == 0
     assert app.lines("own") == 3  # a read outside a write asks the store
-    assert asks.count == 1
+    assert len(asked) == 1
 
 
 @pytest.mark.parametrize("together", [1, 2], ids=["alone", "in a batch"])
@@ -90,9 +81,9 @@ async def test_a_save_outside_a_write_is_not_overwritten_by_an_old_copy(
     writes = Writes(app)
     await writes.batched(app.open, "direct")
     app.add("direct", 0)  # saved, but not as a write: the kept copy is behind it now
-    asks = Asks(app, monkeypatch)
+    asked = asks(app, monkeypatch)
     assert await writes.batched(app.add, "direct", 1) == 2
-    assert asks.count == 1  # asked the store, and needed no second try
+    assert len(asked) == 1  # asked the store, and needed no second try
 
 
 async def test_classes_not_named_are_always_read_from_the_store(
@@ -102,9 +93,9 @@ async def test_classes_not_named_are_always_read_from_the_store(
     try:
         writes = Writes(app)
         await writes.batched(app.open, "plain")
-        asks = Asks(app, monkeypatch)
+        asked = asks(app, monkeypatch)
         await writes.batched(app.add, "plain", 0)
-        assert asks.count == 1
+        assert len(asked) == 1
     finally:
         app.close()
 

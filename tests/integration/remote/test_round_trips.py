@@ -13,20 +13,9 @@ import pytest
 from hearth_deployer.remote import Backups, SSHHost
 from hearth_deployer.remote.port import session_scope
 from tests.contract.remote_host import seed
+from tests.support.spies import spy
 
 pytestmark = pytest.mark.integration
-
-
-def counting(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str) -> list[Any]:
-    calls: list[Any] = []
-    real = getattr(owner, name)
-
-    async def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
-        calls.append(args[0] if args else None)
-        return await real(self, *args, **kwargs)
-
-    monkeypatch.setattr(owner, name, counted)
-    return calls
 
 
 async def test_a_root_is_resolved_once_per_deployment(
@@ -34,14 +23,14 @@ async def test_a_root_is_resolved_once_per_deployment(
 ) -> None:
     root = str(sshd.remote_root)
     await seed(remote, root)
-    asked = counting(monkeypatch, asyncssh.SFTPClient, "realpath")
+    asked = spy(monkeypatch, asyncssh.SFTPClient, "realpath")  # (client, path) each
     async with session_scope():
         await remote.manifest(root)
         await remote.real_root(root)
         await remote.existing(root, ["configuration.yaml"])
-    assert asked.count(root) == 1
+    assert [args[1] for args in asked].count(root) == 1
     await remote.real_root(root)  # a new deployment asks again
-    assert asked.count(root) == 2
+    assert [args[1] for args in asked].count(root) == 2
 
 
 async def test_a_root_that_is_missing_is_not_remembered(remote: SSHHost, sshd: Any) -> None:
@@ -56,12 +45,12 @@ async def test_a_root_that_is_missing_is_not_remembered(remote: SSHHost, sshd: A
 async def test_a_backup_folder_that_exists_is_not_made_again(
     remote: SSHHost, sshd: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    made = counting(monkeypatch, asyncssh.SFTPClient, "makedirs")
+    made = spy(monkeypatch, asyncssh.SFTPClient, "makedirs")
     path = f"{sshd.workdir}/backups/deep/er"
     first = await remote.private_dir(path)
     assert oct((sshd.workdir / "backups" / "deep" / "er").stat().st_mode & 0o777) == "0o700"
     assert await remote.private_dir(path) == first
-    assert made == [path]  # only the first call made it
+    assert [args[1] for args in made] == [path]  # only the first call made it
     (sshd.workdir / "a-file").write_text("not a folder")
     with pytest.raises(Exception, match="a-file"):
         await remote.private_dir(f"{sshd.workdir}/a-file")
@@ -75,7 +64,7 @@ async def test_pruning_reads_no_backup_while_none_is_over_the_limit(
     backups = Backups(remote)
     for n in (1, 2):
         await backups.take(root, ["configuration.yaml"], dest, f"b{n}")
-    reads = counting(monkeypatch, SSHHost, "read_many")
+    reads = spy(monkeypatch, SSHHost, "read_many")
     assert await backups.prune(dest, keep=2) == []
     assert reads == []
     assert await backups.prune(dest, keep=1) == ["b1"]

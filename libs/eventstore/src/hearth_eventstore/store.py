@@ -165,8 +165,8 @@ class HearthApplication(Application[UUID]):
         return found
 
     def run_one(self, call: Callable[[], T]) -> T:
-        """Run one command method as a write (see :attr:`trusts_own_writes`); its result,
-        or what it raised."""
+        """Run one command method as a write (see :attr:`own_copies_of`); its result, or
+        what it raised."""
         self._batches.writing = set()
         try:
             return call()

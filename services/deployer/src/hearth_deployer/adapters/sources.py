@@ -147,7 +147,8 @@ class GitMirrors:
         :meth:`release`: twenty targets of one push read one tree, with no copy each. A
         commit whose tree is cached needs no Git at all (a commit's tree never changes),
         and is looked for once the lock is held: the twenty targets of one push wait for
-        the first one's fetch, then find its tree (one after another, each fetched again)."""
+        the first one's fetch, then only link its tree (looked for before the lock, each
+        fetched the commit again, one after another)."""
         del token  # plain Git takes credentials from the URL or the Git configuration
         sub = _subdirectory(subdirectory)
         key_dir = self._key_dir(repo, sub)

@@ -176,7 +176,7 @@ class Backups:
         old = (await self._read(dest_dir, names))[keep:]
         for backup in old:
             self.host.fence.check("prune backups")
-            archive, metadata = _archive_paths(check_root(dest_dir), backup.backup_id)
+            archive, metadata = _archive_paths(dest_dir, backup.backup_id)
             # The JSON first: a backup stops being listed before its archive goes.
             await self.host.delete([metadata, archive])
         return [backup.backup_id for backup in old]
