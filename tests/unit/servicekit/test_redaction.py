@@ -18,6 +18,7 @@ from hearth_servicekit.commands import serve_command
 from hearth_servicekit.logging import configure_logging, get_logger
 from hearth_servicekit.publishing import JetStreamSink
 from hearth_servicekit.redaction import forget_all, redact, redact_data, redact_value, remember
+from tests.support.spies import spy
 
 TOKEN = "canary-Tok3n/with+odd=chars"
 KEY = (
@@ -234,3 +235,19 @@ async def test_command_replies_lose_known_values_even_in_an_internal_error() -> 
         "ok": False,
         "error": "internal error: RuntimeError: could not use ***",
     }
+
+
+def test_a_value_remembered_again_is_not_turned_into_its_forms_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every deployment decrypts its SSH key again: the key's forms (URL-quoting a 400-byte
+    key three ways, line by line) were computed anew each time."""
+    from hearth_servicekit import redaction
+
+    forms = spy(monkeypatch, redaction, "_forms")
+    remember(KEY)
+    remember(KEY.encode())
+    assert forms == []
+    remember("another-secret-value")
+    assert len(forms) == 2  # the value as given and stripped
+    assert redact(f"x {KEY} another-secret-value") == "x *** ***"

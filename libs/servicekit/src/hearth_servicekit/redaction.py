@@ -25,6 +25,9 @@ _PART = 16  # a line of a multi-line value, or a part of a URL value, remembered
 MASK = "***"
 
 _lock = threading.Lock()
+#: The values remembered so far as they were given: a value a service decrypts again (every
+#: deployment reads its SSH key) is not turned into its forms again.
+_given: frozenset[str] = frozenset()
 _known: frozenset[str] = frozenset()
 _ordered: tuple[str, ...] = ()  # longest first, so a value inside another goes second
 #: Each known value as it reads inside a JSON string (UTF-8), or None when the fast check of
@@ -62,12 +65,13 @@ def _url_parts(value: str) -> set[str]:
 def remember(value: Value) -> Value:
     """Redact ``value`` (and its likely encodings) from everything this process emits;
     returns ``value``, so a caller can remember what it returns in one expression."""
-    global _known, _ordered, _in_json
+    global _given, _known, _ordered, _in_json
     text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
-    if len(text.strip()) < MIN_LENGTH:
+    if text in _given or len(text.strip()) < MIN_LENGTH:
         return value
     forms = _forms(text) | _forms(text.strip())
     with _lock:
+        _given = _given | {text}
         if not forms <= _known:
             _known = _known | forms
             _ordered = tuple(sorted(_known, key=len, reverse=True))
@@ -89,9 +93,9 @@ def _json_forms(values: tuple[str, ...]) -> tuple[bytes, ...] | None:
 
 def forget_all() -> None:
     """For tests: start again with no known values."""
-    global _known, _ordered, _in_json
+    global _given, _known, _ordered, _in_json
     with _lock:
-        _known, _ordered, _in_json = frozenset(), (), ()
+        _given, _known, _ordered, _in_json = frozenset(), frozenset(), (), ()
 
 
 def redact(text: str) -> str:
