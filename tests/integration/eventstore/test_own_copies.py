@@ -100,17 +100,39 @@ async def test_classes_not_named_are_always_read_from_the_store(
         app.close()
 
 
-def test_kept_copies_are_private_and_bounded() -> None:
+def test_kept_copies_are_private_taken_once_and_bounded() -> None:
     copies = OwnCopies(kept=2)
     first = Named("a")
     copies.keep([first])
     first.write(1)  # the caller's object changes; the kept copy does not
-    got = copies.get(Named.create_id("a"))
-    assert got is not None and got.lines == 0
-    got.write(2)
-    again = copies.get(Named.create_id("a"))
-    assert again is not None and again.lines == 0
-    copies.keep([Named("b"), Named("c")])
-    assert copies.get(Named.create_id("a")) is None and len(copies) == 2
+    got = copies.take(Named.create_id("a"))
+    assert got is not None and got.lines == 0 and got is not first
+    assert copies.take(Named.create_id("a")) is None  # the taker owns it now
+    copies.keep([Named("a"), Named("b"), Named("c")])
+    assert copies.take(Named.create_id("a")) is None and len(copies) == 2
     copies.drop([Named.create_id("b")])
-    assert copies.get(Named.create_id("b")) is None
+    assert copies.take(Named.create_id("b")) is None
+
+
+async def test_one_copy_per_write(app: TrustingLedger, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A write takes the kept copy instead of copying it again: one deep copy a write (when
+    its save is kept), not two."""
+    from hearth_eventstore import own_copies
+
+    writes = Writes(app)
+    await writes.batched(app.open, "copied")
+    copied = spy(monkeypatch, own_copies, "deepcopy")
+    for n in range(3):
+        await writes.batched(app.add, "copied", n)
+    assert len(copied) == 3
+
+
+async def test_a_write_that_saves_nothing_leaves_no_copy(
+    app: TrustingLedger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writes = Writes(app)
+    await writes.batched(app.open, "peeked")
+    await writes.batched(app.lines, "peeked")  # takes the copy, saves nothing
+    asked = asks(app, monkeypatch)
+    assert await writes.batched(app.add, "peeked", 0) == 1
+    assert len(asked) == 1  # read from the store: nothing was kept for it

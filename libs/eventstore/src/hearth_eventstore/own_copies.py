@@ -1,9 +1,12 @@
 """The aggregates an application last saved itself, kept as private copies for its next
-write to start from (see :attr:`.store.HearthApplication.trusts_own_writes`).
+write to start from (see :attr:`.store.HearthApplication.own_copies_of`).
 
-A copy is taken when it is kept and again when it is handed out, so no caller ever holds
-the kept object: nothing can change it between writes. Thread-safe; least recently used
-copies go first."""
+A copy is taken when it is kept, and a write that asks for it takes it out: no caller ever
+holds a kept object, and nothing can change one between writes. The write saves what it
+took and keeps a new copy of it; a write that took a copy and saved nothing leaves none
+behind, so the next write reads the store (one copy per write instead of one when kept and
+another when handed out: a deep copy of a deployment cost 0.1 ms). Thread-safe; least
+recently used copies go first."""
 
 from __future__ import annotations
 
@@ -23,13 +26,10 @@ class OwnCopies:
         self._copies: OrderedDict[UUID, Any] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, aggregate_id: UUID) -> Any | None:
+    def take(self, aggregate_id: UUID) -> Any | None:
+        """The kept copy, which is no longer kept: the caller owns it."""
         with self._lock:
-            found = self._copies.get(aggregate_id)
-            if found is None:
-                return None
-            self._copies.move_to_end(aggregate_id)
-        return deepcopy(found)  # the kept copy is never changed: safe outside the lock
+            return self._copies.pop(aggregate_id, None)
 
     def keep(self, aggregates: Iterable[Any]) -> None:
         copies = [(aggregate.id, deepcopy(aggregate)) for aggregate in aggregates]

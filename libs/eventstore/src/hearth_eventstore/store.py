@@ -152,7 +152,7 @@ class HearthApplication(Application[UUID]):
         writing: set[UUID] | None = getattr(self._batches, "writing", None)
         found: Any = None
         if self.own_copies_of and (batch is not None or writing is not None):
-            found = self._own.get(aggregate_id)
+            found = self._own.take(aggregate_id)
         if found is None:
             try:
                 found = self.repository.get(aggregate_id)
