@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -99,3 +101,35 @@ async def test_one_changed_file_in_a_large_tree_is_all_that_travels(
     assert (deployed.written, deployed.removed) == (1, 1)  # type: ignore[attr-defined]
     assert not (box.remote_root / "old.yaml").exists()  # Hearth deployed it: it goes
     assert (box.remote_root / "notes.txt").exists()  # never Hearth's: it stays
+
+
+async def test_a_run_reads_what_its_kick_read_only_once(
+    world: World, box: MemoryBox, ha_sim: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The kick that starts a run reads the target's line and declaration, and begins the
+    deployment; the run used to read all three again, and the kick after it the line once
+    more (five of a deployment's ten reads in a fan-out)."""
+    from hearth_deployer.adapters.store import DeployerStore
+
+    await deploy_base(world, box, ha_sim)
+    (deployer,) = world.deployers
+    dispatcher = deployer.dispatcher
+    assert dispatcher is not None
+    reads: Counter[str] = Counter()
+    real = DeployerStore.read
+
+    async def read(store: DeployerStore, call: Any, *args: Any) -> Any:
+        task = asyncio.current_task()
+        if task is None or task.get_name() != "sweep":  # the 15 s sweep reads every line
+            reads[call.__name__] += 1
+        return await real(store, call, *args)
+
+    monkeypatch.setattr(DeployerStore, "read", read)
+    await world.push({"automations.yaml": AUTOMATIONS.replace("dusk", "sunset")})
+    _, second = await world.wait_terminal("ha", 2)
+    assert second.type == "DeploymentSucceeded"
+    await dispatcher.idle.wait()
+    async with dispatcher._kicking["ha"]:  # the kick after the run has looked
+        pass
+    assert reads["line"] == 1 and reads["target"] == 1
+    assert reads["deployment"] == 3  # the run's three cancel points, nothing more

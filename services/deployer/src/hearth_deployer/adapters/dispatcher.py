@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from dataclasses import dataclass
 from typing import Any
 
 from hearth_deployer.adapters.lease import LeaseBusy, LeaseLost, LeaseTiming, TargetLease
-from hearth_deployer.domain import Deployment
+from hearth_deployer.domain import Deployment, TargetLine
 from hearth_deployer.domain.waiting import missing_secrets, waiting_text
 from hearth_deployer.workflows.context import DeployContext
 from hearth_deployer.workflows.deployment import DeploymentRun
-from hearth_events.catalogue import DeploymentFailed, DeploymentWaiting
+from hearth_events.catalogue import DeploymentFailed, DeploymentWaiting, TargetSpec
 from hearth_eventstore.store import Meta
 from hearth_servicekit import get_logger
 
@@ -37,6 +38,18 @@ def run_meta(deployment: Deployment, actor: str) -> Meta:
         correlation_id=deployment.request.get("correlation_id"),
         causation_id=deployment.request.get("causation_id"),
     )
+
+
+@dataclass
+class Seen:
+    """What :meth:`Dispatcher.kick` read moments before a run, so the run does not read it
+    again: the target's line (its ``managed`` files change only when a run on this target
+    ends, and this run holds the target's lease), the target's declaration, the deployment
+    as its ``begin_next`` left it. None where kick did not read it."""
+
+    line: TargetLine
+    spec: TargetSpec | None = None
+    deployment: Deployment | None = None
 
 
 class Dispatcher:
@@ -58,16 +71,20 @@ class Dispatcher:
     def store(self) -> Any:
         return self.ctx.store
 
-    async def kick(self, target: str) -> None:
+    async def kick(self, target: str, line: TargetLine | None = None) -> None:
+        """Run the target's active or waiting deployment if nobody does. ``line``: the
+        target's line as a write of this instance just left it, instead of reading it."""
         async with self._kicking.setdefault(target, asyncio.Lock()):
             if target in self.running:
                 return
-            line = await self.store.read(self.store.app.line, target)
+            if line is None:
+                line = await self.store.read(self.store.app.line, target)
             deployment_id = line.active or line.waiting
             self.held.discard(target)
             if deployment_id is None:
                 return
-            if line.active is None and await self._hold_for_secrets(target, deployment_id):
+            seen = Seen(line)
+            if line.active is None and await self._hold_for_secrets(seen, deployment_id):
                 self.held.add(target)
                 return
             lease = self._lease(target, deployment_id)
@@ -80,17 +97,19 @@ class Dispatcher:
                 if began is None or began.deployment_id != deployment_id:
                     await lease.release()
                     return
+                seen.deployment = began
             self.idle.clear()
-            task = asyncio.create_task(self._run(target, deployment_id, lease))
+            task = asyncio.create_task(self._run(target, deployment_id, lease, seen))
             self.running[target] = task
 
     def _lease(self, target: str, deployment_id: str) -> TargetLease:
         return TargetLease(self.locks, target, deployment_id, self.owner, timing=self.lease_timing)
 
-    async def _hold_for_secrets(self, target: str, deployment_id: str) -> bool:
+    async def _hold_for_secrets(self, seen: Seen, deployment_id: str) -> bool:
         """Whether the waiting deployment must wait for secrets; records it when what it
         waits for changed (once, not at every look)."""
-        spec = await self.store.read(self.store.app.target, target)
+        target = seen.line.target
+        spec = seen.spec = await self.store.read(self.store.app.target, target)
         if spec is None:
             return False  # the run fails it: the target is no longer declared
         try:
@@ -140,10 +159,10 @@ class Dispatcher:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.ctx.timing.secret_recheck_s)
 
-    async def _run(self, target: str, deployment_id: str, lease: TargetLease) -> None:
-        finished = False
+    async def _run(self, target: str, deployment_id: str, lease: TargetLease, seen: Seen) -> None:
+        line: TargetLine | None = None
         try:
-            finished = await lease.guard(self._carry(target, deployment_id, lease))
+            line = await lease.guard(self._carry(target, deployment_id, lease, seen))
         except LeaseLost:
             # The run was stopped where it stood; whoever takes the lease next resumes it
             # (and so finishes or compensates what this run began).
@@ -163,18 +182,25 @@ class Dispatcher:
             self.running.pop(target, None)
             if not self.running:
                 self.idle.set()
-        if finished:
-            await self.kick(target)
+        if line is not None:
+            await self.kick(target, line)
 
-    async def _carry(self, target: str, deployment_id: str, lease: TargetLease) -> bool:
+    async def _carry(
+        self, target: str, deployment_id: str, lease: TargetLease, seen: Seen
+    ) -> TargetLine:
+        """Carry the deployment to its end; the target's line as its end left it."""
         store = self.store
-        deployment: Deployment | None = await store.read(store.app.deployment, deployment_id)
+        deployment = seen.deployment
+        if deployment is None:
+            deployment = await store.read(store.app.deployment, deployment_id)
         if deployment is None:
             raise LookupError(f"deployment {deployment_id} is queued but not stored")
         actor = self.ctx.source_name.split("/")[0]
         meta = run_meta(deployment, actor)
         if deployment.terminal is None:
-            spec = await store.read(store.app.target, target)
+            spec = (
+                seen.spec if seen.spec is not None else await store.read(store.app.target, target)
+            )
             if spec is None:
                 deployment = await store.write(
                     store.app.fail,
@@ -189,16 +215,21 @@ class Dispatcher:
                     meta=meta,
                 )
             else:
-                line = await store.read(store.app.line, target)
                 run = DeploymentRun(
-                    self.ctx, deployment, spec, managed=line.managed, lease=lease, meta=meta
+                    self.ctx,
+                    deployment,
+                    spec,
+                    managed=seen.line.managed,
+                    base_commit=seen.line.commit,
+                    lease=lease,
+                    meta=meta,
                 )
                 deployment = await run.run()
         assert deployment is not None
         succeeded = deployment.terminal == "DeploymentSucceeded" and not deployment.dry_run
         commit = deployment.commit if succeeded else None
         managed = deployment.managed_after if succeeded else None
-        await store.write(
+        line: TargetLine = await store.write(
             store.app.end_on_line, target, deployment_id, commit=commit, managed=managed
         )
         log.info(
@@ -207,7 +238,7 @@ class Dispatcher:
             deployment_id=deployment_id,
             outcome=deployment.terminal,
         )
-        return True
+        return line
 
     async def sweep(self) -> None:
         targets = await self.store.read(self.store.app.targets)

@@ -179,10 +179,12 @@ class DeployerApplication(DeploymentCommands):
 
     def end_on_line(
         self, target: str, deployment_id: str, *, commit: str | None, managed: list[str] | None
-    ) -> None:
+    ) -> TargetLine:
+        """End the deployment on its line; the line as it is now."""
         line = self.line(target)
         line.end(deployment_id, commit=commit, managed=managed)
         self.save(line)
+        return line
 
     def await_ci(self, target: str, commit: str, request: dict[str, Any]) -> None:
         line = self.line(target)

@@ -58,13 +58,18 @@ class DeploymentRun:
         spec: TargetSpec,
         *,
         managed: list[str],
+        base_commit: str | None,
         lease: TargetLease,
         meta: Meta,
     ) -> None:
+        """``managed`` and ``base_commit``: what the target's line holds (the files and the
+        commit its last deployment left); only a run on this target changes them, when it
+        ends, and this run holds the target's lease."""
         self.ctx = ctx
         self.d = deployment
         self.spec = spec
         self.managed = managed
+        self.base_commit = base_commit
         self.lease = lease
         self.meta = meta
         self.ignore = ignored_paths(spec)

@@ -14,12 +14,14 @@ from hearth_events.catalogue import ConfigFetched
 
 
 class FetchRun(Recording, Protocol):
-    """Reads the repository, its token and the target's line; writes into ``workdir``;
-    remembers the source, which is told when the run no longer reads the tree."""
+    """Reads the repository, its token and the commit the target's line holds (the base of
+    an incremental fetch); writes into ``workdir``; remembers the source, which is told
+    when the run no longer reads the tree."""
 
     ctx: DeployContext
     workdir: Path
     fetched_from: ConfigSource | None
+    base_commit: str | None
 
 
 async def fetch(run: FetchRun) -> FetchedTree:
@@ -38,7 +40,6 @@ async def fetch(run: FetchRun) -> FetchedTree:
     shutil.rmtree(run.workdir, ignore_errors=True)
     run.workdir.mkdir(parents=True)
     commit = d.commit if d.is_fetched else d.request.get("commit")
-    line = await ctx.store.read(ctx.store.app.line, spec.name)
     source = run.fetched_from = ctx.source_for(repo)
     try:
         tree = await source.fetch(
@@ -48,7 +49,7 @@ async def fetch(run: FetchRun) -> FetchedTree:
             subdirectory=spec.subdirectory,
             dest=run.workdir / "tree",
             token=token,
-            base=line.commit,
+            base=run.base_commit,
         )
     except Exception as exc:
         raise StepFailed("fetch", fetch_failure(repo.name, exc)) from exc
