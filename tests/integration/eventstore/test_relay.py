@@ -212,6 +212,41 @@ async def test_a_nats_outage_delays_events_but_never_loses_them(
         await nc.close()
 
 
+async def test_the_lag_shows_events_held_during_an_outage_and_nought_after(
+    database_url: str, nats_factory: Callable[..., EmbeddedNats]
+) -> None:
+    """``hearth_relay_lag_events`` is set at every read: while NATS is down it shows the
+    events waiting (it was only ever set once the relay had caught up), and back to 0
+    once JetStream has them."""
+    server = nats_factory()
+    await prepare(server.url)
+    app = journal_app(database_url, "query_api")
+    journal = app.start("dev-1")
+    nc = await nats.connect(server.url, max_reconnect_attempts=-1, reconnect_time_wait=0.3)
+    lags: list[int] = []
+    relay = Relay(app, database_url, nc, source="test", poll_s=0.05, on_lag=lags.append)
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    try:
+        await asyncio.to_thread(app.append, journal, 10)
+        await wait_streamed(server.url, 10)
+        server.stop()
+        await asyncio.to_thread(app.append, journal, 20)
+        async with asyncio.timeout(30):
+            while not lags or lags[-1] < 20:
+                await asyncio.sleep(0.05)
+        server.start()
+        expected = stored_ids(app)
+        assert await wait_streamed(server.url, len(expected)) == expected
+        async with asyncio.timeout(30):
+            while lags[-1] != 0:
+                await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        await task
+        await nc.close()
+
+
 async def test_a_commit_wakes_the_relay_without_waiting_for_a_poll(
     database_url: str, nats_factory: Callable[..., EmbeddedNats]
 ) -> None:

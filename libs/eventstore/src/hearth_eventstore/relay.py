@@ -139,8 +139,8 @@ class Relay:
             while not stop.is_set():
                 pending = await (ahead or self._read(self.position + 1))
                 ahead = None
+                self._report_lag(pending)
                 if not pending:
-                    await self._report_lag()
                     await _wait_for_notification(conn, stop, self._poll_s)
                     continue
                 # Read and encode what follows while this section's batches are in flight.
@@ -260,11 +260,14 @@ class Relay:
             log.info("event re-sent; JetStream kept the first copy", position=self.position)
             fault_point("relay.duplicate_acked")
 
-    async def _report_lag(self) -> None:
-        if self._on_lag is None:
-            return
-        head = await asyncio.to_thread(self._app.recorder.max_notification_id) or 0
-        self._on_lag(max(head - self.position, 0))
+    def _report_lag(self, pending: Pending) -> None:
+        """Stored events not yet acknowledged, as far as the last read saw (a read holds at
+        most ``max_events``): reported at every read, so an outage shows as a lag that
+        stays, with no query of its own (it used to ask PostgreSQL for its newest
+        notification each time the relay caught up, when the lag is nought by definition,
+        and never while events waited)."""
+        if self._on_lag is not None:
+            self._on_lag(max(pending[-1][0] - self.position, 0) if pending else 0)
 
 
 async def _wait_for_notification(conn: Any, stop: asyncio.Event, seconds: float) -> None:
