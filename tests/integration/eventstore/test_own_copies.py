@@ -5,6 +5,7 @@ the version and the write runs again on what is stored (real PostgreSQL)."""
 from __future__ import annotations
 
 import asyncio
+import pickle
 from collections.abc import Iterator
 from typing import Any
 
@@ -115,13 +116,13 @@ def test_kept_copies_are_private_taken_once_and_bounded() -> None:
 
 
 async def test_one_copy_per_write(app: TrustingLedger, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A write takes the kept copy instead of copying it again: one deep copy a write (when
-    its save is kept), not two."""
+    """A write takes the kept copy instead of copying it again: one copy a write (when its
+    save is kept), not two."""
     from hearth_eventstore import own_copies
 
     writes = Writes(app)
     await writes.batched(app.open, "copied")
-    copied = spy(monkeypatch, own_copies, "deepcopy")
+    copied = spy(monkeypatch, own_copies, "private_copy")
     for n in range(3):
         await writes.batched(app.add, "copied", n)
     assert len(copied) == 3
@@ -136,3 +137,20 @@ async def test_a_write_that_saves_nothing_leaves_no_copy(
     asked = asks(app, monkeypatch)
     assert await writes.batched(app.add, "peeked", 0) == 1
     assert len(asked) == 1  # read from the store: nothing was kept for it
+
+
+def test_a_private_copy_is_deep_with_or_without_pickle() -> None:
+    from hearth_eventstore.own_copies import private_copy
+
+    class Local(Named):  # defined in a function: pickle cannot name it
+        pass
+
+    with pytest.raises((pickle.PicklingError, AttributeError)):
+        pickle.dumps(Local("local"))
+    for aggregate in (Named("deep"), Local("local")):
+        aggregate.write(1)
+        aggregate.collect_events()
+        copy = private_copy(aggregate)
+        assert type(copy) is type(aggregate) and vars(copy) == vars(aggregate)
+        copy.write(2)
+        assert aggregate.lines == 1 and copy.lines == 2
