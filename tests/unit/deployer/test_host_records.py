@@ -18,7 +18,8 @@ def test_a_record_written_here_is_not_parsed_again(
 ) -> None:
     records = HostRecords(tmp_path)
     records.save("pi", RECORD)
-    monkeypatch.setattr(Path, "read_text", lambda *a, **k: pytest.fail("read again"))
+    for read in ("read_text", "read_bytes"):
+        monkeypatch.setattr(Path, read, lambda *a, **k: pytest.fail("read again"))
     assert records.load("pi", "/srv/config") == RECORD
     assert records.load("pi", "/elsewhere") is None  # another root: no record
 
@@ -48,3 +49,22 @@ def test_a_caller_changing_its_record_changes_no_other(tmp_path: Path) -> None:
     assert records.load("pi", "/srv/config") == RECORD
     records.forget("pi")
     assert records.load("pi", "/srv/config") is None
+
+
+def test_a_record_an_earlier_version_wrote_is_read_and_a_broken_one_is_none(
+    tmp_path: Path,
+) -> None:
+    """Records on disk outlive an upgrade: the JSON ``json.dumps`` wrote (spaced, lists,
+    keys in any order) reads as before; a broken file is no record (a full check)."""
+    (tmp_path / "pi.json").write_text(
+        json.dumps(
+            {
+                "files": {"a.yaml": [3, "1.5", "ab" * 32]},
+                "root": "/srv/config",
+                "full_check_at": 100.0,
+            }
+        )
+    )
+    assert HostRecords(tmp_path).load("pi", "/srv/config") == RECORD
+    (tmp_path / "pi.json").write_text('{"root": "/srv/config", "files": {')
+    assert HostRecords(tmp_path).load("pi", "/srv/config") is None

@@ -12,6 +12,7 @@ import pytest
 from hearth_deployer.remote.manifest import (
     ManifestParseError,
     command_unsupported,
+    is_managed_internal,
     manifest_command,
     parse_manifest_output,
 )
@@ -72,3 +73,25 @@ def test_the_command_runs_locally_and_prunes_ignored_trees(tmp_path: Path) -> No
     manifest = parse_manifest_output(result.stdout, (".storage/", "secrets.yaml"))
     assert list(manifest) == ['it\'s "quoted" $(x).yaml']
     assert manifest['it\'s "quoted" $(x).yaml'].sha256 == DIGEST_A
+
+
+@pytest.mark.parametrize(
+    ("path", "internal"),
+    [
+        ("a/.hearth-tmp-1f", True),
+        (".hearth-tmp-x", True),
+        (".hearth-restore-x/a/b.yaml", True),
+        ("a/.hearth-restore-x/b.yaml", True),
+        ("a/.hearth-tmp-1f/b.yaml", False),  # a folder of that name holds content
+        ("a/x.hearth-tmp-1", False),
+        ("a/.hearth-other", False),
+        ("a/.hearth-", False),
+        ("automations.yaml", False),
+    ],
+)
+def test_work_files_are_found_by_their_prefix_wherever_the_mark_is(
+    path: str, internal: bool
+) -> None:
+    """The fast check (no ``.hearth-`` in the path: no work file) agrees with the rule:
+    a temporary upload is the last part, a restore's staging any folder."""
+    assert is_managed_internal(path) is internal

@@ -39,11 +39,13 @@ def is_ignored(path: str, patterns: Iterable[str]) -> bool:
     for every file of the tree several times: looping over ``fnmatch`` cost 10 µs a path
     with Home Assistant's ten built-in patterns, and 9 ms of one event loop a deployment).
     """
-    return _matcher(tuple(patterns))(path)
+    return matcher(tuple(patterns))(path)
 
 
 @functools.lru_cache(maxsize=256)
-def _matcher(patterns: tuple[str, ...]) -> Callable[[str], bool]:
+def matcher(patterns: tuple[str, ...]) -> Callable[[str], bool]:
+    """:func:`is_ignored` for one list of patterns, for a loop over many paths (each call
+    of ``is_ignored`` hashes the whole tuple to find its matcher)."""
     on_path: list[str] = []  # each matched against the whole path, from its start
     on_name: list[str] = []  # each matched against the last component
     for pattern in patterns:

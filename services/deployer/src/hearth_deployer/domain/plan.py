@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hearth_deployer.domain.paths import is_ignored
+from hearth_deployer.domain.paths import matcher
 from hearth_events.catalogue import ChangedFile
 
 MANIFEST_NAME = ".hearth-manifest.json"
@@ -84,8 +84,9 @@ def plan_changes(
     ignore: tuple[str, ...],
 ) -> Plan:
     plan = Plan()
+    ignored = matcher(ignore)
     for path in sorted(local):
-        if is_ignored(path, ignore) or path == MANIFEST_NAME:
+        if ignored(path) or path == MANIFEST_NAME:
             continue
         entry, current = local[path], remote.get(path)
         if current is None:
@@ -95,7 +96,7 @@ def plan_changes(
         else:
             plan.unchanged += 1
     for path in sorted(deployed_before - set(local)):
-        if path in remote and not is_ignored(path, ignore):
+        if path in remote and not ignored(path):
             plan.removed.append(remote[path])
     return plan
 

@@ -114,7 +114,15 @@ def parse_manifest_output(output: bytes, ignore: Iterable[str]) -> dict[str, Fil
     }
 
 
+#: What both prefixes begin with: a path without it is no work file (the usual case, found
+#: without splitting the path).
+_WORK_MARK = ".hearth-"
+assert TEMP_PREFIX.startswith(_WORK_MARK) and STAGING_PREFIX.startswith(_WORK_MARK)
+
+
 def is_managed_internal(path: str) -> bool:
     """Hearth's own work files (temporary uploads, restore staging) are never content."""
+    if _WORK_MARK not in path:
+        return False
     parts = path.split("/")
     return parts[-1].startswith(TEMP_PREFIX) or any(p.startswith(STAGING_PREFIX) for p in parts)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Iterable, Sequence
 
-from hearth_deployer.domain.paths import is_ignored
+from hearth_deployer.domain.paths import matcher
 from hearth_deployer.domain.plan import FileEntry
 from hearth_deployer.remote.confine import confine
 from hearth_deployer.remote.errors import RemoteCommandFailed, RemotePathError
@@ -61,14 +61,14 @@ def hash_command(real_root: str) -> str:
 
 
 def parse_stats(output: bytes, ignore: Iterable[str]) -> dict[str, FileStat]:
-    patterns = tuple(ignore)
+    ignored = matcher(tuple(ignore))
     stats = {}
     for record in output.split(b"\0"):
         if not record:
             continue
         size, mode, mtime, name = record.split(b" ", 3)
         path = _relative(name)
-        if is_managed_internal(path) or is_ignored(path, patterns):
+        if is_managed_internal(path) or ignored(path):
             continue
         stats[path] = FileStat(int(size), int(mode, 8), mtime.decode("ascii"))
     return dict(sorted(stats.items()))

@@ -8,7 +8,7 @@ import os
 from typing import Protocol
 
 from hearth_deployer.domain.fetched import FetchedTree
-from hearth_deployer.domain.paths import is_ignored
+from hearth_deployer.domain.paths import matcher
 from hearth_deployer.domain.plan import (
     TEXT_LIMIT_BYTES,
     Plan,
@@ -39,6 +39,7 @@ def local_files(tree: FetchedTree, ignore: tuple[str, ...]) -> list[str]:
     ``os.scandir`` knows a regular file from the directory listing, without a ``stat``:
     ``Path.rglob`` with ``is_file`` and ``relative_to`` took about 140 µs a file, 58 ms a
     deployment of 400 files, and it runs two or three times per deployment."""
+    ignored = matcher(ignore)
     found: list[str] = []
     folders = [(str(tree.root), "")]
     while folders:
@@ -48,7 +49,7 @@ def local_files(tree: FetchedTree, ignore: tuple[str, ...]) -> list[str]:
                 path = prefix + entry.name
                 if entry.is_dir(follow_symlinks=False):
                     folders.append((entry.path, path + "/"))
-                elif entry.is_file() and not is_ignored(path, ignore):
+                elif entry.is_file() and not ignored(path):
                     found.append(path)
     found.sort()
     return found
