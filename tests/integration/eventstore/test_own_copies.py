@@ -24,6 +24,12 @@ class TrustingLedger(Ledger):
     name = "Ledger"  # the same tables as a plain Ledger's, another instance here
     own_copies_of = (Named,)
 
+    def look(self, name: str) -> int:
+        """Reads a journal in a write without changing it, and keeps it again."""
+        journal: Named = self._get(Named.create_id(name))
+        self.keep_own(journal)
+        return journal.lines
+
 
 @pytest.fixture
 def app(database_url: str) -> Iterator[TrustingLedger]:
@@ -154,3 +160,17 @@ def test_a_private_copy_is_deep_with_or_without_pickle() -> None:
         assert type(copy) is type(aggregate) and vars(copy) == vars(aggregate)
         copy.write(2)
         assert aggregate.lines == 1 and copy.lines == 2
+
+
+async def test_an_aggregate_looked_at_in_a_write_can_be_kept_again(
+    app: TrustingLedger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writes = Writes(app)
+    await writes.batched(app.open, "looked")
+    assert await writes.batched(app.look, "looked") == 0
+    asked = asks(app, monkeypatch)
+    assert await writes.batched(app.add, "looked", 0) == 1
+    assert len(asked) == 0  # the next write started from the copy kept again
+    changed = Named("changed")
+    with pytest.raises(ValueError, match="not saved"):
+        app.keep_own(changed)  # its creation is not saved

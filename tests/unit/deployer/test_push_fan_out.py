@@ -10,7 +10,7 @@ import pytest
 from hearth_deployer.adapters.store import Queued
 from hearth_deployer.handlers import DeployerHandlers
 from hearth_events import new_event
-from hearth_events.catalogue import RepositorySpec
+from hearth_events.catalogue import DeployRequested, RepositorySpec
 from tests.unit.deployer.test_queue_and_matching import push, spec
 
 NAMES = ("a", "b", "c", "d")
@@ -82,3 +82,25 @@ async def test_one_target_that_cannot_be_queued_fails_the_push_after_the_others(
             5,
         )
     assert sorted(kicks.kicked) == ["a", "c", "d"]
+
+
+@pytest.mark.parametrize(
+    ("source", "stored", "queued"),
+    [
+        ("deployer/other", True, 0),  # relayed from a deployer's store
+        ("deployer/other", False, 1),  # the drift timer's request, published
+        ("query-api/q1", False, 1),
+    ],
+)
+async def test_a_deployers_own_announcement_back_from_the_bus_is_not_queued_again(
+    source: str, stored: bool, queued: int
+) -> None:
+    """A deployer records DeployRequested in the save that queues the deployment: when it
+    comes back from the bus there is nothing to queue (it cost a write per deployment).
+    A request announced anywhere else, the drift timer's included, is queued."""
+    store, kicks = BarrierStore(1), Kicks()
+    data = DeployRequested(deployment_id="d-1", target="a", trigger="manual", repo="alice/home")
+    aggregate = "5f0c6c1e-64c4-5b8e-9d8c-4b5a2b1f3c7d" if stored else None
+    envelope = new_event(data, source=source, actor="alice", aggregate_id=aggregate)
+    await asyncio.wait_for(handlers(store, kicks).on_deploy_requested(data, envelope), 5)
+    assert len(store.pending) == queued and len(kicks.kicked) == queued

@@ -237,6 +237,14 @@ class HearthApplication(Application[UUID]):
         if self.own_copies_of:
             self._own.keep(a for a in aggregates if isinstance(a, self.own_copies_of))
 
+    def keep_own(self, aggregate: Any) -> None:
+        """For a write that read ``aggregate`` (taking this process's copy, see
+        :attr:`own_copies_of`) and did not change it: keep a copy of it again. Only an
+        aggregate with nothing unsaved (it is as the store, or this process, last had it)."""
+        if aggregate.pending_events:
+            raise ValueError("keep_own: the aggregate has events not saved")
+        self._keep_own([aggregate])
+
     @staticmethod
     def _keep(batch: _Batch, objs: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
         if kwargs or not all(obj is None or isinstance(obj, Aggregate) for obj in objs):

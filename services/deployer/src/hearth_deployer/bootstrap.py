@@ -18,7 +18,7 @@ from hearth_deployer.domain.pushes import LatestPushes
 from hearth_deployer.domain.waiting import SecretLookup
 from hearth_deployer.entrypoints.commands import serve_target_commands
 from hearth_deployer.entrypoints.driftcheck import DriftChecks
-from hearth_deployer.handlers import DeployerHandlers, fed_by
+from hearth_deployer.handlers import SERVICE, DeployerHandlers, fed_by
 from hearth_deployer.remote.host import SSHHosts
 from hearth_deployer.remote.pool import HostPool
 from hearth_deployer.remote.port import Hosts
@@ -56,7 +56,7 @@ log = get_logger("hearth.deployer")
 
 
 class Deployer(BusService):
-    name: ClassVar[str] = "deployer"
+    name: ClassVar[str] = SERVICE
     streams: ClassVar[tuple[str, ...]] = ("HEARTH_EVENTS",)
     buckets: ClassVar[tuple[str, ...]] = ("hearth_locks", "hearth_secrets")
     consumers: ClassVar[tuple[str, ...]] = ("deployer",)

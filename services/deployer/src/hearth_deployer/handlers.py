@@ -122,6 +122,10 @@ def push_deployment(spec: TargetSpec, envelope: Envelope) -> ToQueue:
     return ToQueue(deployment_id, spec.name, "deploy", request, meta, announce)
 
 
+#: This service's name: the first part of its events' ``source`` (``deployer/<instance>``).
+SERVICE = "deployer"
+
+
 class DeployerHandlers:
     def __init__(
         self,
@@ -257,6 +261,13 @@ class DeployerHandlers:
 
     # -- requests from people --------------------------------------------------------
     async def on_deploy_requested(self, data: DeployRequested, envelope: Envelope) -> None:
+        if envelope.source.partition("/")[0] == SERVICE and envelope.aggregate_id is not None:
+            # Our own announcement back from the bus: a deployer stored it (its relay names
+            # the aggregate) in the save that queued its deployment, and kicked the target.
+            # Queueing it again changed nothing, and cost a write per deployment in the
+            # writer every deployment's steps wait on. (The drift timer's requests are
+            # published, not stored: they are queued here.)
+            return
         if data.trigger == "schedule":  # a timed drift check never pushes real work aside
             line = await self.store.read(self.app.line, data.target)
             if line.active is not None or line.waiting is not None:
@@ -271,7 +282,6 @@ class DeployerHandlers:
             repo=data.repo,
             full_check=data.full_check,
         )
-        # Our own announcements come back from the bus; they are already stored.
         await self._queue(
             data.deployment_id,
             data.target,

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from hearth_deployer.domain.ids import deployment_uuid
 from tests.integration.deployer.harness import World, tree_digest
 from tests.integration.deployer.test_deployments import AUTOMATIONS, BASE, deploy_base
 from tests.support.memhost import MemoryBox
@@ -125,6 +126,16 @@ async def test_a_run_reads_what_its_kick_read_only_once(
         return await real(store, call, *args)
 
     monkeypatch.setattr(DeployerStore, "read", read)
+    asked: list[Any] = []
+    assert deployer.app is not None
+    event_store = deployer.app.repository.event_store
+    store_get = event_store.get
+
+    def get(*args: Any, **kwargs: Any) -> Any:
+        asked.append(kwargs.get("originator_id", args[0] if args else None))
+        return store_get(*args, **kwargs)
+
+    monkeypatch.setattr(event_store, "get", get)
     await world.push({"automations.yaml": AUTOMATIONS.replace("dusk", "sunset")})
     _, second = await world.wait_terminal("ha", 2)
     assert second.type == "DeploymentSucceeded"
@@ -133,3 +144,9 @@ async def test_a_run_reads_what_its_kick_read_only_once(
         pass
     assert reads["line"] == 1 and reads["target"] == 1
     assert reads["deployment"] == 3  # the run's three cancel points, nothing more
+    # The store is asked whether it exists when it is queued, then at the three cancel
+    # points only: its writes start from this process's copy, the first one too
+    # (begin_next only looked at it and keeps it again), and its announcement coming back
+    # from the bus is not queued again (which took the copy and saved nothing).
+    deployment_id = deployment_uuid(second.data.deployment_id)  # type: ignore[attr-defined]
+    assert asked.count(deployment_id) == 4

@@ -131,7 +131,9 @@ class DeployerApplication(DeploymentCommands):
         return queued
 
     def _queue(self, item: ToQueue) -> tuple[list[Any], Queued]:
-        if self.deployment(item.deployment_id) is not None:
+        existing = self.deployment(item.deployment_id)
+        if existing is not None:  # a request delivered again: looked at, not changed
+            self.keep_own(existing)
             return [], Queued(created=False)
         deployment = Deployment(item.deployment_id, item.target, item.kind, item.request)
         if item.announce is not None:
@@ -153,7 +155,12 @@ class DeployerApplication(DeploymentCommands):
             return None
         deployment_id = line.begin()
         self.save(line)
-        return self.deployment(deployment_id)
+        deployment = self.deployment(deployment_id)
+        if deployment is not None:
+            # Looked at, not changed: keep it for the run's first write, which would read
+            # it again from the store (a SELECT in the writer, one write at a time).
+            self.keep_own(deployment)
+        return deployment
 
     def ask_to_cancel(self, deployment_id: str, reason: str) -> bool:
         """Ask a running deployment to stop at its next cancel point; False if it ended."""
