@@ -279,6 +279,49 @@ class Bench:
         )
 
 
+#: The steps of a deployment, each from one stored event to the next (``occurred_at`` is
+#: when the deployer recorded it): where the fan-out's time goes, step by step, beside the
+#: same steps of one target alone.
+STEPS = (
+    ("PushReceived", "DeployRequested", "push stored → deployment queued"),
+    ("DeployRequested", "DeploymentStarted", "queued → started"),
+    ("DeploymentStarted", "ConfigFetched", "started → commit fetched"),
+    ("ConfigFetched", "ConfigValidated", "fetched → tree validated"),
+    ("ConfigValidated", "DeploymentPlanned", "validated → planned (host listed)"),
+    ("DeploymentPlanned", "BackupTaken", "planned → backed up"),
+    ("BackupTaken", "FilesDeployed", "backed up → file uploaded"),
+    ("FilesDeployed", "DeploymentSucceeded", "uploaded → succeeded"),
+)
+
+
+def step_times(
+    events: Iterable[Envelope], delivery_id: str, targets: Iterable[str]
+) -> dict[str, list[float]]:
+    """Seconds each step of :data:`STEPS` took, one value per deployment of the delivery
+    to ``targets`` (the push itself is one event shared by all of its deployments; a
+    target declared meanwhile deploys under the same correlation, and is left out)."""
+    wanted = set(targets)
+    at: dict[str, dict[str, float]] = {}
+    pushed: float | None = None
+    for envelope in events:
+        if envelope.correlation_id != delivery_id:
+            continue
+        if envelope.type != "PushReceived" and envelope.key not in wanted:
+            continue
+        when = envelope.occurred_at.timestamp()
+        if envelope.type == "PushReceived":
+            pushed = when
+        else:
+            at.setdefault(envelope.key, {}).setdefault(envelope.type, when)
+    steps: dict[str, list[float]] = {name: [] for _, _, name in STEPS}
+    for recorded in at.values():
+        seen = recorded if pushed is None else {"PushReceived": pushed, **recorded}
+        for first, then, name in STEPS:
+            if first in seen and then in seen:
+                steps[name].append(seen[then] - seen[first])
+    return steps
+
+
 def scp(server: SshServer, source: Path, dest: str) -> float:
     started = time.perf_counter()
     subprocess.run(
@@ -531,6 +574,7 @@ async def _measure(
     one = statistics.median(ones)
     one_cpu = window.summary()
     one_sent = await bench.bytes_sent(fleet.deliveries[-1:])
+    one_delivery = fleet.deliveries[-1]
     one_changed = size(automation(0, ONE_TARGET_REVISIONS[-1]))
     if fan_out > 1:
         reply = await world.apply_targets(*specs[1:], prune=False)
@@ -552,6 +596,9 @@ async def _measure(
     )
     scp_fan = time.perf_counter() - started
     floor_one, floor_many = await ssh_floor(fleet_servers, CHANGED, automation(0, 7).encode())
+    events = await world.events()
+    alone = step_times(events, one_delivery, names[:1])
+    together = step_times(events, fleet.deliveries[-1], names)
 
     p50, p95 = percentiles(hearth)
     scp50, scp95 = percentiles(copies)
@@ -611,4 +658,20 @@ async def _measure(
             f"{floor_many / floor_one:.1f} times 1 host; Hearth's fan-out minus this is "
             "what its own bookkeeping costs",
         ),
+        *(
+            step_row(name, fan_out, together[name], alone[name])
+            for _, _, name in STEPS
+            if together[name] and alone[name]
+        ),
     ]
+
+
+def step_row(name: str, fan_out: int, together: list[float], alone: list[float]) -> Timing:
+    many, one = statistics.median(together), statistics.median(alone)
+    return Timing(
+        "fan-out",
+        f"step: {name}, {fan_out} targets (median, slowest)",
+        many,
+        max(together),
+        f"1 target alone: {one * 1000:.0f} ms ({many / max(one, 1e-6):.1f} times)",
+    )

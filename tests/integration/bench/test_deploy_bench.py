@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from bench.deploy import Timing, run_deploy
+from bench.deploy import STEPS, Timing, run_deploy
 
 pytestmark = pytest.mark.integration
 
@@ -31,6 +31,7 @@ async def test_the_deployment_benchmark_runs() -> None:
         ("fan-out", "baseline"),
         ("fan-out", "floor"),
         ("fan-out", "floor"),
+        *[("fan-out", "step")] * len(STEPS),
     ]
     assert all(t.what and t.detail for t in timings)
     assert all(t.p50_s > 0 for t in timings)
@@ -39,10 +40,15 @@ async def test_the_deployment_benchmark_runs() -> None:
     one, many = timings[2], timings[3]
     for repeated in (push, scp, one):  # one target: the median of three pushes
         assert repeated.p95_s is not None and repeated.p95_s >= repeated.p50_s
-    assert all(t.p95_s is None for t in timings[3:])  # the fan-out is measured once
+    assert all(t.p95_s is None for t in timings[3:7])  # the fan-out is measured once
     assert "1 target" in one.what and "2 targets" in many.what
     for hearth in (push, one, many):
         sent, changed = bytes_reported(hearth)
         assert sent >= changed > 0, hearth.detail
     assert bytes_reported(many)[1] == 2 * bytes_reported(one)[1]
     assert "1 host" in timings[5].what and "2 hosts" in timings[6].what
+    steps = timings[7:]  # each step of a deployment, every one of them seen in both pushes
+    assert [t.what.split(":")[1].split(",")[0].strip() for t in steps] == [n for *_, n in STEPS]
+    for step in steps:
+        assert step.p95_s is not None and step.p95_s >= step.p50_s  # the slowest of the two
+        assert "2 targets" in step.what and "1 target alone:" in step.detail
