@@ -52,9 +52,9 @@ POINTS: dict[str, tuple[str, ...]] = {
         "deploy.files_deployed",  # FilesDeployed recorded
         "deploy.host_checked",  # the host accepted the files (HA check_config)
         "deploy.restarted",  # ServiceRestarted recorded
-        "deploy.health_checked",  # HealthCheckPassed recorded
         "deploy.health_check_failed",  # HealthCheckFailed recorded, rollback not begun
-        "deploy.succeeded",  # DeploymentSucceeded recorded, lease not yet released
+        # HealthCheckPassed and DeploymentSucceeded recorded (one write), lease not released
+        "deploy.succeeded",
     ),
     "rollback": (
         "rollback.safety_backed_up",  # a restore run kept a backup of the current files

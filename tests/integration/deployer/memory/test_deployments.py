@@ -104,7 +104,7 @@ async def test_one_changed_file_in_a_large_tree_is_all_that_travels(
     assert (box.remote_root / "notes.txt").exists()  # never Hearth's: it stays
 
 
-async def test_a_run_reads_what_its_kick_read_only_once(
+async def test_a_run_reads_what_its_kick_read_only_once_and_writes_its_end_once(
     world: World, box: MemoryBox, ha_sim: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The kick that starts a run reads the target's line and declaration, and begins the
@@ -126,6 +126,14 @@ async def test_a_run_reads_what_its_kick_read_only_once(
         return await real(store, call, *args)
 
     monkeypatch.setattr(DeployerStore, "read", read)
+    writes: Counter[str] = Counter()
+    real_write = DeployerStore.write
+
+    async def write(store: DeployerStore, call: Any, *args: Any, **kwargs: Any) -> Any:
+        writes[call.__name__] += 1
+        return await real_write(store, call, *args, **kwargs)
+
+    monkeypatch.setattr(DeployerStore, "write", write)
     asked: list[Any] = []
     assert deployer.app is not None
     event_store = deployer.app.repository.event_store
@@ -150,3 +158,6 @@ async def test_a_run_reads_what_its_kick_read_only_once(
     # from the bus is not queued again (which took the copy and saved nothing).
     deployment_id = deployment_uuid(second.data.deployment_id)  # type: ignore[attr-defined]
     assert asked.count(deployment_id) == 4
+    # The passed health check is stored with the success: one write, not two.
+    assert writes["succeed_healthy"] == 1 and writes["health_checked"] == 0
+    assert writes["succeed"] == 0

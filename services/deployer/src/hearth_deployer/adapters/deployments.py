@@ -189,6 +189,23 @@ class DeploymentCommands(HearthApplication):
         d.succeed(data, meta, managed=managed)
         return self._saved(d)
 
+    def succeed_healthy(
+        self,
+        deployment_id: str,
+        passed: HealthCheckPassed,
+        data: DeploymentSucceeded,
+        managed: list[str] | None,
+        *,
+        meta: Meta,
+        log: Lines = (),
+    ) -> Deployment:
+        """The health check passed and the deployment succeeded: both in one save (the
+        run has nothing left to do between them)."""
+        d = self._deployment(deployment_id, meta, log)
+        d.health_checked(passed, meta)
+        d.succeed(data, meta, managed=managed)
+        return self._saved(d)
+
     def fail(
         self, deployment_id: str, data: DeploymentFailed, *, meta: Meta, log: Lines = ()
     ) -> Deployment:

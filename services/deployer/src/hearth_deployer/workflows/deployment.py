@@ -37,6 +37,7 @@ from hearth_events.catalogue import (
     DeploymentFailed,
     DeploymentStarted,
     DeploymentSucceeded,
+    HealthCheckPassed,
     LogLine,
     TargetSpec,
 )
@@ -230,18 +231,22 @@ class DeploymentRun:
             fault_point("deploy.health_check_failed")
             await compensate.roll_back(self, f"{failure.check}: {failure.detail}")
             return
-        await health.record_healthy(self, duration)
-        fault_point("deploy.health_checked")
-        await self.succeed(managed=self.d.managed_after)
+        await self.succeed(managed=self.d.managed_after, passed=health.passed(self, duration))
 
-    async def succeed(self, managed: list[str] | None) -> None:
+    async def succeed(
+        self, managed: list[str] | None, passed: HealthCheckPassed | None = None
+    ) -> None:
+        """Record the success; with the health check that ``passed`` in the same write (one
+        write a deployment fewer: nothing the run does between them touches the host)."""
         assert self.d.commit is not None
         await self._remember_host()
-        await self.write(
-            self.app.succeed,
-            DeploymentSucceeded(**self.ids(), commit=self.d.commit, duration_ms=self.elapsed_ms()),
-            managed,
+        succeeded = DeploymentSucceeded(
+            **self.ids(), commit=self.d.commit, duration_ms=self.elapsed_ms()
         )
+        if passed is None:
+            await self.write(self.app.succeed, succeeded, managed)
+        else:
+            await self.write(self.app.succeed_healthy, passed, succeeded, managed)
         fault_point("deploy.succeeded")
 
     async def _remember_host(self) -> None:

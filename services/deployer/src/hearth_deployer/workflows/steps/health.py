@@ -30,12 +30,11 @@ def health_name(spec: TargetSpec) -> str:
     return "Home Assistant API" if spec.kind == "homeassistant" else "none"
 
 
-async def record_healthy(run: HealthRun, duration_ms: int) -> None:
+def passed(run: HealthRun, duration_ms: int) -> HealthCheckPassed:
+    """The passed check, logged; the run records it with its success
+    (``DeploymentRun.succeed``)."""
     run.log(f"healthy after {duration_ms} ms", step="health_check")
-    await run.write(
-        run.app.health_checked,
-        HealthCheckPassed(**run.ids(), check=health_name(run.spec), duration_ms=duration_ms),
-    )
+    return HealthCheckPassed(**run.ids(), check=health_name(run.spec), duration_ms=duration_ms)
 
 
 async def record_unhealthy(run: HealthRun, failure: Unhealthy) -> None:
