@@ -269,14 +269,15 @@ class Bench:
             assert reply.status == 202 and not answer.get("duplicate"), answer
         return await self.outcomes.wait(delivery_id, targets) - started
 
-    async def bytes_sent(self, deliveries: Iterable[str]) -> int:
-        """``FilesDeployed.bytes`` summed over the deployments of these deliveries."""
-        wanted = set(deliveries)
-        return sum(
-            e.data.bytes
-            for e in await self.world.events()
-            if isinstance(e.data, FilesDeployed) and e.correlation_id in wanted
-        )
+
+def bytes_sent(events: Iterable[Envelope], deliveries: Iterable[str]) -> int:
+    """``FilesDeployed.bytes`` summed over the deployments of these deliveries."""
+    wanted = set(deliveries)
+    return sum(
+        e.data.bytes
+        for e in events
+        if isinstance(e.data, FilesDeployed) and e.correlation_id in wanted
+    )
 
 
 #: The steps of a deployment, each from one stored event to the next (``occurred_at`` is
@@ -547,7 +548,6 @@ async def _measure(
         hearth.append(await bench.push(home, {CHANGED: content}, ["ha"]))
         assert (home_server.remote_root / CHANGED).read_text() == content
         changed_bytes += size(content)
-    sent = await bench.bytes_sent(home.deliveries[first:])
 
     local = workdir / "local" / "config"
     for path, content in tree.items():
@@ -573,7 +573,6 @@ async def _measure(
             ones.append(await bench.push(fleet, {CHANGED: automation(0, revision)}, names[:1]))
     one = statistics.median(ones)
     one_cpu = window.summary()
-    one_sent = await bench.bytes_sent(fleet.deliveries[-1:])
     one_delivery = fleet.deliveries[-1]
     one_changed = size(automation(0, ONE_TARGET_REVISIONS[-1]))
     if fan_out > 1:
@@ -585,7 +584,6 @@ async def _measure(
     with profiled("fan-out"):
         many = await bench.push(fleet, {CHANGED: automation(0, 3)}, names)
     many_cpu = window.summary()
-    many_sent = await bench.bytes_sent(fleet.deliveries[-1:])
     many_changed = size(automation(0, 3)) * fan_out
     for server in fleet_servers:
         assert (server.remote_root / CHANGED).read_text() == automation(0, 3)
@@ -596,7 +594,11 @@ async def _measure(
     )
     scp_fan = time.perf_counter() - started
     floor_one, floor_many = await ssh_floor(fleet_servers, CHANGED, automation(0, 7).encode())
+    # Every event of the run, read from the stream once (each read takes the whole stream).
     events = await world.events()
+    sent = bytes_sent(events, home.deliveries[first:])
+    one_sent = bytes_sent(events, [one_delivery])
+    many_sent = bytes_sent(events, fleet.deliveries[-1:])
     alone = step_times(events, one_delivery, names[:1])
     together = step_times(events, fleet.deliveries[-1], names)
 

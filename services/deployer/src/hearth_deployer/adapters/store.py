@@ -131,9 +131,7 @@ class DeployerApplication(DeploymentCommands):
         return queued
 
     def _queue(self, item: ToQueue) -> tuple[list[Any], Queued]:
-        existing = self.deployment(item.deployment_id)
-        if existing is not None:  # a request delivered again: looked at, not changed
-            self.keep_own(existing)
+        if self._look_at(item.deployment_id) is not None:  # a request delivered again
             return [], Queued(created=False)
         deployment = Deployment(item.deployment_id, item.target, item.kind, item.request)
         if item.announce is not None:
@@ -155,10 +153,14 @@ class DeployerApplication(DeploymentCommands):
             return None
         deployment_id = line.begin()
         self.save(line)
+        return self._look_at(deployment_id)
+
+    def _look_at(self, deployment_id: str) -> Deployment | None:
+        """The deployment, read in a write that does not change it: its copy is kept
+        again for the next write, which would otherwise read it from the store (a SELECT
+        in the writer, one write at a time)."""
         deployment = self.deployment(deployment_id)
         if deployment is not None:
-            # Looked at, not changed: keep it for the run's first write, which would read
-            # it again from the store (a SELECT in the writer, one write at a time).
             self.keep_own(deployment)
         return deployment
 
