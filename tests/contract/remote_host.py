@@ -10,7 +10,7 @@ assertion goes through the port, so both answer exactly the same questions.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
 import pytest
@@ -26,7 +26,7 @@ from hearth_deployer.remote import (
 )
 from hearth_deployer.remote.confine import TEMP_PREFIX
 from hearth_deployer.remote.fence import UNFENCED, Fence
-from hearth_deployer.remote.port import Known
+from hearth_deployer.remote.port import Known, stats_digest
 
 MakeHost = Callable[[Fence], RemoteHost]
 
@@ -207,6 +207,34 @@ class RemoteHostContract:
         assert {p: (s.size, s.mode) for p, s in stats.items()} == {
             p: (e.size, e.mode) for p, e in again.entries.items()
         }
+
+    async def test_a_check_given_the_tree_it_found_returns_it_while_the_listing_stays(
+        self, host: RemoteHost, places: Places
+    ) -> None:
+        """The fingerprint of the listing as the host printed it is the one of the stats
+        it was parsed into (so a tree rebuilt from stats after an upload is recognised);
+        while it holds, the tree comes back as it was; any file changed, added or removed
+        ends it."""
+        await seed(host, places.root)
+        first = await host.checked_manifest(places.root, (), {})
+        stats = await host.file_stats(places.root, ())
+        assert stats is not None
+        assert first.listing == stats_digest(first.stats) == stats_digest(stats)
+        again = await host.checked_manifest(places.root, (), {}, first)
+        assert again == replace(first, hashed=[])
+        assert again.entries is not first.entries and again.stats is not first.stats
+        changes: list[Callable[[], Awaitable[object]]] = [
+            lambda: host.upload(places.root, [UploadFile("untouched.yaml", data=b"moved\n")]),
+            lambda: host.upload(places.root, [UploadFile("added.yaml", data=b"new\n")]),
+            lambda: host.remove(places.root, ["automations.yaml"]),
+        ]
+        for change in changes:
+            before = await host.checked_manifest(places.root, (), {})
+            await change()
+            after = await host.checked_manifest(places.root, (), {}, before)
+            assert after.listing != before.listing
+            assert after.entries == await host.manifest(places.root)
+            assert sorted(after.hashed) == sorted(after.entries)  # found by hashing, anew
 
     async def test_stats_of_named_files_match_the_whole_listing(
         self, host: RemoteHost, places: Places

@@ -13,6 +13,7 @@ import pytest
 
 from hearth_deployer.bootstrap import Deployer
 from hearth_deployer.entrypoints import driftcheck
+from hearth_deployer.remote import quickcheck
 from hearth_events.catalogue import DeployRequested
 from hearth_events.ids import uuid7
 from tests.integration.deployer.harness import World, ha_target
@@ -60,12 +61,28 @@ async def deploy_pages(world: World, sshd: Any, ha_sim: Any, **target: Any) -> D
     return deployer
 
 
+def count_parsed_listings(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The records of every listing of the whole tree the deployer parsed (a listing of a
+    few named files after an upload is left out)."""
+    parsed: list[int] = []
+    real = quickcheck.parse_stats
+
+    def counting(output: bytes, ignore: Any) -> Any:
+        if output.count(b"\0") > 10:
+            parsed.append(output.count(b"\0"))
+        return real(output, ignore)
+
+    monkeypatch.setattr(quickcheck, "parse_stats", counting)
+    return parsed
+
+
 async def test_a_one_file_change_hashes_one_file_on_the_host_and_reads_one_blob(
-    world: World, sshd: Any, ha_sim: Any
+    world: World, sshd: Any, ha_sim: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     deployer = await deploy_pages(world, sshd, ha_sim)
     spy = HashSpy()
     spy.watch(deployer)
+    parsed = count_parsed_listings(monkeypatch)
     blobs = deployer._mirrors.reads.blobs
     exports = deployer._mirrors.reads.exports
 
@@ -79,6 +96,8 @@ async def test_a_one_file_change_hashes_one_file_on_the_host_and_reads_one_blob(
     assert deployer._mirrors.reads.blobs - blobs == 1
     assert deployer._mirrors.reads.exports == exports
     assert (sshd.remote_root / "www/page-007.json").read_text() == '{"page": "seven"}\n'
+    # The host listed what the last deployment left: the listing was only fingerprinted.
+    assert parsed == []
 
     # A file changed on the host (new mtime) is re-hashed, reported as drift, overwritten.
     (sshd.remote_root / "www/page-003.json").write_text("edited on the host\n")
@@ -91,6 +110,19 @@ async def test_a_one_file_change_hashes_one_file_on_the_host_and_reads_one_blob(
     assert planned.drifted == ("www/page-003.json",)  # type: ignore[attr-defined]
     assert {f.path for f in planned.changed} == {"www/page-003.json", "www/page-008.json"}  # type: ignore[attr-defined]
     assert (sshd.remote_root / "www/page-003.json").read_text() == '{"page": 3}\n'
+    assert len(parsed) == 2  # listed, and listed again after hashing the changed file
+
+    # A mode changed on the host keeps size and mtime; the listing shows it all the same.
+    chmodded = sshd.remote_root / "www/page-005.json"
+    chmodded.chmod(0o600)
+    await world.push({"www/page-009.json": '{"page": "nine"}\n'})
+    *_, done = await world.wait_terminal("ha", 4)
+    assert done.type == "DeploymentSucceeded"
+    events = {e.type: e.data for e in await world.deployment_events(done.data.deployment_id)}  # type: ignore[attr-defined]
+    planned = events["DeploymentPlanned"]
+    assert {f.path for f in planned.changed} == {"www/page-005.json", "www/page-009.json"}  # type: ignore[attr-defined]
+    assert chmodded.stat().st_mode & 0o777 == 0o644
+    assert len(parsed) == 3  # nothing to hash: listed once
 
 
 async def test_a_full_check_finds_a_change_that_kept_size_and_mtime(

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from hearth_deployer.adapters.records import HostRecord, HostRecords
-from hearth_deployer.remote.port import Known
+from hearth_deployer.remote.port import CheckedTree, Known
 
 RECORD = HostRecord("/srv/config", 100.0, {"a.yaml": Known(3, "1.5", "ab" * 32)})
 
@@ -68,3 +68,22 @@ def test_a_record_an_earlier_version_wrote_is_read_and_a_broken_one_is_none(
     assert HostRecords(tmp_path).load("pi", "/srv/config") == RECORD
     (tmp_path / "pi.json").write_text('{"root": "/srv/config", "files": {')
     assert HostRecords(tmp_path).load("pi", "/srv/config") is None
+
+
+def test_the_tree_saved_with_a_record_is_kept_for_its_root_until_forgotten(
+    tmp_path: Path,
+) -> None:
+    """What the next quick check starts from (``previous``): only what this process
+    saved, for the root it was saved for."""
+    tree = CheckedTree({}, {}, [], "ab" * 32)
+    records = HostRecords(tmp_path)
+    assert records.tree("pi", "/srv/config") is None
+    records.save("pi", RECORD, tree)
+    assert records.tree("pi", "/srv/config") is tree
+    assert records.tree("pi", "/elsewhere") is None
+    assert HostRecords(tmp_path).tree("pi", "/srv/config") is None  # after a restart
+    records.save("pi", RECORD)  # a record with no whole tree: none kept
+    assert records.tree("pi", "/srv/config") is None
+    records.save("pi", RECORD, tree)
+    records.forget("pi")
+    assert records.tree("pi", "/srv/config") is None

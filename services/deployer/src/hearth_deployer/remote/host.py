@@ -185,9 +185,13 @@ class SSHHost(SSHSession):
             return await self.free_bytes(sftp, real_root)
 
     async def checked_manifest(
-        self, root: str, ignore: Iterable[str], known: dict[str, Known]
+        self,
+        root: str,
+        ignore: Iterable[str],
+        known: dict[str, Known],
+        previous: CheckedTree | None = None,
     ) -> CheckedTree:
-        return await quickcheck.checked_manifest(self, root, ignore, known)
+        return await quickcheck.checked_manifest(self, root, ignore, known, previous)
 
     async def file_stats(
         self, root: str, ignore: Iterable[str], paths: Sequence[str] | None = None

@@ -48,6 +48,7 @@ from hearth_deployer.remote.port import (
     Staged,
     UploadFile,
     UploadResult,
+    stats_digest,
 )
 from hearth_deployer.remote.target import SSHTarget
 
@@ -193,12 +194,19 @@ class MemoryHost:
         }
 
     async def checked_manifest(
-        self, root: str, ignore: Iterable[str], known: dict[str, Known]
+        self,
+        root: str,
+        ignore: Iterable[str],
+        known: dict[str, Known],
+        previous: CheckedTree | None = None,
     ) -> CheckedTree:
         patterns = tuple(ignore)
         stats = await self.file_stats(root, patterns)
         if stats is None:
             raise RemotePathError(f"{root} vanished on {self.label}", path=root)
+        digest = stats_digest(stats)
+        if previous is not None and previous.listing == digest:
+            return previous.unchanged()
         entries = await self.manifest(root, patterns)
         hashed = []
         for path, found in stats.items():
@@ -207,7 +215,7 @@ class MemoryHost:
                 entries[path] = FileEntry(path, seen.sha256, found.size, found.mode)
             else:
                 hashed.append(path)
-        return CheckedTree(entries, stats, hashed)
+        return CheckedTree(entries, stats, hashed, digest)
 
     async def free_space(self, root: str) -> int:
         await self._enter("free_space")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -130,11 +131,37 @@ class Known:
 
 @dataclass
 class CheckedTree:
-    """The remote manifest, the stats it was built from, and the paths hashed for it."""
+    """The remote manifest, the stats it was built from, and the paths hashed for it.
+
+    ``listing``: :func:`listing_digest` of ``stats``, the fingerprint of the listing the
+    tree was built from ("" when unknown). A check given a tree whose fingerprint the
+    host's listing still has returns that tree: every path, size, mode and mtime is as it
+    was, which is all a quick check trusts a recorded sha256 on."""
 
     entries: dict[str, FileEntry]
     stats: dict[str, FileStat]
     hashed: list[str]
+    listing: str = ""
+
+    def unchanged(self) -> CheckedTree:
+        """This tree again, found unchanged: nothing hashed, its dicts the caller's own."""
+        return CheckedTree(dict(self.entries), dict(self.stats), [], self.listing)
+
+
+def listing_record(path: str, stat: FileStat) -> bytes:
+    """One file as the quick check's ``find -printf '%s %m %T@ %p'`` prints it."""
+    return f"{stat.size} {stat.mode:o} {stat.mtime} ./{path}".encode("utf-8", "surrogateescape")
+
+
+def listing_digest(records: Iterable[bytes]) -> str:
+    """The fingerprint of a listing: its records in byte order (``find`` lists in
+    directory order, which a rename may change), hashed."""
+    return hashlib.sha256(b"\0".join(sorted(records))).hexdigest()
+
+
+def stats_digest(stats: dict[str, FileStat]) -> str:
+    """:func:`listing_digest` of the listing that holds exactly ``stats``."""
+    return listing_digest(listing_record(path, stat) for path, stat in stats.items())
 
 
 class QuickCheckUnsupported(Exception):
@@ -207,10 +234,16 @@ class RemoteHost(Protocol):
         ...
 
     async def checked_manifest(
-        self, root: str, ignore: Iterable[str], known: dict[str, Known]
+        self,
+        root: str,
+        ignore: Iterable[str],
+        known: dict[str, Known],
+        previous: CheckedTree | None = None,
     ) -> CheckedTree:
         """The manifest, hashing only files whose size or mtime differ from ``known``;
-        raises :class:`QuickCheckUnsupported` when the host cannot."""
+        raises :class:`QuickCheckUnsupported` when the host cannot. When the host's
+        listing is still the one ``previous`` was built from (:attr:`CheckedTree.listing`),
+        ``previous`` is returned unchanged, nothing hashed and nothing else compared."""
         ...
 
     async def file_stats(

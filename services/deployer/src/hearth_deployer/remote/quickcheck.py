@@ -23,7 +23,13 @@ from hearth_deployer.remote.manifest import (
     command_unsupported,
     is_managed_internal,
 )
-from hearth_deployer.remote.port import CheckedTree, FileStat, Known, QuickCheckUnsupported
+from hearth_deployer.remote.port import (
+    CheckedTree,
+    FileStat,
+    Known,
+    QuickCheckUnsupported,
+    listing_digest,
+)
 from hearth_deployer.remote.session import SSHSession
 from hearth_deployer.remote.sftperrors import command_error
 
@@ -86,16 +92,31 @@ def parse_hashes(output: bytes) -> dict[str, str]:
     return hashes
 
 
+def raw_digest(output: bytes) -> str:
+    """:func:`.port.listing_digest` of ``find``'s output as it came, unparsed."""
+    return listing_digest(record for record in output.split(b"\0") if record)
+
+
 async def checked_manifest(
-    host: SSHSession, root: str, ignore: Iterable[str], known: dict[str, Known]
+    host: SSHSession,
+    root: str,
+    ignore: Iterable[str],
+    known: dict[str, Known],
+    previous: CheckedTree | None = None,
 ) -> CheckedTree:
     """The manifest of ``root``, hashing only files whose size or mtime differ from
-    ``known`` (pass ``{}`` for a full re-hash). Retries when the tree changes meanwhile."""
+    ``known`` (pass ``{}`` for a full re-hash); ``previous`` again when the listing is
+    still its own (see :meth:`.port.RemoteHost.checked_manifest`): the listing is then
+    only hashed, not parsed. Retries when the tree changes meanwhile."""
     patterns = tuple(ignore)
     async with host.pool.sftp(host.target) as sftp:
         real_root = await host.resolve_root(sftp, root)
     for _ in range(_ATTEMPTS):
-        before = parse_stats(await _run(host, root, stat_command(real_root, patterns)), patterns)
+        listing = await _run(host, root, stat_command(real_root, patterns))
+        digest = raw_digest(listing)
+        if previous is not None and previous.listing == digest:
+            return previous.unchanged()
+        before = parse_stats(listing, patterns)
         hashes: dict[str, str] = {}
         stale = []
         for path, found in before.items():
@@ -120,7 +141,7 @@ async def checked_manifest(
             path: FileEntry(path, hashes[path], found.size, found.mode)
             for path, found in before.items()
         }
-        return CheckedTree(entries, before, stale)
+        return CheckedTree(entries, before, stale, digest)
     raise RemotePathError(
         f"the tree under {root} on {host.label} kept changing while read", path=root
     )

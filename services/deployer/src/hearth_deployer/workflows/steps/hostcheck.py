@@ -19,6 +19,7 @@ from hearth_deployer.remote.port import (
     Known,
     QuickCheckUnsupported,
     RemoteHost,
+    stats_digest,
 )
 from hearth_deployer.workflows.context import DeployContext
 from hearth_deployer.workflows.steps.base import Level
@@ -83,8 +84,11 @@ class HostCheck:
             or record.full_check_due(spec.full_check_interval_h)
         )
         known = {} if self.full or record is None else record.files
+        # What this deployer left there, if it still knows: a host whose listing is
+        # unchanged since is not parsed again (a fan-out parsed 400 files per target).
+        previous = records.tree(spec.name, spec.remote_path) if records and not self.full else None
         try:
-            return await host.checked_manifest(spec.remote_path, run.ignore, known)
+            return await host.checked_manifest(spec.remote_path, run.ignore, known, previous)
         except QuickCheckUnsupported:
             return await host.manifest(spec.remote_path, run.ignore)
 
@@ -136,17 +140,25 @@ class HostCheck:
         if stats is None:
             records.forget(spec.name)
             return
-        files: dict[str, Known] = {}
+        entries: dict[str, FileEntry] = {}
         for path, found in stats.items():
-            entry = self.uploaded.get(path)
+            uploaded = self.uploaded.get(path)
+            if uploaded is not None:
+                if uploaded.size == found.size:
+                    entries[path] = FileEntry(path, uploaded.sha256, found.size, found.mode)
+                continue
             before = checked.stats.get(path)
-            if entry is not None:
-                if entry.size == found.size:
-                    files[path] = Known(found.size, found.mtime, entry.sha256)
-            elif before == found and path in checked.entries:
-                files[path] = Known(found.size, found.mtime, checked.entries[path].sha256)
+            if (before is found or before == found) and path in checked.entries:
+                entries[path] = checked.entries[path]
         full_at = time.time() if self.full or self._record is None else self._record.full_check_at
-        records.save(spec.name, HostRecord(spec.remote_path, full_at, files))
+        files = {p: Known(stats[p].size, stats[p].mtime, e.sha256) for p, e in entries.items()}
+        record = HostRecord(spec.remote_path, full_at, files)
+        # The tree the next check starts from: what the host holds, when every file of
+        # it is known (a file left out above is hashed at the next check).
+        whole = len(entries) == len(stats)
+        listing = checked.listing if stats is checked.stats else stats_digest(stats)
+        tree = CheckedTree(entries, dict(stats), [], listing) if whole else None
+        records.save(spec.name, record, tree)
 
     async def _stats_after_upload(self, host: RemoteHost) -> dict[str, FileStat] | None:
         """What the host holds after the upload: the uploaded files listed again, the rest
