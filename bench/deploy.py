@@ -56,6 +56,7 @@ from hearth.embedded.postgres import EmbeddedPostgres
 from hearth.embedded.process import free_port
 from hearth_events import Envelope, parse_event
 from hearth_events.catalogue import FilesDeployed, RepositoryRegistered, RepositorySpec
+from hearth_events.envelope import HEADER_EVENT_TYPE
 from hearth_servicekit.secrets import scope_key
 from tests.integration.deployer.harness import TERMINAL, World, files_target, ha_target
 from tests.support.git import GitRemote, git, make_remote
@@ -184,7 +185,12 @@ class Outcomes:
         self._arrived = asyncio.Event()
 
     async def on_message(self, msg: Any) -> None:
+        """Only terminal events are parsed: the listener shares the deployer's process
+        (and its one thread of Python) with what it measures."""
         at = time.perf_counter()
+        kind = (msg.headers or {}).get(HEADER_EVENT_TYPE)
+        if kind is not None and kind not in TERMINAL:
+            return
         envelope = parse_event(msg.data)
         if envelope.type in TERMINAL:
             self.found.setdefault(envelope.correlation_id, {})[envelope.key] = (envelope, at)
@@ -270,13 +276,20 @@ class Bench:
         return await self.outcomes.wait(delivery_id, targets) - started
 
 
-def bytes_sent(events: Iterable[Envelope], deliveries: Iterable[str]) -> int:
-    """``FilesDeployed.bytes`` summed over the deployments of these deliveries."""
+def bytes_sent(
+    events: Iterable[Envelope], deliveries: Iterable[str], targets: Iterable[str] | None = None
+) -> int:
+    """``FilesDeployed.bytes`` summed over the deployments of these deliveries (to
+    ``targets`` only, when given: a target declared meanwhile makes its first, full
+    deployment under the latest push's correlation)."""
     wanted = set(deliveries)
+    only = None if targets is None else set(targets)
     return sum(
         e.data.bytes
         for e in events
-        if isinstance(e.data, FilesDeployed) and e.correlation_id in wanted
+        if isinstance(e.data, FilesDeployed)
+        and e.correlation_id in wanted
+        and (only is None or e.key in only)
     )
 
 
@@ -597,8 +610,8 @@ async def _measure(
     # Every event of the run, read from the stream once (each read takes the whole stream).
     events = await world.events()
     sent = bytes_sent(events, home.deliveries[first:])
-    one_sent = bytes_sent(events, [one_delivery])
-    many_sent = bytes_sent(events, fleet.deliveries[-1:])
+    one_sent = bytes_sent(events, [one_delivery], names[:1])
+    many_sent = bytes_sent(events, fleet.deliveries[-1:], names)
     alone = step_times(events, one_delivery, names[:1])
     together = step_times(events, fleet.deliveries[-1], names)
 

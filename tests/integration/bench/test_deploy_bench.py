@@ -45,6 +45,9 @@ async def test_the_deployment_benchmark_runs() -> None:
     for hearth in (push, one, many):
         sent, changed = bytes_reported(hearth)
         assert sent >= changed > 0, hearth.detail
+    for fan in (one, many):  # the changed file, whole, to each of the pushes' targets only
+        sent, changed = bytes_reported(fan)
+        assert sent == changed, fan.detail
     assert bytes_reported(many)[1] == 2 * bytes_reported(one)[1]
     assert "1 host" in timings[5].what and "2 hosts" in timings[6].what
     steps = timings[7:]  # each step of a deployment, every one of them seen in both pushes
