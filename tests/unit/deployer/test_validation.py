@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from hearth_deployer.domain.paths import UnsafePath, is_ignored, safe_relative
-from hearth_deployer.domain.validation import validate_tree
+from hearth_deployer.domain.validation import hayaml, validate_tree
 
 
 def tree(root: Path, files: dict[str, str]) -> Path:
@@ -191,3 +193,30 @@ def test_safe_relative_refuses_escapes(path: str) -> None:
 )
 def test_ignore_patterns(path: str, patterns: tuple[str, ...], ignored: bool) -> None:
     assert is_ignored(path, patterns) is ignored
+
+
+def test_every_file_is_read_by_one_loader_class_each_parse_keeping_its_own_findings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One loader class for all files (a class made per file was a tenth of a parse);
+    what a file refers to and warns about stays with its parse, in any thread."""
+    made: list[str] = []
+    init = hayaml.HomeAssistantLoader.__init__
+
+    def counting(self: Any, text: str, path: str, parsed: Any) -> None:
+        made.append(path)
+        init(self, text, path, parsed)
+
+    monkeypatch.setattr(hayaml.HomeAssistantLoader, "__init__", counting)
+
+    def parse(n: int) -> tuple[int, list[str], list[str]]:
+        text = f"a: !secret s{n}\nb: 1\nb: 2\nc: !include f{n}.yaml\n"
+        parsed, error = hayaml.parse_ha_yaml(f"f{n}.yaml", text)
+        assert error is None
+        return n, [t.value for t in parsed.tags], [w.path for w in parsed.warnings]
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(parse, range(200)))
+    for n, tags, warned in results:
+        assert tags == [f"s{n}", f"f{n}.yaml"] and warned == [f"f{n}.yaml"]
+    assert sorted(made) == sorted(f"f{n}.yaml" for n in range(200))
