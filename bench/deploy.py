@@ -417,17 +417,21 @@ class CpuWindow:
         self._own = time.process_time()
         self._wall = time.perf_counter()
 
-    def summary(self) -> str:
+    def summary(self, deployments: int) -> str:
+        """``deployments``: how many deployments ran in the window, to show the CPU each
+        cost, by process (``python`` is this one: the deployer, and the bench's listener)."""
         wall = time.perf_counter() - self._wall
         machine = (_busy_seconds() - self._machine) / wall
         own = (time.process_time() - self._own) / wall
         now = _cpu_by_name()
         spent = {n: now[n] - self._by_name.get(n, 0.0) for n in now}
         top = sorted(spent.items(), key=lambda item: -item[1])[:6]
-        parts = ", ".join(f"{name} {seconds:.1f}" for name, seconds in top if seconds >= 0.05)
+        each = ", ".join(
+            f"{name} {seconds * 1000 / deployments:.0f}" for name, seconds in top if seconds >= 0.01
+        )
         return (
             f"cores busy {machine:.1f} of {self.cores} (the deployer's process {own:.1f}); "
-            f"CPU s by process: {parts}"
+            f"CPU ms a deployment, by process: {each}"
         )
 
 
@@ -585,7 +589,7 @@ async def _measure(
         for revision in ONE_TARGET_REVISIONS:
             ones.append(await bench.push(fleet, {CHANGED: automation(0, revision)}, names[:1]))
     one = statistics.median(ones)
-    one_cpu = window.summary()
+    one_cpu = window.summary(len(ONE_TARGET_REVISIONS))
     one_delivery = fleet.deliveries[-1]
     one_changed = size(automation(0, ONE_TARGET_REVISIONS[-1]))
     if fan_out > 1:
@@ -596,7 +600,7 @@ async def _measure(
     window = CpuWindow()
     with profiled("fan-out"):
         many = await bench.push(fleet, {CHANGED: automation(0, 3)}, names)
-    many_cpu = window.summary()
+    many_cpu = window.summary(fan_out)
     many_changed = size(automation(0, 3)) * fan_out
     for server in fleet_servers:
         assert (server.remote_root / CHANGED).read_text() == automation(0, 3)

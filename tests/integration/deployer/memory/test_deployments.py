@@ -134,13 +134,13 @@ async def test_a_run_reads_what_its_kick_read_only_once_and_writes_its_end_once(
         return await real_write(store, call, *args, **kwargs)
 
     monkeypatch.setattr(DeployerStore, "write", write)
-    asked: list[Any] = []
+    asked: list[tuple[Any, Any]] = []
     assert deployer.app is not None
     event_store = deployer.app.repository.event_store
     store_get = event_store.get
 
     def get(*args: Any, **kwargs: Any) -> Any:
-        asked.append(kwargs.get("originator_id", args[0] if args else None))
+        asked.append((kwargs.get("originator_id", args[0] if args else None), kwargs.get("gt")))
         return store_get(*args, **kwargs)
 
     monkeypatch.setattr(event_store, "get", get)
@@ -151,13 +151,17 @@ async def test_a_run_reads_what_its_kick_read_only_once_and_writes_its_end_once(
     async with dispatcher._kicking["ha"]:  # the kick after the run has looked
         pass
     assert reads["line"] == 1 and reads["target"] == 1
-    assert reads["deployment"] == 3  # the run's three cancel points, nothing more
-    # The store is asked whether it exists when it is queued, then at the three cancel
-    # points only: its writes start from this process's copy, the first one too
-    # (begin_next only looked at it and keeps it again), and its announcement coming back
-    # from the bus is not queued again (which took the copy and saved nothing).
+    # The run's three cancel points ask only for events newer than its own copy.
+    assert reads["deployment_if_newer"] == 3 and reads["deployment"] == 0
+    # The store is asked for the whole deployment once, whether it exists when it is
+    # queued: its writes start from this process's copy, the first one too (begin_next
+    # only looked at it and keeps it again), and its announcement coming back from the
+    # bus is not queued again (which took the copy and saved nothing). The cancel points
+    # ask for what is newer than the run's copy: nothing.
     deployment_id = deployment_uuid(second.data.deployment_id)  # type: ignore[attr-defined]
-    assert asked.count(deployment_id) == 4
+    mine = [gt for originator, gt in asked if originator == deployment_id]
+    assert mine.count(None) == 1
+    assert len(mine) == 4 and all(gt is not None and gt > 0 for gt in mine[1:])
     # The passed health check is stored with the success: one write, not two.
     assert writes["succeed_healthy"] == 1 and writes["health_checked"] == 0
     assert writes["succeed"] == 0

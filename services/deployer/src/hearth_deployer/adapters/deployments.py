@@ -42,6 +42,17 @@ class DeploymentCommands(HearthApplication):
         found: Deployment | None = self._get(deployment_uuid(deployment_id))
         return found
 
+    def deployment_if_newer(self, deployment_id: str, version: int) -> Deployment | None:
+        """The deployment as stored, when the store holds an event of it newer than
+        ``version`` (a command other than the run's recorded something since: a request
+        to cancel); None when it holds none. That answer asks for at most one event, and
+        decodes none: the run's cancel points, three a deployment, rebuilt it from all of
+        its events to find nothing."""
+        newer = self.events.get(deployment_uuid(deployment_id), gt=version, limit=1)
+        if next(iter(newer), None) is None:
+            return None
+        return self.deployment(deployment_id)
+
     def _deployment(self, deployment_id: str, meta: Meta | None = None, log: Lines = ()) -> Any:
         deployment = self.deployment(deployment_id)
         if deployment is None:

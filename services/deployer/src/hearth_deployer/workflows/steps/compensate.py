@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import NoReturn, Protocol
 
+from hearth_deployer.domain import Deployment
 from hearth_deployer.domain.reload import ApplyMethod
 from hearth_deployer.remote.backups import BackupInfo, Backups
 from hearth_deployer.remote.port import RemoteHost
@@ -86,7 +87,14 @@ async def cancel_if_asked(
     the cancellation is recorded: once a run is seen to end, nothing of it is still at work
     on the host."""
     await run.checkpoint("cancel")
-    fresh = await run.ctx.store.read(run.ctx.store.app.deployment, run.d.deployment_id)
+    # The run's copy is the store's up to its version: a request its last write read
+    # from the store is in it; one stored since is newer.
+    fresh: Deployment | None = run.d
+    if run.d.cancel_reason is None:
+        app = run.ctx.store.app
+        fresh = await run.ctx.store.read(
+            app.deployment_if_newer, run.d.deployment_id, run.d.version
+        )
     if fresh is None or fresh.cancel_reason is None:
         return
     run.d = fresh
