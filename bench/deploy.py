@@ -408,7 +408,8 @@ def stop_process(process: subprocess.Popen[bytes]) -> None:
 class CpuWindow:
     """How busy the whole machine and this process (the deployer runs here) were while a
     push ran: fan-out is bound by the cores when every process of every target (sshd, the
-    remote commands, Git, PostgreSQL, NATS) together keeps them all busy."""
+    remote commands, Git, PostgreSQL, NATS) together keeps them all busy. :meth:`stop`
+    ends the window."""
 
     def __init__(self) -> None:
         self.cores = os.cpu_count() or 1
@@ -417,21 +418,42 @@ class CpuWindow:
         self._own = time.process_time()
         self._wall = time.perf_counter()
 
+    def stop(self) -> CpuWindow:
+        self.wall = time.perf_counter() - self._wall
+        #: CPU seconds: the whole machine's, this process's, and by process name.
+        self.busy = _busy_seconds() - self._machine
+        self.own = time.process_time() - self._own
+        now = _cpu_by_name()
+        self.spent = {n: now[n] - self._by_name.get(n, 0.0) for n in now}
+        return self
+
     def summary(self, deployments: int) -> str:
         """``deployments``: how many deployments ran in the window, to show the CPU each
-        cost, by process (``python`` is this one: the deployer, and the bench's listener)."""
-        wall = time.perf_counter() - self._wall
-        machine = (_busy_seconds() - self._machine) / wall
-        own = (time.process_time() - self._own) / wall
-        now = _cpu_by_name()
-        spent = {n: now[n] - self._by_name.get(n, 0.0) for n in now}
-        top = sorted(spent.items(), key=lambda item: -item[1])[:6]
+        cost, by process (``deployer`` is this one: the deployer, and the bench's listener)."""
+        top = sorted(self.spent.items(), key=lambda item: -item[1])[:6]
         each = ", ".join(
             f"{name} {seconds * 1000 / deployments:.0f}" for name, seconds in top if seconds >= 0.01
         )
         return (
-            f"cores busy {machine:.1f} of {self.cores} (the deployer's process {own:.1f}); "
+            f"cores busy {self.busy / self.wall:.1f} of {self.cores} "
+            f"(the deployer's process {self.own / self.wall:.1f}); "
             f"CPU ms a deployment, by process: {each}"
+        )
+
+    def floor_row(self, fan_out: int, one: float) -> Timing:
+        """The fan-out's CPU, spread over every core with none idle: no scheduling of
+        the same work finishes sooner. The simulated hosts' share (sshd and the commands
+        it ran) shown apart: on a real fleet it runs on the targets."""
+        floor = self.busy / self.cores
+        hosts = self.spent.get("sshd", 0.0)
+        return Timing(
+            "fan-out",
+            f"floor: the CPU the {fan_out} deployments used, on every core, none idle",
+            floor,
+            None,
+            f"{floor / one:.1f} times the 1-target time; {self.busy:.2f} CPU s on "
+            f"{self.cores} cores, of which the simulated hosts' sshd and its commands "
+            f"{hosts:.2f} s (without them: {(self.busy - hosts) / self.cores:.2f} s)",
         )
 
 
@@ -457,10 +479,11 @@ def profiled(name: str) -> Iterator[None]:
 def _cpu_by_name() -> dict[str, float]:
     """CPU seconds of the processes alive now and of the children they reaped, by name."""
     spent: dict[str, float] = {}
+    this = os.getpid()
     for process in psutil.process_iter(["name", "cpu_times"]):
         times = process.info["cpu_times"]
         if times is not None:
-            name = _group(process.info["name"] or "?")
+            name = "deployer" if process.pid == this else _group(process.info["name"] or "?")
             own = times.user + times.system + times.children_user + times.children_system
             spent[name] = spent.get(name, 0.0) + own
     return spent
@@ -589,7 +612,7 @@ async def _measure(
         for revision in ONE_TARGET_REVISIONS:
             ones.append(await bench.push(fleet, {CHANGED: automation(0, revision)}, names[:1]))
     one = statistics.median(ones)
-    one_cpu = window.summary(len(ONE_TARGET_REVISIONS))
+    one_cpu = window.stop().summary(len(ONE_TARGET_REVISIONS))
     one_delivery = fleet.deliveries[-1]
     one_changed = size(automation(0, ONE_TARGET_REVISIONS[-1]))
     if fan_out > 1:
@@ -600,7 +623,8 @@ async def _measure(
     window = CpuWindow()
     with profiled("fan-out"):
         many = await bench.push(fleet, {CHANGED: automation(0, 3)}, names)
-    many_cpu = window.summary(fan_out)
+    many_window = window.stop()
+    many_cpu = many_window.summary(fan_out)
     many_changed = size(automation(0, 3)) * fan_out
     for server in fleet_servers:
         assert (server.remote_root / CHANGED).read_text() == automation(0, 3)
@@ -654,6 +678,7 @@ async def _measure(
             f"{many / one:.1f} times the 1-target time; "
             f"bytes sent {many_sent:,} / bytes changed {many_changed:,}; {many_cpu}",
         ),
+        many_window.floor_row(fan_out, one),
         Timing(
             "fan-out",
             f"baseline: {fan_out} scp -r of {files} files, in parallel",
