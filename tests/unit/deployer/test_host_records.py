@@ -74,16 +74,18 @@ def test_the_tree_saved_with_a_record_is_kept_for_its_root_until_forgotten(
     tmp_path: Path,
 ) -> None:
     """What the next quick check starts from (``previous``): only what this process
-    saved, for the root it was saved for."""
+    saved, for the root and the ignore patterns it was saved for."""
     tree = CheckedTree({}, {}, [], "ab" * 32)
+    ignore = ("*.log", "[ab].yaml")
     records = HostRecords(tmp_path)
-    assert records.tree("pi", "/srv/config") is None
-    records.save("pi", RECORD, tree)
-    assert records.tree("pi", "/srv/config") is tree
-    assert records.tree("pi", "/elsewhere") is None
-    assert HostRecords(tmp_path).tree("pi", "/srv/config") is None  # after a restart
+    assert records.tree("pi", "/srv/config", ignore) is None
+    records.save("pi", RECORD, tree, ignore)
+    assert records.tree("pi", "/srv/config", ignore) is tree
+    assert records.tree("pi", "/elsewhere", ignore) is None
+    assert records.tree("pi", "/srv/config", ("*.log",)) is None  # other patterns
+    assert HostRecords(tmp_path).tree("pi", "/srv/config", ignore) is None  # a restart
     records.save("pi", RECORD)  # a record with no whole tree: none kept
-    assert records.tree("pi", "/srv/config") is None
-    records.save("pi", RECORD, tree)
+    assert records.tree("pi", "/srv/config", ()) is None
+    records.save("pi", RECORD, tree, ignore)
     records.forget("pi")
-    assert records.tree("pi", "/srv/config") is None
+    assert records.tree("pi", "/srv/config", ignore) is None

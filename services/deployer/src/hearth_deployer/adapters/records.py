@@ -39,7 +39,7 @@ class HostRecords:
         self._read: dict[str, tuple[tuple[int, int, int], HostRecord]] = {}
         #: What the host held when its record was last saved here, as a checked tree (in
         #: memory only: after a restart the first check parses the listing again).
-        self._trees: dict[str, tuple[str, CheckedTree]] = {}
+        self._trees: dict[str, tuple[tuple[str, tuple[str, ...]], CheckedTree]] = {}
 
     def _path(self, target: str) -> Path:
         return self.directory / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', target)}.json"
@@ -65,17 +65,26 @@ class HostRecords:
             return None
         return HostRecord(record.root, record.full_check_at, dict(record.files))
 
-    def tree(self, target: str, root: str) -> CheckedTree | None:
-        """The tree saved with the record of ``target`` for ``root``, if this process
-        saved one: what a quick check of the host returns while its listing is unchanged
-        (:meth:`.port.RemoteHost.checked_manifest`'s ``previous``)."""
+    def tree(self, target: str, root: str, ignore: tuple[str, ...]) -> CheckedTree | None:
+        """The tree saved with the record of ``target`` for ``root`` and these ignore
+        patterns, if this process saved one: what a quick check of the host returns while
+        its listing is unchanged (:meth:`.port.RemoteHost.checked_manifest`'s
+        ``previous``). Patterns ``find`` cannot express leave the listing as it was, so a
+        tree is only for the patterns it was filtered with."""
         kept = self._trees.get(target)
-        return kept[1] if kept is not None and kept[0] == root else None
+        return kept[1] if kept is not None and kept[0] == (root, ignore) else None
 
-    def save(self, target: str, record: HostRecord, tree: CheckedTree | None = None) -> None:
+    def save(
+        self,
+        target: str,
+        record: HostRecord,
+        tree: CheckedTree | None = None,
+        ignore: tuple[str, ...] = (),
+    ) -> None:
         """Written at every successful deployment, on the event loop: orjson (sorting the keys
         itself) took a 400-file record from 0.63 ms to 0.39 ms, most of the rest the file's
-        write and rename. ``tree``: what the host holds, which the record describes."""
+        write and rename. ``tree``: what the host holds, which the record describes, with
+        ``ignore`` left out."""
         self._trees.pop(target, None)
         self.directory.mkdir(parents=True, exist_ok=True)
         data = {
@@ -90,7 +99,7 @@ class HostRecords:
         kept = HostRecord(record.root, record.full_check_at, dict(record.files))
         self._read[target] = (_identity(path), kept)
         if tree is not None:
-            self._trees[target] = (record.root, tree)
+            self._trees[target] = ((record.root, ignore), tree)
 
     def forget(self, target: str) -> None:
         self._read.pop(target, None)

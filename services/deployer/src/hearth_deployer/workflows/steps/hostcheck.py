@@ -86,7 +86,9 @@ class HostCheck:
         known = {} if self.full or record is None else record.files
         # What this deployer left there, if it still knows: a host whose listing is
         # unchanged since is not parsed again (a fan-out parsed 400 files per target).
-        previous = records.tree(spec.name, spec.remote_path) if records and not self.full else None
+        previous = None
+        if records is not None and not self.full:
+            previous = records.tree(spec.name, spec.remote_path, run.ignore)
         try:
             return await host.checked_manifest(spec.remote_path, run.ignore, known, previous)
         except QuickCheckUnsupported:
@@ -158,7 +160,7 @@ class HostCheck:
         whole = len(entries) == len(stats)
         listing = checked.listing if stats is checked.stats else stats_digest(stats)
         tree = CheckedTree(entries, dict(stats), [], listing) if whole else None
-        records.save(spec.name, record, tree)
+        records.save(spec.name, record, tree, self.run.ignore)
 
     async def _stats_after_upload(self, host: RemoteHost) -> dict[str, FileStat] | None:
         """What the host holds after the upload: the uploaded files listed again, the rest
