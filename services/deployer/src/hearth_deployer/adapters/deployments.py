@@ -45,9 +45,9 @@ class DeploymentCommands(HearthApplication):
     def deployment_if_newer(self, deployment_id: str, version: int) -> Deployment | None:
         """The deployment as stored, when the store holds an event of it newer than
         ``version`` (a command other than the run's recorded something since: a request
-        to cancel); None when it holds none. That answer asks for at most one event, and
-        decodes none: the run's cancel points, three a deployment, rebuilt it from all of
-        its events to find nothing."""
+        to cancel); None when it holds none. Asking fetches at most one event, decoded
+        only when there is one: the run's cancel points, three a deployment, rebuilt it
+        from all of its events to find nothing."""
         newer = self.events.get(deployment_uuid(deployment_id), gt=version, limit=1)
         if next(iter(newer), None) is None:
             return None

@@ -133,10 +133,11 @@ class Known:
 class CheckedTree:
     """The remote manifest, the stats it was built from, and the paths hashed for it.
 
-    ``listing``: :func:`listing_digest` of ``stats``, the fingerprint of the listing the
-    tree was built from ("" when unknown). A check given a tree whose fingerprint the
-    host's listing still has returns that tree: every path, size, mode and mtime is as it
-    was, which is all a quick check trusts a recorded sha256 on."""
+    ``listing``: the fingerprint (:func:`listing_digest`) of the listing the tree was
+    built from, as the host printed it ("" when unknown); for a tree built from stats,
+    :func:`stats_digest`. A check given a tree whose fingerprint the host's listing still
+    has returns that tree: every path, size, mode and mtime is as it was, which is all a
+    quick check trusts a recorded sha256 on."""
 
     entries: dict[str, FileEntry]
     stats: dict[str, FileStat]
