@@ -5,6 +5,7 @@ anything that changes the report is a separate run."""
 from __future__ import annotations
 
 import asyncio
+import shutil
 import threading
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 
 from hearth_deployer.domain.validation.cache import ScanKey, ValidationCache, ValidationKey
-from hearth_deployer.domain.validation.tree import scan_tree, validate_tree
+from hearth_deployer.domain.validation.tree import ParsedFiles, scan_tree, validate_tree
 
 RUN = "hearth_deployer.domain.validation.cache.scan_tree"
 
@@ -145,3 +146,36 @@ async def test_a_cancelled_target_does_not_cancel_the_others(
     release.set()
     assert not (await second).ok
     assert first.cancelled() and cache.runs == 1
+
+
+async def test_a_new_commit_parses_only_the_files_that_changed(tmp_path: Path) -> None:
+    """A push changes a few files: the next commit's scan takes the others' parse from
+    the earlier scan, by path and text, and its report is the one a fresh parse makes."""
+    cache = ValidationCache()
+    first = tree(tmp_path / "first")
+    for n in range(20):
+        (first / f"automations/a{n}.yaml").parent.mkdir(exist_ok=True)
+        (first / f"automations/a{n}.yaml").write_text(f"- id: a{n}\n  alias: x\n  alias: y\n")
+    await cache.validate(key(), first)
+    assert cache.files.parsed == 22
+    second = tmp_path / "second"
+    shutil.copytree(first, second)
+    (second / "automations/a3.yaml").write_text("- id: a3\n  alias: !secret nope\n")
+    (second / "automations/a4.yaml").rename(second / "automations/moved.yaml")
+    report = await cache.validate(key(commit="b" * 40), second)
+    assert cache.files.parsed == 22 + 2  # the changed file, and the moved one (its path)
+    assert report == validate_tree(second, target_secret_names={"key"}, config_roots=("/config",))
+    moved = [w for w in report.warnings if w.path == "automations/moved.yaml"]
+    assert len(moved) == 1  # its duplicate key is reported under its new path
+    assert any("!secret nope" in e.message for e in report.errors)
+
+
+def test_parsed_files_keep_the_newest_within_their_bytes() -> None:
+    files = ParsedFiles(max_bytes=100)
+    for n in range(10):
+        files.get(f"f{n}.yaml", f"a: {n}\n" + "#" * 20)
+    assert files.parsed == 10
+    files.get("f9.yaml", "a: 9\n" + "#" * 20)  # the newest: kept
+    assert files.parsed == 10
+    files.get("f0.yaml", "a: 0\n" + "#" * 20)  # the oldest: gone, parsed again
+    assert files.parsed == 11

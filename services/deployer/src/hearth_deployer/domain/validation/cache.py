@@ -7,7 +7,9 @@ Validation has two parts:
 - the scan (:func:`scan_tree`): walk the tree and parse every YAML and JSON file. Nearly
   all the cost, and it depends only on the tree and the ignore patterns, so it runs once
   per (repository, commit, subdirectory, ignore patterns) however many targets share it,
-  whatever their paths or secrets;
+  whatever their paths or secrets; and a YAML file an earlier scan parsed with the same
+  path and text is not parsed again (:class:`ParsedFiles`): a push's new commit changes
+  a few files;
 - the judgement (:func:`judge_tree`): every tag checked against the tree's secrets, the
   target's secret names and the folders Home Assistant may see the tree as (the target's
   ``remote_path`` among them, so targets on different paths differ here). Cheap; run
@@ -28,6 +30,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from hearth_deployer.domain.validation.tree import (
+    ParsedFiles,
     ScannedTree,
     ValidationReport,
     judge_tree,
@@ -91,8 +94,10 @@ class ValidationCache:
     def __init__(self, kept: int = KEPT) -> None:
         self._reports: _Runs[ValidationKey, ValidationReport] = _Runs(kept)
         self._scans: _Runs[ScanKey, ScannedTree] = _Runs(kept)
+        #: A new commit's scan parses only the files no earlier scan parsed as they are.
+        self.files = ParsedFiles()
         self.runs = 0  # reports actually made (for tests and the benchmark)
-        self.scans = 0  # trees actually parsed
+        self.scans = 0  # trees actually scanned
 
     async def validate(self, key: ValidationKey, root: Path) -> ValidationReport:
         report = await self._reports.once(key, lambda: self._report(key, root))
@@ -119,4 +124,4 @@ class ValidationCache:
 
     async def _scan(self, key: ScanKey, root: Path) -> ScannedTree:
         self.scans += 1
-        return await asyncio.to_thread(scan_tree, root, key.ignore)
+        return await asyncio.to_thread(scan_tree, root, key.ignore, self.files)

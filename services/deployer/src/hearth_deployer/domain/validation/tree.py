@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import os
 import stat
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +36,7 @@ from hearth_events.catalogue import ValidationIssue
 
 __all__ = [
     "SECRETS_FILE",
+    "ParsedFiles",
     "ScannedTree",
     "ValidationReport",
     "judge_tree",
@@ -120,14 +123,50 @@ def validate_tree(
     )
 
 
-def scan_tree(root: Path, ignore: tuple[str, ...] = ()) -> ScannedTree:
-    """Walk the tree and parse every YAML and JSON file a deployment would write."""
+class ParsedFiles:
+    """YAML files parsed before, by path and text: a push changes a few files of a tree,
+    and the others' parse is taken from here instead of made again. A file's parse
+    depends on its path and text alone (:func:`parse_ha_yaml`). The most recently used
+    are kept, up to ``max_bytes`` of text; safe to share between threads."""
+
+    def __init__(self, max_bytes: int = 32 * 1024 * 1024) -> None:
+        self._kept: OrderedDict[tuple[str, str], ScannedFile] = OrderedDict()
+        self._bytes = 0
+        self._max_bytes = max_bytes
+        self._lock = threading.Lock()
+        #: Files actually parsed, not taken from here (for tests and the benchmark).
+        self.parsed = 0
+
+    def get(self, rel: str, text: str) -> ScannedFile:
+        key = (rel, text)
+        with self._lock:
+            found = self._kept.get(key)
+            if found is not None:
+                self._kept.move_to_end(key)
+                return found
+        found = _parse_text(rel, text)  # outside the lock: another thread may parse too
+        with self._lock:
+            self.parsed += 1
+            if key not in self._kept:
+                self._kept[key] = found
+                self._bytes += len(rel) + len(text)
+            while self._bytes > self._max_bytes and len(self._kept) > 1:
+                (old_rel, old_text), _ = self._kept.popitem(last=False)
+                self._bytes -= len(old_rel) + len(old_text)
+        return found
+
+
+def scan_tree(
+    root: Path, ignore: tuple[str, ...] = (), parsed_before: ParsedFiles | None = None
+) -> ScannedTree:
+    """Walk the tree and parse every YAML and JSON file a deployment would write; a YAML
+    file ``parsed_before`` holds with the same path and text is not parsed again."""
     walked = ValidationReport()
     directories = _walk(root, ignore, walked)
     parsed = []
     for rel in walked.files:
         if rel.endswith(YAML_SUFFIXES):
-            parsed.append(_parse_yaml(root, rel))
+            parsed.append(_parse_yaml(root, rel, parsed_before))
         elif rel.endswith(".json"):
             parsed.append(ScannedFile(rel, error=_json_error(root, rel)))
     return ScannedTree(
@@ -214,12 +253,18 @@ def _symlink(root: Path, path: Path, rel: str) -> ValidationIssue:
     )
 
 
-def _parse_yaml(root: Path, rel: str) -> ScannedFile:
+def _parse_yaml(root: Path, rel: str, parsed_before: ParsedFiles | None) -> ScannedFile:
     try:
         text = (root / rel).read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         message = f"not UTF-8 text (byte {exc.start}); save it as UTF-8"
         return ScannedFile(rel, error=ValidationIssue(path=rel, message=message))
+    if parsed_before is not None:
+        return parsed_before.get(rel, text)
+    return _parse_text(rel, text)
+
+
+def _parse_text(rel: str, text: str) -> ScannedFile:
     parsed, error = parse_ha_yaml(rel, text)
     return ScannedFile(rel, tuple(parsed.warnings), error, tuple(parsed.tags))
 
