@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import json
 import os
-import random
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,7 +26,6 @@ import nats.errors
 import psycopg
 
 from hearth.embedded.nats import EmbeddedNats
-from hearth.embedded.process import port_in_use
 from hearth.stack.cluster import declare_replicated
 from hearth_events import Envelope, new_event, parse_event
 from hearth_events.catalogue import RepositoryRegistered, RepositorySpec
@@ -36,6 +34,7 @@ from hearth_events.publish import publish_event
 from hearth_query_api.adapters.schema import READ_TABLES, SCHEMA
 from tests.support.git import GitRemote
 from tests.support.github import delivery_headers, encode, push_payload
+from tests.support.ports import quiet_port
 from tests.support.services import ServiceProcess, scoped_secrets
 
 WEBHOOK_SECRET = "cluster-webhook-secret"
@@ -43,15 +42,6 @@ WEBHOOK_SECRET = "cluster-webhook-secret"
 LEASE_TTL_S = 10.0
 #: Two processes of each; the provisioner is an agent of one site and runs once anyway.
 PAIRED = ("deployer", "webhook-gw", "query-api", "notifier", "device-manager")
-
-
-def quiet_port() -> int:
-    """A free port below the kernel's ephemeral range: no outgoing connection of another
-    process takes it between this check and the service binding it (free_port's can be)."""
-    rng = random.Random()
-    while port_in_use("127.0.0.1", port := rng.randint(12000, 32000)):
-        pass
-    return port
 
 
 @dataclass

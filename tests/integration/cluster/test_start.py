@@ -24,10 +24,10 @@ import nats
 import pytest
 
 from hearth.embedded.nats import EmbeddedNats, cluster_of
-from hearth.embedded.process import free_port
 from hearth.stack.cluster import declare_replicated
 from tests.integration.cluster.harness import PAIRED, Cluster
 from tests.support.bus_users import password, server_users
+from tests.support.ports import quiet_ports
 from tests.support.services import ServiceProcess
 
 pytestmark = pytest.mark.integration
@@ -50,8 +50,8 @@ def cluster_nodes(tmp_path: Path, secured: bool) -> Iterator[list[EmbeddedNats]]
     users = server_users()
     members = cluster_of(
         tmp_path / "nats",
-        [free_port() for _ in range(3)],
-        [free_port() for _ in range(3)],
+        quiet_ports(3),
+        quiet_ports(3),
         users=users if secured else None,
     )
     for member in members:

@@ -16,11 +16,11 @@ import nats
 import pytest
 
 from hearth.embedded.nats import EmbeddedNats, cluster_of
-from hearth.embedded.process import free_port
 from hearth_events import parse_event
 from hearth_events.jetstream import EVENTS_STREAM, STREAMS
 from hearth_eventstore.relay import Relay
 from tests.integration.eventstore.test_relay import stored_ids
+from tests.support.ports import quiet_ports
 from tests.support.relay_app import journal_app
 
 pytestmark = pytest.mark.integration
@@ -28,9 +28,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[list[EmbeddedNats]]:
-    nodes = cluster_of(
-        tmp_path / "nats", [free_port() for _ in range(3)], [free_port() for _ in range(3)]
-    )
+    nodes = cluster_of(tmp_path / "nats", quiet_ports(3), quiet_ports(3))
     for node in nodes:
         node.start()
     yield nodes
