@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -27,8 +27,8 @@ class TestSSHHost(RemoteHostContract):
 
 
 class TestSSHHostInOneSession(TestSSHHost):
-    """The same contract with every file operation of a test sharing one SFTP session, as
-    a deployment's do (``session_scope``)."""
+    """The same contract with every operation of a test inside one ``session_scope``, as a
+    deployment's are: each root resolved once."""
 
     @pytest.fixture(autouse=True)
     def scoped(self) -> Iterator[SessionScope]:
@@ -37,29 +37,24 @@ class TestSSHHostInOneSession(TestSSHHost):
         yield scope
         port._SCOPE.reset(token)
 
-    @pytest.fixture(autouse=True)
-    async def closed(self, scoped: SessionScope) -> AsyncIterator[None]:
-        yield
-        for close in reversed(scoped.closers):
-            await close()
-
-    async def test_the_scope_holds_one_session(
+    async def test_the_scope_remembers_the_root(
         self, host: RemoteHost, places: Places, scoped: SessionScope
     ) -> None:
         assert port.current_scope() is scoped
         await host.upload(places.root, [UploadFile("a.txt", data=b"a")])
         assert await host.read_files(places.root, ["a.txt"], limit=10) == {"a.txt": b"a"}
-        assert len(scoped.sessions) == 1 and len(scoped.closers) == 1
+        assert list(scoped.roots.values()) == [places.root]
 
     async def test_a_lost_connection_ends_the_shared_session_and_the_next_reconnects(
-        self, host: RemoteHost, places: Places, scoped: SessionScope, pool: HostPool
+        self, host: RemoteHost, places: Places, pool: HostPool, sshd: Any
     ) -> None:
         await host.upload(places.root, [UploadFile("a.txt", data=b"a")])
-        ((_, pooled),) = scoped.sessions.values()
+        pooled = pool._connections[target_for(sshd).key]
+        assert pooled.sftp is not None
         pooled.conn.abort()  # the network between the deployer and the host went away
         with pytest.raises(RemoteError, match="Connection closed"):
             await host.read_files(places.root, ["a.txt"], limit=10)
-        assert not scoped.sessions and pooled.lost
+        assert pooled.lost
         assert await host.read_files(places.root, ["a.txt"], limit=10) == {"a.txt": b"a"}
-        ((_, again),) = scoped.sessions.values()
-        assert again is not pooled and not again.lost
+        again = pool._connections[target_for(sshd).key]
+        assert again is not pooled and not again.lost and again.sftp is not pooled.sftp

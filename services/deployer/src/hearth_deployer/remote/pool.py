@@ -33,7 +33,7 @@ from hearth_deployer.remote.errors import (
     SessionFailed,
 )
 from hearth_deployer.remote.hostkeys import fingerprint, key_line, parse_host_keys
-from hearth_deployer.remote.port import CommandResult, SessionScope, current_scope
+from hearth_deployer.remote.port import CommandResult
 from hearth_deployer.remote.target import PoolSettings, SSHTarget
 
 log = logging.getLogger(__name__)
@@ -68,23 +68,64 @@ class _PooledConnection:
     def __init__(self, conn: asyncssh.SSHClientConnection, max_channels: int) -> None:
         self.conn = conn
         self.lost = False
+        #: Operations under way (the connection is not reaped or closed under them), and
+        #: channels open (one per command, plus the SFTP session): most at once in ``peak``.
         self.active = 0
+        self.channels = 0
         self.peak = 0
         self.last_used = time.monotonic()
         self._slots = asyncio.Semaphore(max_channels)
+        #: The connection's one SFTP session, opened on first use and kept while the
+        #: connection lives: every file operation of every deployment on the host shares it.
+        self.sftp: asyncssh.SFTPClient | None = None
+        self._sftp_lock = asyncio.Lock()
 
     @contextlib.asynccontextmanager
     async def slot(self) -> AsyncIterator[asyncssh.SSHClientConnection]:
         async with self._slots:
             self.active += 1
-            self.peak = max(self.peak, self.active)
+            self._opened()
             try:
                 yield self.conn
             finally:
-                self.active -= 1
-                self.last_used = time.monotonic()
-                if self.lost and self.active == 0:
-                    self.conn.close()
+                self.channels -= 1
+                self._done()
+
+    @contextlib.asynccontextmanager
+    async def in_use(self) -> AsyncIterator[None]:
+        """An operation on the shared SFTP session: no slot of its own (the session holds
+        one), but counted, so the connection is neither reaped nor closed under it."""
+        self.active += 1
+        try:
+            yield
+        finally:
+            self._done()
+
+    def _opened(self) -> None:
+        self.channels += 1
+        self.peak = max(self.peak, self.channels)
+
+    def _done(self) -> None:
+        self.active -= 1
+        self.last_used = time.monotonic()
+        if self.lost and self.active == 0:
+            self.conn.close()
+
+    async def shared_sftp(
+        self, start: Callable[[asyncssh.SSHClientConnection], Awaitable[asyncssh.SFTPClient]]
+    ) -> asyncssh.SFTPClient:
+        """The connection's SFTP session, started by ``start`` the first time. It takes one
+        channel slot for as long as it lives, which is as long as the connection."""
+        async with self._sftp_lock:
+            if self.sftp is None:
+                await self._slots.acquire()
+                try:
+                    self.sftp = await start(self.conn)
+                except BaseException:
+                    self._slots.release()
+                    raise
+                self._opened()
+            return self.sftp
 
     def drop(self) -> None:
         """Hand this connection out no more; close it once its last channel ended."""
@@ -157,60 +198,35 @@ class HostPool:
 
     @contextlib.asynccontextmanager
     async def sftp(self, target: SSHTarget) -> AsyncIterator[asyncssh.SFTPClient]:
-        """An SFTP session: a new one, or within a :func:`~.port.session_scope` the
-        scope's one for ``target`` (opened on first use, closed when the scope ends)."""
-        scope = current_scope()
-        if scope is None:
-            async with self._new_sftp(target) as (client, _):
-                yield client
-            return
-        client, pooled = await self._scoped_sftp(scope, target)
-        try:
-            yield client
-        except Exception as exc:
-            lost = isinstance(exc, _LOST) or pooled.conn.is_closed()
-            if lost or isinstance(exc, _SESSION_ERRORS):
-                # As channel() does: never again this session or connection; the next
-                # operation reconnects (an operation may have turned the loss into its
-                # own error, hence the look at the connection).
-                scope.sessions.pop((id(self), target.key), None)
-                self._drop(target, pooled, exc)
-            if isinstance(exc, _LOST):
-                raise ConnectionDropped(
-                    host=target.host, port=target.port, reason=str(exc) or type(exc).__name__
-                ) from None
-            raise
+        """The connection's SFTP session, shared by every operation on ``target``.
 
-    @contextlib.asynccontextmanager
-    async def _new_sftp(
-        self, target: SSHTarget
-    ) -> AsyncIterator[tuple[asyncssh.SFTPClient, _PooledConnection]]:
+        Opening a session cost the host a process and both sides about 5 ms of CPU, once
+        per deployment when each deployment had its own; it now lives as long as the
+        connection. An error that says the connection or the session is gone drops the
+        connection with its session: the next operation reconnects."""
         pooled = await self._connection(target)
-        async with self.channel(target) as conn:
+        async with pooled.in_use():
             try:
-                client = await self._retry_refused_channel(conn.start_sftp_client)
-            except (asyncssh.ChannelOpenError, asyncssh.SFTPError) as exc:
-                raise SessionFailed(f"cannot start SFTP on {target.label}: {exc}") from None
-            async with client:
-                yield client, pooled
+                yield await pooled.shared_sftp(lambda conn: self._start_sftp(target, conn))
+            except Exception as exc:
+                # As channel() does (an operation may have turned the loss into its own
+                # error, hence the look at the connection).
+                lost = isinstance(exc, _LOST) or pooled.conn.is_closed()
+                if lost or isinstance(exc, _SESSION_ERRORS):
+                    self._drop(target, pooled, exc)
+                if isinstance(exc, _LOST):
+                    raise ConnectionDropped(
+                        host=target.host, port=target.port, reason=str(exc) or type(exc).__name__
+                    ) from None
+                raise
 
-    async def _scoped_sftp(
-        self, scope: SessionScope, target: SSHTarget
-    ) -> tuple[asyncssh.SFTPClient, _PooledConnection]:
-        key = (id(self), target.key)
-        async with scope.lock:
-            found: tuple[asyncssh.SFTPClient, _PooledConnection] | None = scope.sessions.get(key)
-            if found is not None and not found[1].lost and not found[1].conn.is_closed():
-                return found
-            session = self._new_sftp(target)
-            opened = await session.__aenter__()
-            scope.sessions[key] = opened
-
-            async def close() -> None:
-                await session.__aexit__(None, None, None)
-
-            scope.closers.append(close)
-            return opened
+    async def _start_sftp(
+        self, target: SSHTarget, conn: asyncssh.SSHClientConnection
+    ) -> asyncssh.SFTPClient:
+        try:
+            return await self._retry_refused_channel(conn.start_sftp_client)
+        except (asyncssh.ChannelOpenError, asyncssh.SFTPError) as exc:
+            raise SessionFailed(f"cannot start SFTP on {target.label}: {exc}") from None
 
     async def run_raw(
         self,

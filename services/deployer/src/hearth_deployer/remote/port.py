@@ -14,10 +14,9 @@ and archive primitives below the tree operations leave fencing to their caller.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,12 +29,8 @@ from hearth_deployer.remote.target import SSHTarget
 
 @dataclass
 class SessionScope:
-    """Sessions a host keeps open for reuse while a :func:`session_scope` lasts (one SFTP
-    session per target instead of one per file operation), closed when it ends."""
+    """What a host remembers while a :func:`session_scope` lasts (one deployment)."""
 
-    sessions: dict[Any, Any] = field(default_factory=dict)
-    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     #: Roots already resolved in this scope (one deployment asks half a dozen times).
     roots: dict[Any, str] = field(default_factory=dict)
 
@@ -49,20 +44,16 @@ def current_scope() -> SessionScope | None:
 
 @contextlib.asynccontextmanager
 async def session_scope() -> AsyncIterator[None]:
-    """Within (and in the tasks started within): hosts may reuse their sessions. A
-    deployment runs in one, so its dozen file operations share one SFTP session."""
+    """Within (and in the tasks started within): a host resolves each root once. A
+    deployment runs in one."""
     if _SCOPE.get() is not None:
         yield
         return
-    scope = SessionScope()
-    token = _SCOPE.set(scope)
+    token = _SCOPE.set(SessionScope())
     try:
         yield
     finally:
         _SCOPE.reset(token)
-        for close in reversed(scope.closers):
-            with contextlib.suppress(Exception):  # a lost session: nothing left to close
-                await close()
 
 
 @dataclass(frozen=True)

@@ -123,9 +123,9 @@ class DeploymentRun:
 
     # -- the run -------------------------------------------------------------------------
     async def run(self) -> Deployment:
-        """Carry the deployment to a terminal event and return it. Its file operations on
-        the host share one SFTP session (``session_scope``): a dozen sessions a deployment
-        were a third of the SSH packets the deployer sends in a fan-out."""
+        """Carry the deployment to a terminal event and return it. Its steps resolve the
+        target's root once (``session_scope``); their file operations share the
+        connection's one SFTP session, as every deployment on the host does."""
         try:
             async with session_scope():
                 if self.d.kind == "restore":
