@@ -7,6 +7,9 @@
   holds. Repeated ``repeats`` times (the first, full deployment is not counted); p50/p95.
   Baseline: ``scp -r`` of the whole tree over one SSH connection to the same sshd, the
   same number of times.
+- **slow link**: the same one-file push to one target whose SSH crosses a link that adds
+  ``LINK_RTT_S`` to every round trip (:class:`bench.latency.SlowLink`); the median of three.
+  Baseline: the SSH work alone (``bench/ssh_floor.py``) across the same link.
 - **fan-out**: one such push to ``fan_out`` ``files`` targets, each its own sshd, until all
   of them succeeded, beside the same push to one target (measured first, alone: the median
   of three pushes, the slowest in the p95 column); with the bytes Hearth sent beside the
@@ -34,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import cProfile
+import dataclasses
 import os
 import pwd
 import shutil
@@ -50,6 +54,7 @@ from typing import Any
 import aiohttp
 import psutil
 
+from bench.latency import SlowLink
 from bench.ssh_floor import floor as ssh_floor
 from hearth.embedded.nats import EmbeddedNats
 from hearth.embedded.postgres import EmbeddedPostgres
@@ -68,6 +73,9 @@ from tests.support.sshd import ClientKey, SshServer, cleanup, start_sshd
 WEBHOOK_SECRET = "bench-webhook-secret"
 HOME = "bench/home"
 FLEET = "bench/fleet"
+FAR = "bench/far"
+#: The round trip of the slow link (a host across a VPN, or a rented server).
+LINK_RTT_S = 0.020
 CHANGED = "automations/automation-0000.yaml"
 #: The one-target pushes of the fan-out part (the fan-out's own use 2 and 3; one digit each, so
 #: every push changes the same number of bytes).
@@ -548,22 +556,23 @@ async def _measure(
     servers: list[SshServer] = []
     stack.callback(stop_servers, servers)
     user = bench_user()
-    for _ in range(1 + fan_out):
+    for _ in range(2 + fan_out):
         servers.append(start_sshd(key, user=user))
-    home_server, fleet_servers = servers[0], servers[1:]
+    home_server, fleet_servers, far_server = servers[0], servers[1:-1], servers[-1]
     ha = HomeAssistantSim(config_dir=home_server.remote_root)
     await ha.start()
     stack.push_async_callback(ha.stop)
 
     home = Repo(HOME, make_remote(workdir / "git", "home"))
     fleet = Repo(FLEET, make_remote(workdir / "git", "fleet"))
+    far = Repo(FAR, make_remote(workdir / "git", "far"))
     world = World(nats_server.url, postgres.dsn(), workdir / "data", home.remote)
     await world.open()
     stack.push_async_callback(world.close)
     await world.secret("ssh-key", key.path.read_text())
     await world.secret("ha-token", ha.token)
     await world.secret("webhook", WEBHOOK_SECRET, "webhook-gw")
-    for repo in (home, fleet):
+    for repo in (home, fleet, far):
         spec = RepositorySpec(name=repo.name, url=repo.remote.url, webhook_secret="webhook")
         await world.publish(RepositoryRegistered(repo=spec.name, spec=spec), "hearth apply")
     gateway, port = await start_gateway(nats_server.url, workdir)
@@ -635,6 +644,7 @@ async def _measure(
     )
     scp_fan = time.perf_counter() - started
     floor_one, floor_many = await ssh_floor(fleet_servers, CHANGED, automation(0, 7).encode())
+    slow, slow_floor = await across_slow_link(bench, world, far, far_server, tree)
     # Every event of the run, read from the stream once (each read takes the whole stream).
     events = await world.events()
     sent = bytes_sent(events, home.deliveries[first:])
@@ -707,7 +717,42 @@ async def _measure(
             for _, _, name in STEPS
             if together[name] and alone[name]
         ),
+        Timing(
+            "slow link",
+            f"hearth: 1 push → 1 target across a link of {LINK_RTT_S * 1000:.0f} ms round "
+            f"trips, live (1 of {files} files changed)",
+            statistics.median(slow),
+            max(slow),
+            f"{len(slow)} pushes; {(statistics.median(slow) - one) / LINK_RTT_S:.0f} round "
+            f"trips' worth slower than the same push on loopback ({one * 1000:.0f} ms)",
+        ),
+        Timing(
+            "slow link",
+            "floor: the same SSH work with asyncssh alone, across that link",
+            slow_floor,
+            None,
+            f"{slow_floor / LINK_RTT_S:.0f} round trips' worth; the median of 3",
+        ),
     ]
+
+
+async def across_slow_link(
+    bench: Bench, world: World, far: Repo, server: SshServer, tree: dict[str, str]
+) -> tuple[list[float], float]:
+    """Three one-file pushes to a target behind a :class:`SlowLink` (its first, full
+    deployment not counted), and the SSH floor for one host across the same link."""
+    async with SlowLink(server.port, LINK_RTT_S) as link:
+        spec = files_target(server, "far", repo=FAR, port=link.port)
+        reply = await world.apply_targets(spec, prune=False)
+        assert reply["ok"], reply
+        await bench.push(far, tree, ["far"])
+        slow = [
+            await bench.push(far, {CHANGED: automation(0, revision)}, ["far"])
+            for revision in ONE_TARGET_REVISIONS
+        ]
+        linked = dataclasses.replace(server, port=link.port)
+        floor_one, _ = await ssh_floor([linked], CHANGED, automation(0, 7).encode())
+    return slow, floor_one
 
 
 def step_row(name: str, fan_out: int, together: list[float], alone: list[float]) -> Timing:

@@ -33,6 +33,8 @@ async def test_the_deployment_benchmark_runs() -> None:
         ("fan-out", "floor"),
         ("fan-out", "floor"),
         *[("fan-out", "step")] * len(STEPS),
+        ("slow link", "hearth"),
+        ("slow link", "floor"),
     ]
     assert all(t.what and t.detail for t in timings)
     assert all(t.p50_s > 0 for t in timings)
@@ -54,8 +56,11 @@ async def test_the_deployment_benchmark_runs() -> None:
     assert "2 deployments" in cpu.what and "times the 1-target time" in cpu.detail
     assert "sshd" in cpu.detail and "by process: " in many.detail and "deployer " in many.detail
     assert "1 host" in timings[6].what and "2 hosts" in timings[7].what
-    steps = timings[8:]  # each step of a deployment, every one of them seen in both pushes
+    steps = timings[8:-2]  # each step of a deployment, every one of them seen in both pushes
     assert [t.what.split(":")[1].split(",")[0].strip() for t in steps] == [n for *_, n in STEPS]
     for step in steps:
         assert step.p95_s is not None and step.p95_s >= step.p50_s  # the slowest of the two
         assert "2 targets" in step.what and "1 target alone:" in step.detail
+    slow, slow_floor = timings[-2:]  # across a link that delays every round trip
+    assert slow.p95_s is not None and slow.p95_s >= slow.p50_s
+    assert "round trips' worth slower" in slow.detail and "round trips' worth" in slow_floor.detail
