@@ -338,6 +338,15 @@ class RemoteHostContract:
         assert sorted(await host.list_dir(places.backups)) == sorted(
             f"b{n}.{ext}" for n in (2, 3, 4) for ext in ("tar.gz", "json")
         )
+        # Packing beside them counts the complete backups there (not a hidden leftover).
+        await host.write_private(f"{places.backups}/.hearth-tmp-b5.json", b"{}")
+        real_root, real_dest = (
+            await host.real_root(places.root),
+            await host.private_dir(places.backups),
+        )
+        packed = await host.pack(real_root, ["configuration.yaml"], f"{real_dest}/x.partial")
+        assert packed.beside == 3
+        await host.delete([f"{real_dest}/x.partial", f"{places.backups}/.hearth-tmp-b5.json"])
         assert await backups.prune(places.backups, keep=1) == ["b3", "b2"]
         assert (await backups.load(places.backups, "b4")).backup_id == "b4"
         with pytest.raises(RemotePathError, match="not found"):

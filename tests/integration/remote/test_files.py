@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import asyncssh
 import pytest
 
 from hearth_deployer.remote import (
@@ -240,3 +241,43 @@ async def test_free_space_reports_the_file_system(remote: SSHHost, sshd: Any) ->
     stats = os.statvfs(sshd.remote_root)
     free = await remote.free_space(str(sshd.remote_root))
     assert abs(free - stats.f_bavail * stats.f_frsize) < 64 * 1024 * 1024
+
+
+async def test_files_for_a_diff_are_read_whole_whatever_their_size(
+    remote: SSHHost, sshd: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = str(sshd.remote_root)
+    small, big = b"small: 1\n", os.urandom(100_000)  # one READ; more than one READ holds
+    (sshd.remote_root / "sub").mkdir()
+    (sshd.remote_root / "small.yaml").write_bytes(small)
+    (sshd.remote_root / "sub/big.bin").write_bytes(big)
+    (sshd.remote_root / "over.bin").write_bytes(b"x" * 200_001)
+    names = ["small.yaml", "sub/big.bin", "over.bin", "gone.yaml"]
+    assert await remote.read_files(root, names, limit=200_000) == {
+        "small.yaml": small,
+        "sub/big.bin": big,
+        "over.bin": None,  # over the limit
+        "gone.yaml": None,
+    }
+    # A file that grew between its LSTAT and its READ is read again, whole.
+    real_lstat = asyncssh.SFTPClient.lstat
+
+    async def stale(client: asyncssh.SFTPClient, path: Any, **kwargs: Any) -> Any:
+        attrs = await real_lstat(client, path, **kwargs)
+        if str(path).endswith("small.yaml"):
+            attrs.size = 3
+        return attrs
+
+    monkeypatch.setattr(asyncssh.SFTPClient, "lstat", stale)
+    assert await remote.read_files(root, ["small.yaml"], limit=100) == {"small.yaml": small}
+
+
+async def test_a_file_read_for_a_diff_through_a_symlink_out_of_the_root_is_refused(
+    remote: SSHHost, sshd: Any
+) -> None:
+    outside = sshd.workdir / "elsewhere"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("not yours")
+    (sshd.remote_root / "link").symlink_to(outside)
+    with pytest.raises(PathOutsideRoot):
+        await remote.read_files(str(sshd.remote_root), ["link/secret.txt"], limit=100)

@@ -5,13 +5,14 @@ in a fan-out."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import asyncssh
 import pytest
 
 from hearth_deployer.remote import Backups, SSHHost
-from hearth_deployer.remote.port import session_scope
+from hearth_deployer.remote.port import UploadFile, session_scope
 from tests.contract.remote_host import seed
 from tests.support.spies import spy
 
@@ -70,3 +71,89 @@ async def test_pruning_reads_no_backup_while_none_is_over_the_limit(
     assert await backups.prune(dest, keep=1) == ["b1"]
     assert len(reads) == 1
     assert [b.backup_id for b in await backups.kept(dest)] == ["b2"]
+
+
+async def test_a_file_for_a_diff_is_read_without_asking_its_size_again(
+    remote: SSHHost, sshd: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """asyncssh's ``read()`` asks for the size (``FSTAT``) and closes only after the data
+    came: two of the five round trips a file cost across a slow link."""
+    root = str(sshd.remote_root)
+    (sshd.remote_root / "automations").mkdir()
+    for n in range(3):
+        (sshd.remote_root / f"automations/{n}.yaml").write_text(f"- id: a{n}\n")
+    await remote.real_root(root)  # the session, already open in a deployment
+    sent = spy(monkeypatch, asyncssh.sftp.SFTPClientHandler, "_send_request")
+    paths = [f"automations/{n}.yaml" for n in range(3)]
+    read = await remote.read_files(root, paths, limit=1000)
+    assert read == {p: f"- id: a{n}\n".encode() for n, p in enumerate(paths)}
+    kinds = [args[1] for args in sent]
+    assert asyncssh.FXP_FSTAT not in kinds
+    # Per file its LSTAT, OPEN, READ and CLOSE; the folder's check once, the root's twice.
+    assert len(kinds) == 3 * 4 + 1 + 2
+
+
+def trace_requests(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Any]]:
+    """The SFTP client's requests as it sends them (``("sent", type)``) and its answers
+    as it takes them in (``("answer", None)``), in order."""
+    handler = asyncssh.sftp.SFTPClientHandler
+    trace: list[tuple[str, Any]] = []
+    send, answer = handler._send_request, handler._process_packet
+
+    def sent(self: Any, pkttype: Any, *args: Any) -> Any:
+        trace.append(("sent", pkttype))
+        return send(self, pkttype, *args)
+
+    async def answered(self: Any, *args: Any) -> Any:
+        trace.append(("answer", None))
+        return await answer(self, *args)
+
+    monkeypatch.setattr(handler, "_send_request", sent)
+    monkeypatch.setattr(handler, "_process_packet", answered)
+    return trace
+
+
+def sent_together(trace: list[tuple[str, Any]], kinds: list[Any]) -> bool:
+    """Whether ``kinds`` were sent in this order with no answer taken in between."""
+    sends = [i for i, (what, kind) in enumerate(trace) if what == "sent"]
+    for n, start in enumerate(sends):
+        window = [trace[i][1] for i in sends[n : n + len(kinds)]]
+        if window == kinds:
+            last = sends[n + len(kinds) - 1]
+            return all(what == "sent" for what, _ in trace[start : last + 1])
+    return False
+
+
+async def test_a_small_file_is_written_moded_synced_and_closed_in_one_round_trip(
+    remote: SSHHost, sshd: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = str(sshd.remote_root)
+    await remote.real_root(root)
+    trace = trace_requests(monkeypatch)
+    await remote.upload(root, [UploadFile("a.yaml", data=b"a: 1\n", mode=0o640)])
+    write, setstat, close = asyncssh.FXP_WRITE, asyncssh.FXP_FSETSTAT, asyncssh.FXP_CLOSE
+    assert sent_together(trace, [write, setstat, b"fsync@openssh.com", close]), trace
+    assert (sshd.remote_root / "a.yaml").read_bytes() == b"a: 1\n"
+    assert oct((sshd.remote_root / "a.yaml").stat().st_mode & 0o777) == "0o640"
+    # A file too big for one WRITE goes the usual way, and arrives whole too.
+    big = os.urandom(100_000)
+    await remote.upload(root, [UploadFile("big.bin", data=big, mode=0o600)])
+    assert (sshd.remote_root / "big.bin").read_bytes() == big
+
+
+async def test_a_backup_lists_its_folder_only_when_it_makes_one_too_many(
+    remote: SSHHost, sshd: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, dest = str(sshd.remote_root), f"{sshd.workdir}/backups"
+    await seed(remote, root)
+    listed = spy(monkeypatch, SSHHost, "list_dir")
+    trace = trace_requests(monkeypatch)
+    backups = Backups(remote)
+    for n in (1, 2):
+        await backups.take(root, ["configuration.yaml"], dest, f"b{n}", keep=2)
+    assert listed == []
+    # The backup's description: its write and close in one round trip.
+    assert sent_together(trace, [asyncssh.FXP_WRITE, asyncssh.FXP_CLOSE]), trace
+    await backups.take(root, ["configuration.yaml"], dest, "b3", keep=2)
+    assert len(listed) == 1
+    assert [b.backup_id for b in await backups.kept(dest)] == ["b3", "b2"]

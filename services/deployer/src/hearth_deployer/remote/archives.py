@@ -21,6 +21,7 @@ from hearth_deployer.remote.port import Existing, Packed
 from hearth_deployer.remote.renames import rename_into_place
 from hearth_deployer.remote.session import SSHSession
 from hearth_deployer.remote.sftperrors import command_error, sftp_error
+from hearth_deployer.remote.sftpio import ONE_REQUEST_BYTES, write_small
 
 log = logging.getLogger(__name__)
 
@@ -99,12 +100,15 @@ async def _missing(
 async def pack(session: SSHSession, real_root: str, paths: Sequence[str], archive: str) -> Packed:
     """Write and re-read the archive; its sha256, size and number of entries."""
     quoted = shlex.quote(archive)
+    folder = shlex.quote(archive.rsplit("/", 1)[0] or "/")
     script = (
         "set -e; umask 077; "
         f"cd -- {shlex.quote(real_root)}; "
         f"tar -czf {quoted} --no-recursion --null -T -; "
         f"sha256sum < {quoted}; "
         f"stat -c %s -- {quoted}; "
+        # The backups beside it, counted by the shell alone (no process, no round trip).
+        f'set -- {folder}/*.json; if [ -e "$1" ]; then echo $#; else echo 0; fi; '
         # escape quoting keeps one line per entry, whatever the names contain
         f"tar -tzf {quoted} --quoting-style=escape"
     )
@@ -119,8 +123,8 @@ async def pack(session: SSHSession, real_root: str, paths: Sequence[str], archiv
             "tar (backup)", host=session.label, exit_status=result.exit_status, stderr=stderr
         )
     lines = result.stdout.decode("utf-8", "replace").split("\n")
-    listed = sum(1 for line in lines[2:] if line)
-    return Packed(sha256=lines[0].split()[0], size=int(lines[1]), entries=listed)
+    listed = sum(1 for line in lines[3:] if line)
+    return Packed(lines[0].split()[0], int(lines[1]), listed, beside=int(lines[2]))
 
 
 async def unpack(session: SSHSession, archive: str, real_root: str, paths: Sequence[str]) -> None:
@@ -185,8 +189,18 @@ async def write_private(session: SSHSession, path: str, data: bytes) -> None:
     temporary = f"{directory}/{TEMP_PREFIX}{name}"
     async with session.pool.sftp(session.target) as sftp:
         try:
-            async with sftp.open(temporary, "wb", asyncssh.SFTPAttrs(permissions=0o600)) as out:
-                await out.write(data)
+            small = len(data) <= ONE_REQUEST_BYTES
+            out = await sftp.open(
+                temporary,
+                "wb",
+                asyncssh.SFTPAttrs(permissions=0o600),
+                block_size=0 if small else -1,
+            )
+            if small:  # the write and the close in one round trip
+                await write_small(out, data, mode=None, fsync=False)
+            else:
+                async with out:
+                    await out.write(data)
             await sftp.posix_rename(temporary, path)
         except asyncssh.SFTPError as exc:
             raise sftp_error(

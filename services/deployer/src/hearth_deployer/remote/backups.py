@@ -26,6 +26,7 @@ from hearth_deployer.remote.errors import (
     RemotePathError,
 )
 from hearth_deployer.remote.port import RemoteHost
+from hearth_deployer.remote.together import together
 
 _BACKUP_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
@@ -106,14 +107,16 @@ class Backups:
         if requested is None:
             requested = sorted(await host.manifest(root, ignore))
         real_root = await host.real_root(root)
-        real_dest = await host.private_dir(dest_dir)
+        # Both only look (the folder is made if missing): asked at once, one round trip.
+        real_dest, found = await together(
+            host.private_dir(dest_dir), host.existing(root, requested)
+        )
         if within(real_dest, real_root):
             raise RemotePathError(
                 f"the backup directory {dest_dir} lies inside {root}: choose one outside it, "
                 "or every backup would be backed up and deployed over",
                 path=dest_dir,
             )
-        found = await host.existing(root, requested)
         archive, metadata = _archive_paths(real_dest, backup_id)
         partial = f"{archive}.partial"
         packed = await host.pack(real_root, found.present, partial)
@@ -140,7 +143,9 @@ class Backups:
         await host.rename(partial, archive)
         # Written last: a backup is listed only once its archive is complete.
         await host.write_private(metadata, info.to_json())
-        if keep is not None:
+        # The host counted the backups beside the archive as it packed: the folder is
+        # listed only when this one makes too many (or the count is unknown).
+        if keep is not None and (packed.beside is None or packed.beside >= keep):
             await self.prune(dest_dir, keep)
         return info
 

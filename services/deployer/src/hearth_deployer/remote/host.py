@@ -15,7 +15,13 @@ import asyncssh
 from hearth_deployer.domain.paths import is_ignored
 from hearth_deployer.domain.plan import FileEntry
 from hearth_deployer.remote import archives, quickcheck, streamed
-from hearth_deployer.remote.confine import STAGING_PREFIX, TEMP_PREFIX, check_root, confine
+from hearth_deployer.remote.confine import (
+    STAGING_PREFIX,
+    TEMP_PREFIX,
+    DirectoryGuard,
+    check_root,
+    confine,
+)
 from hearth_deployer.remote.errors import RemoteCommandFailed, RemoteError, RemotePathError
 from hearth_deployer.remote.fence import UNFENCED, Fence
 from hearth_deployer.remote.manifest import (
@@ -40,14 +46,18 @@ from hearth_deployer.remote.port import (
 )
 from hearth_deployer.remote.session import SSHSession
 from hearth_deployer.remote.sftperrors import command_error, sftp_error
+from hearth_deployer.remote.sftpio import read_small
 from hearth_deployer.remote.sftpupload import upload_over_sftp
 from hearth_deployer.remote.staged import StagedUpload
 from hearth_deployer.remote.target import SSHTarget
+from hearth_deployer.remote.together import together
 
 log = logging.getLogger(__name__)
 
 _CHUNK = 256 * 1024
 _MANIFEST_ATTEMPTS = 3
+#: Files read at once for a diff, on the one SFTP session.
+_READS_IN_FLIGHT = 16
 
 
 class SSHHosts:
@@ -86,30 +96,48 @@ class SSHHost(SSHSession):
         self, root: str, paths: Iterable[str], *, limit: int
     ) -> dict[str, bytes | None]:
         """Contents of small files under ``root`` (for diffs); None when missing or larger
-        than ``limit``. Symlinked parents that leave the root read as missing."""
+        than ``limit``. Symlinked parents that leave the root read as missing. The files
+        are read at once, each in three round trips (its parent and its ``LSTAT``
+        together, then :func:`.sftpio.read_small`'s two)."""
         wanted = [confine(p, root) for p in paths]
-        found: dict[str, bytes | None] = {}
         async with self.pool.sftp(self.target) as sftp:
             real_root = await self.resolve_root(sftp, root)
             guard = self.guard(sftp, real_root)
-            for rel in wanted:
-                found[rel] = None
-                if await guard.parent(rel, create=False) is None:
-                    continue
-                path = guard.absolute(rel)
-                try:
-                    attrs = await sftp.lstat(path)
-                    if attrs.type != asyncssh.FILEXFER_TYPE_REGULAR or (attrs.size or 0) > limit:
-                        continue
-                    async with sftp.open(path, "rb") as handle:
-                        found[rel] = _as_bytes(await handle.read())
-                except (asyncssh.SFTPNoSuchFile, asyncssh.SFTPNoSuchPath):
-                    continue
-                except asyncssh.SFTPError as exc:
-                    raise sftp_error(
-                        exc, path, host=self.label, user=self.user, action="read"
-                    ) from None
-        return found
+            slots = asyncio.Semaphore(_READS_IN_FLIGHT)
+
+            async def read(rel: str) -> bytes | None:
+                async with slots:
+                    return await self._read_one(sftp, guard, rel, limit)
+
+            contents = await asyncio.gather(*(read(rel) for rel in wanted))
+        return dict(zip(wanted, contents, strict=True))
+
+    async def _read_one(
+        self, sftp: asyncssh.SFTPClient, guard: DirectoryGuard, rel: str, limit: int
+    ) -> bytes | None:
+        path = guard.absolute(rel)
+        try:
+            # The file's LSTAT goes out beside its folder's check; its answer counts only
+            # when the folder lies inside the root.
+            parent, attrs = await together(
+                guard.parent(rel, create=False), _lstat_or_none(sftp, path)
+            )
+            if parent is None or attrs is None:
+                return None
+            size = attrs.size or 0
+            if attrs.type != asyncssh.FILEXFER_TYPE_REGULAR or size > limit:
+                return None
+            data = await read_small(sftp, path, size)
+            if data is None:
+                async with sftp.open(path, "rb") as handle:
+                    data = _as_bytes(await handle.read())
+            return data if len(data) <= limit else None
+        except (asyncssh.SFTPNoSuchFile, asyncssh.SFTPNoSuchPath):
+            return None
+        except (asyncssh.SFTPConnectionLost, asyncssh.SFTPNoConnection):
+            raise  # the pool says so, and reconnects for the next operation
+        except asyncssh.SFTPError as exc:
+            raise sftp_error(exc, path, host=self.label, user=self.user, action="read") from None
 
     async def manifest(self, root: str, ignore: Iterable[str] = ()) -> dict[str, FileEntry]:
         """sha256, size and mode of every regular file under ``root`` that is not ignored."""
@@ -319,6 +347,13 @@ class SSHHost(SSHSession):
 
     async def remove_empty_dirs(self, real_root: str, dirs: Iterable[str]) -> tuple[str, ...]:
         return await archives.remove_empty_dirs(self, real_root, dirs)
+
+
+async def _lstat_or_none(sftp: asyncssh.SFTPClient, path: str) -> asyncssh.SFTPAttrs | None:
+    try:
+        return await sftp.lstat(path)
+    except (asyncssh.SFTPNoSuchFile, asyncssh.SFTPNoSuchPath):
+        return None
 
 
 def _as_bytes(data: object) -> bytes:

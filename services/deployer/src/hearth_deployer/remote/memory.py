@@ -294,7 +294,15 @@ class MemoryHost:
             members.append((rel, found))
         data = tar_gz(members)
         self.state.put(archive, data, 0o600)
-        return Packed(hashlib.sha256(data).hexdigest(), len(data), len(members))
+        folder = posixpath.dirname(archive)
+        beside = sum(
+            1
+            for path in self.state.files
+            if posixpath.dirname(path) == folder
+            and path.endswith(".json")
+            and not posixpath.basename(path).startswith(".")
+        )
+        return Packed(hashlib.sha256(data).hexdigest(), len(data), len(members), beside)
 
     async def unpack(self, archive: str, real_root: str, paths: Sequence[str]) -> None:
         await self._enter("unpack")

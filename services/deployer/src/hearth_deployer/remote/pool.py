@@ -59,7 +59,12 @@ class RawCommandResult:
 
 
 #: How asyncssh says the connection went away under an operation.
-_LOST = (asyncssh.ConnectionLost, asyncssh.SFTPConnectionLost, ConnectionError)
+_LOST = (
+    asyncssh.ConnectionLost,
+    asyncssh.SFTPConnectionLost,
+    asyncssh.SFTPNoConnection,
+    ConnectionError,
+)
 #: Errors inside a channel that say the connection is not to be trusted with another one.
 _SESSION_ERRORS = (SessionFailed, CommandTimedOut, asyncssh.DisconnectError, TimeoutError)
 

@@ -172,11 +172,14 @@ class Existing:
 
 @dataclass(frozen=True)
 class Packed:
-    """An archive as written: its sha256, its size, and how many entries it lists."""
+    """An archive as written: its sha256, its size, and how many entries it lists; and
+    how many complete backups (``*.json``, not hidden) its folder held besides, when the
+    host counted them (None: not counted)."""
 
     sha256: str
     size: int
     entries: int
+    beside: int | None = None
 
 
 class Staged(Protocol):
@@ -287,7 +290,8 @@ class RemoteHost(Protocol):
 
     async def pack(self, real_root: str, paths: Sequence[str], archive: str) -> Packed:
         """Write the files ``paths`` under ``real_root`` into a new gzip tar ``archive``
-        (mode 0600), read it back and describe it; nothing is left behind on failure."""
+        (mode 0600), read it back and describe it (with the backups beside it, see
+        :class:`Packed`); nothing is left behind on failure."""
         ...
 
     async def unpack(self, archive: str, real_root: str, paths: Sequence[str]) -> None:

@@ -5,7 +5,6 @@ file, whole."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
 from collections.abc import AsyncIterator, Sequence
@@ -17,6 +16,7 @@ from hearth_deployer.remote.errors import RemoteError
 from hearth_deployer.remote.port import UploadFile
 from hearth_deployer.remote.session import SSHSession
 from hearth_deployer.remote.sftperrors import sftp_error, write_error
+from hearth_deployer.remote.sftpio import ONE_REQUEST_BYTES, fsync_or_skip, write_small
 
 log = logging.getLogger(__name__)
 
@@ -69,22 +69,34 @@ async def _upload_one(
     temporary = f"{parent}/{TEMP_PREFIX}{secrets.token_hex(8)}"
     host, user, fence = session.label, session.user, session.fence
     size = len(item.data) if item.data is not None else await _local_size(item)
+    small = await _small_data(item, size)
     fence.check("upload")
     try:
-        handle = await sftp.open(temporary, "wb", asyncssh.SFTPAttrs(permissions=0o600))
+        # Without asyncssh's parallel writer (block_size=0) each call below sends its
+        # request before it first waits: what is sent together leaves together.
+        handle = await sftp.open(
+            temporary,
+            "wb",
+            asyncssh.SFTPAttrs(permissions=0o600),
+            block_size=0 if small is not None else -1,
+        )
     except asyncssh.SFTPError as exc:
         raise sftp_error(exc, final, host=host, user=user, action="write") from None
     written = 0
     try:
-        try:
-            async for offset, chunk in _chunks(item):
-                await handle.write(chunk, offset)
-                written += len(chunk)
-            # The requested mode exactly, whatever the server's umask.
-            await handle.chmod(item.mode)
-            await _fsync(handle)
-        finally:
-            await handle.close()
+        if small is not None:
+            await write_small(handle, small, mode=item.mode, fsync=True)
+            written = len(small)
+        else:
+            try:
+                async for offset, chunk in _chunks(item):
+                    await handle.write(chunk, offset)
+                    written += len(chunk)
+                # The requested mode exactly, whatever the server's umask.
+                await handle.chmod(item.mode)
+                await fsync_or_skip(handle)
+            finally:
+                await handle.close()
         fence.check("upload")
         await sftp.posix_rename(temporary, final)
     except asyncssh.SFTPError as exc:
@@ -97,6 +109,17 @@ async def _upload_one(
         await _remove_quietly(session, sftp, temporary)
         raise
     return written
+
+
+async def _small_data(item: UploadFile, size: int) -> bytes | None:
+    """The file's bytes when one ``WRITE`` carries it whole; None for a bigger one."""
+    if size > ONE_REQUEST_BYTES:
+        return None
+    if item.data is not None:
+        return item.data
+    assert item.source is not None
+    data = await asyncio.to_thread(item.source.read_bytes)
+    return data if len(data) <= ONE_REQUEST_BYTES else None
 
 
 async def _free_bytes_or_none(
@@ -133,11 +156,3 @@ async def _chunks(item: UploadFile) -> AsyncIterator[tuple[int, bytes]]:
         while chunk := await asyncio.to_thread(local.read, UPLOAD_CHUNK):
             yield offset, chunk
             offset += len(chunk)
-
-
-async def _fsync(handle: asyncssh.SFTPClientFile) -> None:
-    """Flush to disk before the rename, so a power cut never leaves an empty new file.
-
-    ``fsync@openssh.com`` is an OpenSSH extension; other servers just skip this step."""
-    with contextlib.suppress(asyncssh.SFTPOpUnsupported):
-        await handle.fsync()

@@ -1,0 +1,64 @@
+"""Small files over SFTP in as few round trips as the protocol allows.
+
+asyncssh's own ``read()`` asks the size first (``FSTAT``) and closes after the data came
+back, and a write, its mode, ``fsync`` and ``CLOSE`` each wait for their answer: four
+round trips a file where two do, which a host across a slow link pays in full.
+
+A server answers the requests on one handle in the order they came (OpenSSH's
+``sftp-server`` answers every request in order), so requests that depend only on that
+order may leave together. They do when the handle is opened without asyncssh's parallel
+reader and writer (``block_size=0``): each call then sends its request before it first
+waits, and the calls here start in the order given.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable
+
+import asyncssh
+
+from hearth_deployer.remote.together import together
+
+#: Every SFTP server takes a ``READ`` or ``WRITE`` of this many bytes in one request (the
+#: protocol's minimum packet); a bigger file goes the usual way.
+ONE_REQUEST_BYTES = 32 * 1024
+
+
+async def read_small(sftp: asyncssh.SFTPClient, path: str, size: int) -> bytes | None:
+    """The file's bytes when it still holds exactly ``size`` of them (as ``LSTAT`` said a
+    moment ago), read in two round trips (``OPEN``; ``READ`` with ``CLOSE``); None when it
+    changed size meanwhile or is too big for one ``READ`` (read it the usual way then)."""
+    if size > ONE_REQUEST_BYTES:
+        return None
+    handle = await sftp.open(path, "rb", block_size=0)
+    read, _ = await together(handle.read(size + 1, 0), handle.close())
+    data = read.encode() if isinstance(read, str) else read  # binary mode: bytes
+    return data if len(data) == size else None
+
+
+async def write_small(
+    handle: asyncssh.SFTPClientFile, data: bytes, *, mode: int | None, fsync: bool
+) -> None:
+    """``WRITE`` (data of at most :data:`ONE_REQUEST_BYTES`), then ``FSETSTAT`` with
+    ``mode`` exactly (whatever the server's umask), ``fsync`` and ``CLOSE``, as asked, all
+    sent together on a handle opened with ``block_size=0``: one round trip. Any failure
+    among them is raised, the first in that order; the handle is closed either way."""
+    steps: list[Awaitable[object]] = [handle.write(data, 0)]
+    if mode is not None:
+        steps.append(handle.chmod(mode))
+    if fsync:
+        steps.append(fsync_or_skip(handle))
+    steps.append(handle.close())
+    for outcome in await asyncio.gather(*steps, return_exceptions=True):
+        if isinstance(outcome, BaseException):
+            raise outcome
+
+
+async def fsync_or_skip(handle: asyncssh.SFTPClientFile) -> None:
+    """Flush to disk before the rename, so a power cut never leaves an empty new file.
+
+    ``fsync@openssh.com`` is an OpenSSH extension; other servers just skip this step."""
+    with contextlib.suppress(asyncssh.SFTPOpUnsupported):
+        await handle.fsync()
