@@ -157,3 +157,31 @@ async def test_a_backup_lists_its_folder_only_when_it_makes_one_too_many(
     await backups.take(root, ["configuration.yaml"], dest, "b3", keep=2)
     assert len(listed) == 1
     assert [b.backup_id for b in await backups.kept(dest)] == ["b3", "b2"]
+
+
+async def test_a_root_a_backup_folder_and_a_file_in_a_folder_take_one_round_trip_each(
+    remote: SSHHost, sshd: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, dest = str(sshd.remote_root), f"{sshd.workdir}/backups"
+    (sshd.remote_root / "sub").mkdir()
+    (sshd.remote_root / "sub/x.yaml").write_text("x: 1\n")
+    await remote.private_dir(dest)  # made, the first time
+    trace = trace_requests(monkeypatch)
+    realpath, stat, lstat = asyncssh.FXP_REALPATH, asyncssh.FXP_STAT, asyncssh.FXP_LSTAT
+    assert await remote.real_root(root) == root
+    assert sent_together(trace, [realpath, stat]), trace
+    trace.clear()
+    assert await remote.private_dir(dest) == dest
+    assert sent_together(trace, [realpath, stat]), trace
+    trace.clear()
+    async with session_scope():
+        await remote.real_root(root)
+        trace.clear()
+        assert (await remote.existing(root, ["sub/x.yaml"])).present == ["sub/x.yaml"]
+        assert sent_together(trace, [lstat, lstat]), trace  # the folder's and the file's
+        found = await remote.existing(root, ["sub/x.yaml", "sub/no.yaml", "new/y.yaml"])
+    assert (found.present, found.absent, found.absent_dirs) == (
+        ["sub/x.yaml"],
+        ["sub/no.yaml", "new/y.yaml"],
+        ("new",),
+    )

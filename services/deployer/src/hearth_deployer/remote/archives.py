@@ -21,7 +21,13 @@ from hearth_deployer.remote.port import Existing, Packed
 from hearth_deployer.remote.renames import rename_into_place
 from hearth_deployer.remote.session import SSHSession
 from hearth_deployer.remote.sftperrors import command_error, sftp_error
-from hearth_deployer.remote.sftpio import ONE_REQUEST_BYTES, write_small
+from hearth_deployer.remote.sftpio import (
+    ONE_REQUEST_BYTES,
+    lstat_or_none,
+    real_and_stat,
+    write_small,
+)
+from hearth_deployer.remote.together import together
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +50,10 @@ async def private_dir(session: SSHSession, path: str) -> str:
 
 
 async def _existing_dir(sftp: asyncssh.SFTPClient, path: str) -> str | None:
-    """The real path of ``path`` when it is a folder already: two requests, where making
-    it asks two per component of the path."""
+    """The real path of ``path`` when it is a folder already: two requests sent together,
+    where making it asks two per component of the path."""
     try:
-        real = await sftp.realpath(path)
-        attrs = await sftp.stat(real)
+        real, attrs = await real_and_stat(sftp, path)
     except asyncssh.SFTPError:
         return None
     return real if attrs.type == asyncssh.FILEXFER_TYPE_DIRECTORY else None
@@ -83,15 +88,18 @@ async def _missing(
     session: SSHSession, sftp: asyncssh.SFTPClient, guard: DirectoryGuard, rel: str
 ) -> list[str] | None:
     """None when ``rel`` exists; else its missing directories (maybe none)."""
-    missing = await guard.missing_parents(rel)
-    if missing:
-        return missing
     try:
-        attrs = await sftp.lstat(guard.absolute(rel))
-    except (asyncssh.SFTPNoSuchFile, asyncssh.SFTPNoSuchPath):
-        return []
+        # The file's LSTAT goes out beside its folders' check; it counts only when they
+        # exist inside the root.
+        missing, attrs = await together(
+            guard.missing_parents(rel), lstat_or_none(sftp, guard.absolute(rel))
+        )
     except asyncssh.SFTPError as exc:
         raise sftp_error(exc, rel, host=session.label, user=session.user, action="read") from None
+    if missing:
+        return missing
+    if attrs is None:
+        return []
     if attrs.type == asyncssh.FILEXFER_TYPE_DIRECTORY:
         raise RemotePathError(f"{rel} on {session.label} is a directory, not a file", path=rel)
     return None

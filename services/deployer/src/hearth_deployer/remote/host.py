@@ -46,7 +46,7 @@ from hearth_deployer.remote.port import (
 )
 from hearth_deployer.remote.session import SSHSession
 from hearth_deployer.remote.sftperrors import command_error, sftp_error
-from hearth_deployer.remote.sftpio import read_small
+from hearth_deployer.remote.sftpio import lstat_or_none, read_small
 from hearth_deployer.remote.sftpupload import upload_over_sftp
 from hearth_deployer.remote.staged import StagedUpload
 from hearth_deployer.remote.target import SSHTarget
@@ -120,7 +120,7 @@ class SSHHost(SSHSession):
             # The file's LSTAT goes out beside its folder's check; its answer counts only
             # when the folder lies inside the root.
             parent, attrs = await together(
-                guard.parent(rel, create=False), _lstat_or_none(sftp, path)
+                guard.parent(rel, create=False), lstat_or_none(sftp, path)
             )
             if parent is None or attrs is None:
                 return None
@@ -347,13 +347,6 @@ class SSHHost(SSHSession):
 
     async def remove_empty_dirs(self, real_root: str, dirs: Iterable[str]) -> tuple[str, ...]:
         return await archives.remove_empty_dirs(self, real_root, dirs)
-
-
-async def _lstat_or_none(sftp: asyncssh.SFTPClient, path: str) -> asyncssh.SFTPAttrs | None:
-    try:
-        return await sftp.lstat(path)
-    except (asyncssh.SFTPNoSuchFile, asyncssh.SFTPNoSuchPath):
-        return None
 
 
 def _as_bytes(data: object) -> bytes:

@@ -11,6 +11,7 @@ from hearth_deployer.remote.fence import UNFENCED, Fence
 from hearth_deployer.remote.pool import HostPool, RawCommandResult
 from hearth_deployer.remote.port import current_scope
 from hearth_deployer.remote.sftperrors import sftp_error
+from hearth_deployer.remote.sftpio import real_and_stat
 from hearth_deployer.remote.target import SSHTarget
 
 
@@ -53,8 +54,7 @@ class SSHSession:
 
     async def _resolve_root(self, sftp: asyncssh.SFTPClient, root: str) -> str:
         try:
-            real = await sftp.realpath(root)
-            attrs = await sftp.stat(real)
+            real, attrs = await real_and_stat(sftp, root)
         except asyncssh.SFTPError as exc:
             raise sftp_error(exc, root, host=self.label, user=self.user, action="read") from None
         if attrs.type != asyncssh.FILEXFER_TYPE_DIRECTORY:

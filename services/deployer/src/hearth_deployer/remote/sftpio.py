@@ -26,6 +26,20 @@ from hearth_deployer.remote.together import together
 ONE_REQUEST_BYTES = 32 * 1024
 
 
+async def lstat_or_none(sftp: asyncssh.SFTPClient, path: str) -> asyncssh.SFTPAttrs | None:
+    """The path's own attributes (a symlink's, not its target's); None when it is missing."""
+    try:
+        return await sftp.lstat(path)
+    except (asyncssh.SFTPNoSuchFile, asyncssh.SFTPNoSuchPath):
+        return None
+
+
+async def real_and_stat(sftp: asyncssh.SFTPClient, path: str) -> tuple[str, asyncssh.SFTPAttrs]:
+    """``path`` with its symlinks resolved, and what it leads to, asked together (``STAT``
+    follows the same links ``REALPATH`` resolves): one round trip where two were."""
+    return await together(sftp.realpath(path), sftp.stat(path))
+
+
 async def read_small(sftp: asyncssh.SFTPClient, path: str, size: int) -> bytes | None:
     """The file's bytes when it still holds exactly ``size`` of them (as ``LSTAT`` said a
     moment ago), read in two round trips (``OPEN``; ``READ`` with ``CLOSE``); None when it
