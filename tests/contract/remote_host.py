@@ -26,7 +26,7 @@ from hearth_deployer.remote import (
 )
 from hearth_deployer.remote.confine import TEMP_PREFIX
 from hearth_deployer.remote.fence import UNFENCED, Fence
-from hearth_deployer.remote.port import Known, stats_digest
+from hearth_deployer.remote.port import FileStat, Known, stamped_mtime, stats_digest
 
 MakeHost = Callable[[Fence], RemoteHost]
 
@@ -141,6 +141,21 @@ class RemoteHostContract:
         }
         read = await host.read_files(places.root, ["configuration.yaml", "nope.yaml"], limit=100)
         assert read == {"configuration.yaml": b"a: 1\n", "nope.yaml": None}
+
+    async def test_a_stamped_upload_knows_what_the_listing_shows(
+        self, host: RemoteHost, places: Places
+    ) -> None:
+        stamp = 1_700_000_000
+        files = [
+            UploadFile("a.yaml", data=b"a: 1\n", mode=0o640, mtime=stamp),
+            UploadFile("sub/big.bin", data=bytes(range(256)) * 200, mode=0o600, mtime=stamp + 1),
+            UploadFile("free.txt", data=b"no stamp\n"),
+        ]
+        result = await host.upload(places.root, files)
+        listed = await host.file_stats(places.root, (), ["a.yaml", "sub/big.bin"])
+        assert result.stats == listed
+        assert listed is not None and listed["a.yaml"] == FileStat(5, 0o640, stamped_mtime(stamp))
+        assert "free.txt" not in result.stats  # not stamped: only a listing can say
 
     async def test_a_replaced_file_is_whole_and_no_temporary_is_left(
         self, host: RemoteHost, places: Places

@@ -43,6 +43,7 @@ from hearth_deployer.remote.port import (
     UploadFile,
     UploadResult,
     total_size,
+    uploaded_stat,
 )
 from hearth_deployer.remote.session import SSHSession
 from hearth_deployer.remote.sftperrors import command_error, sftp_error
@@ -269,8 +270,13 @@ class SSHHost(SSHSession):
                 log.info("%s cannot take a tar stream (%s); uploading over SFTP", self.label, exc)
             else:
                 return UploadResult(tuple(targets), sent)
-        sent = await upload_over_sftp(self, root, targets, files, parallel=parallel)
-        return UploadResult(tuple(targets), sent)
+        each = await upload_over_sftp(self, root, targets, files, parallel=parallel)
+        stats = {
+            rel: stat
+            for rel, item, size in zip(targets, files, each, strict=True)
+            if (stat := uploaded_stat(item, size)) is not None
+        }
+        return UploadResult(tuple(targets), sum(each), stats)
 
     async def _upload_without_stream(self, root: str, files: Sequence[UploadFile]) -> UploadResult:
         return await self.upload(root, files, stream=False)

@@ -49,6 +49,7 @@ from hearth_deployer.remote.port import (
     UploadFile,
     UploadResult,
     stats_digest,
+    uploaded_stat,
 )
 from hearth_deployer.remote.target import SSHTarget
 
@@ -239,15 +240,20 @@ class MemoryHost:
         await self._enter("upload")
         real = self.state.resolve(root)
         sent = 0
+        stats: dict[str, FileStat] = {}
         try:
             for rel, item in zip(targets, files, strict=True):
                 data = await asyncio.to_thread(item.read)
                 self.fence.check("upload")
                 self.state.put(f"{real}/{rel}", data, item.mode)  # whole, or not at all
+                stat = uploaded_stat(item, len(data))
+                if stat is not None:
+                    self.state.files[f"{real}/{rel}"].mtime = stat.mtime
+                    stats[rel] = stat
                 sent += len(data)
         finally:
             self.state.changed()
-        return UploadResult(tuple(targets), sent)
+        return UploadResult(tuple(targets), sent, stats)
 
     async def stage_upload(self, root: str, files: Sequence[UploadFile]) -> Staged | None:
         return None  # never worth it in memory: the caller uploads

@@ -69,12 +69,14 @@ class CommandResult:
 
 @dataclass(frozen=True)
 class UploadFile:
-    """One file to place at ``path`` (relative to the root): ``data`` or a local ``source``."""
+    """One file to place at ``path`` (relative to the root): ``data`` or a local ``source``;
+    ``mtime``: whole seconds to stamp it with (None: whenever the host wrote it)."""
 
     path: str
     mode: int = 0o644
     data: bytes | None = None
     source: Path | None = None
+    mtime: int | None = None
 
     def __post_init__(self) -> None:
         if (self.data is None) == (self.source is None):
@@ -89,8 +91,27 @@ class UploadFile:
 
 @dataclass(frozen=True)
 class UploadResult:
+    """The files written and the bytes sent; ``stats``: what the quick check's listing
+    shows for each written file whose stat the upload knows exactly (it was stamped with
+    its ``mtime`` and written whole over SFTP or in memory); the rest are listed again."""
+
     files: tuple[str, ...]
     bytes_sent: int
+    stats: dict[str, FileStat] = field(default_factory=dict)
+
+
+def stamped_mtime(seconds: int) -> str:
+    """A whole second as the quick check's ``find -printf %T@`` prints it (GNU find: ten
+    decimals). A host whose ``find`` prints it otherwise only costs a hash at its next
+    check: the recorded mtime then never matches."""
+    return f"{seconds}.0000000000"
+
+
+def uploaded_stat(item: UploadFile, size: int) -> FileStat | None:
+    """The stat a file stamped with ``item.mtime`` and written whole has on the host."""
+    if item.mtime is None:
+        return None
+    return FileStat(size, item.mode & 0o7777, stamped_mtime(item.mtime))
 
 
 def total_size(files: Sequence[UploadFile]) -> int:

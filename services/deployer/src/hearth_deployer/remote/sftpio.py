@@ -53,21 +53,34 @@ async def read_small(sftp: asyncssh.SFTPClient, path: str, size: int) -> bytes |
 
 
 async def write_small(
-    handle: asyncssh.SFTPClientFile, data: bytes, *, mode: int | None, fsync: bool
+    handle: asyncssh.SFTPClientFile,
+    data: bytes,
+    *,
+    mode: int | None,
+    fsync: bool,
+    mtime: int | None = None,
 ) -> None:
     """``WRITE`` (data of at most :data:`ONE_REQUEST_BYTES`), then ``FSETSTAT`` with
-    ``mode`` exactly (whatever the server's umask), ``fsync`` and ``CLOSE``, as asked, all
-    sent together on a handle opened with ``block_size=0``: one round trip. Any failure
-    among them is raised, the first in that order; the handle is closed either way."""
+    ``mode`` exactly (whatever the server's umask) and ``mtime``, ``fsync`` and ``CLOSE``,
+    as asked, all sent together on a handle opened with ``block_size=0``: one round trip.
+    Any failure among them is raised, the first in that order; the handle is closed
+    either way."""
     steps: list[Awaitable[object]] = [handle.write(data, 0)]
     if mode is not None:
-        steps.append(handle.chmod(mode))
+        steps.append(handle.setstat(attributes(mode, mtime)))
     if fsync:
         steps.append(fsync_or_skip(handle))
     steps.append(handle.close())
     for outcome in await asyncio.gather(*steps, return_exceptions=True):
         if isinstance(outcome, BaseException):
             raise outcome
+
+
+def attributes(mode: int, mtime: int | None) -> asyncssh.SFTPAttrs:
+    """A mode, and a modification (and access) time when one is given."""
+    if mtime is None:
+        return asyncssh.SFTPAttrs(permissions=mode)
+    return asyncssh.SFTPAttrs(permissions=mode, atime=mtime, mtime=mtime)
 
 
 async def fsync_or_skip(handle: asyncssh.SFTPClientFile) -> None:

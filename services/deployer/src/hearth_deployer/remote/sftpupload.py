@@ -16,7 +16,12 @@ from hearth_deployer.remote.errors import RemoteError
 from hearth_deployer.remote.port import UploadFile
 from hearth_deployer.remote.session import SSHSession
 from hearth_deployer.remote.sftperrors import sftp_error, write_error
-from hearth_deployer.remote.sftpio import ONE_REQUEST_BYTES, fsync_or_skip, write_small
+from hearth_deployer.remote.sftpio import (
+    ONE_REQUEST_BYTES,
+    attributes,
+    fsync_or_skip,
+    write_small,
+)
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +38,9 @@ async def upload_over_sftp(
     files: Sequence[UploadFile],
     *,
     parallel: int,
-) -> int:
-    """Place ``files`` at ``targets`` (confined, relative) under ``root``; bytes sent."""
+) -> list[int]:
+    """Place ``files`` at ``targets`` (confined, relative) under ``root``; the bytes sent
+    for each. A file with an ``mtime`` is stamped with it."""
     async with session.pool.sftp(session.target) as sftp:
         real_root = await session.resolve_root(sftp, root)
         guard = session.guard(sftp, real_root)
@@ -48,11 +54,11 @@ async def upload_over_sftp(
             *(one(rel, item) for rel, item in zip(targets, files, strict=True)),
             return_exceptions=True,
         )
-    sent = 0
+    sent = []
     for outcome in outcomes:
         if isinstance(outcome, BaseException):
             raise outcome
-        sent += outcome
+        sent.append(outcome)
     return sent
 
 
@@ -85,15 +91,16 @@ async def _upload_one(
     written = 0
     try:
         if small is not None:
-            await write_small(handle, small, mode=item.mode, fsync=True)
+            await write_small(handle, small, mode=item.mode, mtime=item.mtime, fsync=True)
             written = len(small)
         else:
             try:
                 async for offset, chunk in _chunks(item):
                     await handle.write(chunk, offset)
                     written += len(chunk)
-                # The requested mode exactly, whatever the server's umask.
-                await handle.chmod(item.mode)
+                # The requested mode exactly, whatever the server's umask; the time after
+                # the last write, which is the last to change it.
+                await handle.setstat(attributes(item.mode, item.mtime))
                 await fsync_or_skip(handle)
             finally:
                 await handle.close()

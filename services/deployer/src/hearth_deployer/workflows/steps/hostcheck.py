@@ -6,6 +6,7 @@ See :mod:`hearth_deployer.adapters.records` for what is recorded and when.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from typing import Protocol
@@ -54,6 +55,8 @@ class HostCheck:
         self.drifted: list[str] = []
         self.uploaded: dict[str, FileEntry] = {}
         self.removed: set[str] = set()
+        #: What the upload knows the host shows for the files it wrote (see ``stamp``).
+        self.written: dict[str, FileStat] = {}
         self._record: HostRecord | None = None
         self._pending: asyncio.Task[CheckedTree | dict[str, FileEntry]] | None = None
 
@@ -162,17 +165,40 @@ class HostCheck:
         tree = CheckedTree(entries, dict(stats), [], listing) if whole else None
         records.save(spec.name, record, tree, self.run.ignore)
 
+    def stamp(self, path: str) -> int:
+        """The whole second an uploaded file is stamped with: now, or one past every
+        mtime the host's file and Hearth's record of it show, whichever is later. The
+        upload then knows the file's stat without listing it again (``written``), and a
+        record that still holds the file's earlier stat (a run that stopped before its
+        success, a file written twice within a second) never matches the new file: it
+        is hashed at the next check."""
+        stamp = int(time.time())
+        seen: list[FileStat | Known | None] = [
+            self.checked.stats.get(path) if self.checked is not None else None,
+            self._record.files.get(path) if self._record is not None else None,
+        ]
+        for found in seen:
+            if found is not None:
+                with contextlib.suppress(ValueError):
+                    stamp = max(stamp, int(float(found.mtime)) + 1)
+        return stamp
+
     async def _stats_after_upload(self, host: RemoteHost) -> dict[str, FileStat] | None:
-        """What the host holds after the upload: the uploaded files listed again, the rest
-        as the check before it found them (a file changed meanwhile by someone else shows
-        at the next check, by its mtime, as it would have here). Many uploads: all listed."""
+        """What the host holds after the upload: the uploaded files as the upload stamped
+        them, or listed again when it could not say; the rest as the check before it found
+        them (a file changed meanwhile by someone else shows at the next check, by its
+        mtime, as it would have here). Many uploads not stamped: all listed."""
         checked, spec = self.checked, self.run.spec
         assert checked is not None
-        if len(self.uploaded) > LIST_UPLOADED_UP_TO:
+        unknown = sorted(self.uploaded.keys() - self.written.keys())
+        if len(unknown) > LIST_UPLOADED_UP_TO:
             return await host.file_stats(spec.remote_path, self.run.ignore)
-        fresh = await host.file_stats(spec.remote_path, self.run.ignore, sorted(self.uploaded))
+        fresh: dict[str, FileStat] | None = {}
+        if unknown:
+            fresh = await host.file_stats(spec.remote_path, self.run.ignore, unknown)
         if fresh is None:
             return None
+        fresh = {**{p: self.written[p] for p in self.uploaded if p in self.written}, **fresh}
         changed = self.uploaded.keys() | self.removed
         kept = {p: s for p, s in checked.stats.items() if p not in changed}
         return {**kept, **fresh}

@@ -10,22 +10,30 @@ from hearth_deployer.domain.plan import Plan
 from hearth_deployer.remote.port import Staged, UploadFile
 from hearth_deployer.workflows.steps.base import StepFailed
 from hearth_deployer.workflows.steps.compensate import RestoreRun, restore_files
+from hearth_deployer.workflows.steps.hostcheck import HostCheck
 from hearth_deployer.workflows.steps.planning import local_files
 from hearth_events.catalogue import FilesDeployed
 from hearth_servicekit.faults import fault_point
 
 
 class UploadRun(RestoreRun, Protocol):
-    """Reads the ignore list and the host; a failed upload restores the backup."""
+    """Reads the ignore list and the host; a failed upload restores the backup; what was
+    written goes to the host check, for the record."""
 
     ignore: tuple[str, ...]
+    check: HostCheck
 
     async def checkpoint(self, name: str) -> None: ...
 
 
-def _files(tree: FetchedTree, plan: Plan) -> list[UploadFile]:
+def _files(run: UploadRun, tree: FetchedTree, plan: Plan) -> list[UploadFile]:
     return [
-        UploadFile(entry.path, mode=entry.mode, source=tree.root / entry.path)
+        UploadFile(
+            entry.path,
+            mode=entry.mode,
+            source=tree.root / entry.path,
+            mtime=run.check.stamp(entry.path),
+        )
         for entry in plan.to_upload
     ]
 
@@ -37,7 +45,7 @@ async def stage(run: UploadRun, tree: FetchedTree, plan: Plan, *, resumed: bool)
     try:
         if resumed:  # a killed run may have left a staging directory behind
             await host.remove_temporaries(run.spec.remote_path)
-        return await host.stage_upload(run.spec.remote_path, _files(tree, plan))
+        return await host.stage_upload(run.spec.remote_path, _files(run, tree, plan))
     except Exception as exc:
         run.log(f"upload not started early: {exc}", step="upload", level="warning")
         return None
@@ -58,7 +66,8 @@ async def upload(run: UploadRun, tree: FetchedTree, plan: Plan, staged: Staged |
         if staged is not None:
             result = await staged.finish()
         else:
-            result = await host.upload(run.spec.remote_path, _files(tree, plan))
+            result = await host.upload(run.spec.remote_path, _files(run, tree, plan))
+        run.check.written = result.stats
         await run.checkpoint("uploaded")
         fault_point("deploy.uploaded")
         removed = await host.remove(run.spec.remote_path, [e.path for e in plan.removed])
