@@ -8,8 +8,10 @@
   Baseline: ``scp -r`` of the whole tree over one SSH connection to the same sshd, the
   same number of times.
 - **slow link**: the same one-file push to one target whose SSH crosses a link that adds
-  ``LINK_RTT_S`` to every round trip (:class:`bench.latency.SlowLink`); the median of three.
-  Baseline: the SSH work alone (``bench/ssh_floor.py``) across the same link.
+  ``LINK_RTT_S`` to every round trip (:class:`bench.latency.SlowLink`); the median of three,
+  each alternated with a push through the same relay at no added delay, and the round
+  trips it waited for from the pairs' differences. Baseline: the SSH work alone
+  (``bench/ssh_floor.py``) across the same link.
 - **fan-out**: one such push to ``fan_out`` ``files`` targets, each its own sshd, until all
   of them succeeded, beside the same push to one target (measured first, alone: the median
   of three pushes, the slowest in the p95 column); with the bytes Hearth sent beside the
@@ -76,6 +78,17 @@ FLEET = "bench/fleet"
 FAR = "bench/far"
 #: The round trip of the slow link (a host across a VPN, or a rented server).
 LINK_RTT_S = 0.020
+#: The pushes through the slow link's relay with no delay added, alternated with
+#: ONE_TARGET_REVISIONS across it (one digit each, as there).
+SLOW_LINK_REVISIONS = (1, 2, 3)
+
+
+def round_trips(slow: list[float], direct: list[float]) -> float:
+    """The round trips a push waits for: the median of the pair differences, slow minus
+    direct, over the added round trip."""
+    return statistics.median(s - d for s, d in zip(slow, direct, strict=True)) / LINK_RTT_S
+
+
 CHANGED = "automations/automation-0000.yaml"
 #: The one-target pushes of the fan-out part (the fan-out's own use 2 and 3; one digit each, so
 #: every push changes the same number of bytes).
@@ -644,7 +657,7 @@ async def _measure(
     )
     scp_fan = time.perf_counter() - started
     floor_one, floor_many = await ssh_floor(fleet_servers, CHANGED, automation(0, 7).encode())
-    slow, slow_floor = await across_slow_link(bench, world, far, far_server, tree)
+    slow, direct, slow_floor = await across_slow_link(bench, world, far, far_server, tree)
     # Every event of the run, read from the stream once (each read takes the whole stream).
     events = await world.events()
     sent = bytes_sent(events, home.deliveries[first:])
@@ -723,8 +736,9 @@ async def _measure(
             f"trips, live (1 of {files} files changed)",
             statistics.median(slow),
             max(slow),
-            f"{len(slow)} pushes; {(statistics.median(slow) - one) / LINK_RTT_S:.0f} round "
-            f"trips' worth slower than the same push on loopback ({one * 1000:.0f} ms)",
+            f"{len(slow)} pushes; {round_trips(slow, direct):.0f} round trips' worth slower "
+            f"than the same pushes alternated with them through the relay at no delay "
+            f"({statistics.median(direct) * 1000:.0f} ms)",
         ),
         Timing(
             "slow link",
@@ -738,21 +752,28 @@ async def _measure(
 
 async def across_slow_link(
     bench: Bench, world: World, far: Repo, server: SshServer, tree: dict[str, str]
-) -> tuple[list[float], float]:
-    """Three one-file pushes to a target behind a :class:`SlowLink` (its first, full
-    deployment not counted), and the SSH floor for one host across the same link."""
+) -> tuple[list[float], list[float], float]:
+    """One-file pushes to a target behind a :class:`SlowLink` (its first, full deployment
+    not counted): three with the link's round trips, alternated with three through the
+    same relay with none added (what the round trips cost is the difference, free of
+    this machine's drift between runs); and the SSH floor for one host across the link."""
     async with SlowLink(server.port, LINK_RTT_S) as link:
         spec = files_target(server, "far", repo=FAR, port=link.port)
         reply = await world.apply_targets(spec, prune=False)
         assert reply["ok"], reply
         await bench.push(far, tree, ["far"])
-        slow = [
-            await bench.push(far, {CHANGED: automation(0, revision)}, ["far"])
-            for revision in ONE_TARGET_REVISIONS
-        ]
+        slow, direct = [], []
+        pairs = zip(SLOW_LINK_REVISIONS, ONE_TARGET_REVISIONS, strict=True)
+        for near_revision, far_revision in pairs:
+            link.rtt = 0.0
+            change = {CHANGED: automation(0, near_revision)}
+            direct.append(await bench.push(far, change, ["far"]))
+            link.rtt = LINK_RTT_S
+            change = {CHANGED: automation(0, far_revision)}
+            slow.append(await bench.push(far, change, ["far"]))
         linked = dataclasses.replace(server, port=link.port)
         floor_one, _ = await ssh_floor([linked], CHANGED, automation(0, 7).encode())
-    return slow, floor_one
+    return slow, direct, floor_one
 
 
 def step_row(name: str, fan_out: int, together: list[float], alone: list[float]) -> Timing:
