@@ -47,7 +47,7 @@ from hearth_deployer.remote.port import (
 )
 from hearth_deployer.remote.session import SSHSession
 from hearth_deployer.remote.sftperrors import command_error, sftp_error
-from hearth_deployer.remote.sftpio import lstat_or_none, read_small
+from hearth_deployer.remote.sftpio import as_bytes, lstat_or_none, read_small
 from hearth_deployer.remote.sftpupload import upload_over_sftp
 from hearth_deployer.remote.staged import StagedUpload
 from hearth_deployer.remote.target import SSHTarget
@@ -97,7 +97,8 @@ class SSHHost(SSHSession):
         self, root: str, paths: Iterable[str], *, limit: int
     ) -> dict[str, bytes | None]:
         """Contents of small files under ``root`` (for diffs); None when missing or larger
-        than ``limit``. Symlinked parents that leave the root read as missing. The files
+        than ``limit``. A folder that leads out of the root is refused
+        (:class:`.errors.PathOutsideRoot`), as every operation refuses it. The files
         are read at once, each in three round trips (its parent and its ``LSTAT``
         together, then :func:`.sftpio.read_small`'s two)."""
         wanted = [confine(p, root) for p in paths]
@@ -131,7 +132,7 @@ class SSHHost(SSHSession):
             data = await read_small(sftp, path, size)
             if data is None:
                 async with sftp.open(path, "rb") as handle:
-                    data = _as_bytes(await handle.read())
+                    data = as_bytes(await handle.read())
             return data if len(data) <= limit else None
         except (asyncssh.SFTPNoSuchFile, asyncssh.SFTPNoSuchPath):
             return None
@@ -200,7 +201,7 @@ class SSHHost(SSHSession):
         size = 0
         try:
             async with sftp.open(path, "rb") as handle:
-                while data := _as_bytes(await handle.read(_CHUNK)):
+                while data := as_bytes(await handle.read(_CHUNK)):
                     digest.update(data)
                     size += len(data)
         except asyncssh.SFTPError as exc:
@@ -353,8 +354,3 @@ class SSHHost(SSHSession):
 
     async def remove_empty_dirs(self, real_root: str, dirs: Iterable[str]) -> tuple[str, ...]:
         return await archives.remove_empty_dirs(self, real_root, dirs)
-
-
-def _as_bytes(data: object) -> bytes:
-    """asyncssh types file reads as ``str``; a file opened in binary mode gives bytes."""
-    return data if isinstance(data, bytes) else str(data).encode()

@@ -48,8 +48,13 @@ async def read_small(sftp: asyncssh.SFTPClient, path: str, size: int) -> bytes |
         return None
     handle = await sftp.open(path, "rb", block_size=0)
     read, _ = await together(handle.read(size + 1, 0), handle.close())
-    data = read.encode() if isinstance(read, str) else read  # binary mode: bytes
+    data = as_bytes(read)
     return data if len(data) == size else None
+
+
+def as_bytes(data: object) -> bytes:
+    """asyncssh types file reads as ``str``; a file opened in binary mode gives bytes."""
+    return data if isinstance(data, bytes) else str(data).encode()
 
 
 async def write_small(
