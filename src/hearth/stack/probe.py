@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import urllib.error
 import urllib.request
@@ -9,7 +10,8 @@ from typing import Any
 
 
 def probe(url: str, timeout: float = 2) -> tuple[int, dict[str, Any]]:
-    """Status code and JSON body; 0 and {} when nothing answers."""
+    """Status code and JSON body; 0 and {} when nothing answers, or something that does
+    not speak HTTP does (another program on the port: NATS greets with ``INFO {...}``)."""
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (our own URLs)
             return response.status, json.loads(response.read())
@@ -18,5 +20,5 @@ def probe(url: str, timeout: float = 2) -> tuple[int, dict[str, Any]]:
             return err.code, json.loads(err.read())
         except ValueError:
             return err.code, {}
-    except (OSError, ValueError):
+    except (OSError, ValueError, http.client.HTTPException):
         return 0, {}
