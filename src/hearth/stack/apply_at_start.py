@@ -19,7 +19,7 @@ from hearth.stack.layout import write_private
 from hearth.stack.up import Stack
 
 if TYPE_CHECKING:
-    from hearth.demo import Demo
+    from hearth.demo.launch import Demo
     from hearth.stack.report import Reporter
 
 

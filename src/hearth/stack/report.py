@@ -12,7 +12,7 @@ from hearth.apply import change_lines
 from hearth.stack.up import Stack
 
 if TYPE_CHECKING:
-    from hearth.demo import Demo
+    from hearth.demo.launch import Demo
 
 
 class Reporter(Protocol):
@@ -61,7 +61,7 @@ class ConsoleReport:
             self.say(f"{source} {result['section']}: {outcome}{deploys}")
 
     def demo(self, demo: Demo, state: dict[str, Any], token: str) -> None:
-        from hearth.demo import POLL_S
+        from hearth.demo.launch import POLL_S
 
         api = state["services"]["query-api"]["url"]
         lines = [

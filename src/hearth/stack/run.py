@@ -33,7 +33,7 @@ from hearth.stack.up import (
 )
 
 if TYPE_CHECKING:  # the demo imports asyncssh, which a plain hearth.yaml never needs
-    from hearth.demo import Demo
+    from hearth.demo.launch import Demo
     from hearth.stack.report import Reporter
 
 
@@ -160,7 +160,7 @@ def _start(
 
     stack, stop = running.stack, running.stop
     if choice.demo:
-        from hearth.demo import start_demo
+        from hearth.demo.launch import start_demo
 
         with report.step("starting the demo (no hearth.yaml here)…"):
             running.demo = start_demo(options.data_dir, options.port_offset)

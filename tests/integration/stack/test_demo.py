@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-import hearth.demo
-from hearth.demo import fleet, start_demo
+import hearth.demo.launch
+from hearth.demo import fleet
+from hearth.demo.launch import start_demo
 from hearth.secret_scopes import infer_scopes
 from tests.support.stack import free_ports
 
@@ -22,7 +23,7 @@ def test_every_demo_secret_has_a_scope(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sshd: str
 ) -> None:
     if sshd == "missing":  # a fresh machine without openssh-server: the demo has no target
-        monkeypatch.setattr(hearth.demo, "find_sshd", lambda: None)
+        monkeypatch.setattr(hearth.demo.launch, "find_sshd", lambda: None)
     demo = start_demo(tmp_path / "data", free_ports()["offset"])
     try:
         for name in demo.secrets:

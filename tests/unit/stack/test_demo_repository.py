@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-import hearth.demo as demo
-from hearth.demo import FILES
+import hearth.demo.launch as demo
+from hearth.demo.launch import FILES
 
 
 def git(cwd: Path, *args: str) -> str:
