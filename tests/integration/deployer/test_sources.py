@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 from githubkit import GitHub, TokenAuthStrategy
 from githubkit.response import Response
@@ -13,7 +14,7 @@ from githubkit.response import Response
 from hearth_deployer.adapters import sources, treeio
 from hearth_deployer.adapters.sources import FetchError, GitHubTarballs, GitMirrors
 from hearth_events.catalogue import RepositorySpec
-from tests.support.git import GitRemote, make_remote
+from tests.support.git import GitRemote, git, make_remote
 
 pytestmark = pytest.mark.integration
 
@@ -235,3 +236,34 @@ async def test_the_simulator_records_commit_statuses_like_github(
     assert response.parsed_data.state == "success"
     (status,) = github_sim.repo("alice/home").statuses
     assert (status["sha"], status["context"]) == (remote.head(), "hearth/ha")
+
+
+async def test_gits_housekeeping_ends_with_the_fetch_that_started_it(
+    tmp_path: Path, remote: GitRemote
+) -> None:
+    """A fetch that crosses Git's housekeeping thresholds starts `git gc --auto`. Detached
+    (Git's default) it outlived the fetch: it repacked and rewrote refs while the next
+    deployment fetched into the same mirror, and was left running when Hearth stopped."""
+    mirrors = GitMirrors(tmp_path / "cache")
+    spec = spec_for(remote)
+    await mirrors.resolve(spec, commit=None, branch="main")
+    (mirror,) = (tmp_path / "cache").glob("*.git")
+    # Every fetch keeps its pack, and more than one pack calls for housekeeping.
+    git(mirror, "config", "fetch.unpackLimit", "1")
+    git(mirror, "config", "gc.autoPackLimit", "1")
+    packs = sorted((mirror / "objects" / "pack").glob("*.pack"))
+    for n in range(2):
+        remote.commit({f"ha/new-{n}.yaml": f"n: {n}\n"})
+        remote.push()
+        await mirrors.resolve(spec, commit=None, branch="main")
+        packs = sorted((mirror / "objects" / "pack").glob("*.pack"))
+        assert not (mirror / "gc.pid").exists()  # no gc running, here or detached
+    assert len(packs) == 1  # the second fetch's housekeeping packed all, before returning
+    left = [p.info for p in psutil.process_iter(["pid", "cmdline", "cwd"]) if _in(p, mirror)]
+    assert left == []
+    assert git(mirror, "rev-parse", "refs/heads/main") == remote.head()
+
+
+def _in(process: psutil.Process, folder: Path) -> bool:
+    cwd = process.info.get("cwd")
+    return cwd is not None and Path(cwd).is_relative_to(folder)

@@ -27,6 +27,7 @@ from hearth_deployer.domain.fetched import FetchedTree, FetchError
 from hearth_deployer.domain.paths import UnsafePath, safe_relative
 from hearth_deployer.domain.plan import FileEntry
 from hearth_events.catalogue import RepositorySpec
+from hearth_servicekit.gitenv import git_environment
 
 __all__ = ["ConfigSource", "FetchError", "FetchedTree", "GitHubTarballs", "GitMirrors"]
 
@@ -52,12 +53,11 @@ class ConfigSource(Protocol):
 
 
 async def _git(*args: str, cwd: Path | None = None, timeout: float = GIT_TIMEOUT_S) -> bytes:
-    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true", "LC_ALL": "C"}
     process = await asyncio.create_subprocess_exec(
         "git",
         *args,
         cwd=cwd,
-        env=env,
+        env=git_environment(),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )

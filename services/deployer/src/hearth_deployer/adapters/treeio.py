@@ -19,10 +19,11 @@ from typing import IO
 from hearth_deployer.domain.fetched import FetchError
 from hearth_deployer.domain.paths import UnsafePath, safe_relative
 from hearth_deployer.domain.plan import FileEntry
+from hearth_servicekit.gitenv import git_environment
 
 #: Bytes read from Git (or a tarball) at a time; no file is ever read whole.
 CHUNK = 1024 * 1024
-GIT_ENV = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true", "LC_ALL": "C"}
+GIT_ENV = git_environment()
 
 
 @dataclass

@@ -14,12 +14,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
-import os
 import re
 import tarfile
 from pathlib import Path
 
 from hearth_events.catalogue import RepositorySpec
+from hearth_servicekit.gitenv import git_environment
 
 GIT_TIMEOUT_S = 120.0
 MAX_FILE_BYTES = 1 << 20
@@ -30,12 +30,11 @@ class GitError(Exception):
 
 
 async def _git(*args: str, cwd: Path | None = None) -> bytes:
-    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true", "LC_ALL": "C"}
     process = await asyncio.create_subprocess_exec(
         "git",
         *args,
         cwd=cwd,
-        env=env,
+        env=git_environment(),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )

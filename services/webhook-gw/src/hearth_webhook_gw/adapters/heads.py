@@ -7,13 +7,13 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from typing import Protocol
 
 from githubkit import GitHub, TokenAuthStrategy, UnauthAuthStrategy
 from githubkit.exception import RequestError, RequestFailed
 
 from hearth_events.catalogue import RepositorySpec
+from hearth_servicekit.gitenv import git_environment
 from hearth_webhook_gw.domain.heads import Heads
 
 LS_REMOTE_TIMEOUT_S = 60.0
@@ -31,7 +31,6 @@ class HeadSource(Protocol):
 class GitLsRemote:
     async def heads(self, spec: RepositorySpec, token: str | None) -> Heads | None:
         del token  # credentials for plain Git come from the URL or the Git config
-        env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true"}
         process = await asyncio.create_subprocess_exec(
             "git",
             "ls-remote",
@@ -40,7 +39,7 @@ class GitLsRemote:
             spec.url,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
-            env=env,
+            env=git_environment(),
         )
         try:
             out, err = await asyncio.wait_for(process.communicate(), LS_REMOTE_TIMEOUT_S)
