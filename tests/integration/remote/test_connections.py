@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncssh
+import psutil
 import pytest
 
 from hearth.embedded.process import free_port
@@ -98,6 +99,35 @@ async def test_the_sftp_session_lives_as_long_as_its_connection(
     await asyncio.gather(*(remote.existing(root, [f"f{i}"]) for i in range(10)))
     assert len(started) == 1
     assert sshd.log.count("Accepted publickey") == 1
+
+
+def sftp_server_of(sshd: Any) -> psutil.Process:
+    """The host's process serving the one SFTP session (internal-sftp: a child of the
+    connection's sshd with no children of its own, as no command runs)."""
+    (leaf,) = [
+        p for p in psutil.Process(sshd.process.pid).children(recursive=True) if not p.children()
+    ]
+    return leaf
+
+
+async def test_an_sftp_session_the_host_ended_is_replaced_on_a_live_connection(
+    pool: HostPool, remote: SSHHost, sshd: Any
+) -> None:
+    """The host's SFTP server died (the OOM killer, an admin) while the connection stayed
+    up. Every file operation after it used to fail with "SFTP could not read ...: Connection
+    not open", on every deployment to that host, until the deployer restarted."""
+    root = str(sshd.remote_root)
+    await remote.upload(root, [UploadFile("a.txt", data=b"a")])
+    pooled = pool._connections[target_for(sshd).key]
+    server = sftp_server_of(sshd)
+    server.kill()
+    server.wait(5)
+    with pytest.raises(RemoteError, match=r"SFTP session .* ended") as failed:
+        await remote.existing(root, ["a.txt"])
+    assert "\n" not in str(failed.value)
+    assert pooled.lost  # the connection with the dead session is handed out no more
+    assert await remote.read_files(root, ["a.txt"], limit=10) == {"a.txt": b"a"}
+    assert (await remote.existing(root, ["a.txt"])).present == ["a.txt"]
 
 
 async def test_without_the_bound_the_server_refuses_channels(sshd_factory: Any) -> None:

@@ -23,6 +23,7 @@ from hearth_deployer.remote.errors import (
     RemotePathMissing,
     RemotePermissionDenied,
     SessionFailed,
+    SFTPSessionEnded,
 )
 from hearth_deployer.remote.host import SSHHost, SSHHosts
 from hearth_deployer.remote.memory import MemoryHost, MemoryHosts
@@ -61,6 +62,7 @@ __all__ = [
     "RemotePathMissing",
     "RemotePermissionDenied",
     "RestoreResult",
+    "SFTPSessionEnded",
     "SSHHost",
     "SSHHosts",
     "SSHTarget",

@@ -41,6 +41,18 @@ class ConnectionDropped(RemoteError):
         )
 
 
+class SFTPSessionEnded(RemoteError):
+    """The SFTP session ended under an operation (the host's SFTP server died, or the
+    connection under it went away): the pool drops the connection it belonged to, so the
+    next operation starts afresh."""
+
+    def __init__(self, *, host: str, action: str, path: str, reason: str) -> None:
+        super().__init__(
+            f"the SFTP session on {host} ended while trying to {action} {path} ({reason}); "
+            "the next operation opens a new one"
+        )
+
+
 class SessionFailed(RemoteError):
     """The server refused a session (a command, SFTP) on a connection that is up: the
     connection is dropped, so the next operation reconnects to what the server is now."""

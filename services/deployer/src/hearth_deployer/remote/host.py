@@ -136,8 +136,6 @@ class SSHHost(SSHSession):
             return data if len(data) <= limit else None
         except (asyncssh.SFTPNoSuchFile, asyncssh.SFTPNoSuchPath):
             return None
-        except (asyncssh.SFTPConnectionLost, asyncssh.SFTPNoConnection):
-            raise  # the pool says so, and reconnects for the next operation
         except asyncssh.SFTPError as exc:
             raise sftp_error(exc, path, host=self.label, user=self.user, action="read") from None
 

@@ -31,6 +31,7 @@ from hearth_deployer.remote.errors import (
     HostUnreachable,
     RemoteError,
     SessionFailed,
+    SFTPSessionEnded,
 )
 from hearth_deployer.remote.hostkeys import fingerprint, key_line, parse_host_keys
 from hearth_deployer.remote.port import CommandResult
@@ -214,12 +215,14 @@ class HostPool:
             try:
                 yield await pooled.shared_sftp(lambda conn: self._start_sftp(target, conn))
             except Exception as exc:
-                # As channel() does (an operation may have turned the loss into its own
-                # error, hence the look at the connection).
-                lost = isinstance(exc, _LOST) or pooled.conn.is_closed()
-                if lost or isinstance(exc, _SESSION_ERRORS):
+                # As channel() does. An operation turns a lost session into its own
+                # error (SFTPSessionEnded); whether the connection went with it is
+                # looked up, to say which.
+                gone = pooled.conn.is_closed()
+                ended = isinstance(exc, (*_LOST, SFTPSessionEnded))
+                if gone or ended or isinstance(exc, _SESSION_ERRORS):
                     self._drop(target, pooled, exc)
-                if isinstance(exc, _LOST):
+                if isinstance(exc, _LOST) or (gone and isinstance(exc, SFTPSessionEnded)):
                     raise ConnectionDropped(
                         host=target.host, port=target.port, reason=str(exc) or type(exc).__name__
                     ) from None

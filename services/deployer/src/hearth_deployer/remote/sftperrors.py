@@ -15,6 +15,7 @@ from hearth_deployer.remote.errors import (
     RemoteError,
     RemotePathMissing,
     RemotePermissionDenied,
+    SFTPSessionEnded,
 )
 
 _NO_SPACE_MARKERS = ("no space left on device", "disk quota exceeded")
@@ -28,6 +29,8 @@ def sftp_error(
     user: str,
     action: str,
 ) -> RemoteError:
+    if isinstance(exc, asyncssh.SFTPConnectionLost | asyncssh.SFTPNoConnection):
+        return SFTPSessionEnded(host=host, action=action, path=path, reason=exc.reason)
     if isinstance(exc, asyncssh.SFTPNoSuchFile | asyncssh.SFTPNoSuchPath):
         return RemotePathMissing(path, host=host)
     if isinstance(exc, asyncssh.SFTPPermissionDenied):
