@@ -17,7 +17,7 @@ import pytest
 
 from hearth.embedded.nats import EmbeddedNats, cluster_of
 from hearth_events import parse_event
-from hearth_events.jetstream import EVENTS_STREAM, STREAMS
+from hearth_events.jetstream import EVENTS_STREAM, STREAMS, unavailable
 from hearth_eventstore.relay import Relay
 from tests.integration.eventstore.test_relay import stored_ids
 from tests.support.ports import quiet_ports
@@ -47,10 +47,10 @@ async def declare_replicated(urls: list[str]) -> None:
                         config=replace(STREAMS[EVENTS_STREAM], num_replicas=3)
                     )
                     return
-                except (nats.js.errors.ServiceUnavailableError, nats.errors.TimeoutError):
-                    await asyncio.sleep(0.2)
-                except nats.js.errors.APIError as exc:
-                    if exc.code != 503:
+                except nats.errors.Error as exc:
+                    # A node not yet in the cluster ("no suitable peers for placement,
+                    # peer offline") is a cluster still forming, as a 503 is.
+                    if not unavailable(exc):
                         raise
                     await asyncio.sleep(0.2)
     finally:

@@ -37,6 +37,9 @@ class Deliverer:
         self.failures = failures
         self.permanent = permanent
 
+    async def prepare(self) -> None:
+        pass
+
     async def deliver(self, url: str, message: Message) -> None:
         if self.failures:
             self.failures -= 1

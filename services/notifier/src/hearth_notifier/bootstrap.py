@@ -57,6 +57,7 @@ class Notifier(BusService):
         self.delivered.apply(envelope)
 
     async def on_start(self) -> None:
+        await self._deliverer.prepare()  # in a thread: the loop serves /healthz meanwhile
         follower = StreamFollower(self.js, FOLLOWED, self._follow)
         await follower.catch_up()
         self.spawn(follower.run(self.stopping), "follow-routes")

@@ -22,8 +22,19 @@ class DeliveryFailed(Exception):
 
 
 class Deliverer(Protocol):
+    async def prepare(self) -> None:
+        """Load what delivering needs, before the notifier says it is ready."""
+
     async def deliver(self, url: str, message: Message) -> None:
         """Send or raise DeliveryFailed."""
+
+
+def load_plugins() -> None:
+    """Apprise finds its plugins (about 120) by importing every one of them the first time
+    it reads a URL: about a second of CPU on a small machine, several under load. Done in
+    the event loop (the first route checked, the first message sent), it stalled every
+    consumer and command of the notifier meanwhile; a route applied then could time out."""
+    apprise.Apprise.instantiate("json://localhost")
 
 
 def scheme_of(url: str) -> str:
@@ -44,6 +55,9 @@ def check_url(url: str) -> str | None:
 class AppriseDeliverer:
     def __init__(self) -> None:
         self._plugins: dict[str, apprise.plugins.NotifyBase] = {}
+
+    async def prepare(self) -> None:
+        await asyncio.to_thread(load_plugins)
 
     async def deliver(self, url: str, message: Message) -> None:
         plugin = self._plugins.get(url)
