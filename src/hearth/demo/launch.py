@@ -219,8 +219,13 @@ def _spawn(root: Path, log_name: str, *args: str) -> subprocess.Popen[bytes]:
         )
 
 
+class DemoFailed(Exception):
+    """The demo could not start; the message says what, in one line, and where its log is."""
+
+
 def start_demo(data_dir: Path, port_offset: int = 0) -> Demo:
-    """Start the demo's processes; on any failure, stop what was started and re-raise."""
+    """Start the demo's processes; on any failure, stop what was started and raise
+    :class:`DemoFailed` (a stop asked for, such as Ctrl-C, is re-raised as it came)."""
     root = data_dir.resolve() / "demo"
     root.mkdir(parents=True, exist_ok=True)
     demo = Demo(
@@ -233,10 +238,21 @@ def start_demo(data_dir: Path, port_offset: int = 0) -> Demo:
     )
     try:
         _start(demo, port_offset)
-    except BaseException:
+    except BaseException as exc:
         demo.stop()
+        if isinstance(exc, Exception):
+            raise DemoFailed(f"the demo could not start: {_one_line(exc)}") from exc
         raise
     return demo
+
+
+def _one_line(exc: Exception) -> str:
+    if isinstance(exc, subprocess.CalledProcessError):
+        said = (exc.stderr or b"").decode(errors="replace").strip().splitlines()
+        command = " ".join(str(part) for part in exc.cmd[:2])
+        return f"`{command} …` failed ({said[-1] if said else f'exit code {exc.returncode}'})"
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 def _start(demo: Demo, port_offset: int) -> None:

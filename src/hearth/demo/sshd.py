@@ -55,14 +55,18 @@ def wait_for_banner(port: int, process: subprocess.Popen[bytes], log: Path) -> N
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"sshd exited with {process.returncode}:\n{log.read_text()}")
+            said = log.read_text(errors="replace").strip().splitlines() if log.exists() else []
+            raise RuntimeError(
+                f"sshd exited with code {process.returncode}: "
+                f"{said[-1] if said else 'no output'} (its log: {log})"
+            )
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
                 if sock.recv(64).startswith(b"SSH-2.0-"):
                     return
         except OSError:
             time.sleep(0.02)
-    raise RuntimeError(f"sshd on port {port} did not answer:\n{log.read_text()}")
+    raise RuntimeError(f"sshd on port {port} did not answer within 10s (its log: {log})")
 
 
 def launch_sshd(

@@ -160,10 +160,13 @@ def _start(
 
     stack, stop = running.stack, running.stop
     if choice.demo:
-        from hearth.demo.launch import start_demo
+        from hearth.demo.launch import DemoFailed, start_demo
 
         with report.step("starting the demo (no hearth.yaml here)…"):
-            running.demo = start_demo(options.data_dir, options.port_offset)
+            try:
+                running.demo = start_demo(options.data_dir, options.port_offset)
+            except DemoFailed as failed:
+                raise StackError(str(failed)) from None
         stack.other_pids = running.demo.pids()
         stack.extra_env = running.demo.service_env
         record_state(stack, pid=os.getpid())

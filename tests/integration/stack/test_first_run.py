@@ -286,6 +286,24 @@ def test_the_demo_reuses_its_token_and_never_replaces_a_real_configuration(
     assert leftovers(str(data)) == []
 
 
+def test_a_demo_that_cannot_start_is_one_clear_line_and_leaves_nothing(
+    tmp_path: Path, runs: list[Up]
+) -> None:
+    """Any demo step that broke (a simulator that died, a Git command, a file) ended
+    `hearth up` with a traceback; CI met one when a simulator was slow to start."""
+    data = tmp_path / "data"
+    log = data / "demo" / "homeassistant.log"
+    log.mkdir(parents=True)  # where the simulated Home Assistant's log goes: cannot be opened
+    up = Up(data, free_ports())
+    runs.append(up)
+    assert up.process.wait(180) == 2, up.output()
+    output = up.output()
+    assert "the demo could not start:" in output and "homeassistant.log" in output, output
+    assert "Traceback" not in output, output
+    assert "stopped in" in output, output
+    assert leftovers(str(data)) == []
+
+
 def test_a_missing_config_file_is_one_clear_line(tmp_path: Path, runs: list[Up]) -> None:
     data = tmp_path / "data"
     up = Up(data, free_ports(), args=("--config", str(tmp_path / "missing.yaml")))
