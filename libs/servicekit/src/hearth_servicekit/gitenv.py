@@ -7,8 +7,8 @@
 - Its housekeeping runs in the foreground. ``git fetch`` and ``git commit`` start
   ``git gc --auto`` (or ``git maintenance run --auto``) once enough packs or loose objects
   pile up, and by default that detaches into the background: a process that outlives the
-  command, repacks and rewrites refs while the next fetch on the same mirror runs (which
-  then fails to lock a ref), and is left behind when Hearth stops. In the foreground it is
+  command, repacks and packs refs while the next fetch on the same mirror runs (and may
+  hold a lock that fetch needs), and is left behind when Hearth stops. In the foreground it is
   part of the command: under the mirror's lock, within its timeout, and over when the
   command returns.
 """
