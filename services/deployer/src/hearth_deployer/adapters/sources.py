@@ -16,17 +16,17 @@ import shutil
 import tempfile
 from collections import OrderedDict
 from pathlib import Path
-from typing import IO, Any, Protocol
-
-from githubkit import GitHub, TokenAuthStrategy, UnauthAuthStrategy
-from githubkit.exception import RequestError, RequestFailed
-from githubkit.response import Response
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from hearth_deployer.adapters import treecache, treeio
 from hearth_deployer.domain.fetched import FetchedTree, FetchError
 from hearth_deployer.domain.paths import UnsafePath, safe_relative
 from hearth_deployer.domain.plan import FileEntry
 from hearth_events.catalogue import RepositorySpec
+
+if TYPE_CHECKING:
+    from githubkit import GitHub
+    from githubkit.response import Response
 from hearth_servicekit.gitenv import git_environment
 
 __all__ = ["ConfigSource", "FetchError", "FetchedTree", "GitHubTarballs", "GitMirrors"]
@@ -252,6 +252,8 @@ def _treeish(commit: str, sub: str) -> str:
 async def _full_sha(github: GitHub[Any], repo: RepositorySpec, ref: str) -> str:
     """The full id of a short commit id, a branch or a tag: what a person types is recorded
     as the exact commit deployed."""
+    from githubkit.exception import RequestFailed
+
     owner, _, name = repo.name.partition("/")
     try:
         response = await github.rest.repos.async_get_commit(
@@ -291,6 +293,10 @@ class GitHubTarballs:
         base: str | None = None,
     ) -> FetchedTree:
         del base  # every fetch downloads the commit's tarball
+        # githubkit costs a service 0.4-0.8 s of CPU to import; only GitHub repositories need it.
+        from githubkit import GitHub, TokenAuthStrategy, UnauthAuthStrategy
+        from githubkit.exception import RequestError, RequestFailed
+
         owner, _, name = repo.name.partition("/")
         auth = TokenAuthStrategy(token) if token else UnauthAuthStrategy()
         sub = _subdirectory(subdirectory)
