@@ -130,6 +130,43 @@ async def test_an_sftp_session_the_host_ended_is_replaced_on_a_live_connection(
     assert (await remote.existing(root, ["a.txt"])).present == ["a.txt"]
 
 
+async def test_an_upload_on_an_ended_sftp_session_drops_its_connection_too(
+    pool: HostPool, remote: SSHHost, sshd: Any
+) -> None:
+    """The upload gathered its files' outcomes inside the session and raised the first
+    failure after leaving it, where the pool could not see it: the dead session stayed."""
+    root = str(sshd.remote_root)
+    async with session_scope():  # as in a deployment: the root is resolved once
+        await remote.upload(root, [UploadFile("a.txt", data=b"a")])
+        pooled = pool._connections[target_for(sshd).key]
+        server = sftp_server_of(sshd)
+        server.kill()
+        server.wait(5)
+        with pytest.raises(RemoteError, match=r"SFTP session .* ended"):
+            await remote.upload(root, [UploadFile("b.txt", data=b"b")], stream=False)
+    assert pooled.lost
+    await remote.upload(root, [UploadFile("b.txt", data=b"b")], stream=False)
+    assert (sshd.remote_root / "b.txt").read_bytes() == b"b"
+
+
+async def test_reading_backups_on_an_ended_sftp_session_is_an_error_not_nothing(
+    pool: HostPool, remote: SSHHost, sshd: Any
+) -> None:
+    """Reading the backups' descriptions passes over a file it cannot read; it passed
+    over a dead session too: every backup unreadable, so none kept, none to restore."""
+    (sshd.remote_root / "a.json").write_text("{}")
+    path = f"{sshd.remote_root}/a.json"
+    assert await remote.read_many([path]) == {path: b"{}"}
+    pooled = pool._connections[target_for(sshd).key]
+    server = sftp_server_of(sshd)
+    server.kill()
+    server.wait(5)
+    with pytest.raises(RemoteError, match=r"SFTP session .* ended"):
+        await remote.read_many([path])
+    assert pooled.lost
+    assert await remote.read_many([path]) == {path: b"{}"}
+
+
 async def test_without_the_bound_the_server_refuses_channels(sshd_factory: Any) -> None:
     """The control for the test above: the limit is real, so the bound is what saves us."""
     server = sshd_factory(max_sessions=3)

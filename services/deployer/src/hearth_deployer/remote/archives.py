@@ -20,9 +20,10 @@ from hearth_deployer.remote.errors import RemoteCommandFailed, RemoteError, Remo
 from hearth_deployer.remote.port import Existing, Packed
 from hearth_deployer.remote.renames import rename_into_place
 from hearth_deployer.remote.session import SSHSession
-from hearth_deployer.remote.sftperrors import command_error, sftp_error
+from hearth_deployer.remote.sftperrors import SESSION_LOST, command_error, sftp_error
 from hearth_deployer.remote.sftpio import (
     ONE_REQUEST_BYTES,
+    as_bytes,
     lstat_or_none,
     real_and_stat,
     write_small,
@@ -236,10 +237,14 @@ async def read_many(session: SSHSession, paths: Iterable[str]) -> dict[str, byte
             try:
                 async with sftp.open(path, "rb") as handle:
                     data: object = await handle.read()
+            except SESSION_LOST as exc:
+                raise sftp_error(
+                    exc, path, host=session.label, user=session.user, action="read"
+                ) from None
             except asyncssh.SFTPError:
                 found[path] = None
                 continue
-            found[path] = data if isinstance(data, bytes) else str(data).encode()
+            found[path] = as_bytes(data)
     return found
 
 
@@ -272,6 +277,10 @@ async def remove_empty_dirs(
         for rel in directories:
             try:
                 await sftp.rmdir(f"{real_root}/{rel}")
+            except SESSION_LOST as exc:
+                raise sftp_error(
+                    exc, rel, host=session.label, user=session.user, action="delete"
+                ) from None
             except asyncssh.SFTPError:
                 continue
             removed.append(rel)

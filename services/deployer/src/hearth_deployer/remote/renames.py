@@ -11,6 +11,7 @@ import asyncssh
 from hearth_deployer.remote.confine import DirectoryGuard
 from hearth_deployer.remote.fence import Fence
 from hearth_deployer.remote.sftperrors import sftp_error
+from hearth_deployer.remote.together import every
 
 RENAMES_IN_FLIGHT = 16
 
@@ -40,7 +41,4 @@ async def rename_into_place(
             except asyncssh.SFTPError as exc:
                 raise sftp_error(exc, final, host=host, user=user, action="write") from None
 
-    outcomes = await asyncio.gather(*(place(rel) for rel in paths), return_exceptions=True)
-    for outcome in outcomes:
-        if isinstance(outcome, BaseException):
-            raise outcome
+    await every(place(rel) for rel in paths)

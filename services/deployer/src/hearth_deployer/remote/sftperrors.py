@@ -19,6 +19,10 @@ from hearth_deployer.remote.errors import (
 )
 
 _NO_SPACE_MARKERS = ("no space left on device", "disk quota exceeded")
+#: How asyncssh says the SFTP session ended under a request. An operation that passes
+#: over some SFTP errors must still raise these (:func:`sftp_error` makes them
+#: SFTPSessionEnded), or the pool keeps handing out the dead session.
+SESSION_LOST = (asyncssh.SFTPConnectionLost, asyncssh.SFTPNoConnection)
 
 
 def sftp_error(
@@ -29,7 +33,7 @@ def sftp_error(
     user: str,
     action: str,
 ) -> RemoteError:
-    if isinstance(exc, asyncssh.SFTPConnectionLost | asyncssh.SFTPNoConnection):
+    if isinstance(exc, SESSION_LOST):
         return SFTPSessionEnded(host=host, action=action, path=path, reason=exc.reason)
     if isinstance(exc, asyncssh.SFTPNoSuchFile | asyncssh.SFTPNoSuchPath):
         return RemotePathMissing(path, host=host)

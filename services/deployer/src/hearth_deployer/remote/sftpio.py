@@ -13,13 +13,12 @@ waits, and the calls here start in the order given.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import Awaitable
 
 import asyncssh
 
-from hearth_deployer.remote.together import together
+from hearth_deployer.remote.together import every, together
 
 #: Every SFTP server takes a ``READ`` or ``WRITE`` of this many bytes in one request (the
 #: protocol's minimum packet); a bigger file goes the usual way.
@@ -76,9 +75,7 @@ async def write_small(
     if fsync:
         steps.append(fsync_or_skip(handle))
     steps.append(handle.close())
-    for outcome in await asyncio.gather(*steps, return_exceptions=True):
-        if isinstance(outcome, BaseException):
-            raise outcome
+    await every(steps)
 
 
 def attributes(mode: int, mtime: int | None) -> asyncssh.SFTPAttrs:

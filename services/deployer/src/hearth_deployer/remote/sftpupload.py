@@ -22,6 +22,7 @@ from hearth_deployer.remote.sftpio import (
     fsync_or_skip,
     write_small,
 )
+from hearth_deployer.remote.together import every
 
 log = logging.getLogger(__name__)
 
@@ -50,16 +51,8 @@ async def upload_over_sftp(
             async with slots:
                 return await _upload_one(session, sftp, guard, rel, item)
 
-        outcomes = await asyncio.gather(
-            *(one(rel, item) for rel, item in zip(targets, files, strict=True)),
-            return_exceptions=True,
-        )
-    sent = []
-    for outcome in outcomes:
-        if isinstance(outcome, BaseException):
-            raise outcome
-        sent.append(outcome)
-    return sent
+        # Raised inside the session: the pool drops a connection whose session ended.
+        return await every(one(rel, item) for rel, item in zip(targets, files, strict=True))
 
 
 async def _upload_one(
