@@ -24,7 +24,7 @@ from pathlib import Path
 from hearth.config import HearthConfig
 from hearth.demo import fleet
 from hearth.demo.sshd import DemoSshd, find_sshd, start_demo_sshd
-from hearth.embedded.process import free_port
+from hearth.embedded.process import free_port, last_line
 from hearth_events.catalogue import RepositorySpec, TargetSpec
 from hearth_events.catalogue.device import DeviceConfigSource, DeviceSpec
 
@@ -196,16 +196,8 @@ def _wait_listening(
             time.sleep(0.1)
     raise RuntimeError(
         f"{what} exited with code {process.returncode} before listening on {host}:{port}: "
-        f"{_last_line(log)} (its log: {log})"
+        f"{last_line(log)} (its log: {log})"
     )
-
-
-def _last_line(log: Path) -> str:
-    try:
-        lines = log.read_text(errors="replace").strip().splitlines()
-    except OSError:
-        return "no log"
-    return lines[-1].strip() if lines else "its log is empty"
 
 
 def _spawn(root: Path, log_name: str, *args: str) -> subprocess.Popen[bytes]:

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import asyncssh
 
+from hearth.embedded.process import last_line
+
 MAX_SESSIONS = 10
 
 
@@ -55,10 +57,8 @@ def wait_for_banner(port: int, process: subprocess.Popen[bytes], log: Path) -> N
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            said = log.read_text(errors="replace").strip().splitlines() if log.exists() else []
             raise RuntimeError(
-                f"sshd exited with code {process.returncode}: "
-                f"{said[-1] if said else 'no output'} (its log: {log})"
+                f"sshd exited with code {process.returncode}: {last_line(log)} (its log: {log})"
             )
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:

@@ -53,6 +53,15 @@ def wait_until(
     return condition()
 
 
+def last_line(path: Path) -> str:
+    """The last line a process wrote to its log, for a one-line error."""
+    try:
+        lines = path.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return "no log"
+    return lines[-1].strip() if lines else "its log is empty"
+
+
 def tail(path: Path, lines: int = 15) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])

@@ -23,11 +23,11 @@ from hearth_deployer.domain.fetched import FetchedTree, FetchError
 from hearth_deployer.domain.paths import UnsafePath, safe_relative
 from hearth_deployer.domain.plan import FileEntry
 from hearth_events.catalogue import RepositorySpec
+from hearth_servicekit.gitenv import git_environment
 
 if TYPE_CHECKING:
     from githubkit import GitHub
     from githubkit.response import Response
-from hearth_servicekit.gitenv import git_environment
 
 __all__ = ["ConfigSource", "FetchError", "FetchedTree", "GitHubTarballs", "GitMirrors"]
 
