@@ -1,5 +1,6 @@
 """The SSH adapter's files beside the tree and its archives (what backups are built of):
-``tar`` and ``sha256sum`` run on the target, so no archive ever crosses the network.
+``tar`` and ``sha256sum`` run on the target, so a big archive never crosses the network
+(a small one is packed in the deployer: :mod:`.packhere`).
 
 An archive is extracted into a staging directory *inside* the root (same file system),
 then every file is renamed into place: each file is replaced atomically, never truncated.
@@ -17,6 +18,7 @@ import asyncssh
 
 from hearth_deployer.remote.confine import STAGING_PREFIX, TEMP_PREFIX, DirectoryGuard
 from hearth_deployer.remote.errors import RemoteCommandFailed, RemoteError, RemotePathError
+from hearth_deployer.remote.packhere import pack_here
 from hearth_deployer.remote.port import Existing, Packed
 from hearth_deployer.remote.renames import rename_into_place
 from hearth_deployer.remote.session import SSHSession
@@ -107,7 +109,11 @@ async def _missing(
 
 
 async def pack(session: SSHSession, real_root: str, paths: Sequence[str], archive: str) -> Packed:
-    """Write and re-read the archive; its sha256, size and number of entries."""
+    """Write and re-read the archive; its sha256, size and number of entries. A few small
+    files are packed in the deployer (:mod:`.packhere`), the rest by the host's ``tar``."""
+    packed = await pack_here(session, real_root, paths, archive)
+    if packed is not None:
+        return packed
     quoted = shlex.quote(archive)
     folder = shlex.quote(archive.rsplit("/", 1)[0] or "/")
     script = (
