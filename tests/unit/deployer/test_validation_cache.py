@@ -18,10 +18,14 @@ from hearth_deployer.domain.validation.tree import ParsedFiles, scan_tree, valid
 RUN = "hearth_deployer.domain.validation.cache.scan_tree"
 
 
-def tree(root: Path) -> Path:
+def tree(root: Path, *, absolute: bool = True) -> Path:
+    """A tree with a parse error, a secret and (``absolute``) an include of an absolute
+    path, which only the target's configuration roots map onto the tree."""
     root.mkdir(parents=True)
     (root / "configuration.yaml").write_text("homeassistant:\n  name: Home\napi_key: !secret key\n")
     (root / "broken.yaml").write_text("a: [1, 2\n")
+    if absolute:
+        (root / "groups.yaml").write_text("lights: !include /config/configuration.yaml\n")
     return root
 
 
@@ -45,7 +49,8 @@ async def test_twenty_targets_of_one_push_share_one_run(tmp_path: Path) -> None:
     reports = await asyncio.gather(*(cache.validate(key(), root) for root in roots))
     assert cache.runs == 1
     assert all(r == reports[0] for r in reports)
-    assert not reports[0].ok and reports[0].files == ["broken.yaml", "configuration.yaml"]
+    assert not reports[0].ok
+    assert reports[0].files == ["broken.yaml", "configuration.yaml", "groups.yaml"]
     reports[0].errors.clear()  # each caller has its own copy
     assert not (await cache.validate(key(), roots[1])).ok
 
@@ -98,6 +103,20 @@ async def test_targets_on_other_paths_or_secrets_share_the_parse(
     )
 
 
+@pytest.mark.parametrize("absolute", [False, True])
+async def test_a_tree_that_includes_no_absolute_path_is_judged_once_for_every_root(
+    tmp_path: Path, absolute: bool
+) -> None:
+    """Twenty file targets, each on its own ``remote_path``: their roots can change the
+    report only through an absolute include, so without one they share one judgement."""
+    cache, root = ValidationCache(), tree(tmp_path / "t", absolute=absolute)
+    roots = [(f"/srv/host-{n}",) for n in range(3)]
+    reports = [await cache.validate(key(config_roots=r), root) for r in roots]
+    assert cache.runs == (3 if absolute else 1)
+    for report, config_roots in zip(reports, roots, strict=True):
+        assert report == validate_tree(root, target_secret_names={"key"}, config_roots=config_roots)
+
+
 @pytest.mark.parametrize(
     "other",
     [{"commit": "b" * 40}, {"subdirectory": "ha"}, {"ignore": ("broken.yaml",)}, {"repo": "b/h"}],
@@ -124,7 +143,7 @@ async def test_a_run_that_raised_is_not_kept(
         await cache.validate(key(), root)
     monkeypatch.setattr(RUN, scan_tree)
     assert not (await cache.validate(key(), root)).ok
-    assert cache.runs == 2
+    assert cache.scans == 2  # the scan that raised was not kept
 
 
 async def test_a_cancelled_target_does_not_cancel_the_others(
@@ -152,7 +171,7 @@ async def test_a_new_commit_parses_only_the_files_that_changed(tmp_path: Path) -
     """A push changes a few files: the next commit's scan takes the others' parse from
     the earlier scan, by path and text, and its report is the one a fresh parse makes."""
     cache = ValidationCache()
-    first = tree(tmp_path / "first")
+    first = tree(tmp_path / "first", absolute=False)
     for n in range(20):
         (first / f"automations/a{n}.yaml").parent.mkdir(exist_ok=True)
         (first / f"automations/a{n}.yaml").write_text(f"- id: a{n}\n  alias: x\n  alias: y\n")

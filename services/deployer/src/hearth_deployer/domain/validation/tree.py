@@ -14,7 +14,8 @@ import stat
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from pathlib import Path
+from functools import cached_property
+from pathlib import Path, PurePosixPath
 
 from hearth_deployer.domain.paths import is_ignored
 from hearth_deployer.domain.validation.hayaml import (
@@ -94,6 +95,19 @@ class ScannedTree:
     ignored: tuple[str, ...]
     refused: tuple[ValidationIssue, ...]
     parsed: tuple[ScannedFile, ...]
+
+    @cached_property
+    def absolute_includes(self) -> bool:
+        """Whether any include names an absolute path: only such an include is judged
+        against the target's configuration roots (see :func:`.includes.resolve`)."""
+        return any(
+            use.tag in _INCLUDE_TAGS and PurePosixPath(use.value).is_absolute()
+            for file in self.parsed
+            for use in file.tags
+        )
+
+
+_INCLUDE_TAGS = (INCLUDE_FILE, *INCLUDE_DIRS)
 
 
 def validate_tree(
