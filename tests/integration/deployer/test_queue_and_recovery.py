@@ -14,6 +14,7 @@ from hearth_events.catalogue import (
 from hearth_events.ids import uuid7
 from tests.integration.deployer.harness import World, files_target, ha_target, tree_digest
 from tests.integration.deployer.test_deployments import BASE, deploy_base
+from tests.support.spies import spy
 
 pytestmark = pytest.mark.integration
 
@@ -172,3 +173,25 @@ async def test_a_host_key_trusted_on_first_use_stays_pinned_across_restarts(
     assert refused.type == "DeploymentFailed"
     assert "host key" in refused.data.reason.lower()  # type: ignore[attr-defined]
     assert not (impostor.remote_root / "automations.yaml").exists()
+
+
+async def test_a_pushed_deployment_never_reads_its_targets_line_from_the_store(
+    world: World, sshd: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The save that queues a push's deployment holds the target's line; the kick starts
+    from it, the run from the kick, the next kick from the run's last write: a fan-out's
+    twenty targets asked the store for their lines twenty times for nothing."""
+    await world.start()
+    reply = await world.apply_targets(files_target(sshd, "files"))
+    assert reply["ok"], reply
+    await world.push({"a.yaml": "a: 1\n"})
+    (first,) = await world.wait_terminal("files")
+    assert first.type == "DeploymentSucceeded", first
+    (deployer,) = world.deployers
+    assert deployer.dispatcher is not None
+    store = deployer.dispatcher.store
+    reads = spy(monkeypatch, store, "read")
+    await world.push({"a.yaml": "a: 2\n"})
+    _, done = await world.wait_terminal("files", 2)
+    assert done.type == "DeploymentSucceeded", done
+    assert [args for args in reads if args[0] == store.app.line] == []

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from hearth_deployer.adapters.store import Queued
+from hearth_deployer.domain import TargetLine
 from hearth_deployer.handlers import DeployerHandlers
 from hearth_events import new_event
 from hearth_events.catalogue import DeployRequested, RepositorySpec
@@ -45,15 +46,17 @@ class BarrierStore:
         await self.all_waiting.wait()
         if target == self.fail:
             raise RuntimeError(f"the store refused {target}")
-        return Queued(created=True)
+        return Queued(created=True, line=TargetLine(target))
 
 
 class Kicks:
     def __init__(self) -> None:
         self.kicked: list[str] = []
+        self.lines: dict[str, TargetLine | None] = {}
 
-    async def kick(self, target: str) -> None:
+    async def kick(self, target: str, line: TargetLine | None = None) -> None:
         self.kicked.append(target)
+        self.lines[target] = line
 
 
 def handlers(store: BarrierStore, kicks: Kicks) -> DeployerHandlers:
@@ -69,6 +72,8 @@ async def test_a_push_queues_every_target_it_feeds_at_once() -> None:
     )
     assert store.pending == list(NAMES)  # in the declared order
     assert sorted(kicks.kicked) == list(NAMES)
+    # Each kick starts from the line its queueing save left, instead of reading it again.
+    assert all(line is not None and line.target == t for t, line in kicks.lines.items())
 
 
 async def test_one_target_that_cannot_be_queued_fails_the_push_after_the_others() -> None:

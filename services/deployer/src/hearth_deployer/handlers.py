@@ -199,7 +199,7 @@ class DeployerHandlers:
             announce=item.announce,
         )
         self.log_queued(item, queued)
-        await self.dispatcher.kick(item.target)
+        await self.dispatcher.kick(item.target, queued.line)
 
     @staticmethod
     def log_queued(item: ToQueue, queued: Queued) -> None:

@@ -36,6 +36,9 @@ T = TypeVar("T")
 class Queued:
     created: bool
     superseded: str | None = None
+    #: The target's line as the save that queued the deployment left it: the kick that
+    #: follows starts from it instead of reading it again (one read a deployment).
+    line: TargetLine | None = None
 
 
 @dataclass(frozen=True)
@@ -144,7 +147,7 @@ class DeployerApplication(DeploymentCommands):
             if old is not None and old.terminal is None:
                 old.supersede(item.deployment_id, item.meta)
                 changed.append(old)
-        return changed, Queued(created=True, superseded=superseded_id)
+        return changed, Queued(created=True, superseded=superseded_id, line=line)
 
     def begin_next(self, target: str) -> Deployment | None:
         """Make the waiting deployment active when the target is free."""
