@@ -174,3 +174,33 @@ async def test_an_aggregate_looked_at_in_a_write_can_be_kept_again(
     changed = Named("changed")
     with pytest.raises(ValueError, match="not saved"):
         app.keep_own(changed)  # its creation is not saved
+
+
+class CachedLedger(Ledger):
+    name = "Ledger"
+    env = {"AGGREGATE_CACHE_MAXSIZE": "100"}
+
+
+async def test_a_cached_aggregate_is_read_as_a_private_copy_made_through_pickle(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read from eventsourcing's cache is a copy the caller owns, as eventsourcing's own
+    ``deepcopy`` made it, but through pickle: the deployer read its target book (twenty
+    declarations) at every deployment, 0.28 ms a deep copy against 0.12."""
+    import eventsourcing.application
+
+    from hearth_eventstore import store
+
+    app = open_application(CachedLedger, database_url, "cached_reads")
+    try:
+        writes = Writes(app)
+        await writes.batched(app.open, "cached")
+        await writes.batched(app.add, "cached", 1)
+        deep = spy(monkeypatch, eventsourcing.application, "deepcopy")
+        copied = spy(monkeypatch, store, "private_copy")
+        first: Named = app._get(Named.create_id("cached"))
+        first.write(2)  # a caller's change to its copy ...
+        assert app.lines("cached") == 1  # ... is not what the next caller reads
+        assert len(copied) == 2 and deep == []
+    finally:
+        app.close()

@@ -23,7 +23,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg import sql
 
 from hearth_events import Envelope, EventData, event_class, new_event, uuid7
-from hearth_eventstore.own_copies import OwnCopies
+from hearth_eventstore.own_copies import OwnCopies, private_copy
 from hearth_servicekit.redaction import redact_value
 
 
@@ -154,15 +154,27 @@ class HearthApplication(Application[UUID]):
         if self.own_copies_of and (batch is not None or writing is not None):
             found = self._own.take(aggregate_id)
         if found is None:
-            try:
-                found = self.repository.get(aggregate_id)
-            except AggregateNotFoundError:
+            found = self._from_store(aggregate_id)
+            if found is None:
                 return None
         if batch is not None:
             batch.seen[aggregate_id] = found
         elif writing is not None:
             writing.add(aggregate_id)
         return found
+
+    def _from_store(self, aggregate_id: UUID) -> Any:
+        """The aggregate as stored (brought up to date from the cache when it holds it),
+        as a copy of the caller's own; None when it does not exist. A cached aggregate is
+        copied through pickle (:func:`.own_copies.private_copy`), not eventsourcing's
+        ``copy.deepcopy``: the deployer reads its target book of twenty declarations at
+        every deployment, 0.28 ms a deep copy against 0.12 through pickle."""
+        cached = self.repository.cache is not None
+        try:
+            found: Any = self.repository.get(aggregate_id, deepcopy_from_cache=not cached)
+        except AggregateNotFoundError:
+            return None
+        return private_copy(found) if cached else found
 
     def run_one(self, call: Callable[[], T]) -> T:
         """Run one command method as a write (see :attr:`own_copies_of`); its result, or
