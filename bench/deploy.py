@@ -13,10 +13,12 @@
   trips it waited for from the pairs' differences. Baseline: the SSH work alone
   (``bench/ssh_floor.py``) across the same link.
 - **fan-out**: one such push to ``fan_out`` ``files`` targets, each its own sshd, until all
-  of them succeeded, beside the same push to one target (measured first, alone: the median
-  of three pushes, the slowest in the p95 column); with the bytes Hearth sent beside the
-  bytes that changed. Baseline: ``fan_out`` ``scp -r`` of the whole tree in parallel. The
-  fan-out and its baseline are measured once.
+  of them succeeded, beside the same push to one target of a repository of its own (on
+  one more sshd); three rounds, each a push to the one target then a push to the
+  ``fan_out``, so a machine whose speed drifts within minutes slows both alike: the
+  median of each, the slowest in the p95 column; with the bytes Hearth sent beside the
+  bytes that changed. Baseline: ``fan_out`` ``scp -r`` of the whole tree in parallel,
+  measured once.
 
 Hearth's time includes what scp skips: the HMAC check and JetStream ack of the webhook;
 the deployer consuming the push and storing the deployment in PostgreSQL; a fetch of the
@@ -76,6 +78,7 @@ WEBHOOK_SECRET = "bench-webhook-secret"
 HOME = "bench/home"
 FLEET = "bench/fleet"
 FAR = "bench/far"
+SOLO = "bench/solo"
 #: The round trip of the slow link (a host across a VPN, or a rented server).
 LINK_RTT_S = 0.020
 #: The pushes through the slow link's relay with no delay added, alternated with
@@ -90,8 +93,9 @@ def round_trips(slow: list[float], direct: list[float]) -> float:
 
 
 CHANGED = "automations/automation-0000.yaml"
-#: The one-target pushes of the fan-out part (the fan-out's own use 2 and 3; one digit each, so
-#: every push changes the same number of bytes).
+#: The rounds of the fan-out part: the one target's push, then the fan-out's, with these
+#: revisions of the changed file (one digit each, so every push changes the same number of
+#: bytes).
 ONE_TARGET_REVISIONS = (4, 5, 6)
 DEPLOY_TIMEOUT_S = 180.0
 
@@ -448,6 +452,18 @@ class CpuWindow:
         self.spent = {n: now[n] - self._by_name.get(n, 0.0) for n in now}
         return self
 
+    @classmethod
+    def average(cls, windows: list[CpuWindow]) -> CpuWindow:
+        """One stopped window for a push: the mean of ``windows``, each of one push."""
+        mean = cls.__new__(cls)
+        mean.cores, count = windows[0].cores, len(windows)
+        mean.wall = sum(w.wall for w in windows) / count
+        mean.busy = sum(w.busy for w in windows) / count
+        mean.own = sum(w.own for w in windows) / count
+        names = {name for w in windows for name in w.spent}
+        mean.spent = {n: sum(w.spent.get(n, 0.0) for w in windows) / count for n in names}
+        return mean
+
     def summary(self, deployments: int) -> str:
         """``deployments``: how many deployments ran in the window, to show the CPU each
         cost, by process (``deployer`` is this one: the deployer, and the bench's listener)."""
@@ -569,9 +585,10 @@ async def _measure(
     servers: list[SshServer] = []
     stack.callback(stop_servers, servers)
     user = bench_user()
-    for _ in range(2 + fan_out):
+    for _ in range(3 + fan_out):
         servers.append(start_sshd(key, user=user))
-    home_server, fleet_servers, far_server = servers[0], servers[1:-1], servers[-1]
+    home_server, solo_server, far_server = servers[0], servers[1], servers[-1]
+    fleet_servers = servers[2:-1]
     ha = HomeAssistantSim(config_dir=home_server.remote_root)
     await ha.start()
     stack.push_async_callback(ha.stop)
@@ -579,13 +596,14 @@ async def _measure(
     home = Repo(HOME, make_remote(workdir / "git", "home"))
     fleet = Repo(FLEET, make_remote(workdir / "git", "fleet"))
     far = Repo(FAR, make_remote(workdir / "git", "far"))
+    solo = Repo(SOLO, make_remote(workdir / "git", "solo"))
     world = World(nats_server.url, postgres.dsn(), workdir / "data", home.remote)
     await world.open()
     stack.push_async_callback(world.close)
     await world.secret("ssh-key", key.path.read_text())
     await world.secret("ha-token", ha.token)
     await world.secret("webhook", WEBHOOK_SECRET, "webhook-gw")
-    for repo in (home, fleet, far):
+    for repo in (home, fleet, far, solo):
         spec = RepositorySpec(name=repo.name, url=repo.remote.url, webhook_secret="webhook")
         await world.publish(RepositoryRegistered(repo=spec.name, spec=spec), "hearth apply")
     gateway, port = await start_gateway(nats_server.url, workdir)
@@ -621,35 +639,33 @@ async def _measure(
         for n in range(repeats)
     ]
 
-    # Fan-out: the same kind of push to one target alone, then to `fan_out` targets.
+    # Fan-out: rounds of the same kind of push to one target, then to `fan_out` targets.
     names = [f"fleet-{n:02}" for n in range(fan_out)]
     specs = [files_target(s, n, repo=FLEET) for n, s in zip(names, fleet_servers, strict=True)]
-    reply = await world.apply_targets(specs[0], prune=False)
+    solo_spec = files_target(solo_server, "solo", repo=SOLO)
+    reply = await world.apply_targets(solo_spec, *specs, prune=False)
     assert reply["ok"], reply
-    await bench.push(fleet, tree, names[:1])  # full deployment: not counted
-    # Three pushes: the median, so one slow push (a timer firing) does not set the ratio.
-    window = CpuWindow()
-    ones = []
-    with profiled("one-target"):
-        for revision in ONE_TARGET_REVISIONS:
-            ones.append(await bench.push(fleet, {CHANGED: automation(0, revision)}, names[:1]))
-    one = statistics.median(ones)
-    one_cpu = window.stop().summary(len(ONE_TARGET_REVISIONS))
-    one_delivery = fleet.deliveries[-1]
-    one_changed = size(automation(0, ONE_TARGET_REVISIONS[-1]))
-    if fan_out > 1:
-        reply = await world.apply_targets(*specs[1:], prune=False)
-        assert reply["ok"], reply
-        # The new targets' full deployments: not counted.
-        await bench.push(fleet, {CHANGED: automation(0, 2)}, names)
-    window = CpuWindow()
+    await bench.push(solo, tree, ["solo"])  # full deployments: not counted
+    await bench.push(fleet, tree, names)
+    ones, manys, one_windows, many_windows = [], [], [], []
     with profiled("fan-out"):
-        many = await bench.push(fleet, {CHANGED: automation(0, 3)}, names)
-    many_window = window.stop()
+        for revision in ONE_TARGET_REVISIONS:
+            change = {CHANGED: automation(0, revision)}
+            window = CpuWindow()
+            ones.append(await bench.push(solo, change, ["solo"]))
+            one_windows.append(window.stop())
+            window = CpuWindow()
+            manys.append(await bench.push(fleet, change, names))
+            many_windows.append(window.stop())
+    one, many = statistics.median(ones), statistics.median(manys)
+    one_cpu = CpuWindow.average(one_windows).summary(1)
+    many_window = CpuWindow.average(many_windows)
     many_cpu = many_window.summary(fan_out)
-    many_changed = size(automation(0, 3)) * fan_out
-    for server in fleet_servers:
-        assert (server.remote_root / CHANGED).read_text() == automation(0, 3)
+    one_delivery = solo.deliveries[-1]
+    one_changed = size(automation(0, ONE_TARGET_REVISIONS[-1]))
+    many_changed = one_changed * fan_out
+    for server in (*fleet_servers, solo_server):
+        assert (server.remote_root / CHANGED).read_text() == automation(0, ONE_TARGET_REVISIONS[-1])
 
     started = time.perf_counter()
     await asyncio.gather(
@@ -661,9 +677,9 @@ async def _measure(
     # Every event of the run, read from the stream once (each read takes the whole stream).
     events = await world.events()
     sent = bytes_sent(events, home.deliveries[first:])
-    one_sent = bytes_sent(events, [one_delivery], names[:1])
+    one_sent = bytes_sent(events, [one_delivery], ["solo"])
     many_sent = bytes_sent(events, fleet.deliveries[-1:], names)
-    alone = step_times(events, one_delivery, names[:1])
+    alone = step_times(events, one_delivery, ["solo"])
     together = step_times(events, fleet.deliveries[-1], names)
 
     p50, p95 = percentiles(hearth)
@@ -689,7 +705,8 @@ async def _measure(
             f"hearth: 1 push → 1 target, live (1 of {files} files changed)",
             one,
             max(ones),
-            f"{len(ones)} pushes; the last: bytes sent {one_sent:,} / bytes changed "
+            f"{len(ones)} pushes, each before one of the fan-out's; the last: bytes sent "
+            f"{one_sent:,} / bytes changed "
             f"{one_changed:,}; {one_cpu}; "
             f"targets log in as {user or 'the runner'}",
         ),
@@ -697,7 +714,8 @@ async def _measure(
             "fan-out",
             f"hearth: 1 push → {fan_out} targets, all live (1 of {files} files changed)",
             many,
-            None,
+            max(manys),
+            f"{len(manys)} pushes, each after one to the 1 target; "
             f"{many / one:.1f} times the 1-target time; "
             f"bytes sent {many_sent:,} / bytes changed {many_changed:,}; {many_cpu}",
         ),
