@@ -13,7 +13,7 @@ from typing import Any
 import asyncssh
 import pytest
 
-from hearth_deployer.remote import Backups, SSHHost, UploadFile
+from hearth_deployer.remote import BackupCorrupt, Backups, SSHHost, UploadFile
 from hearth_deployer.remote.errors import RemoteError
 from hearth_deployer.remote.packhere import PACK_HERE_BYTES, PACK_HERE_FILES
 from hearth_deployer.remote.pool import HostPool
@@ -159,3 +159,25 @@ async def test_a_small_backup_on_an_ended_sftp_session_drops_its_connection(
     assert pooled.lost
     info = await Backups(remote).take(str(root), ["configuration.yaml"], dest, "b1")
     assert info.file_count == 1
+
+
+async def test_an_archive_that_reads_back_other_than_written_is_refused(
+    remote: SSHHost, sshd: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the host hands back is what the backup's sha256 describes: an archive that
+    does not read back as written is refused, and removed."""
+    from hearth_deployer.remote import packhere
+
+    root, dest = sshd.remote_root, f"{sshd.workdir}/backups"
+    await put_files(remote, root)
+    written = packhere._write_and_read_back
+
+    async def flipped(sftp: Any, archive: str, data: bytes) -> bytes:
+        back = await written(sftp, archive, data)
+        return back[:-1] + bytes([back[-1] ^ 1])
+
+    monkeypatch.setattr(packhere, "_write_and_read_back", flipped)
+    with pytest.raises(BackupCorrupt, match="read back other than written") as refused:
+        await Backups(remote).take(str(root), ["configuration.yaml"], dest, "b1")
+    assert "\n" not in str(refused.value)
+    assert sorted(p.name for p in Path(dest).iterdir()) == []

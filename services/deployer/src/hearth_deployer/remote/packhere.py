@@ -74,7 +74,7 @@ async def pack_here(
             back = await _write_and_read_back(sftp, archive, data)
             if back != data:
                 await _remove_quietly(sftp, archive)
-                why = f"it read back as {len(back)} bytes unlike the {len(data)} written"
+                why = f"it read back other than written ({len(back)} of {len(data)} bytes)"
                 raise BackupCorrupt(archive, host=session.label, why=why)
         except _NotHere:
             return None
