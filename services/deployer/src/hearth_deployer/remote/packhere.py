@@ -5,7 +5,7 @@ The host's ``tar`` (:func:`.archives.pack`) costs it a shell, ``tar`` and ``gzip
 asked of each host. A backup of a few small regular files is read here instead, packed
 into the same ``tar.gz`` the host's ``tar -xzpf`` restores (each file's bytes, mode,
 owner and modification time; GNU format, numeric owners), written, synced and read back
-in one round trip, and listed again from what was read back.
+in one round trip after its ``OPEN``, and listed again from what was read back.
 
 Anything else goes to the host's ``tar``, which says what is wrong in its own words: a
 symlink or anything not a regular file, a file too big for one ``READ``, more than
@@ -17,7 +17,6 @@ gets its backed-up bytes.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import gzip
 import hashlib
@@ -33,7 +32,7 @@ from hearth_deployer.remote.errors import BackupCorrupt
 from hearth_deployer.remote.port import Packed
 from hearth_deployer.remote.session import SSHSession
 from hearth_deployer.remote.sftperrors import SESSION_LOST, sftp_error
-from hearth_deployer.remote.sftpio import ONE_REQUEST_BYTES, as_bytes, fsync_or_skip
+from hearth_deployer.remote.sftpio import ONE_REQUEST_BYTES, as_bytes, fsync_or_skip, read_small
 from hearth_deployer.remote.together import every, together
 
 #: At most this many files, together at most one ``READ``'s worth of bytes, are packed
@@ -96,27 +95,17 @@ async def _read_all(sftp: asyncssh.SFTPClient, root: str, paths: Sequence[str]) 
 
 
 async def _read_one(sftp: asyncssh.SFTPClient, root: str, name: str) -> _Read:
-    """The file's own attributes and its bytes: ``LSTAT`` beside ``OPEN``, then ``READ``
-    beside ``CLOSE`` (two round trips). A symlink (which ``OPEN`` follows), anything
-    not a regular file, or a file too big or changed meanwhile is not packed here."""
+    """The file's own attributes (``LSTAT``), then its bytes (``OPEN``; ``READ`` beside
+    ``CLOSE``). Only a regular file is opened: opening a FIFO, or a symlink to one, would
+    block the host's SFTP server, and every request after it. A symlink, anything not a
+    regular file, or a file too big or changed meanwhile is not packed here."""
     path = f"{root}/{name}"
-    looked, opened = await asyncio.gather(
-        sftp.lstat(path), sftp.open(path, "rb", block_size=0), return_exceptions=True
-    )
-    if isinstance(opened, BaseException):
-        raise opened
-    try:
-        if isinstance(looked, BaseException):
-            raise looked
-        if looked.type != asyncssh.FILEXFER_TYPE_REGULAR or (looked.size or 0) > PACK_HERE_BYTES:
-            raise _NotHere
-        size = looked.size or 0
-    except BaseException:
-        await opened.close()
-        raise
-    read, _ = await together(opened.read(size + 1, 0), opened.close())
-    data = as_bytes(read)
-    if len(data) != size:
+    looked = await sftp.lstat(path)
+    size = looked.size or 0
+    if looked.type != asyncssh.FILEXFER_TYPE_REGULAR or size > PACK_HERE_BYTES:
+        raise _NotHere
+    data = await read_small(sftp, path, size)
+    if data is None:
         raise _NotHere  # it changed since its LSTAT: the host's tar reads it whole
     return _Read(name, looked, data)
 
