@@ -107,9 +107,11 @@ async def test_one_changed_file_in_a_large_tree_is_all_that_travels(
 async def test_a_run_reads_what_its_kick_read_only_once_and_writes_its_end_once(
     world: World, box: MemoryBox, ha_sim: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The kick that starts a run reads the target's line and declaration, and begins the
-    deployment; the run used to read all three again, and the kick after it the line once
-    more (five of a deployment's ten reads in a fan-out)."""
+    """The kick that starts a run reads the target's declaration and begins the
+    deployment, from the line the save that queued it left; the run used to read all
+    three again, and the kick after it the line once more (five of a deployment's ten
+    reads in a fan-out), and the kick itself read the line the queueing save had just
+    left (one more)."""
     from hearth_deployer.adapters.store import DeployerStore
 
     await deploy_base(world, box, ha_sim)
@@ -150,7 +152,7 @@ async def test_a_run_reads_what_its_kick_read_only_once_and_writes_its_end_once(
     await dispatcher.idle.wait()
     async with dispatcher._kicking["ha"]:  # the kick after the run has looked
         pass
-    assert reads["line"] == 1 and reads["target"] == 1
+    assert reads["line"] == 0 and reads["target"] == 1
     # The run's three cancel points ask only for events newer than its own copy.
     assert reads["deployment_if_newer"] == 3 and reads["deployment"] == 0
     # The store is asked for the whole deployment once, whether it exists when it is
