@@ -5,7 +5,8 @@ The host's ``tar`` (:func:`.archives.pack`) costs it a shell, ``tar`` and ``gzip
 asked of each host. A backup of a few small regular files is read here instead, packed
 into the same ``tar.gz`` the host's ``tar -xzpf`` restores (each file's bytes, mode,
 owner and modification time; GNU format, numeric owners), written, synced and read back
-in one round trip after its ``OPEN``, and listed again from what was read back.
+in one round trip (its ``OPEN`` sent with the files' first requests), and listed again
+from what was read back: four round trips, where the host's ``tar`` took three.
 
 Anything else goes to the host's ``tar``, which says what is wrong in its own words: a
 symlink or anything not a regular file, a file too big for one ``READ``, more than
@@ -17,6 +18,7 @@ gets its backed-up bytes.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gzip
 import hashlib
@@ -64,13 +66,9 @@ async def pack_here(
     folder = archive.rsplit("/", 1)[0] or "/"
     async with session.pool.sftp(session.target) as sftp:
         try:
-            files, beside = await together(
-                _read_all(sftp, real_root, paths), _backups_in(sftp, folder)
+            (data, back), beside = await together(
+                _read_and_write(sftp, real_root, paths, archive), _backups_in(sftp, folder)
             )
-            data = build_archive(files)
-            if len(data) > ONE_REQUEST_BYTES:
-                return None
-            back = await _write_and_read_back(sftp, archive, data)
             if back != data:
                 await _remove_quietly(sftp, archive)
                 why = f"it read back other than written ({len(back)} of {len(data)} bytes)"
@@ -85,6 +83,32 @@ async def pack_here(
             await _remove_quietly(sftp, archive)
             return None  # the host's tar tries, and says what is wrong in its words
     return Packed(hashlib.sha256(back).hexdigest(), len(back), entries(back), beside=beside)
+
+
+async def _read_and_write(
+    sftp: asyncssh.SFTPClient, root: str, paths: Sequence[str], archive: str
+) -> tuple[bytes, bytes]:
+    """The archive built and what reads back of it once written. Its ``OPEN`` needs
+    nothing read, so it goes out with the files' first requests: four round trips in
+    all, the folder's listing beside them."""
+    read, opened = await asyncio.gather(
+        _read_all(sftp, root, paths),
+        sftp.open(archive, "w+b", asyncssh.SFTPAttrs(permissions=0o600), block_size=0),
+        return_exceptions=True,
+    )
+    if isinstance(opened, BaseException):
+        raise read if isinstance(read, BaseException) else opened
+    try:
+        if isinstance(read, BaseException):
+            raise read
+        data = build_archive(read)
+        if len(data) > ONE_REQUEST_BYTES:
+            raise _NotHere
+    except BaseException:
+        with contextlib.suppress(asyncssh.SFTPError):
+            await opened.close()  # an empty archive stays: the host's tar writes it over
+        raise
+    return data, await _write_and_read_back(opened, data)
 
 
 async def _read_all(sftp: asyncssh.SFTPClient, root: str, paths: Sequence[str]) -> list[_Read]:
@@ -147,10 +171,9 @@ def entries(archive: bytes) -> int:
         return -1
 
 
-async def _write_and_read_back(sftp: asyncssh.SFTPClient, archive: str, data: bytes) -> bytes:
-    """``WRITE``, ``fsync``, ``READ`` of it all and ``CLOSE`` in one round trip after the
-    ``OPEN``: the server answers them in order, so the read sees what was written."""
-    handle = await sftp.open(archive, "w+b", asyncssh.SFTPAttrs(permissions=0o600), block_size=0)
+async def _write_and_read_back(handle: asyncssh.SFTPClientFile, data: bytes) -> bytes:
+    """``WRITE``, ``fsync``, ``READ`` of it all and ``CLOSE`` in one round trip: the
+    server answers them in order, so the read sees what was written."""
     steps: list[Awaitable[object]] = [
         handle.write(data, 0),
         fsync_or_skip(handle),
