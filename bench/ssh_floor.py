@@ -1,19 +1,18 @@
-"""The fan-out's floor in SSH alone: what a one-file deployment asks of each host, done
-with asyncssh directly, to one host and to ``len(servers)`` hosts at once.
+"""The slow link's floor in SSH alone: a one-file deployment's remote work done with
+asyncssh directly, to one host and to ``len(servers)`` hosts at once, across the slow
+link's delay (``bench.deploy.across_slow_link``): the round trips any client waits for.
 
-Per host, over a connection opened beforehand (Hearth keeps its connections open too),
-the same remote work Hearth's deployment of a one-file change does, and nothing else:
+Per host, over a connection opened beforehand (Hearth keeps its connections open too):
 
 1. list size, mode and mtime of every file (``find -printf``: Hearth's quick check);
 2. back up the file about to be replaced (``tar`` into a folder beside the root, and its
    sha256);
 3. write the new file atomically over SFTP: a temporary file, its mode, ``fsync``, a
    rename over the old one;
-4. list the tree again (what Hearth records for the next quick check).
+4. list the tree again.
 
-No event store, no bus, no validation, no plan, no log: the difference between Hearth's
-fan-out and this one is what Hearth's own bookkeeping costs, and this one's own ratio of
-many hosts to one is what the hosts' side costs on this machine's cores.
+The fan-out's floor, the whole I/O of a deployment (SSH, PostgreSQL, NATS) as Hearth
+does it today, is ``bench/io_floor.py``.
 """
 
 from __future__ import annotations
