@@ -60,8 +60,8 @@ from typing import Any
 import aiohttp
 import psutil
 
+from bench.io_floor import busy_seconds, records_cpu
 from bench.io_floor import floor as io_floor
-from bench.io_floor import records_cpu
 from bench.latency import SlowLink
 from bench.ssh_floor import floor as ssh_floor
 from hearth.embedded.nats import EmbeddedNats
@@ -443,14 +443,14 @@ class CpuWindow:
     def __init__(self) -> None:
         self.cores = os.cpu_count() or 1
         self._by_name = _cpu_by_name()
-        self._machine = _busy_seconds()
+        self._machine = busy_seconds()
         self._own = time.process_time()
         self._wall = time.perf_counter()
 
     def stop(self) -> CpuWindow:
         self.wall = time.perf_counter() - self._wall
         #: CPU seconds: the whole machine's, this process's, and by process name.
-        self.busy = _busy_seconds() - self._machine
+        self.busy = busy_seconds() - self._machine
         self.own = time.process_time() - self._own
         now = _cpu_by_name()
         self.spent = {n: now[n] - self._by_name.get(n, 0.0) for n in now}
@@ -534,14 +534,6 @@ def _group(name: str) -> str:
     """A kernel thread's name says what it does at the moment (``kworker/u8:0-writeback``):
     group by what it is, so a thread that changed its task is not counted since boot."""
     return name.split("/", 1)[0] if "/" in name else name
-
-
-def _busy_seconds() -> float:
-    """CPU seconds the machine spent busy since boot (all cores; /proc/stat)."""
-    with open("/proc/stat") as stat:
-        fields = [int(v) for v in stat.readline().split()[1:]]
-    idle = fields[3] + fields[4]  # idle, iowait
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 #: The targets' login user when it exists (``scripts/ensure-test-deps`` makes it when run as

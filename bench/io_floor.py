@@ -43,11 +43,11 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 from nats.js.api import KeyValueConfig, StreamConfig
 
+from bench.ssh_floor import LIST, connect
 from tests.support.sshd import SshServer
 
 STREAM = "BENCH_IO_FLOOR"
 BUCKET = "bench_io_floor"
-LIST = "find . -type f -printf '%s %m %T@ %p\\0'"
 #: The rows each write of a deployment stores, in order: queued, begun on its line,
 #: started, fetched, validated, planned, backed up, upload begun, deployed, restarted,
 #: succeeded, ended on its line (23: its 17 events and 6 of the deployer's bookkeeping).
@@ -91,8 +91,8 @@ class GroupCommit:
 
 
 class Bus:
-    def __init__(self, nc: Any, js: Any, kv: Any) -> None:
-        self.nc, self.js, self.kv = nc, js, kv
+    def __init__(self, js: Any, kv: Any) -> None:
+        self.js, self.kv = js, kv
 
     async def publish(self, key: str, count: int) -> None:
         await asyncio.gather(
@@ -163,10 +163,10 @@ async def deploy_one(
     await asyncio.gather(sftp.lstat(final), _lstat_if_there(sftp, temporary))
     await _record(store, bus, key, 8)  # deployed
     await _record(store, bus, key, 9)  # restarted (nothing to restart)
-    # The host's record, written beside the root.
+    # The host's record, written beside the root: the root, the record and its folder
+    # looked at, then the record replaced.
     record = f"{server.workdir}/io-floor-record"
-    await asyncio.gather(sftp.stat(root), _lstat_if_there(sftp, record))
-    await sftp.lstat(record)
+    await asyncio.gather(sftp.stat(root), sftp.lstat(record), sftp.lstat(str(server.workdir)))
     async with sftp.open(f"{record}.part", "wb") as stamp:
         await stamp.write(str(listed.stdout)[:64].encode())
     await sftp.posix_rename(f"{record}.part", record)
@@ -176,13 +176,7 @@ async def deploy_one(
 
 
 async def _connect(server: SshServer) -> Host:
-    conn = await asyncssh.connect(
-        server.host,
-        port=server.port,
-        username=server.user,
-        client_keys=[str(server.client_key)],
-        known_hosts=None,
-    )
+    conn = await connect(server)
     sftp = await conn.start_sftp_client()
     await sftp.makedirs(f"{server.workdir}/io-floor-backups", exist_ok=True)
     async with sftp.open(f"{server.workdir}/io-floor-record", "wb") as record:
@@ -227,7 +221,7 @@ async def floor(
         kv = await js.create_key_value(KeyValueConfig(bucket=BUCKET, ttl=30))
         async with pool.acquire() as conn:
             await conn.execute(_SETUP)
-        store, bus = GroupCommit(pool), Bus(nc, js, kv)
+        store, bus = GroupCommit(pool), Bus(js, kv)
         ones, manys, cpus, n = [], [], [], 0
         for _ in range(revisions):
             n += 1

@@ -60,7 +60,8 @@ async def pack_here(
     session: SSHSession, real_root: str, paths: Sequence[str], archive: str
 ) -> Packed | None:
     """The archive written at ``archive`` with its sha256, size, entries and the
-    backups beside it; None when it is not one to pack here (nothing was written)."""
+    backups beside it; None when it is not one to pack here (the host's ``tar`` then
+    writes the archive, over the empty file this may have opened)."""
     if len(paths) > PACK_HERE_FILES:
         return None
     folder = archive.rsplit("/", 1)[0] or "/"
