@@ -14,8 +14,9 @@
   (``bench/ssh_floor.py``) across the same link.
 - **fan-out**: one such push to ``fan_out`` ``files`` targets, each its own sshd, until all
   of them succeeded, beside the same push to one target of a repository of its own (on
-  one more sshd); three rounds, each a push to the one target then a push to the
-  ``fan_out``, so a machine whose speed drifts within minutes slows both alike: the
+  one more sshd), every target past its backup limit (each deployment prunes one, as a
+  user's do from the eleventh on); three rounds, each a push to the one target then a
+  push to the ``fan_out``, so a machine whose speed drifts within minutes slows both alike: the
   median of each, the slowest in the p95 column; with the bytes Hearth sent beside the
   bytes that changed. Baselines: ``fan_out`` ``scp -r`` of the whole tree in parallel,
   measured once; and the floor, the I/O of one such deployment (its SSH requests, stored
@@ -101,6 +102,13 @@ CHANGED = "automations/automation-0000.yaml"
 #: revisions of the changed file (one digit each, so every push changes the same number of
 #: bytes).
 ONE_TARGET_REVISIONS = (4, 5, 6)
+#: The fan-out's targets keep this many backups, and are brought past it by as many
+#: unmeasured pushes before the rounds: every measured deployment then prunes one, as a
+#: user's deployments do from the eleventh on (at the default of ten; what a prune costs
+#: does not grow with the number kept).
+FAN_OUT_BACKUPS_KEPT = 2
+#: The revisions of those pushes (after every other one: no measured push repeats one).
+PAST_THE_LIMIT_REVISIONS = (8, 9, 10)
 DEPLOY_TIMEOUT_S = 180.0
 
 
@@ -363,6 +371,11 @@ def step_times(
             if first in seen and then in seen:
                 steps[name].append(seen[then] - seen[first])
     return steps
+
+
+def backups_of(server: SshServer) -> Path:
+    """Where a target's backups are kept on ``server``: beside its root (the default)."""
+    return server.remote_root.parent / ".hearth-backups" / server.remote_root.name
 
 
 def scp(server: SshServer, source: Path, dest: str) -> float:
@@ -637,12 +650,19 @@ async def _measure(
 
     # Fan-out: rounds of the same kind of push to one target, then to `fan_out` targets.
     names = [f"fleet-{n:02}" for n in range(fan_out)]
-    specs = [files_target(s, n, repo=FLEET) for n, s in zip(names, fleet_servers, strict=True)]
-    solo_spec = files_target(solo_server, "solo", repo=SOLO)
+    kept = {"backups_kept": FAN_OUT_BACKUPS_KEPT}
+    specs = [
+        files_target(s, n, repo=FLEET, **kept) for n, s in zip(names, fleet_servers, strict=True)
+    ]
+    solo_spec = files_target(solo_server, "solo", repo=SOLO, **kept)
     reply = await world.apply_targets(solo_spec, *specs, prune=False)
     assert reply["ok"], reply
     await bench.push(solo, tree, ["solo"])  # full deployments: not counted
     await bench.push(fleet, tree, names)
+    for revision in PAST_THE_LIMIT_REVISIONS:  # past the backup limit: not counted
+        change = {CHANGED: automation(0, revision)}
+        await bench.push(solo, change, ["solo"])
+        await bench.push(fleet, change, names)
     ones, manys, one_windows, many_windows = [], [], [], []
     with profiled("fan-out"):
         for revision in ONE_TARGET_REVISIONS:
@@ -662,6 +682,8 @@ async def _measure(
     many_changed = one_changed * fan_out
     for server in (*fleet_servers, solo_server):
         assert (server.remote_root / CHANGED).read_text() == automation(0, ONE_TARGET_REVISIONS[-1])
+        # Past the limit: each measured deployment pruned one.
+        assert len(list(backups_of(server).glob("*.json"))) == FAN_OUT_BACKUPS_KEPT
 
     started = time.perf_counter()
     await asyncio.gather(

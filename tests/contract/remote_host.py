@@ -367,6 +367,34 @@ class RemoteHostContract:
         with pytest.raises(RemotePathError, match="not found"):
             await backups.load(places.backups, "b3")
 
+    async def test_stamped_backups_are_pruned_oldest_first_and_never_the_one_just_taken(
+        self, host: RemoteHost, places: Places
+    ) -> None:
+        """Backups named as the deployer names them (when taken, first) are pruned by
+        name; two taken in the same second at the cut are told apart by their JSON; and
+        the backup a deployment just took stays even when the clock stepped back."""
+        await seed(host, places.root)
+        backups = Backups(host)
+
+        async def take(backup_id: str) -> None:
+            await backups.take(
+                places.root, ["configuration.yaml"], places.backups, backup_id, keep=2
+            )
+
+        async def kept() -> list[str]:
+            return [b.backup_id for b in await backups.kept(places.backups)]
+
+        for backup_id in ("20261206T100001Z-a", "20261206T100002Z-b", "20261206T100003Z-c"):
+            await take(backup_id)
+        assert await kept() == ["20261206T100003Z-c", "20261206T100002Z-b"]
+        # Taken after c, in the same second, with a name that sorts before it: by name c
+        # would stay and d go; c is the older one.
+        await take("20261206T100003Z-0")
+        assert await kept() == ["20261206T100003Z-0", "20261206T100003Z-c"]
+        # The clock stepped back: the newest backup's name is the oldest.
+        await take("20261206T090000Z-e")
+        assert sorted(await kept()) == ["20261206T090000Z-e", "20261206T100003Z-0"]
+
     async def test_a_corrupted_backup_is_refused_before_touching_files(
         self, host: RemoteHost, places: Places
     ) -> None:

@@ -73,6 +73,47 @@ async def test_pruning_reads_no_backup_while_none_is_over_the_limit(
     assert [b.backup_id for b in await backups.kept(dest)] == ["b2"]
 
 
+async def test_pruning_stamped_backups_reads_none_of_them(
+    remote: SSHHost, sshd: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past its limit, a target prunes at every deployment: its backups' names (when each
+    was taken) say which go, where reading each JSON cost three requests per backup."""
+    root, dest = str(sshd.remote_root), f"{sshd.workdir}/backups"
+    await seed(remote, root)
+    backups = Backups(remote)
+    reads = spy(monkeypatch, SSHHost, "read_many")
+    for n in range(1, 5):
+        await backups.take(root, ["configuration.yaml"], dest, f"20261206T10000{n}Z-x", keep=2)
+    assert reads == []
+    assert sorted(os.listdir(dest)) == [
+        f"20261206T10000{n}Z-x.{ext}" for n in (3, 4) for ext in ("json", "tar.gz")
+    ]
+
+
+async def test_pruning_reads_only_the_backups_of_a_second_the_cut_falls_in(
+    remote: SSHHost, sshd: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, dest = str(sshd.remote_root), f"{sshd.workdir}/backups"
+    await seed(remote, root)
+    backups = Backups(remote)
+    for backup_id in ("20261206T100001Z-b", "20261206T100001Z-a", "20261206T100002Z-c"):
+        await backups.take(root, ["configuration.yaml"], dest, backup_id, keep=3)
+    reads = spy(monkeypatch, SSHHost, "read_many")
+    # b and a were taken in the same second, and only one of them stays: their JSON
+    # says b is the older one, though its name sorts after a's.
+    await backups.take(root, ["configuration.yaml"], dest, "20261206T100003Z-d", keep=3)
+    assert len(reads) == 1
+    assert not os.path.exists(f"{dest}/20261206T100001Z-b.json")
+    # The cut now falls between seconds: nothing is read.
+    await backups.take(root, ["configuration.yaml"], dest, "20261206T100004Z-e", keep=3)
+    assert len(reads) == 1
+    assert sorted(os.listdir(dest)) == [
+        f"20261206T10000{n}Z-{x}.{ext}"
+        for n, x in ((2, "c"), (3, "d"), (4, "e"))
+        for ext in ("json", "tar.gz")
+    ]
+
+
 async def test_a_file_for_a_diff_is_read_without_asking_its_size_again(
     remote: SSHHost, sshd: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -29,6 +29,9 @@ from hearth_deployer.remote.port import RemoteHost
 from hearth_deployer.remote.together import together
 
 _BACKUP_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+#: The JSON of a backup whose id begins with when it was taken (as the deployer names
+#: them, ``20261206T161500Z-…``): such names sort by age, to the second.
+_STAMPED = re.compile(r"^(\d{8}T\d{6}Z)-[A-Za-z0-9._-]*\.json$")
 
 
 @dataclass(frozen=True)
@@ -146,7 +149,7 @@ class Backups:
         # The host counted the backups beside the archive as it packed: the folder is
         # listed only when this one makes too many (or the count is unknown).
         if keep is not None and (packed.beside is None or packed.beside >= keep):
-            await self.prune(dest_dir, keep)
+            await self.prune(dest_dir, keep, keeping=backup_id)
         return info
 
     async def kept(self, dest_dir: str) -> list[BackupInfo]:
@@ -170,21 +173,60 @@ class Backups:
                 continue  # not one of ours, or a leftover: never fatal for listing
         return sorted(backups, key=lambda b: b.created_at, reverse=True)
 
-    async def prune(self, dest_dir: str, keep: int) -> list[str]:
-        """Delete all but the ``keep`` newest backups; returns the deleted ids."""
+    async def prune(self, dest_dir: str, keep: int, *, keeping: str | None = None) -> list[str]:
+        """Delete all but the ``keep`` newest backups; returns the deleted ids. ``keeping``
+        (the backup a deployment just took, which its rollback needs) is never deleted,
+        whatever the clock said when it was named."""
         if keep < 1:
             raise ValueError("keep at least one backup")
         dest_dir = check_root(dest_dir)
         names = await self._listed(dest_dir)
         if len(names) <= keep:
             return []  # nothing to delete: no backup's JSON needs reading
-        old = (await self._read(dest_dir, names))[keep:]
-        for backup in old:
+        # The one just taken counts as the newest, so it takes one of the places kept.
+        others = [name for name in names if name != f"{keeping}.json"]
+        places = keep - (len(names) - len(others))
+        old = await self._older(dest_dir, others, places)
+        for backup_id in old:
             self.host.fence.check("prune backups")
-            archive, metadata = _archive_paths(dest_dir, backup.backup_id)
+            archive, metadata = _archive_paths(dest_dir, backup_id)
             # The JSON first: a backup stops being listed before its archive goes.
             await self.host.delete([metadata, archive])
-        return [backup.backup_id for backup in old]
+        return old
+
+    async def _older(self, dest_dir: str, names: list[str], keep: int) -> list[str]:
+        """The ids of all but the ``keep`` newest of ``names`` (backups' JSON), newest
+        first. A name that begins with when its backup was taken (as the deployer names
+        them) says its age itself, to the second: only backups taken in the same second
+        as one on the other side of the cut have their JSON read, for its ``created_at``
+        (every one's, when any name does not begin so). On a target past its limit, each
+        kept backup's JSON read at every deployment cost three requests. A JSON that
+        cannot be read counts as the oldest of its second."""
+        stamps = {name: _STAMPED.match(name) for name in names}
+        seconds: dict[str, list[str]] = {}
+        for name, found in stamps.items():
+            if found is None:
+                return [b.backup_id for b in await self._read(dest_dir, names)][keep:]
+            seconds.setdefault(found.group(1), []).append(name)
+        newest_first: list[str] = []
+        for second in sorted(seconds, reverse=True):
+            taken = sorted(seconds[second], reverse=True)
+            if len(newest_first) < keep < len(newest_first) + len(taken):
+                taken = await self._newest_first(dest_dir, taken)
+            newest_first += taken
+        return [name.removesuffix(".json") for name in newest_first[keep:]]
+
+    async def _newest_first(self, dest_dir: str, names: list[str]) -> list[str]:
+        """``names`` by their JSON's ``created_at``, newest first; unreadable ones last."""
+        read = await self.host.read_many(f"{dest_dir}/{name}" for name in names)
+
+        def created(name: str) -> str:
+            try:
+                return BackupInfo.from_json(read.get(f"{dest_dir}/{name}") or b"").created_at
+            except (ValueError, KeyError, TypeError):
+                return ""
+
+        return sorted(names, key=lambda name: (created(name), name), reverse=True)
 
     async def load(self, dest_dir: str, backup_id: str) -> BackupInfo:
         for backup in await self.kept(dest_dir):
