@@ -5,12 +5,13 @@ the raw libraries (asyncssh, asyncpg, nats-py) and nothing else, to one host and
 Counted off Hearth's own fan-out (the request counts per deployment in
 ``docs/design.md``), per host, over connections and an SFTP session opened beforehand:
 
-- **SSH**: the quick check's one ``find -printf`` command, then 36 SFTP requests of the
-  kinds Hearth sends (2 REALPATH, 2 STAT, 6 LSTAT, 5 OPEN, 3 READ, 3 WRITE, 2 fsync,
-  1 FSETSTAT, 3 posix-rename, 1 OPENDIR, 2 READDIR, 6 CLOSE): the file read for its
-  backup, the backup archive written, synced and read back, the backup folder listed, the
-  new file written atomically (temporary file, mode, fsync, rename), the host's record
-  written beside it;
+- **SSH**: the quick check's one ``find -printf`` command, then 38 SFTP requests of the
+  kinds Hearth sends to a target past its backup limit (2 REALPATH, 2 STAT, 6 LSTAT,
+  5 OPEN, 3 READ, 3 WRITE, 2 fsync, 1 FSETSTAT, 3 posix-rename, 1 OPENDIR, 2 READDIR,
+  6 CLOSE, 2 REMOVE): the file read for its backup, the backup archive written, synced
+  and read back, the backup folder listed, the oldest backup removed, the new file
+  written atomically (temporary file, mode, fsync, rename), the host's record written
+  beside it;
 - **PostgreSQL**: the deployment's 23 stored rows (its 17 events and 6 of the deployer's
   bookkeeping) in the 12 writes Hearth makes, each durable before the run goes on,
   with the writes that queue up meanwhile committed together (as Hearth's store does);
@@ -64,6 +65,8 @@ class Host:
     server: SshServer
     conn: asyncssh.SSHClientConnection
     sftp: asyncssh.SFTPClient
+    #: The backup archive this host's last deployment wrote, pruned by the next one.
+    last_backup: str | None = None
 
 
 class GroupCommit:
@@ -112,6 +115,11 @@ async def _lstat_if_there(sftp: asyncssh.SFTPClient, path: str) -> None:
         await sftp.lstat(path)
 
 
+async def _remove_if_there(sftp: asyncssh.SFTPClient, path: str) -> None:
+    with contextlib.suppress(asyncssh.SFTPNoSuchFile):
+        await sftp.remove(path)
+
+
 async def _record(store: GroupCommit, bus: Bus, key: str, step: int) -> None:
     await store.write(WRITES[step])
     if EVENTS[step]:
@@ -149,6 +157,11 @@ async def deploy_one(
     async with sftp.open(f"{archive}.part", "rb") as back:
         assert await back.read(len(old)) == old
     await asyncio.gather(sftp.posix_rename(f"{archive}.part", archive), sftp.listdir(backups))
+    # Past the limit: the oldest backup pruned, its JSON first, then its archive.
+    if host.last_backup is not None:
+        await _remove_if_there(sftp, f"{host.last_backup}.json")
+        await _remove_if_there(sftp, host.last_backup)
+    host.last_backup = archive
     await _record(store, bus, key, 6)  # backed up
     # The upload: a temporary file, its mode, fsync, rename; the lease read back first.
     entry = await bus.kv.get(f"lease.{key}")

@@ -146,10 +146,12 @@ class Backups:
         await host.rename(partial, archive)
         # Written last: a backup is listed only once its archive is complete.
         await host.write_private(metadata, info.to_json())
-        # The host counted the backups beside the archive as it packed: the folder is
-        # listed only when this one makes too many (or the count is unknown).
+        # The host counted the backups beside the archive as it packed: they are pruned
+        # only when this one makes too many (or the count is unknown), from the names
+        # listed to count them when the host listed them.
         if keep is not None and (packed.beside is None or packed.beside >= keep):
-            await self.prune(dest_dir, keep, keeping=backup_id)
+            listed = None if packed.listed is None else (*packed.listed, f"{backup_id}.json")
+            await self.prune(dest_dir, keep, keeping=backup_id, listed=listed)
         return info
 
     async def kept(self, dest_dir: str) -> list[BackupInfo]:
@@ -158,11 +160,7 @@ class Backups:
         return await self._read(dest_dir, await self._listed(dest_dir))
 
     async def _listed(self, dest_dir: str) -> list[str]:
-        return [
-            name
-            for name in await self.host.list_dir(dest_dir)
-            if name.endswith(".json") and not name.startswith(TEMP_PREFIX)
-        ]
+        return _backup_names(await self.host.list_dir(dest_dir))
 
     async def _read(self, dest_dir: str, names: list[str]) -> list[BackupInfo]:
         backups = []
@@ -173,14 +171,22 @@ class Backups:
                 continue  # not one of ours, or a leftover: never fatal for listing
         return sorted(backups, key=lambda b: b.created_at, reverse=True)
 
-    async def prune(self, dest_dir: str, keep: int, *, keeping: str | None = None) -> list[str]:
+    async def prune(
+        self,
+        dest_dir: str,
+        keep: int,
+        *,
+        keeping: str | None = None,
+        listed: Iterable[str] | None = None,
+    ) -> list[str]:
         """Delete all but the ``keep`` newest backups; returns the deleted ids. ``keeping``
         (the backup a deployment just took, which its rollback needs) is never deleted,
-        whatever the clock said when it was named."""
+        whatever the clock said when it was named. ``listed``: the folder's names, when
+        they were just listed (the folder is listed otherwise)."""
         if keep < 1:
             raise ValueError("keep at least one backup")
         dest_dir = check_root(dest_dir)
-        names = await self._listed(dest_dir)
+        names = await self._listed(dest_dir) if listed is None else _backup_names(listed)
         if len(names) <= keep:
             return []  # nothing to delete: no backup's JSON needs reading
         # The one just taken counts as the newest, so it takes one of the places kept.
@@ -270,6 +276,11 @@ class Backups:
                 host=self.host.label,
                 why=f"sha256 is {got}, expected {backup.sha256}",
             )
+
+
+def _backup_names(names: Iterable[str]) -> list[str]:
+    """The backups' JSON among a folder's ``names``."""
+    return [name for name in names if name.endswith(".json") and not name.startswith(TEMP_PREFIX)]
 
 
 def _check_listed_paths(host: str, root: str, backup: BackupInfo) -> None:

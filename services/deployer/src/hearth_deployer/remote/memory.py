@@ -301,14 +301,13 @@ class MemoryHost:
         data = tar_gz(members)
         self.state.put(archive, data, 0o600)
         folder = posixpath.dirname(archive)
-        beside = sum(
-            1
+        listed = tuple(
+            posixpath.basename(path)
             for path in self.state.files
-            if posixpath.dirname(path) == folder
-            and path.endswith(".json")
-            and not posixpath.basename(path).startswith(".")
+            if posixpath.dirname(path) == folder and path != archive
         )
-        return Packed(hashlib.sha256(data).hexdigest(), len(data), len(members), beside)
+        beside = sum(1 for n in listed if n.endswith(".json") and not n.startswith("."))
+        return Packed(hashlib.sha256(data).hexdigest(), len(data), len(members), beside, listed)
 
     async def unpack(self, archive: str, real_root: str, paths: Sequence[str]) -> None:
         await self._enter("unpack")

@@ -67,8 +67,8 @@ async def pack_here(
     folder = archive.rsplit("/", 1)[0] or "/"
     async with session.pool.sftp(session.target) as sftp:
         try:
-            (data, back), beside = await together(
-                _read_and_write(sftp, real_root, paths, archive), _backups_in(sftp, folder)
+            (data, back), listed = await together(
+                _read_and_write(sftp, real_root, paths, archive), sftp.listdir(folder)
             )
             if back != data:
                 await _remove_quietly(sftp, archive)
@@ -83,7 +83,14 @@ async def pack_here(
         except asyncssh.SFTPError:
             await _remove_quietly(sftp, archive)
             return None  # the host's tar tries, and says what is wrong in its words
-    return Packed(hashlib.sha256(back).hexdigest(), len(back), entries(back), beside=beside)
+    names = tuple(map(str, listed))
+    return Packed(
+        hashlib.sha256(back).hexdigest(),
+        len(back),
+        entries(back),
+        beside=backups_in(names),
+        listed=names,
+    )
 
 
 async def _read_and_write(
@@ -135,11 +142,10 @@ async def _read_one(sftp: asyncssh.SFTPClient, root: str, name: str) -> _Read:
     return _Read(name, looked, data)
 
 
-async def _backups_in(sftp: asyncssh.SFTPClient, folder: str) -> int:
-    """The complete backups in ``folder`` as the host's shell counts ``*.json``: names
-    ending ``.json``, none hidden."""
-    names = await sftp.listdir(folder)
-    return sum(1 for n in map(str, names) if n.endswith(".json") and not n.startswith("."))
+def backups_in(names: Sequence[str]) -> int:
+    """The complete backups among a folder's ``names`` as the host's shell counts
+    ``*.json``: names ending ``.json``, none hidden."""
+    return sum(1 for n in names if n.endswith(".json") and not n.startswith("."))
 
 
 def build_archive(files: Sequence[_Read]) -> bytes:

@@ -195,12 +195,14 @@ class Existing:
 class Packed:
     """An archive as written: its sha256, its size, and how many entries it lists; and
     how many complete backups (``*.json``, not hidden) its folder held besides, when the
-    host counted them (None: not counted)."""
+    host counted them (None: not counted); and the folder's names, when they were listed
+    to count them (None: the host's shell counted)."""
 
     sha256: str
     size: int
     entries: int
     beside: int | None = None
+    listed: tuple[str, ...] | None = None
 
 
 class Staged(Protocol):
