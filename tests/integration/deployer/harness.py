@@ -109,13 +109,15 @@ class World:
         checkpoint: Callable[[str], Awaitable[None]] | None = None,
         timing: Timing = FAST,
         nats_url: str | None = None,
+        data_dir: Path | None = None,
     ) -> Deployer:
-        """``nats_url``: reach NATS another way (through a proxy the test can cut)."""
+        """``nats_url``: reach NATS another way (through a proxy the test can cut);
+        ``data_dir``: a data directory of its own (as instances on two machines have)."""
         settings = ServiceSettings(
             nats_url=nats_url or self.nats_url,
             database_url=self.database_url,
             scope_key=scope_key(TEST_SECRET_KEY, "deployer"),
-            data_dir=self.data_dir,
+            data_dir=data_dir or self.data_dir,
             instance=instance,
             shutdown_grace_s=5,
         )

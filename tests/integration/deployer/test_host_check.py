@@ -229,3 +229,45 @@ async def test_the_timer_finds_drift_on_a_host_nobody_deploys_to(
     *_, done = await world.wait_terminal("ha", 2)
     assert done.type == "DeploymentSucceeded"
     assert sneaky.read_text() == '{"page": 24}\n'  # reported, not touched: a dry run
+
+
+async def test_a_change_another_instance_deployed_is_not_reported_as_drift(
+    world: World, sshd: Any, ha_sim: Any, tmp_path: Any
+) -> None:
+    """Two deployer instances, each with a data directory (and host records) of its own,
+    take turns at one target: what the other one deployed meanwhile is Hearth's, not
+    drift, even after a deployment of this one that failed before touching the host. A
+    change behind Hearth's back is still drift, after such a failure too."""
+    first = await deploy_pages(world, sshd, ha_sim)  # its records in the world's data dir
+    broken = {"configuration.yaml": "homeassistant: [unclosed\n"}
+
+    async def deploy(files: dict[str, str], count: int) -> Any:
+        await world.push(files)
+        *_, done = await world.wait_terminal("ha", count)
+        found: Any = done.data
+        events = {e.type: e.data for e in await world.deployment_events(found.deployment_id)}
+        return done, events
+
+    await world.stop(first)
+    second = await world.start(instance="deployer-b", data_dir=tmp_path / "b")
+    done, _ = await deploy({"www/page-001.json": '{"page": "one"}\n'}, 2)
+    assert done.type == "DeploymentSucceeded"
+    await world.stop(second)
+
+    await world.start(instance="deployer-a")  # the first instance's records again
+    done, _ = await deploy(broken, 3)  # fails before touching the host
+    assert done.type == "DeploymentFailed"
+    done, events = await deploy({**BASE, "www/page-002.json": '{"page": "two"}\n'}, 4)
+    assert done.type == "DeploymentSucceeded", await world.logs(done.data.deployment_id)
+    assert events["DeploymentPlanned"].drifted == ()
+    logged = "\n".join(await world.logs(done.data.deployment_id))
+    assert "drift not judged" in logged and "another deployer instance" in logged
+
+    # Its own record again: a failure that never touched the host keeps it, and a file
+    # changed behind Hearth's back after that is drift.
+    done, _ = await deploy(broken, 5)
+    assert done.type == "DeploymentFailed"
+    (sshd.remote_root / "www/page-003.json").write_text("edited on the host\n")
+    done, events = await deploy({**BASE, "www/page-004.json": '{"page": "four"}\n'}, 6)
+    assert done.type == "DeploymentSucceeded", await world.logs(done.data.deployment_id)
+    assert events["DeploymentPlanned"].drifted == ("www/page-003.json",)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -89,3 +90,21 @@ def test_the_tree_saved_with_a_record_is_kept_for_its_root_until_forgotten(
     records.save("pi", RECORD, tree, ignore)
     records.forget("pi")
     assert records.tree("pi", "/srv/config", ignore) is None
+
+
+def test_a_record_names_the_deployment_that_wrote_it_and_an_affirmation_renames_it(
+    tmp_path: Path,
+) -> None:
+    """Which deployment left the host as recorded is kept across restarts (a record from
+    before it was kept names none); a deployment that ended without touching the host
+    renames the record it found, with its tree, and changes no copy a caller holds."""
+    tree = CheckedTree({}, {}, [], "ab" * 32)
+    records = HostRecords(tmp_path)
+    records.save("pi", replace(RECORD, deployment_id="d1"), tree, ("*.log",))
+    assert HostRecords(tmp_path).load("pi", "/srv/config") == replace(RECORD, deployment_id="d1")
+    found = records.load("pi", "/srv/config")
+    assert found is not None
+    records.affirm("pi", found, "d2")
+    assert found.deployment_id == "d1"
+    assert HostRecords(tmp_path).load("pi", "/srv/config") == replace(RECORD, deployment_id="d2")
+    assert records.tree("pi", "/srv/config", ("*.log",)) is tree

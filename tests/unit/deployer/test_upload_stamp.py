@@ -46,7 +46,8 @@ async def test_a_success_records_the_files_it_did_not_touch_as_they_were_recorde
     stats = {p: FileStat(5, 0o644, "1000.0000000000") for p in sha}
     before = HostRecord("/srv", 1.0, {p: Known(5, "1000.0000000000", s) for p, s in sha.items()})
     spec = SimpleNamespace(name="t", remote_path="/srv", full_check_interval_h=24.0)
-    run = SimpleNamespace(ctx=SimpleNamespace(records=records), spec=spec, ignore=())
+    d = SimpleNamespace(deployment_id="d2")
+    run = SimpleNamespace(ctx=SimpleNamespace(records=records), spec=spec, ignore=(), d=d)
     check = HostCheck(cast(Any, run))
     check._record = before
     entries = {p: FileEntry(p, s, 5, 0o644) for p, s in sha.items()}
@@ -59,3 +60,4 @@ async def test_a_success_records_the_files_it_did_not_touch_as_they_were_recorde
     assert after.files["a.yaml"] == Known(9, "2000.0000000000", "n" * 64)
     assert after.files["b.yaml"] is before.files["b.yaml"]
     assert after.files["c.yaml"] is before.files["c.yaml"]
+    assert after.deployment_id == "d2"  # the deployment that left the host so

@@ -221,6 +221,7 @@ class Dispatcher:
                     spec,
                     managed=seen.line.managed,
                     base_commit=seen.line.commit,
+                    last_ended=seen.line.last_ended,
                     lease=lease,
                     meta=meta,
                 )

@@ -25,6 +25,13 @@ class HostRecord:
     root: str
     full_check_at: float
     files: dict[str, Known] = field(default_factory=dict)
+    #: The deployment whose end left the host as recorded (None in records written
+    #: before it was kept): while it is the last that ended on the target, nobody,
+    #: no other deployer instance either, deployed there since.
+    deployment_id: str | None = None
+
+    def copy(self) -> HostRecord:
+        return HostRecord(self.root, self.full_check_at, dict(self.files), self.deployment_id)
 
     def full_check_due(self, interval_h: float, now: float | None = None) -> bool:
         return (now or time.time()) - self.full_check_at >= interval_h * 3600
@@ -57,13 +64,15 @@ class HostRecords:
                 files = {
                     p: Known(size, mtime, sha) for p, (size, mtime, sha) in data["files"].items()
                 }
-                record = HostRecord(data["root"], float(data["full_check_at"]), files)
+                record = HostRecord(
+                    data["root"], float(data["full_check_at"]), files, data.get("deployment_id")
+                )
                 self._read[target] = (identity, record)
         except (OSError, ValueError, KeyError, TypeError):  # orjson's error is a ValueError
             return None
         if record.root != root:
             return None
-        return HostRecord(record.root, record.full_check_at, dict(record.files))
+        return record.copy()
 
     def tree(self, target: str, root: str, ignore: tuple[str, ...]) -> CheckedTree | None:
         """The tree saved with the record of ``target`` for ``root`` and these ignore
@@ -91,15 +100,27 @@ class HostRecords:
             "root": record.root,
             "full_check_at": record.full_check_at,
             "files": {p: (k.size, k.mtime, k.sha256) for p, k in record.files.items()},
+            "deployment_id": record.deployment_id,
         }
         path = self._path(target)
         temporary = path.with_name(f".{path.name}.tmp")
         temporary.write_bytes(orjson.dumps(data, option=orjson.OPT_SORT_KEYS))
         temporary.replace(path)
-        kept = HostRecord(record.root, record.full_check_at, dict(record.files))
-        self._read[target] = (_identity(path), kept)
+        self._read[target] = (_identity(path), record.copy())
         if tree is not None:
             self._trees[target] = ((record.root, ignore), tree)
+
+    def affirm(self, target: str, record: HostRecord, deployment_id: str) -> None:
+        """``deployment_id`` ended without touching the host: ``record`` (loaded for it,
+        and up to date then) still holds, and now names that deployment (the last that
+        ended there)."""
+        record = record.copy()
+        record.deployment_id = deployment_id
+        kept = self._trees.get(target)
+        if kept is None:
+            self.save(target, record)
+        else:
+            self.save(target, record, kept[1], kept[0][1])
 
     def forget(self, target: str) -> None:
         self._read.pop(target, None)

@@ -27,6 +27,9 @@ class TargetLine(HearthAggregate):
         self.waiting: str | None = None
         self.commit: str | None = None
         self.managed: list[str] = []
+        #: The deployment that ended here last, whatever its outcome and whichever
+        #: instance ran it: a host record another one wrote since is out of date.
+        self.last_ended: str | None = None
         self.awaiting_ci: dict[str, dict[str, Any]] = {}
         self.ci_results: dict[str, str] = {}
 
@@ -100,6 +103,7 @@ class TargetLine(HearthAggregate):
     def _ended(self, deployment_id: str, commit: str | None, managed: list[str] | None) -> None:
         if self.active == deployment_id:
             self.active = None
+        self.last_ended = deployment_id
         if commit is not None:
             self.commit = commit
         if managed is not None:

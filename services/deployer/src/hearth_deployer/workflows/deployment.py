@@ -62,15 +62,18 @@ class DeploymentRun:
         base_commit: str | None,
         lease: TargetLease,
         meta: Meta,
+        last_ended: str | None = None,
     ) -> None:
-        """``managed`` and ``base_commit``: what the target's line holds (the files and the
-        commit its last deployment left); only a run on this target changes them, when it
-        ends, and this run holds the target's lease."""
+        """``managed``, ``base_commit`` and ``last_ended``: what the target's line holds
+        (the files and the commit its last deployment left, the last deployment that
+        ended there); only a run on this target changes them, when it ends, and this run
+        holds the target's lease."""
         self.ctx = ctx
         self.d = deployment
         self.spec = spec
         self.managed = managed
         self.base_commit = base_commit
+        self.last_ended = last_ended
         self.lease = lease
         self.meta = meta
         self.ignore = ignored_paths(spec)
@@ -142,6 +145,8 @@ class DeploymentRun:
                 self.fetched_from.release(self.tree_root)
             shutil.rmtree(self.workdir, ignore_errors=True)
         await report_status(self)
+        if self.d.terminal not in (None, "DeploymentSucceeded") and not self.d.upload_begun:
+            self.check.affirm()  # failed or cancelled before anything on the host moved
         return self.d
 
     async def _deploy_run(self) -> None:

@@ -41,6 +41,8 @@ class RunView(Protocol):
     d: Deployment
     ignore: tuple[str, ...]
     managed: list[str]
+    #: The deployment that ended on the target last (its line says), whoever ran it.
+    last_ended: str | None
 
     def log(self, message: str, *, step: str | None = None, level: Level = "info") -> None: ...
 
@@ -118,7 +120,16 @@ class HostCheck:
             f"{why}: hashed {len(checked.hashed)} of {len(checked.entries)} files on the host",
             step="plan",
         )
-        if record is not None:
+        if record is not None and self._behind(record):
+            # Another instance deployed here since: what changed since the record is
+            # its work as much as anyone's. The check above hashed what changed all the
+            # same, so the plan is exact; drift waits for a record of the last deployment.
+            run.log(
+                f"drift not judged: deployment {run.last_ended} ended here after this "
+                "deployer's record of the host (another deployer instance ran it)",
+                step="plan",
+            )
+        elif record is not None:
             self.drifted = _drifted(record, checked.entries, run.managed)
         if self.drifted:
             shown = ", ".join(self.drifted[:10]) + (" …" if len(self.drifted) > 10 else "")
@@ -129,6 +140,21 @@ class HostCheck:
                 level="warning",
             )
         return checked.entries
+
+    def _behind(self, record: HostRecord) -> bool:
+        """Whether a deployment the record does not know of ended on the target since it
+        was written (a record from before they were named is taken as it is)."""
+        return record.deployment_id is not None and record.deployment_id != self.run.last_ended
+
+    def affirm(self) -> None:
+        """The run ended without touching the host: a record that was up to date when it
+        began still is (one that was behind stays behind)."""
+        records, spec = self.run.ctx.records, self.run.spec
+        if records is None:
+            return
+        record = records.load(spec.name, spec.remote_path)
+        if record is not None and not self._behind(record):
+            records.affirm(spec.name, record, self.run.d.deployment_id)
 
     async def remember(self, host: RemoteHost, *, files_changed: bool) -> None:
         """After a success: record what the host holds now (or forget, if unknown)."""
@@ -158,7 +184,7 @@ class HostCheck:
         full_at = time.time() if self.full or self._record is None else self._record.full_check_at
         recorded = self._record.files if self._record is not None else {}
         files = {p: _known(recorded.get(p), stats[p], e.sha256) for p, e in entries.items()}
-        record = HostRecord(spec.remote_path, full_at, files)
+        record = HostRecord(spec.remote_path, full_at, files, self.run.d.deployment_id)
         # The tree the next check starts from: what the host holds, when every file of
         # it is known (a file left out above is hashed at the next check).
         whole = len(entries) == len(stats)
