@@ -9,6 +9,7 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
+import psycopg
 import pytest
 
 from hearth_deployer.bootstrap import Deployer
@@ -231,43 +232,76 @@ async def test_the_timer_finds_drift_on_a_host_nobody_deploys_to(
     assert sneaky.read_text() == '{"page": 24}\n'  # reported, not touched: a dry run
 
 
-async def test_a_change_another_instance_deployed_is_not_reported_as_drift(
+async def test_deployer_instances_share_their_records_of_a_host(
     world: World, sshd: Any, ha_sim: Any, tmp_path: Any
 ) -> None:
     """Two deployer instances, each with a data directory (and host records) of its own,
-    take turns at one target: what the other one deployed meanwhile is Hearth's, not
-    drift, even after a deployment of this one that failed before touching the host. A
-    change behind Hearth's back is still drift, after such a failure too."""
+    take turns at one target. Each starts from the record the last deployment there left,
+    whichever instance ran it: no full check for the newcomer, and what the other one
+    deployed is not drift, also after a deployment that failed before touching the host.
+    A change behind Hearth's back is drift. Without a shared record of the last
+    deployment, drift is not judged rather than judged wrong."""
     first = await deploy_pages(world, sshd, ha_sim)  # its records in the world's data dir
     broken = {"configuration.yaml": "homeassistant: [unclosed\n"}
 
-    async def deploy(files: dict[str, str], count: int) -> Any:
+    async def deploy(files: dict[str, str], count: int) -> tuple[Any, dict[str, Any], str]:
         await world.push(files)
         *_, done = await world.wait_terminal("ha", count)
         found: Any = done.data
         events = {e.type: e.data for e in await world.deployment_events(found.deployment_id)}
-        return done, events
+        return done, events, "\n".join(await world.logs(found.deployment_id))
 
     await world.stop(first)
     second = await world.start(instance="deployer-b", data_dir=tmp_path / "b")
-    done, _ = await deploy({"www/page-001.json": '{"page": "one"}\n'}, 2)
+    done, events, logged = await deploy({"www/page-001.json": '{"page": "one"}\n'}, 2)
     assert done.type == "DeploymentSucceeded"
+    assert "quick check" in logged and "full check" not in logged  # the first's record
     await world.stop(second)
 
-    await world.start(instance="deployer-a")  # the first instance's records again
-    done, _ = await deploy(broken, 3)  # fails before touching the host
+    await world.start(instance="deployer-a")  # its own record is behind now
+    done, _, _ = await deploy(broken, 3)  # fails before touching the host
     assert done.type == "DeploymentFailed"
-    done, events = await deploy({**BASE, "www/page-002.json": '{"page": "two"}\n'}, 4)
-    assert done.type == "DeploymentSucceeded", await world.logs(done.data.deployment_id)
+    done, events, logged = await deploy({**BASE, "www/page-002.json": '{"page": "two"}\n'}, 4)
+    assert done.type == "DeploymentSucceeded", logged
     assert events["DeploymentPlanned"].drifted == ()
-    logged = "\n".join(await world.logs(done.data.deployment_id))
-    assert "drift not judged" in logged and "another deployer instance" in logged
+    assert "drift not judged" not in logged
 
-    # Its own record again: a failure that never touched the host keeps it, and a file
-    # changed behind Hearth's back after that is drift.
-    done, _ = await deploy(broken, 5)
+    done, _, _ = await deploy(broken, 5)
     assert done.type == "DeploymentFailed"
     (sshd.remote_root / "www/page-003.json").write_text("edited on the host\n")
-    done, events = await deploy({**BASE, "www/page-004.json": '{"page": "four"}\n'}, 6)
-    assert done.type == "DeploymentSucceeded", await world.logs(done.data.deployment_id)
+    done, events, logged = await deploy({**BASE, "www/page-004.json": '{"page": "four"}\n'}, 6)
+    assert done.type == "DeploymentSucceeded", logged
     assert events["DeploymentPlanned"].drifted == ("www/page-003.json",)
+
+    # The second instance's own record is four deployments behind, and nothing shared
+    # names the last one: the changes the first made are not called drift, and a failure
+    # does not make that record look up to date.
+    await world.stop(world.deployers[0])
+    async with await psycopg.AsyncConnection.connect(world.database_url) as conn:
+        await conn.execute("DELETE FROM deployer.hearth_host_records")
+        await conn.commit()
+    await world.start(instance="deployer-b", data_dir=tmp_path / "b")
+    done, _, _ = await deploy(broken, 7)
+    assert done.type == "DeploymentFailed"
+    done, events, logged = await deploy({**BASE, "www/page-005.json": '{"page": "five"}\n'}, 8)
+    assert done.type == "DeploymentSucceeded", logged
+    assert events["DeploymentPlanned"].drifted == ()
+    assert "drift not judged" in logged and "no record of the host" in logged
+
+
+async def test_a_rolled_back_deployment_leaves_the_record_drift_is_judged_by(
+    world: World, sshd: Any, ha_sim: Any
+) -> None:
+    """Home Assistant refuses the new files: they are restored from the backup, as the
+    last success left them, so a change behind Hearth's back afterwards is drift."""
+    await deploy_pages(world, sshd, ha_sim)
+    await world.push({"configuration.yaml": "frobnicator:\n" + BASE["configuration.yaml"]})
+    _, failed = await world.wait_terminal("ha", 2)
+    assert failed.type == "DeploymentFailed" and failed.data.rolled_back  # type: ignore[attr-defined]
+    (sshd.remote_root / "www/page-003.json").write_text("edited on the host\n")
+    await world.push({**BASE, "www/page-004.json": '{"page": "four"}\n'})
+    *_, done = await world.wait_terminal("ha", 3)
+    found: Any = done.data
+    assert done.type == "DeploymentSucceeded", await world.logs(found.deployment_id)
+    events = {e.type: e.data for e in await world.deployment_events(found.deployment_id)}
+    assert events["DeploymentPlanned"].drifted == ("www/page-003.json",)  # type: ignore[attr-defined]

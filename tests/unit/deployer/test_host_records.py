@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from hearth_deployer.adapters.records import HostRecord, HostRecords
+from hearth_deployer.adapters.sharedrecords import MemorySharedRecords
 from hearth_deployer.remote.port import CheckedTree, Known
 
 RECORD = HostRecord("/srv/config", 100.0, {"a.yaml": Known(3, "1.5", "ab" * 32)})
@@ -108,3 +109,21 @@ def test_a_record_names_the_deployment_that_wrote_it_and_an_affirmation_renames_
     assert found.deployment_id == "d1"
     assert HostRecords(tmp_path).load("pi", "/srv/config") == replace(RECORD, deployment_id="d2")
     assert records.tree("pi", "/srv/config", ("*.log",)) is tree
+
+
+def test_a_record_shared_by_another_instance_is_taken_only_for_the_deployment_asked(
+    tmp_path: Path,
+) -> None:
+    shared = MemorySharedRecords()
+    mine = HostRecords(tmp_path / "a", shared)
+    theirs = HostRecords(tmp_path / "b", shared)
+    record = replace(RECORD, deployment_id="d1")
+    mine.share("pi", "d1", mine.save("pi", record))
+    assert theirs.load_shared("pi", "/srv/config", "d2") is None  # a later one ended
+    assert theirs.load_shared("pi", "/elsewhere", "d1") is None  # another root
+    assert theirs.load_shared("nas", "/srv/config", "d1") is None  # nothing shared
+    assert theirs.load_shared("pi", "/srv/config", "d1") == record
+    assert HostRecords(tmp_path / "b").load("pi", "/srv/config") == record  # kept there
+    shared.save("pi", "d3", b"{not json")
+    assert theirs.load_shared("pi", "/srv/config", "d3") is None
+    assert HostRecords(tmp_path / "c").load_shared("pi", "/srv/config", "d1") is None

@@ -7,10 +7,13 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import ClassVar
 
+from eventsourcing.postgres import PostgresApplicationRecorder
+
 from hearth_deployer.adapters.dispatcher import Dispatcher
 from hearth_deployer.adapters.httpcheck import http_check
 from hearth_deployer.adapters.lease import LeaseTiming, open_locks
 from hearth_deployer.adapters.records import HostRecords
+from hearth_deployer.adapters.sharedrecords import PostgresSharedRecords
 from hearth_deployer.adapters.sources import ConfigSource, GitHubTarballs, GitMirrors
 from hearth_deployer.adapters.status import report_commit_status
 from hearth_deployer.adapters.store import SCHEMA, DeployerApplication, DeployerStore
@@ -110,7 +113,11 @@ class Deployer(BusService):
         self.relay = start_relay(self, self.app)
         store = self._store = DeployerStore(self.app)
         self.pool.learned_host_keys.update(await store.read(self.app.known_hosts))
-        records = HostRecords(Path(self.settings.data_dir) / "deployer" / "records")
+        recorder = self.app.recorder
+        assert isinstance(recorder, PostgresApplicationRecorder)  # postgres_env's
+        shared = PostgresSharedRecords(recorder.datastore, SCHEMA)
+        await asyncio.to_thread(shared.create_table)
+        records = HostRecords(Path(self.settings.data_dir) / "deployer" / "records", shared)
         ctx = DeployContext(
             store=store,
             hosts=self.hosts,

@@ -6,6 +6,8 @@ when the last one is older than the target's ``full_check_interval_h``. The reco
 cache in the deployer's data directory: losing it costs one full re-hash, nothing more.
 It is written only when a deployment succeeded, so it describes the files Hearth left
 there; a file that differs from it is drift (changed on the host behind Hearth's back).
+Each record is also shared with the other deployer instances (:mod:`.sharedrecords`):
+one whose own record is behind takes the one the last deployment there left.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 
 import orjson
 
+from hearth_deployer.adapters.sharedrecords import SharedRecords
 from hearth_deployer.remote.port import CheckedTree, Known
 
 
@@ -38,8 +41,10 @@ class HostRecord:
 
 
 class HostRecords:
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, shared: SharedRecords | None = None) -> None:
         self.directory = directory
+        #: Where records are shared with the other deployer instances (None: not shared).
+        self.shared = shared
         #: The record each target's file held when last read or written here, by the
         #: file's identity: read again only when the file changed (a fan-out parsed a
         #: 400-file record per target per deployment).
@@ -60,13 +65,7 @@ class HostRecords:
             if known is not None and known[0] == identity:
                 record = known[1]
             else:
-                data = orjson.loads(path.read_bytes())
-                files = {
-                    p: Known(size, mtime, sha) for p, (size, mtime, sha) in data["files"].items()
-                }
-                record = HostRecord(
-                    data["root"], float(data["full_check_at"]), files, data.get("deployment_id")
-                )
+                record = _decode(path.read_bytes())
                 self._read[target] = (identity, record)
         except (OSError, ValueError, KeyError, TypeError):  # orjson's error is a ValueError
             return None
@@ -89,43 +88,74 @@ class HostRecords:
         record: HostRecord,
         tree: CheckedTree | None = None,
         ignore: tuple[str, ...] = (),
-    ) -> None:
+    ) -> bytes:
         """Written at every successful deployment, on the event loop: orjson (sorting the keys
         itself) took a 400-file record from 0.63 ms to 0.39 ms, most of the rest the file's
         write and rename. ``tree``: what the host holds, which the record describes, with
-        ``ignore`` left out."""
+        ``ignore`` left out. What was written (for :meth:`share`)."""
         self._trees.pop(target, None)
         self.directory.mkdir(parents=True, exist_ok=True)
-        data = {
-            "root": record.root,
-            "full_check_at": record.full_check_at,
-            "files": {p: (k.size, k.mtime, k.sha256) for p, k in record.files.items()},
-            "deployment_id": record.deployment_id,
-        }
+        data = _encode(record)
         path = self._path(target)
         temporary = path.with_name(f".{path.name}.tmp")
-        temporary.write_bytes(orjson.dumps(data, option=orjson.OPT_SORT_KEYS))
+        temporary.write_bytes(data)
         temporary.replace(path)
         self._read[target] = (_identity(path), record.copy())
         if tree is not None:
             self._trees[target] = ((record.root, ignore), tree)
+        return data
 
-    def affirm(self, target: str, record: HostRecord, deployment_id: str) -> None:
+    def share(self, target: str, deployment_id: str, data: bytes) -> None:
+        """Share what :meth:`save` wrote with the other instances (blocking: a thread)."""
+        if self.shared is not None:
+            self.shared.save(target, deployment_id, data)
+
+    def load_shared(self, target: str, root: str, deployment_id: str) -> HostRecord | None:
+        """The record another instance shared for ``target``, when it is the one
+        ``deployment_id`` left and describes ``root``; kept here too (blocking: a thread)."""
+        found = self.shared.load(target) if self.shared is not None else None
+        if found is None or found[0] != deployment_id:
+            return None
+        try:
+            record = _decode(found[1])
+        except (ValueError, KeyError, TypeError):
+            return None
+        if record.root != root or record.deployment_id != deployment_id:
+            return None
+        self.save(target, record)
+        return record.copy()
+
+    def affirm(self, target: str, record: HostRecord, deployment_id: str) -> bytes:
         """``deployment_id`` ended without touching the host: ``record`` (loaded for it,
         and up to date then) still holds, and now names that deployment (the last that
-        ended there)."""
+        ended there). What was written (for :meth:`share`)."""
         record = record.copy()
         record.deployment_id = deployment_id
         kept = self._trees.get(target)
         if kept is None:
-            self.save(target, record)
-        else:
-            self.save(target, record, kept[1], kept[0][1])
+            return self.save(target, record)
+        return self.save(target, record, kept[1], kept[0][1])
 
     def forget(self, target: str) -> None:
         self._read.pop(target, None)
         self._trees.pop(target, None)
         self._path(target).unlink(missing_ok=True)
+
+
+def _encode(record: HostRecord) -> bytes:
+    data = {
+        "root": record.root,
+        "full_check_at": record.full_check_at,
+        "files": {p: (k.size, k.mtime, k.sha256) for p, k in record.files.items()},
+        "deployment_id": record.deployment_id,
+    }
+    return orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
+
+
+def _decode(raw: bytes) -> HostRecord:
+    data = orjson.loads(raw)
+    files = {p: Known(size, mtime, sha) for p, (size, mtime, sha) in data["files"].items()}
+    return HostRecord(data["root"], float(data["full_check_at"]), files, data.get("deployment_id"))
 
 
 def _identity(path: Path) -> tuple[int, int, int]:

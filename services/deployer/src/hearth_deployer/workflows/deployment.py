@@ -12,6 +12,7 @@ do the work and record it through the application's deployment commands.
 
 from __future__ import annotations
 
+import logging
 import shutil
 import time
 from collections.abc import Callable
@@ -49,6 +50,10 @@ STOPPED_DURING_UPLOAD = (
     "from its backup"
 )
 RESTARTED_DURING_ROLLBACK = "the deployer restarted during a rollback"
+log = logging.getLogger(__name__)
+#: How a deployment ends with the host's files as the last success left them: before its
+#: upload, or with them restored from its backup (a restore that fails is RollbackFailed).
+HOST_AS_IT_WAS = frozenset({"DeploymentFailed", "DeploymentCancelled", "RollbackCompleted"})
 
 
 class DeploymentRun:
@@ -145,9 +150,17 @@ class DeploymentRun:
                 self.fetched_from.release(self.tree_root)
             shutil.rmtree(self.workdir, ignore_errors=True)
         await report_status(self)
-        if self.d.terminal not in (None, "DeploymentSucceeded") and not self.d.upload_begun:
-            self.check.affirm()  # failed or cancelled before anything on the host moved
+        if self.d.kind != "restore" and self.d.terminal in HOST_AS_IT_WAS:
+            await self._affirm_record()
         return self.d
+
+    async def _affirm_record(self) -> None:
+        """The host's files are as the last success left them: the host record holds."""
+        try:
+            await self.check.affirm()
+        except Exception as exc:  # a record is a cache: the next plan re-hashes instead
+            self.check.forget()
+            log.warning("could not keep the host record of %s: %s", self.spec.name, exc)
 
     async def _deploy_run(self) -> None:
         d = self.d

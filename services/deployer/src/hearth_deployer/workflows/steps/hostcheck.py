@@ -78,10 +78,27 @@ class HostCheck:
     async def _read_from_host(self) -> CheckedTree | dict[str, FileEntry]:
         return await self._read(await self.run.host())
 
+    async def _up_to_date(self) -> HostRecord | None:
+        """This deployer's record of the host; when it is behind (or missing), the one
+        another instance shared, if that one names the last deployment that ended there."""
+        run, spec = self.run, self.run.spec
+        records = run.ctx.records
+        if records is None:
+            return None
+        record = records.load(spec.name, spec.remote_path)
+        behind = record is None or self._behind(record)
+        if behind and records.shared is not None and run.last_ended is not None:
+            shared = await asyncio.to_thread(
+                records.load_shared, spec.name, spec.remote_path, run.last_ended
+            )
+            if shared is not None:
+                return shared
+        return record
+
     async def _read(self, host: RemoteHost) -> CheckedTree | dict[str, FileEntry]:
         run, spec = self.run, self.run.spec
         records = run.ctx.records
-        record = records.load(spec.name, spec.remote_path) if records else None
+        record = await self._up_to_date()
         self._record = record
         self.full = (
             bool(run.d.request.get("full_check"))
@@ -121,12 +138,14 @@ class HostCheck:
             step="plan",
         )
         if record is not None and self._behind(record):
-            # Another instance deployed here since: what changed since the record is
-            # its work as much as anyone's. The check above hashed what changed all the
-            # same, so the plan is exact; drift waits for a record of the last deployment.
+            # Another instance deployed here since and shared no record of it: what
+            # changed since this one's record is its work as much as anyone's. The check
+            # above hashed what changed all the same, so the plan is exact; drift waits
+            # for a record of the last deployment.
             run.log(
-                f"drift not judged: deployment {run.last_ended} ended here after this "
-                "deployer's record of the host (another deployer instance ran it)",
+                f"drift not judged: no record of the host as deployment {run.last_ended} "
+                "left it (another deployer instance ran it and shared none, or its "
+                "rollback failed)",
                 step="plan",
             )
         elif record is not None:
@@ -146,15 +165,23 @@ class HostCheck:
         was written (a record from before they were named is taken as it is)."""
         return record.deployment_id is not None and record.deployment_id != self.run.last_ended
 
-    def affirm(self) -> None:
+    async def affirm(self) -> None:
         """The run ended without touching the host: a record that was up to date when it
         began still is (one that was behind stays behind)."""
         records, spec = self.run.ctx.records, self.run.spec
         if records is None:
             return
-        record = records.load(spec.name, spec.remote_path)
-        if record is not None and not self._behind(record):
-            records.affirm(spec.name, record, self.run.d.deployment_id)
+        record = self._record if self._record is not None else await self._up_to_date()
+        if record is None or self._behind(record):
+            return
+        deployment_id = self.run.d.deployment_id
+        data = records.affirm(spec.name, record, deployment_id)
+        await self._share(deployment_id, data)
+
+    async def _share(self, deployment_id: str, data: bytes) -> None:
+        records = self.run.ctx.records
+        if records is not None and records.shared is not None:
+            await asyncio.to_thread(records.share, self.run.spec.name, deployment_id, data)
 
     async def remember(self, host: RemoteHost, *, files_changed: bool) -> None:
         """After a success: record what the host holds now (or forget, if unknown)."""
@@ -190,7 +217,8 @@ class HostCheck:
         whole = len(entries) == len(stats)
         listing = checked.listing if stats is checked.stats else stats_digest(stats)
         tree = CheckedTree(entries, dict(stats), [], listing) if whole else None
-        records.save(spec.name, record, tree, self.run.ignore)
+        data = records.save(spec.name, record, tree, self.run.ignore)
+        await self._share(self.run.d.deployment_id, data)
 
     def stamp(self, path: str) -> int:
         """The whole second an uploaded file is stamped with: now, or one past every
