@@ -166,8 +166,9 @@ class HostCheck:
         return record.deployment_id is not None and record.deployment_id != self.run.last_ended
 
     async def affirm(self) -> None:
-        """The run ended without touching the host: a record that was up to date when it
-        began still is (one that was behind stays behind)."""
+        """The run ended with the host's files as the last success left them (before its
+        upload, or restored from its backup): a record that was up to date when it began
+        still is, and now names this run (one that was behind stays behind)."""
         records, spec = self.run.ctx.records, self.run.spec
         if records is None:
             return
