@@ -68,8 +68,14 @@ from bench.ssh_floor import floor as ssh_floor
 from hearth.embedded.nats import EmbeddedNats
 from hearth.embedded.postgres import EmbeddedPostgres
 from hearth.embedded.process import free_port
+from hearth_deployer.domain.target_spec import backup_dir
 from hearth_events import Envelope, parse_event
-from hearth_events.catalogue import FilesDeployed, RepositoryRegistered, RepositorySpec
+from hearth_events.catalogue import (
+    FilesDeployed,
+    RepositoryRegistered,
+    RepositorySpec,
+    TargetSpec,
+)
 from hearth_events.envelope import HEADER_EVENT_TYPE
 from hearth_servicekit.secrets import scope_key
 from tests.integration.deployer.harness import TERMINAL, World, files_target, ha_target
@@ -371,11 +377,6 @@ def step_times(
             if first in seen and then in seen:
                 steps[name].append(seen[then] - seen[first])
     return steps
-
-
-def backups_of(server: SshServer) -> Path:
-    """Where a target's backups are kept on ``server``: beside its root (the default)."""
-    return server.remote_root.parent / ".hearth-backups" / server.remote_root.name
 
 
 def scp(server: SshServer, source: Path, dest: str) -> float:
@@ -680,10 +681,11 @@ async def _measure(
     one_delivery = solo.deliveries[-1]
     one_changed = size(automation(0, ONE_TARGET_REVISIONS[-1]))
     many_changed = one_changed * fan_out
-    for server in (*fleet_servers, solo_server):
+    for server, declared in zip((*fleet_servers, solo_server), (*specs, solo_spec), strict=True):
         assert (server.remote_root / CHANGED).read_text() == automation(0, ONE_TARGET_REVISIONS[-1])
         # Past the limit: each measured deployment pruned one.
-        assert len(list(backups_of(server).glob("*.json"))) == FAN_OUT_BACKUPS_KEPT
+        backups = Path(backup_dir(TargetSpec.model_validate(declared)))
+        assert len(list(backups.glob("*.json"))) == FAN_OUT_BACKUPS_KEPT
 
     started = time.perf_counter()
     await asyncio.gather(

@@ -6,6 +6,8 @@ in a fan-out."""
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import asyncssh
@@ -17,6 +19,25 @@ from tests.contract.remote_host import seed
 from tests.support.spies import spy
 
 pytestmark = pytest.mark.integration
+
+
+@dataclass
+class Backed:
+    """A seeded root on the sshd, a backup folder beside it, and their backups."""
+
+    root: str
+    dest: str
+    backups: Backups
+
+    async def take(self, backup_id: str, *, keep: int | None = 10) -> None:
+        await self.backups.take(self.root, ["configuration.yaml"], self.dest, backup_id, keep=keep)
+
+
+@pytest.fixture
+async def backed(remote: SSHHost, sshd: Any) -> AsyncIterator[Backed]:
+    root = str(sshd.remote_root)
+    await seed(remote, root)
+    yield Backed(root, f"{sshd.workdir}/backups", Backups(remote))
 
 
 async def test_a_root_is_resolved_once_per_deployment(
@@ -58,13 +79,11 @@ async def test_a_backup_folder_that_exists_is_not_made_again(
 
 
 async def test_pruning_reads_no_backup_while_none_is_over_the_limit(
-    remote: SSHHost, sshd: Any, monkeypatch: pytest.MonkeyPatch
+    backed: Backed, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    root, dest = str(sshd.remote_root), f"{sshd.workdir}/backups"
-    await seed(remote, root)
-    backups = Backups(remote)
+    backups, dest = backed.backups, backed.dest
     for n in (1, 2):
-        await backups.take(root, ["configuration.yaml"], dest, f"b{n}")
+        await backed.take(f"b{n}")
     reads = spy(monkeypatch, SSHHost, "read_many")
     assert await backups.prune(dest, keep=2) == []
     assert reads == []
@@ -74,40 +93,34 @@ async def test_pruning_reads_no_backup_while_none_is_over_the_limit(
 
 
 async def test_pruning_stamped_backups_reads_none_of_them(
-    remote: SSHHost, sshd: Any, monkeypatch: pytest.MonkeyPatch
+    backed: Backed, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Past its limit, a target prunes at every deployment: its backups' names (when each
     was taken) say which go, where reading each JSON cost three requests per backup."""
-    root, dest = str(sshd.remote_root), f"{sshd.workdir}/backups"
-    await seed(remote, root)
-    backups = Backups(remote)
     reads = spy(monkeypatch, SSHHost, "read_many")
     for n in range(1, 5):
-        await backups.take(root, ["configuration.yaml"], dest, f"20261206T10000{n}Z-x", keep=2)
+        await backed.take(f"20261206T10000{n}Z-x", keep=2)
     assert reads == []
-    assert sorted(os.listdir(dest)) == [
+    assert sorted(os.listdir(backed.dest)) == [
         f"20261206T10000{n}Z-x.{ext}" for n in (3, 4) for ext in ("json", "tar.gz")
     ]
 
 
 async def test_pruning_reads_only_the_backups_of_a_second_the_cut_falls_in(
-    remote: SSHHost, sshd: Any, monkeypatch: pytest.MonkeyPatch
+    backed: Backed, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    root, dest = str(sshd.remote_root), f"{sshd.workdir}/backups"
-    await seed(remote, root)
-    backups = Backups(remote)
     for backup_id in ("20261206T100001Z-b", "20261206T100001Z-a", "20261206T100002Z-c"):
-        await backups.take(root, ["configuration.yaml"], dest, backup_id, keep=3)
+        await backed.take(backup_id, keep=3)
     reads = spy(monkeypatch, SSHHost, "read_many")
     # b and a were taken in the same second, and only one of them stays: their JSON
     # says b is the older one, though its name sorts after a's.
-    await backups.take(root, ["configuration.yaml"], dest, "20261206T100003Z-d", keep=3)
+    await backed.take("20261206T100003Z-d", keep=3)
     assert len(reads) == 1
-    assert not os.path.exists(f"{dest}/20261206T100001Z-b.json")
+    assert not os.path.exists(f"{backed.dest}/20261206T100001Z-b.json")
     # The cut now falls between seconds: nothing is read.
-    await backups.take(root, ["configuration.yaml"], dest, "20261206T100004Z-e", keep=3)
+    await backed.take("20261206T100004Z-e", keep=3)
     assert len(reads) == 1
-    assert sorted(os.listdir(dest)) == [
+    assert sorted(os.listdir(backed.dest)) == [
         f"20261206T10000{n}Z-{x}.{ext}"
         for n, x in ((2, "c"), (3, "d"), (4, "e"))
         for ext in ("json", "tar.gz")
@@ -183,24 +196,21 @@ async def test_a_small_file_is_written_moded_synced_and_closed_in_one_round_trip
 
 
 async def test_a_backup_lists_its_folder_once_even_when_it_makes_one_too_many(
-    remote: SSHHost, sshd: Any, monkeypatch: pytest.MonkeyPatch
+    backed: Backed, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Packing lists the folder beside its other requests, to count the backups there;
     one too many are pruned from that listing, not from a second one."""
-    root, dest = str(sshd.remote_root), f"{sshd.workdir}/backups"
-    await seed(remote, root)
     listed = spy(monkeypatch, SSHHost, "list_dir")
     trace = trace_requests(monkeypatch)
-    backups = Backups(remote)
     for n in (1, 2):
-        await backups.take(root, ["configuration.yaml"], dest, f"b{n}", keep=2)
+        await backed.take(f"b{n}", keep=2)
     # The backup's description: its write and close in one round trip.
     assert sent_together(trace, [asyncssh.FXP_WRITE, asyncssh.FXP_CLOSE]), trace
     trace.clear()
-    await backups.take(root, ["configuration.yaml"], dest, "b3", keep=2)
+    await backed.take("b3", keep=2)
     assert listed == []
     assert trace.count(("sent", asyncssh.FXP_OPENDIR)) == 1
-    assert [b.backup_id for b in await backups.kept(dest)] == ["b3", "b2"]
+    assert [b.backup_id for b in await backed.backups.kept(backed.dest)] == ["b3", "b2"]
 
 
 async def test_a_root_a_backup_folder_and_a_file_in_a_folder_take_one_round_trip_each(

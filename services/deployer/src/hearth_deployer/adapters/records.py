@@ -4,8 +4,9 @@ The plan trusts a recorded sha256 while a file's size and mtime are unchanged (r
 quick check) and re-hashes only the rest on the host; a full re-hash runs on demand and
 when the last one is older than the target's ``full_check_interval_h``. The record is a
 cache in the deployer's data directory: losing it costs one full re-hash, nothing more.
-It is written only when a deployment succeeded, so it describes the files Hearth left
-there; a file that differs from it is drift (changed on the host behind Hearth's back).
+It is written when a deployment succeeded (and renamed after one that ended with the
+host as that success left it), so it describes the files Hearth left there; a file that
+differs from it is drift (changed on the host behind Hearth's back).
 Each record is also shared with the other deployer instances (:mod:`.sharedrecords`):
 one whose own record is behind takes the one the last deployment there left.
 """
@@ -126,9 +127,10 @@ class HostRecords:
         return record.copy()
 
     def affirm(self, target: str, record: HostRecord, deployment_id: str) -> bytes:
-        """``deployment_id`` ended without touching the host: ``record`` (loaded for it,
-        and up to date then) still holds, and now names that deployment (the last that
-        ended there). What was written (for :meth:`share`)."""
+        """``deployment_id`` ended with the host's files as the last success left them
+        (before its upload, or restored from its backup): ``record`` (loaded for it, and
+        up to date then) still holds, and now names that deployment (the last that ended
+        there). What was written (for :meth:`share`)."""
         record = record.copy()
         record.deployment_id = deployment_id
         kept = self._trees.get(target)

@@ -48,6 +48,7 @@ from hearth_deployer.remote.port import (
     Staged,
     UploadFile,
     UploadResult,
+    backups_in,
     stats_digest,
     uploaded_stat,
 )
@@ -306,8 +307,9 @@ class MemoryHost:
             for path in self.state.files
             if posixpath.dirname(path) == folder and path != archive
         )
-        beside = sum(1 for n in listed if n.endswith(".json") and not n.startswith("."))
-        return Packed(hashlib.sha256(data).hexdigest(), len(data), len(members), beside, listed)
+        return Packed(
+            hashlib.sha256(data).hexdigest(), len(data), len(members), backups_in(listed), listed
+        )
 
     async def unpack(self, archive: str, real_root: str, paths: Sequence[str]) -> None:
         await self._enter("unpack")

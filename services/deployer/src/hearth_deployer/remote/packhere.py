@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import asyncssh
 
 from hearth_deployer.remote.errors import BackupCorrupt
-from hearth_deployer.remote.port import Packed
+from hearth_deployer.remote.port import Packed, backups_in
 from hearth_deployer.remote.session import SSHSession
 from hearth_deployer.remote.sftperrors import SESSION_LOST, sftp_error
 from hearth_deployer.remote.sftpio import ONE_REQUEST_BYTES, as_bytes, fsync_or_skip, read_small
@@ -140,12 +140,6 @@ async def _read_one(sftp: asyncssh.SFTPClient, root: str, name: str) -> _Read:
     if data is None:
         raise _NotHere  # it changed since its LSTAT: the host's tar reads it whole
     return _Read(name, looked, data)
-
-
-def backups_in(names: Sequence[str]) -> int:
-    """The complete backups among a folder's ``names`` as the host's shell counts
-    ``*.json``: names ending ``.json``, none hidden."""
-    return sum(1 for n in names if n.endswith(".json") and not n.startswith("."))
 
 
 def build_archive(files: Sequence[_Read]) -> bytes:

@@ -205,6 +205,12 @@ class Packed:
     listed: tuple[str, ...] | None = None
 
 
+def backups_in(names: Iterable[str]) -> int:
+    """The complete backups among a folder's ``names`` as the host's shell counts
+    ``*.json`` (:attr:`Packed.beside`): names ending ``.json``, none hidden."""
+    return sum(1 for n in names if n.endswith(".json") and not n.startswith("."))
+
+
 class Staged(Protocol):
     """An upload sent ahead into a staging directory; exactly one of the two follows."""
 
