@@ -56,6 +56,9 @@ class Timing:
     secret_recheck_s: float = 2.0
     #: How often a health wait records "still waiting" in the deployment's log.
     progress_interval_s: float = 10.0
+    #: How long an info line of a deployment's log may wait to be stored with a later
+    #: step's event (``DeploymentRun.write``) before it is stored on its own.
+    log_held_s: float = 1.0
 
 
 @dataclass

@@ -12,6 +12,7 @@ do the work and record it through the application's deployment commands.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import shutil
 import time
@@ -54,6 +55,24 @@ log = logging.getLogger(__name__)
 #: How a deployment ends with the host's files as the last success left them: before its
 #: upload, or with them restored from its backup (a restore that fails is RollbackFailed).
 HOST_AS_IT_WAS = frozenset({"DeploymentFailed", "DeploymentCancelled", "RollbackCompleted"})
+#: The deployment commands of a run's progress whose write may leave the info lines logged
+#: since for a later write (``DeploymentRun.write``). Every other write (an ending, a
+#: failure, a rollback, a wait, the log kept on its own) stores every line logged before it.
+HOLDS_LINES = frozenset(
+    {
+        "start",
+        "fetched",
+        "validated",
+        "planned",
+        "backed_up",
+        "begin_upload",
+        "uploaded",
+        "host_checked",
+        "service_restarted",
+    }
+)
+#: The levels of the lines a progress step's write may leave for a later one.
+QUIET = frozenset({"debug", "info"})
 
 
 class DeploymentRun:
@@ -86,6 +105,10 @@ class DeploymentRun:
         self.workdir = ctx.workdir / deployment.deployment_id
         self.started = time.monotonic()
         self._lines: list[LogLine] = []
+        #: One write of the run at a time: its steps', or the held lines' (``log``).
+        self._writing = asyncio.Lock()
+        self._held: asyncio.TimerHandle | None = None
+        self._storing_held: asyncio.Task[None] | None = None
         self._host: RemoteHost | None = None
         self.tree_root = self.workdir / "tree"
         self.fetched_from: ConfigSource | None = None
@@ -93,7 +116,12 @@ class DeploymentRun:
 
     # -- what the steps share ------------------------------------------------------------
     def log(self, message: str, *, step: str | None = None, level: Level = "info") -> None:
+        """Keep a line of the deployment's log: it is stored with the run's next write or a
+        later one (see :meth:`write`), at the latest ``log_held_s`` after it was logged."""
         self._lines.append(LogLine(at=datetime.now(UTC), level=level, step=step, message=message))
+        if self._held is None:
+            delay = self.ctx.timing.log_held_s
+            self._held = asyncio.get_running_loop().call_later(delay, self._store_held)
 
     @property
     def app(self) -> DeployerApplication:
@@ -101,17 +129,63 @@ class DeploymentRun:
 
     async def write(self, command: Callable[..., Deployment], *args: Any) -> None:
         """Call one of the application's deployment commands; the log lines written since
-        the last write are stored with it."""
+        the last write are stored with it (in one ``DeploymentLogged`` before its event).
+
+        A progress step's write (:data:`HOLDS_LINES`) leaves them for a later write while
+        they are all info or debug lines logged less than ``log_held_s`` ago: a deployment
+        of a few seconds stores its log in one event with its ending instead of one a step
+        (seven of its seventeen events). A person watching still sees every line within
+        ``log_held_s`` (:meth:`log` stores held lines on their own then), a warning or an
+        error with the step's event, and the whole log with the event that ends the run."""
+        async with self._writing:
+            await self._write(command, *args)
+
+    async def _write(self, command: Callable[..., Deployment], *args: Any) -> None:
         self.lease.check()  # a run that lost its lease records nothing more
-        lines, self._lines = tuple(self._lines), []
+        lines: tuple[LogLine, ...] = ()
+        if not (getattr(command, "__name__", "") in HOLDS_LINES and self._may_hold()):
+            lines, self._lines = tuple(self._lines), []
+            if self._held is not None:
+                self._held.cancel()
+                self._held = None
         self.d = await self.ctx.store.write(
             command, self.d.deployment_id, *args, meta=self.meta, log=lines
         )
 
-    async def flush_log(self) -> None:
-        self.lease.check()
+    def _may_hold(self) -> bool:
+        held = self.ctx.timing.log_held_s
+        now = datetime.now(UTC)
+        return all(
+            line.level in QUIET and (now - line.at).total_seconds() < held for line in self._lines
+        )
+
+    def _store_held(self) -> None:
+        self._held = None
         if self._lines:
-            await self.write(self.app.keep_log)
+            self._storing_held = asyncio.create_task(self._flush_held())
+
+    async def _flush_held(self) -> None:
+        try:
+            async with self._writing:
+                if self._lines and self.d.terminal is None:
+                    await self._write(self.app.keep_log)
+        except Exception as exc:  # the run's next write stores the lines, or ends it
+            log.info("log lines of %s left for the next write: %s", self.d.deployment_id, exc)
+
+    def _stop_holding(self) -> None:
+        if self._held is not None:
+            self._held.cancel()
+            self._held = None
+        if self._storing_held is not None:
+            self._storing_held.cancel()
+            self._storing_held = None
+
+    async def flush_log(self) -> None:
+        """Store the lines logged so far now (a step that waits tells the log why)."""
+        self.lease.check()
+        async with self._writing:
+            if self._lines:
+                await self._write(self.app.keep_log)
 
     async def checkpoint(self, name: str) -> None:
         self.lease.check(name)
@@ -145,13 +219,18 @@ class DeploymentRun:
         except Finished:
             pass
         finally:
+            # Its ending stored every line; a run stopped otherwise stores no more.
+            self._stop_holding()
             self.check.discard()  # a manifest read validation made unnecessary
             if self.fetched_from is not None:
                 self.fetched_from.release(self.tree_root)
             shutil.rmtree(self.workdir, ignore_errors=True)
-        await report_status(self)
-        if self.d.kind != "restore" and self.d.terminal in HOST_AS_IT_WAS:
-            await self._affirm_record()
+        try:
+            await report_status(self)
+            if self.d.kind != "restore" and self.d.terminal in HOST_AS_IT_WAS:
+                await self._affirm_record()
+        finally:
+            self._stop_holding()
         return self.d
 
     async def _affirm_record(self) -> None:
