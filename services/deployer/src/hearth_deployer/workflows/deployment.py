@@ -145,9 +145,7 @@ class DeploymentRun:
         lines: tuple[LogLine, ...] = ()
         if not (getattr(command, "__name__", "") in HOLDS_LINES and self._may_hold()):
             lines, self._lines = tuple(self._lines), []
-            if self._held is not None:
-                self._held.cancel()
-                self._held = None
+            self._cancel_timer()
         self.d = await self.ctx.store.write(
             command, self.d.deployment_id, *args, meta=self.meta, log=lines
         )
@@ -172,10 +170,13 @@ class DeploymentRun:
         except Exception as exc:  # the run's next write stores the lines, or ends it
             log.info("log lines of %s left for the next write: %s", self.d.deployment_id, exc)
 
-    def _stop_holding(self) -> None:
+    def _cancel_timer(self) -> None:
         if self._held is not None:
             self._held.cancel()
             self._held = None
+
+    def _stop_holding(self) -> None:
+        self._cancel_timer()
         if self._storing_held is not None:
             self._storing_held.cancel()
             self._storing_held = None
@@ -209,6 +210,17 @@ class DeploymentRun:
         target's root once (``session_scope``); their file operations share the
         connection's one SFTP session, as every deployment on the host does."""
         try:
+            await self._carry()
+            await report_status(self)
+            if self.d.kind != "restore" and self.d.terminal in HOST_AS_IT_WAS:
+                await self._affirm_record()
+        finally:
+            # Its ending stored every line; a run stopped otherwise stores no more.
+            self._stop_holding()
+        return self.d
+
+    async def _carry(self) -> None:
+        try:
             async with session_scope():
                 if self.d.kind == "restore":
                     await self._restore_run()
@@ -219,19 +231,10 @@ class DeploymentRun:
         except Finished:
             pass
         finally:
-            # Its ending stored every line; a run stopped otherwise stores no more.
-            self._stop_holding()
             self.check.discard()  # a manifest read validation made unnecessary
             if self.fetched_from is not None:
                 self.fetched_from.release(self.tree_root)
             shutil.rmtree(self.workdir, ignore_errors=True)
-        try:
-            await report_status(self)
-            if self.d.kind != "restore" and self.d.terminal in HOST_AS_IT_WAS:
-                await self._affirm_record()
-        finally:
-            self._stop_holding()
-        return self.d
 
     async def _affirm_record(self) -> None:
         """The host's files are as the last success left them: the host record holds."""
