@@ -17,7 +17,8 @@ PROBE_TIMEOUT_S = 2.0
 async def check_readiness(probes: Mapping[str, ReadinessProbe]) -> dict[str, bool]:
     async def run(probe: ReadinessProbe) -> bool:
         try:
-            return await asyncio.wait_for(probe(), PROBE_TIMEOUT_S)
+            async with asyncio.timeout(PROBE_TIMEOUT_S):
+                return await probe()
         except Exception:  # a probe that raises or hangs means "not ready"
             return False
 

@@ -27,12 +27,14 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from nats.js.errors import KeyWrongLastSequenceError, NotFoundError
+from nats.js.errors import APIError, KeyWrongLastSequenceError, NotFoundError
 
 from hearth_events.jetstream import LOCK_TTL_S, LOCKS_BUCKET
 from hearth_servicekit import get_logger
 
 _CREATE_ATTEMPTS = 3
+#: JetStream's error codes for a write expecting another last sequence of its subject.
+WRONG_LAST_SEQUENCE = frozenset({10071, 10164})
 
 log = get_logger("hearth.lease")
 
@@ -120,6 +122,8 @@ class TargetLease:
         self._revision: int | None = None
         self._valid_until = float("-inf")
         self._renewer: asyncio.Task[None] | None = None
+        #: Set by :meth:`release`: the renewer ends at its next look.
+        self._stopping = asyncio.Event()
         self._writing = asyncio.Lock()
         self.lost = asyncio.Event()
         self.lost_reason: str | None = None
@@ -184,6 +188,7 @@ class TargetLease:
                     raise LeaseBusy(self.target, holder) from None
                 revision = await self._kv.update(self.key, self._value(), last=current)
         self._written(revision, sent)
+        self._stopping.clear()
         self._renewer = asyncio.create_task(self._renew_forever(), name=f"lease:{self.target}")
 
     async def _create(self) -> int:
@@ -209,10 +214,8 @@ class TargetLease:
         async with self._writing:
             sent = self._clock()
             try:
-                revision = await asyncio.wait_for(
-                    self._kv.update(self.key, self._value(), last=self._revision),
-                    timeout=max(min(self.timing.attempt_s, self.remaining()), 0.0),
-                )
+                async with asyncio.timeout(self._attempt_s()):
+                    revision = await self._kv.update(self.key, self._value(), last=self._revision)
             except KeyWrongLastSequenceError:
                 self._lose("the lease's revision moved: another deployer holds it")
                 return False
@@ -233,24 +236,43 @@ class TargetLease:
         pause = self.timing.renew_every_s if renewed else self.timing.retry_every_s
         return max(min(pause, self.remaining()), 0.0)
 
+    def _attempt_s(self) -> float:
+        """How long a write or a read may take now: never past the end of the validity."""
+        return max(min(self.timing.attempt_s, self.remaining()), 0.0)
+
     async def _renew_forever(self) -> None:
+        """Renew until :meth:`release` asks it to stop; never cancelled midway. A renewal
+        cut off between its write and its answer leaves the key at a revision this lease
+        does not know, which no delete can then remove (the key stays until the TTL, and
+        the target's next deployment waits for it). Python 3.11's ``wait_for`` also
+        swallowed a cancellation that came as the answer did, and renewed forever."""
         renewed = True
-        while True:
-            await asyncio.sleep(self.next_pause(renewed))
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.next_pause(renewed)):
+                    await self._stopping.wait()
+            if self._stopping.is_set():
+                return
             renewed = await self.renew()
             if self.lost.is_set():
                 return
 
     async def release(self) -> None:
-        if self._renewer is not None:
-            self._renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._renewer
+        """Stop renewing (a renewal in flight is answered first: at most ``attempt_s``) and
+        delete the key at the revision this lease wrote last."""
+        self._stopping.set()
+        if self._renewer is not None and not self._renewer.done():
+            await asyncio.wait({self._renewer})  # a release cancelled leaves it to end
         if self._revision is not None and not self.lost.is_set():
             try:
                 await self._kv.delete(self.key, last=self._revision)
             except (KeyWrongLastSequenceError, NotFoundError):
                 pass
+            except APIError as exc:
+                # A delete is refused at another revision as a bad request (an update as
+                # KeyWrongLastSequenceError): the key moved on, it is not ours to delete.
+                if exc.err_code not in WRONG_LAST_SEQUENCE:
+                    log.warning("lease not released", target=self.target, error=str(exc))
             except Exception as exc:  # the bus is cut: the key lapses by the bucket's TTL
                 log.warning(
                     "lease not released; it lapses by itself",
@@ -284,10 +306,8 @@ class TargetLease:
         self.check(step)
         async with self._writing:  # never between a renewal's write and its answer
             try:
-                entry = await asyncio.wait_for(
-                    self._kv.get(self.key),
-                    timeout=max(min(self.timing.attempt_s, self.remaining()), 0.0),
-                )
+                async with asyncio.timeout(self._attempt_s()):
+                    entry = await self._kv.get(self.key)
             except NotFoundError:
                 self._lose("the lease's key is gone")
             except Exception as exc:

@@ -62,7 +62,8 @@ async def _git(*args: str, cwd: Path | None = None, timeout: float = GIT_TIMEOUT
         stderr=asyncio.subprocess.PIPE,
     )
     try:
-        out, err = await asyncio.wait_for(process.communicate(), timeout)
+        async with asyncio.timeout(timeout):
+            out, err = await process.communicate()
     except TimeoutError:
         process.kill()
         await process.wait()

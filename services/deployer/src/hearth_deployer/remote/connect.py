@@ -76,28 +76,25 @@ async def connect_once(
     """One attempt: the connection, and the host key learned on first use (if any)."""
     check = HostKeyCheck(pinned, trust_on_first_use=target.trust_on_first_use)
     try:
-        async with slots:
-            conn = await asyncio.wait_for(
-                asyncssh.connect(
-                    target.host,
-                    target.port,
-                    username=target.user,
-                    client_keys=[client_key],
-                    known_hosts=check.known_hosts,
-                    client_factory=check.client_factory(on_lost),
-                    # Nothing from the deployer's own environment leaks in: no
-                    # ~/.ssh/config, no agent keys, no password prompts.
-                    config=[],
-                    agent_path=None,
-                    password=None,
-                    kbdint_auth=False,
-                    preferred_auth="publickey",
-                    connect_timeout=settings.connect_timeout,
-                    login_timeout=settings.connect_timeout,
-                    keepalive_interval=settings.keepalive_interval,
-                    encryption_algs=FAST_CIPHERS_FIRST,
-                ),
-                timeout=settings.connect_timeout,
+        async with slots, asyncio.timeout(settings.connect_timeout):
+            conn = await asyncssh.connect(
+                target.host,
+                target.port,
+                username=target.user,
+                client_keys=[client_key],
+                known_hosts=check.known_hosts,
+                client_factory=check.client_factory(on_lost),
+                # Nothing from the deployer's own environment leaks in: no
+                # ~/.ssh/config, no agent keys, no password prompts.
+                config=[],
+                agent_path=None,
+                password=None,
+                kbdint_auth=False,
+                preferred_auth="publickey",
+                connect_timeout=settings.connect_timeout,
+                login_timeout=settings.connect_timeout,
+                keepalive_interval=settings.keepalive_interval,
+                encryption_algs=FAST_CIPHERS_FIRST,
             )
     except asyncssh.DisconnectError as exc:
         raise _refused(exc, target, client_key, check, pinned) from None

@@ -39,7 +39,8 @@ async def _git(*args: str, cwd: Path | None = None) -> bytes:
         stderr=asyncio.subprocess.PIPE,
     )
     try:
-        out, err = await asyncio.wait_for(process.communicate(), GIT_TIMEOUT_S)
+        async with asyncio.timeout(GIT_TIMEOUT_S):
+            out, err = await process.communicate()
     except TimeoutError:
         process.kill()
         await process.wait()

@@ -205,7 +205,8 @@ async def _serve(
     await response.write(b": connected\n\n")
     while True:
         try:
-            live = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
+            async with asyncio.timeout(KEEPALIVE_S):
+                live = await queue.get()
         except TimeoutError:
             await response.write(b": keep-alive\n\n")
             continue

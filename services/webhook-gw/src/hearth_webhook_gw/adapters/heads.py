@@ -42,7 +42,8 @@ class GitLsRemote:
             env=git_environment(),
         )
         try:
-            out, err = await asyncio.wait_for(process.communicate(), LS_REMOTE_TIMEOUT_S)
+            async with asyncio.timeout(LS_REMOTE_TIMEOUT_S):
+                out, err = await process.communicate()
         except TimeoutError:
             process.kill()
             await process.wait()
