@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -96,7 +97,8 @@ def _loop(make: Callable[[Any, Callable[[Envelope], Awaitable[None]]], Any]) -> 
 
 
 async def run_consume(count: int) -> list[Row]:
-    server = EmbeddedNats(Path(tempfile.mkdtemp(prefix="hearth-bench-")) / "nats", port=free_port())
+    workdir = Path(tempfile.mkdtemp(prefix="hearth-bench-consume-"))
+    server = EmbeddedNats(workdir / "nats", port=free_port())
     server.start()
     variants: dict[str, Drain] = {
         "baseline: raw nats-py fetch(20) + ack each": _raw,
@@ -122,4 +124,5 @@ async def run_consume(count: int) -> list[Row]:
     finally:
         await nc.close()
         server.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
     return rows

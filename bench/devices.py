@@ -19,6 +19,7 @@ import asyncio
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -219,6 +220,7 @@ async def run_devices(
         assert sim.stdin is not None
         sim.stdin.close()
         sim.wait(60)
+        shutil.rmtree(workdir, ignore_errors=True)
     per_device = (rss - idle_rss) / count / 1024
     return [
         FleetRow(

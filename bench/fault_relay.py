@@ -13,6 +13,7 @@ import asyncio
 import math
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -180,3 +181,4 @@ async def run_trials(dsn: str, url: str, trials: int, seed: int = 1) -> list[Out
         return [await trial(dsn, url, js, n, rng, work) for n in range(trials)]
     finally:
         await nc.close()
+        shutil.rmtree(work, ignore_errors=True)

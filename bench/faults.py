@@ -15,6 +15,7 @@ Service processes are forked from one that imported the service already (bench.w
 from __future__ import annotations
 
 import random
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -148,3 +149,4 @@ async def run_faults(
         for server in servers.values():
             server.stop()
         postgres.stop(mode="immediate")
+        shutil.rmtree(work, ignore_errors=True)

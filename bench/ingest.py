@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -278,7 +279,7 @@ async def run_ingest(count: int) -> list[Row]:
     """Raw publishing (first and last), the floor (bare aiohttp + publish + ack), and the
     gateway as 1, 2 and 3 workers on one port, flat out with CONCURRENCY in flight; p50/p99
     at a steady STEADY_RATE with 1 and 2 workers; one worker logging at info, the default."""
-    workdir = Path(tempfile.mkdtemp(prefix="hearth-bench-"))
+    workdir = Path(tempfile.mkdtemp(prefix="hearth-bench-ingest-"))
     server = EmbeddedNats(workdir / "nats", port=free_port())
     server.start()
     key = new_secret_key()
@@ -329,6 +330,7 @@ async def run_ingest(count: int) -> list[Row]:
     finally:
         fleet.stop()
         server.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _workers(n: int) -> str:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -346,3 +347,4 @@ async def run_read_side(
             api.wait(30)
         server.stop()
         postgres.stop(mode="immediate")
+        shutil.rmtree(workdir, ignore_errors=True)

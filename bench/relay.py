@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -26,7 +27,7 @@ from tests.support.relay_app import journal_app
 
 
 async def run_relay(count: int) -> list[Row]:
-    workdir = Path(tempfile.mkdtemp(prefix="hearth-bench-"))
+    workdir = Path(tempfile.mkdtemp(prefix="hearth-bench-relay-"))
     server = EmbeddedNats(workdir / "nats", port=free_port())
     postgres = EmbeddedPostgres(workdir / "pg", port=free_port())
     server.start()
@@ -72,3 +73,4 @@ async def run_relay(count: int) -> list[Row]:
     finally:
         server.stop()
         postgres.stop(mode="immediate")
+        shutil.rmtree(workdir, ignore_errors=True)

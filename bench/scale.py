@@ -14,6 +14,7 @@ import contextlib
 import itertools
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -204,3 +205,4 @@ async def run_scale(
         for node in nodes:
             node.stop()
         postgres.stop(mode="immediate")
+        shutil.rmtree(work, ignore_errors=True)
