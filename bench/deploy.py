@@ -291,7 +291,15 @@ class Bench:
         succeeded; seconds from the POST to the last ``DeploymentSucceeded``."""
         deployer = self.world.deployers[0]
         assert deployer.dispatcher is not None
-        await deployer.dispatcher.idle.wait()  # each push starts on an idle deployer
+        try:  # each push starts on an idle deployer
+            async with asyncio.timeout(DEPLOY_TIMEOUT_S):
+                await deployer.dispatcher.idle.wait()
+        except TimeoutError:
+            running = sorted(deployer.dispatcher.running)
+            raise RuntimeError(
+                f"the deployer was not idle within {DEPLOY_TIMEOUT_S:.0f}s; still running: "
+                f"{', '.join(running)}"
+            ) from None
         before = repo.head
         if before == ZERO:
             after = repo.commit_tree(files)
