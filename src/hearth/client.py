@@ -11,6 +11,7 @@ import json
 import os
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -43,17 +44,48 @@ class ApiSettings:
     @classmethod
     def load(cls) -> ApiSettings:
         found = _from_file()
+        url_from = (
+            "HEARTH_API_URL" if os.environ.get("HEARTH_API_URL") else f"api_url in {config_file()}"
+        )
         url = os.environ.get("HEARTH_API_URL") or found.get("api_url")
         if not url:
             state = read_state()
             url = state["services"]["query-api"]["url"] if state else DEFAULT_URL
+        token_from = (
+            "HEARTH_API_TOKEN"
+            if os.environ.get("HEARTH_API_TOKEN")
+            else f"token in {config_file()}"
+        )
         token = os.environ.get("HEARTH_API_TOKEN") or found.get("token")
         if not token:
             raise ApiProblem(
                 "no API token: set HEARTH_API_TOKEN (or token in "
                 f"{config_file()}); create one with `hearth token create NAME --role operator`"
             )
-        return cls(str(url).rstrip("/"), str(token))
+        return cls(_checked_url(str(url), url_from), _checked_token(str(token), token_from))
+
+
+def _checked_url(url: str, source: str) -> str:
+    """The API's address without a trailing slash; one line on what is wrong with it."""
+    url = url.strip()
+    parsed = urlsplit(url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ApiProblem(
+            f"{source} must be the API's address, like http://127.0.0.1:8080, not {url!r}"
+        )
+    return url.rstrip("/")
+
+
+def _checked_token(token: str, source: str) -> str:
+    """The token as sent in a header: surrounding whitespace (a pasted line's end) is
+    dropped; anything else no token holds is refused before it reaches a request."""
+    token = token.strip()
+    if not token.isprintable() or not token.isascii() or any(c.isspace() for c in token):
+        raise ApiProblem(
+            f"{source} holds more than one token (a line break, a space or a control "
+            "character); set it to the token alone, as `hearth token create` printed it"
+        )
+    return token
 
 
 def describe(status: int, body: Any, method: str, url: str) -> str:
