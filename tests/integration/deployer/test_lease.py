@@ -109,9 +109,9 @@ async def test_a_release_during_a_renewal_stops_it_and_frees_the_target(
     target's next deployment waited for the TTL."""
     kv = AnswerMeetsRelease(await locks(js), late=late)
     target = f"attic-{late}"
-    lease = TargetLease(kv, target, "dep-1", "deployer-a", timing=LeaseTiming(0.6))
+    lease = TargetLease(kv, target, "dep-1", "deployer-a", timing=LeaseTiming(3.0))
     await lease.acquire()
-    kv.lease = lease  # the next renewal, 0.2 s from now, meets the release
+    kv.lease = lease  # the next renewal, 1 s from now, meets the release (each may take 0.5 s)
     async with asyncio.timeout(10):
         while kv.releasing is None:
             await asyncio.sleep(0.05)
