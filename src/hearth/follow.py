@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from rich.console import Console
@@ -72,28 +73,39 @@ async def follow_deployment(
                 raise
             await sleep(POLL_S)
             continue
-        if show_steps:
-            _print_new_steps(console, detail["steps"], seen_steps)
-        if show_logs:
-            _print_new_logs(console, detail["logs"], seen_logs)
+        steps = detail["steps"] if show_steps else []
+        lines = detail["logs"] if show_logs else []
+        _print_new(console, steps, seen_steps, lines, seen_logs)
         if detail["status"] in TERMINAL:
             return detail
         await sleep(POLL_S)
 
 
-def _print_new_steps(console: Console, steps: list[dict[str, Any]], seen: set[int]) -> None:
-    for step in steps:
-        if step["seq"] not in seen:
-            seen.add(step["seq"])
-            console.print(f"  [bold]>[/] {describe_step(step)}", highlight=False)
-
-
-def _print_new_logs(
-    console: Console, lines: list[dict[str, Any]], seen: set[tuple[int, int]]
+def _print_new(
+    console: Console,
+    steps: list[dict[str, Any]],
+    seen_steps: set[int],
+    lines: list[dict[str, Any]],
+    seen_lines: set[tuple[int, int]],
 ) -> None:
+    """The steps and log lines not printed yet, in the order they happened. The deployer
+    stores a quick step's info lines with a later event, so a poll can bring lines older
+    than the steps beside them; a line comes before a step of the same moment (it was
+    logged before the step was recorded)."""
+    new: list[tuple[datetime, int, Text | str]] = []
+    for step in steps:
+        if step["seq"] not in seen_steps:
+            seen_steps.add(step["seq"])
+            new.append((_when(step["at"]), 1, f"  [bold]>[/] {describe_step(step)}"))
     for line in lines:
         key = (line["seq"], line["line_no"])
-        if key not in seen:
-            seen.add(key)
+        if key not in seen_lines:
+            seen_lines.add(key)
             style = LEVEL_STYLE.get(line["level"], "")
-            console.print(Text(f"    {line['message']}", style=style))
+            new.append((_when(line["at"]), 0, Text(f"    {line['message']}", style=style)))
+    for _, _, shown in sorted(new, key=lambda item: item[:2]):
+        console.print(shown, highlight=False)
+
+
+def _when(at: str) -> datetime:
+    return datetime.fromisoformat(at)
