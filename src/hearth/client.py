@@ -44,25 +44,25 @@ class ApiSettings:
     @classmethod
     def load(cls) -> ApiSettings:
         found = _from_file()
-        url_from = (
-            "HEARTH_API_URL" if os.environ.get("HEARTH_API_URL") else f"api_url in {config_file()}"
-        )
-        url = os.environ.get("HEARTH_API_URL") or found.get("api_url")
+        url, url_from = _setting("HEARTH_API_URL", found, "api_url")
         if not url:
             state = read_state()
             url = state["services"]["query-api"]["url"] if state else DEFAULT_URL
-        token_from = (
-            "HEARTH_API_TOKEN"
-            if os.environ.get("HEARTH_API_TOKEN")
-            else f"token in {config_file()}"
-        )
-        token = os.environ.get("HEARTH_API_TOKEN") or found.get("token")
+        token, token_from = _setting("HEARTH_API_TOKEN", found, "token")
         if not token:
             raise ApiProblem(
                 "no API token: set HEARTH_API_TOKEN (or token in "
                 f"{config_file()}); create one with `hearth token create NAME --role operator`"
             )
-        return cls(_checked_url(str(url), url_from), _checked_token(str(token), token_from))
+        return cls(_checked_url(url, url_from), _checked_token(token, token_from))
+
+
+def _setting(variable: str, found: dict[str, Any], key: str) -> tuple[str | None, str]:
+    """The variable's value, else the config file's ``key``; and where it came from."""
+    if value := os.environ.get(variable):
+        return value, variable
+    value = found.get(key)
+    return (str(value) if value else None), f"{key} in {config_file()}"
 
 
 def _checked_url(url: str, source: str) -> str:

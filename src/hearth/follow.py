@@ -96,16 +96,16 @@ def _print_new(
     for step in steps:
         if step["seq"] not in seen_steps:
             seen_steps.add(step["seq"])
-            new.append((_when(step["at"]), 1, f"  [bold]>[/] {describe_step(step)}"))
+            new.append(
+                (datetime.fromisoformat(step["at"]), 1, f"  [bold]>[/] {describe_step(step)}")
+            )
     for line in lines:
         key = (line["seq"], line["line_no"])
         if key not in seen_lines:
             seen_lines.add(key)
             style = LEVEL_STYLE.get(line["level"], "")
-            new.append((_when(line["at"]), 0, Text(f"    {line['message']}", style=style)))
+            new.append(
+                (datetime.fromisoformat(line["at"]), 0, Text(f"    {line['message']}", style=style))
+            )
     for _, _, shown in sorted(new, key=lambda item: item[:2]):
         console.print(shown, highlight=False)
-
-
-def _when(at: str) -> datetime:
-    return datetime.fromisoformat(at)

@@ -247,7 +247,7 @@ class TargetLease:
         the target's next deployment waits for it). Python 3.11's ``wait_for`` also
         swallowed a cancellation that came as the answer did, and renewed forever."""
         renewed = True
-        while not self._stopping.is_set():
+        while True:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.next_pause(renewed)):
                     await self._stopping.wait()
