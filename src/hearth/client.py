@@ -8,14 +8,13 @@ of the Hearth that ``hearth up`` runs here, else ``http://127.0.0.1:8080``.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
 
-from hearth.cli.state import cli_config, config_file, read_state
+from hearth.cli.state import checked_token, cli_config, config_file, read_state, setting
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 ROLE_OF = {"POST": "operator", "GET": "viewer"}
@@ -44,25 +43,17 @@ class ApiSettings:
     @classmethod
     def load(cls) -> ApiSettings:
         found = _from_file()
-        url, url_from = _setting("HEARTH_API_URL", found, "api_url")
+        url, url_from = setting("HEARTH_API_URL", found, "api_url")
         if not url:
             state = read_state()
             url = state["services"]["query-api"]["url"] if state else DEFAULT_URL
-        token, token_from = _setting("HEARTH_API_TOKEN", found, "token")
+        token, token_from = setting("HEARTH_API_TOKEN", found, "token")
         if not token:
             raise ApiProblem(
                 "no API token: set HEARTH_API_TOKEN (or token in "
                 f"{config_file()}); create one with `hearth token create NAME --role operator`"
             )
         return cls(_checked_url(url, url_from), _checked_token(token, token_from))
-
-
-def _setting(variable: str, found: dict[str, Any], key: str) -> tuple[str | None, str]:
-    """The variable's value, else the config file's ``key``; and where it came from."""
-    if value := os.environ.get(variable):
-        return value, variable
-    value = found.get(key)
-    return (str(value) if value else None), f"{key} in {config_file()}"
 
 
 def _checked_url(url: str, source: str) -> str:
@@ -77,15 +68,10 @@ def _checked_url(url: str, source: str) -> str:
 
 
 def _checked_token(token: str, source: str) -> str:
-    """The token as sent in a header: surrounding whitespace (a pasted line's end) is
-    dropped; anything else no token holds is refused before it reaches a request."""
-    token = token.strip()
-    if not token.isprintable() or not token.isascii() or any(c.isspace() for c in token):
-        raise ApiProblem(
-            f"{source} holds more than one token (a line break, a space or a control "
-            "character); set it to the token alone, as `hearth token create` printed it"
-        )
-    return token
+    try:
+        return checked_token(token, source)
+    except ValueError as exc:
+        raise ApiProblem(str(exc)) from None
 
 
 def describe(status: int, body: Any, method: str, url: str) -> str:

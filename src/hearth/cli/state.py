@@ -35,13 +35,37 @@ def cli_config() -> dict[str, Any]:
         raise ValueError(f"{path}: {exc}") from None
 
 
+def setting(variable: str, found: dict[str, Any], key: str) -> tuple[str | None, str]:
+    """The variable's value, else the config file's ``key`` (``found``); and where it came
+    from, as a person would look for it."""
+    if value := os.environ.get(variable):
+        return value, variable
+    value = found.get(key)
+    return (str(value) if value else None), f"{key} in {config_file()}"
+
+
+def checked_token(token: str, source: str) -> str:
+    """The token as sent in a header: surrounding whitespace (a pasted line's end) is
+    dropped; anything else no token holds is refused with one line (ValueError) before it
+    reaches a request."""
+    token = token.strip()
+    if not token.isprintable() or not token.isascii() or any(c.isspace() for c in token):
+        raise ValueError(
+            f"{source} holds more than one token (a line break, a space or a control "
+            "character); set it to the token alone, as `hearth token create` printed it"
+        )
+    return token
+
+
 def api_token() -> str | None:
-    """``HEARTH_API_TOKEN``, else ``token`` in cli.toml, else None."""
+    """``HEARTH_API_TOKEN``, else ``token`` in cli.toml (none when that file is broken),
+    else None; checked as :func:`checked_token` does."""
     try:
-        token = os.environ.get("HEARTH_API_TOKEN") or cli_config().get("token")
+        found = cli_config()
     except ValueError:
-        return None
-    return str(token) if token else None
+        found = {}
+    token, source = setting("HEARTH_API_TOKEN", found, "token")
+    return checked_token(token, source) if token else None
 
 
 def state_file() -> Path:

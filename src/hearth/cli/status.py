@@ -74,7 +74,11 @@ def waiting_targets(api: str) -> dict[str, list[str]] | None:
     """Targets whose deployment waits for secrets, when an API token is at hand."""
     import urllib.request
 
-    token = api_token()
+    try:
+        token = api_token()
+    except ValueError as exc:
+        print(f"note: {exc}; the targets waiting for a secret are not shown", file=sys.stderr)
+        return None
     if not token:
         return None
     request = urllib.request.Request(  # noqa: S310 (the API's URL from stack.json)

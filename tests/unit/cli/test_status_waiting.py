@@ -65,3 +65,25 @@ def test_status_without_a_token_shows_the_services_only(stack_dir: Path) -> None
     assert shown.returncode == 0, shown.stderr
     assert "waits for" not in shown.stdout
     assert "waiting" not in json.loads(status(stack_dir, "--json", token=None).stdout)
+
+
+def test_status_takes_a_token_with_a_pasted_line_end(stack_dir: Path) -> None:
+    """As every API command does: a copied token's line end is not part of it."""
+    shown = status(stack_dir, token=f"  {TOKEN}\n")
+    assert shown.returncode == 0, shown.stderr
+    assert "target ha waits for secret ha-ssh-key" in shown.stdout
+    assert shown.stderr == ""
+
+
+def test_status_says_in_one_line_why_a_malformed_token_shows_no_waiting_targets(
+    stack_dir: Path,
+) -> None:
+    shown = status(stack_dir, token=f"{TOKEN}\nhth_another")
+    assert shown.returncode == 0, shown.stderr
+    assert "waits for" not in shown.stdout
+    assert shown.stderr.splitlines() == [
+        "note: HEARTH_API_TOKEN holds more than one token (a line break, a space or a "
+        "control character); set it to the token alone, as `hearth token create` printed "
+        "it; the targets waiting for a secret are not shown"
+    ]
+    assert "│ query-api │ ready │" in shown.stdout  # the services are shown all the same
