@@ -55,7 +55,7 @@ async def _raw(conn: asyncpg.Connection, statement: str) -> Chunk:
     return chunk
 
 
-def _saves(app: JournalApp, per_save: int) -> Chunk:
+def saves(app: JournalApp, per_save: int) -> Chunk:
     """Saves of ``per_save`` events each, the aggregate kept in memory (as a command
     handler would)."""
     journal = Journal("bench")
@@ -95,8 +95,8 @@ async def run_append(dsn: str, app: JournalApp, batch_app: JournalApp, count: in
             "(not durable) raw INSERT, synchronous_commit off": await _raw(
                 lax, _INSERT.replace("bench_raw", "bench_raw_lax")
             ),
-            "aggregate save, one event each": _saves(app, 1),
-            f"aggregate save, {PER_SAVE} events each (per event)": _saves(batch_app, PER_SAVE),
+            "aggregate save, one event each": saves(app, 1),
+            f"aggregate save, {PER_SAVE} events each (per event)": saves(batch_app, PER_SAVE),
         }
         took = dict.fromkeys(variants, 0.0)
         chunks = max(count // CHUNK, 1)
