@@ -61,7 +61,7 @@ from typing import Any
 import aiohttp
 import psutil
 
-from bench.io_floor import EVENTS, busy_seconds, records_cpu
+from bench.io_floor import EVENTS, WRITES, busy_seconds, records_cpu
 from bench.io_floor import floor as io_floor
 from bench.latency import SlowLink
 from bench.ssh_floor import floor as ssh_floor
@@ -791,8 +791,9 @@ async def _measure(
             "floor: a deployment's records with no I/O, CPU (eventsourcing in memory, json)",
             records,
             None,
-            "its 17 rows as events of one aggregate in 12 saves, its 11 envelopes encoded: "
-            f"{records * fan_out * 1000:.0f} ms of CPU for {fan_out} (bench/io_floor.py)",
+            f"its {sum(WRITES)} rows as events of one aggregate in {len(WRITES)} saves, its "
+            f"{sum(EVENTS)} envelopes encoded: {records * fan_out * 1000:.0f} ms of CPU for "
+            f"{fan_out} (bench/io_floor.py)",
         ),
         *(
             step_row(name, fan_out, together[name], alone[name])

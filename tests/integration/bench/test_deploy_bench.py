@@ -7,6 +7,7 @@ import re
 import pytest
 
 from bench.deploy import STEPS, Timing, run_deploy
+from bench.io_floor import EVENTS, WRITES
 
 pytestmark = pytest.mark.integration
 
@@ -63,7 +64,10 @@ async def test_the_deployment_benchmark_runs() -> None:
     assert "raw libraries, 1 host" in floor_one.what and "2 hosts at once" in floor_many.what
     assert "if Hearth's own work per target cost nothing" in floor_many.detail
     assert "CPU, every process:" in floor_many.detail
-    assert "no I/O" in timings[8].what and "12 saves" in timings[8].detail
+    # The floor counts what Hearth's deployment stores and publishes, no more, no less.
+    counted = re.search(r"\((\d+) events; Hearth's last to fleet-00: (\d+)\)", floor_one.detail)
+    assert counted is not None and counted[1] == counted[2] == str(sum(EVENTS)), floor_one.detail
+    assert "no I/O" in timings[8].what and f"{len(WRITES)} saves" in timings[8].detail
     steps = timings[9:-2]  # each step of a deployment, every one of them seen in both pushes
     assert [t.what.split(":")[1].split(",")[0].strip() for t in steps] == [n for *_, n in STEPS]
     for step in steps:

@@ -1,6 +1,7 @@
 """Activate: Home Assistant's own check of the uploaded files (``HostCheckPassed`` or
 ``HostCheckFailed``), then the restart, the reloads or the post-deploy commands that put
-them to use (``ServiceRestarted``)."""
+them to use (``ServiceRestarted``; a ``files`` target that declares no post-deploy command
+restarts nothing and records no restart)."""
 
 from __future__ import annotations
 
@@ -78,6 +79,8 @@ async def restart(run: ActivateRun, method: ApplyMethod) -> None:
     if run.spec.kind == "homeassistant":
         await _restart_home_assistant(run, method)
         return
+    if not run.spec.post_deploy:
+        return  # nothing declared uses the files: nothing restarted, no ServiceRestarted
     await _post_deploy(run)
     await run.write(
         run.app.service_restarted,
