@@ -503,6 +503,11 @@ class CpuWindow:
             f"CPU ms a deployment, by process: {each}"
         )
 
+    def per_target_beyond(self, one: CpuWindow, fan_out: int) -> float:
+        """CPU seconds of the deployer's process (its Git children included) for each of
+        ``fan_out`` targets past the first, beside ``one`` push to one target."""
+        return (self.spent["deployer"] - one.spent["deployer"]) / max(fan_out - 1, 1)
+
     def floor_row(self, fan_out: int, one: float) -> Timing:
         """The fan-out's CPU, spread over every core with none idle: no scheduling of
         the same work finishes sooner. The simulated hosts' share (sshd and the commands
@@ -683,9 +688,13 @@ async def _measure(
             manys.append(await bench.push(fleet, change, names))
             many_windows.append(window.stop())
     one, many = statistics.median(ones), statistics.median(manys)
-    one_cpu = CpuWindow.average(one_windows).summary(1)
+    one_window = CpuWindow.average(one_windows)
+    one_cpu = one_window.summary(1)
     many_window = CpuWindow.average(many_windows)
     many_cpu = many_window.summary(fan_out)
+    # What each target past the first costs the deployer's process: steadier than the
+    # times, which this machine's drift moves by a quarter between runs of the same code.
+    each_more = many_window.per_target_beyond(one_window, fan_out)
     one_delivery = solo.deliveries[-1]
     one_changed = size(automation(0, ONE_TARGET_REVISIONS[-1]))
     many_changed = one_changed * fan_out
@@ -755,7 +764,8 @@ async def _measure(
             max(manys),
             f"{len(manys)} pushes, each after one to the 1 target; "
             f"{many / one:.1f} times the 1-target time; "
-            f"bytes sent {many_sent:,} / bytes changed {many_changed:,}; {many_cpu}",
+            f"bytes sent {many_sent:,} / bytes changed {many_changed:,}; {many_cpu}; "
+            f"the deployer's CPU for each target past the first: {each_more * 1000:.1f} ms",
         ),
         many_window.floor_row(fan_out, one),
         Timing(

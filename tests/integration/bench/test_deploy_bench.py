@@ -60,6 +60,7 @@ async def test_the_deployment_benchmark_runs() -> None:
     cpu = timings[4]  # the fan-out's CPU on every core: no scheduling of it is faster
     assert "2 deployments" in cpu.what and "times the 1-target time" in cpu.detail
     assert "sshd" in cpu.detail and "by process: " in many.detail and "deployer " in many.detail
+    assert re.search(r"the deployer's CPU for each target past the first: -?[\d.]+ ms", many.detail)
     floor_one, floor_many = timings[6:8]  # the same I/O with the raw libraries
     assert "raw libraries, 1 host" in floor_one.what and "2 hosts at once" in floor_many.what
     assert "if Hearth's own work per target cost nothing" in floor_many.detail
