@@ -348,24 +348,25 @@ def database_url(password: str) -> str:
 
 
 def files() -> dict[str, list[dict[str, Any]]]:
-    """Each file of ``deploy/k8s`` and the objects in it (the kustomization aside)."""
+    """Each file of ``deploy/k8s`` (by its path there) and the objects in it, the
+    kustomizations aside: the base's manifests, the Secrets' template, a variant's own."""
     app: list[dict[str, Any]] = []
     for definition in SERVICES:
         app += service_manifests(definition)
     return {
-        "namespace.yaml": [
+        "base/namespace.yaml": [
             {
                 "apiVersion": "v1",
                 "kind": "Namespace",
                 "metadata": {"name": NAMESPACE, "labels": {"app.kubernetes.io/name": "hearth"}},
             }
         ],
-        "config.yaml": config_manifests(),
-        "nats.yaml": nats_manifests(),
-        "postgres.yaml": postgres_manifests(),
-        "init-job.yaml": [init_job()],
-        "services.yaml": app,
-        "network-policies.yaml": network_policies(),
+        "base/config.yaml": config_manifests(),
+        "base/nats.yaml": nats_manifests(),
+        "base/postgres.yaml": postgres_manifests(),
+        "base/init-job.yaml": [init_job()],
+        "base/services.yaml": app,
+        "base/network-policies.yaml": network_policies(),
         "secrets.template.yaml": secrets_manifests(lambda _n, _k: PLACEHOLDER),
         "variants/provisioner-wifi/daemonset.yaml": [provisioner_daemonset()],
     }

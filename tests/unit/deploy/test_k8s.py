@@ -75,8 +75,9 @@ def test_the_validation_catches_a_slip() -> None:
 
 
 def test_the_kustomizations_name_files_that_exist() -> None:
-    base = yaml.safe_load((K8S / "kustomization.yaml").read_text())
-    generated = {n for n in files() if "/" not in n and n != "secrets.template.yaml"}
+    assert yaml.safe_load((K8S / "kustomization.yaml").read_text())["resources"] == ["base"]
+    base = yaml.safe_load((K8S / "base" / "kustomization.yaml").read_text())
+    generated = {n.removeprefix("base/") for n in files() if n.startswith("base/")}
     assert set(base["resources"]) == generated  # the Secrets are never applied from git
     for variant in (K8S / "variants").iterdir():
         kustomization = yaml.safe_load((variant / "kustomization.yaml").read_text())
@@ -88,6 +89,24 @@ def test_the_kustomizations_name_files_that_exist() -> None:
                 o["kind"] == target["kind"] and o["metadata"]["name"] == target["name"]
                 for _, o in every_manifest()
             ), target
+
+
+@pytest.mark.parametrize(
+    "folder", ["", "base", *(f"variants/{v.name}" for v in sorted((K8S / "variants").iterdir()))]
+)
+def test_kustomize_can_build_each_kustomization(folder: str) -> None:
+    """kustomize's own rules for where a resource may be: a file in or below the
+    kustomization's folder (its load restrictor), a folder that is a kustomization and does
+    not hold this one (a base holding its overlay is a cycle: both variants once did,
+    and `kubectl apply -k deploy/k8s/variants/…` refused them)."""
+    root = (K8S / folder).resolve()
+    for resource in yaml.safe_load((root / "kustomization.yaml").read_text())["resources"]:
+        path = (root / resource).resolve()
+        if path.is_dir():
+            assert (path / "kustomization.yaml").is_file(), f"{folder}: {resource}"
+            assert not root.is_relative_to(path), f"{folder}: {resource} holds {folder}"
+        else:
+            assert path.is_file() and path.is_relative_to(root), f"{folder}: {resource}"
 
 
 def test_every_workspace_service_has_a_deployment_and_the_provisioner_a_daemonset() -> None:
