@@ -26,6 +26,7 @@ from hearth.cli.output import console, fail
 @click.option("--force", is_flag=True, help="overwrite an existing file")
 def init(output: Path, force: bool, **answers: Any) -> None:
     """Write a commented hearth.yaml for one Home Assistant host, then say what to run next."""
+    from hearth.cli.state import cli_command
     from hearth.config import ConfigError, load_config_text
     from hearth.init import InitAnswers, next_steps, render_config
 
@@ -39,5 +40,5 @@ def init(output: Path, force: bool, **answers: Any) -> None:
         fail(f"these answers make an invalid hearth.yaml: {exc}")
     output.write_text(text)
     console.print(f"wrote {output}; next:", highlight=False)
-    for line in next_steps(init_answers, str(output)):
+    for line in next_steps(init_answers, str(output), cli_command()):
         click.echo(line)

@@ -35,6 +35,12 @@ def cli_config() -> dict[str, Any]:
         raise ValueError(f"{path}: {exc}") from None
 
 
+def cli_command() -> str:
+    """How to run this CLI, as the commands Hearth suggests name it: ``scripts/hearth`` of
+    a checkout (which sets ``HEARTH_CLI``), else ``hearth``."""
+    return os.environ.get("HEARTH_CLI") or "hearth"
+
+
 def setting(variable: str, found: dict[str, Any], key: str) -> tuple[str | None, str]:
     """The variable's value, else the config file's ``key`` (``found``); and where it came
     from, as a person would look for it."""

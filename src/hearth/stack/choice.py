@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from hearth.cli.state import cli_command
 from hearth.stack.layout import DataDir
 from hearth.stack.up import StackError
 
@@ -42,4 +43,6 @@ def choose_config(explicit: Path | None, cwd: Path, layout: DataDir) -> ConfigCh
         return ConfigChoice(
             remembered, f"applying {remembered} (what {layout.root} last ran; --config to change)"
         )
-    return ConfigChoice(None, "no hearth.yaml here: running the demo (`hearth init` writes one)")
+    return ConfigChoice(
+        None, f"no hearth.yaml here: running the demo (`{cli_command()} init` writes one)"
+    )

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hearth.apply import change_lines
+from hearth.cli.state import cli_command
 from hearth.stack.up import Stack
 
 if TYPE_CHECKING:
@@ -64,8 +65,9 @@ class ConsoleReport:
         from hearth.demo.launch import POLL_S
 
         api = state["services"]["query-api"]["url"]
+        cli = cli_command()
         lines = [
-            "[bold]Demo[/] (no hearth.yaml here; `hearth init` writes one for your own hosts)",
+            f"[bold]Demo[/] (no hearth.yaml here; `{cli} init` writes one for your own hosts)",
             f"  Git repository   {demo.checkout}  (Hearth polls it every {POLL_S} s)",
             f"  SSH host folder  {demo.host_dir}",
             f"  Home Assistant   {demo.ha_url}  (simulated: it checks and 'restarts' the files)",
@@ -73,15 +75,15 @@ class ConsoleReport:
             f"  admin token      {token}",
             "  try it:          cd " + str(demo.checkout) + " && $EDITOR automations.yaml && "
             "git commit -am 'my change' && git push",
-            f"  then watch       {api}/  or  hearth deployments",
-            *_fleet_lines(demo, api),
+            f"  then watch       {api}/  or  HEARTH_API_TOKEN=<admin token> {cli} deployments",
+            *_fleet_lines(demo, api, cli),
         ]
         lines.extend(f"  [yellow]note[/]            {note}" for note in demo.notes)
         for line in lines:
             self.console.print(line, highlight=False, soft_wrap=True)
 
 
-def _fleet_lines(demo: Demo, api: str) -> list[str]:
+def _fleet_lines(demo: Demo, api: str, cli: str) -> list[str]:
     """What to try with the simulated Shelly devices (none when the demo runs none)."""
     if not demo.devices:
         return []
@@ -89,13 +91,13 @@ def _fleet_lines(demo: Demo, api: str) -> list[str]:
     offering = [d.name for d in demo.devices if d.offer]
     lines = [
         f"  Shelly devices   {names}: simulated, desired config in {demo.fleet_checkout}/devices/",
-        f"  fleet            {api}/devices  or  HEARTH_API_TOKEN=<admin token> hearth devices ls",
+        f"  fleet            {api}/devices  or  HEARTH_API_TOKEN=<admin token> {cli} devices ls",
         "  drift            kettle differs from Git (its group only alerts): press Apply on "
-        "its page, or hearth devices apply kettle, and watch its dot turn green",
+        f"its page, or {cli} devices apply kettle, and watch its dot turn green",
     ]
     if offering:
         lines.append(
             f"  firmware         {', '.join(offering)} offers an update: "
-            f"{api}/rollouts, Update firmware on its page, or hearth firmware rollout"
+            f"{api}/rollouts, Update firmware on its page, or {cli} firmware rollout"
         )
     return lines

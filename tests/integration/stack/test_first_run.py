@@ -94,6 +94,21 @@ def test_the_readme_run_command_works_on_a_fresh_clone(tmp_path: Path, runs: lis
     host_file = data / "demo" / "host" / "homeassistant" / "automations.yaml"
     assert "At dusk" in host_file.read_text()
 
+    # What the banner says to watch it with runs as printed, from where "try it" left the
+    # user (the demo's repository), the printed admin token in its place.
+    watch = up.wait_output(r"then watch +\S+ +or +(.+)").group(1).strip()
+    assert watch.startswith("HEARTH_API_TOKEN=<admin token> "), watch
+    shown = subprocess.run(
+        ["bash", "-c", watch.replace("<admin token>", token)],
+        cwd=data / "demo" / "home-config",
+        env=clean_env(None),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert commit[:12] in shown.stdout and "succeeded" in shown.stdout, shown.stdout
+
     # Ctrl-C: everything stops and nothing is left running.
     assert up.ctrl_c() == 0, up.output()
     assert "stopped in" in up.output()

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from hearth.cli import main
 from hearth.config import load_config
 from hearth.init import InitAnswers
 
+ROOT = Path(__file__).resolve().parents[3]
 
-def test_init_writes_a_valid_configuration_and_the_next_commands(tmp_path: Path) -> None:
+
+def test_init_writes_a_valid_configuration_and_the_next_commands(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("HEARTH_CLI", raising=False)  # an installed hearth: on the PATH
     output = tmp_path / "hearth.yaml"
     result = CliRunner().invoke(
         main,
@@ -36,6 +44,25 @@ def test_init_writes_a_valid_configuration_and_the_next_commands(tmp_path: Path)
     assert "hearth secret set ha-ssh-key < ~/.ssh/id_ed25519" in result.output
     assert "hearth secret set ha-token" in result.output
     assert "hearth secret set ha-webhook" in result.output
+
+
+def test_the_next_commands_name_scripts_hearth_when_run_through_it(tmp_path: Path) -> None:
+    """A fresh clone has no `hearth` on the PATH: what `scripts/hearth init` says to run next
+    must run as printed, so it names the script."""
+    env = {k: v for k, v in os.environ.items() if k != "HEARTH_CLI"}
+    ran = subprocess.run(
+        [ROOT / "scripts" / "hearth", "init", "--host", "ha.lan", "--repo-url", "git@nas:ha.git"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert ran.returncode == 0, ran.stderr
+    script = ROOT / "scripts" / "hearth"
+    assert f"  {script} secret set ha-ssh-key < ~/.ssh/id_ed25519" in ran.stdout
+    assert f"Start Hearth: {script} up" in ran.stdout
+    assert (tmp_path / "hearth.yaml").is_file()
 
 
 def test_init_asks_for_what_is_missing_and_never_overwrites(tmp_path: Path) -> None:
