@@ -14,7 +14,14 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from hearth.cli.state import checked_token, cli_config, config_file, read_state, setting
+from hearth.cli.state import (
+    checked_token,
+    cli_command,
+    cli_config,
+    config_file,
+    read_state,
+    setting,
+)
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 ROLE_OF = {"POST": "operator", "GET": "viewer"}
@@ -50,8 +57,8 @@ class ApiSettings:
         token, token_from = setting("HEARTH_API_TOKEN", found, "token")
         if not token:
             raise ApiProblem(
-                "no API token: set HEARTH_API_TOKEN (or token in "
-                f"{config_file()}); create one with `hearth token create NAME --role operator`"
+                f"no API token: set HEARTH_API_TOKEN (or token in {config_file()}); "
+                f"create one with `{cli_command()} token create NAME --role operator`"
             )
         return cls(_checked_url(url, url_from), _checked_token(token, token_from))
 
@@ -80,7 +87,7 @@ def describe(status: int, body: Any, method: str, url: str) -> str:
     if status == 401:
         return (
             f"the API at {url} refused the token ({detail}); create one with "
-            "`hearth token create NAME --role operator` and set HEARTH_API_TOKEN"
+            f"`{cli_command()} token create NAME --role operator` and set HEARTH_API_TOKEN"
         )
     if status == 403:
         # The API's answer already names the role needed and the token's: say it once.
@@ -124,7 +131,7 @@ class ApiClient:
             raise ApiProblem(
                 f"cannot reach the Hearth API at {self.settings.url}: "
                 f"{type(exc).__name__} {exc}".rstrip()
-                + " (is `hearth up` running? set HEARTH_API_URL)"
+                + f" (is `{cli_command()} up` running? set HEARTH_API_URL)"
             ) from None
         try:
             parsed = json.loads(text) if text else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from hearth.cli.output import fail
+from hearth.cli.state import cli_command
 
 
 def admin_request(subject: str, body: dict[str, Any], timeout: float = 15) -> dict[str, Any]:
@@ -14,7 +15,7 @@ def admin_request(subject: str, body: dict[str, Any], timeout: float = 15) -> di
     layout = DataDir(data_dir())
     state = layout.read_state()
     if state is None:
-        fail("Hearth is not running here; start it with `hearth up`", code=1)
+        fail(f"Hearth is not running here; start it with `{cli_command()} up`", code=1)
         raise AssertionError  # unreachable: fail exits
     try:
         return request_sync(state, layout, subject, body, timeout)

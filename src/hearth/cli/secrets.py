@@ -14,6 +14,7 @@ import click
 
 from hearth.cli import options
 from hearth.cli.output import console, fail, out
+from hearth.cli.state import cli_command
 
 if TYPE_CHECKING:
     from hearth.config import HearthConfig
@@ -97,7 +98,10 @@ def secret_set(name: str, scope: str | None, config_path: Path | None) -> None:
     scopes = _scopes(scope, name, config_path)
     value = sys.stdin.buffer.read().rstrip(b"\n")
     if not value:
-        fail("no value on standard input; e.g. `printf %s 'value' | hearth secret set NAME`")
+        fail(
+            "no value on standard input; e.g. "
+            f"`printf %s 'value' | {cli_command()} secret set NAME`"
+        )
     key = _installation_key()
     values = {(s, name): value for s in scopes}
     _, where = _on_bus(lambda js: put_scoped(js, key, values))
@@ -139,7 +143,10 @@ def secret_rm(name: str, scope: str | None, config_path: Path | None) -> None:
 
     removed, where = _on_bus(remove_all)
     if not removed:
-        fail(f"secret {name!r} is not stored for {', '.join(scopes)}; see `hearth secret list`")
+        fail(
+            f"secret {name!r} is not stored for {', '.join(scopes)}; "
+            f"see `{cli_command()} secret list`"
+        )
     console.print(f"secret {name!r} removed from {', '.join(removed)} {where}", highlight=False)
 
 

@@ -58,7 +58,7 @@ def checked_token(token: str, source: str) -> str:
     if not token.isprintable() or not token.isascii() or any(c.isspace() for c in token):
         raise ValueError(
             f"{source} holds more than one token (a line break, a space or a control "
-            "character); set it to the token alone, as `hearth token create` printed it"
+            f"character); set it to the token alone, as `{cli_command()} token create` printed it"
         )
     return token
 

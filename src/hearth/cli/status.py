@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import click
 
 from hearth.cli.output import fail, out
-from hearth.cli.state import api_token, data_root, probe, read_state
+from hearth.cli.state import api_token, cli_command, data_root, probe, read_state
 
 
 @click.command()
@@ -20,7 +20,8 @@ def status(as_json: bool) -> None:
     state = read_state()
     if state is None:
         fail(
-            f"Hearth is not running from {root} (no stack.json); start it with `hearth up`",
+            f"Hearth is not running from {root} (no stack.json); "
+            f"start it with `{cli_command()} up`",
             code=1,
         )
         return
@@ -64,7 +65,7 @@ def status(as_json: bool) -> None:
             names = ", ".join(secrets)
             out.print(
                 f"[yellow]target {target} waits for secret {names}[/]: "
-                f"store it with `hearth secret set {secrets[0]}`",
+                f"store it with `{cli_command()} secret set {secrets[0]}`",
                 highlight=False,
             )
     sys.exit(0 if healthy else 1)

@@ -12,6 +12,7 @@ import urllib.request
 from typing import TYPE_CHECKING, Any
 
 from hearth.apply import apply_config
+from hearth.cli.state import cli_command
 from hearth.config import HearthConfig
 from hearth.stack.bus import BusError, request_sync, store_secrets
 from hearth.stack.choice import ConfigChoice
@@ -66,7 +67,7 @@ def apply_chosen(
     if removed:
         report.say(
             "the demo is not applied: it would remove " + ", ".join(removed) + ", declared "
-            "from another file; start Hearth with that file: hearth up --config FILE"
+            f"from another file; start Hearth with that file: {cli_command()} up --config FILE"
         )
         return
     report.applied("demo", apply_config(demo.config, request, dry_run=False))
@@ -94,7 +95,10 @@ def demo_token(state: dict[str, Any], stack: Stack, demo: Demo) -> str:
             return str(reply["token"])
         if "exists" not in str(reply.get("error")):
             return f"(could not create one: {reply.get('error', '?')})"
-    return "(could not create one: too many demo tokens; revoke some with hearth token revoke)"
+    return (
+        "(could not create one: too many demo tokens; revoke some with "
+        f"{cli_command()} token revoke)"
+    )
 
 
 def _accepted(api: str, token: str) -> bool:

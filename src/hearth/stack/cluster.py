@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from hearth.cli.state import cli_command
 from hearth.embedded.nats import EmbeddedNats, NatsUser, cluster_of
 from hearth.embedded.process import EmbeddedServerError
 from hearth_events.jetstream import declare_all, unavailable
@@ -48,7 +49,7 @@ def layout_problem(nats_dir: Path, nodes: int) -> str | None:
     if nodes == 1 and before:
         return (
             f"this data dir ({nats_dir.parent}) runs a {before}-node NATS cluster; "
-            f"start it with `hearth up --cluster {before}`, or use another HEARTH_DATA_DIR"
+            f"start it with `{cli_command()} up --cluster {before}`, or use another HEARTH_DATA_DIR"
         )
     if nodes > 1 and single:
         return (

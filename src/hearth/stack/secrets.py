@@ -13,6 +13,7 @@ from typing import Any
 
 from nats.js.errors import KeyWrongLastSequenceError, NoKeysError, NotFoundError
 
+from hearth.cli.state import cli_command
 from hearth.config import HearthConfig
 from hearth.secret_scopes import UNREFERENCED_SCOPE, referencing_scopes
 from hearth_events.jetstream import SECRET_SCOPES, SECRETS_BUCKET
@@ -92,7 +93,7 @@ async def migrate_unscoped(
             said.append(
                 f"secret {key!r} (stored before scopes) does not decrypt with this "
                 f"installation key; left as it is: store it again with "
-                f"`hearth secret set {key} --for <scope>`"
+                f"`{cli_command()} secret set {key} --for <scope>`"
             )
             continue
         scopes = [s for s in SECRET_SCOPES if s in referencing_scopes(config, key)]
