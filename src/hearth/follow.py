@@ -11,6 +11,7 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
+from hearth.cli.state import cli_command
 from hearth.client import ApiClient, ApiProblem
 
 TERMINAL = {"succeeded", "failed", "superseded", "cancelled", "rolled_back", "rollback_failed"}
@@ -40,6 +41,16 @@ def describe_step(step: dict[str, Any]) -> str:
     if kind == "ServiceRestarted":
         domains = ", ".join(data.get("domains") or ())
         return f"{data['method']} {data['service']}" + (f" ({domains})" if domains else "")
+    if kind == "DeploymentWaiting":  # it begins by itself once the secrets exist
+        names = list(data.get("waiting_for") or ())
+        if not names:
+            return str(data.get("reason") or kind)
+        each = names[0] if len(names) == 1 else "NAME"
+        return (
+            f"waiting for secret {', '.join(names)}: store "
+            f"{'it' if len(names) == 1 else 'each'} with `{cli_command()} secret set {each}` "
+            "(the deployment then begins by itself; Ctrl-C stops only the following)"
+        )
     if kind in {"DeploymentFailed", "RollbackFailed", "HostCheckFailed", "HealthCheckFailed"}:
         return f"{kind}: {data.get('reason') or data.get('errors') or data.get('detail')}"
     return kind

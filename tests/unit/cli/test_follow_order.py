@@ -64,3 +64,26 @@ async def test_lines_stored_later_print_in_the_order_they_happened() -> None:
         "healthy",  # a line before a step of the same moment
         "> Finished",
     ]
+
+
+def test_a_deployment_waiting_for_a_secret_says_which_and_what_to_run(
+    monkeypatch: Any,
+) -> None:
+    """Following a deployment held for a missing secret used to print "DeploymentWaiting"
+    and nothing more, for as long as the secret was missing."""
+    from hearth.follow import describe_step
+
+    monkeypatch.setenv("HEARTH_CLI", "/src/hearth/scripts/hearth")
+    waiting: dict[str, Any] = {
+        "type": "DeploymentWaiting",
+        "data": {"waiting_for": ["ha-ssh-key"], "reason": "waiting for secret ha-ssh-key"},
+    }
+    assert describe_step(waiting) == (
+        "waiting for secret ha-ssh-key: store it with `/src/hearth/scripts/hearth secret set "
+        "ha-ssh-key` (the deployment then begins by itself; Ctrl-C stops only the following)"
+    )
+    waiting["data"]["waiting_for"] = ["ha-ssh-key", "ha-token"]
+    assert describe_step(waiting).startswith(
+        "waiting for secret ha-ssh-key, ha-token: store each with "
+        "`/src/hearth/scripts/hearth secret set NAME`"
+    )
