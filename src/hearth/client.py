@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from hearth.cli.state import (
+    DEFAULT_API_URL,
     checked_token,
     cli_command,
     cli_config,
@@ -23,7 +24,7 @@ from hearth.cli.state import (
     setting,
 )
 
-DEFAULT_URL = "http://127.0.0.1:8080"
+DEFAULT_URL = DEFAULT_API_URL
 ROLE_OF = {"POST": "operator", "GET": "viewer"}
 
 

@@ -35,6 +35,10 @@ def cli_config() -> dict[str, Any]:
         raise ValueError(f"{path}: {exc}") from None
 
 
+#: Where the CLI looks for the API when nothing says otherwise (``hearth up``'s default).
+DEFAULT_API_URL = "http://127.0.0.1:8080"
+
+
 def cli_command() -> str:
     """How to run this CLI, as the commands Hearth suggests name it: ``scripts/hearth`` of
     a checkout (which sets ``HEARTH_CLI``), else ``hearth``."""

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hearth.apply import change_lines
-from hearth.cli.state import cli_command
+from hearth.cli.state import DEFAULT_API_URL, cli_command
 from hearth.stack.up import Stack
 
 if TYPE_CHECKING:
@@ -65,9 +65,16 @@ class ConsoleReport:
         from hearth.demo.launch import POLL_S
 
         api = state["services"]["query-api"]["url"]
-        cli = cli_command()
+        # What an API command needs, from any folder (the demo's repository has no .hearth):
+        # the token, and the API's address when it is not where the CLI looks by default.
+        cli = (
+            "HEARTH_API_TOKEN=<admin token> "
+            + ("" if api == DEFAULT_API_URL else f"HEARTH_API_URL={api} ")
+            + cli_command()
+        )
         lines = [
-            f"[bold]Demo[/] (no hearth.yaml here; `{cli} init` writes one for your own hosts)",
+            f"[bold]Demo[/] (no hearth.yaml here; `{cli_command()} init` writes one for your "
+            "own hosts)",
             f"  Git repository   {demo.checkout}  (Hearth polls it every {POLL_S} s)",
             f"  SSH host folder  {demo.host_dir}",
             f"  Home Assistant   {demo.ha_url}  (simulated: it checks and 'restarts' the files)",
@@ -75,7 +82,7 @@ class ConsoleReport:
             f"  admin token      {token}",
             "  try it:          cd " + str(demo.checkout) + " && $EDITOR automations.yaml && "
             "git commit -am 'my change' && git push",
-            f"  then watch       {api}/  or  HEARTH_API_TOKEN=<admin token> {cli} deployments",
+            f"  then watch       {api}/  or  {cli} deployments",
             *_fleet_lines(demo, api, cli),
         ]
         lines.extend(f"  [yellow]note[/]            {note}" for note in demo.notes)
@@ -91,7 +98,7 @@ def _fleet_lines(demo: Demo, api: str, cli: str) -> list[str]:
     offering = [d.name for d in demo.devices if d.offer]
     lines = [
         f"  Shelly devices   {names}: simulated, desired config in {demo.fleet_checkout}/devices/",
-        f"  fleet            {api}/devices  or  HEARTH_API_TOKEN=<admin token> {cli} devices ls",
+        f"  fleet            {api}/devices  or  {cli} devices ls",
         "  drift            kettle differs from Git (its group only alerts): press Apply on "
         f"its page, or {cli} devices apply kettle, and watch its dot turn green",
     ]
