@@ -113,6 +113,20 @@ def clean_up_after_a_crash(options: UpOptions) -> None:
     layout.state_file.unlink(missing_ok=True)
 
 
+def _refuse_a_second_run(layout: DataDir) -> None:
+    """One ``hearth up`` per data dir: a second is told where the first is (its ports
+    would only say that something already listens)."""
+    state = layout.read_state()
+    if state is None or not alive(state.get("pid")):
+        return
+    api = (state.get("services") or {}).get("query-api", {}).get("url", "?")
+    raise StackError(
+        f"Hearth is already running from {layout.root} (hearth up, pid {state['pid']}, "
+        f"dashboard {api}); stop it with Ctrl-C in its terminal (or `kill -INT "
+        f"{state['pid']}`) first, or start another with its own HEARTH_DATA_DIR and ports"
+    )
+
+
 def alive(pid: int | None) -> bool:
     """Whether process ``pid`` exists (zombies included)."""
     if not pid:
@@ -128,6 +142,7 @@ def alive(pid: int | None) -> bool:
 
 def preflight(options: UpOptions) -> None:
     clean_up_after_a_crash(options)
+    _refuse_a_second_run(DataDir(options.data_dir.resolve()))
     if options.cluster > 1 and options.nats_url:
         raise StackError(
             "--cluster starts its own NATS servers, but HEARTH_NATS_URL points at one; "
