@@ -24,7 +24,6 @@ from hearth.cli.state import (
     setting,
 )
 
-DEFAULT_URL = DEFAULT_API_URL
 ROLE_OF = {"POST": "operator", "GET": "viewer"}
 
 
@@ -54,7 +53,7 @@ class ApiSettings:
         url, url_from = setting("HEARTH_API_URL", found, "api_url")
         if not url:
             state = read_state()
-            url = state["services"]["query-api"]["url"] if state else DEFAULT_URL
+            url = state["services"]["query-api"]["url"] if state else DEFAULT_API_URL
         token, token_from = setting("HEARTH_API_TOKEN", found, "token")
         if not token:
             raise ApiProblem(

@@ -22,7 +22,7 @@ from nats.aio.client import Client
 from hearth.embedded.nats import EmbeddedNats, NatsUser
 from hearth.embedded.process import EmbeddedServerError, free_port
 from hearth.stack.layout import DataDir, nats_servers
-from hearth.stack.up import StackError, UpOptions, alive, clean_up_after_a_crash
+from hearth.stack.up import StackError, UpOptions, clean_up_after_a_crash, running_state
 from hearth_events.jetstream import SECRETS_BUCKET, ensure
 
 T = TypeVar("T")
@@ -90,14 +90,6 @@ async def store_secrets(
 
     key = layout.secret_key()
     await on_secrets(state, layout, lambda js: put_scoped(js, key, values))
-
-
-def running_state(layout: DataDir) -> dict[str, Any] | None:
-    """The state of a ``hearth up`` that is alive on this data dir, else None."""
-    state = layout.read_state()
-    if state is None or not alive(state.get("pid")):
-        return None
-    return state
 
 
 def on_secrets_anyhow(layout: DataDir, action: SecretsAction[T]) -> tuple[T, str]:

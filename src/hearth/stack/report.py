@@ -67,7 +67,7 @@ class ConsoleReport:
         api = state["services"]["query-api"]["url"]
         # What an API command needs, from any folder (the demo's repository has no .hearth):
         # the token, and the API's address when it is not where the CLI looks by default.
-        cli = (
+        api_command = (
             "HEARTH_API_TOKEN=<admin token> "
             + ("" if api == DEFAULT_API_URL else f"HEARTH_API_URL={api} ")
             + cli_command()
@@ -82,29 +82,30 @@ class ConsoleReport:
             f"  admin token      {token}",
             "  try it:          cd " + str(demo.checkout) + " && $EDITOR automations.yaml && "
             "git commit -am 'my change' && git push",
-            f"  then watch       {api}/  or  {cli} deployments",
-            *_fleet_lines(demo, api, cli),
+            f"  then watch       {api}/  or  {api_command} deployments",
+            *_fleet_lines(demo, api, api_command),
         ]
         lines.extend(f"  [yellow]note[/]            {note}" for note in demo.notes)
         for line in lines:
             self.console.print(line, highlight=False, soft_wrap=True)
 
 
-def _fleet_lines(demo: Demo, api: str, cli: str) -> list[str]:
-    """What to try with the simulated Shelly devices (none when the demo runs none)."""
+def _fleet_lines(demo: Demo, api: str, api_command: str) -> list[str]:
+    """What to try with the simulated Shelly devices (none when the demo runs none);
+    ``api_command`` runs the CLI with what an API command needs."""
     if not demo.devices:
         return []
     names = ", ".join(f"{d.name} (Gen{d.gen})" for d in demo.devices)
     offering = [d.name for d in demo.devices if d.offer]
     lines = [
         f"  Shelly devices   {names}: simulated, desired config in {demo.fleet_checkout}/devices/",
-        f"  fleet            {api}/devices  or  {cli} devices ls",
+        f"  fleet            {api}/devices  or  {api_command} devices ls",
         "  drift            kettle differs from Git (its group only alerts): press Apply on "
-        f"its page, or {cli} devices apply kettle, and watch its dot turn green",
+        f"its page, or {api_command} devices apply kettle, and watch its dot turn green",
     ]
     if offering:
         lines.append(
             f"  firmware         {', '.join(offering)} offers an update: "
-            f"{api}/rollouts, Update firmware on its page, or {cli} firmware rollout"
+            f"{api}/rollouts, Update firmware on its page, or {api_command} firmware rollout"
         )
     return lines

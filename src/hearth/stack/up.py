@@ -113,11 +113,19 @@ def clean_up_after_a_crash(options: UpOptions) -> None:
     layout.state_file.unlink(missing_ok=True)
 
 
+def running_state(layout: DataDir) -> dict[str, Any] | None:
+    """The state of a ``hearth up`` that is alive on this data dir, else None."""
+    state = layout.read_state()
+    if state is None or not alive(state.get("pid")):
+        return None
+    return state
+
+
 def _refuse_a_second_run(layout: DataDir) -> None:
     """One ``hearth up`` per data dir: a second is told where the first is (its ports
     would only say that something already listens)."""
-    state = layout.read_state()
-    if state is None or not alive(state.get("pid")):
+    state = running_state(layout)
+    if state is None:
         return
     api = (state.get("services") or {}).get("query-api", {}).get("url", "?")
     raise StackError(

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from hearth.stack.layout import DataDir
-from hearth.stack.up import StackError, UpOptions, preflight
+from hearth.stack.up import StackError, UpOptions, preflight, running_state
 
 
 def _running(root: Path, pid: int) -> None:
@@ -42,6 +42,4 @@ def test_the_record_of_a_run_that_died_is_no_refusal(tmp_path: Path) -> None:
     )
     root = tmp_path / ".hearth"
     _running(root, int(ended.stdout))
-    from hearth.stack.up import _refuse_a_second_run
-
-    _refuse_a_second_run(DataDir(root))  # no error: that hearth up is gone
+    assert running_state(DataDir(root)) is None  # that hearth up is gone: no refusal
