@@ -167,7 +167,11 @@ class GitHubSim:
 
     @web.middleware
     async def _record(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        response: web.StreamResponse = await handler(request)
+        try:
+            response: web.StreamResponse = await handler(request)
+        except web.HTTPException as answer:  # a redirect (the tarball's) is an answer too
+            self.requests.append((request.method, request.path, answer.status))
+            raise
         self.requests.append((request.method, request.path, response.status))
         return response
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from hearth_events.catalogue import RepositoryRegistered, RepositorySpec
-from tests.integration.deployer.harness import World, ha_target
+from tests.integration.deployer.harness import World, files_target, ha_target
 from tests.integration.deployer.test_deployments import BASE
 from tests.support.github import delivery_headers, encode, push_payload
 from tests.support.services import ServiceProcess
@@ -37,6 +37,7 @@ def post(port: int, body: bytes, headers: dict[str, str]) -> int:
 async def test_a_signed_push_deploys_once_and_reports_to_github(
     world: World,
     sshd: Any,
+    sshd_factory: Callable[..., Any],
     ha_sim: Any,
     github_sim: Any,
     start_service: Callable[..., ServiceProcess],
@@ -57,7 +58,11 @@ async def test_a_signed_push_deploys_once_and_reports_to_github(
     gateway = start_service("webhook-gw", HEARTH_NATS_URL=world.nats_url)
     gateway.wait_for("/readyz", 200)
     await world.start()
-    reply = await world.apply_targets(ha_target(sshd, ha_sim.url, repo="alice/home-config"))
+    nas = sshd_factory()  # a second target of the same repository
+    reply = await world.apply_targets(
+        ha_target(sshd, ha_sim.url, repo="alice/home-config"),
+        files_target(nas, "nas", repo="alice/home-config"),
+    )
     assert reply["ok"], reply
 
     world.remote.commit(dict(BASE))
@@ -77,6 +82,11 @@ async def test_a_signed_push_deploys_once_and_reports_to_github(
 
     (done,) = await world.wait_terminal("ha")
     assert done.type == "DeploymentSucceeded", await world.logs(done.data.deployment_id)  # type: ignore[attr-defined]
+    (other,) = await world.wait_terminal("nas")
+    assert other.type == "DeploymentSucceeded", await world.logs(other.data.deployment_id)  # type: ignore[attr-defined]
+    # Both targets deployed the commit from one download of its tarball.
+    tarballs = [path for _, path, _ in github_sim.requests if "/tarball/" in path]
+    assert tarballs == [f"/repos/alice/home-config/tarball/{after}"]
     deployment_id = done.data.deployment_id  # type: ignore[attr-defined]
     events = {e.type: e for e in await world.deployment_events(deployment_id)}
     assert events["ConfigFetched"].data.via == "github"  # type: ignore[attr-defined]
@@ -85,10 +95,12 @@ async def test_a_signed_push_deploys_once_and_reports_to_github(
     assert [e.type for e in await world.events("ha")].count("DeployRequested") == 1
     for path, content in BASE.items():
         assert (sshd.remote_root / path).read_text() == content
+        assert (nas.remote_root / path).read_text() == content
     statuses = github_sim.repo("alice/home-config").statuses
-    assert [(s["state"], s["context"], s["sha"]) for s in statuses] == [
-        ("pending", "hearth/ha", after),
-        ("success", "hearth/ha", after),
+    ha_statuses = [s for s in statuses if s["context"] == "hearth/ha"]
+    assert [(s["state"], s["sha"]) for s in ha_statuses] == [
+        ("pending", after),
+        ("success", after),
     ]
-    assert statuses[-1]["target_url"].endswith(f"/deployments/{deployment_id}")
+    assert ha_statuses[-1]["target_url"].endswith(f"/deployments/{deployment_id}")
     assert json.dumps(statuses).count("ghp_hearth") == 0

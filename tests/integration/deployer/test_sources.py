@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ import pytest
 from githubkit import GitHub, TokenAuthStrategy
 from githubkit.response import Response
 
-from hearth_deployer.adapters import sources, treeio
+from hearth_deployer.adapters import githubsource, treecache, treeio
 from hearth_deployer.adapters.sources import FetchError, GitHubTarballs, GitMirrors
 from hearth_events.catalogue import RepositorySpec
 from tests.support.git import GitRemote, git, make_remote
@@ -140,8 +141,9 @@ async def test_github_tarballs_give_the_same_tree_as_git(
     github_sim.token = "ghp_t"
     github_sim.repo("alice/home").git_dir = remote.bare
     spec = spec_for(remote, provider="github", api_url=github_sim.base_url)
+    github = GitHubTarballs(tmp_path / "gh")
 
-    via_api = await GitHubTarballs().fetch(
+    via_api = await github.fetch(
         spec, commit=None, branch="main", subdirectory="ha", dest=tmp_path / "api", token="ghp_t"
     )
     via_git = await GitMirrors(tmp_path / "cache").fetch(
@@ -150,7 +152,7 @@ async def test_github_tarballs_give_the_same_tree_as_git(
     assert via_api.commit == via_git.commit == remote.head()
     assert listing(tmp_path / "api") == listing(tmp_path / "git")
     # What a person types for a manual deploy is recorded as the exact commit.
-    short = await GitHubTarballs().fetch(
+    short = await github.fetch(
         spec,
         commit=remote.head()[:7],
         branch="main",
@@ -160,7 +162,7 @@ async def test_github_tarballs_give_the_same_tree_as_git(
     )
     assert short.commit == remote.head()
     with pytest.raises(FetchError, match="has no commit, branch or tag 'fffffff'"):
-        await GitHubTarballs().fetch(
+        await github.fetch(
             spec,
             commit="fffffff",
             branch="main",
@@ -169,9 +171,59 @@ async def test_github_tarballs_give_the_same_tree_as_git(
             token="ghp_t",
         )
     with pytest.raises(FetchError, match="answered 401"):
-        await GitHubTarballs().fetch(
+        await github.fetch(
             spec, commit=None, branch="main", subdirectory="", dest=tmp_path / "x", token="wrong"
         )
+
+
+async def test_a_commit_is_downloaded_from_github_once_for_every_target(
+    tmp_path: Path, remote: GitRemote, github_sim: Any
+) -> None:
+    """A push's targets fetch its full commit together: one download between them, and
+    none for a later deployment or drift check of the same commit."""
+    github_sim.repo("alice/home").git_dir = remote.bare
+    spec = spec_for(remote, provider="github", api_url=github_sim.base_url)
+    github = GitHubTarballs(tmp_path / "gh")
+    head = remote.head()
+
+    def tarballs() -> list[str]:
+        return [path for _, path, _ in github_sim.requests if "/tarball/" in path]
+
+    async def fetch(dest: str, commit: str | None, subdirectory: str = "ha") -> Any:
+        return await github.fetch(
+            spec,
+            commit=commit,
+            branch="main",
+            subdirectory=subdirectory,
+            dest=tmp_path / dest / "tree",
+            token=None,
+        )
+
+    fetched = await asyncio.gather(*(fetch(f"t{n}", head) for n in range(5)))
+    assert tarballs() == [f"/repos/alice/home/tarball/{head}"]
+    assert {f.commit for f in fetched} == {head}
+    assert all(listing(f.root) == listing(fetched[0].root) for f in fetched)
+    assert listing(fetched[0].root) == {
+        "configuration.yaml": "homeassistant:\n",
+        "automations.yaml": "[]\n",
+    }
+    # A drift check names the branch: one small request for its head, no download.
+    asked = len(github_sim.requests)
+    again = await fetch("drift", None)
+    assert again.commit == head and len(tarballs()) == 1
+    assert [path for _, path, _ in github_sim.requests[asked:]] == [
+        "/repos/alice/home/git/ref/heads/main"
+    ]
+    # Another subdirectory is a tree of its own.
+    nginx = await fetch("nginx", head, subdirectory="nginx")
+    assert listing(nginx.root) == {"site.conf": "server {}\n"} and len(tarballs()) == 2
+    # Newer commits are one download each; a tree a deployment still reads is kept.
+    for n in range(treecache.TREES_KEPT + 1):
+        remote.commit({"ha/automations.yaml": f"- id: a{n}\n  alias: a{n}\n"})
+        newer = await fetch("newer", remote.push())
+        assert listing(newer.root)["automations.yaml"].startswith(f"- id: a{n}")
+    assert len(tarballs()) == 2 + treecache.TREES_KEPT + 1
+    assert listing(fetched[1].root)["automations.yaml"] == "[]\n"
 
 
 async def test_a_github_tarball_is_spooled_in_chunks_never_held_whole(
@@ -190,20 +242,23 @@ async def test_a_github_tarball_is_spooled_in_chunks_never_held_whole(
 
     monkeypatch.setattr(Response, "content", property(content_unless_a_tarball))
     writes: list[int] = []
-    real_spool = sources._spool
+    real_spool = githubsource._spool
 
     async def counting_spool(response: Response[Any], spool: Any) -> None:
         await real_spool(response, _CountingWrites(spool.write, writes))  # type: ignore[arg-type]
 
-    monkeypatch.setattr(sources, "_spool", counting_spool)
+    monkeypatch.setattr(githubsource, "_spool", counting_spool)
     work = tmp_path / "work"
-    fetched = await GitHubTarballs().fetch(
+    cache = tmp_path / "gh"
+    fetched = await GitHubTarballs(cache).fetch(
         spec, commit=None, branch="main", subdirectory="ha", dest=work / "api", token=None
     )
     assert (work / "api" / "www" / "big.txt").read_text() == big
     assert fetched.files == 3
     assert len(writes) > 1 and max(writes) <= treeio.CHUNK
     assert sorted(p.name for p in work.iterdir()) == ["api"]  # no spool file left
+    (kept,) = cache.iterdir()
+    assert sorted(p.name for p in kept.iterdir()) == [fetched.commit, f"{fetched.commit}.json"]
 
 
 class _CountingWrites:

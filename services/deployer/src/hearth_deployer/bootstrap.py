@@ -93,6 +93,7 @@ class Deployer(BusService):
         self.hosts: Hosts = hosts or SSHHosts(self.pool)
         self._store: DeployerStore | None = None
         self._mirrors = GitMirrors(settings.data_dir / "deployer" / "mirrors")
+        self._github = GitHubTarballs(settings.data_dir / "deployer" / "github-trees")
         #: Mirrors and trees being prepared for newly declared targets.
         self.preparing: set[asyncio.Task[None]] = set()
         #: Called between steps with the step's name; tests stop a run at an exact point.
@@ -103,7 +104,7 @@ class Deployer(BusService):
         return f"{self.name}/{self.settings.instance}"
 
     def _source_for(self, repo: RepositorySpec) -> ConfigSource:
-        return GitHubTarballs() if repo.provider == "github" else self._mirrors
+        return self._github if repo.provider == "github" else self._mirrors
 
     async def on_start(self) -> None:
         follower = self._follower = StreamFollower(self.js, FOLLOWED, self._follow)

@@ -10,29 +10,21 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 import re
 import shutil
-import tempfile
-from collections import OrderedDict
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Protocol
+from typing import Protocol
 
 from hearth_deployer.adapters import treecache, treeio
-from hearth_deployer.domain.fetched import FetchedTree, FetchError
-from hearth_deployer.domain.paths import UnsafePath, safe_relative
-from hearth_deployer.domain.plan import FileEntry
+from hearth_deployer.adapters.githubsource import GitHubTarballs
+from hearth_deployer.adapters.sharedtrees import SharedTrees
+from hearth_deployer.domain.fetched import FULL_SHA, FetchedTree, FetchError, tree_subdirectory
 from hearth_events.catalogue import RepositorySpec
 from hearth_servicekit.gitenv import git_environment
-
-if TYPE_CHECKING:
-    from githubkit import GitHub
-    from githubkit.response import Response
 
 __all__ = ["ConfigSource", "FetchError", "FetchedTree", "GitHubTarballs", "GitMirrors"]
 
 GIT_TIMEOUT_S = 300.0
-_SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
 
 
 class ConfigSource(Protocol):
@@ -74,27 +66,14 @@ async def _git(*args: str, cwd: Path | None = None, timeout: float = GIT_TIMEOUT
     return out
 
 
-def _subdirectory(subdirectory: str) -> str:
-    if subdirectory.strip("/") in ("", "."):
-        return ""
-    try:
-        return safe_relative(subdirectory)
-    except UnsafePath as exc:
-        raise FetchError(f"subdirectory {subdirectory!r} is not inside the repository") from exc
-
-
 class GitMirrors:
     """One bare mirror per repository under ``cache_dir``, reused across deployments, and
     the trees of the commits deployed from it (see :mod:`hearth_deployer.adapters.treecache`)."""
 
     def __init__(self, cache_dir: Path, trees_dir: Path | None = None) -> None:
         self._cache = cache_dir
-        self._trees = trees_dir or cache_dir / ".trees"
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._trees = SharedTrees(trees_dir or cache_dir / ".trees")
         self.reads = treeio.GitReads()
-        #: The cached tree each fetched ``dest`` links to, kept from pruning until released.
-        self._pins: dict[Path, tuple[Path, str]] = {}
-        self._manifests = _Manifests()
 
     def _mirror(self, repo: RepositorySpec) -> Path:
         digest = hashlib.sha256(repo.url.encode()).hexdigest()[:16]
@@ -102,7 +81,7 @@ class GitMirrors:
         return self._cache / f"{safe}-{digest}.git"
 
     def _key_dir(self, repo: RepositorySpec, sub: str) -> Path:
-        return self._trees / hashlib.sha256(f"{repo.url}\0{sub}".encode()).hexdigest()[:20]
+        return self._trees.key_dir(repo.url, sub)
 
     async def _update(self, repo: RepositorySpec) -> Path:
         mirror = self._mirror(repo)
@@ -115,7 +94,7 @@ class GitMirrors:
         return mirror
 
     async def resolve(self, repo: RepositorySpec, *, commit: str | None, branch: str) -> str:
-        async with self._locks.setdefault(repo.url, asyncio.Lock()):
+        async with self._trees.lock(repo.url):
             return await self._resolve(repo, commit=commit, branch=branch)
 
     async def _resolve(self, repo: RepositorySpec, *, commit: str | None, branch: str) -> str:
@@ -151,14 +130,14 @@ class GitMirrors:
         the first one's fetch, then only link its tree (looked for before the lock, each
         fetched the commit again, one after another)."""
         del token  # plain Git takes credentials from the URL or the Git configuration
-        sub = _subdirectory(subdirectory)
+        sub = tree_subdirectory(subdirectory)
         key_dir = self._key_dir(repo, sub)
-        async with self._locks.setdefault(repo.url, asyncio.Lock()):
-            cached = False
-            if commit is not None and _SHA.match(commit) and treecache.has_tree(key_dir, commit):
-                cached = True  # nothing to build or prune: no thread, no wait for the others
-                resolved = commit
-                treecache.touch(key_dir, resolved)
+        async with self._trees.lock(repo.url):
+            exact = commit if commit is not None and FULL_SHA.match(commit) else None
+            cached = exact is not None and self._trees.cached(key_dir, exact)
+            if exact is not None and cached:
+                # Nothing to build or prune: no thread, no wait for the others.
+                resolved = exact
                 built_from, changed = None, None
             else:
                 resolved = await self._resolve(repo, commit=commit, branch=branch)
@@ -175,27 +154,21 @@ class GitMirrors:
                     raise FetchError(
                         f"subdirectory {sub!r} does not exist at {resolved[:12]} in {repo.url}"
                     ) from None
-            manifest = self._manifests.get(key_dir, resolved)
-            self.release(dest)
-            _link(dest, key_dir / resolved)
-            self._pins[dest] = (key_dir, resolved)
+            manifest = self._trees.hand_out(key_dir, resolved, dest)
             if not cached:
-                pinned = [c for k, c in self._pins.values() if k == key_dir]
-                await asyncio.to_thread(
-                    treecache.prune_trees, key_dir, [resolved, *([base] if base else []), *pinned]
-                )
+                await self._trees.prune(key_dir, resolved, base)
         size = sum(e.size for e in manifest.values())
         return FetchedTree(resolved, dest, len(manifest), size, manifest, built_from, changed)
 
     def release(self, dest: Path) -> None:
-        self._pins.pop(dest, None)
+        self._trees.release(dest)
 
     async def prepare(self, repo: RepositorySpec, *, branch: str, subdirectory: str) -> str:
         """Mirror the repository and build the tree of the branch's head ahead of time,
         so the first deployment of a newly declared target needs neither; the commit."""
         resolved = await self.resolve(repo, commit=None, branch=branch)
-        sub = _subdirectory(subdirectory)
-        async with self._locks.setdefault(repo.url, asyncio.Lock()):
+        sub = tree_subdirectory(subdirectory)
+        async with self._trees.lock(repo.url):
             await asyncio.to_thread(
                 treecache.ensure_tree,
                 self._mirror(repo),
@@ -208,137 +181,11 @@ class GitMirrors:
 
     async def changed_paths(self, repo: RepositorySpec, before: str, after: str) -> list[str]:
         """Paths that differ between two commits (for pushes that list no files)."""
-        async with self._locks.setdefault(repo.url, asyncio.Lock()):
+        async with self._trees.lock(repo.url):
             mirror = await self._update(repo)
             out = await _git("diff", "--name-only", "-z", before, after, cwd=mirror)
         return [p for p in out.decode().split("\0") if p]
 
 
-def _link(dest: Path, tree: Path) -> None:
-    """``dest`` as a symbolic link to ``tree``, replacing whatever was there."""
-    if dest.is_symlink() or dest.is_file():
-        dest.unlink()
-    elif dest.exists():
-        shutil.rmtree(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    os.symlink(tree, dest, target_is_directory=True)
-
-
-class _Manifests:
-    """Cached trees' manifests, read once (a commit's never changes); each caller gets
-    its own dict."""
-
-    KEPT = 16
-
-    def __init__(self) -> None:
-        self._read: OrderedDict[tuple[Path, str], dict[str, FileEntry]] = OrderedDict()
-
-    def get(self, key_dir: Path, commit: str) -> dict[str, FileEntry]:
-        found = self._read.get((key_dir, commit))
-        if found is None:
-            found = treecache.load_manifest(key_dir / f"{commit}.json")
-            assert found is not None
-            self._read[(key_dir, commit)] = found
-            while len(self._read) > self.KEPT:
-                self._read.popitem(last=False)
-        else:
-            self._read.move_to_end((key_dir, commit))
-        return dict(found)
-
-
 def _treeish(commit: str, sub: str) -> str:
     return f"{commit}:{sub}" if sub else commit
-
-
-async def _full_sha(github: GitHub[Any], repo: RepositorySpec, ref: str) -> str:
-    """The full id of a short commit id, a branch or a tag: what a person types is recorded
-    as the exact commit deployed."""
-    from githubkit.exception import RequestFailed
-
-    owner, _, name = repo.name.partition("/")
-    try:
-        response = await github.rest.repos.async_get_commit(
-            owner, name, ref, headers={"Accept": "application/vnd.github.sha"}
-        )
-    except RequestFailed as exc:
-        if exc.response.status_code in (404, 422):
-            raise FetchError(
-                f"{repo.name} has no commit, branch or tag {ref!r} (or a short id that is "
-                "ambiguous): give more of the commit id"
-            ) from None
-        raise
-    sha = response.text.strip()
-    if not _SHA.match(sha):
-        raise FetchError(f"GitHub API answered {sha[:80]!r} for commit {ref!r} of {repo.name}")
-    return sha
-
-
-async def _spool(response: Response[Any], spool: IO[bytes]) -> None:
-    """Write a streamed response to ``spool`` at most one chunk at a time."""
-    async for chunk in response.aiter_bytes(treeio.CHUNK):
-        await asyncio.to_thread(spool.write, chunk)
-
-
-class GitHubTarballs:
-    """The tarball of an exact commit from the GitHub REST API."""
-
-    async def fetch(
-        self,
-        repo: RepositorySpec,
-        *,
-        commit: str | None,
-        branch: str,
-        subdirectory: str,
-        dest: Path,
-        token: str | None,
-        base: str | None = None,
-    ) -> FetchedTree:
-        del base  # every fetch downloads the commit's tarball
-        # githubkit costs a service 0.4-0.8 s of CPU to import; only GitHub repositories need it.
-        from githubkit import GitHub, TokenAuthStrategy, UnauthAuthStrategy
-        from githubkit.exception import RequestError, RequestFailed
-
-        owner, _, name = repo.name.partition("/")
-        auth = TokenAuthStrategy(token) if token else UnauthAuthStrategy()
-        sub = _subdirectory(subdirectory)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        # The tarball is spooled to an unnamed file beside dest (not /tmp, which may be
-        # memory) a chunk at a time, then decompressed and extracted as a stream.
-        with tempfile.TemporaryFile(dir=dest.parent) as spool:
-            async with GitHub(auth, base_url=repo.api_url, http_cache=False, timeout=120) as github:
-                try:
-                    if commit is None:
-                        ref = await github.rest.git.async_get_ref(owner, name, f"heads/{branch}")
-                        commit = ref.parsed_data.object_.sha
-                    elif not _SHA.match(commit):
-                        commit = await _full_sha(github, repo, commit)
-                    response = await github.rest.repos.async_download_tarball_archive(
-                        owner, name, commit, stream=True
-                    )
-                    await _spool(response, spool)
-                except RequestFailed as exc:
-                    raise FetchError(
-                        f"GitHub API answered {exc.response.status_code} for {repo.name} "
-                        f"at {commit or branch}"
-                    ) from None
-                except RequestError as exc:
-                    raise FetchError(
-                        f"GitHub API {repo.api_url} unreachable: {exc.exc!r}"
-                    ) from None
-            spool.seek(0)
-            manifest = await asyncio.to_thread(
-                treeio.extract_stream,
-                spool,
-                dest,
-                strip=sub,
-                reads=treeio.GitReads(),
-                gzipped=True,
-                top_level=True,
-            )
-        if not manifest and sub:
-            raise FetchError(f"subdirectory {sub!r} does not exist at {commit[:12]} in {repo.name}")
-        size = sum(e.size for e in manifest.values())
-        return FetchedTree(commit, dest, len(manifest), size, manifest)
-
-    def release(self, dest: Path) -> None:
-        del dest  # the tree lies in the deployment's own folder, removed with it

@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from hearth_deployer.domain.paths import UnsafePath, safe_relative
 from hearth_deployer.domain.plan import FileEntry
+
+#: A full commit id (SHA-1, or SHA-256 for repositories that use it).
+FULL_SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
 
 
 class FetchError(Exception):
     """The configuration could not be fetched; the message says what to check."""
+
+
+def tree_subdirectory(subdirectory: str) -> str:
+    """A target's ``subdirectory`` as a path inside the repository ("" for its root)."""
+    if subdirectory.strip("/") in ("", "."):
+        return ""
+    try:
+        return safe_relative(subdirectory)
+    except UnsafePath as exc:
+        raise FetchError(f"subdirectory {subdirectory!r} is not inside the repository") from exc
 
 
 @dataclass(frozen=True)
