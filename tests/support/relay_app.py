@@ -14,6 +14,7 @@ from typing import Any
 from uuid import UUID
 
 import nats
+from eventsourcing.domain import event
 
 from hearth_events import EventData
 from hearth_events.catalogue import DeploymentLogged, LogLine
@@ -42,6 +43,15 @@ class Journal(HearthAggregate):
         if isinstance(data, DeploymentLogged):
             self.lines += 1
 
+    class Noted(HearthAggregate.Event):
+        n: int
+
+    @event(Noted)
+    def note(self, n: int) -> None:
+        """Bookkeeping of the aggregate's own, as a deployment stores between its catalogue
+        events: stored, never published."""
+        self.noted = n
+
 
 class JournalApp(HearthApplication):
     def start(self, name: str) -> UUID:
@@ -49,10 +59,13 @@ class JournalApp(HearthApplication):
         self.save(journal)
         return journal.id
 
-    def append(self, journal_id: UUID, count: int, first: int = 0) -> None:
+    def append(self, journal_id: UUID, count: int, first: int = 0, *, notes: bool = False) -> None:
+        """``count`` catalogue events; with ``notes``, each followed by a bookkeeping one."""
         journal: Journal = self.repository.get(journal_id)
         for n in range(first, first + count):
             journal.write(n)
+            if notes:
+                journal.note(n)
         self.save(journal)
 
 

@@ -21,6 +21,8 @@ import pytest
 from hearth.embedded.nats import EmbeddedNats
 from hearth_events import parse_event
 from hearth_events.jetstream import STREAMS, ensure
+from hearth_eventstore import batches as batches_module
+from hearth_eventstore import relay as relay_module
 from hearth_eventstore.relay import Relay
 from hearth_eventstore.store import HearthAggregate
 from hearth_servicekit.faults import FAULT_ENV, READY_ENV
@@ -266,6 +268,47 @@ async def test_a_commit_wakes_the_relay_without_waiting_for_a_poll(
             await asyncio.to_thread(app.append, journal, 2)
             assert await wait_streamed(server.url, 2 * round_, timeout=30) == stored_ids(app)
         assert relay.atomic is True  # nats-server 2.12+ with allow_atomic: batches
+    finally:
+        stop.set()
+        await task
+        await nc.close()
+
+
+async def test_bookkeeping_between_events_does_not_split_their_batches(
+    database_url: str, nats_factory: Callable[..., EmbeddedNats], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deployment stores its own bookkeeping between its catalogue events. The relay
+    passes over those rows inside a batch: of forty events waiting, each followed by such a
+    row, the first goes out alone (the batch that tells whether the stream takes atomic
+    batches) and the other thirty-nine in one batch (the relay ended a batch at every
+    bookkeeping row, and sent them one round trip each), in store order, and the position
+    saved is the store's last row, bookkeeping included."""
+    server = nats_factory()
+    await prepare(server.url)
+    app = journal_app(database_url, "deployer")
+    journal = app.start("dep-1")
+    app.append(journal, 40, notes=True)
+    expected = stored_ids(app)
+    last_row = app.recorder.max_notification_id()
+    batches: list[int] = []
+    real = batches_module.publish_batch
+
+    async def counted(nc: Any, messages: Any, **options: Any) -> Any:
+        batches.append(len(messages))
+        return await real(nc, messages, **options)
+
+    monkeypatch.setattr(relay_module, "publish_batch", counted)
+    nc = await nats.connect(server.url)
+    relay = Relay(app, database_url, nc, source="test", poll_s=0.05)
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    try:
+        assert await wait_streamed(server.url, len(expected)) == expected
+        async with asyncio.timeout(30):
+            while relay.position != last_row:
+                await asyncio.sleep(0.05)
+        assert batches == [1, 39]
+        assert saved_position(database_url, "deployer") == last_row
     finally:
         stop.set()
         await task

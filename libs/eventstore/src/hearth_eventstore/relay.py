@@ -20,9 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -173,26 +172,27 @@ class Relay:
         return pending
 
     async def _send_some(self, conn: Any, pending: Pending, stop: asyncio.Event) -> Pending:
-        """Publish the front of ``pending`` and save the position after it; the rest."""
-        skipped = 0  # the library's own events before the next catalogue event
-        while skipped < len(pending) and pending[skipped][1] is None:
-            skipped += 1
-        if skipped:
-            await self._save_position(conn, pending[skipped - 1][0])
-            return pending[skipped:]
-        front = [m for _, m in itertools.takewhile(lambda p: p[1] is not None, pending)]
-        messages = cast("list[OutgoingMessage]", front)
+        """Publish a batch from the front of ``pending`` and save the position after it;
+        the rest. The library's own events among them (None: never published) are passed
+        over inside the batch, not ended on: a deployment stores its bookkeeping between
+        its catalogue events, and ending each batch there sent one event a round trip."""
+        messages, covered = _front(pending, self._max_events if self._atomic else 1)
+        if not messages:  # only the library's own events: nothing to publish
+            await self._save_position(conn, pending[covered - 1][0])
+            return pending[covered:]
         # A first batch of one tells whether the stream takes atomic batches at all.
         count = take(messages, self._max_events) if self._atomic else 1
+        if count < len(messages):
+            covered = _covering(pending, count)
         fault_point("relay.before_publish")
         sent = await self._publish_until_acked(messages[:count], stop)
         if stop.is_set():
             return []
         self.published += sent
         fault_point("relay.after_publish_before_position")
-        await self._save_position(conn, pending[count - 1][0])
+        await self._save_position(conn, pending[covered - 1][0])
         fault_point("relay.after_position")
-        return pending[count:]
+        return pending[covered:]
 
     async def _save_position(self, conn: Any, position: int) -> None:
         await conn.execute(
@@ -290,6 +290,31 @@ async def _wait_for_notification(conn: Any, stop: asyncio.Event, seconds: float)
 async def _next_notification(conn: Any, seconds: float) -> None:
     async for _ in conn.notifies(timeout=seconds, stop_after=1):
         pass
+
+
+def _front(pending: Pending, limit: int) -> tuple[list[OutgoingMessage], int]:
+    """Up to ``limit`` messages from the front of ``pending``, and how many entries of it
+    they cover: every entry before the message after them (the library's own events in
+    between and after them included)."""
+    messages: list[OutgoingMessage] = []
+    for index, (_, message) in enumerate(pending):
+        if message is None:
+            continue
+        if len(messages) == limit:
+            return messages, index
+        messages.append(message)
+    return messages, len(pending)
+
+
+def _covering(pending: Pending, count: int) -> int:
+    """How many entries of ``pending`` its first ``count`` messages cover."""
+    seen = 0
+    for index, (_, message) in enumerate(pending):
+        if message is not None:
+            if seen == count:
+                return index
+            seen += 1
+    return len(pending)
 
 
 async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
