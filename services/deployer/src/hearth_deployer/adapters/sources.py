@@ -2,8 +2,9 @@
 
 Plain Git: a cached bare mirror per repository, updated with ``git fetch`` and exported
 with ``git archive`` (``file://`` works, which is how the demo and the tests run).
-GitHub: the tarball of the exact commit through the REST API (githubkit), with a token
-and a configurable API base URL (GitHub Enterprise, or a local test server).
+GitHub: the tarball of the exact commit through the REST API
+(:mod:`hearth_deployer.adapters.githubsource`). Both keep each commit's tree once and
+hand it to every deployment of it (:mod:`hearth_deployer.adapters.sharedtrees`).
 """
 
 from __future__ import annotations
