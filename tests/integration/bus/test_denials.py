@@ -171,20 +171,20 @@ async def test_a_follower_cannot_take_over_a_durable_by_name(
 
 
 @pytest.mark.parametrize("user", [n for n, a in SERVICES.items() if a.watches_secrets])
-@pytest.mark.parametrize(
-    "config",
-    [
-        {"filter_subject": f"$KV.{SECRETS_BUCKET}.deployer.>"},
-        {"filter_subjects": [f"$KV.{SECRETS_BUCKET}.deployer.>"]},
-        {},  # no filter: the whole bucket
-    ],
-)
+@pytest.mark.parametrize("body", ["another scope", "another scope in a list", "the whole bucket"])
 async def test_a_secrets_watch_cannot_reach_beyond_its_scope(
-    sessions: dict[str, Session], user: str, config: dict[str, Any]
+    sessions: dict[str, Session], user: str, body: str
 ) -> None:
     """The create subject names the own scope's filter; the server refuses a request whose
     filter in the body is another (or none), so the permission cannot be stretched."""
     own = f"$KV.{SECRETS_BUCKET}.{user}.>"
+    other = f"$KV.{SECRETS_BUCKET}.{'notifier' if user != 'notifier' else 'deployer'}.>"
+    bodies: dict[str, dict[str, Any]] = {
+        "another scope": {"filter_subject": other},
+        "another scope in a list": {"filter_subjects": [other]},
+        "the whole bucket": {},
+    }
+    config = bodies[body]
     session = sessions[user]
     request = {
         "stream_name": f"KV_{SECRETS_BUCKET}",

@@ -78,6 +78,7 @@ SERVICES: dict[str, ServiceAccess] = {
             follows_events=True,
             writes=(LOCKS_BUCKET,),
             secrets=True,
+            watches_secrets=True,  # each deployment's SSH key and token, from memory
         ),
         ServiceAccess(
             "device-manager",

@@ -44,7 +44,8 @@ from hearth_servicekit import BusService, ServiceMetrics, ServiceSettings, get_l
 from hearth_servicekit.bus import when_available
 from hearth_servicekit.declarations import DeclarationEvents, Declarations
 from hearth_servicekit.follower import StreamFollower
-from hearth_servicekit.secrets import SecretBox, SecretStore, service_box
+from hearth_servicekit.secret_watch import WatchedSecrets
+from hearth_servicekit.secrets import SecretBox, service_box
 
 REPOSITORY_EVENTS = DeclarationEvents(
     RepositoryRegistered, RepositoryUpdated, RepositoryRemoved, "repo", case_insensitive=True
@@ -122,7 +123,7 @@ class Deployer(BusService):
         ctx = DeployContext(
             store=store,
             hosts=self.hosts,
-            secrets=self._secrets or SecretStore(self.js, self._box),
+            secrets=self._secrets or self._watch_secrets(),
             repository=self.repositories.get,
             source_for=self._source_for,
             workdir=Path(self.settings.data_dir) / "deployer" / "work",
@@ -191,6 +192,15 @@ class Deployer(BusService):
         task = asyncio.create_task(prepare(), name=f"prepare:{spec.name}")
         self.preparing.add(task)
         task.add_done_callback(self.preparing.discard)
+
+    def _watch_secrets(self) -> WatchedSecrets:
+        """The scope's secrets held in memory and kept current from the bucket: a
+        deployment's SSH key and token cost no bucket read each (two a deployment, twenty
+        of each for a push to twenty targets); read from the bucket while the watch is not
+        current."""
+        watch = WatchedSecrets(self.nc, self.js, self._box)
+        self.spawn(watch.run(self.stopping), "watch-secrets")
+        return watch
 
     def _host_key_learned(self, target: SSHTarget, line: str) -> None:
         """Keep a key trusted on first use pinned across restarts."""

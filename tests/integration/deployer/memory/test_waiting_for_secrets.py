@@ -9,7 +9,7 @@ import pytest
 from tests.integration.deployer.harness import World, files_target
 from tests.integration.deployer.read_side import ReadSide
 from tests.support.memhost import MemoryBox
-from tests.support.services import ServiceProcess
+from tests.support.services import ServiceProcess, scoped_secrets
 
 pytestmark = pytest.mark.integration
 
@@ -50,3 +50,28 @@ async def test_a_push_waits_for_the_missing_key_then_deploys_exactly_once(
         "items"
     ]
     assert after["waiting_for"] == []
+
+
+async def test_a_key_removed_while_the_deployer_runs_holds_the_next_push(
+    world: World, box: MemoryBox
+) -> None:
+    """The deployer holds its secrets in memory, kept current from the bucket: a key
+    removed after a deployment used it is missing for the next push at once (it waits),
+    and the key stored again lets that push deploy."""
+    await world.start()
+    await world.secret("box-ssh-key", box.client_key_text)
+    assert (await world.apply_targets(files_target(box, "box", key_secret="box-ssh-key")))["ok"]
+    await world.push({"a.txt": "one\n"})
+    (first,) = await world.wait_terminal("box")
+    assert first.type == "DeploymentSucceeded"
+
+    await scoped_secrets(world.js, "deployer").delete("box-ssh-key")
+    await world.push({"a.txt": "two\n"})
+    (held,) = await world.wait_for("box", {"DeploymentWaiting"})
+    assert held.data.waiting_for == ("box-ssh-key",)  # type: ignore[attr-defined]
+    assert (box.remote_root / "a.txt").read_text() == "one\n"
+
+    await world.secret("box-ssh-key", box.client_key_text)
+    _, second = await world.wait_terminal("box", count=2)
+    assert second.type == "DeploymentSucceeded"
+    assert (box.remote_root / "a.txt").read_text() == "two\n"
