@@ -93,6 +93,7 @@ class Deployer(BusService):
         #: The targets' hosts: over SSH through ``pool`` unless a test passes fakes.
         self.hosts: Hosts = hosts or SSHHosts(self.pool)
         self._store: DeployerStore | None = None
+        self._secrets_watch: WatchedSecrets | None = None
         self._mirrors = GitMirrors(settings.data_dir / "deployer" / "mirrors")
         self._github = GitHubTarballs(settings.data_dir / "deployer" / "github-trees")
         #: Mirrors and trees being prepared for newly declared targets.
@@ -150,7 +151,8 @@ class Deployer(BusService):
         )
         self.consume("deployer", handlers.handle)
         self.spawn(self.dispatcher.sweep_forever(self.stopping), "sweep")
-        self.spawn(self.dispatcher.recheck_held_forever(self.stopping), "secret-recheck")
+        changed = self._secrets_watch.changed if self._secrets_watch is not None else None
+        self.spawn(self.dispatcher.recheck_held_forever(self.stopping, changed), "secret-recheck")
         drift = DriftChecks(store, records, self._request_deploy)
         self.spawn(drift.run_forever(self.stopping), "drift-checks")
 
@@ -198,7 +200,7 @@ class Deployer(BusService):
         deployment's SSH key and token cost no bucket read each (two a deployment, twenty
         of each for a push to twenty targets); read from the bucket while the watch is not
         current."""
-        watch = WatchedSecrets(self.nc, self.js, self._box)
+        watch = self._secrets_watch = WatchedSecrets(self.nc, self.js, self._box)
         self.spawn(watch.run(self.stopping), "watch-secrets")
         return watch
 

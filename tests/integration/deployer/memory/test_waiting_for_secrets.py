@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 
-from tests.integration.deployer.harness import World, files_target
+from tests.integration.deployer.harness import FAST, World, files_target
 from tests.integration.deployer.read_side import ReadSide
 from tests.support.memhost import MemoryBox
 from tests.support.services import ServiceProcess, scoped_secrets
@@ -75,3 +76,20 @@ async def test_a_key_removed_while_the_deployer_runs_holds_the_next_push(
     _, second = await world.wait_terminal("box", count=2)
     assert second.type == "DeploymentSucceeded"
     assert (box.remote_root / "a.txt").read_text() == "two\n"
+
+
+async def test_a_held_push_begins_when_its_key_is_stored_not_at_the_next_look(
+    world: World, box: MemoryBox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The secrets watch wakes the held deployments: with the periodic look and the
+    sweep an hour apart, storing the missing key still starts the push at once."""
+    monkeypatch.setattr("hearth_deployer.adapters.dispatcher.SWEEP_EVERY_S", 3600.0)
+    await world.start(timing=replace(FAST, secret_recheck_s=3600))
+    assert (await world.apply_targets(files_target(box, "box", key_secret="box-ssh-key")))["ok"]
+    await world.push({"a.txt": "hello\n"})
+    await world.wait_for("box", {"DeploymentWaiting"})
+
+    await world.secret("box-ssh-key", box.client_key_text)
+    (done,) = await world.wait_terminal("box", timeout=30)
+    assert done.type == "DeploymentSucceeded"
+    assert (box.remote_root / "a.txt").read_text() == "hello\n"

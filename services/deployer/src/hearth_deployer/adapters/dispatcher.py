@@ -7,8 +7,8 @@ crash every non-terminal deployment is resumed or compensated, by this instance 
 restart or by another one once the dead holder's lease lapsed.
 
 A waiting deployment whose secrets are missing is held before it begins
-(``DeploymentWaiting``) and looked at again every ``secret_recheck_s``, so it begins as
-soon as the last secret is stored.
+(``DeploymentWaiting``) and looked at again whenever the secrets watch sees a change (and
+every ``secret_recheck_s`` besides), so it begins as soon as the last secret is stored.
 """
 
 from __future__ import annotations
@@ -148,16 +148,31 @@ class Dispatcher:
         )
         return True
 
-    async def recheck_held_forever(self, stop: asyncio.Event) -> None:
-        """Begin held deployments as soon as their secrets exist."""
+    async def recheck_held_forever(
+        self, stop: asyncio.Event, secrets_changed: asyncio.Event | None = None
+    ) -> None:
+        """Begin held deployments as soon as their secrets exist: every
+        ``secret_recheck_s``, and at once when ``secrets_changed`` (the secrets watch's
+        event, set on every change it sees) says a secret was stored."""
         while not stop.is_set():
+            if secrets_changed is not None:
+                secrets_changed.clear()
             for target in sorted(self.held):
                 try:
                     await self.kick(target)
                 except Exception:
                     log.exception("looking for a held deployment's secrets failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.ctx.timing.secret_recheck_s)
+            wakes = [stop] if secrets_changed is None else [stop, secrets_changed]
+            waiting = [asyncio.ensure_future(event.wait()) for event in wakes]
+            try:
+                await asyncio.wait(
+                    waiting,
+                    timeout=self.ctx.timing.secret_recheck_s,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+            finally:
+                for waiter in waiting:
+                    waiter.cancel()
 
     async def _run(self, target: str, deployment_id: str, lease: TargetLease, seen: Seen) -> None:
         line: TargetLine | None = None
