@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 from psycopg import sql
@@ -176,14 +176,15 @@ class Relay:
         the rest. The library's own events among them (None: never published) are passed
         over inside the batch, not ended on: a deployment stores its bookkeeping between
         its catalogue events, and ending each batch there sent one event a round trip."""
-        messages, covered = _front(pending, self._max_events if self._atomic else 1)
-        if not messages:  # only the library's own events: nothing to publish
+        at, covered = _front(pending, self._max_events if self._atomic else 1)
+        if not at:  # only the library's own events: nothing to publish
             await self._save_position(conn, pending[covered - 1][0])
             return pending[covered:]
+        messages = [cast("OutgoingMessage", pending[i][1]) for i in at]
         # A first batch of one tells whether the stream takes atomic batches at all.
         count = take(messages, self._max_events) if self._atomic else 1
         if count < len(messages):
-            covered = _covering(pending, count)
+            covered = at[count]  # up to the first message left for the next batch
         fault_point("relay.before_publish")
         sent = await self._publish_until_acked(messages[:count], stop)
         if stop.is_set():
@@ -292,29 +293,18 @@ async def _next_notification(conn: Any, seconds: float) -> None:
         pass
 
 
-def _front(pending: Pending, limit: int) -> tuple[list[OutgoingMessage], int]:
-    """Up to ``limit`` messages from the front of ``pending``, and how many entries of it
+def _front(pending: Pending, limit: int) -> tuple[list[int], int]:
+    """Where the first ``limit`` messages of ``pending`` are, and how many entries of it
     they cover: every entry before the message after them (the library's own events in
     between and after them included)."""
-    messages: list[OutgoingMessage] = []
+    at: list[int] = []
     for index, (_, message) in enumerate(pending):
         if message is None:
             continue
-        if len(messages) == limit:
-            return messages, index
-        messages.append(message)
-    return messages, len(pending)
-
-
-def _covering(pending: Pending, count: int) -> int:
-    """How many entries of ``pending`` its first ``count`` messages cover."""
-    seen = 0
-    for index, (_, message) in enumerate(pending):
-        if message is not None:
-            if seen == count:
-                return index
-            seen += 1
-    return len(pending)
+        if len(at) == limit:
+            return at, index
+        at.append(index)
+    return at, len(pending)
 
 
 async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
