@@ -6,7 +6,6 @@ in store order, from the nodes that are left.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -71,23 +70,35 @@ async def stream_leader(urls: list[str]) -> str:
 
 
 async def streamed(urls: list[str], count: int, timeout: float = 90) -> list[str]:
-    """Event ids in stream order once ``count`` are there (read from any live node)."""
+    """Event ids in stream order once ``count`` are there (read from any live node).
+
+    The stream may still be electing or catching up a replica after the kill: a read
+    that meets "JetStream temporarily unavailable" is asked again, never skipped.
+    """
     nc = await nats.connect(servers=urls)
     js = nc.jetstream()
-    try:
-        async with asyncio.timeout(timeout):
-            while True:
-                with contextlib.suppress(nats.errors.Error):
-                    info = await js.stream_info(EVENTS_STREAM)
-                    if info.state.messages >= count:
-                        break
-                await asyncio.sleep(0.2)
+
+    async def read() -> list[str] | None:
+        info = await js.stream_info(EVENTS_STREAM)
+        if info.state.messages < count:
+            return None
         ids: list[str] = []
         for seq in range(info.state.first_seq, info.state.last_seq + 1):
             message = await js.get_msg(EVENTS_STREAM, seq)
             assert message.data is not None
             ids.append(str(parse_event(message.data).event_id))
         return ids
+
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                try:
+                    if (ids := await read()) is not None:
+                        return ids
+                except nats.errors.Error as exc:
+                    if not unavailable(exc):
+                        raise
+                await asyncio.sleep(0.2)
     finally:
         await nc.close()
 
