@@ -29,7 +29,7 @@ from hearth.embedded.nats import EmbeddedNats
 from hearth.stack.cluster import declare_replicated
 from hearth_events import Envelope, new_event, parse_event
 from hearth_events.catalogue import RepositoryRegistered, RepositorySpec
-from hearth_events.jetstream import EVENTS_STREAM, LOCKS_BUCKET
+from hearth_events.jetstream import EVENTS_STREAM, LOCKS_BUCKET, unavailable
 from hearth_events.publish import publish_event
 from hearth_query_api.adapters.schema import READ_TABLES, SCHEMA
 from tests.support.git import GitRemote
@@ -137,8 +137,20 @@ class Cluster:
                 await asyncio.sleep(0.3)
 
     # -- the stream -------------------------------------------------------------------
-    async def events(self) -> list[Envelope]:
-        """Every event in the stream, in stream order (read from whichever node leads)."""
+    async def events(self, timeout: float = 60) -> list[Envelope]:
+        """Every event in the stream, in stream order (read from whichever node leads).
+        A node killed moments before leaves the stream electing or catching up a
+        replica: a read that meets "temporarily unavailable" is asked again, whole."""
+        async with asyncio.timeout(timeout):
+            while True:
+                try:
+                    return await self._read_events()
+                except nats.errors.Error as exc:
+                    if not unavailable(exc):
+                        raise
+                await asyncio.sleep(0.2)
+
+    async def _read_events(self) -> list[Envelope]:
         info = await self.js.stream_info(EVENTS_STREAM)
         found = []
         for seq in range(info.state.first_seq, info.state.last_seq + 1):
