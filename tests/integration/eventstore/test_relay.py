@@ -315,6 +315,74 @@ async def test_bookkeeping_between_events_does_not_split_their_batches(
         await nc.close()
 
 
+async def test_a_batch_cut_by_its_bytes_saves_the_position_before_the_first_event_it_left(
+    database_url: str, nats_factory: Callable[..., EmbeddedNats], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch that reaches the byte limit ends before the message that would cross it. With
+    bookkeeping rows between the events, the position saved after such a batch is the row
+    just before the first event it left, never past it: a position past it would skip that
+    event when the relay reads on (or restarts) from there. Here the limit holds about
+    three of the journal's events, so forty events each followed by a bookkeeping row go
+    out in many cut batches; every event reaches the stream once, in store order."""
+    server = nats_factory()
+    await prepare(server.url)
+    app = journal_app(database_url, "deployer")
+    journal = app.start("dep-cut")
+    app.append(journal, 40, notes=True)
+    rows = stored(app)
+    row_of = {event_id: row for row, event_id in rows}
+    last_row = app.recorder.max_notification_id()
+    happened: list[tuple[str, list[int]]] = []
+    real_take, real_publish = batches_module.take, batches_module.publish_batch
+    real_save = Relay._save_position
+
+    def three_a_batch(messages: Any, max_events: int = batches_module.MAX_EVENTS) -> int:
+        if len(messages) > 1:  # a limit a little over three of these events' sizes
+            sizes = [
+                len(m.payload) + sum(len(k) + len(v) for k, v in m.headers.items())
+                for m in messages[:3]
+            ]
+            monkeypatch.setattr(batches_module, "MAX_BYTES", sum(sizes) + 1)
+        return real_take(messages, max_events)
+
+    async def recorded(nc: Any, messages: Any, **options: Any) -> Any:
+        ack = await real_publish(nc, messages, **options)
+        happened.append(("batch", [row_of[m.headers["Nats-Msg-Id"]] for m in messages]))
+        return ack
+
+    async def saving(self: Relay, conn: Any, position: int) -> None:
+        await real_save(self, conn, position)
+        happened.append(("position", [position]))
+
+    monkeypatch.setattr(relay_module, "take", three_a_batch)
+    monkeypatch.setattr(relay_module, "publish_batch", recorded)
+    monkeypatch.setattr(Relay, "_save_position", saving)
+    nc = await nats.connect(server.url)
+    relay = Relay(app, database_url, nc, source="test", poll_s=0.05)
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    try:
+        assert await wait_streamed(server.url, len(rows)) == [e for _, e in rows]
+        async with asyncio.timeout(30):
+            while relay.position != last_row:
+                await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        await task
+        await nc.close()
+    batches = [ids for kind, ids in happened if kind == "batch"]
+    assert [len(b) for b in batches[1:]] == [3] * 13, batches  # after the probe of one
+    for index, (kind, ids) in enumerate(happened):
+        if kind != "batch":
+            continue
+        position = happened[index + 1]
+        assert position[0] == "position", happened[index : index + 2]
+        later = [b[0] for b in batches if b[0] > ids[-1]]
+        # Past the batch's last event, and before the first event it left.
+        assert ids[-1] < position[1][0] == (later[0] - 1 if later else last_row)
+    assert saved_position(database_url, "deployer") == last_row
+
+
 async def test_two_relays_the_killed_leader_is_replaced_and_nothing_doubles(
     database_url: str, nats_factory: Callable[..., EmbeddedNats], tmp_path: Path
 ) -> None:
