@@ -97,6 +97,10 @@ async def test_file_modes_and_symlinks_survive_for_the_validator_to_judge(
     assert (tmp_path / "out" / "run.sh").stat().st_mode & 0o111
     assert (tmp_path / "out" / "passwd").is_symlink()
     assert fetched.files == 3  # symlinks are not counted as files
+    # The tree's file list, kept with it, is what a walk of it finds (a link to a file
+    # included): a deployment filters it instead of walking the tree again.
+    assert fetched.paths == tuple(treeio.tree_files(fetched.root))
+    assert {"run.sh", "passwd"} <= set(fetched.paths)
 
 
 @pytest.mark.parametrize(
@@ -177,10 +181,19 @@ async def test_github_tarballs_give_the_same_tree_as_git(
 
 
 async def test_a_commit_is_downloaded_from_github_once_for_every_target(
-    tmp_path: Path, remote: GitRemote, github_sim: Any
+    tmp_path: Path, remote: GitRemote, github_sim: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A push's targets fetch its full commit together: one download between them, and
-    none for a later deployment or drift check of the same commit."""
+    none for a later deployment or drift check of the same commit. The tree is walked for
+    its file list once, too: each target filters that list."""
+    walks: list[Path] = []
+    walk = treeio.tree_files
+
+    def counted(root: Path) -> list[str]:
+        walks.append(root)
+        return walk(root)
+
+    monkeypatch.setattr(treeio, "tree_files", counted)
     github_sim.repo("alice/home").git_dir = remote.bare
     spec = spec_for(remote, provider="github", api_url=github_sim.base_url)
     github = GitHubTarballs(tmp_path / "gh")
@@ -207,6 +220,8 @@ async def test_a_commit_is_downloaded_from_github_once_for_every_target(
         "configuration.yaml": "homeassistant:\n",
         "automations.yaml": "[]\n",
     }
+    assert len(walks) == 1
+    assert {f.paths for f in fetched} == {("automations.yaml", "configuration.yaml")}
     # A drift check names the branch: one small request for its head, no download.
     asked = len(github_sim.requests)
     again = await fetch("drift", None)

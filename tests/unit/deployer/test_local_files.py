@@ -55,3 +55,12 @@ def test_the_listing_equals_rglob_on_a_tricky_tree(tmp_path: Path) -> None:
         "packages/z.yaml",
         "packages/ä ö.yaml",
     ]
+
+
+def test_a_tree_whose_source_lists_its_files_is_not_walked(tmp_path: Path) -> None:
+    """A kept commit's tree comes with its file list (one walk for a push's twenty
+    targets): the deployment filters that list, and never walks the tree again."""
+    listed = ("a.log", "automations/a.yaml", "configuration.yaml", "secrets.yaml")
+    gone = FetchedTree("c" * 40, tmp_path / "never-there", 0, 0, paths=listed)
+    assert local_files(gone, IGNORE) == ["automations/a.yaml", "configuration.yaml"]
+    assert local_files(gone, ()) == list(listed)

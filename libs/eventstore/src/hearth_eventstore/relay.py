@@ -24,6 +24,7 @@ from collections.abc import Callable
 from typing import Any, cast
 
 import psycopg
+from eventsourcing.utils import resolve_topic
 from psycopg import sql
 
 from hearth_events.envelope import OutgoingMessage, to_message
@@ -71,6 +72,9 @@ class Relay:
         self._on_lag = on_lag
         self._schema = app.schema
         self._table_schema = sql.Identifier(app.schema)
+        #: Whether a stored topic is a catalogue event's (published) or the library's own
+        #: bookkeeping, by topic: the relay decodes only what it publishes.
+        self._published: dict[str, bool] = {}
         self.position = 0
         self.leader = asyncio.Event()
         self.published = 0
@@ -162,14 +166,23 @@ class Relay:
         for notification in self._app.recorder.select_notifications(
             start, max(self._max_events, MAX_EVENTS)
         ):
-            event = self._app.mapper.to_domain_event(notification)
-            message = (
-                to_message(to_envelope(event, self._source))
-                if isinstance(event, HearthAggregate.Recorded)
-                else None
-            )
+            message = None
+            if self._is_published(notification.topic):
+                event = self._app.mapper.to_domain_event(notification)
+                recorded = cast("HearthAggregate.Recorded", event)  # by its topic
+                message = to_message(to_envelope(recorded, self._source))
             pending.append((notification.id, message))
         return pending
+
+    def _is_published(self, topic: str) -> bool:
+        """A bookkeeping row (a deployment's upload plan with the 400 paths it manages,
+        say) is passed over by its topic, never decoded."""
+        known = self._published.get(topic)
+        if known is None:
+            kind = resolve_topic(topic)
+            known = isinstance(kind, type) and issubclass(kind, HearthAggregate.Recorded)
+            self._published[topic] = known
+        return known
 
     async def _send_some(self, conn: Any, pending: Pending, stop: asyncio.Event) -> Pending:
         """Publish a batch from the front of ``pending`` and save the position after it;

@@ -57,11 +57,12 @@ class GitHubTarballs:
             if not self._trees.cached(key_dir, commit):
                 await _download(repo, token, commit, sub, key_dir)
                 downloaded = True
-            manifest = self._trees.hand_out(key_dir, commit, dest)
+            tree = self._trees.hand_out(key_dir, commit, dest)
             if downloaded:
                 await self._trees.prune(key_dir, commit, base)
-        size = sum(e.size for e in manifest.values())
-        return FetchedTree(commit, dest, len(manifest), size, manifest)
+        return FetchedTree(
+            commit, dest, len(tree.manifest), tree.size, tree.manifest, paths=tree.paths
+        )
 
     def release(self, dest: Path) -> None:
         self._trees.release(dest)

@@ -14,9 +14,10 @@ import hashlib
 import os
 import shutil
 from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 
-from hearth_deployer.adapters import treecache
+from hearth_deployer.adapters import treecache, treeio
 from hearth_deployer.domain.plan import FileEntry
 
 
@@ -44,14 +45,14 @@ class SharedTrees:
         treecache.touch(key_dir, commit)
         return True
 
-    def hand_out(self, key_dir: Path, commit: str, dest: Path) -> dict[str, FileEntry]:
-        """Link ``dest`` to the cached tree, pinned until :meth:`release`; its manifest
-        (the caller's own copy)."""
-        manifest = self._manifests.get(key_dir, commit)
+    def hand_out(self, key_dir: Path, commit: str, dest: Path) -> Handed:
+        """Link ``dest`` to the cached tree, pinned until :meth:`release`; what is known of
+        it (its manifest the caller's own copy)."""
+        kept = self._manifests.get(key_dir, commit)
         self.release(dest)
         _link(dest, key_dir / commit)
         self._pins[dest] = (key_dir, commit)
-        return manifest
+        return Handed(dict(kept.manifest), kept.paths, kept.size)
 
     async def prune(self, key_dir: Path, *keep: str | None) -> None:
         """Drop the oldest trees but ``keep`` and every tree a deployment still reads."""
@@ -73,23 +74,35 @@ def _link(dest: Path, tree: Path) -> None:
     os.symlink(tree, dest, target_is_directory=True)
 
 
+@dataclass(frozen=True)
+class Handed:
+    """A cached tree as handed out: its manifest, every regular file of it (a symlink to
+    one included, sorted: what a walk of it finds), and their bytes."""
+
+    manifest: dict[str, FileEntry]
+    paths: tuple[str, ...]
+    size: int
+
+
 class _Manifests:
-    """Cached trees' manifests, read once (a commit's never changes); each caller gets
-    its own dict."""
+    """What is known of each cached tree, read once (a commit's tree never changes): its
+    manifest, its files as a walk finds them, their size."""
 
     KEPT = 16
 
     def __init__(self) -> None:
-        self._read: OrderedDict[tuple[Path, str], dict[str, FileEntry]] = OrderedDict()
+        self._read: OrderedDict[tuple[Path, str], Handed] = OrderedDict()
 
-    def get(self, key_dir: Path, commit: str) -> dict[str, FileEntry]:
+    def get(self, key_dir: Path, commit: str) -> Handed:
         found = self._read.get((key_dir, commit))
         if found is None:
-            found = treecache.load_manifest(key_dir / f"{commit}.json")
-            assert found is not None
+            manifest = treecache.load_manifest(key_dir / f"{commit}.json")
+            assert manifest is not None
+            paths = tuple(treeio.tree_files(key_dir / commit))
+            found = Handed(manifest, paths, sum(e.size for e in manifest.values()))
             self._read[(key_dir, commit)] = found
             while len(self._read) > self.KEPT:
                 self._read.popitem(last=False)
         else:
             self._read.move_to_end((key_dir, commit))
-        return dict(found)
+        return found

@@ -155,11 +155,19 @@ class GitMirrors:
                     raise FetchError(
                         f"subdirectory {sub!r} does not exist at {resolved[:12]} in {repo.url}"
                     ) from None
-            manifest = self._trees.hand_out(key_dir, resolved, dest)
+            tree = self._trees.hand_out(key_dir, resolved, dest)
             if not cached:
                 await self._trees.prune(key_dir, resolved, base)
-        size = sum(e.size for e in manifest.values())
-        return FetchedTree(resolved, dest, len(manifest), size, manifest, built_from, changed)
+        return FetchedTree(
+            resolved,
+            dest,
+            len(tree.manifest),
+            tree.size,
+            tree.manifest,
+            built_from,
+            changed,
+            paths=tree.paths,
+        )
 
     def release(self, dest: Path) -> None:
         self._trees.release(dest)

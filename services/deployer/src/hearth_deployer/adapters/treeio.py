@@ -36,6 +36,27 @@ class GitReads:
     largest_read: int = 0
 
 
+def tree_files(root: Path) -> list[str]:
+    """Every regular file of the tree at ``root`` (a symlink to a file counts; a symlinked
+    directory is not entered), as POSIX paths relative to it, sorted.
+
+    ``os.scandir`` knows a regular file from the directory listing, without a ``stat``:
+    ``Path.rglob`` with ``is_file`` and ``relative_to`` took about 140 µs a file."""
+    found: list[str] = []
+    folders = [(str(root), "")]
+    while folders:
+        folder, prefix = folders.pop()
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                path = prefix + entry.name
+                if entry.is_dir(follow_symlinks=False):
+                    folders.append((entry.path, path + "/"))
+                elif entry.is_file():
+                    found.append(path)
+    found.sort()
+    return found
+
+
 def read_chunk(stream: IO[bytes], size: int, reads: GitReads) -> bytes:
     """The one place file contents are read: at most ``size`` bytes (the fault point tests
     use to prove nothing is read whole)."""
