@@ -121,6 +121,20 @@ def test_a_new_request_supersedes_the_waiting_one_only() -> None:
     assert line.commit == SHA_B
 
 
+def test_a_line_records_the_managed_files_only_when_they_changed() -> None:
+    """An end that leaves the managed files as they were records no list (a one-file
+    change to 400 files stored 400 paths at every end); the line still holds them."""
+    line = TargetLine("ha")
+    managed = [f"packages/room_{n:04}.yaml" for n in range(400)]
+    for n, files in enumerate((managed, list(managed), [*managed, "new.yaml"])):
+        line.queue(f"d{n}")
+        line.begin()
+        line.end(f"d{n}", commit=SHA_B, managed=files)
+    ended = [e for e in line.collect_events() if isinstance(e, TargetLine.Ended)]
+    assert [e.managed for e in ended] == [managed, None, [*managed, "new.yaml"]]
+    assert line.managed == [*managed, "new.yaml"]
+
+
 def test_a_line_begins_only_a_waiting_deployment_on_a_free_target() -> None:
     line = TargetLine("ha")
     with pytest.raises(IllegalTransition, match="nothing waits on ha"):

@@ -127,7 +127,7 @@ class DeploymentCommands(HearthApplication):
         self,
         deployment_id: str,
         touched: list[str],
-        managed_after: list[str],
+        managed_after: list[str] | None,
         *,
         meta: Meta,
         log: Lines = (),

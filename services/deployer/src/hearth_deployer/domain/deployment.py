@@ -71,6 +71,8 @@ class Deployment(HearthAggregate):
         self.recorded: list[str] = []
         self.commit: str | None = request.get("commit")
         self.touched: list[str] = []
+        #: The files Hearth manages on the target once this deployment succeeds; None when
+        #: not known, or when they are the ones the target's line already holds.
         self.managed_after: list[str] | None = None
         self.backup: dict[str, Any] | None = None
         self.upload_begun = False
@@ -178,8 +180,11 @@ class Deployment(HearthAggregate):
         self._backup_kept(backup)
         self._record(data, meta)
 
-    def begin_upload(self, touched: list[str], managed_after: list[str]) -> None:
-        """From here on the target may hold new files: a crash must be compensated."""
+    def begin_upload(self, touched: list[str], managed_after: list[str] | None) -> None:
+        """From here on the target may hold new files: a crash must be compensated.
+        ``managed_after``: the files Hearth manages there once uploaded; None when they
+        are the ones its line already holds (a one-file change to a tree of 400 files
+        stored the 400 paths again with every deployment)."""
         self._deploy_step("upload")
         self._require(self.is_backed_up, "upload", "is not backed up")
         self._require(not self.upload_begun, "upload", "has begun its upload already")
@@ -335,10 +340,10 @@ class Deployment(HearthAggregate):
 
     class UploadBegun(HearthAggregate.Event):
         touched: list[str]
-        managed_after: list[str]
+        managed_after: list[str] | None
 
     @event(UploadBegun)
-    def _upload_begun(self, touched: list[str], managed_after: list[str]) -> None:
+    def _upload_begun(self, touched: list[str], managed_after: list[str] | None) -> None:
         self.upload_begun = True
         self.touched = touched
         self.managed_after = managed_after

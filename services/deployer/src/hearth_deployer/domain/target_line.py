@@ -57,7 +57,11 @@ class TargetLine(HearthAggregate):
         self._dropped(deployment_id)
 
     def end(self, deployment_id: str, *, commit: str | None, managed: list[str] | None) -> None:
-        """The active deployment is terminal; ``managed`` is set when files changed."""
+        """The active deployment is terminal; ``managed`` is set when files changed. A
+        list equal to the line's own is not recorded again: a one-file change to a tree
+        of 400 files stored 400 paths with every deployment's end, for nothing."""
+        if managed is not None and managed == self.managed:
+            managed = None
         self._ended(deployment_id, commit, managed)
 
     def await_ci(self, commit: str, request: dict[str, Any]) -> None:

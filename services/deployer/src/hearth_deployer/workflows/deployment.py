@@ -288,6 +288,8 @@ class DeploymentRun:
                 step="plan",
             )
             managed = None if self.d.dry_run else planning.local_files(tree, self.ignore)
+            if managed == self.managed:  # as the target's line holds them: not stored again
+                managed = None
             await self.succeed(managed=managed)
             raise Finished
         await compensate.cancel_if_asked(self, touched=False)

@@ -21,6 +21,8 @@ class UploadRun(RestoreRun, Protocol):
     written goes to the host check, for the record."""
 
     ignore: tuple[str, ...]
+    #: The files Hearth managed on the target before this deployment (its line's).
+    managed: list[str]
     check: HostCheck
 
     async def checkpoint(self, name: str) -> None: ...
@@ -52,7 +54,9 @@ async def stage(run: UploadRun, tree: FetchedTree, plan: Plan, *, resumed: bool)
 
 
 async def upload(run: UploadRun, tree: FetchedTree, plan: Plan, staged: Staged | None) -> None:
-    managed_after = local_files(tree, run.ignore)
+    managed_after: list[str] | None = local_files(tree, run.ignore)
+    if managed_after == run.managed:  # as the target's line holds them: not stored again
+        managed_after = None
     try:
         await run.write(run.app.begin_upload, plan.touched, managed_after)
         await run.checkpoint("upload")
