@@ -274,6 +274,36 @@ async def test_a_commit_wakes_the_relay_without_waiting_for_a_poll(
         await nc.close()
 
 
+async def noted_journal(url: str, database_url: str, name: str) -> JournalApp:
+    """Streams declared on ``url``; a journal of forty events, each followed by a row of
+    bookkeeping (stored, never published), as a deployment stores them."""
+    await prepare(url)
+    app = journal_app(database_url, "deployer")
+    app.append(app.start(name), 40, notes=True)
+    return app
+
+
+async def relay_everything(
+    url: str, app: JournalApp, database_url: str, expected: list[str]
+) -> None:
+    """Run a relay until the stream holds ``expected`` and its position is the store's
+    last row (bookkeeping included), then stop it."""
+    last_row = app.recorder.max_notification_id()
+    nc = await nats.connect(url)
+    relay = Relay(app, database_url, nc, source="test", poll_s=0.05)
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    try:
+        assert await wait_streamed(url, len(expected)) == expected
+        async with asyncio.timeout(30):
+            while relay.position != last_row:
+                await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        await task
+        await nc.close()
+
+
 async def test_bookkeeping_between_events_does_not_split_their_batches(
     database_url: str, nats_factory: Callable[..., EmbeddedNats], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -284,10 +314,7 @@ async def test_bookkeeping_between_events_does_not_split_their_batches(
     relay ended a batch at every bookkeeping row, and sent them one round trip each), in
     store order, and the position saved is the store's last row, bookkeeping included."""
     server = nats_factory()
-    await prepare(server.url)
-    app = journal_app(database_url, "deployer")
-    journal = app.start("dep-1")
-    app.append(journal, 40, notes=True)
+    app = await noted_journal(server.url, database_url, "dep-1")
     expected = stored_ids(app)
     last_row = app.recorder.max_notification_id()
     batches: list[int] = []
@@ -306,24 +333,12 @@ async def test_bookkeeping_between_events_does_not_split_their_batches(
         return decode(notification)
 
     monkeypatch.setattr(app.mapper, "to_domain_event", counted_decode)
-    nc = await nats.connect(server.url)
-    relay = Relay(app, database_url, nc, source="test", poll_s=0.05)
-    stop = asyncio.Event()
-    task = asyncio.create_task(relay.run(stop))
-    try:
-        assert await wait_streamed(server.url, len(expected)) == expected
-        async with asyncio.timeout(30):
-            while relay.position != last_row:
-                await asyncio.sleep(0.05)
-        assert batches == [1, 39]
-        # The bookkeeping rows are passed over by their topic, never decoded (a
-        # deployment's carry the hundreds of paths it manages).
-        assert len(decoded) == len(expected)
-        assert saved_position(database_url, "deployer") == last_row
-    finally:
-        stop.set()
-        await task
-        await nc.close()
+    await relay_everything(server.url, app, database_url, expected)
+    assert batches == [1, 39]
+    # The bookkeeping rows are passed over by their topic, never decoded (a
+    # deployment's carry the hundreds of paths it manages).
+    assert len(decoded) == len(expected)
+    assert saved_position(database_url, "deployer") == last_row
 
 
 async def test_a_batch_cut_by_its_bytes_saves_the_position_before_the_first_event_it_left(
@@ -336,10 +351,7 @@ async def test_a_batch_cut_by_its_bytes_saves_the_position_before_the_first_even
     three of the journal's events, so forty events each followed by a bookkeeping row go
     out in many cut batches; every event reaches the stream once, in store order."""
     server = nats_factory()
-    await prepare(server.url)
-    app = journal_app(database_url, "deployer")
-    journal = app.start("dep-cut")
-    app.append(journal, 40, notes=True)
+    app = await noted_journal(server.url, database_url, "dep-cut")
     rows = stored(app)
     row_of = {event_id: row for row, event_id in rows}
     last_row = app.recorder.max_notification_id()
@@ -368,19 +380,7 @@ async def test_a_batch_cut_by_its_bytes_saves_the_position_before_the_first_even
     monkeypatch.setattr(relay_module, "take", three_a_batch)
     monkeypatch.setattr(relay_module, "publish_batch", recorded)
     monkeypatch.setattr(Relay, "_save_position", saving)
-    nc = await nats.connect(server.url)
-    relay = Relay(app, database_url, nc, source="test", poll_s=0.05)
-    stop = asyncio.Event()
-    task = asyncio.create_task(relay.run(stop))
-    try:
-        assert await wait_streamed(server.url, len(rows)) == [e for _, e in rows]
-        async with asyncio.timeout(30):
-            while relay.position != last_row:
-                await asyncio.sleep(0.05)
-    finally:
-        stop.set()
-        await task
-        await nc.close()
+    await relay_everything(server.url, app, database_url, [e for _, e in rows])
     batches = [ids for kind, ids in happened if kind == "batch"]
     assert [len(b) for b in batches[1:]] == [3] * 13, batches  # after the probe of one
     for index, (kind, ids) in enumerate(happened):

@@ -287,9 +287,9 @@ class DeploymentRun:
                 "dry run: nothing was changed" if self.d.dry_run else "already up to date",
                 step="plan",
             )
-            managed = None if self.d.dry_run else planning.local_files(tree, self.ignore)
-            if managed == self.managed:  # as the target's line holds them: not stored again
-                managed = None
+            managed = (
+                None if self.d.dry_run else planning.managed_after(tree, self.ignore, self.managed)
+            )
             await self.succeed(managed=managed)
             raise Finished
         await compensate.cancel_if_asked(self, touched=False)

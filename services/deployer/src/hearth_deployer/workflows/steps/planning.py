@@ -41,6 +41,16 @@ def local_files(tree: FetchedTree, ignore: tuple[str, ...]) -> list[str]:
     return [path for path in paths if not ignored(path)]
 
 
+def managed_after(
+    tree: FetchedTree, ignore: tuple[str, ...], before: list[str]
+) -> list[str] | None:
+    """The files the deployment leaves Hearth managing (:func:`local_files`); None when
+    they are ``before``, the ones the target's line holds: not stored again (a one-file
+    change to a tree of 400 files stored the 400 paths with every deployment)."""
+    files = local_files(tree, ignore)
+    return None if files == before else files
+
+
 async def plan(run: PlanRun, tree: FetchedTree) -> Plan:
     host = await run.host()
     try:

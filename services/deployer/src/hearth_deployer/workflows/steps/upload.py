@@ -11,7 +11,7 @@ from hearth_deployer.remote.port import Staged, UploadFile
 from hearth_deployer.workflows.steps.base import StepFailed
 from hearth_deployer.workflows.steps.compensate import RestoreRun, restore_files
 from hearth_deployer.workflows.steps.hostcheck import HostCheck
-from hearth_deployer.workflows.steps.planning import local_files
+from hearth_deployer.workflows.steps.planning import managed_after
 from hearth_events.catalogue import FilesDeployed
 from hearth_servicekit.faults import fault_point
 
@@ -54,11 +54,9 @@ async def stage(run: UploadRun, tree: FetchedTree, plan: Plan, *, resumed: bool)
 
 
 async def upload(run: UploadRun, tree: FetchedTree, plan: Plan, staged: Staged | None) -> None:
-    managed_after: list[str] | None = local_files(tree, run.ignore)
-    if managed_after == run.managed:  # as the target's line holds them: not stored again
-        managed_after = None
+    managed = managed_after(tree, run.ignore, run.managed)
     try:
-        await run.write(run.app.begin_upload, plan.touched, managed_after)
+        await run.write(run.app.begin_upload, plan.touched, managed)
         await run.checkpoint("upload")
         fault_point("deploy.upload_begun")
     except BaseException:
