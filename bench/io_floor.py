@@ -13,7 +13,8 @@ Counted off Hearth's own fan-out (the request counts per deployment in
   written atomically (temporary file, mode, fsync, rename), the host's record written
   beside it;
 - **PostgreSQL**: the deployment's 16 stored rows (its 10 events and 6 of the deployer's
-  bookkeeping) in the 11 writes Hearth makes, each durable before the run goes on,
+  bookkeeping) in the 6 writes Hearth makes, each durable before the run goes on (the
+  steps before the upload are stored together, with the upload's beginning),
   with the writes that queue up meanwhile committed together (as Hearth's store does);
 - **NATS**: its 10 events published to a stream and acknowledged, and the target's lease
   as a KV key: created, read back before the files move, deleted.
@@ -49,14 +50,15 @@ from tests.support.sshd import SshServer
 
 STREAM = "BENCH_IO_FLOOR"
 BUCKET = "bench_io_floor"
-#: The rows each write of a deployment stores, in order: queued, begun on its line,
-#: started, fetched, validated, planned, backed up, upload begun, deployed, succeeded,
-#: ended on its line (16: its 10 events and 6 of the deployer's bookkeeping; a deployment
-#: of under a second stores its whole log, one event, with its success; a ``files``
-#: target with no post-deploy command, as the bench's, records no restart).
-WRITES = (3, 1, 1, 1, 1, 1, 2, 1, 1, 3, 1)
+#: The rows each write of a deployment stores, in order: queued, begun on its line, the
+#: upload begun (with the steps held until then: started, fetched, validated, planned,
+#: backed up), deployed, succeeded, ended on its line (16: its 10 events and 6 of the
+#: deployer's bookkeeping; a deployment of under a second stores its whole log, one
+#: event, with its success; a ``files`` target with no post-deploy command, as the
+#: bench's, records no restart).
+WRITES = (3, 1, 7, 1, 3, 1)
 #: The events each write publishes (the bookkeeping is not published).
-EVENTS = (1, 0, 1, 1, 1, 1, 1, 0, 1, 3, 0)
+EVENTS = (1, 0, 5, 1, 3, 0)
 _SETUP = "CREATE TABLE IF NOT EXISTS bench_io_floor (id bigserial PRIMARY KEY, body bytea)"
 _INSERT = "INSERT INTO bench_io_floor (body) SELECT unnest($1::bytea[])"
 _BODY = b"x" * 400  # about the size of a stored event
@@ -139,14 +141,10 @@ async def deploy_one(
     await _record(store, bus, key, 0)  # queued
     revision = await bus.kv.create(f"lease.{key}", b"holder")
     await _record(store, bus, key, 1)  # begun on its line
-    await _record(store, bus, key, 2)  # started
     await sftp.realpath(root)
-    await _record(store, bus, key, 3)  # fetched
-    await _record(store, bus, key, 4)  # validated
     listed = await host.conn.run(f"cd -- {shlex.quote(root)} || exit 3; {LIST}", check=True)
     assert listed.stdout
     await asyncio.gather(sftp.stat(root), sftp.lstat(final), sftp.realpath(backups))
-    await _record(store, bus, key, 5)  # planned
     # The backup: the file read, the archive written, synced, read back; the folder listed.
     size = (await sftp.lstat(final)).size or 0
     async with sftp.open(final, "rb") as source:
@@ -164,11 +162,10 @@ async def deploy_one(
         await _remove_if_there(sftp, f"{host.last_backup}.json")
         await _remove_if_there(sftp, host.last_backup)
     host.last_backup = archive
-    await _record(store, bus, key, 6)  # backed up
     # The upload: a temporary file, its mode, fsync, rename; the lease read back first.
     entry = await bus.kv.get(f"lease.{key}")
     assert entry.revision == revision
-    await _record(store, bus, key, 7)  # upload begun
+    await _record(store, bus, key, 2)  # started to upload begun, held until here
     temporary = f"{final}.io-floor-{n}"
     async with sftp.open(temporary, "wb") as handle:
         await handle.write(content)
@@ -176,7 +173,7 @@ async def deploy_one(
         await handle.fsync()
     await sftp.posix_rename(temporary, final)
     await asyncio.gather(sftp.lstat(final), _lstat_if_there(sftp, temporary))
-    await _record(store, bus, key, 8)  # deployed
+    await _record(store, bus, key, 3)  # deployed
     # The host's record, written beside the root: the root, the record and its folder
     # looked at, then the record replaced.
     record = f"{server.workdir}/io-floor-record"
@@ -184,8 +181,8 @@ async def deploy_one(
     async with sftp.open(f"{record}.part", "wb") as stamp:
         await stamp.write(str(listed.stdout)[:64].encode())
     await sftp.posix_rename(f"{record}.part", record)
-    await _record(store, bus, key, 9)  # succeeded
-    await _record(store, bus, key, 10)  # ended on its line
+    await _record(store, bus, key, 4)  # succeeded
+    await _record(store, bus, key, 5)  # ended on its line
     await bus.kv.delete(f"lease.{key}", last=entry.revision)
 
 

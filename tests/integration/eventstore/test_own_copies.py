@@ -30,6 +30,13 @@ class TrustingLedger(Ledger):
         self.keep_own(journal)
         return journal.lines
 
+    def write_then_add(self, name: str, n: int) -> int:
+        """Records a line without saving it, then runs ``add``, which reads the journal
+        again: a write that holds steps and stores them with its next command does so."""
+        journal: Named = self._get(Named.create_id(name))
+        journal.write(n)
+        return self.add(name, n + 1)
+
 
 @pytest.fixture
 def app(database_url: str) -> Iterator[TrustingLedger]:
@@ -204,3 +211,18 @@ async def test_a_cached_aggregate_is_read_as_a_private_copy_made_through_pickle(
         assert len(copied) == 2 and deep == []
     finally:
         app.close()
+
+
+@pytest.mark.parametrize("together", [1, 2], ids=["alone", "in a batch"])
+async def test_an_aggregate_read_twice_in_one_write_is_the_same_object(
+    app: TrustingLedger, together: int
+) -> None:
+    """What the write's first read recorded and has not saved is in its second read, and
+    saved with it: alone as in a batch."""
+    writes = Writes(app)
+    names = [f"twice-{n}" for n in range(together)]
+    for name in names:
+        await writes.batched(app.open, name)
+    results = await asyncio.gather(*(writes.batched(app.write_then_add, n, 0) for n in names))
+    assert list(results) == [2] * together
+    assert [app.lines(name) for name in names] == [2] * together  # both lines stored

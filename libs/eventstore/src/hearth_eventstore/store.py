@@ -149,7 +149,9 @@ class HearthApplication(Application[UUID]):
         batch: _Batch | None = getattr(self._batches, "batch", None)
         if batch is not None and aggregate_id in batch.seen:
             return batch.seen[aggregate_id]
-        writing: set[UUID] | None = getattr(self._batches, "writing", None)
+        writing: dict[UUID, Any] | None = getattr(self._batches, "writing", None)
+        if writing is not None and aggregate_id in writing:
+            return writing[aggregate_id]
         found: Any = None
         if self.own_copies_of and (batch is not None or writing is not None):
             found = self._own.take(aggregate_id)
@@ -160,7 +162,7 @@ class HearthApplication(Application[UUID]):
         if batch is not None:
             batch.seen[aggregate_id] = found
         elif writing is not None:
-            writing.add(aggregate_id)
+            writing[aggregate_id] = found
         return found
 
     def _from_store(self, aggregate_id: UUID) -> Any:
@@ -178,8 +180,9 @@ class HearthApplication(Application[UUID]):
 
     def run_one(self, call: Callable[[], T]) -> T:
         """Run one command method as a write (see :attr:`own_copies_of`); its result, or
-        what it raised."""
-        self._batches.writing = set()
+        what it raised. An aggregate it reads twice is the same object both times, as in
+        a batch: what the first read changed and has not saved yet is in the second."""
+        self._batches.writing = {}
         try:
             return call()
         finally:
@@ -232,7 +235,7 @@ class HearthApplication(Application[UUID]):
             else:
                 processing_event.collect_events(obj)
         processing_event.saved_kwargs.update(kwargs)
-        writing: set[UUID] | None = getattr(self._batches, "writing", None)
+        writing: dict[UUID, Any] | None = getattr(self._batches, "writing", None)
         saved = processing_event.aggregates
         try:
             recordings = self._save_processing(processing_event)

@@ -2,11 +2,14 @@
 run's log lines, calls one command of the aggregate (which checks the transition) and saves.
 
 ``log`` holds the lines the run wrote since its last write; they are stored just before
-the event, in the same save.
+the event, in the same save. :meth:`DeploymentCommands.after_held` stores the steps a run
+held (:class:`Held`) in the same save as the command that follows them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from hearth_deployer.domain import Deployment, deployment_uuid
@@ -37,6 +40,37 @@ from hearth_eventstore.store import HearthApplication, Meta
 Lines = tuple[LogLine, ...]
 
 
+@dataclass
+class Held:
+    """Steps a run recorded on its own copy of a deployment and has not stored yet: each
+    as the aggregate's command (to call again) and the events it recorded there.
+
+    They are stored with the run's next write, in its save (:meth:`DeploymentCommands.
+    after_held`): as recorded, when the stored deployment is still at ``base_version``;
+    recorded again on what is stored when a write of someone else came between (a
+    request to cancel), which then decides."""
+
+    base_version: int
+    steps: list[Callable[[Deployment], None]] = field(default_factory=list)
+    events: list[Any] = field(default_factory=list)
+
+    def hold(self, deployment: Deployment, step: Callable[[Deployment], None]) -> None:
+        """Record ``step`` on ``deployment`` (the run's copy) and hold it."""
+        before = len(deployment.pending_events)
+        step(deployment)
+        self.steps.append(step)
+        self.events += deployment.pending_events[before:]
+
+    def apply_to(self, stored: Deployment) -> None:
+        if stored.version == self.base_version:
+            for recorded in self.events:
+                recorded.mutate(stored)
+                stored.pending_events.append(recorded)
+        else:
+            for step in self.steps:
+                step(stored)
+
+
 class DeploymentCommands(HearthApplication):
     def deployment(self, deployment_id: str) -> Deployment | None:
         found: Deployment | None = self._get(deployment_uuid(deployment_id))
@@ -52,6 +86,19 @@ class DeploymentCommands(HearthApplication):
         if next(iter(newer), None) is None:
             return None
         return self.deployment(deployment_id)
+
+    def after_held(
+        self,
+        held: Held,
+        command: Callable[..., Deployment],
+        deployment_id: str,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Deployment:
+        """Run ``command`` on the deployment with the steps ``held`` recorded first: one
+        save for all (the write reads the deployment once, see ``run_one``)."""
+        held.apply_to(self._deployment(deployment_id))
+        return command(deployment_id, *args, **kwargs)
 
     def _deployment(self, deployment_id: str, meta: Meta | None = None, log: Lines = ()) -> Any:
         deployment = self.deployment(deployment_id)

@@ -21,6 +21,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
+from hearth_deployer.adapters.deployments import Held
 from hearth_deployer.adapters.lease import TargetLease
 from hearth_deployer.adapters.sources import ConfigSource
 from hearth_deployer.adapters.store import DeployerApplication
@@ -73,6 +74,11 @@ HOLDS_LINES = frozenset(
 )
 #: The levels of the lines a progress step's write may leave for a later one.
 QUIET = frozenset({"debug", "info"})
+#: The steps a run may hold and store with its next write (``DeploymentRun.write``): none
+#: changes the target's files, so a run that stops with them unstored does them again.
+#: Each is the aggregate's command of the same name, called with the write's arguments
+#: and the run's meta.
+HELD_STEPS = frozenset({"start", "fetched", "validated", "planned", "backed_up"})
 
 
 class DeploymentRun:
@@ -105,6 +111,9 @@ class DeploymentRun:
         self.workdir = ctx.workdir / deployment.deployment_id
         self.started = time.monotonic()
         self._lines: list[LogLine] = []
+        #: Steps recorded on ``self.d`` and not stored yet, and when the first was.
+        self._steps: Held | None = None
+        self._steps_since = 0.0
         #: One write of the run at a time: its steps', or the held lines' (``log``).
         self._writing = asyncio.Lock()
         self._held: asyncio.TimerHandle | None = None
@@ -119,6 +128,9 @@ class DeploymentRun:
         """Keep a line of the deployment's log: it is stored with the run's next write or a
         later one (see :meth:`write`), at the latest ``log_held_s`` after it was logged."""
         self._lines.append(LogLine(at=datetime.now(UTC), level=level, step=step, message=message))
+        self._store_later()
+
+    def _store_later(self) -> None:
         if self._held is None:
             delay = self.ctx.timing.log_held_s
             self._held = asyncio.get_running_loop().call_later(delay, self._store_held)
@@ -136,22 +148,64 @@ class DeploymentRun:
         of a few seconds stores its log in one event with its ending instead of one a step
         (seven of its seventeen events). A person watching still sees every line within
         ``log_held_s`` (:meth:`log` stores held lines on their own then), a warning or an
-        error with the step's event, and the whole log with the event that ends the run."""
+        error with the step's event, and the whole log with the event that ends the run.
+
+        The steps before the upload (:data:`HELD_STEPS`) are held the same way: recorded
+        on the run's copy at once, with their own times, and stored with the next write,
+        at the latest the upload's beginning (so before any file of the target changes)
+        or ``log_held_s`` after the first: a deployment makes six writes instead of
+        eleven, each of the five fewer a thread's turn and a read of the aggregate."""
         async with self._writing:
             await self._write(command, *args)
 
     async def _write(self, command: Callable[..., Deployment], *args: Any) -> None:
         self.lease.check()  # a run that lost its lease records nothing more
+        name = getattr(command, "__name__", "")
+        if name in HELD_STEPS and self._may_hold():
+            self._hold(name, args)
+            return
         lines: tuple[LogLine, ...] = ()
-        if not (getattr(command, "__name__", "") in HOLDS_LINES and self._may_hold()):
+        if not (name in HOLDS_LINES and self._may_hold()):
             lines, self._lines = tuple(self._lines), []
             self._cancel_timer()
-        self.d = await self.ctx.store.write(
-            command, self.d.deployment_id, *args, meta=self.meta, log=lines
-        )
+        held, self._steps = self._steps, None
+        call: tuple[Any, ...] = (command, self.d.deployment_id, *args)
+        if held is not None:
+            call = (self.app.after_held, held, *call)
+        try:
+            self.d = await self.ctx.store.write(*call, meta=self.meta, log=lines)
+        except BaseException:
+            if held is not None:  # not stored: still held, as the run's copy still has them
+                self._steps = held
+            raise
+
+    def _hold(self, name: str, args: tuple[Any, ...]) -> None:
+        if self._steps is None:
+            self._steps = Held(base_version=self.d.version)
+            self._steps_since = time.monotonic()
+            self._store_later()
+        meta = self.meta
+        self._steps.hold(self.d, lambda d: getattr(d, name)(*args, meta))
+
+    @property
+    def stored_version(self) -> int:
+        """The deployment's version in the store: the run's copy less the steps held."""
+        return self.d.version - (len(self._steps.events) if self._steps is not None else 0)
+
+    def rebase(self, fresh: Deployment) -> None:
+        """Go on from ``fresh`` (the deployment as stored, newer than the run's copy: a
+        request to cancel came), with the steps held recorded again on it."""
+        held, self._steps = self._steps, None
+        self.d = fresh
+        if held is not None:
+            self._steps = Held(base_version=fresh.version)
+            for step in held.steps:
+                self._steps.hold(fresh, step)
 
     def _may_hold(self) -> bool:
         held = self.ctx.timing.log_held_s
+        if self._steps is not None and time.monotonic() - self._steps_since >= held:
+            return False
         now = datetime.now(UTC)
         return all(
             line.level in QUIET and (now - line.at).total_seconds() < held for line in self._lines
@@ -159,13 +213,13 @@ class DeploymentRun:
 
     def _store_held(self) -> None:
         self._held = None
-        if self._lines:
+        if self._lines or self._steps is not None:
             self._storing_held = asyncio.create_task(self._flush_held())
 
     async def _flush_held(self) -> None:
         try:
             async with self._writing:
-                if self._lines and self.d.terminal is None:
+                if (self._lines or self._steps is not None) and self.d.terminal is None:
                     await self._write(self.app.keep_log)
         except Exception as exc:  # the run's next write stores the lines, or ends it
             log.info("log lines of %s left for the next write: %s", self.d.deployment_id, exc)
@@ -185,7 +239,7 @@ class DeploymentRun:
         """Store the lines logged so far now (a step that waits tells the log why)."""
         self.lease.check()
         async with self._writing:
-            if self._lines:
+            if self._lines or self._steps is not None:
                 await self._write(self.app.keep_log)
 
     async def checkpoint(self, name: str) -> None:

@@ -37,6 +37,11 @@ class CompensateRun(HealthRun, Protocol):
 
     async def checkpoint(self, name: str) -> None: ...
 
+    @property
+    def stored_version(self) -> int: ...
+
+    def rebase(self, fresh: Deployment) -> None: ...
+
 
 async def restore_files(run: RestoreRun) -> None:
     """Put the backed-up files back (the service was not restarted on new files); records
@@ -87,17 +92,19 @@ async def cancel_if_asked(
     the cancellation is recorded: once a run is seen to end, nothing of it is still at work
     on the host."""
     await run.checkpoint("cancel")
-    # The run's copy is the store's up to its version: a request its last write read
-    # from the store is in it; one stored since is newer.
+    # The run's copy is the store's up to its stored version (past it: the steps it
+    # holds): a request its last write read from the store is in it; one stored since is
+    # newer.
     fresh: Deployment | None = run.d
     if run.d.cancel_reason is None:
         app = run.ctx.store.app
         fresh = await run.ctx.store.read(
-            app.deployment_if_newer, run.d.deployment_id, run.d.version
+            app.deployment_if_newer, run.d.deployment_id, run.stored_version
         )
     if fresh is None or fresh.cancel_reason is None:
         return
-    run.d = fresh
+    if fresh is not run.d:
+        run.rebase(fresh)
     reason = fresh.cancel_reason or "cancelled"
     if tidy is not None:
         await tidy()
