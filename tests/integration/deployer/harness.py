@@ -21,6 +21,7 @@ from hearth_deployer.workflows.context import Timing
 from hearth_events import Envelope, EventData, new_event, parse_event
 from hearth_events.catalogue import (
     CommitInfo,
+    DeploymentCancelRequested,
     PushReceived,
     RepositoryRegistered,
     RepositorySpec,
@@ -172,6 +173,25 @@ class World:
             ),
         )
         return after, await self.publish(data)
+
+    async def cancel_running(self, deployer: Deployer, reason: str = "not now") -> str:
+        """Ask to cancel the one deployment ``deployer`` runs, as a user would, and wait
+        until the deployer stored the request; the deployment's id."""
+        dispatcher = deployer.dispatcher
+        assert dispatcher is not None
+        (target,) = dispatcher.running
+        line = await dispatcher.store.read(dispatcher.store.app.line, target)
+        deployment_id: str = line.active
+        request = DeploymentCancelRequested(
+            deployment_id=deployment_id, target=target, reason=reason
+        )
+        await self.publish(request, actor="token:ops")
+        async with asyncio.timeout(30):
+            while True:
+                fresh = await dispatcher.store.read(dispatcher.store.app.deployment, deployment_id)
+                if fresh is not None and fresh.cancel_reason is not None:
+                    return deployment_id
+                await asyncio.sleep(0.02)
 
     async def events(self, target: str | None = None) -> list[Envelope]:
         """Every event of this test so far, in stream order."""

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from hearth_deployer.remote import streamed
-from hearth_events.catalogue import DeploymentCancelRequested
 from tests.integration.deployer.harness import World, tree_digest
 from tests.integration.deployer.test_deployments import deploy_base
 
@@ -68,19 +67,7 @@ async def test_a_staged_upload_places_nothing_before_the_backup_and_a_cancel_rem
     assert len(sent) == 1
     assert tree_digest(sshd.remote_root, ignore=(".hearth-",)) == before
 
-    dispatcher = deployer.dispatcher
-    running = next(iter(dispatcher.running))
-    line = await dispatcher.store.read(dispatcher.store.app.line, running)
-    await world.publish(
-        DeploymentCancelRequested(deployment_id=line.active, target="ha", reason="not now"),
-        actor="token:ops",
-    )
-    async with asyncio.timeout(30):  # until the deployer has taken the request in
-        while True:
-            fresh = await dispatcher.store.read(dispatcher.store.app.deployment, line.active)
-            if fresh is not None and fresh.cancel_reason is not None:
-                break
-            await asyncio.sleep(0.02)
+    await world.cancel_running(deployer)
     gate.opened.set()
     _, done = await world.wait_terminal("ha", 2)
     assert done.type == "DeploymentCancelled", done

@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 
 from hearth_deployer.bootstrap import Deployer
-from hearth_events.catalogue import DeploymentCancelRequested
 from tests.integration.deployer.harness import FAST, World, files_target
 from tests.support.memhost import MemoryBox
 
@@ -112,25 +111,12 @@ async def test_a_cancel_requested_while_steps_are_held_still_decides(
     await asyncio.wait_for(gate.reached.wait(), 20)
     assert [e.type for e in await world.events("web")][-1] == "DeployRequested"  # all held
 
-    dispatcher = deployer.dispatcher
-    assert dispatcher is not None
-    (running,) = dispatcher.running
-    line = await dispatcher.store.read(dispatcher.store.app.line, running)
-    await world.publish(
-        DeploymentCancelRequested(deployment_id=line.active, target="web", reason="not now"),
-        actor="token:ops",
-    )
-    async with asyncio.timeout(20):  # until the request is stored, past the run's copy
-        while True:
-            fresh = await dispatcher.store.read(dispatcher.store.app.deployment, line.active)
-            if fresh is not None and fresh.cancel_reason is not None:
-                break
-            await asyncio.sleep(0.02)
+    deployment_id = await world.cancel_running(deployer)
     gate.opened.set()
 
     (done,) = await world.wait_terminal("web")
     assert done.type == "DeploymentCancelled", done
     assert not done.data.rolled_back  # type: ignore[attr-defined]
-    types = await world.types(line.active)
+    types = await world.types(deployment_id)
     assert types == ["DeployRequested", "DeploymentCancelRequested", *HELD, "DeploymentCancelled"]
     assert not (box.remote_root / "site.conf").exists()  # nothing of the target changed
