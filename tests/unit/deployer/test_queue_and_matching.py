@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from hearth_deployer.domain import Deployment, IllegalTransition, TargetLine
+from hearth_deployer.domain import Deployment, IllegalTransition, Restored, TargetLine
 from hearth_deployer.domain.target_spec import backup_dir, check_target, ignored_paths
 from hearth_deployer.handlers import fed_by, push_deployment_id, targets_for_push
 from hearth_events.catalogue import (
@@ -133,6 +133,33 @@ def test_a_line_records_the_managed_files_only_when_they_changed() -> None:
     ended = [e for e in line.collect_events() if isinstance(e, TargetLine.Ended)]
     assert [e.managed for e in ended] == [managed, None, [*managed, "new.yaml"]]
     assert line.managed == [*managed, "new.yaml"]
+
+
+def test_a_completed_restore_changes_the_files_the_line_manages() -> None:
+    """What a restore put back is managed again, what it deleted no longer; the rest of
+    the line's files stay as they were."""
+    line = TargetLine("ha")
+    line.queue("d1")
+    line.begin()
+    line.end("d1", commit=SHA_B, managed=["a.yaml", "c.yaml", "new.yaml"])
+    line.queue("r1")
+    line.begin()
+    restored = Restored(put_back=("b.yaml", "c.yaml"), deleted=("new.yaml",))
+    line.end("r1", commit=None, managed=None, restored=restored)
+    assert line.managed == ["a.yaml", "b.yaml", "c.yaml"]
+    assert line.commit == SHA_B
+
+
+def test_only_a_completed_restore_says_what_it_restored() -> None:
+    backup = {"backup_id": "b1", "files": ["b.yaml"], "absent": ["new.yaml"]}
+    restore = Deployment("r1", "ha", "restore", {})
+    restore.backup, restore.terminal = backup, "RollbackCompleted"
+    assert restore.restored() == Restored(put_back=("b.yaml",), deleted=("new.yaml",))
+    restore.terminal = "RollbackFailed"  # the host may hold a mix: nothing is assumed
+    assert restore.restored() is None
+    deploy = Deployment("d1", "ha", "deploy", {})
+    deploy.backup, deploy.terminal = backup, "RollbackCompleted"  # its own upload undone
+    assert deploy.restored() is None
 
 
 def test_a_line_begins_only_a_waiting_deployment_on_a_free_target() -> None:

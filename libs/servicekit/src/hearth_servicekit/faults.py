@@ -41,13 +41,15 @@ POINTS: dict[str, tuple[str, ...]] = {
         "relay.duplicate_acked",
     ),
     "deploy": (
-        "deploy.started",  # DeploymentStarted recorded
-        "deploy.fetched",  # ConfigFetched recorded
-        "deploy.validated",  # ConfigValidated recorded
-        "deploy.planned",  # DeploymentPlanned recorded; the host untouched
+        # Up to the upload's beginning a step is recorded on the run's copy and held: it is
+        # stored with the upload's beginning (or log_held_s later, or on a failure).
+        "deploy.started",  # DeploymentStarted recorded (held)
+        "deploy.fetched",  # ConfigFetched recorded (held)
+        "deploy.validated",  # ConfigValidated recorded (held)
+        "deploy.planned",  # DeploymentPlanned recorded (held); the host untouched
         "deploy.staged",  # the upload streams into a staging directory (if any)
-        "deploy.backed_up",  # BackupTaken recorded
-        "deploy.upload_begun",  # the aggregate says the upload began; nothing written yet
+        "deploy.backed_up",  # BackupTaken recorded (held)
+        "deploy.upload_begun",  # stored: the steps held and the upload's beginning; no file yet
         "deploy.uploaded",  # new files in place, removals not yet done: a mix on the host
         "deploy.files_deployed",  # FilesDeployed recorded
         "deploy.host_checked",  # the host accepted the files (HA check_config)

@@ -246,7 +246,12 @@ class Dispatcher:
         commit = deployment.commit if succeeded else None
         managed = deployment.managed_after if succeeded else None
         line: TargetLine = await store.write(
-            store.app.end_on_line, target, deployment_id, commit=commit, managed=managed
+            store.app.end_on_line,
+            target,
+            deployment_id,
+            commit=commit,
+            managed=managed,
+            restored=deployment.restored(),
         )
         log.info(
             "deployment finished",

@@ -19,6 +19,7 @@ from hearth_deployer.domain import (
     TARGETS_ID,
     Deployment,
     KnownHosts,
+    Restored,
     TargetBook,
     TargetLine,
     line_uuid,
@@ -190,11 +191,17 @@ class DeployerApplication(DeploymentCommands):
         return True
 
     def end_on_line(
-        self, target: str, deployment_id: str, *, commit: str | None, managed: list[str] | None
+        self,
+        target: str,
+        deployment_id: str,
+        *,
+        commit: str | None,
+        managed: list[str] | None,
+        restored: Restored | None = None,
     ) -> TargetLine:
         """End the deployment on its line; the line as it is now."""
         line = self.line(target)
-        line.end(deployment_id, commit=commit, managed=managed)
+        line.end(deployment_id, commit=commit, managed=managed, restored=restored)
         self.save(line)
         return line
 

@@ -18,7 +18,7 @@ from hearth_deployer.domain.ids import (
     deployment_uuid,
     line_uuid,
 )
-from hearth_deployer.domain.target_line import CI_RESULTS_KEPT, TargetLine
+from hearth_deployer.domain.target_line import CI_RESULTS_KEPT, Restored, TargetLine
 from hearth_deployer.domain.targets import TARGET_EVENTS, KnownHosts, TargetBook
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "Deployment",
     "IllegalTransition",
     "KnownHosts",
+    "Restored",
     "TargetBook",
     "TargetLine",
     "deployment_uuid",

@@ -15,6 +15,7 @@ from eventsourcing.domain import event
 
 from hearth_deployer.domain.errors import IllegalTransition
 from hearth_deployer.domain.ids import deployment_uuid
+from hearth_deployer.domain.target_line import Restored
 from hearth_events import EventData
 from hearth_events.catalogue import (
     BackupTaken,
@@ -279,6 +280,14 @@ class Deployment(HearthAggregate):
         self._live("fail a rollback")
         self._require(self.upload_begun, "fail a rollback", "has not touched the host")
         self._record(data, meta)
+
+    def restored(self) -> Restored | None:
+        """What a restore that completed put back and deleted; None for anything else (a
+        rollback of a deployment's own upload leaves the files as its line holds them)."""
+        if self.kind != "restore" or self.terminal != "RollbackCompleted" or not self.backup:
+            return None
+        files, absent = self.backup.get("files", ()), self.backup.get("absent", ())
+        return Restored(put_back=tuple(files), deleted=tuple(absent))
 
     # -- rules ---------------------------------------------------------------------------
     def _ids(self) -> dict[str, str]:

@@ -3,6 +3,7 @@ Hearth deployed there last, and pushes waiting for their CI (never published).""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -14,6 +15,14 @@ from hearth_eventstore.store import HearthAggregate
 
 #: How many CI results per target are remembered (a push may arrive after its CI).
 CI_RESULTS_KEPT = 50
+
+
+@dataclass(frozen=True)
+class Restored:
+    """What a completed restore did to the target's files (paths under its root)."""
+
+    put_back: tuple[str, ...]
+    deleted: tuple[str, ...]
 
 
 class TargetLine(HearthAggregate):
@@ -56,10 +65,25 @@ class TargetLine(HearthAggregate):
         """A waiting deployment was cancelled before it began."""
         self._dropped(deployment_id)
 
-    def end(self, deployment_id: str, *, commit: str | None, managed: list[str] | None) -> None:
+    def end(
+        self,
+        deployment_id: str,
+        *,
+        commit: str | None,
+        managed: list[str] | None,
+        restored: Restored | None = None,
+    ) -> None:
         """The active deployment is terminal; ``managed`` is set when files changed. A
         list equal to the line's own is not recorded again: a one-file change to a tree
-        of 400 files stored 400 paths with every deployment's end, for nothing."""
+        of 400 files stored 400 paths with every deployment's end, for nothing.
+
+        ``restored``: a restore put files of a backup back and deleted the ones that
+        backup's deployment had added: what it put back is Hearth's to manage again (so
+        the next deployment from a repository without one removes it), what it deleted
+        no longer."""
+        if restored is not None:
+            kept = set(self.managed) - set(restored.deleted)
+            managed = sorted(kept | set(restored.put_back))
         if managed is not None and managed == self.managed:
             managed = None
         self._ended(deployment_id, commit, managed)
