@@ -20,22 +20,27 @@ pytestmark = pytest.mark.integration
 
 
 class Gate:
-    """Holds a run at a named checkpoint until opened."""
+    """Holds a run at a named checkpoint until opened: from the ``number``-th time a run
+    reaches it (the second ``cancel`` is after the backup, before the upload)."""
 
-    def __init__(self, at: str) -> None:
-        self.at = at
+    def __init__(self, at: str, number: int = 1) -> None:
+        self.at, self.number, self.seen = at, number, 0
         self.reached = asyncio.Event()
         self.opened = asyncio.Event()
 
     async def __call__(self, name: str) -> None:
-        if name == self.at and not self.opened.is_set():
+        if name != self.at:
+            return
+        self.seen += 1
+        if self.seen >= self.number and not self.opened.is_set():
             self.reached.set()
             await self.opened.wait()
 
 
-def hold_at(deployer: Any, step: str) -> Gate:
-    """Make ``deployer``'s runs stop at ``step`` until the gate is opened."""
-    gate = Gate(step)
+def hold_at(deployer: Any, step: str, number: int = 1) -> Gate:
+    """Make ``deployer``'s runs stop at ``step`` (its ``number``-th) until the gate is
+    opened."""
+    gate = Gate(step, number)
     assert deployer.dispatcher is not None
     deployer.dispatcher.ctx.checkpoint = gate
     return gate

@@ -11,26 +11,11 @@ import pytest
 from hearth_deployer.remote import streamed
 from tests.integration.deployer.harness import World, tree_digest
 from tests.integration.deployer.test_deployments import deploy_base
+from tests.integration.deployer.test_queue_and_recovery import hold_at
 
 pytestmark = pytest.mark.integration
 
 NEW = {f"www/image-{n}.jpg": f"image {n}\n" * 2000 for n in range(20)}
-
-
-class SecondCancelPoint:
-    """Holds a run at its second cancel point: after the backup, before the upload."""
-
-    def __init__(self) -> None:
-        self.seen = 0
-        self.reached = asyncio.Event()
-        self.opened = asyncio.Event()
-
-    async def __call__(self, name: str) -> None:
-        if name == "cancel":
-            self.seen += 1
-            if self.seen == 2:
-                self.reached.set()
-                await self.opened.wait()
 
 
 def staging_dirs(root: Any) -> list[str]:
@@ -52,9 +37,7 @@ async def test_a_staged_upload_places_nothing_before_the_backup_and_a_cancel_rem
     await deploy_base(world, sshd, ha_sim)
     before = tree_digest(sshd.remote_root)
     (deployer,) = world.deployers
-    assert deployer.dispatcher is not None
-    gate = SecondCancelPoint()
-    deployer.dispatcher.ctx.checkpoint = gate
+    gate = hold_at(deployer, "cancel", 2)  # after the backup, before the upload
     sent.clear()
     await world.push(NEW)
     await asyncio.wait_for(gate.reached.wait(), 30)

@@ -15,6 +15,7 @@ import pytest
 
 from hearth_deployer.bootstrap import Deployer
 from tests.integration.deployer.harness import FAST, World, files_target
+from tests.integration.deployer.test_queue_and_recovery import Gate
 from tests.support.memhost import MemoryBox
 
 pytestmark = pytest.mark.integration
@@ -40,22 +41,6 @@ def spy_writes(deployer: Deployer) -> list[tuple[str, datetime]]:
 
     store.write = write  # type: ignore[method-assign]
     return made
-
-
-class Gate:
-    """Holds a run at the ``number``-th time it reaches the checkpoint ``name``."""
-
-    def __init__(self, name: str, number: int = 1) -> None:
-        self.name, self.number, self.seen = name, number, 0
-        self.reached = asyncio.Event()
-        self.opened = asyncio.Event()
-
-    async def __call__(self, name: str) -> None:
-        if name == self.name:
-            self.seen += 1
-            if self.seen == self.number:
-                self.reached.set()
-                await self.opened.wait()
 
 
 async def _push(world: World, box: MemoryBox, content: str) -> None:
