@@ -200,3 +200,36 @@ async def test_a_pushed_deployment_never_reads_its_targets_line_from_the_store(
     _, done = await world.wait_terminal("files", 2)
     assert done.type == "DeploymentSucceeded", done
     assert [args for args in reads if args[0] == store.app.line] == []
+
+
+async def restore_then_push_without_a_restored_file(world: World, host: Any) -> None:
+    """A restore (``hearth rollback`` to the last backup) puts back a file its deployment
+    had removed; the next deployment from a repository without that file removes it
+    again: the host ends equal to the repository, not to it plus what a restore left."""
+    await world.start()
+    assert (await world.apply_targets(files_target(host, "web")))["ok"]
+    await world.push({"a.conf": "a\n", "b.conf": "b\n"})
+    await world.wait_terminal("web")
+    await world.push({"b.conf": None})  # its backup holds b.conf
+    await world.wait_terminal("web", 2)
+    assert not (host.remote_root / "b.conf").exists()
+
+    await world.publish(
+        RollbackRequested(deployment_id=str(uuid7()), target="web", reason="back"),
+        actor="token:ops",
+    )
+    found = await world.wait_terminal("web", 3)
+    assert found[-1].type == "RollbackCompleted", found[-1]
+    assert (host.remote_root / "b.conf").read_text() == "b\n"  # put back
+
+    await world.push({"c.conf": "c\n"})  # the repository still has no b.conf
+    found = await world.wait_terminal("web", 4)
+    assert found[-1].type == "DeploymentSucceeded", found[-1]
+    held = sorted(p.name for p in host.remote_root.iterdir() if not p.name.startswith("."))
+    assert held == ["a.conf", "c.conf"]
+
+
+async def test_a_file_a_restore_put_back_goes_with_the_next_push_that_lacks_it(
+    world: World, sshd: Any
+) -> None:
+    await restore_then_push_without_a_restored_file(world, sshd)

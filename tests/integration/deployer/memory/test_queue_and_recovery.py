@@ -19,7 +19,10 @@ from hearth_events.catalogue import (
 from hearth_events.ids import uuid7
 from tests.integration.deployer.harness import World, files_target, ha_target, tree_digest
 from tests.integration.deployer.test_deployments import BASE, CONFIGURATION, deploy_base
-from tests.integration.deployer.test_queue_and_recovery import hold_at
+from tests.integration.deployer.test_queue_and_recovery import (
+    hold_at,
+    restore_then_push_without_a_restored_file,
+)
 from tests.support.git import git
 from tests.support.memhost import MemoryBox
 
@@ -211,27 +214,4 @@ async def test_bad_targets_are_refused_with_reasons(
 async def test_a_file_a_restore_put_back_goes_with_the_next_push_that_lacks_it(
     world: World, box: MemoryBox
 ) -> None:
-    """A restore (``hearth rollback`` to the last backup) puts back a file its deployment
-    had removed; the next deployment from a repository without that file removes it
-    again: the host ends equal to the repository, not to it plus what a restore left."""
-    await world.start()
-    assert (await world.apply_targets(files_target(box, "web")))["ok"]
-    await world.push({"a.conf": "a\n", "b.conf": "b\n"})
-    await world.wait_terminal("web")
-    await world.push({"b.conf": None})  # its backup holds b.conf
-    await world.wait_terminal("web", 2)
-    assert not (box.remote_root / "b.conf").exists()
-
-    await world.publish(
-        RollbackRequested(deployment_id=str(uuid7()), target="web", reason="back"),
-        actor="token:ops",
-    )
-    found = await world.wait_terminal("web", 3)
-    assert found[-1].type == "RollbackCompleted", found[-1]
-    assert (box.remote_root / "b.conf").read_text() == "b\n"  # put back
-
-    await world.push({"c.conf": "c\n"})  # the repository still has no b.conf
-    found = await world.wait_terminal("web", 4)
-    assert found[-1].type == "DeploymentSucceeded", found[-1]
-    held = sorted(p.name for p in box.remote_root.iterdir() if not p.name.startswith("."))
-    assert held == ["a.conf", "c.conf"]
+    await restore_then_push_without_a_restored_file(world, box)
