@@ -34,12 +34,14 @@ async def test_the_deployment_benchmark_runs() -> None:
         ("fan-out", "floor"),
         ("fan-out", "floor"),
         ("fan-out", "floor"),
+        ("fan-out", "floor"),
         *[("fan-out", "step")] * len(STEPS),
         ("slow link", "hearth"),
         ("slow link", "floor"),
     ]
     assert all(t.what and t.detail for t in timings)
-    assert all(t.p50_s > 0 for t in timings)
+    budget = timings[8]  # a difference of two times: at tiny sizes it may come out below 0
+    assert all(t.p50_s > 0 for t in timings if t is not budget)
     push, scp, *_ = timings
     assert "1 of 20 files" in push.what and "20 files" in scp.what
     one, many = timings[2], timings[3]
@@ -48,7 +50,7 @@ async def test_the_deployment_benchmark_runs() -> None:
         assert repeated.p95_s is not None and repeated.p95_s >= repeated.p50_s
     assert "each before one of the fan-out's" in one.detail
     assert "each after one to the 1 target" in many.detail
-    assert all(t.p95_s is None for t in timings[4:9])  # the floors and scp: measured once
+    assert all(t.p95_s is None for t in timings[4:10])  # the floors and scp: measured once
     assert "1 target" in one.what and "2 targets" in many.what
     for hearth in (push, one, many):
         sent, changed = bytes_reported(hearth)
@@ -68,8 +70,14 @@ async def test_the_deployment_benchmark_runs() -> None:
     # The floor counts what Hearth's deployment stores and publishes, no more, no less.
     counted = re.search(r"\((\d+) events; Hearth's last to fleet-00: (\d+)\)", floor_one.detail)
     assert counted is not None and counted[1] == counted[2] == str(sum(EVENTS)), floor_one.detail
-    assert "no I/O" in timings[8].what and f"{len(WRITES)} saves" in timings[8].detail
-    steps = timings[9:-2]  # each step of a deployment, every one of them seen in both pushes
+    assert "each target past the first" in budget.what
+    assert re.fullmatch(
+        r"Hearth: -?[\d.]+ ms; at most 3 times the 1-target time allows [\d.]+ ms; so the raw "
+        r"I/O leaves Hearth's own work per target -?[\d.]+ ms",
+        budget.detail,
+    ), budget.detail
+    assert "no I/O" in timings[9].what and f"{len(WRITES)} saves" in timings[9].detail
+    steps = timings[10:-2]  # each step of a deployment, every one of them seen in both pushes
     assert [t.what.split(":")[1].split(",")[0].strip() for t in steps] == [n for *_, n in STEPS]
     for step in steps:
         assert step.p95_s is not None and step.p95_s >= step.p50_s  # the slowest of the two
